@@ -1,0 +1,141 @@
+"""The crisis centre's nouns: incidents, travellers, standby officers. No I/O here.
+
+Everything is a frozen dataclass; changes produce new values (``dataclasses.replace``)
+and the command handlers turn them into events for the log.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+
+class IncidentStatus(str, enum.Enum):
+    REPORTED = "reported"
+    VERIFIED = "verified"
+    ACTIVE = "active"
+    CONTAINED = "contained"
+    CLOSED = "closed"
+
+
+class IncidentType(str, enum.Enum):
+    ARMED_CONFLICT = "armed_conflict"
+    CIVIL_UNREST = "civil_unrest"
+    TERRORISM = "terrorism"
+    CRIME = "crime"
+    HOSTAGE = "hostage"
+    EARTHQUAKE = "earthquake"
+    TSUNAMI = "tsunami"
+    CYCLONE = "cyclone"
+    FLOOD = "flood"
+    WILDFIRE = "wildfire"
+    VOLCANO = "volcano"
+    DROUGHT = "drought"
+    EPIDEMIC = "epidemic"
+    WEATHER = "weather"
+    ACCIDENT = "accident"
+    OTHER = "other"
+
+
+class Readiness(str, enum.Enum):
+    H24 = "24h"
+    H48 = "48h"
+
+
+class StaffCategory(str, enum.Enum):
+    INTERNATIONAL = "international"
+    NATIONAL = "national"
+    DEPENDANT = "dependant"
+    CONSULTANT = "consultant"
+    VISITOR = "visitor"
+
+
+SEVERITY_MIN = 1
+SEVERITY_MAX = 5
+SEVERITY_LABELS = {1: "minor", 2: "moderate", 3: "serious", 4: "major", 5: "critical"}
+
+
+@dataclass(frozen=True)
+class GeoPoint:
+    lat: float
+    lon: float
+
+    def __post_init__(self) -> None:
+        if not -90.0 <= self.lat <= 90.0:
+            raise ValueError(f"latitude {self.lat} is outside -90..90")
+        if not -180.0 <= self.lon <= 180.0:
+            raise ValueError(f"longitude {self.lon} is outside -180..180")
+
+
+@dataclass(frozen=True)
+class Incident:
+    """An incident report and what the centre knows of it now.
+
+    ``radius_km`` and ``area`` (a GeoJSON Polygon/MultiPolygon dict) describe the affected
+    area; either, both or neither may be known. ``approximate`` marks a location that was
+    inferred (a country centroid, an area description) rather than reported.
+    """
+
+    id: str
+    title: str
+    type: IncidentType
+    severity: int
+    location: GeoPoint
+    reported_at: datetime
+    updated_at: datetime
+    status: IncidentStatus = IncidentStatus.REPORTED
+    radius_km: float | None = None
+    area: dict[str, Any] | None = None
+    country: str | None = None
+    region: str | None = None
+    description: str = ""
+    source: str = "api"
+    source_id: str | None = None
+    approximate: bool = False
+    owner: str | None = None
+
+    def __post_init__(self) -> None:
+        if not SEVERITY_MIN <= self.severity <= SEVERITY_MAX:
+            raise ValueError(f"severity {self.severity} is outside {SEVERITY_MIN}..{SEVERITY_MAX}")
+        if self.radius_km is not None and self.radius_km <= 0:
+            raise ValueError("radius_km must be positive")
+
+    def with_changes(self, **changes: Any) -> Incident:
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class PositionReport:
+    """Where a traveller was seen, when, and by which system."""
+
+    traveller_id: str
+    location: GeoPoint
+    time: datetime
+    source: str = "api"
+    accuracy_m: float | None = None
+
+
+@dataclass(frozen=True)
+class Traveller:
+    """Anyone the centre tracks. ``id`` is pseudonymous (no personal data in keys)."""
+
+    id: str
+    name: str
+    agency: str
+    category: StaffCategory
+    duty_station: str
+    last_position: PositionReport | None = None
+    country: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True)
+class StandbyOfficer:
+    id: str
+    name: str
+    home_duty_station: str
+    readiness: Readiness
+    skills: tuple[str, ...] = field(default_factory=tuple)
+    languages: tuple[str, ...] = field(default_factory=tuple)

@@ -1,0 +1,53 @@
+"""Domain objects to and from plain JSON-able dicts (the event payload format)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from crisis.domain.model import GeoPoint, Incident, IncidentStatus, IncidentType
+
+
+def incident_to_dict(incident: Incident) -> dict[str, Any]:
+    return {
+        "id": incident.id,
+        "title": incident.title,
+        "type": incident.type.value,
+        "severity": incident.severity,
+        "lat": incident.location.lat,
+        "lon": incident.location.lon,
+        "radius_km": incident.radius_km,
+        "area": incident.area,
+        "country": incident.country,
+        "region": incident.region,
+        "status": incident.status.value,
+        "reported_at": incident.reported_at.isoformat(),
+        "updated_at": incident.updated_at.isoformat(),
+        "description": incident.description,
+        "source": incident.source,
+        "source_id": incident.source_id,
+        "approximate": incident.approximate,
+        "owner": incident.owner,
+    }
+
+
+def incident_from_dict(data: dict[str, Any]) -> Incident:
+    return Incident(
+        id=data["id"],
+        title=data["title"],
+        type=IncidentType(data["type"]),
+        severity=int(data["severity"]),
+        location=GeoPoint(float(data["lat"]), float(data["lon"])),
+        radius_km=data.get("radius_km"),
+        area=data.get("area"),
+        country=data.get("country"),
+        region=data.get("region"),
+        status=IncidentStatus(data.get("status", "reported")),
+        reported_at=datetime.fromisoformat(data["reported_at"]),
+        updated_at=datetime.fromisoformat(data["updated_at"]),
+        description=data.get("description") or "",
+        source=data.get("source") or "api",
+        source_id=data.get("source_id"),
+        approximate=bool(data.get("approximate", False)),
+        owner=data.get("owner"),
+    )

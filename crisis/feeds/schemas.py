@@ -1,0 +1,152 @@
+"""Validated commands that enter the system, whatever feed they came from.
+
+Every feed (JSON API, CAP, GDACS, USGS, the simulator, the UI form) produces these; the
+command handlers accept nothing else. Validation errors become a list of
+``{"field": ..., "message": ...}`` so the sender learns what was wrong and where.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+
+import shapely.geometry
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from crisis.domain.model import IncidentStatus, IncidentType
+from crisis.errors import InputError
+
+Latitude = Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False)]
+MAX_POSITIONS_PER_BATCH = 10_000
+
+
+def _utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+class IncidentIn(_Strict):
+    """An incident report, as posted to the API or produced by a feed parser."""
+
+    title: str = Field(min_length=1, max_length=300)
+    type: IncidentType = IncidentType.OTHER
+    severity: int = Field(ge=1, le=5)
+    lat: Latitude
+    lon: Longitude
+    radius_km: float | None = Field(default=None, gt=0, le=5000)
+    area: dict[str, Any] | None = None
+    country: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
+    reported_at: AwareDatetime | None = None
+    description: str = Field(default="", max_length=20_000)
+    source: str = Field(default="api", min_length=1, max_length=64)
+    source_id: str | None = Field(default=None, min_length=1, max_length=256)
+    status: IncidentStatus | None = None
+    approximate: bool = False
+    # Source ids of earlier messages that this one updates or cancels (CAP <references>):
+    # the handler applies the message to the incident any of them created.
+    supersedes: tuple[str, ...] = ()
+
+    @field_validator("country")
+    @classmethod
+    def _upper(cls, value: str | None) -> str | None:
+        return value.upper() if value else value
+
+    @field_validator("reported_at")
+    @classmethod
+    def _to_utc(cls, value: datetime | None) -> datetime | None:
+        return _utc(value) if value else value
+
+    @field_validator("area")
+    @classmethod
+    def _polygon(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        if value.get("type") not in ("Polygon", "MultiPolygon"):
+            raise ValueError("area must be a GeoJSON Polygon or MultiPolygon")
+        try:
+            geometry = shapely.geometry.shape(value)
+        except Exception as exc:  # shapely raises several types for bad coordinates
+            raise ValueError(f"area is not a valid GeoJSON polygon: {exc}") from None
+        if geometry.is_empty:
+            raise ValueError("area is empty")
+        minx, miny, maxx, maxy = geometry.bounds
+        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            raise ValueError("area coordinates must be [lon, lat] within -180..180, -90..90")
+        if not geometry.is_valid:
+            raise ValueError("area polygon is self-intersecting or malformed")
+        return dict(shapely.geometry.mapping(geometry))
+
+
+class IncidentPatch(_Strict):
+    """A partial update of an incident (PATCH /api/v1/incidents/{id})."""
+
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    type: IncidentType | None = None
+    severity: int | None = Field(default=None, ge=1, le=5)
+    lat: Latitude | None = None
+    lon: Longitude | None = None
+    radius_km: float | None = Field(default=None, gt=0, le=5000)
+    description: str | None = Field(default=None, max_length=20_000)
+    status: IncidentStatus | None = None
+    owner: str | None = Field(default=None, max_length=120)
+    note: str | None = Field(default=None, max_length=5_000)
+
+    @model_validator(mode="after")
+    def _lat_lon_together(self) -> IncidentPatch:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon must be given together")
+        return self
+
+
+class PositionIn(_Strict):
+    traveller_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    lat: Latitude
+    lon: Longitude
+    time: AwareDatetime | None = None
+    source: str = Field(default="api", max_length=32)
+    accuracy_m: float | None = Field(default=None, ge=0)
+
+
+class PositionBatch(_Strict):
+    positions: list[PositionIn] = Field(min_length=1, max_length=MAX_POSITIONS_PER_BATCH)
+
+
+class UserIn(_Strict):
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+    role: Literal["admin", "duty_officer", "regional_desk", "wall", "feed"]
+    region: str | None = None
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    """pydantic's errors as the product's list of {field, message}."""
+    out = []
+    for err in exc.errors(include_url=False):
+        field = ".".join(str(p) for p in err["loc"]) or "body"
+        message = err["msg"]
+        if err["type"] == "enum":
+            message = f"{message} (got {err.get('input')!r})"
+        out.append({"field": field, "message": message})
+    return out
+
+
+def parse(model: type[BaseModel] | TypeAdapter[Any], data: Any) -> Any:
+    """Validate ``data`` against a model; raise InputError listing every problem."""
+    try:
+        if isinstance(model, TypeAdapter):
+            return model.validate_python(data)
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(field_errors(exc)) from None
