@@ -1,0 +1,259 @@
+/* The browser end of the live picture.
+ *
+ * One Socket.IO connection per page (namespace /live) keeps the incidents and traveller
+ * positions in memory. Incoming messages only mark what changed; at most every 60 ms a
+ * signal goes to Dash (set_props on the live-signal store), whose clientside callbacks
+ * return Patch objects for the map and the incident list. No server callback runs per
+ * pushed event. On reconnect the client sends the last incident stream id it applied,
+ * and the server replays what was missed (or sends a snapshot).
+ */
+(function () {
+  "use strict";
+
+  var FLUSH_MS = 60;
+  var STALE_AFTER_MS = 20000;  // no word from the server for this long: say so
+
+  var live = {
+    config: null,
+    socket: null,
+    ready: false,
+    connected: false,
+    incidents: new Map(),      // incident id -> message {stream_id, incident, display_area, colour}
+    lastIncidentId: null,      // newest incident stream id applied
+    trav: {index: new Map(), ids: [], lat: new Float32Array(4096), lon: new Float32Array(4096), n: 0},
+    dirty: {incidents: false, positions: false},
+    rev: 0,
+    incRev: 0,                 // bumped whenever the incidents changed
+    posRev: 0,                 // bumped whenever positions changed
+    drawn: {inc: -1, pos: -1}, // what the map shows now
+    flushTimer: null,
+    lastDataAt: null,          // when the newest data (incident or positions) arrived
+    lastHeardAt: null,         // when the server last said anything (data or heartbeat)
+    lastError: null
+  };
+
+  function compareIds(a, b) {
+    var pa = a.split("-"), pb = b.split("-");
+    var d = Number(pa[0]) - Number(pb[0]);
+    return d !== 0 ? d : Number(pa[1] || 0) - Number(pb[1] || 0);
+  }
+
+  function heard(isData) {
+    live.lastHeardAt = Date.now();
+    if (isData) { live.lastDataAt = live.lastHeardAt; }
+  }
+
+  function applyIncident(msg) {
+    var id = msg.incident.id;
+    var prev = live.incidents.get(id);
+    if (prev && compareIds(prev.stream_id, msg.stream_id) > 0) { return; }  // older than what we show
+    live.incidents.set(id, msg);
+    if (!live.lastIncidentId || compareIds(msg.stream_id, live.lastIncidentId) > 0) {
+      live.lastIncidentId = msg.stream_id;
+    }
+    live.dirty.incidents = true;
+  }
+
+  function grow(t, needed) {
+    if (needed <= t.lat.length) { return; }
+    var size = t.lat.length;
+    while (size < needed) { size *= 2; }
+    var lat = new Float32Array(size), lon = new Float32Array(size);
+    lat.set(t.lat.subarray(0, t.n));
+    lon.set(t.lon.subarray(0, t.n));
+    t.lat = lat;
+    t.lon = lon;
+  }
+
+  function applyPositions(msg) {
+    var t = live.trav;
+    var lat = new Float32Array(msg.lat), lon = new Float32Array(msg.lon);
+    if (msg.full) { t.index = new Map(); t.ids = []; t.n = 0; }
+    grow(t, t.n + msg.ids.length);
+    for (var i = 0; i < msg.ids.length; i++) {
+      var k = t.index.get(msg.ids[i]);
+      if (k === undefined) {
+        k = t.n++;
+        t.index.set(msg.ids[i], k);
+        t.ids.push(msg.ids[i]);
+      }
+      t.lat[k] = lat[i];
+      t.lon[k] = lon[i];
+    }
+    live.dirty.positions = true;
+  }
+
+  function scheduleFlush() {
+    if (live.flushTimer === null) { live.flushTimer = setTimeout(flush, FLUSH_MS); }
+  }
+
+  function flush() {
+    live.flushTimer = null;
+    if (!live.ready || !(live.dirty.incidents || live.dirty.positions)) { return; }
+    live.rev += 1;
+    if (live.dirty.incidents) { live.incRev += 1; }
+    if (live.dirty.positions) { live.posRev += 1; }
+    var signal = {rev: live.rev, incidents: live.dirty.incidents, positions: live.dirty.positions,
+                  stream_id: live.lastIncidentId, count: live.incidents.size, travellers: live.trav.n};
+    live.dirty = {incidents: false, positions: false};
+    window.dash_clientside.set_props("live-signal", {data: signal});
+  }
+
+  function setStatus(text, state) {
+    window.dash_clientside.set_props("live-status", {children: text, className: "live-status " + state});
+  }
+
+  function fmtAge(ms) {
+    var s = Math.round(ms / 1000);
+    if (s < 60) { return s + " s"; }
+    if (s < 3600) { return Math.floor(s / 60) + " min " + (s % 60) + " s"; }
+    return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
+  }
+
+  function updateAge() {
+    var now = Date.now();
+    var text = "no data yet", state = "waiting";
+    if (live.lastDataAt !== null) {
+      text = "newest data " + fmtAge(now - live.lastDataAt) + " ago";
+      state = "fresh";
+    }
+    var silent = live.lastHeardAt === null ? Infinity : now - live.lastHeardAt;
+    if (!live.connected || silent > STALE_AFTER_MS) {
+      state = "stale";
+      text = "STALE - " + text + (live.connected ? " (server silent " + fmtAge(silent) + ")" : " (not connected)");
+    }
+    window.dash_clientside.set_props("live-age", {children: text, className: "live-age " + state});
+  }
+
+  function start(config) {
+    if (live.socket) { return; }
+    live.config = config;
+    var socket = window.io(config.namespace, {
+      // Called on every (re)connection: the session cookie authenticates browsers;
+      // a token in the config is for kiosk pages opened with one.
+      auth: function (cb) { cb(config.token ? {token: config.token} : {}); }
+    });
+    live.socket = socket;
+    socket.on("connect", function () {
+      live.connected = true;
+      setStatus("LIVE", "ok");
+      socket.emit("sync", {last_id: live.lastIncidentId}, function () {
+        live.ready = true;
+        heard(false);
+        scheduleFlush();
+      });
+    });
+    socket.on("disconnect", function (reason) {
+      live.connected = false;
+      setStatus("RECONNECTING (" + reason + ")", "down");
+    });
+    socket.on("connect_error", function (err) {
+      live.connected = false;
+      live.lastError = err.message;
+      setStatus("NOT CONNECTED: " + err.message, "down");
+    });
+    socket.on("snapshot", function (msg) {
+      live.incidents = new Map();
+      live.lastIncidentId = null;
+      msg.incidents.forEach(applyIncident);
+      if (!live.lastIncidentId || compareIds(msg.stream_id, live.lastIncidentId) > 0) {
+        live.lastIncidentId = msg.stream_id;
+      }
+      live.dirty.incidents = true;
+      heard(true);
+      scheduleFlush();
+    });
+    socket.on("incident", function (msg) { applyIncident(msg); heard(true); scheduleFlush(); });
+    socket.on("positions", function (msg) { applyPositions(msg); heard(true); scheduleFlush(); });
+    socket.on("heartbeat", function () { heard(false); });
+    setInterval(updateAge, 1000);
+  }
+
+  function openIncidents() {
+    var out = [];
+    live.incidents.forEach(function (m) { if (m.incident.status !== "closed") { out.push(m); } });
+    return out;
+  }
+
+  function mapPatch(mounted) {
+    var cfg = live.config;
+    var Patch = window.dash_clientside.Patch;
+    var patch = new Patch();
+    var t = live.trav;
+    if (mounted) { live.drawn = {inc: -1, pos: -1}; }
+    if (live.drawn.pos !== live.posRev) {
+      live.drawn.pos = live.posRev;
+      patch.assign(["data", cfg.traveller_trace, "lat"], t.lat.slice(0, t.n));
+      patch.assign(["data", cfg.traveller_trace, "lon"], t.lon.slice(0, t.n));
+    }
+    if (live.drawn.inc !== live.incRev) {
+      live.drawn.inc = live.incRev;
+      var open = openIncidents();
+      patch.assign(["data", cfg.incident_trace, "lat"], open.map(function (m) { return m.incident.lat; }));
+      patch.assign(["data", cfg.incident_trace, "lon"], open.map(function (m) { return m.incident.lon; }));
+      patch.assign(["data", cfg.incident_trace, "customdata"], open.map(function (m) { return m.incident.id; }));
+      patch.assign(["data", cfg.incident_trace, "text"], open.map(function (m) {
+        return m.incident.title + " (severity " + m.incident.severity + ", " + m.incident.status + ")";
+      }));
+      patch.assign(["data", cfg.incident_trace, "marker", "color"], open.map(function (m) { return m.colour; }));
+      for (var s = 1; s <= 5; s++) {
+        var features = open.filter(function (m) { return m.display_area && m.incident.severity === s; })
+          .map(function (m) { return {type: "Feature", geometry: m.display_area, properties: {id: m.incident.id}}; });
+        patch.assign(["layout", "map", "layers", cfg.area_layer_first + s - 1, "source"],
+                     {type: "FeatureCollection", features: features});
+      }
+    }
+    patch.assign(["layout", "datarevision"], live.rev);
+    return patch.build();
+  }
+
+  function ageText(iso) {
+    return fmtAge(Date.now() - Date.parse(iso)) + " ago";
+  }
+
+  function incidentItems() {
+    var open = openIncidents();
+    open.sort(function (a, b) { return compareIds(b.stream_id, a.stream_id); });
+    return open.slice(0, 40).map(function (m) {
+      var i = m.incident;
+      return {
+        type: "Li", namespace: "dash_html_components",
+        props: {
+          className: "incident-item sev-" + i.severity,
+          "data-incident-id": i.id,
+          children: [
+            {type: "Span", namespace: "dash_html_components", props: {className: "sev-badge", children: String(i.severity)}},
+            {type: "Span", namespace: "dash_html_components", props: {className: "incident-title", children: i.title}},
+            {type: "Span", namespace: "dash_html_components", props: {className: "incident-meta",
+              children: (i.country || "-") + " | " + i.status + " | " + ageText(i.updated_at)}}
+          ]
+        }
+      };
+    });
+  }
+
+  window.crisisLive = {state: live, start: start};
+
+  window.dash_clientside = window.dash_clientside || {};
+  Object.assign(window.dash_clientside, {
+    crisis: {
+      start: function (config) {
+        if (config) { start(config); }
+      },
+      map: function (signal, mounted) {
+        if (!live.ready || !mounted) { return window.dash_clientside.no_update; }
+        live.config.area_layer_first = mounted.area_layer_first;
+        var ctx = window.dash_clientside.callback_context;
+        return mapPatch(ctx.triggered_id === "map-mounted");
+      },
+      incidentList: function (signal) {
+        if (!live.ready) { return window.dash_clientside.no_update; }
+        return incidentItems();
+      },
+      counts: function (signal) {
+        if (!live.ready) { return window.dash_clientside.no_update; }
+        return openIncidents().length + " open incidents | " + live.trav.n + " travellers located";
+      }
+    }
+  });
+})();

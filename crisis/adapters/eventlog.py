@@ -1,0 +1,147 @@
+"""The durable event log on Redis Streams.
+
+An event is one stream entry with the fields ``type``, ``time``, ``actor`` and
+``payload`` (JSON). ``append`` stores the event and, in the same MULTI/EXEC
+transaction, whatever projection writes the caller queued, so the log and the current
+state never disagree; it returns only after Redis has answered (and, with
+``appendfsync always``, after the AOF was fsynced).
+
+``GroupConsumer`` reads a stream through a consumer group: it first re-reads the
+entries it had been given but not acknowledged (a crash between processing and ack),
+then new ones, so a restarted consumer resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
+
+import redis
+
+from crisis.domain.events import Event
+
+Entry = tuple[str, dict[str, str]]
+QueueWrites = Callable[["redis.client.Pipeline"], None]
+
+
+def encode(event: Event) -> dict[str, str]:
+    return {
+        "type": event.type,
+        "time": event.time.isoformat(),
+        "actor": event.actor or "",
+        "payload": json.dumps(event.payload, separators=(",", ":")),
+    }
+
+
+def decode(entry_id: str, fields: dict[str, str]) -> Event:
+    return Event(
+        id=entry_id,
+        type=fields["type"],
+        time=datetime.fromisoformat(fields["time"]),
+        actor=fields.get("actor") or None,
+        payload=json.loads(fields["payload"]),
+    )
+
+
+class EventLog:
+    def __init__(self, client: redis.Redis, maxlen: dict[str, int] | None = None) -> None:
+        self._redis = client
+        self._maxlen = maxlen or {}
+
+    def append(self, stream: str, event: Event, projection: QueueWrites | None = None) -> str:
+        """Store ``event`` (and the queued projection writes) atomically; its stream id."""
+        return self.append_many(stream, [event], projection)[0]
+
+    def append_many(
+        self, stream: str, events: list[Event], projection: QueueWrites | None = None
+    ) -> list[str]:
+        maxlen = self._maxlen.get(stream)
+        with self._redis.pipeline(transaction=True) as pipe:
+            for event in events:
+                pipe.xadd(stream, encode(event), maxlen=maxlen, approximate=True)
+            if projection is not None:
+                projection(pipe)
+            results = pipe.execute()
+        return [str(r) for r in results[: len(events)]]
+
+    def last_id(self, stream: str) -> str:
+        """The id of the newest entry, or "0-0" for an empty stream."""
+        entries = self._redis.xrevrange(stream, count=1)
+        return str(entries[0][0]) if entries else "0-0"
+
+    def first_id(self, stream: str) -> str | None:
+        entries = self._redis.xrange(stream, count=1)
+        return str(entries[0][0]) if entries else None
+
+    def read_after(self, stream: str, after_id: str, count: int = 1000) -> list[Event]:
+        """Events strictly after ``after_id``, oldest first, at most ``count``."""
+        entries = self._redis.xrange(stream, min=f"({after_id}", count=count)
+        return [decode(eid, fields) for eid, fields in entries]
+
+    def replay(self, stream: str, batch: int = 5000) -> Iterator[Event]:
+        """Every event of the stream from the start, in order."""
+        last = "0-0"
+        while True:
+            events = self.read_after(stream, last, batch)
+            if not events:
+                return
+            yield from events
+            last = events[-1].id or last
+
+    def covers(self, stream: str, after_id: str) -> bool:
+        """Whether a replay after ``after_id`` is certainly complete.
+
+        True when ``after_id`` is at or past the oldest entry still kept; older ids may
+        have had entries trimmed after them, so the caller sends a snapshot instead.
+        """
+        first = self.first_id(stream)
+        return first is None or _id_tuple(after_id) >= _id_tuple(first)
+
+
+def _id_tuple(stream_id: str) -> tuple[int, int]:
+    ms, _, seq = stream_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class GroupConsumer:
+    """A named consumer in a consumer group that resumes after a restart."""
+
+    def __init__(self, client: redis.Redis, stream: str, group: str, consumer: str) -> None:
+        self._redis = client
+        self.stream = stream
+        self.group = group
+        self.consumer = consumer
+        try:
+            client.xgroup_create(stream, group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+        self._pending_first = True
+
+    def read(self, count: int = 100, block_ms: int | None = None) -> list[Event]:
+        """The next events: unacknowledged ones given to this consumer before, then new ones."""
+        if self._pending_first:
+            pending = self._redis.xreadgroup(self.group, self.consumer, {self.stream: "0"}, count=count)
+            entries = pending[0][1] if pending else []
+            if entries:
+                return [decode(eid, fields) for eid, fields in entries]
+            self._pending_first = False
+        fresh = self._redis.xreadgroup(
+            self.group, self.consumer, {self.stream: ">"}, count=count, block=block_ms
+        )
+        entries = fresh[0][1] if fresh else []
+        return [decode(eid, fields) for eid, fields in entries]
+
+    def ack(self, events: list[Event]) -> None:
+        ids = [e.id for e in events if e.id]
+        if ids:
+            self._redis.xack(self.stream, self.group, *ids)
+
+    def claim_stale(self, min_idle_ms: int, count: int = 100) -> list[Event]:
+        """Take over entries another consumer of the group was given but never acked."""
+        _, entries, *_ = self._redis.xautoclaim(
+            self.stream, self.group, self.consumer, min_idle_ms, start_id="0-0", count=count
+        )
+        return [decode(eid, fields) for eid, fields in entries if fields]

@@ -1,0 +1,77 @@
+"""What each feed sent: accepted/rejected counts, last message, last error, dead letters.
+
+A rejected message is kept whole (up to 256 KiB) in the dead-letter stream with its
+reason, so it can be inspected and replayed after a fix.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import redis
+
+from crisis.adapters import keys
+
+MAX_KEPT_BODY = 256 * 1024
+DEADLETTER_MAXLEN = 100_000
+
+
+class FeedLog:
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+
+    def accepted(self, feed: str, count: int = 1) -> None:
+        now = datetime.now(timezone.utc).isoformat()
+        minute = str(int(time.time() // 60))
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(keys.feed_stats(feed), mapping={"last_message_at": now})
+            pipe.hincrby(keys.feed_stats(feed), "accepted_total", count)
+            pipe.hincrby(keys.feed_minute_counts(feed, "accepted"), minute, count)
+            pipe.expire(keys.feed_minute_counts(feed, "accepted"), 7200)
+            pipe.execute()
+
+    def rejected(
+        self, feed: str, errors: list[dict[str, Any]], body: bytes | str, detail: dict[str, str] | None = None
+    ) -> str:
+        """Count a rejection and keep the message in the dead-letter stream; its entry id."""
+        now = datetime.now(timezone.utc).isoformat()
+        minute = str(int(time.time() // 60))
+        raw = body.encode() if isinstance(body, str) else body
+        reason = "; ".join(f"{e['field']}: {e['message']}" for e in errors)[:2000]
+        entry = {
+            "feed": feed,
+            "time": now,
+            "reason": reason,
+            "errors": json.dumps(errors),
+            "body": raw[:MAX_KEPT_BODY].decode("utf-8", "backslashreplace"),
+            "body_size": str(len(raw)),
+            **(detail or {}),
+        }
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xadd(keys.DEADLETTER_STREAM, entry, maxlen=DEADLETTER_MAXLEN, approximate=True)
+            pipe.hset(keys.feed_stats(feed), mapping={"last_message_at": now, "last_error": reason, "last_error_at": now})
+            pipe.hincrby(keys.feed_stats(feed), "rejected_total", 1)
+            pipe.hincrby(keys.feed_minute_counts(feed, "rejected"), minute, 1)
+            pipe.expire(keys.feed_minute_counts(feed, "rejected"), 7200)
+            results = pipe.execute()
+        return str(results[0])
+
+    def dead_letters(self, count: int = 100) -> list[dict[str, Any]]:
+        out = []
+        for entry_id, fields in self._redis.xrevrange(keys.DEADLETTER_STREAM, count=count):
+            item = dict(fields)
+            item["id"] = entry_id
+            item["errors"] = json.loads(item.get("errors", "[]"))
+            out.append(item)
+        return out
+
+    def stats(self, feed: str) -> dict[str, Any]:
+        stats: dict[str, Any] = dict(self._redis.hgetall(keys.feed_stats(feed)))
+        since = int(time.time() // 60) - 59
+        for outcome in ("accepted", "rejected"):
+            buckets = self._redis.hgetall(keys.feed_minute_counts(feed, outcome))
+            stats[f"{outcome}_last_hour"] = sum(int(v) for k, v in buckets.items() if int(k) >= since)
+        return stats

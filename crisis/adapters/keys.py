@@ -1,0 +1,40 @@
+"""Every Redis key the product uses, in one place."""
+
+PREFIX = "crisis"
+
+INCIDENT_STREAM = f"{PREFIX}:log:incidents"
+POSITION_STREAM = f"{PREFIX}:log:positions"
+DEADLETTER_STREAM = f"{PREFIX}:deadletter"
+
+INCIDENT_INDEX = f"{PREFIX}:incidents"  # set of incident ids
+INCIDENT_SOURCE_INDEX = f"{PREFIX}:incidents:by-source"  # hash "source|source_id" -> id
+TRAVELLERS = f"{PREFIX}:travellers"  # hash id -> JSON profile
+POSITIONS = f"{PREFIX}:positions"  # hash id -> JSON [lat, lon, time, source, country, region]
+
+USERS = f"{PREFIX}:users"  # hash name -> JSON {password_hash, role, region}
+TOKENS = f"{PREFIX}:tokens"  # hash sha256(token) -> JSON {name, role, region}
+FEED_STATS = f"{PREFIX}:feeds"  # prefix: hash per feed
+
+
+def incident(incident_id: str) -> str:
+    return f"{PREFIX}:incident:{incident_id}"
+
+
+def incident_history(incident_id: str) -> str:
+    return f"{PREFIX}:incident:{incident_id}:history"
+
+
+def source_key(source: str, source_id: str) -> str:
+    return f"{source}|{source_id}"
+
+
+def consumer_checkpoint(group: str) -> str:
+    return f"{PREFIX}:consumer:{group}"
+
+
+def feed_stats(feed: str) -> str:
+    return f"{FEED_STATS}:{feed}"
+
+
+def feed_minute_counts(feed: str, outcome: str) -> str:
+    return f"{FEED_STATS}:{feed}:{outcome}:per-minute"

@@ -1,0 +1,73 @@
+"""The one place that wires adapters to handlers. Entry points call ``bootstrap``."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from crisis.adapters import keys
+from crisis.adapters.accounts import AccountStore
+from crisis.adapters.eventlog import EventLog
+from crisis.adapters.feed_log import FeedLog
+from crisis.adapters.incident_store import IncidentStore
+from crisis.adapters.position_store import PositionStore
+from crisis.adapters.redis_server import RedisHandle, open_redis
+from crisis.config import Settings
+from crisis.fusion.countries import CountryIndex
+from crisis.handlers import Deps
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ROOT / "assets"
+BASEMAP = ASSETS / "basemap" / "countries.geojson"
+
+
+@dataclass
+class Context:
+    """Everything a process needs, built once from the settings."""
+
+    settings: Settings
+    redis_handle: RedisHandle
+    redis: redis.Redis
+    deps: Deps
+    accounts: AccountStore
+    feed_log: FeedLog
+
+    def close(self) -> None:
+        self.redis.close()
+        self.redis_handle.stop()
+
+
+def secret_key(settings: Settings) -> str:
+    """SECRET_KEY, or one generated once and kept in the data directory.
+
+    Keeping it lets sessions (a wall display's login) survive a restart.
+    """
+    if settings.secret_key:
+        return settings.secret_key
+    path = settings.data_dir / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def bootstrap(settings: Settings, countries: CountryIndex | None = None) -> Context:
+    handle = open_redis(settings)
+    client = handle.client()
+    log = EventLog(client, maxlen={keys.POSITION_STREAM: settings.positions_maxlen})
+
+    def lock(name: str):  # type: ignore[no-untyped-def]
+        return client.lock(f"{keys.PREFIX}:lock:{name}", timeout=30, blocking_timeout=30)
+
+    deps = Deps(
+        log=log,
+        incidents=IncidentStore(client),
+        positions=PositionStore(client),
+        countries=countries or CountryIndex.from_file(BASEMAP),
+        lock=lock,
+    )
+    return Context(settings, handle, client, deps, AccountStore(client), FeedLog(client))

@@ -1,0 +1,183 @@
+"""The ``crisis`` command: run the dashboard, manage users and tokens, rebuild state."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from crisis.adapters.accounts import ROLES
+from crisis.config import Settings
+from crisis.domain.regions import REGIONS
+
+DEMO_USERS = (
+    ("duty", "duty_officer", None, "Duty officer, all regions"),
+    ("wall", "wall", None, "Wall display, read-only, counts not names"),
+    ("mena", "regional_desk", "middle_east_north_africa", "Middle East and North Africa desk"),
+)
+DEMO_PASSWORD = "demo"
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj  # type: ignore[no-any-return]
+
+
+@click.group()
+@click.option("--log-level", default="WARNING", show_default=True, help="Python logging level.")
+@click.pass_context
+def main(ctx: click.Context, log_level: str) -> None:
+    """Crisis Coordination Centre: real-time operations dashboard.
+
+    Configuration comes from the environment (REDIS_URL, SECRET_KEY, CRISIS_DATA_DIR,
+    CRISIS_HOST, CRISIS_PORT, ...; see the README).
+    """
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = Settings.from_env()
+
+
+def _serve(settings: Settings, host: str, port: int, simulate: bool, banner: list[str]) -> None:
+    from crisis.web import create_app
+
+    app = create_app(settings)
+    runner = None
+    if simulate:
+        from crisis.sim.runner import SimulationRunner
+
+        runner = SimulationRunner(app.context.deps, app.context.deps.positions)
+        runner.start()
+    for line in banner:
+        click.echo(line)
+    sys.stdout.flush()
+    try:
+        app.run(host, port)
+    finally:
+        if runner is not None:
+            runner.stop()
+        app.close()
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (default CRISIS_HOST or 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default CRISIS_PORT or 8050).")
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Run the dashboard, API and live gateway."""
+    settings = _settings(ctx)
+    host, port = host or settings.host, port or settings.port
+    _serve(settings, host, port, simulate=False, banner=[f"Crisis Coordination Centre on http://{host}:{port}/"])
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on (default 127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Port (default 8050).")
+@click.pass_context
+def demo(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Run everything with a live scenario and demo logins."""
+    from crisis.bootstrap import bootstrap
+
+    settings = _settings(ctx)
+    host, port = host or settings.host, port or settings.port
+    context = bootstrap(settings)
+    for name, role, region, _ in DEMO_USERS:
+        if context.accounts.user(name) is None:
+            context.accounts.add_user(name, DEMO_PASSWORD, role, region)
+    context.redis.close()  # the app opens its own connection; the server keeps running
+    banner = [
+        "",
+        f"  Crisis Coordination Centre demo: http://{host}:{port}/",
+        *(f"  login {name:5} / {DEMO_PASSWORD}   {label}" for name, _, _, label in DEMO_USERS),
+        f"  data: {settings.data_dir}  (embedded Redis unless REDIS_URL is set)",
+        "  stop with Ctrl-C",
+        "",
+    ]
+    _serve(settings, host, port, simulate=True, banner=banner)
+
+
+@main.group()
+def users() -> None:
+    """Manage dashboard users."""
+
+
+def _read_password(confirm: bool = True) -> str:
+    if not sys.stdin.isatty():
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=confirm)
+    if len(password) < 4:
+        raise click.BadParameter("the password must have at least 4 characters", param_hint="password")
+    return password
+
+
+def _check_region(role: str, region: str | None) -> None:
+    if region is not None and region not in REGIONS:
+        raise click.BadParameter(f"unknown region {region!r}; one of: {', '.join(REGIONS)}", param_hint="--region")
+    if role == "regional_desk" and region is None:
+        raise click.BadParameter("a regional_desk user needs --region", param_hint="--region")
+
+
+def _with_context(settings: Settings, action: Any) -> Any:
+    from crisis.bootstrap import bootstrap
+
+    context = bootstrap(settings)
+    try:
+        return action(context)
+    finally:
+        context.close()
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--region", default=None, help=f"Regional desk: {', '.join(REGIONS)}.")
+@click.pass_context
+def users_add(ctx: click.Context, name: str, role: str, region: str | None) -> None:
+    """Add (or replace) a user. The password is read from stdin or prompted for."""
+    from crisis.feeds.schemas import UserIn, parse
+
+    parse(UserIn, {"name": name, "role": role, "region": region})
+    _check_region(role, region)
+    password = _read_password()
+    _with_context(ctx.obj, lambda c: c.accounts.add_user(name, password, role, region))
+    click.echo(f"user {name} ({role}{', ' + region if region else ''}) saved")
+
+
+@users.command("list")
+@click.pass_context
+def users_list(ctx: click.Context) -> None:
+    """List users and their roles."""
+    for principal in _with_context(ctx.obj, lambda c: c.accounts.users()):
+        click.echo(f"{principal.name}\t{principal.role}\t{principal.region or '-'}")
+
+
+@main.group()
+def tokens() -> None:
+    """Manage API tokens (for feeds and integrations)."""
+
+
+@tokens.command("create")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--region", default=None, help="Region, for a regional_desk token.")
+@click.pass_context
+def tokens_create(ctx: click.Context, name: str, role: str, region: str | None) -> None:
+    """Create an API token. It is printed once, alone on the last line; only its hash is kept."""
+    _check_region(role, region)
+    token = _with_context(ctx.obj, lambda c: c.accounts.create_token(name, role, region))
+    click.echo(f"token for {name} ({role}) created; store it now, it cannot be shown again:")
+    click.echo(token)
+
+
+@main.command()
+@click.pass_context
+def rebuild(ctx: click.Context) -> None:
+    """Rebuild the incident projection from the event log."""
+    from crisis.adapters.incident_store import IncidentStore
+
+    count = _with_context(ctx.obj, lambda c: IncidentStore(c.redis).rebuild(c.deps.log))
+    click.echo(f"replayed {count} incident events")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,68 @@
+"""Settings, read from the environment once, into one frozen object.
+
+Nothing here runs at import time: call ``Settings.from_env()`` in an entry point.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    redis_url: str | None = None
+    secret_key: str | None = None
+    data_dir: Path = Path("var")
+    host: str = "127.0.0.1"
+    port: int = 8050
+    tick_seconds: float = 0.25
+    redis_fsync: str = "always"
+    positions_maxlen: int = 2_000_000
+    map_style: str = "white-bg"
+    stale_incident_minutes: int = 60
+    feeds_enabled: bool = True
+    cap_url: str | None = None
+    gdacs_url: str | None = None
+    gdacs_interval: float = 300.0
+    usgs_url: str | None = None
+    usgs_interval: float = 60.0
+    wall_shows_names: bool = False
+    session_days: int = 30
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if environ is None else environ
+        settings = cls(
+            redis_url=env.get("REDIS_URL") or None,
+            secret_key=env.get("SECRET_KEY") or None,
+            data_dir=Path(env.get("CRISIS_DATA_DIR") or "var").resolve(),
+            host=env.get("CRISIS_HOST", "127.0.0.1"),
+            port=int(env.get("CRISIS_PORT", "8050")),
+            tick_seconds=float(env.get("CRISIS_TICK_SECONDS", "0.25")),
+            redis_fsync=env.get("CRISIS_REDIS_FSYNC", "always"),
+            positions_maxlen=int(env.get("CRISIS_POSITIONS_MAXLEN", "2000000")),
+            map_style=env.get("CRISIS_MAP_STYLE", "white-bg"),
+            stale_incident_minutes=int(env.get("CRISIS_STALE_INCIDENT_MINUTES", "60")),
+            feeds_enabled=_bool(env.get("CRISIS_FEEDS"), True),
+            cap_url=env.get("CRISIS_CAP_URL") or None,
+            gdacs_url=env.get("CRISIS_GDACS_URL") or None,
+            gdacs_interval=float(env.get("CRISIS_GDACS_INTERVAL", "300")),
+            usgs_url=env.get("CRISIS_USGS_URL") or None,
+            usgs_interval=float(env.get("CRISIS_USGS_INTERVAL", "60")),
+            wall_shows_names=_bool(env.get("CRISIS_WALL_SHOWS_NAMES"), False),
+            session_days=int(env.get("CRISIS_SESSION_DAYS", "30")),
+        )
+        return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Spatial fusion: vectorised joins of people, places and incidents (geopandas/shapely)."""

@@ -1,0 +1,214 @@
+"""Command handlers: a validated command in, a domain rule applied, an event stored.
+
+Every way in (API, feeds, simulator, UI form) ends here, so there is one path into the
+log. A handler returns only after the event and the projection it implies are stored.
+Dependencies arrive as one ``Deps`` object built by ``crisis.bootstrap``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable, ContextManager
+
+import numpy as np
+
+from crisis.adapters import keys
+from crisis.adapters.eventlog import EventLog
+from crisis.adapters.incident_store import IncidentStore
+from crisis.adapters.position_store import PositionStore
+from crisis.domain import events as ev
+from crisis.domain.events import Event
+from crisis.domain.incidents import TransitionError, transition
+from crisis.domain.model import GeoPoint, Incident
+from crisis.domain.serialize import incident_to_dict
+from crisis.errors import Conflict, NotFound
+from crisis.feeds.schemas import IncidentIn, IncidentPatch, PositionBatch
+from crisis.fusion.countries import CountryIndex
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _new_incident_id() -> str:
+    return "inc-" + uuid.uuid4().hex[:12]
+
+
+@dataclass
+class Deps:
+    log: EventLog
+    incidents: IncidentStore
+    positions: PositionStore
+    countries: CountryIndex
+    lock: Callable[[str], ContextManager[Any]]
+    clock: Callable[[], datetime] = _utcnow
+    new_id: Callable[[], str] = field(default=_new_incident_id)
+
+
+@dataclass(frozen=True)
+class Stored:
+    incident: Incident
+    event_id: str
+    created: bool
+
+
+def _place(deps: Deps, lat: float, lon: float, country: str | None) -> tuple[str | None, str | None]:
+    iso, region = deps.countries.locate(np.array([lat]), np.array([lon]))
+    if country:
+        known = deps.countries.countries.loc[deps.countries.countries["iso_a3"] == country, "region"]
+        return country, (known.iloc[0] if len(known) else region[0])
+    return iso[0], region[0]
+
+
+def _store(deps: Deps, event_type: str, incident: Incident, change: dict[str, Any], aliases: list[str]) -> str:
+    payload = {"incident": incident_to_dict(incident), "change": change, "aliases": aliases}
+    event = Event(type=event_type, time=incident.updated_at, actor=change.get("by"), payload=payload)
+    return deps.log.append(
+        keys.INCIDENT_STREAM,
+        event,
+        lambda pipe: IncidentStore.queue_save(pipe, incident, change, aliases),
+    )
+
+
+def _change(now: datetime, kind: str, actor: str | None, **details: Any) -> dict[str, Any]:
+    return {"time": now.isoformat(), "kind": kind, "by": actor, **details}
+
+
+def report_incident(deps: Deps, cmd: IncidentIn, actor: str | None) -> Stored:
+    """Create an incident, or update the one this source message (or one it supersedes) made."""
+    source_ids = [s for s in (cmd.source_id, *cmd.supersedes) if s]
+    lock_name = f"source:{cmd.source}:{source_ids[-1]}" if source_ids else f"new:{uuid.uuid4().hex}"
+    with deps.lock(lock_name):
+        existing_id = deps.incidents.id_for_source(cmd.source, source_ids)
+        if existing_id is None and cmd.source_id:
+            candidate = deps.new_id()
+            claimed = deps.incidents.claim_source(cmd.source, cmd.source_id, candidate)
+            if claimed != candidate:
+                existing_id = claimed
+            else:
+                return _create(deps, cmd, actor, candidate)
+        if existing_id is None:
+            return _create(deps, cmd, actor, deps.new_id())
+    return _apply_report(deps, existing_id, cmd, actor)
+
+
+def _create(deps: Deps, cmd: IncidentIn, actor: str | None, incident_id: str) -> Stored:
+    now = deps.clock()
+    country, region = _place(deps, cmd.lat, cmd.lon, cmd.country)
+    incident = Incident(
+        id=incident_id,
+        title=cmd.title,
+        type=cmd.type,
+        severity=cmd.severity,
+        location=GeoPoint(cmd.lat, cmd.lon),
+        reported_at=cmd.reported_at or now,
+        updated_at=now,
+        status=cmd.status or Incident.status,
+        radius_km=cmd.radius_km,
+        area=cmd.area,
+        country=country,
+        region=region,
+        description=cmd.description,
+        source=cmd.source,
+        source_id=cmd.source_id,
+        approximate=cmd.approximate,
+    )
+    change = _change(now, "reported", actor, status=incident.status.value, source=cmd.source)
+    aliases = [cmd.source_id] if cmd.source_id else []
+    event_id = _store(deps, ev.INCIDENT_REPORTED, incident, change, aliases)
+    return Stored(incident, event_id, created=True)
+
+
+def _apply_report(deps: Deps, incident_id: str, cmd: IncidentIn, actor: str | None) -> Stored:
+    """A later message about a known incident: take its facts, move its status if asked."""
+    with deps.lock(f"incident:{incident_id}"):
+        current = deps.incidents.get(incident_id)
+        if current is None:
+            raise NotFound(f"incident {incident_id} is indexed by source but missing")
+        now = deps.clock()
+        facts: dict[str, Any] = {
+            "title": cmd.title,
+            "type": cmd.type,
+            "severity": cmd.severity,
+            "location": GeoPoint(cmd.lat, cmd.lon),
+            "radius_km": cmd.radius_km,
+            "area": cmd.area,
+            "description": cmd.description,
+            "approximate": cmd.approximate,
+        }
+        if cmd.country:
+            facts["country"], facts["region"] = _place(deps, cmd.lat, cmd.lon, cmd.country)
+        changed = {k: v for k, v in facts.items() if getattr(current, k) != v}
+        updated = current.with_changes(**changed, updated_at=now) if changed else current
+        event_type = ev.INCIDENT_UPDATED
+        details: dict[str, Any] = {"fields": sorted(changed), "source_id": cmd.source_id}
+        if cmd.status is not None and cmd.status != current.status:
+            try:
+                updated = transition(updated, cmd.status, now)
+            except TransitionError as exc:
+                raise Conflict(str(exc)) from None
+            event_type = ev.INCIDENT_STATUS_CHANGED
+            details.update(status_from=current.status.value, status=cmd.status.value)
+        aliases = [cmd.source_id] if cmd.source_id else []
+        change = _change(now, "status" if event_type == ev.INCIDENT_STATUS_CHANGED else "updated", actor, **details)
+        event_id = _store(deps, event_type, updated.with_changes(updated_at=now), change, aliases)
+        return Stored(updated.with_changes(updated_at=now), event_id, created=False)
+
+
+def update_incident(deps: Deps, incident_id: str, patch: IncidentPatch, actor: str | None) -> Stored:
+    """A person's change to an incident: facts, owner, status, a note."""
+    with deps.lock(f"incident:{incident_id}"):
+        current = deps.incidents.get(incident_id)
+        if current is None:
+            raise NotFound(f"no incident {incident_id}")
+        now = deps.clock()
+        changes: dict[str, Any] = {}
+        for name in ("title", "type", "severity", "radius_km", "description", "owner"):
+            value = getattr(patch, name)
+            if value is not None and value != getattr(current, name):
+                changes[name] = value
+        if patch.lat is not None and patch.lon is not None:
+            location = GeoPoint(patch.lat, patch.lon)
+            if location != current.location:
+                changes["location"] = location
+                changes["country"], changes["region"] = _place(deps, patch.lat, patch.lon, None)
+        updated = current.with_changes(**changes, updated_at=now)
+        details: dict[str, Any] = {"fields": sorted(changes)}
+        if "owner" in changes:
+            details["owner"] = changes["owner"]
+        if patch.note:
+            details["note"] = patch.note
+        event_type = ev.INCIDENT_UPDATED
+        if patch.status is not None and patch.status != current.status:
+            try:
+                updated = transition(updated, patch.status, now)
+            except TransitionError as exc:
+                raise Conflict(str(exc)) from None
+            event_type = ev.INCIDENT_STATUS_CHANGED
+            details.update(status_from=current.status.value, status=patch.status.value)
+        kind = "status" if event_type == ev.INCIDENT_STATUS_CHANGED else ("note" if not changes and patch.note else "updated")
+        event_id = _store(deps, event_type, updated, _change(now, kind, actor, **details), [])
+        return Stored(updated, event_id, created=False)
+
+
+def report_positions(deps: Deps, batch: PositionBatch, actor: str | None) -> str:
+    """Store a batch of position reports as one event; the event's stream id."""
+    now = deps.clock()
+    count = len(batch.positions)
+    ids = [p.traveller_id for p in batch.positions]
+    lat = np.fromiter((p.lat for p in batch.positions), dtype=float, count=count)
+    lon = np.fromiter((p.lon for p in batch.positions), dtype=float, count=count)
+    country, region = deps.countries.locate(lat, lon)
+    columns = {
+        "ids": ids,
+        "lat": lat.round(6).tolist(),
+        "lon": lon.round(6).tolist(),
+        "time": [(p.time or now).isoformat() for p in batch.positions],
+        "source": [p.source for p in batch.positions],
+        "country": country.tolist(),
+        "region": region.tolist(),
+    }
+    event = Event(type=ev.POSITIONS_REPORTED, time=now, actor=actor, payload=columns)
+    return deps.log.append(keys.POSITION_STREAM, event, lambda pipe: PositionStore.queue_save(pipe, columns))

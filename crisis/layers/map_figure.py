@@ -1,0 +1,90 @@
+"""The live map's figure: offline basemap layers, travellers and incidents.
+
+Trace and layer positions are fixed (``TRAVELLER_TRACE``, ``INCIDENT_TRACE``,
+``AREA_LAYER_FIRST``) because the browser patches them by index; assets/crisis_live.js
+uses the same numbers, read from the page's live-config store.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import plotly.graph_objects as go
+
+from crisis.layers.incidents import SEVERITY_COLOURS, area_features
+
+TRAVELLER_TRACE = 0
+INCIDENT_TRACE = 1
+AREA_LAYER_FIRST = 2  # layers 0-1 are the basemap; then one area layer per severity
+BASEMAP_URL = "/assets/basemap/countries.geojson"
+ONLINE_STYLES = {"open-street-map", "carto-positron", "carto-darkmatter", "basic", "dark", "light", "outdoors", "satellite", "satellite-streets", "streets"}
+
+
+def _basemap_layers(map_style: str) -> list[dict[str, Any]]:
+    if map_style in ONLINE_STYLES:
+        return []
+    return [
+        {"sourcetype": "geojson", "source": BASEMAP_URL, "type": "fill", "color": "#dfe5ea", "below": "traces"},
+        {"sourcetype": "geojson", "source": BASEMAP_URL, "type": "line", "color": "#8a99a8", "line": {"width": 0.6}, "below": "traces"},
+    ]
+
+
+def _area_layers(incident_messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    areas = area_features(incident_messages)
+    return [
+        {"sourcetype": "geojson", "source": areas[s], "type": "fill", "color": colour, "opacity": 0.25, "below": "traces"}
+        for s, colour in SEVERITY_COLOURS.items()
+    ]
+
+
+def incident_columns(incident_messages: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    incidents = [m["incident"] for m in incident_messages if m["incident"].get("status") != "closed"]
+    return {
+        "lat": [i["lat"] for i in incidents],
+        "lon": [i["lon"] for i in incidents],
+        "text": [f"{i['title']} (severity {i['severity']}, {i['status']})" for i in incidents],
+        "customdata": [i["id"] for i in incidents],
+        "color": [SEVERITY_COLOURS.get(int(i["severity"]), "#555") for i in incidents],
+    }
+
+
+def map_figure(
+    incident_messages: list[dict[str, Any]],
+    traveller_lat: np.ndarray,
+    traveller_lon: np.ndarray,
+    map_style: str = "white-bg",
+) -> go.Figure:
+    columns = incident_columns(incident_messages)
+    travellers = go.Scattermap(
+        name="Travellers",
+        lat=np.asarray(traveller_lat, dtype=np.float32),
+        lon=np.asarray(traveller_lon, dtype=np.float32),
+        mode="markers",
+        marker={"size": 5, "color": "#1f4e79", "opacity": 0.65},
+        hoverinfo="lat+lon+name",
+    )
+    incidents = go.Scattermap(
+        name="Incidents",
+        lat=columns["lat"],
+        lon=columns["lon"],
+        text=columns["text"],
+        customdata=columns["customdata"],
+        mode="markers",
+        marker={"size": 15, "color": columns["color"], "opacity": 0.95},
+        hovertemplate="%{text}<extra></extra>",
+    )
+    figure = go.Figure([travellers, incidents])
+    figure.update_layout(
+        map={
+            "style": "white-bg" if map_style not in ONLINE_STYLES else map_style,
+            "center": {"lat": 20, "lon": 15},
+            "zoom": 1.2,
+            "layers": _basemap_layers(map_style) + _area_layers(incident_messages),
+        },
+        margin={"l": 0, "r": 0, "t": 0, "b": 0},
+        uirevision="live-map",
+        legend={"x": 0.01, "y": 0.99, "bgcolor": "rgba(255,255,255,0.8)"},
+        paper_bgcolor="#f5f7f9",
+    )
+    return figure

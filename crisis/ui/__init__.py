@@ -1,0 +1,1 @@
+"""The Dash user interface: the shell (header, live connection, stores) and its pages."""

@@ -1,0 +1,89 @@
+"""The Dash app around the pages: header, live connection state, shared stores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import ClientsideFunction, Input, dcc, html
+from flask import Flask, g
+
+from crisis.bootstrap import ASSETS
+from crisis.layers import map_figure
+from crisis.realtime.gateway import NAMESPACE
+from crisis.ui import ids
+
+ROLE_LABELS = {
+    "admin": "Administrator",
+    "duty_officer": "Duty officer",
+    "regional_desk": "Regional desk",
+    "wall": "Wall display",
+}
+
+
+def _header() -> html.Header:
+    principal = g.get("principal")
+    who = ""
+    if principal is not None:
+        who = f"{principal.name} - {ROLE_LABELS.get(principal.role, principal.role)}"
+        if principal.region:
+            who += f" ({principal.region})"
+    return html.Header(
+        className="shell-header",
+        children=[
+            html.Div("Crisis Coordination Centre", className="shell-title"),
+            html.Nav(
+                className="shell-nav",
+                children=[dcc.Link(page["name"], href=page["relative_path"]) for page in dash.page_registry.values()],
+            ),
+            html.Span("CONNECTING", id=ids.LIVE_STATUS, className="live-status waiting"),
+            html.Span("no data yet", id=ids.LIVE_AGE, className="live-age waiting"),
+            html.Span("", id=ids.LIVE_COUNTS, className="live-counts"),
+            html.Span(who, className="shell-user"),
+            html.A("Sign out", href="/logout", className="shell-logout"),
+        ],
+    )
+
+
+def _layout() -> Any:
+    config = {
+        "namespace": NAMESPACE,
+        "traveller_trace": map_figure.TRAVELLER_TRACE,
+        "incident_trace": map_figure.INCIDENT_TRACE,
+    }
+    return html.Div(
+        className="shell",
+        children=[
+            dcc.Store(id=ids.LIVE_CONFIG, data=config),
+            dcc.Store(id=ids.LIVE_SIGNAL),
+            _header(),
+            html.Main(dash.page_container, className="shell-main"),
+        ],
+    )
+
+
+def create_dash(server: Flask, map_style: str) -> dash.Dash:
+    app = dash.Dash(
+        __name__,
+        server=server,
+        assets_folder=str(ASSETS),
+        use_pages=True,
+        pages_folder="",
+        title="Crisis Coordination Centre",
+        update_title=None,
+        suppress_callback_exceptions=True,
+    )
+    server.config["CRISIS_MAP_STYLE"] = map_style
+    from crisis.ui.pages import live_map  # noqa: F401 - registers the page and its callbacks
+
+    app.layout = _layout
+    app.clientside_callback(
+        ClientsideFunction("crisis", "start"),
+        Input(ids.LIVE_CONFIG, "data"),
+    )
+    app.clientside_callback(
+        ClientsideFunction("crisis", "counts"),
+        dash.Output(ids.LIVE_COUNTS, "children"),
+        Input(ids.LIVE_SIGNAL, "data"),
+    )
+    return app

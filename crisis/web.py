@@ -1,0 +1,65 @@
+"""The application factory: Flask server, Dash pages, API, Socket.IO gateway."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import dash
+from flask import Flask
+from flask_socketio import SocketIO
+
+from crisis.api.routes import api
+from crisis.auth import init_auth
+from crisis.bootstrap import Context, bootstrap, secret_key
+from crisis.config import Settings
+from crisis.realtime.gateway import Gateway
+from crisis.realtime.namespace import LiveNamespace
+from crisis.ui.shell import create_dash
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+@dataclass
+class CrisisApp:
+    dash: dash.Dash
+    socketio: SocketIO
+    gateway: Gateway
+    context: Context
+
+    @property
+    def server(self) -> Flask:
+        return self.dash.server  # type: ignore[no-any-return]
+
+    def run(self, host: str, port: int) -> None:
+        self.socketio.run(self.server, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
+
+    def close(self) -> None:
+        self.gateway.stop()
+        self.context.close()
+
+
+def create_app(settings: Settings, context: Context | None = None, start_gateway: bool = True) -> CrisisApp:
+    context = context or bootstrap(settings)
+    server = Flask("crisis")
+    server.config.update(
+        SECRET_KEY=secret_key(settings),
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_DURATION=timedelta(days=settings.session_days),
+        REMEMBER_COOKIE_HTTPONLY=True,
+        PERMANENT_SESSION_LIFETIME=timedelta(days=settings.session_days),
+    )
+    server.extensions["crisis"] = context
+    init_auth(server)
+    server.register_blueprint(api)
+    app = create_dash(server, settings.map_style)
+
+    socketio = SocketIO(server, async_mode="threading", cors_allowed_origins=[], max_http_buffer_size=MAX_BODY_BYTES)
+    deps = context.deps
+    socketio.on_namespace(LiveNamespace(context.accounts, deps.log, deps.incidents, deps.positions))
+    gateway = Gateway(socketio, context.redis, deps.log, settings.tick_seconds)
+    if start_gateway:
+        gateway.start()
+    return CrisisApp(app, socketio, gateway, context)
