@@ -1,7 +1,6 @@
-"""Where the shared real-world feed samples live (``/work/shared/testdata``).
-
-The samples sit next to the repository, not in it (see their README for sources and
-licences). Set ``CRISIS_TESTDATA`` to use another copy, e.g. on a CI runner.
+"""Where the real-world feed samples live: ``tests/samples`` (copied unmodified from the
+project's shared testdata; see its README for sources and licences). Set
+``CRISIS_TESTDATA`` to use another copy.
 
 (Names avoid the "test" prefix: pytest would collect imported ``test*`` functions.)
 """
@@ -14,8 +13,8 @@ from pathlib import Path
 
 def samples_dir() -> Path:
     override = os.environ.get("CRISIS_TESTDATA")
-    # tests/testdata.py -> parents[1] is the repository, whose parent holds shared/
-    default = Path(__file__).resolve().parents[2] / "shared" / "testdata"
+    # The samples are copied unmodified into tests/samples (see its README for sources).
+    default = Path(__file__).resolve().parent / "samples"
     root = Path(override) if override else default
     if not root.is_dir():
         raise FileNotFoundError(

@@ -46,11 +46,11 @@ Gazetteer = Callable[[str, list[tuple[str, str]]], tuple[float, float, str | Non
 @dataclass(frozen=True)
 class CapMessage:
     """A parsed CAP message. ``references`` are "sender,identifier" keys of earlier
-    messages; ``incident`` is None for messages that describe no event (Ack, Error, or a
-    Cancel without ``<info>``: the handler closes the referenced incidents itself).
-
-    Only ``status == "Actual"`` is real; other statuses prefix the title ("[Exercise]")
-    so that an exercise can never pass for a real incident on the wall.
+    messages. ``incident`` is None when the message describes no event to act on: Ack
+    and Error, a Cancel without ``<info>`` (the handler closes the referenced incidents
+    itself), and the statuses CAP tells recipients to disregard (Test, System, Draft).
+    An Exercise keeps its incident, titled "[Exercise] ...", so that it can never pass
+    for a real one on the wall.
     """
 
     identifier: str
@@ -138,7 +138,8 @@ def parse_cap(data: bytes, gazetteer: Gazetteer | None = None) -> CapMessage:
         raise FeedError("alert", f"not a CAP alert: root element is <{root.tag}>; expected "
                         f"<alert> in namespace {' or '.join(NAMESPACES)}")
     for element in root.iter():  # drop the CAP namespace once; foreign elements keep theirs
-        element.tag = element.tag.removeprefix(f"{{{ns}}}")
+        if isinstance(element.tag, str):
+            element.tag = element.tag.removeprefix(f"{{{ns}}}")
     identifier, sender = _required(root, "identifier"), _required(root, "sender")
     sent = _time(_required(root, "sent"), "alert.sent")
     status = _choice(_required(root, "status"), STATUSES, "alert.status")
@@ -146,16 +147,16 @@ def parse_cap(data: bytes, gazetteer: Gazetteer | None = None) -> CapMessage:
     references = _references(_text(root, "references") or "")
     infos = root.findall("info")
     incident = None
-    if infos and msg_type not in ("Ack", "Error"):
+    if infos and msg_type not in ("Ack", "Error") and status in ("Actual", "Exercise"):
         fields = _incident_fields(infos, gazetteer)
-        if status != "Actual":
-            fields["title"] = _clip(f"[{status}] {fields['title']}", 300)
+        if status == "Exercise":
+            fields["title"] = _clip(f"[Exercise] {fields['title']}", 300)
         fields.update(
             source="cap", source_id=f"{sender},{identifier}", supersedes=references,
             reported_at=sent, status=IncidentStatus.CLOSED if msg_type == "Cancel" else None,
         )
         incident = _validated(fields)
-    elif msg_type in ("Alert", "Update"):
+    elif msg_type in ("Alert", "Update") and not infos:
         raise FeedError("alert.info", f"an {msg_type} must carry at least one <info> block")
     return CapMessage(identifier, sender, sent, status, msg_type, references, incident)
 
@@ -205,7 +206,8 @@ def _incident_fields(infos: list[Element], gazetteer: Gazetteer | None) -> dict[
 
 def _where(infos: list[Element], main: Element, gazetteer: Gazetteer | None) -> dict[str, Any]:
     """Location, radius and area from every block's <area>; see the module docstring."""
-    polygons, circles = [], []
+    polygons: list[shapely.geometry.Polygon] = []
+    circles: list[tuple[float, float, float]] = []
     for n, info in enumerate(infos):
         for m, area in enumerate(info.findall("area")):
             path = f"alert.info[{n}].area[{m}]"

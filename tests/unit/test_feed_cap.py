@@ -101,7 +101,8 @@ def test_example2_thunderstorm_polygon() -> None:
     assert polygon.contains(shapely.geometry.Point(incident.lon, incident.lat))
     assert (incident.lat, incident.lon) == pytest.approx((38.484, -119.935), abs=1e-3)
     assert incident.description.startswith("AT 254 PM PDT")
-    assert incident.description.endswith("TAKE COVER IN A SUBSTANTIAL SHELTER UNTIL THE STORM PASSES.")
+    assert incident.description.endswith("\n\nTAKE COVER IN A SUBSTANTIAL SHELTER UNTIL THE "
+                                         "STORM PASSES.")  # description + instruction
 
 
 def test_example3_earthquake_update_with_circle() -> None:
@@ -202,7 +203,8 @@ def test_malformed_reference() -> None:
 
 
 def test_cancel_closes_the_incident() -> None:
-    message = parse_cap(alert(msg_type="Cancel", references="ops@example.org,FL-1,2024-03-01T08:00:00Z"))
+    refs = "ops@example.org,FL-1,2024-03-01T08:00:00Z"
+    message = parse_cap(alert(msg_type="Cancel", references=refs))
     assert message.incident is not None
     assert message.incident.status is IncidentStatus.CLOSED
     assert message.incident.supersedes == ("ops@example.org,FL-1",)
@@ -233,6 +235,12 @@ def test_exercise_can_never_pass_for_a_real_incident() -> None:
     assert message.status == "Exercise"
     assert message.incident is not None
     assert message.incident.title == "[Exercise] Flash flood warning"
+
+
+@pytest.mark.parametrize("status", ["Test", "System", "Draft"])
+def test_statuses_to_disregard_make_no_incident(status: str) -> None:
+    message = parse_cap(alert(status=status))
+    assert message.status == status and message.incident is None
 
 
 def test_sent_is_normalised_to_utc() -> None:

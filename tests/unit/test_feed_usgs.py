@@ -128,8 +128,8 @@ def test_missing_depth_is_allowed() -> None:
 
 @pytest.mark.parametrize(
     ("change", "field", "message"),
-    [(lambda f: f["geometry"].update(coordinates=[10, 95, 5]), "features[0].geometry.coordinates[1]",
-      "latitude 95.0 is outside -90..90"),
+    [(lambda f: f["geometry"].update(coordinates=[10, 95, 5]),
+      "features[0].geometry.coordinates[1]", "latitude 95.0 is outside -90..90"),
      (lambda f: f["geometry"].update(coordinates=[-190, 5]), "features[0].geometry.coordinates[0]",
       "longitude -190.0 is outside -180..180"),
      (lambda f: f["geometry"].update(coordinates=["10", 5]), "features[0].geometry.coordinates[0]",

@@ -112,7 +112,8 @@ def test_mismatched_tag_names_the_line() -> None:
 
 def test_size_cap_is_checked_before_parsing() -> None:
     error = refusal(b"<a>" + b"x" * 100 + b"</a>", max_bytes=64)
-    assert error == {"field": "document", "message": "document is 107 bytes; the limit is 64 bytes"}
+    assert error == {"field": "document",
+                     "message": "document is 107 bytes; the limit is 64 bytes"}
 
 
 def test_default_size_cap_is_two_mebibytes() -> None:

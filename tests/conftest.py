@@ -1,0 +1,106 @@
+"""Shared fixtures: one real embedded Redis per test session, a live server, users.
+
+Integration and end-to-end tests use the same embedded ``redis-server`` the product
+starts by default (no fakes). Each test that takes ``context`` starts from an empty
+database.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from crisis.bootstrap import BASEMAP, Context, bootstrap
+from crisis.config import Settings
+from crisis.fusion.countries import CountryIndex
+
+PASSWORD = "correct horse battery"
+
+
+def random_ref(prefix: str = "") -> str:
+    """A unique reference so tests never collide on ids."""
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def countries() -> CountryIndex:
+    return CountryIndex.from_file(BASEMAP)
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    data_dir = tmp_path_factory.mktemp("crisis-data")
+    return Settings(data_dir=Path(data_dir), tick_seconds=0.1, secret_key="test-secret")
+
+
+@pytest.fixture(scope="session")
+def session_context(settings: Settings, countries: CountryIndex) -> Iterator[Context]:
+    context = bootstrap(settings, countries)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def context(session_context: Context) -> Context:
+    session_context.redis.flushdb()
+    return session_context
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    context: Context
+    app: object
+
+    def token(self, role: str = "duty_officer", region: str | None = None) -> str:
+        return self.context.accounts.create_token(random_ref(f"{role}-"), role, region)
+
+    def user(self, role: str = "duty_officer", region: str | None = None) -> str:
+        name = random_ref(f"{role}-")
+        self.context.accounts.add_user(name, PASSWORD, role, region)
+        return name
+
+    def session(self, role: str = "duty_officer", region: str | None = None) -> requests.Session:
+        """A requests session logged in as a new user of that role."""
+        http = requests.Session()
+        name = self.user(role, region)
+        answer = http.post(f"{self.url}/login", data={"username": name, "password": PASSWORD}, allow_redirects=False)
+        assert answer.status_code == 302, answer.text
+        return http
+
+
+@pytest.fixture(scope="session")
+def live_server(session_context: Context, settings: Settings) -> Iterator[LiveServer]:
+    from crisis.web import create_app
+
+    app = create_app(settings, session_context)
+    port = _free_port()
+    thread = threading.Thread(target=app.run, args=("127.0.0.1", port), daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    yield LiveServer(url, session_context, app)
+    app.gateway.stop()
