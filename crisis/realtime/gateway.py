@@ -144,6 +144,8 @@ def _forever(target: Callable[[], None], stop: threading.Event) -> Callable[[], 
             try:
                 target()
             except Exception:  # noqa: BLE001 - a push thread must outlive any one failure
+                if stop.is_set():
+                    return
                 log.exception("live gateway thread failed; restarting in 1 s")
                 stop.wait(1.0)
 

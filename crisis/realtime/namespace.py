@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import request
 from flask_login import current_user
-from flask_socketio import Namespace, emit, join_room
+from flask_socketio import ConnectionRefusedError, Namespace, emit, join_room
 
 from crisis.adapters import keys
 from crisis.adapters.accounts import AccountStore, Principal

@@ -1,0 +1,254 @@
+"""Shared benchmark plumbing: a fresh server in a subprocess, tokens, percentiles.
+
+Every benchmark starts its own ``crisis serve`` on a free 127.0.0.1 port, with a new
+temporary data directory (so a fresh embedded Redis) and the external feeds off, and
+tears it down at the end: the server runs in its own process group, which is
+terminated (the embedded redis-server is in the same group and also dies with its
+parent), then the data directory is removed. Every wait here has a deadline.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = ROOT / ".venv" / "bin"
+CRISIS = VENV_BIN / "crisis"
+HOST = "127.0.0.1"
+
+START_TIMEOUT_S = 90.0
+CLI_TIMEOUT_S = 90.0
+STOP_TIMEOUT_S = 15.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """``crisis serve`` on a fresh data directory; use as a context manager."""
+
+    def __init__(self, extra_env: dict[str, str] | None = None, keep_data: bool = False) -> None:
+        self.port = free_port()
+        self.url = f"http://{HOST}:{self.port}"
+        self.data_dir = Path(tempfile.mkdtemp(prefix="crisis-bench-"))
+        self.log_path = self.data_dir / "server.log"
+        self.keep_data = keep_data
+        env = dict(os.environ)
+        env.pop("REDIS_URL", None)  # always the embedded Redis of this fresh data dir
+        env.update(
+            CRISIS_DATA_DIR=str(self.data_dir),
+            CRISIS_FEEDS="0",
+            CRISIS_HOST=HOST,
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(extra_env or {})
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log_file: Any = None
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> Server:
+        self._log_file = open(self.log_path, "wb")
+        self.process = subprocess.Popen(
+            [str(CRISIS), "serve", "--host", HOST, "--port", str(self.port)],
+            env=self.env,
+            cwd=str(ROOT),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, killed as a whole in stop()
+        )
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the server did not answer /healthz within {START_TIMEOUT_S:.0f} s")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                process.wait(timeout=STOP_TIMEOUT_S)
+        if process is not None:
+            # The group may outlive its leader briefly (redis-server shutting down).
+            deadline = time.monotonic() + STOP_TIMEOUT_S
+            while time.monotonic() < deadline and _group_alive(process.pid):
+                time.sleep(0.05)
+            if _group_alive(process.pid):
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        if self._log_file is not None:
+            self._log_file.close()
+            self._log_file = None
+        if not self.keep_data:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- helpers ---------------------------------------------------------------------
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def token(self, name: str, role: str) -> str:
+        """A new API token via ``crisis tokens create`` (printed alone on the last line)."""
+        done = subprocess.run(
+            [str(CRISIS), "tokens", "create", name, "--role", role],
+            env=self.env,
+            cwd=str(ROOT),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT_S,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"crisis tokens create failed ({done.returncode}): {done.stderr[-2000:]}")
+        lines = [line.strip() for line in done.stdout.splitlines() if line.strip()]
+        if not lines:
+            raise RuntimeError("crisis tokens create printed nothing")
+        return lines[-1]
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User+system CPU seconds used so far by a process and its threads (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def children_pids(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+# -- statistics ------------------------------------------------------------------------
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) of already sorted values, nearest-rank method."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(1, math.ceil(q / 100.0 * len(sorted_values)))
+    return float(sorted_values[min(rank, len(sorted_values)) - 1])
+
+
+def summary_ms(values_s: Sequence[float]) -> dict[str, float]:
+    """p50/p90/p99/max/min/mean of a list of durations in seconds, as milliseconds."""
+    values = sorted(values_s)
+    if not values:
+        return {k: float("nan") for k in ("n", "min", "p50", "p90", "p99", "max", "mean")}
+    return {
+        "n": len(values),
+        "min": values[0] * 1000,
+        "p50": percentile(values, 50) * 1000,
+        "p90": percentile(values, 90) * 1000,
+        "p99": percentile(values, 99) * 1000,
+        "max": values[-1] * 1000,
+        "mean": sum(values) / len(values) * 1000,
+    }
+
+
+def machine_info() -> dict[str, str]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "nproc": str(os.cpu_count() or "?"),
+        "affinity": str(len(os.sched_getaffinity(0))) if hasattr(os, "sched_getaffinity") else "?",
+        "cpu": model,
+        "python": sys.version.split()[0],
+    }
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- synthetic data ----------------------------------------------------------------------
+
+# (lat_min, lat_max, lon_min, lon_max): boxes that are mostly land, spread over regions.
+LAND_BOXES = (
+    (43.0, 54.0, -1.0, 15.0),      # western and central Europe
+    (33.0, 42.0, -100.0, -80.0),   # United States
+    (-20.0, -5.0, -55.0, -40.0),   # Brazil
+    (0.0, 12.0, 10.0, 35.0),       # central and west Africa
+    (15.0, 28.0, 73.0, 85.0),      # India
+    (25.0, 40.0, 100.0, 118.0),    # China
+    (-32.0, -22.0, 120.0, 148.0),  # Australia
+    (25.0, 35.0, 38.0, 55.0),      # Middle East
+    (52.0, 60.0, 40.0, 90.0),      # Russia
+    (-30.0, -20.0, 20.0, 30.0),    # southern Africa
+)
+
+
+def land_point(rng: Any) -> tuple[float, float]:
+    """A random (lat, lon) on (mostly) land; ``rng`` is a random.Random."""
+    lat0, lat1, lon0, lon1 = LAND_BOXES[rng.randrange(len(LAND_BOXES))]
+    return round(rng.uniform(lat0, lat1), 6), round(rng.uniform(lon0, lon1), 6)

@@ -1,0 +1,106 @@
+"""The HTTP API over a real server: authentication, validation, storage, regions."""
+
+import json
+
+import requests
+
+from crisis.adapters import keys
+from tests.conftest import LiveServer
+
+INCIDENT = {"title": "Armed robbery at guesthouse", "type": "crime", "severity": 3, "lat": -1.29, "lon": 36.82, "radius_km": 2}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def test_nothing_without_authentication(live_server: LiveServer) -> None:
+    for method, path in (("get", "/api/v1/incidents"), ("post", "/api/v1/incidents"), ("post", "/api/v1/positions"), ("get", "/api/v1/positions"), ("post", "/_dash-update-component")):
+        answer = requests.request(method, live_server.url + path, json={}, allow_redirects=False)
+        assert answer.status_code == 401, path
+        assert "incidents" not in answer.json()
+    page = requests.get(live_server.url + "/", allow_redirects=False)
+    assert page.status_code == 302 and "/login" in page.headers["Location"]
+    layout = requests.get(live_server.url + "/_dash-layout", allow_redirects=False)
+    assert layout.status_code == 401
+    wrong = requests.get(live_server.url + "/api/v1/incidents", headers=bearer("not-a-token"))
+    assert wrong.status_code == 401
+
+
+def test_wrong_password_is_refused(live_server: LiveServer) -> None:
+    name = live_server.user()
+    answer = requests.post(live_server.url + "/login", data={"username": name, "password": "nope"}, allow_redirects=False)
+    assert answer.status_code == 401 and "wrong password" in answer.text
+
+
+def test_post_incident_stores_before_answering(live_server: LiveServer) -> None:
+    answer = requests.post(live_server.url + "/api/v1/incidents", json=INCIDENT, headers=bearer(live_server.token("feed")))
+    assert answer.status_code == 201
+    body = answer.json()
+    assert body["id"] and body["country"] == "KEN" and body["region"] == "africa" and body["status"] == "reported"
+    log = live_server.context.redis.xrange(keys.INCIDENT_STREAM, min=body["stream_id"], max=body["stream_id"])
+    assert json.loads(log[0][1]["payload"])["incident"]["id"] == body["id"]
+    listed = live_server.session().get(live_server.url + "/api/v1/incidents").json()
+    assert body["id"] in [i["id"] for i in listed["incidents"]]
+
+
+def test_invalid_incident_is_answered_with_fields_and_dead_lettered(live_server: LiveServer) -> None:
+    before = live_server.context.redis.xlen(keys.INCIDENT_STREAM)
+    answer = requests.post(live_server.url + "/api/v1/incidents", json={**INCIDENT, "severity": 8, "lat": "north"}, headers=bearer(live_server.token("feed")))
+    assert answer.status_code == 422
+    body = answer.json()
+    assert {e["field"] for e in body["errors"]} == {"severity", "lat"}
+    assert live_server.context.redis.xlen(keys.INCIDENT_STREAM) == before
+    dead = live_server.context.redis.xrange(keys.DEADLETTER_STREAM, min=body["dead_letter_id"], max=body["dead_letter_id"])
+    assert '"severity": 8' in dead[0][1]["body"] and "severity" in dead[0][1]["reason"]
+
+
+def test_malformed_json_and_oversize_bodies(live_server: LiveServer) -> None:
+    token = live_server.token("feed")
+    broken = requests.post(live_server.url + "/api/v1/incidents", data='{"title": "x",\n "severity": }', headers={**bearer(token), "Content-Type": "application/json"})
+    assert broken.status_code == 400
+    assert broken.json()["errors"][0]["field"] == "body (line 2, column 14)"
+    huge = requests.post(live_server.url + "/api/v1/positions", data=b"[" + b" " * (5 * 1024 * 1024) + b"]", headers=bearer(token))
+    assert huge.status_code == 413
+
+
+def test_positions_batch_is_all_or_nothing(live_server: LiveServer) -> None:
+    token = live_server.token("feed")
+    good = [{"traveller_id": f"T{i}", "lat": 33.0 + i / 100, "lon": 35.5} for i in range(50)]
+    bad = good + [{"traveller_id": "T999", "lat": 123, "lon": 0}]
+    refused = requests.post(live_server.url + "/api/v1/positions", json={"positions": bad}, headers=bearer(token))
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "positions.50.lat"
+    assert live_server.context.deps.positions.count() == 0 or "T999" not in live_server.context.deps.positions.snapshot()["ids"]
+    accepted = requests.post(live_server.url + "/api/v1/positions", json=good, headers=bearer(token))
+    assert accepted.status_code == 202 and accepted.json()["accepted"] == 50
+    snap = live_server.session().get(live_server.url + "/api/v1/positions").json()
+    assert {"T0", "T49"} <= {p["traveller_id"] for p in snap["positions"]}
+
+
+def test_roles_limit_what_can_be_done(live_server: LiveServer) -> None:
+    wall = requests.post(live_server.url + "/api/v1/incidents", json=INCIDENT, headers=bearer(live_server.token("wall")))
+    assert wall.status_code == 403
+    feed_reads = requests.get(live_server.url + "/api/v1/incidents", headers=bearer(live_server.token("feed")))
+    assert feed_reads.status_code == 403
+
+
+def test_regional_desk_sees_only_its_region(live_server: LiveServer) -> None:
+    token = live_server.token("feed")
+    nairobi = requests.post(live_server.url + "/api/v1/incidents", json=INCIDENT, headers=bearer(token)).json()
+    beirut = requests.post(live_server.url + "/api/v1/incidents", json={**INCIDENT, "lat": 33.89, "lon": 35.5}, headers=bearer(token)).json()
+    desk = requests.get(live_server.url + "/api/v1/incidents", headers=bearer(live_server.token("regional_desk", "africa"))).json()
+    ids = {i["id"] for i in desk["incidents"]}
+    assert nairobi["id"] in ids and beirut["id"] not in ids
+    hidden = requests.get(f"{live_server.url}/api/v1/incidents/{beirut['id']}", headers=bearer(live_server.token("regional_desk", "africa")))
+    assert hidden.status_code == 404
+
+
+def test_patch_moves_an_incident_through_its_lifecycle(live_server: LiveServer) -> None:
+    officer = live_server.session()
+    created = officer.post(live_server.url + "/api/v1/incidents", json=INCIDENT).json()
+    url = f"{live_server.url}/api/v1/incidents/{created['id']}"
+    assert officer.patch(url, json={"status": "active", "owner": "duty-a"}).json()["status"] == "active"
+    backwards = officer.patch(url, json={"status": "reported"})
+    assert backwards.status_code == 409 and "cannot become reported" in backwards.json()["errors"][0]["message"]
+    history = officer.get(url).json()["history"]
+    assert [h["kind"] for h in history] == ["reported", "status"]

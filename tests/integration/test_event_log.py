@@ -1,0 +1,133 @@
+"""The event log and projections against the real embedded Redis."""
+
+from datetime import datetime, timezone
+
+from crisis.adapters import keys
+from crisis.adapters.eventlog import GroupConsumer
+from crisis.adapters.incident_store import IncidentStore
+from crisis.bootstrap import Context
+from crisis.domain.events import Event
+from crisis.feeds.schemas import IncidentIn, IncidentPatch, PositionBatch, parse
+from crisis.handlers import report_incident, report_positions, update_incident
+from tests.conftest import random_ref
+
+
+def beirut(**fields: object) -> IncidentIn:
+    body = {"title": "Airstrike in southern suburbs", "type": "armed_conflict", "severity": 5, "lat": 33.85, "lon": 35.5, "radius_km": 8}
+    body.update(fields)
+    return parse(IncidentIn, body)
+
+
+def test_reported_incident_is_in_the_log_and_the_projection(context: Context) -> None:
+    stored = report_incident(context.deps, beirut(), "duty1")
+    entries = context.redis.xrange(keys.INCIDENT_STREAM)
+    assert [e[0] for e in entries] == [stored.event_id]
+    event = context.deps.log.read_after(keys.INCIDENT_STREAM, "0-0")[0]
+    assert event.type == "incident.reported" and event.actor == "duty1"
+    assert event.payload["incident"]["id"] == stored.incident.id
+    projected = context.deps.incidents.get(stored.incident.id)
+    assert projected == stored.incident
+    assert projected.country == "LBN" and projected.region == "middle_east_north_africa"
+
+
+def test_same_source_message_twice_updates_one_incident(context: Context) -> None:
+    ref = random_ref("msg-")
+    first = report_incident(context.deps, beirut(source="sims", source_id=ref), None)
+    second = report_incident(context.deps, beirut(source="sims", source_id=ref, severity=4), None)
+    assert first.created and not second.created
+    assert second.incident.id == first.incident.id
+    assert [i.severity for i in context.deps.incidents.all()] == [4]
+
+
+def test_a_superseding_message_updates_and_can_close(context: Context) -> None:
+    original = report_incident(context.deps, beirut(source="cap", source_id="s,1"), None)
+    cancel = report_incident(context.deps, beirut(source="cap", source_id="s,2", supersedes=("s,1",), status="closed"), None)
+    assert cancel.incident.id == original.incident.id
+    assert cancel.incident.status.value == "closed"
+    kinds = [h["kind"] for h in context.deps.incidents.history(original.incident.id)]
+    assert kinds == ["reported", "status"]
+    # A third message referring to the cancel's id still finds the incident.
+    assert context.deps.incidents.id_for_source("cap", ["s,2"]) == original.incident.id
+
+
+def test_person_updates_are_recorded_in_history(context: Context) -> None:
+    stored = report_incident(context.deps, beirut(), "feed")
+    patched = update_incident(context.deps, stored.incident.id, parse(IncidentPatch, {"status": "verified", "owner": "alice", "note": "confirmed by warden"}), "alice")
+    assert patched.incident.status.value == "verified" and patched.incident.owner == "alice"
+    last = context.deps.incidents.history(stored.incident.id)[-1]
+    assert last["by"] == "alice" and last["note"] == "confirmed by warden" and last["status_from"] == "reported"
+
+
+def test_projection_is_rebuilt_from_the_log(context: Context) -> None:
+    a = report_incident(context.deps, beirut(), None)
+    b = report_incident(context.deps, beirut(title="Flood in Dhaka", type="flood", lat=23.8, lon=90.4, severity=3), None)
+    update_incident(context.deps, a.incident.id, parse(IncidentPatch, {"status": "active"}), "x")
+    before = {i.id: i for i in context.deps.incidents.all()}
+    context.redis.delete(keys.incident(a.incident.id), keys.INCIDENT_INDEX)
+    applied = IncidentStore(context.redis).rebuild(context.deps.log)
+    assert applied == 3
+    assert {i.id: i for i in context.deps.incidents.all()} == before
+    assert before[a.incident.id].status.value == "active" and b.incident.id in before
+
+
+def test_positions_batch_is_one_event_and_latest_position_wins(context: Context) -> None:
+    first = parse(PositionBatch, {"positions": [{"traveller_id": "T1", "lat": 33.9, "lon": 35.5}, {"traveller_id": "T2", "lat": -1.29, "lon": 36.82}]})
+    second = parse(PositionBatch, {"positions": [{"traveller_id": "T1", "lat": 31.95, "lon": 35.93}]})
+    report_positions(context.deps, first, "feed")
+    report_positions(context.deps, second, "feed")
+    assert context.redis.xlen(keys.POSITION_STREAM) == 2
+    snap = context.deps.positions.snapshot()
+    where = {t: (round(float(a), 2), round(float(o), 2), r) for t, a, o, r in zip(snap["ids"], snap["lat"], snap["lon"], snap["region"])}
+    assert where == {"T1": (31.95, 35.93, "middle_east_north_africa"), "T2": (-1.29, 36.82, "africa")}
+    assert context.deps.positions.snapshot("africa")["ids"] == ["T2"]
+
+
+def _event(n: int) -> Event:
+    return Event(type="test.event", time=datetime.now(timezone.utc), payload={"n": n})
+
+
+def test_restarted_consumer_resumes_without_loss_or_duplicates(context: Context) -> None:
+    stream = "crisis:test:" + random_ref()
+    for n in range(10):
+        context.deps.log.append(stream, _event(n))
+    seen: list[int] = []
+
+    consumer = GroupConsumer(context.redis, stream, "fusion", "worker-1")
+    batch = consumer.read(count=4)
+    seen += [e.payload["n"] for e in batch]
+    consumer.ack(batch)
+    unacked = consumer.read(count=3)  # processed but the worker "crashes" before acking
+    assert [e.payload["n"] for e in unacked] == [4, 5, 6]
+
+    restarted = GroupConsumer(context.redis, stream, "fusion", "worker-1")
+    for n in range(10, 12):
+        context.deps.log.append(stream, _event(n))
+    while True:
+        events = restarted.read(count=5, block_ms=100)
+        if not events:
+            break
+        seen += [e.payload["n"] for e in events]
+        restarted.ack(events)
+    assert seen == list(range(12))
+    assert context.redis.xpending(stream, "fusion")["pending"] == 0
+
+
+def test_another_worker_claims_a_dead_workers_pending_entries(context: Context) -> None:
+    stream = "crisis:test:" + random_ref()
+    for n in range(3):
+        context.deps.log.append(stream, _event(n))
+    dead = GroupConsumer(context.redis, stream, "fusion", "dead")
+    assert len(dead.read(count=3)) == 3
+    alive = GroupConsumer(context.redis, stream, "fusion", "alive")
+    claimed = alive.claim_stale(min_idle_ms=0)
+    assert [e.payload["n"] for e in claimed] == [0, 1, 2]
+
+
+def test_replay_coverage_detects_trimmed_history(context: Context) -> None:
+    stream = "crisis:test:" + random_ref()
+    ids = [context.deps.log.append(stream, _event(n)) for n in range(5)]
+    assert context.deps.log.covers(stream, ids[1])
+    context.redis.xtrim(stream, maxlen=2, approximate=False)
+    assert not context.deps.log.covers(stream, ids[1])
+    assert context.deps.log.covers(stream, ids[3])
+    assert [e.payload["n"] for e in context.deps.log.read_after(stream, ids[3])] == [4]
