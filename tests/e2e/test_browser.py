@@ -1,0 +1,108 @@
+"""A real headless Chromium: log in, see an incident arrive on the map without reloading."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import PASSWORD, LiveServer
+
+CHROMIUM = "/usr/bin/chromium"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: the test command installs Debian's chromium; browser tests must run in CI")
+        pytest.skip(f"{CHROMIUM} is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def login(browser: object, live_server: LiveServer, role: str = "duty_officer", region: str | None = None) -> object:
+    page = browser.new_page(viewport={"width": 1600, "height": 900})  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors
+    page.goto(live_server.url + "/")
+    assert "/login" in page.url
+    page.fill("#username", live_server.user(role, region))
+    page.fill("#password", PASSWORD)
+    page.click("#login-button")
+    page.wait_for_selector("#live-map .maplibregl-canvas", timeout=30_000)
+    page.wait_for_selector(".live-status.ok", timeout=15_000)
+    return page
+
+
+def map_incident_ids(page: object) -> list[str]:
+    return page.evaluate(  # type: ignore[attr-defined, no-any-return]
+        "() => { const g = document.querySelector('#live-map .js-plotly-plot');"
+        " return Array.from((g.data[1] || {}).customdata || []); }"
+    )
+
+
+def test_incident_posted_through_the_api_appears_on_the_map_without_reload(browser: object, live_server: LiveServer) -> None:
+    feed = {"Authorization": "Bearer " + live_server.token("feed")}
+    positions = [{"traveller_id": f"B{i}", "lat": 33.5 + (i % 20) / 20, "lon": 35.3 + (i // 20) / 20} for i in range(200)]
+    assert requests.post(live_server.url + "/api/v1/positions", json=positions, headers=feed).status_code == 202
+    page = login(browser, live_server)
+    page.evaluate("() => { window.__sameDocument = true; }")  # proof that the page is not reloaded
+    before = map_incident_ids(page)
+
+    incident = {"title": "Airstrike near Tyre", "type": "armed_conflict", "severity": 5, "lat": 33.27, "lon": 35.2, "radius_km": 25}
+    posted = requests.post(live_server.url + "/api/v1/incidents", json=incident, headers=feed).json()
+
+    page.wait_for_function(
+        "id => { const g = document.querySelector('#live-map .js-plotly-plot');"
+        " return g && g.data[1].customdata && Array.from(g.data[1].customdata).includes(id); }",
+        arg=posted["id"], timeout=10_000,
+    )
+    assert posted["id"] not in before
+    assert page.evaluate("() => window.__sameDocument") is True
+    assert "Airstrike near Tyre" in page.inner_text("#incident-list")
+    # The affected area is drawn as a layer of its severity; travellers arrived as float32.
+    area_features = page.evaluate(
+        "() => document.querySelector('#live-map .js-plotly-plot').layout.map.layers"
+        ".filter(l => l.source && l.source.features).map(l => l.source.features.length)"
+    )
+    assert sum(area_features) >= 1
+    travellers = page.evaluate("() => document.querySelector('#live-map .js-plotly-plot').data[0].lat.length")
+    assert travellers >= 200
+    assert "STALE" not in page.inner_text("#live-age")
+    page.wait_for_timeout(500)
+    DOCS.mkdir(exist_ok=True)
+    page.screenshot(path=str(DOCS / "screenshot-live-map.png"))
+    assert page.errors == []
+    page.close()
+
+
+def test_regional_desk_map_shows_only_its_region(browser: object, live_server: LiveServer) -> None:
+    feed = {"Authorization": "Bearer " + live_server.token("feed")}
+    page = login(browser, live_server, "regional_desk", "africa")
+    beirut = requests.post(live_server.url + "/api/v1/incidents", json={"title": "Beirut unrest", "severity": 3, "lat": 33.89, "lon": 35.5}, headers=feed).json()
+    nairobi = requests.post(live_server.url + "/api/v1/incidents", json={"title": "Nairobi robbery", "severity": 2, "lat": -1.29, "lon": 36.82}, headers=feed).json()
+    page.wait_for_function(
+        "id => Array.from(document.querySelector('#live-map .js-plotly-plot').data[1].customdata || []).includes(id)",
+        arg=nairobi["id"], timeout=10_000,
+    )
+    assert beirut["id"] not in map_incident_ids(page)
+    page.close()
+
+
+def test_connection_loss_is_shown(browser: object, live_server: LiveServer) -> None:
+    page = login(browser, live_server)
+    page.evaluate("() => window.crisisLive.state.socket.io.engine.close()")
+    page.wait_for_selector(".live-status.down", timeout=5_000)
+    page.wait_for_selector(".live-status.ok", timeout=15_000)  # and it reconnects by itself
+    page.close()
