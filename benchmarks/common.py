@@ -42,7 +42,11 @@ def free_port() -> int:
 class Server:
     """``crisis serve`` on a fresh data directory; use as a context manager."""
 
-    def __init__(self, extra_env: dict[str, str] | None = None, keep_data: bool = False) -> None:
+    def __init__(self, extra_env: dict[str, str] | None = None, keep_data: bool = False,
+                 instrumented: bool = False) -> None:
+        """``instrumented`` runs benchmarks/serve_instrumented.py (same app, stage timers
+        and GET /_bench/stats) instead of ``crisis serve``: for diagnosis only."""
+        self.instrumented = instrumented
         self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.data_dir = Path(tempfile.mkdtemp(prefix="crisis-bench-"))
@@ -65,8 +69,12 @@ class Server:
 
     def start(self) -> Server:
         self._log_file = open(self.log_path, "wb")
+        if self.instrumented:
+            command = [str(VENV_BIN / "python"), str(ROOT / "benchmarks" / "serve_instrumented.py")]
+        else:
+            command = [str(CRISIS), "serve"]
         self.process = subprocess.Popen(
-            [str(CRISIS), "serve", "--host", HOST, "--port", str(self.port)],
+            [*command, "--host", HOST, "--port", str(self.port)],
             env=self.env,
             cwd=str(ROOT),
             stdin=subprocess.DEVNULL,
@@ -136,6 +144,13 @@ class Server:
     @property
     def pid(self) -> int | None:
         return self.process.pid if self.process else None
+
+    def stats(self, token: str, reset: bool = False) -> dict[str, Any]:
+        """Stage timings of an instrumented server (see serve_instrumented.py)."""
+        answer = requests.get(f"{self.url}/_bench/stats", params={"reset": "1"} if reset else {},
+                              headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        answer.raise_for_status()
+        return answer.json()  # type: ignore[no-any-return]
 
     def token(self, name: str, role: str) -> str:
         """A new API token via ``crisis tokens create`` (printed alone on the last line)."""
@@ -225,6 +240,26 @@ def machine_info() -> dict[str, str]:
         "cpu": model,
         "python": sys.version.split()[0],
     }
+
+
+def format_stats(stats: dict[str, Any], per: int = 0, per_label: str = "") -> str:
+    """An instrumented server's stage timings as a markdown table."""
+    lines = [
+        f"| stage | calls | wall p50 (ms) | wall p99 (ms) | wall max (ms) | mean wall (ms) | mean CPU (ms) |"
+        + (f" CPU per {per_label} (ms) |" if per else ""),
+        "|---|---|---|---|---|---|---|" + ("---|" if per else ""),
+    ]
+    stages = sorted(stats["stages"].items(), key=lambda kv: -kv[1]["cpu_total_s"])
+    for name, s in stages:
+        line = (f"| {name} | {s['n']} | {s['p50_ms']:.2f} | {s['p99_ms']:.2f} | {s['max_ms']:.2f} | "
+                f"{s['mean_ms']:.3f} | {s['cpu_mean_ms']:.3f} |")
+        if per:
+            line += f" {1000 * s['cpu_total_s'] / per:.2f} |"
+        lines.append(line)
+    lines.append("")
+    lines.append("CPU seconds by server thread (live threads, whole run): " + ", ".join(
+        f"{k} {v:.1f}" for k, v in list(stats.get("threads_cpu_s", {}).items())[:8]))
+    return "\n".join(lines)
 
 
 def log(message: str) -> None:

@@ -34,6 +34,8 @@ def main(ctx: click.Context, log_level: str) -> None:
     CRISIS_HOST, CRISIS_PORT, ...; see the README).
     """
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # One line per HTTP request drowns what matters; raise --log-level to INFO to see them.
+    logging.getLogger("werkzeug").setLevel(max(logging.WARNING, logging.getLevelName(log_level.upper())))
     ctx.obj = Settings.from_env()
 
 
