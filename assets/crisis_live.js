@@ -235,8 +235,7 @@
   window.crisisLive = {state: live, start: start};
 
   window.dash_clientside = window.dash_clientside || {};
-  Object.assign(window.dash_clientside, {
-    crisis: {
+  window.dash_clientside.crisis = Object.assign(window.dash_clientside.crisis || {}, {
       start: function (config) {
         if (config) { start(config); }
       },
@@ -254,6 +253,5 @@
         if (!live.ready) { return window.dash_clientside.no_update; }
         return openIncidents().length + " open incidents | " + live.trav.n + " travellers located";
       }
-    }
   });
 })();

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import requests  # noqa: E402
 
-from common import Server, children_pids, land_point, log, process_cpu_seconds, summary_ms  # noqa: E402
+from common import Server, children_pids, format_stats, land_point, log, process_cpu_seconds, summary_ms  # noqa: E402
 
 TARGET_POSITIONS_PER_S = 20_000
 POOL_BODIES = 96
@@ -92,10 +92,11 @@ class Poster(threading.Thread):
 
 
 def run(seconds: float = 20.0, threads: int = 4, batch: int = 2000, travellers: int = 50_000, seed: int = 2,
-        warmup: float = 2.0) -> dict[str, Any]:
+        warmup: float = 2.0, instrumented: bool = False) -> dict[str, Any]:
     rng = random.Random(seed)
     pool = _make_pool(rng, POOL_BODIES, batch, travellers)
-    with Server() as server:
+    server_stats = None
+    with Server(instrumented=instrumented) as server:
         feed_token = server.token("bench-positions", "feed")
         read_token = server.token("bench-reader", "duty_officer")
         log(f"[positions] server {server.url} (pid {server.pid}); {threads} threads x {batch}/batch, "
@@ -108,6 +109,8 @@ def run(seconds: float = 20.0, threads: int = 4, batch: int = 2000, travellers: 
             t.start()
         for t in warm:
             t.join(warmup + 120)
+        if instrumented:
+            server.stats(feed_token, reset=True)
         server_cpu0 = process_cpu_seconds(server.pid or 0)
         redis_cpu0 = sum(process_cpu_seconds(p) for p in redis_pids)
         bench_cpu0 = time.process_time()
@@ -123,6 +126,8 @@ def run(seconds: float = 20.0, threads: int = 4, batch: int = 2000, travellers: 
         redis_cpu = sum(process_cpu_seconds(p) for p in redis_pids) - redis_cpu0
         bench_cpu = time.process_time() - bench_cpu0
         still_running = [t.name for t in posters if t.is_alive()]
+        if instrumented:
+            server_stats = server.stats(feed_token)
 
         sent_ids: set[str] = set()
         for t in warm + posters:
@@ -158,6 +163,8 @@ def run(seconds: float = 20.0, threads: int = 4, batch: int = 2000, travellers: 
         "redis_cpu_s": redis_cpu,
         "bench_cpu_s": bench_cpu,
         "target_positions_per_s": TARGET_POSITIONS_PER_S,
+        "instrumented": instrumented,
+        "server_stats": server_stats,
     }
     result["target_met"] = bool(result["positions_per_s"] >= TARGET_POSITIONS_PER_S and not errors
                                 and result["projection_ok"])
@@ -194,12 +201,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--travellers", type=int, default=50_000)
     parser.add_argument("--seed", type=int, default=2)
+    parser.add_argument("--instrument", action="store_true",
+                        help="diagnosis: run benchmarks/serve_instrumented.py and print its stage timings")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args(argv)
     if not 1 <= args.batch <= 10_000:
         parser.error("--batch must be 1..10000 (the API's limit)")
-    result = run(args.seconds, args.threads, args.batch, args.travellers, args.seed)
+    result = run(args.seconds, args.threads, args.batch, args.travellers, args.seed, instrumented=args.instrument)
     print(format_result(result))
+    if result["server_stats"]:
+        print("\nserver stage timings (instrumented server):\n")
+        print(format_stats(result["server_stats"], per=result["batches"], per_label="batch"))
     verdict = "MET" if result["target_met"] else "NOT MET"
     print(f"\ntarget >= {TARGET_POSITIONS_PER_S:,} positions/s: {verdict} ({result['positions_per_s']:,.0f}/s)")
     if args.json:

@@ -54,7 +54,8 @@ def create_app(settings: Settings, context: Context | None = None, start_gateway
     server.extensions["crisis"] = context
     init_auth(server)
     server.register_blueprint(api)
-    app = create_dash(server, settings.map_style)
+    server.register_blueprint(openapi_blueprint)
+    app = create_dash(server, settings.map_style, settings.stale_incident_minutes)
 
     socketio = SocketIO(server, async_mode="threading", cors_allowed_origins=[], max_http_buffer_size=MAX_BODY_BYTES)
     deps = context.deps

@@ -6,7 +6,7 @@ from typing import Any
 
 import dash
 from dash import ClientsideFunction, Input, dcc, html
-from flask import Flask, g
+from flask import Flask, current_app, g
 
 from crisis.bootstrap import ASSETS
 from crisis.layers import map_figure
@@ -34,7 +34,11 @@ def _header() -> html.Header:
             html.Div("Crisis Coordination Centre", className="shell-title"),
             html.Nav(
                 className="shell-nav",
-                children=[dcc.Link(page["name"], href=page["relative_path"]) for page in dash.page_registry.values()],
+                children=[
+                    dcc.Link(page["name"], href=page["relative_path"])
+                    for page in dash.page_registry.values()
+                    if page.get("nav", True)
+                ],
             ),
             html.Span("CONNECTING", id=ids.LIVE_STATUS, className="live-status waiting"),
             html.Span("no data yet", id=ids.LIVE_AGE, className="live-age waiting"),
@@ -50,6 +54,7 @@ def _layout() -> Any:
         "namespace": NAMESPACE,
         "traveller_trace": map_figure.TRAVELLER_TRACE,
         "incident_trace": map_figure.INCIDENT_TRACE,
+        "stale_minutes": current_app.config.get("CRISIS_STALE_MINUTES", 60),
     }
     return html.Div(
         className="shell",
@@ -62,7 +67,7 @@ def _layout() -> Any:
     )
 
 
-def create_dash(server: Flask, map_style: str) -> dash.Dash:
+def create_dash(server: Flask, map_style: str, stale_minutes: int = 60) -> dash.Dash:
     app = dash.Dash(
         __name__,
         server=server,
@@ -74,7 +79,11 @@ def create_dash(server: Flask, map_style: str) -> dash.Dash:
         suppress_callback_exceptions=True,
     )
     server.config["CRISIS_MAP_STYLE"] = map_style
-    from crisis.ui.pages import live_map  # noqa: F401 - registers the page and its callbacks
+    server.config["CRISIS_STALE_MINUTES"] = stale_minutes
+    # Importing a page registers it and its callbacks; the order is the navigation's.
+    from crisis.ui.pages import live_map  # noqa: F401, I001
+    from crisis.ui.pages import board  # noqa: F401
+    from crisis.ui.pages import incident  # noqa: F401
 
     app.layout = _layout
     app.clientside_callback(

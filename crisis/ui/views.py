@@ -26,3 +26,24 @@ def live_picture(ctx: Context, principal: Principal) -> dict[str, Any]:
     ]
     positions = ctx.deps.positions.snapshot(region)
     return {"head": head, "incidents": messages, "lat": positions["lat"], "lon": positions["lon"]}
+
+
+def incident_detail(ctx: Context, principal: Principal, incident_id: str, now: Any = None) -> dict[str, Any] | None:
+    """An incident with its history and what may happen next, or None if not visible."""
+    from datetime import datetime, timedelta, timezone
+
+    from crisis.domain.incidents import ALLOWED_TRANSITIONS, is_stale
+
+    incident = ctx.deps.incidents.get(incident_id)
+    region = region_scope(principal)
+    if incident is None or (region is not None and incident.region != region):
+        return None
+    now = now or datetime.now(timezone.utc)
+    quiet = timedelta(minutes=ctx.settings.stale_incident_minutes)
+    return {
+        "incident": incident_to_dict(incident),
+        "history": ctx.deps.incidents.history(incident_id),
+        "stale": is_stale(incident, now, quiet),
+        "next_statuses": sorted(s.value for s in ALLOWED_TRANSITIONS[incident.status]),
+        "can_edit": principal.role in ("admin", "duty_officer"),
+    }

@@ -1,0 +1,62 @@
+/* The incident board's clientside logic: rows from the live state, filters, fly-to. */
+(function () {
+  "use strict";
+
+  var WINDOW_MS = {"1h": 3600e3, "6h": 6 * 3600e3, "24h": 24 * 3600e3, "7d": 7 * 24 * 3600e3};
+  var REGION_LABELS = {
+    africa: "Africa", americas: "Americas", asia_pacific: "Asia and the Pacific",
+    europe_central_asia: "Europe and Central Asia", middle_east_north_africa: "Middle East and North Africa"
+  };
+
+  function fmtAge(iso) {
+    var s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+    if (s < 60) { return s + " s"; }
+    if (s < 3600) { return Math.floor(s / 60) + " min"; }
+    if (s < 86400) { return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min"; }
+    return Math.floor(s / 86400) + " d";
+  }
+
+  // Used by the grid's valueFormatter (dash-ag-grid looks functions up here).
+  var fns = window.dashAgGridFunctions = window.dashAgGridFunctions || {};
+  fns.crisisAge = function (iso) { return iso ? fmtAge(iso) : ""; };
+
+  window.dash_clientside = window.dash_clientside || {};
+  window.dash_clientside.crisis = Object.assign(window.dash_clientside.crisis || {}, {
+    boardRows: function (signal, region, types, severities, statuses, windowKey, config) {
+      var live = window.crisisLive && window.crisisLive.state;
+      if (!live || !live.ready) { return window.dash_clientside.no_update; }
+      var now = Date.now();
+      var since = WINDOW_MS[windowKey] ? now - WINDOW_MS[windowKey] : null;
+      var staleMs = (config && config.stale_minutes ? config.stale_minutes : 60) * 60e3;
+      var rows = [];
+      live.incidents.forEach(function (m) {
+        var i = m.incident;
+        if (region && i.region !== region) { return; }
+        if (types && types.length && types.indexOf(i.type) < 0) { return; }
+        if (severities && severities.indexOf(i.severity) < 0) { return; }
+        if (statuses && statuses.indexOf(i.status) < 0) { return; }
+        var updated = Date.parse(i.updated_at);
+        if (since !== null && updated < since) { return; }
+        rows.push({
+          id: i.id, severity: i.severity, title: i.title, type: i.type.replace(/_/g, " "),
+          country: i.country || "-", region_label: REGION_LABELS[i.region] || "-", status: i.status,
+          updated_at: i.updated_at, owner: i.owner || "",
+          stale: i.status !== "closed" && now - updated > staleMs ? "STALE" : ""
+        });
+      });
+      return rows;
+    },
+    flyTo: function (cell) {
+      var live = window.crisisLive && window.crisisLive.state;
+      if (!cell || !cell.rowId || !live) { return window.dash_clientside.no_update; }
+      var m = live.incidents.get(String(cell.rowId));
+      if (!m) { return window.dash_clientside.no_update; }
+      var patch = new window.dash_clientside.Patch();
+      patch.assign(["layout", "map", "center"], {lat: m.incident.lat, lon: m.incident.lon});
+      patch.assign(["layout", "map", "zoom"], m.incident.radius_km && m.incident.radius_km > 100 ? 4 : 7);
+      // A new uirevision lets the flight override the user's current view once.
+      patch.assign(["layout", "uirevision"], "fly-" + cell.rowId + "-" + Date.now());
+      return patch.build();
+    }
+  });
+})();

@@ -1,0 +1,969 @@
+"""The API described: an OpenAPI 3.1 document and a readable page rendered from it.
+
+``GET /api/v1/openapi.json`` is built from the real pydantic models that validate the
+requests (``crisis.feeds.schemas``), so a changed constraint changes the document; the
+response shapes are pydantic models written here after ``crisis.domain.serialize`` and
+the route handlers. ``GET /api/v1/docs`` renders the same document as one HTML page
+with no external assets (the centre may be offline).
+
+Both need a signed-in session or a Bearer token, like every other path (the app's
+``before_request`` in ``crisis.auth``). The document is built once per process, on the
+first request; nothing happens at import.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal
+
+from flask import Blueprint, Response, render_template_string, request
+from markupsafe import Markup, escape
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+import crisis
+from crisis.api.routes import READERS, WRITERS
+from crisis.domain.model import SEVERITY_MAX, SEVERITY_MIN, IncidentStatus, IncidentType
+from crisis.feeds.schemas import MAX_POSITIONS_PER_BATCH, IncidentIn, IncidentPatch, PositionBatch, PositionIn
+
+openapi = Blueprint("openapi", __name__, url_prefix="/api/v1")
+
+REF = "#/components/schemas/{model}"
+ROLES = {
+    "admin": "everything, in every region; manages users and tokens",
+    "duty_officer": "reports and updates incidents, reads everything, in every region",
+    "regional_desk": "reads the incidents and positions of its own region only",
+    "wall": "reads everything (the wall display); changes nothing",
+    "feed": "machine accounts (API tokens only, cannot sign in): reports incidents and positions, posts feeds",
+}
+EDITORS = ("admin", "duty_officer")
+ANYONE = tuple(ROLES)
+
+
+# --- response shapes (what the handlers answer) -------------------------------------
+
+
+def _omit_default(schema: dict[str, Any]) -> None:
+    """For a key that is simply absent when unknown: no ``"default": null``."""
+    schema.pop("default", None)
+
+
+class FieldError(BaseModel):
+    """One thing wrong with a request, and where."""
+
+    field: str = Field(description='Where: a dotted path into the body ("positions.50.lat"), "body (line 2, column 14)", a header, "role", "id", an XML element.')
+    message: str = Field(description="What was wrong, in words a sender can act on.")
+
+
+class ErrorResponse(BaseModel):
+    """Every refusal has this shape, whatever the status code."""
+
+    error: str = Field(description='A short summary: "invalid input", "malformed JSON", "authentication required", "forbidden", "not found", "conflict", "payload too large", "rejected feed message".')
+    errors: list[FieldError] = Field(description="Each problem found (all of them, not only the first).")
+    dead_letter_id: str | None = Field(
+        default=None,
+        json_schema_extra=_omit_default,
+        description="Present when the rejected body was kept in the dead-letter stream: its entry id there (see GET /api/v1/deadletters).",
+    )
+
+
+class Incident(BaseModel):
+    """An incident as the centre knows it now (``crisis.domain.serialize.incident_to_dict``)."""
+
+    id: str = Field(description='Assigned by the centre ("inc-" and 12 hex digits).', examples=["inc-3f2a9c01b7de"])
+    title: str
+    type: IncidentType
+    severity: int = Field(ge=SEVERITY_MIN, le=SEVERITY_MAX, description="1 minor, 2 moderate, 3 serious, 4 major, 5 critical.")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    radius_km: float | None = Field(description="Radius of the affected area around lat/lon, if known.")
+    area: dict[str, Any] | None = Field(description="The affected area as a GeoJSON Polygon or MultiPolygon ([lon, lat] coordinates), if known.")
+    country: str | None = Field(description="ISO 3166-1 alpha-3 code: as reported, else found from the location (null at sea).")
+    region: str | None = Field(description="The centre's region of the country; regional desks see only theirs.")
+    status: IncidentStatus
+    reported_at: AwareDatetime = Field(description="When the source says it was reported (ISO 8601, UTC).")
+    updated_at: AwareDatetime = Field(description="When the centre last changed it.")
+    description: str
+    source: str = Field(description='Who reported it: "api" by default, "cap", "gdacs", "usgs", ...')
+    source_id: str | None = Field(description="The source's own id of the report; with source, the idempotency key.")
+    approximate: bool = Field(description="True when the location was inferred (a country or area name), not reported.")
+    owner: str | None = Field(description="The officer handling it, once assigned.")
+
+
+class StoredIncident(Incident):
+    """An incident just written, with the id of its event in the incident log."""
+
+    stream_id: str = Field(description="The Redis stream id of the event that stored this change (the change is durable before the answer is sent).")
+
+
+class HistoryEntry(BaseModel):
+    """One change to an incident. ``kind`` says which; the other keys depend on it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    time: AwareDatetime
+    kind: Literal["reported", "updated", "status", "note"]
+    by: str | None = Field(description="The user or token name that made the change.")
+
+
+class IncidentDetail(Incident):
+    """An incident with its whole history, oldest first."""
+
+    history: list[HistoryEntry]
+
+
+class IncidentList(BaseModel):
+    incidents: list[Incident] = Field(description="Most recently updated first.")
+    count: int
+
+
+class PositionsAccepted(BaseModel):
+    accepted: int = Field(description="How many positions were stored (always the whole batch).")
+    stream_id: str = Field(description="The Redis stream id of the event that stored them.")
+
+
+class Position(BaseModel):
+    traveller_id: str
+    lat: float
+    lon: float
+    time: AwareDatetime
+    region: str | None
+
+
+class PositionList(BaseModel):
+    """Each traveller's latest position (in the caller's region, for a regional desk)."""
+
+    count: int
+    positions: list[Position]
+
+
+class DeadLetter(BaseModel):
+    """A rejected message, kept whole (up to 256 KiB) so it can be inspected and replayed."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str = Field(description="The entry id in the dead-letter stream (the dead_letter_id of the refusal).")
+    feed: str = Field(description='Which input refused it: "api:create_incident", "api:post_positions", "api:oversize", "cap", ...')
+    time: AwareDatetime
+    reason: str = Field(description="The errors as one line.")
+    errors: list[FieldError]
+    body: str = Field(description="The body as received (invalid UTF-8 is backslash-escaped), cut at 256 KiB.")
+    body_size: str = Field(description="The size of the whole body in bytes (a decimal string).")
+
+
+class DeadLetterList(BaseModel):
+    dead_letters: list[DeadLetter] = Field(description="Newest first.")
+
+
+class FeedRejection(BaseModel):
+    """An item of a feed document that was refused on its own (the rest went on)."""
+
+    index: int = Field(description="Position of the item (RSS <item>, GeoJSON feature) in the document, from 0.")
+    field: str = Field(examples=["item[3].gdacs:severity", "features[12].geometry"])
+    message: str
+
+
+class FeedSummary(BaseModel):
+    """What a feed document did."""
+
+    accepted: int = Field(description="Items turned into incident reports.")
+    created: int = Field(description="New incidents among them.")
+    updated: int = Field(description="Known incidents (same source and source_id) updated by them.")
+    rejected: list[FeedRejection]
+    incident_ids: list[str] = Field(description="The incidents created or updated, in document order.")
+
+
+class FeedHealth(BaseModel):
+    """How one feed is doing."""
+
+    model_config = ConfigDict(extra="allow")
+
+    feed: str = Field(examples=["cap", "gdacs", "usgs", "positions", "api"])
+    status: Literal["ok", "silent", "failing", "unknown"] = Field(
+        description="ok: messages arrive and are accepted; silent: nothing for longer than expected; failing: recent messages rejected; unknown: never heard from."
+    )
+    last_message_at: AwareDatetime | None
+    accepted_last_hour: int
+    rejected_last_hour: int
+    last_error: str | None = Field(description="The reason of the last rejection, if any.")
+
+
+class FeedHealthList(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    feeds: list[FeedHealth]
+
+
+class CapIgnored(BaseModel):
+    """A CAP message that was valid but describes nothing to act on."""
+
+    model_config = ConfigDict(extra="allow")
+
+    status: str = Field(examples=["ignored"])
+    reason: str = Field(examples=["status Test: CAP recipients disregard it"])
+
+
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (IncidentIn, IncidentPatch, PositionIn, PositionBatch)
+RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
+    FieldError, ErrorResponse, Incident, StoredIncident, HistoryEntry, IncidentDetail, IncidentList,
+    PositionsAccepted, Position, PositionList, DeadLetter, DeadLetterList,
+    FeedRejection, FeedSummary, FeedHealth, FeedHealthList, CapIgnored,
+)
+
+# What the request models do not say about their fields themselves (they carry
+# constraints, not prose). Keyed by model, then field; every key must be a real field
+# (tests/e2e/test_openapi.py checks).
+FIELD_NOTES: dict[str, dict[str, str]] = {
+    "IncidentIn": {
+        "title": "A one-line summary, as it will appear on the wall.",
+        "type": "What kind of incident.",
+        "severity": "1 minor, 2 moderate, 3 serious, 4 major, 5 critical.",
+        "lat": "Latitude of the incident, WGS 84 decimal degrees.",
+        "lon": "Longitude of the incident, WGS 84 decimal degrees.",
+        "radius_km": "Radius of the affected area around lat/lon.",
+        "area": "The affected area: a GeoJSON Polygon or MultiPolygon, [lon, lat] coordinates, valid (not self-intersecting).",
+        "country": "ISO 3166-1 alpha-3 code (any case). If absent it is found from lat/lon.",
+        "reported_at": "When it was reported, with a time zone (stored in UTC). Defaults to the time of receipt.",
+        "description": "Free text.",
+        "source": 'Who reports it. With source_id, the idempotency key.',
+        "source_id": "The sender's own id of this report. A second POST with the same source and source_id updates that incident (200) instead of creating another (201).",
+        "status": "Move the incident to this status (creating: start in it). A transition the lifecycle forbids is refused with 409.",
+        "approximate": "True when lat/lon were inferred (a country or area name) rather than reported.",
+        "supersedes": "source_ids of earlier reports from the same source that this one updates or cancels (CAP <references>); it is applied to the incident any of them created.",
+    },
+    "IncidentPatch": {
+        "title": "New one-line summary.",
+        "type": "New incident type.",
+        "severity": "New severity, 1 minor .. 5 critical.",
+        "lat": "New latitude; only together with lon.",
+        "lon": "New longitude; only together with lat. The country and region are found again.",
+        "radius_km": "New radius of the affected area.",
+        "description": "New free text (replaces the old).",
+        "status": "Move the incident to this status; a transition the lifecycle forbids is refused with 409.",
+        "owner": "The officer now handling it.",
+        "note": "A note for the history; may be sent alone.",
+    },
+    "PositionIn": {
+        "traveller_id": "The traveller's pseudonymous id (no personal data).",
+        "lat": "Latitude, WGS 84 decimal degrees.",
+        "lon": "Longitude, WGS 84 decimal degrees.",
+        "time": "When the traveller was there, with a time zone. Defaults to the time of receipt.",
+        "source": 'The system that located the traveller ("api" by default).',
+        "accuracy_m": "Accuracy of the fix in metres.",
+    },
+    "PositionBatch": {
+        "positions": f"1 to {MAX_POSITIONS_PER_BATCH} position reports, stored all or none.",
+    },
+}
+
+INCIDENT_EXAMPLE = {
+    "title": "Armed robbery at guesthouse",
+    "type": "crime",
+    "severity": 3,
+    "lat": -1.29,
+    "lon": 36.82,
+    "radius_km": 2,
+    "source": "nairobi-sso",
+    "source_id": "2024-0173",
+}
+CAP_EXAMPLE = """<?xml version="1.0" encoding="UTF-8"?>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+  <identifier>KE-2024-0042</identifier>
+  <sender>alerts@example.org</sender>
+  <sent>2024-05-01T09:30:00+03:00</sent>
+  <status>Actual</status>
+  <msgType>Alert</msgType>
+  <scope>Public</scope>
+  <info>
+    <category>Met</category>
+    <event>Flood</event>
+    <urgency>Immediate</urgency>
+    <severity>Severe</severity>
+    <certainty>Observed</certainty>
+    <headline>Flash flooding along the Nairobi River</headline>
+    <area>
+      <areaDesc>Nairobi, Mathare</areaDesc>
+      <circle>-1.26,36.86 3</circle>
+    </area>
+  </info>
+</alert>
+"""
+
+DESCRIPTION = f"""\
+The REST API of the Crisis Coordination Centre: incident reports, traveller positions, \
+external alert feeds (CAP, GDACS, USGS) and their health, and the dead letters of \
+everything refused. Everything is JSON except the CAP and GDACS feeds, which are XML.
+
+## Authentication
+
+Every path needs one of:
+
+- an API token: `Authorization: Bearer <token>`. Tokens are created by an administrator \
+with `crisis tokens create NAME --role ROLE [--region REGION]`; only their hash is kept.
+- a session cookie (`session`, plus `remember_token` when "keep this display signed in" \
+was ticked), from signing in at `/login`. Feed accounts cannot sign in; they use tokens.
+
+Without either, or with an unknown token, the answer is 401 with a `WWW-Authenticate: \
+Bearer` header, never data.
+
+## Roles
+
+Each operation lists the roles allowed; any other role gets 403.
+
+{chr(10).join(f"- `{role}`: {what}" for role, what in ROLES.items())}
+
+## Idempotency
+
+An incident report with a `source_id` is stored once per (`source`, `source_id`): \
+sending it again, or sending a later report from the same source that names it in \
+`supersedes`, updates that incident and answers 200 instead of 201. A report without \
+`source_id` always creates a new incident. Feeds use the sender's own ids: CAP \
+"sender,identifier" (with `<references>` as `supersedes`), GDACS event type and id, \
+USGS event id. Retrying after a timeout is therefore safe when `source_id` is set.
+
+## Errors and dead letters
+
+Every refusal has the same body, `ErrorResponse`: `error`, and `errors`, a list of \
+`{{field, message}}` naming each problem and where it is. A body refused as malformed \
+(400), invalid (422) or too large (413, over 4 MiB) is kept in the dead-letter stream \
+(up to 256 KiB of it) with the reason; `dead_letter_id` in the answer is its id there, \
+and `GET /api/v1/deadletters` lists them for inspection and replay. An accepted body is \
+durably stored in the event log before the answer is sent.
+"""
+
+
+# --- operations ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Op:
+    method: str
+    path: str
+    tag: str
+    summary: str
+    description: str
+    roles: tuple[str, ...]
+    responses: dict[str, Any]
+    body: dict[str, Any] | None = None
+    parameters: tuple[dict[str, Any], ...] = ()
+    operation_id: str = ""
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": REF.format(model=name)}
+
+
+def _json(schema: dict[str, Any], description: str, example: Any = None) -> dict[str, Any]:
+    media: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        media["example"] = example
+    return {"description": description, "content": {"application/json": media}}
+
+
+def _common(*codes: str) -> dict[str, Any]:
+    return {code: {"$ref": f"#/components/responses/{COMMON_RESPONSES[code][0]}"} for code in codes}
+
+
+COMMON_RESPONSES: dict[str, tuple[str, str]] = {
+    "400": ("Malformed", "The body is not well-formed (JSON or XML), not UTF-8, or hostile XML (a DTD or entity declaration). Kept as a dead letter."),
+    "401": ("Unauthenticated", "No session and no valid Bearer token."),
+    "403": ("Forbidden", "The caller's role may not do this; the message names the roles that may."),
+    "404": ("NotFound", "No such incident, or not in the caller's region."),
+    "409": ("Conflict", "The incident's lifecycle does not allow this status change (e.g. reopening a closed incident)."),
+    "413": ("PayloadTooLarge", "The body is larger than 4 MiB. Counted as a rejection of the feed \"api:oversize\"."),
+    "422": ("Invalid", "The body is well-formed but its content is invalid: every problem is listed with its field. Kept as a dead letter."),
+}
+INCIDENT_ID = {
+    "name": "incident_id",
+    "in": "path",
+    "required": True,
+    "description": "The incident's id.",
+    "schema": {"type": "string", "examples": ["inc-3f2a9c01b7de"]},
+}
+FEED_BODY_ERRORS = ("400", "401", "403", "413", "422")
+
+
+def _xml_body(description: str, example: str, types: tuple[str, ...] = ("application/xml", "text/xml")) -> dict[str, Any]:
+    schema = {"type": "string", "contentMediaType": "application/xml", "description": description}
+    return {
+        "required": True,
+        "description": description,
+        "content": {t: {"schema": schema, **({"example": example} if i == 0 else {})} for i, t in enumerate(types)},
+    }
+
+
+def _operations() -> list[Op]:
+    return [
+        Op(
+            "post", "/api/v1/incidents", "Incidents", "Report an incident",
+            "Creates an incident, or, when `source` and `source_id` (or one of `supersedes`) match an "
+            "earlier report, updates the incident that report created (idempotent retries). The "
+            "country and region are found from the location unless `country` is given. "
+            "Unknown fields are refused.",
+            WRITERS,
+            {
+                "201": _json(_ref("StoredIncident"), "Created: a new incident."),
+                "200": _json(_ref("StoredIncident"), "Updated: the incident an earlier report with this source and source_id (or one it supersedes) created."),
+                **_common("400", "401", "403", "409", "413", "422"),
+            },
+            body={"required": True, "content": {"application/json": {"schema": _ref("IncidentIn"), "example": INCIDENT_EXAMPLE}}},
+            operation_id="createIncident",
+        ),
+        Op(
+            "get", "/api/v1/incidents", "Incidents", "List incidents",
+            "Every incident the caller may see (a regional desk: its region's), most recently updated first.",
+            READERS,
+            {"200": _json(_ref("IncidentList"), "The incidents."), **_common("401", "403")},
+            parameters=({"name": "status", "in": "query", "required": False, "description": "Only incidents in this status.", "schema": _ref("IncidentStatus")},),
+            operation_id="listIncidents",
+        ),
+        Op(
+            "get", "/api/v1/incidents/{incident_id}", "Incidents", "Get an incident and its history",
+            "One incident with every change made to it. An incident outside a regional desk's region is answered 404.",
+            READERS,
+            {"200": _json(_ref("IncidentDetail"), "The incident."), **_common("401", "403", "404")},
+            parameters=(INCIDENT_ID,),
+            operation_id="getIncident",
+        ),
+        Op(
+            "patch", "/api/v1/incidents/{incident_id}", "Incidents", "Update an incident",
+            "Changes the fields given (absent or null: unchanged), moves the status along the lifecycle, "
+            "assigns an owner, or adds a note to the history. `lat` and `lon` go together.",
+            EDITORS,
+            {"200": _json(_ref("StoredIncident"), "The incident as changed."), **_common("400", "401", "403", "404", "409", "413", "422")},
+            body={"required": True, "content": {"application/json": {"schema": _ref("IncidentPatch"), "example": {"status": "verified", "owner": "j.okafor", "note": "Confirmed by the SSO."}}}},
+            parameters=(INCIDENT_ID,),
+            operation_id="updateIncident",
+        ),
+        Op(
+            "post", "/api/v1/positions", "Positions", "Report traveller positions",
+            f"A batch of 1 to {MAX_POSITIONS_PER_BATCH} positions, either `{{\"positions\": [...]}}` or a bare "
+            "array. The batch is stored all or none: one invalid position refuses the batch, and the "
+            'error names it ("positions.50.lat").',
+            WRITERS,
+            {"202": _json(_ref("PositionsAccepted"), "Stored; the map is updated on the next tick."), **_common("400", "401", "403", "413", "422")},
+            body={
+                "required": True,
+                "content": {"application/json": {
+                    "schema": {"oneOf": [_ref("PositionBatch"), {"type": "array", "items": _ref("PositionIn"), "minItems": 1, "maxItems": MAX_POSITIONS_PER_BATCH}]},
+                    "example": {"positions": [{"traveller_id": "T1042", "lat": 33.89, "lon": 35.5, "time": "2024-05-01T09:30:00Z"}]},
+                }},
+            },
+            operation_id="reportPositions",
+        ),
+        Op(
+            "get", "/api/v1/positions", "Positions", "Latest positions",
+            "Each traveller's latest position (a regional desk: in its region).",
+            READERS,
+            {"200": _json(_ref("PositionList"), "The positions."), **_common("401", "403")},
+            operation_id="listPositions",
+        ),
+        Op(
+            "get", "/api/v1/deadletters", "Dead letters", "Rejected messages",
+            "The most recent refused messages of every input (API bodies, feed documents, oversize "
+            "bodies), newest first, with why and the body as received.",
+            EDITORS,
+            {"200": _json(_ref("DeadLetterList"), "The dead letters."), **_common("401", "403")},
+            parameters=({"name": "count", "in": "query", "required": False, "description": "How many, newest first; values over 1000 are taken as 1000.", "schema": {"type": "integer", "minimum": 1, "default": 100, "maximum": 1000}},),
+            operation_id="listDeadLetters",
+        ),
+        Op(
+            "post", "/api/v1/feeds/cap", "Feeds", "Receive a CAP alert",
+            "One Common Alerting Protocol message (CAP 1.2 or 1.1, `<alert>` in the OASIS namespace) "
+            "becomes one incident: `source` \"cap\", `source_id` \"sender,identifier\", `<references>` "
+            "as `supersedes`, so an Update changes and a Cancel closes the incident an earlier "
+            "Alert created. Severity from `<severity>`, `<urgency>` and `<certainty>`; location "
+            "from `<circle>`, else the polygons' centroid, else the area name (approximate). "
+            "Test, System and Draft messages, Ack and Error are accepted and ignored (202). "
+            "The XML is parsed with every protection on: a DOCTYPE or entity declaration is refused (400).",
+            WRITERS,
+            {
+                "201": _json(_ref("StoredIncident"), "Created: a new incident from an Alert."),
+                "200": _json(_ref("StoredIncident"), "Updated (an Update, a repeated message) or closed (a Cancel) the incident of an earlier message."),
+                "202": _json(_ref("CapIgnored"), "Accepted but ignored: a Test, System or Draft message, an Ack or Error, or a Cancel of nothing known."),
+                **_common("400", "401", "403", "409", "413", "422"),
+            },
+            body=_xml_body("A CAP 1.2 or 1.1 `<alert>` document.", CAP_EXAMPLE),
+            operation_id="receiveCap",
+        ),
+        Op(
+            "post", "/api/v1/feeds/gdacs", "Feeds", "Receive the GDACS RSS feed",
+            "A GDACS RSS 2.0 document (https://www.gdacs.org/xml/rss.xml). Each `<item>` becomes an "
+            "incident report with `source` \"gdacs\" and `source_id` event type + event id, so every "
+            "episode of an event updates the same incident; severity from the alert level (Green 2, "
+            "Orange 4, Red 5). A bad item is listed in `rejected` and the others go on; a document "
+            "that is not RSS is refused whole.",
+            WRITERS,
+            {"200": _json(_ref("FeedSummary"), "What the document did."), **_common(*FEED_BODY_ERRORS)},
+            body=_xml_body("A GDACS RSS 2.0 `<rss>` document.", "<rss version=\"2.0\" xmlns:gdacs=\"http://www.gdacs.org\" ...>\n  <channel>\n    <item>...</item>\n  </channel>\n</rss>", ("application/xml", "application/rss+xml", "text/xml")),
+            operation_id="receiveGdacs",
+        ),
+        Op(
+            "post", "/api/v1/feeds/usgs", "Feeds", "Receive a USGS earthquake feed",
+            "A USGS GeoJSON summary feed (https://earthquake.usgs.gov/earthquakes/feed/v1.0/geojson.php), "
+            "a FeatureCollection. Each earthquake becomes an incident report with `source` \"usgs\" and "
+            "the event id as `source_id` (its other ids as `supersedes`); severity from magnitude, "
+            "raised by the PAGER alert; `status: deleted` closes the incident. A bad feature is listed "
+            "in `rejected` and the others go on; a document that is not a FeatureCollection is refused whole.",
+            WRITERS,
+            {"200": _json(_ref("FeedSummary"), "What the document did."), **_common(*FEED_BODY_ERRORS)},
+            body={
+                "required": True,
+                "description": "A GeoJSON FeatureCollection in the USGS summary format.",
+                "content": {t: {"schema": {"type": "object", "required": ["type", "features"], "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array", "items": {"type": "object"}}}}}
+                            for t in ("application/json", "application/geo+json")},
+            },
+            operation_id="receiveUsgs",
+        ),
+        Op(
+            "get", "/api/v1/feeds", "Feeds", "Feed health",
+            "Each feed's status, last message, last error and counts of the last hour, to see at a "
+            "glance which feed has gone silent or is failing.",
+            READERS,
+            {"200": _json(_ref("FeedHealthList"), "The feeds."), **_common("401", "403")},
+            operation_id="feedHealth",
+        ),
+        Op(
+            "get", "/api/v1/openapi.json", "Documentation", "This document",
+            "The OpenAPI 3.1 description of this API, generated from the models that validate the requests.",
+            ANYONE,
+            {"200": {"description": "The OpenAPI document.", "content": {"application/json": {"schema": {"type": "object"}}}}, **_common("401")},
+            operation_id="openapi",
+        ),
+        Op(
+            "get", "/api/v1/docs", "Documentation", "This document as a page",
+            "The same description as a readable HTML page, with curl examples.",
+            ANYONE,
+            {"200": {"description": "The page.", "content": {"text/html": {"schema": {"type": "string"}}}}, **_common("401")},
+            operation_id="docs",
+        ),
+    ]
+
+
+TAGS = (
+    {"name": "Incidents", "description": "Incident reports: create (idempotently by source and source_id), read, update, move along the lifecycle reported > verified > active > contained > closed."},
+    {"name": "Positions", "description": "Where the centre's travellers are."},
+    {"name": "Feeds", "description": "External alert feeds in their own formats (CAP, GDACS RSS, USGS GeoJSON) and the health of every feed."},
+    {"name": "Dead letters", "description": "Everything refused, kept for inspection and replay."},
+    {"name": "Documentation", "description": "This description of the API."},
+)
+
+
+# --- the document ---------------------------------------------------------------------
+
+
+def _hoist(schemas: dict[str, Any], model: type[BaseModel], mode: Literal["validation", "serialization"]) -> None:
+    schema = model.model_json_schema(ref_template=REF, mode=mode)
+    for name, definition in {**schema.pop("$defs", {}), model.__name__: schema}.items():
+        if name in schemas and schemas[name] != definition:
+            raise ValueError(f"two different schemas are both called {name}")
+        schemas[name] = definition
+
+
+def _describe(schemas: dict[str, Any]) -> None:
+    for model, notes in FIELD_NOTES.items():
+        properties = schemas.get(model, {}).get("properties", {})
+        for name, note in notes.items():
+            if name in properties:
+                properties[name].setdefault("description", note)
+
+
+def _operation(op: Op) -> dict[str, Any]:
+    who = "any signed-in user or token" if op.roles == ANYONE else ", ".join(op.roles)
+    out: dict[str, Any] = {
+        "tags": [op.tag],
+        "summary": op.summary,
+        "description": f"{op.description}\n\nRoles: {who}.",
+        "operationId": op.operation_id,
+        "x-roles": list(op.roles),
+    }
+    if op.parameters:
+        out["parameters"] = [dict(p) for p in op.parameters]
+    if op.body is not None:
+        out["requestBody"] = op.body
+    out["responses"] = dict(sorted(op.responses.items()))
+    return out
+
+
+@cache
+def document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document (built on first use, then shared: do not mutate it)."""
+    schemas: dict[str, Any] = {}
+    for model in REQUEST_MODELS:
+        _hoist(schemas, model, "validation")
+    for model in RESPONSE_MODELS:
+        _hoist(schemas, model, "serialization")
+    _describe(schemas)
+    paths: dict[str, dict[str, Any]] = {}
+    for op in _operations():
+        paths.setdefault(op.path, {})[op.method] = _operation(op)
+    unauthenticated = _json(_ref("ErrorResponse"), COMMON_RESPONSES["401"][1])
+    unauthenticated["headers"] = {"WWW-Authenticate": {"description": 'Bearer realm="crisis"', "schema": {"type": "string"}}}
+    responses = {
+        name: unauthenticated if code == "401" else _json(_ref("ErrorResponse"), text)
+        for code, (name, text) in COMMON_RESPONSES.items()
+    }
+    return {
+        "openapi": "3.1.0",
+        "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
+        "info": {
+            "title": "Crisis Coordination Centre API",
+            "version": crisis.__version__,
+            "summary": "Incidents, traveller positions and alert feeds of the Crisis Coordination Centre.",
+            "description": DESCRIPTION,
+        },
+        "servers": [{"url": "/", "description": "This server"}],
+        "security": [{"bearerAuth": []}, {"cookieAuth": []}],
+        "tags": [dict(t) for t in TAGS],
+        "paths": paths,
+        "components": {
+            "schemas": dict(sorted(schemas.items())),
+            "responses": responses,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API token: `crisis tokens create NAME --role ROLE`."},
+                "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "session", "description": "The session cookie set by signing in at /login."},
+            },
+        },
+    }
+
+
+@cache
+def _document_json() -> bytes:
+    return json.dumps(document(), indent=2, ensure_ascii=False).encode()
+
+
+@openapi.get("/openapi.json")
+def openapi_json() -> Response:
+    return Response(_document_json(), mimetype="application/json")
+
+
+# --- the page -----------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    name: str
+    type: str
+    required: bool
+    constraints: list[str]
+    description: str
+
+
+@dataclass
+class Table:
+    name: str
+    description: str
+    rows: list[Row]
+
+
+@dataclass
+class Body:
+    content_types: list[str]
+    description: str
+    tables: list[Table] = field(default_factory=list)
+    alternatives: str = ""
+    example: str = ""
+
+
+@dataclass
+class PageOp:
+    anchor: str
+    method: str
+    path: str
+    summary: str
+    description: str
+    roles: list[str]
+    parameters: list[Row]
+    body: Body | None
+    responses: list[tuple[str, str, str]]
+
+
+def _resolve(ref: str, doc: dict[str, Any]) -> Any:
+    node: Any = doc
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def _ref_name(schema: dict[str, Any]) -> str | None:
+    ref = schema.get("$ref")
+    return ref.rsplit("/", 1)[-1] if isinstance(ref, str) else None
+
+
+def _type_label(schema: dict[str, Any], doc: dict[str, Any]) -> str:
+    name = _ref_name(schema)
+    if name:
+        return name
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            return " | ".join(_type_label(s, doc) for s in schema[key])
+    if "const" in schema:
+        return json.dumps(schema["const"])
+    kind = schema.get("type", "any")
+    if kind == "array":
+        return f"array of {_type_label(schema.get('items', {}), doc)}"
+    if isinstance(kind, list):
+        return " | ".join(kind)
+    if "format" in schema:
+        return f"{kind} ({schema['format']})"
+    return str(kind)
+
+
+_CONSTRAINTS = (
+    ("minimum", ">= {}"), ("exclusiveMinimum", "> {}"), ("maximum", "<= {}"), ("exclusiveMaximum", "< {}"),
+    ("minLength", "at least {} characters"), ("maxLength", "at most {} characters"),
+    ("minItems", "at least {} items"), ("maxItems", "at most {} items"), ("pattern", "matches {}"),
+)
+
+
+def _constraints(schema: dict[str, Any], doc: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    parts = [schema, *schema.get("anyOf", []), *schema.get("oneOf", [])]
+    for part in parts:
+        if "$ref" in part:
+            target = _resolve(part["$ref"], doc)
+            if "enum" in target:
+                out.append("one of: " + ", ".join(map(str, target["enum"])))
+        if "enum" in part:
+            out.append("one of: " + ", ".join(map(str, part["enum"])))
+        for key, text in _CONSTRAINTS:
+            if key in part:
+                out.append(text.format(part[key]))
+    if "default" in schema:
+        out.append(f"default {json.dumps(schema['default'])}")
+    if schema.get("additionalProperties") is False:
+        out.append("no other fields")
+    return out
+
+
+def _objects_in(schema: dict[str, Any], doc: dict[str, Any]) -> list[str]:
+    """Names of object schemas referenced by this schema, in order."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            name = _ref_name(node)
+            if name and _resolve(node["$ref"], doc).get("type") == "object" and name not in found:
+                found.append(name)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    return found
+
+
+def _table(name: str, doc: dict[str, Any]) -> Table:
+    schema = doc["components"]["schemas"][name]
+    required = set(schema.get("required", []))
+    rows = [
+        Row(prop, _type_label(sub, doc), prop in required, _constraints(sub, doc), sub.get("description", ""))
+        for prop, sub in schema.get("properties", {}).items()
+    ]
+    return Table(name, schema.get("description", ""), rows)
+
+
+def _tables(schema: dict[str, Any], doc: dict[str, Any]) -> list[Table]:
+    """The object schemas a body uses, and the ones they use, each as a field table."""
+    names = _objects_in(schema, doc)
+    i = 0
+    while i < len(names):
+        for nested in _objects_in(doc["components"]["schemas"][names[i]].get("properties", {}), doc):
+            if nested not in names:
+                names.append(nested)
+        i += 1
+    return [_table(n, doc) for n in names]
+
+
+def _body(body: dict[str, Any], doc: dict[str, Any]) -> Body:
+    content = body["content"]
+    first = next(iter(content.values()))
+    schema = first["schema"]
+    example = first.get("example")
+    out = Body(list(content), body.get("description", "") or schema.get("description", ""))
+    if "oneOf" in schema:
+        out.alternatives = "One of: " + "; or ".join(_type_label(s, doc) for s in schema["oneOf"])
+    out.tables = _tables(schema, doc)
+    if not out.tables and schema.get("type") == "object":
+        out.tables = [Table("body", "", [
+            Row(p, _type_label(s, doc), p in schema.get("required", []), _constraints(s, doc), s.get("description", ""))
+            for p, s in schema.get("properties", {}).items()
+        ])]
+    if example is not None:
+        out.example = example if isinstance(example, str) else json.dumps(example, indent=2)
+    return out
+
+
+def _responses(responses: dict[str, Any], doc: dict[str, Any]) -> list[tuple[str, str, str]]:
+    out = []
+    for code, response in responses.items():
+        if "$ref" in response:
+            response = _resolve(response["$ref"], doc)
+        shapes = []
+        for media in response.get("content", {}).values():
+            label = _type_label(media["schema"], doc)
+            if label not in shapes:
+                shapes.append(label)
+        out.append((code, response["description"], ", ".join(shapes)))
+    return out
+
+
+@cache
+def _page_model() -> list[dict[str, Any]]:
+    doc = document()
+    by_tag: dict[str, list[PageOp]] = {t["name"]: [] for t in doc["tags"]}
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            parameters = [
+                Row(f"{p['name']} ({p['in']})", _type_label(p["schema"], doc), bool(p.get("required")), _constraints(p["schema"], doc), p.get("description", ""))
+                for p in op.get("parameters", [])
+            ]
+            body = _body(op["requestBody"], doc) if "requestBody" in op else None
+            description = op["description"].rsplit("\n\nRoles:", 1)[0]
+            by_tag[op["tags"][0]].append(PageOp(
+                op["operationId"], method.upper(), path, op["summary"], description, op["x-roles"],
+                parameters, body, _responses(op["responses"], doc),
+            ))
+    return [{"name": t["name"], "description": t["description"], "operations": by_tag[t["name"]]} for t in doc["tags"]]
+
+
+def _text(text: str) -> Markup:
+    """The little Markdown the descriptions use: paragraphs, "## " headings, "- " lists, `code`."""
+    html: list[str] = []
+    for block in text.strip().split("\n\n"):
+        lines = block.split("\n")
+        if all(line.startswith("- ") for line in lines):
+            html.append("<ul>" + "".join(f"<li>{_inline(line[2:])}</li>" for line in lines) + "</ul>")
+        elif block.startswith("## "):
+            html.append(f"<h3>{_inline(block[3:])}</h3>")
+        else:
+            html.append(f"<p>{_inline(' '.join(lines))}</p>")
+    return Markup("".join(html))
+
+
+def _inline(text: str) -> str:
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text)))
+
+
+PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ info.title }} {{ info.version }}</title>
+<link rel="stylesheet" href="/assets/app.css">
+<style>
+html, body { height: auto; }
+.api-doc { max-width: 72rem; margin: 0 auto; padding: 1rem 1.5rem 4rem; background: var(--panel); line-height: 1.45; }
+.api-doc h1 { margin: 0.2rem 0; }
+.api-doc h2 { border-bottom: 2px solid var(--header); padding-bottom: 0.2rem; margin-top: 2.2rem; }
+.api-doc h3 { margin: 1.2rem 0 0.3rem; }
+.api-doc nav { font-size: 0.92rem; }
+.api-doc nav a { margin-right: 0.8rem; }
+.api-doc code, .api-doc pre { font-family: "DejaVu Sans Mono", Consolas, monospace; font-size: 0.86rem; }
+.api-doc pre { background: #0f1c29; color: #e8f1f8; padding: 0.7rem 0.9rem; border-radius: 0.3rem; overflow-x: auto; white-space: pre; }
+.api-doc table { border-collapse: collapse; width: 100%; margin: 0.4rem 0 0.8rem; font-size: 0.9rem; }
+.api-doc th, .api-doc td { border: 1px solid var(--line); padding: 0.3rem 0.45rem; text-align: left; vertical-align: top; }
+.api-doc th { background: var(--bg); }
+.api-op { border: 1px solid var(--line); border-radius: 0.4rem; padding: 0.2rem 1rem 0.6rem; margin: 1rem 0; }
+.api-op h3 { display: flex; gap: 0.7rem; align-items: baseline; flex-wrap: wrap; }
+.api-method { color: #fff; background: var(--header); padding: 0.1rem 0.5rem; border-radius: 0.25rem; font-size: 0.85rem; }
+.api-method.post { background: var(--ok); } .api-method.patch { background: var(--warn); } .api-method.delete { background: var(--down); }
+.api-summary { color: var(--muted); font-weight: 400; }
+.api-roles { font-size: 0.9rem; }
+.api-req { color: var(--down); font-weight: 700; }
+.api-muted { color: var(--muted); font-size: 0.88rem; }
+</style></head>
+<body><main class="api-doc">
+<h1>{{ info.title }}</h1>
+<p class="api-muted">Version {{ info.version }} &middot; OpenAPI {{ openapi }} &middot; machine-readable: <a href="{{ url_for('openapi.openapi_json') }}">openapi.json</a> &middot; <a href="/">dashboard</a></p>
+<nav>{% for tag in tags %}<a href="#tag-{{ loop.index }}">{{ tag.name }}</a>{% endfor %}<a href="#examples">Examples</a></nav>
+{{ description }}
+
+<h2 id="examples">Examples</h2>
+<h3>Report an incident</h3>
+<pre>{{ curl_incident }}</pre>
+<h3>Send a CAP alert</h3>
+<pre>{{ curl_cap }}</pre>
+
+{% for tag in tags %}
+<h2 id="tag-{{ loop.index }}">{{ tag.name }}</h2>
+<p>{{ tag.description }}</p>
+{% for op in tag.operations %}
+<section class="api-op" id="{{ op.anchor }}">
+<h3><span class="api-method {{ op.method|lower }}">{{ op.method }}</span> <code>{{ op.path }}</code> <span class="api-summary">{{ op.summary }}</span></h3>
+{{ text(op.description) }}
+<p class="api-roles"><strong>Roles:</strong> {% for role in op.roles %}<code>{{ role }}</code>{% if not loop.last %}, {% endif %}{% endfor %}</p>
+{% if op.parameters %}
+<h4>Parameters</h4>
+<table><tr><th>Name</th><th>Type</th><th>Required</th><th>Constraints</th><th>Description</th></tr>
+{% for row in op.parameters %}<tr><td><code>{{ row.name }}</code></td><td>{{ row.type }}</td><td>{% if row.required %}<span class="api-req">yes</span>{% else %}no{% endif %}</td><td>{{ row.constraints|join("; ") }}</td><td>{{ row.description }}</td></tr>
+{% endfor %}</table>
+{% endif %}
+{% if op.body %}
+<h4>Request body <span class="api-muted">{{ op.body.content_types|join(", ") }}</span></h4>
+{% if op.body.description %}{{ text(op.body.description) }}{% endif %}
+{% if op.body.alternatives %}<p>{{ op.body.alternatives }}</p>{% endif %}
+{% for table in op.body.tables %}
+<p><strong>{{ table.name }}</strong>{% if table.description %} &mdash; {{ table.description }}{% endif %}</p>
+<table><tr><th>Field</th><th>Type</th><th>Required</th><th>Constraints</th><th>Description</th></tr>
+{% for row in table.rows %}<tr><td><code>{{ row.name }}</code></td><td>{{ row.type }}</td><td>{% if row.required %}<span class="api-req">yes</span>{% else %}no{% endif %}</td><td>{{ row.constraints|join("; ") }}</td><td>{{ row.description }}</td></tr>
+{% endfor %}</table>
+{% endfor %}
+{% if op.body.example %}<details><summary>Example</summary><pre>{{ op.body.example }}</pre></details>{% endif %}
+{% endif %}
+<h4>Responses</h4>
+<table><tr><th>Status</th><th>Meaning</th><th>Body</th></tr>
+{% for code, meaning, shape in op.responses %}<tr><td><strong>{{ code }}</strong></td><td>{{ meaning }}</td><td>{% if shape %}<code>{{ shape }}</code>{% endif %}</td></tr>
+{% endfor %}</table>
+</section>
+{% endfor %}
+{% endfor %}
+
+<h2 id="schemas">Response shapes</h2>
+{% for table in shapes %}
+<h3 id="schema-{{ table.name }}">{{ table.name }}</h3>
+{% if table.description %}<p>{{ table.description }}</p>{% endif %}
+<table><tr><th>Field</th><th>Type</th><th>Always present</th><th>Constraints</th><th>Description</th></tr>
+{% for row in table.rows %}<tr><td><code>{{ row.name }}</code></td><td>{{ row.type }}</td><td>{% if row.required %}yes{% else %}no{% endif %}</td><td>{{ row.constraints|join("; ") }}</td><td>{{ row.description }}</td></tr>
+{% endfor %}</table>
+{% endfor %}
+</main></body></html>
+"""
+
+
+def _curl_examples(base: str) -> tuple[str, str]:
+    incident = json.dumps(INCIDENT_EXAMPLE, indent=2)
+    curl_incident = (
+        f"curl -sS -X POST '{base}/api/v1/incidents' \\\n"
+        "  -H \"Authorization: Bearer $CRISIS_TOKEN\" \\\n"
+        "  -H 'Content-Type: application/json' \\\n"
+        f"  --data-binary @- <<'EOF'\n{incident}\nEOF"
+    )
+    curl_cap = (
+        f"curl -sS -X POST '{base}/api/v1/feeds/cap' \\\n"
+        "  -H \"Authorization: Bearer $CRISIS_TOKEN\" \\\n"
+        "  -H 'Content-Type: application/xml' \\\n"
+        f"  --data-binary @- <<'EOF'\n{CAP_EXAMPLE.rstrip()}\nEOF"
+    )
+    return curl_incident, curl_cap
+
+
+@openapi.get("/docs")
+def docs() -> str:
+    doc = document()
+    curl_incident, curl_cap = _curl_examples(request.url_root.rstrip("/"))
+    shapes = [_table(name, doc) for name in (m.__name__ for m in RESPONSE_MODELS)]
+    return render_template_string(
+        PAGE,
+        info=doc["info"],
+        openapi=doc["openapi"],
+        description=_text(doc["info"]["description"]),
+        tags=_page_model(),
+        text=_text,
+        curl_incident=curl_incident,
+        curl_cap=curl_cap,
+        shapes=shapes,
+    )

@@ -1,0 +1,94 @@
+"""An incident's facts, its whole history, and (for duty officers) what to do next."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import dcc, html
+
+from crisis.domain.model import SEVERITY_LABELS
+from crisis.domain.regions import REGIONS
+from crisis.ui import ids
+
+STATUS_VERBS = {"verified": "Verify", "active": "Mark active", "contained": "Mark contained", "closed": "Close", "reported": "Reopen"}
+
+
+def _fact(label: str, value: Any) -> html.Div:
+    return html.Div([html.Dt(label), html.Dd("-" if value in (None, "") else str(value))], className="fact")
+
+
+def _history_item(change: dict[str, Any]) -> html.Li:
+    details = []
+    if change.get("status"):
+        details.append(f"status {change.get('status_from', '')} -> {change['status']}".replace(" ->", " ->").strip())
+    if change.get("fields"):
+        details.append("changed " + ", ".join(change["fields"]))
+    if change.get("owner"):
+        details.append(f"owner {change['owner']}")
+    text = "; ".join(details) or change.get("kind", "")
+    return html.Li(
+        className="history-item",
+        children=[
+            html.Span(change.get("time", "")[:19].replace("T", " ") + " UTC", className="history-time"),
+            html.Span(change.get("kind", ""), className="history-kind"),
+            html.Span(change.get("by") or "system", className="history-by"),
+            html.Span(text, className="history-text"),
+            html.Div(change["note"], className="history-note") if change.get("note") else None,
+        ],
+    )
+
+
+def incident_detail(detail: dict[str, Any] | None, message: str = "") -> html.Div:
+    if detail is None:
+        return html.Div("No such incident, or it is outside your region.", className="detail-empty")
+    incident = detail["incident"]
+    actions: list[Any] = []
+    if detail["can_edit"]:
+        actions = [
+            html.Div(
+                className="detail-actions",
+                children=[
+                    html.Button(STATUS_VERBS.get(s, s), id=ids.status_action(incident["id"], s), className=f"action action-{s}")
+                    for s in detail["next_statuses"]
+                ],
+            ),
+            html.Div(
+                className="detail-edit",
+                children=[
+                    dcc.Input(id=ids.DETAIL_OWNER, value=incident.get("owner") or "", placeholder="owner (duty officer)", debounce=True),
+                    dcc.Textarea(id=ids.DETAIL_NOTE, placeholder="note for the log and the next shift"),
+                    html.Button("Save owner and note", id=ids.DETAIL_SAVE, className="action"),
+                ],
+            ),
+        ]
+    return html.Div(
+        className=f"incident-detail sev-{incident['severity']}",
+        **{"data-incident-id": incident["id"]},
+        children=[
+            dcc.Store(id=ids.DETAIL_INCIDENT, data=incident["id"]),
+            html.H2([html.Span(str(incident["severity"]), className="sev-badge"), " ", incident["title"]]),
+            html.Div("STALE: no update for longer than the agreed interval", className="stale-flag") if detail["stale"] else None,
+            html.Dl(
+                className="facts",
+                children=[
+                    _fact("Status", incident["status"]),
+                    _fact("Severity", f"{incident['severity']} ({SEVERITY_LABELS[int(incident['severity'])]})"),
+                    _fact("Type", incident["type"].replace("_", " ")),
+                    _fact("Country", incident.get("country")),
+                    _fact("Region", REGIONS.get(incident.get("region") or "", incident.get("region"))),
+                    _fact("Location", f"{incident['lat']:.4f}, {incident['lon']:.4f}" + (" (approximate)" if incident.get("approximate") else "")),
+                    _fact("Affected radius", f"{incident['radius_km']} km" if incident.get("radius_km") else ("polygon" if incident.get("area") else None)),
+                    _fact("Reported", incident["reported_at"][:19].replace("T", " ") + " UTC"),
+                    _fact("Updated", incident["updated_at"][:19].replace("T", " ") + " UTC"),
+                    _fact("Owner", incident.get("owner")),
+                    _fact("Source", f"{incident['source']} {incident.get('source_id') or ''}".strip()),
+                ],
+            ),
+            html.P(incident.get("description") or "", className="detail-description"),
+            *actions,
+            html.Div(message, id=ids.DETAIL_MESSAGE, className="detail-message", role="status"),
+            html.H3("History"),
+            html.Ol([_history_item(c) for c in reversed(detail["history"])], className="history"),
+            dcc.Link("Open the incident's own page", href=f"/incident/{incident['id']}", className="detail-link"),
+        ],
+    )

@@ -1,0 +1,115 @@
+"""The incident board: a live, filterable table; a row flies the map there and opens it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import dash_ag_grid as dag
+from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
+from flask import current_app, g
+
+from crisis.domain.model import IncidentStatus, IncidentType
+from crisis.domain.regions import REGIONS
+from crisis.ui import ids
+from crisis.ui.components.incident_detail import incident_detail
+from crisis.ui.components.live_map import live_map
+from crisis.ui.views import incident_detail as detail_view
+from crisis.ui.views import region_scope
+
+WINDOWS = {"1h": "last hour", "6h": "6 hours", "24h": "24 hours", "7d": "7 days", "all": "all"}
+OPEN_STATUSES = [s.value for s in IncidentStatus if s != IncidentStatus.CLOSED]
+
+COLUMNS = [
+    {"field": "severity", "headerName": "Sev", "width": 80, "sort": "desc", "cellClass": "sev-cell", "filter": False,
+     "cellClassRules": {f"sev-{n}": f"params.value == {n}" for n in range(1, 6)}},
+    {"field": "title", "headerName": "Incident", "flex": 3, "minWidth": 220},
+    {"field": "type", "headerName": "Type", "width": 140},
+    {"field": "country", "headerName": "Place", "width": 90},
+    {"field": "region_label", "headerName": "Region", "width": 170},
+    {"field": "status", "headerName": "Status", "width": 110},
+    {"field": "updated_at", "headerName": "Age", "width": 110, "valueFormatter": {"function": "crisisAge(params.value)"}},
+    {"field": "owner", "headerName": "Owner", "width": 120},
+    {"field": "stale", "headerName": "Stale", "width": 80},
+]
+
+
+def _filters(region: str | None) -> html.Div:
+    region_options = [{"label": label, "value": code} for code, label in REGIONS.items()]
+    return html.Div(
+        className="board-filters",
+        children=[
+            dcc.Dropdown(id=ids.BOARD_FILTER_REGION, options=region_options, value=region, placeholder="All regions",
+                         disabled=region is not None, clearable=region is None),
+            dcc.Dropdown(id=ids.BOARD_FILTER_TYPE, options=[{"label": t.value.replace("_", " "), "value": t.value} for t in IncidentType],
+                         multi=True, placeholder="All types"),
+            dcc.Checklist(id=ids.BOARD_FILTER_SEVERITY, options=[{"label": str(s), "value": s} for s in range(1, 6)],
+                          value=[1, 2, 3, 4, 5], inline=True, className="board-check"),
+            dcc.Checklist(id=ids.BOARD_FILTER_STATUS, options=[s.value for s in IncidentStatus], value=OPEN_STATUSES,
+                          inline=True, className="board-check"),
+            dcc.RadioItems(id=ids.BOARD_FILTER_WINDOW, options=[{"label": v, "value": k} for k, v in WINDOWS.items()],
+                           value="all", inline=True, className="board-check"),
+        ],
+    )
+
+
+def layout(**_query: Any) -> html.Div:
+    return html.Div(
+        className="board-page",
+        children=[
+            html.Div(
+                className="board-left",
+                children=[
+                    _filters(region_scope(g.principal)),
+                    dag.AgGrid(
+                        id=ids.BOARD_GRID,
+                        columnDefs=COLUMNS,
+                        rowData=[],
+                        getRowId="params.data.id",
+                        defaultColDef={"sortable": True, "resizable": True, "filter": True},
+                        dashGridOptions={"rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
+                                         "animateRows": False},
+                        className="ag-theme-alpine board-grid",
+                        style={"height": "100%"},
+                    ),
+                ],
+            ),
+            html.Div(className="board-right", children=[
+                *live_map("board-map"),
+                html.Div(incident_detail(None, ""), id=ids.BOARD_DETAIL, className="board-detail"),
+            ]),
+        ],
+    )
+
+
+dash.register_page(__name__, path="/incidents", name="Incident board", title="Incident board - Crisis Coordination Centre", layout=layout)
+
+dash.clientside_callback(
+    ClientsideFunction("crisis", "boardRows"),
+    Output(ids.BOARD_GRID, "rowData"),
+    Input(ids.LIVE_SIGNAL, "data"),
+    Input(ids.BOARD_FILTER_REGION, "value"),
+    Input(ids.BOARD_FILTER_TYPE, "value"),
+    Input(ids.BOARD_FILTER_SEVERITY, "value"),
+    Input(ids.BOARD_FILTER_STATUS, "value"),
+    Input(ids.BOARD_FILTER_WINDOW, "value"),
+    State(ids.LIVE_CONFIG, "data"),
+)
+
+dash.clientside_callback(
+    ClientsideFunction("crisis", "flyTo"),
+    Output(ids.MAP, "figure", allow_duplicate=True),
+    Input(ids.BOARD_GRID, "cellClicked"),
+    prevent_initial_call=True,
+)
+
+
+@dash.callback(
+    Output(ids.BOARD_DETAIL, "children", allow_duplicate=True),
+    Input(ids.BOARD_GRID, "cellClicked"),
+    prevent_initial_call=True,
+)
+def open_detail(cell: dict[str, Any] | None) -> Any:
+    if not cell or not cell.get("rowId"):
+        return no_update
+    return incident_detail(detail_view(current_app.extensions["crisis"], g.principal, str(cell["rowId"])))
