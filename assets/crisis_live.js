@@ -232,6 +232,26 @@
     });
   }
 
+  // A click on the map (not on a marker) opens the report form there (duty officers).
+  function attachMapClick(tries) {
+    var gd = document.querySelector("#live-map .js-plotly-plot");
+    var subplot = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+    if (!subplot || !subplot.map) {
+      if (tries > 0) { setTimeout(function () { attachMapClick(tries - 1); }, 250); }
+      return;
+    }
+    if (subplot.map.__crisisClick) { return; }
+    subplot.map.__crisisClick = true;
+    subplot.map.on("click", function (e) {
+      if (!document.getElementById("report-panel")) { return; }
+      window.dash_clientside.set_props("report-click", {data: {
+        lat: Math.round(e.lngLat.lat * 1e5) / 1e5,
+        lon: Math.round(((e.lngLat.lng + 540) % 360 - 180) * 1e5) / 1e5,
+        at: Date.now()
+      }});
+    });
+  }
+
   window.crisisLive = {state: live, start: start};
 
   window.dash_clientside = window.dash_clientside || {};
@@ -240,6 +260,7 @@
         if (config) { start(config); }
       },
       map: function (signal, mounted) {
+        attachMapClick(40);
         if (!live.ready || !mounted) { return window.dash_clientside.no_update; }
         live.config.area_layer_first = mounted.area_layer_first;
         var ctx = window.dash_clientside.callback_context;
@@ -248,6 +269,13 @@
       incidentList: function (signal) {
         if (!live.ready) { return window.dash_clientside.no_update; }
         return incidentItems();
+      },
+      reportOpen: function (click) {
+        if (!click) { return [{display: "none"}, ""]; }
+        return [{display: "block"}, "at " + click.lat.toFixed(4) + ", " + click.lon.toFixed(4)];
+      },
+      reportClose: function () {
+        return {display: "none"};
       },
       counts: function (signal) {
         if (!live.ready) { return window.dash_clientside.no_update; }

@@ -253,14 +253,18 @@ def _incident_body(rng: random.Random, i: int) -> dict[str, Any]:
 
 def run(incidents: int = 500, clients: int = 50, seed: int = 1, min_gap_ms: float = 5, max_gap_ms: float = 20,
         probe: bool = True, client_mode: str = "socketio", raw_procs: int = 2,
-        instrumented: bool = False) -> dict[str, Any]:
+        instrumented: bool = False, switch_interval: float | None = None) -> dict[str, Any]:
     rng = random.Random(seed)
+    server_env = {}
+    if switch_interval is not None:
+        instrumented = True  # only the instrumented server reads the knob
+        server_env["BENCH_SWITCH_INTERVAL"] = str(switch_interval)
     server_stats = None
     recorders: list[Recorder] = []
     raw_groups: list[RawClients] = []
     probe_client: RawClients | None = None
     max_seconds = incidents * 0.25 + 120
-    with Server(instrumented=instrumented) as server:
+    with Server(instrumented=instrumented, extra_env=server_env) as server:
         live_token = server.token("bench-live", "duty_officer")
         feed_token = server.token("bench-feed", "feed")
         log(f"[incidents] server {server.url} (pid {server.pid}); connecting {clients} {client_mode} clients")
@@ -340,6 +344,7 @@ def run(incidents: int = 500, clients: int = 50, seed: int = 1, min_gap_ms: floa
         "incidents": incidents, "clients": clients, "client_mode": client_mode, "connect_s": connect_s,
         "post_s": post_s, "wall_s": wall_s, "server_cpu_s": server_cpu, "redis_cpu_s": redis_cpu,
         "bench_cpu_s": self_cpu, "instrumented": instrumented, "server_stats": server_stats,
+        "switch_interval": switch_interval,
     })
 
 
@@ -475,12 +480,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--raw-procs", type=int, default=2)
     parser.add_argument("--instrument", action="store_true",
                         help="diagnosis: run benchmarks/serve_instrumented.py and print its stage timings")
+    parser.add_argument("--switch-interval", type=float, default=None,
+                        help="diagnosis: sys.setswitchinterval() in the (instrumented) server, e.g. 0.0005")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args(argv)
     if args.incidents < 1 or args.clients < 1:
         parser.error("--incidents and --clients must be at least 1")
     result = run(args.incidents, args.clients, args.seed, probe=not args.no_probe, client_mode=args.client_mode,
-                 raw_procs=args.raw_procs, instrumented=args.instrument)
+                 raw_procs=args.raw_procs, instrumented=args.instrument,
+                 switch_interval=args.switch_interval)
     print(format_result(result))
     if result["server_stats"]:
         print("\nserver stage timings (instrumented server):\n")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import re
 import sys
 import threading
@@ -94,8 +95,6 @@ def thread_cpu() -> dict[str, float]:
     by_native = {t.native_id: t.name for t in threading.enumerate()}
     ticks = 100.0
     try:
-        import os
-
         ticks = float(os.sysconf("SC_CLK_TCK"))
     except (ValueError, OSError):
         pass
@@ -179,9 +178,23 @@ def main() -> int:
     from crisis.config import Settings
     from crisis.web import create_app
 
+    # Experiment knob: the interval after which a thread waiting for the GIL forces the
+    # running one to drop it (CPython default 5 ms).
+    interval = os.environ.get("BENCH_SWITCH_INTERVAL")
+    if interval:
+        sys.setswitchinterval(float(interval))
+
     settings = Settings.from_env()
     app = create_app(settings)
     instrument(app)
+    report_extra = {"switch_interval_s": sys.getswitchinterval()}
+
+    @app.server.get("/_bench/config")
+    def bench_config() -> Any:
+        from flask import jsonify
+
+        return jsonify(report_extra)
+
     print(f"instrumented Crisis Coordination Centre on http://{args.host}:{args.port}/", flush=True)
     try:
         app.run(args.host, args.port)

@@ -17,6 +17,10 @@ def _bool(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _float_or_none(value: str | None) -> float | None:
+    return float(value) if value not in (None, "") else None
+
+
 @dataclass(frozen=True)
 class Settings:
     redis_url: str | None = None
@@ -31,10 +35,13 @@ class Settings:
     stale_incident_minutes: int = 60
     feeds_enabled: bool = True
     cap_url: str | None = None
+    cap_interval: float = 60.0
     gdacs_url: str | None = None
     gdacs_interval: float = 300.0
     usgs_url: str | None = None
     usgs_interval: float = 60.0
+    usgs_min_magnitude: float | None = None
+    feed_user_agent: str = "crisis-centre/0.1 (Crisis Coordination Centre feed poller)"
     wall_shows_names: bool = False
     session_days: int = 30
     extra: Mapping[str, str] = field(default_factory=dict)
@@ -55,10 +62,13 @@ class Settings:
             stale_incident_minutes=int(env.get("CRISIS_STALE_INCIDENT_MINUTES", "60")),
             feeds_enabled=_bool(env.get("CRISIS_FEEDS"), True),
             cap_url=env.get("CRISIS_CAP_URL") or None,
+            cap_interval=float(env.get("CRISIS_CAP_INTERVAL", "60")),
             gdacs_url=env.get("CRISIS_GDACS_URL") or None,
             gdacs_interval=float(env.get("CRISIS_GDACS_INTERVAL", "300")),
             usgs_url=env.get("CRISIS_USGS_URL") or None,
             usgs_interval=float(env.get("CRISIS_USGS_INTERVAL", "60")),
+            usgs_min_magnitude=_float_or_none(env.get("CRISIS_USGS_MIN_MAGNITUDE")),
+            feed_user_agent=env.get("CRISIS_FEED_USER_AGENT") or cls.feed_user_agent,
             wall_shows_names=_bool(env.get("CRISIS_WALL_SHOWS_NAMES"), False),
             session_days=int(env.get("CRISIS_SESSION_DAYS", "30")),
         )

@@ -54,7 +54,7 @@ def create_app(settings: Settings, context: Context | None = None, start_gateway
     server.extensions["crisis"] = context
     init_auth(server)
     server.register_blueprint(api)
-    server.register_blueprint(openapi_blueprint)
+    from crisis.api.openapi import openapi; server.register_blueprint(openapi)  # noqa: E702 - the API's description
     app = create_dash(server, settings.map_style, settings.stale_incident_minutes)
 
     socketio = SocketIO(server, async_mode="threading", cors_allowed_origins=[], max_http_buffer_size=MAX_BODY_BYTES)

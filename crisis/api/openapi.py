@@ -22,6 +22,7 @@ from typing import Any, Literal
 from flask import Blueprint, Response, render_template_string, request
 from markupsafe import Markup, escape
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic.json_schema import SkipJsonSchema
 
 import crisis
 from crisis.api.routes import READERS, WRITERS
@@ -62,7 +63,7 @@ class ErrorResponse(BaseModel):
 
     error: str = Field(description='A short summary: "invalid input", "malformed JSON", "authentication required", "forbidden", "not found", "conflict", "payload too large", "rejected feed message".')
     errors: list[FieldError] = Field(description="Each problem found (all of them, not only the first).")
-    dead_letter_id: str | None = Field(
+    dead_letter_id: SkipJsonSchema[None] | str = Field(
         default=None,
         json_schema_extra=_omit_default,
         description="Present when the rejected body was kept in the dead-letter stream: its entry id there (see GET /api/v1/deadletters).",
@@ -158,36 +159,58 @@ class DeadLetterList(BaseModel):
 
 
 class FeedRejection(BaseModel):
-    """An item of a feed document that was refused on its own (the rest went on)."""
+    """An item of a feed document that was refused on its own (the others went on); it
+    is in the dead letters, alone."""
 
-    index: int = Field(description="Position of the item (RSS <item>, GeoJSON feature) in the document, from 0.")
-    field: str = Field(examples=["item[3].gdacs:severity", "features[12].geometry"])
+    index: SkipJsonSchema[None] | int = Field(
+        default=None, json_schema_extra=_omit_default,
+        description="Position of the item (RSS <item>, GeoJSON feature) in the document, from 0; absent when the item parsed but could not be stored.",
+    )
+    source_id: SkipJsonSchema[None] | str | None = Field(
+        default=None, json_schema_extra=_omit_default,
+        description="The item's source_id, when it parsed but could not be stored (e.g. a lifecycle conflict).",
+    )
+    field: str = Field(examples=["item[3].gdacs:alertlevel", "features[12].geometry", "status"])
     message: str
+    dead_letter_id: str
 
 
 class FeedSummary(BaseModel):
-    """What a feed document did."""
+    """What a feed document did (``crisis.feeds.intake.IntakeResult``). Messages seen
+    before with the same facts are counted as unchanged and not stored again, so a
+    feed can be re-sent whole every minute."""
 
-    accepted: int = Field(description="Items turned into incident reports.")
-    created: int = Field(description="New incidents among them.")
-    updated: int = Field(description="Known incidents (same source and source_id) updated by them.")
+    feed: Literal["cap", "gdacs", "usgs"]
+    accepted: int = Field(description="Messages or items taken in: created + updated + unchanged + skipped (CAP: 1).")
+    created: int = Field(description="New incidents.")
+    updated: int = Field(description="Known incidents (same source and source_id, or superseded) changed or closed.")
+    unchanged: int = Field(description="Items already applied with the same facts: not stored again.")
+    ignored: int = Field(description="CAP messages with nothing to act on (Test, System, Draft, Ack, Error, a Cancel of nothing known).")
+    skipped: int = Field(description="USGS features below the configured minimum magnitude.")
     rejected: list[FeedRejection]
-    incident_ids: list[str] = Field(description="The incidents created or updated, in document order.")
+    incident_ids: list[str] = Field(description="The incidents created, updated or unchanged, in document order.")
+    notes: list[str] = Field(description="Remarks in words, e.g. why a CAP message was ignored.")
 
 
 class FeedHealth(BaseModel):
-    """How one feed is doing."""
+    """How one feed is doing (``crisis.feeds.health``)."""
 
     model_config = ConfigDict(extra="allow")
 
-    feed: str = Field(examples=["cap", "gdacs", "usgs", "positions", "api"])
+    feed: str = Field(examples=["api", "cap", "gdacs", "usgs", "positions", "sim"])
     status: Literal["ok", "silent", "failing", "unknown"] = Field(
-        description="ok: messages arrive and are accepted; silent: nothing for longer than expected; failing: recent messages rejected; unknown: never heard from."
+        description="unknown: never heard from; failing: the last message, within the hour, was rejected and "
+        "rejections outnumber acceptances in the last hour; silent: a polled feed not heard from for longer "
+        "than its interval plus 30 s (push feeds are never silent); ok: otherwise."
     )
-    last_message_at: AwareDatetime | None
+    last_message_at: AwareDatetime | None = Field(description="The last message, accepted or rejected.")
     accepted_last_hour: int
     rejected_last_hour: int
-    last_error: str | None = Field(description="The reason of the last rejection, if any.")
+    accepted_total: int
+    rejected_total: int
+    last_error: str | None = Field(description="The reason of the last rejection, if any (details in the dead letters).")
+    last_error_at: AwareDatetime | None
+    expected_interval_seconds: float | None = Field(description="The polling interval of a polled feed; null for push feeds.")
 
 
 class FeedHealthList(BaseModel):
@@ -712,9 +735,9 @@ def _type_label(schema: dict[str, Any], doc: dict[str, Any]) -> str:
 
 
 _CONSTRAINTS = (
-    ("minimum", ">= {}"), ("exclusiveMinimum", "> {}"), ("maximum", "<= {}"), ("exclusiveMaximum", "< {}"),
-    ("minLength", "at least {} characters"), ("maxLength", "at most {} characters"),
-    ("minItems", "at least {} items"), ("maxItems", "at most {} items"), ("pattern", "matches {}"),
+    ("minimum", "min {}"), ("exclusiveMinimum", "> {}"), ("maximum", "max {}"), ("exclusiveMaximum", "< {}"),
+    ("minLength", "min length {}"), ("maxLength", "max length {}"),
+    ("minItems", "min {} items"), ("maxItems", "max {} items"), ("pattern", "pattern {}"),
 )
 
 

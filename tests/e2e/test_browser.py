@@ -106,3 +106,48 @@ def test_connection_loss_is_shown(browser: object, live_server: LiveServer) -> N
     page.wait_for_selector(".live-status.down", timeout=5_000)
     page.wait_for_selector(".live-status.ok", timeout=15_000)  # and it reconnects by itself
     page.close()
+
+
+def test_duty_officer_reports_through_the_map_form_and_works_it_on_the_board(browser: object, live_server: LiveServer) -> None:
+    page = login(browser, live_server)
+    box = page.locator("#live-map .maplibregl-canvas").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.45)
+    page.wait_for_selector("#report-panel", state="visible", timeout=5_000)
+    assert page.inner_text("#report-where").startswith("at ")
+    page.fill("#report-title", "Checkpoint shooting reported by warden")
+    page.click("#report-severity input[value='4']")
+    page.fill("#report-radius", "15")
+    page.click("#report-submit")
+    page.wait_for_selector("#report-result:has-text('Reported:')", timeout=10_000)
+    incident_id = page.inner_text("#report-result").rsplit("(", 1)[1].rstrip(").")
+    page.wait_for_function(
+        "id => Array.from(document.querySelector('#live-map .js-plotly-plot').data[1].customdata || []).includes(id)",
+        arg=incident_id, timeout=10_000,
+    )
+    stored = live_server.context.deps.incidents.get(incident_id)
+    assert stored is not None and stored.severity == 4 and stored.radius_km == 15 and stored.source == "ui"
+
+    page.click("text=Incident board")
+    row = page.locator(f".ag-row[row-id='{incident_id}']")
+    row.wait_for(timeout=10_000)
+    row.locator(".ag-cell[col-id='title']").click()
+    page.wait_for_selector(f".incident-detail[data-incident-id='{incident_id}']", timeout=10_000)
+    assert "Checkpoint shooting reported by warden" in page.inner_text("#incident-detail")
+    page.click("#incident-detail button:has-text('Verify')")
+    page.wait_for_selector("#incident-detail .detail-message:has-text('Saved.')", timeout=10_000)
+    assert live_server.context.deps.incidents.get(incident_id).status.value == "verified"
+    kinds = [h["kind"] for h in live_server.context.deps.incidents.history(incident_id)]
+    assert kinds == ["reported", "status"]
+    page.wait_for_function(
+        "id => { const r = document.querySelector(`.ag-row[row-id='${id}'] .ag-cell[col-id='status']`); return r && r.innerText === 'verified'; }",
+        arg=incident_id, timeout=10_000,
+    )
+    page.screenshot(path=str(DOCS / "screenshot-incident-board.png"))
+    assert page.errors == []
+    page.close()
+
+
+def test_wall_display_has_no_report_form(browser: object, live_server: LiveServer) -> None:
+    page = login(browser, live_server, "wall")
+    assert page.locator("#report-panel").count() == 0
+    page.close()

@@ -5,10 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import ClientsideFunction, Input, Output, html
+from dash import ClientsideFunction, Input, Output, State, html, no_update
+from flask import current_app, g
 
 from crisis.ui import ids
+from crisis.ui.commands import EDITORS, report_from_form
 from crisis.ui.components.live_map import live_map
+from crisis.ui.components.report_form import report_form
+
 
 def layout(**_query: Any) -> html.Div:
     return html.Div(
@@ -17,7 +21,12 @@ def layout(**_query: Any) -> html.Div:
             *live_map(),
             html.Aside(
                 className="incident-panel",
-                children=[html.H2("Open incidents"), html.Ul(id=ids.INCIDENT_LIST, className="incident-list")],
+                children=[
+                    report_form() if g.principal.role in EDITORS else None,
+                    html.P("Click the map to report an incident there.", className="report-hint") if g.principal.role in EDITORS else None,
+                    html.H2("Open incidents"),
+                    html.Ul(id=ids.INCIDENT_LIST, className="incident-list"),
+                ],
             ),
         ],
     )
@@ -38,3 +47,38 @@ dash.clientside_callback(
     Input(ids.LIVE_SIGNAL, "data"),
     Input(ids.MAP_MOUNTED, "data"),
 )
+
+dash.clientside_callback(
+    ClientsideFunction("crisis", "reportOpen"),
+    Output(ids.REPORT_PANEL, "style"),
+    Output(ids.REPORT_WHERE, "children"),
+    Input(ids.REPORT_CLICK, "data"),
+)
+
+dash.clientside_callback(
+    ClientsideFunction("crisis", "reportClose"),
+    Output(ids.REPORT_PANEL, "style", allow_duplicate=True),
+    Input(ids.REPORT_CANCEL, "n_clicks"),
+    prevent_initial_call=True,
+)
+
+
+@dash.callback(
+    Output(ids.REPORT_RESULT, "children"),
+    Output(ids.REPORT_TITLE, "value"),
+    Input(ids.REPORT_SUBMIT, "n_clicks"),
+    State(ids.REPORT_CLICK, "data"),
+    State(ids.REPORT_TITLE, "value"),
+    State(ids.REPORT_TYPE, "value"),
+    State(ids.REPORT_SEVERITY, "value"),
+    State(ids.REPORT_RADIUS, "value"),
+    State(ids.REPORT_DESCRIPTION, "value"),
+    prevent_initial_call=True,
+)
+def submit_report(clicks, where, title, kind, severity, radius, description):  # type: ignore[no-untyped-def]
+    if not clicks or not where:
+        return no_update, no_update
+    form = {"title": title, "type": kind, "severity": severity, "lat": where["lat"], "lon": where["lon"],
+            "radius_km": radius, "description": description or ""}
+    incident_id, message = report_from_form(current_app.extensions["crisis"], g.principal, form)
+    return message, ("" if incident_id else no_update)

@@ -1,0 +1,149 @@
+"""A CAP gazetteer: an alert with no polygon or circle, placed at its country.
+
+Many CAP alerts only name their area (``<areaDesc>``) or list codes (``<geocode>``); an
+alert the centre cannot place is an alert nobody sees on the map, so it is placed
+approximately (``IncidentIn.approximate``) at the representative point of its country
+(inside the country even when the outline is concave, unlike a centroid). Country-level
+is as precise as the offline basemap allows; a better point needs a sub-national
+gazetteer.
+
+What is understood, in this order (machine codes before free text):
+
+1. ``<geocode>`` under an ISO 3166 value name ("ISO3166", "ISO 3166-1", "ISO3166-2",
+   "country", ...): an alpha-2 or alpha-3 code, or a subdivision code ("US-CA").
+2. ``<geocode>`` schemes that only exist in one country or name it in their first two
+   letters: SAME, FIPS6 and UGC (US National Weather Service and IPAWS: the United
+   States), CAP-CP locations (Canada), EMMA_ID and NUTS (MeteoAlarm: the country's
+   two-letter code; NUTS writes Greece "EL" and the United Kingdom "UK").
+3. A country name in ``<areaDesc>``: the basemap's ``name`` column (case-insensitive,
+   whole words, the longest name first so "Papua New Guinea" is not "Guinea") plus a
+   few common long forms and abbreviations ("U.S.", "USA", "UK": case-sensitive, so the
+   word "us" is not a country). The first country mentioned wins.
+
+Known limit: a name is only a name. "Georgia" in "Fulton County, Georgia" is the
+country; alerts from the US carry SAME/UGC codes, which are read first.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+from crisis.fusion.countries import CountryIndex
+
+Place = tuple[float, float, str | None]
+
+# ISO 3166-1 alpha-2 -> alpha-3, for the countries of the 1:110m basemap (codes the
+# basemap does not hold can never be placed, so they are not listed). XK is Kosovo's
+# user-assigned code; UK is ISO's exceptional reservation for the United Kingdom.
+_ALPHA2 = dict(pair.split(":") for pair in """
+AF:AFG AO:AGO AL:ALB AE:ARE AR:ARG AM:ARM AQ:ATA TF:ATF AU:AUS AT:AUT AZ:AZE BI:BDI BE:BEL
+BJ:BEN BF:BFA BD:BGD BG:BGR BS:BHS BA:BIH BY:BLR BZ:BLZ BO:BOL BR:BRA BN:BRN BT:BTN BW:BWA
+CF:CAF CA:CAN CH:CHE CL:CHL CN:CHN CI:CIV CM:CMR CD:COD CG:COG CO:COL CR:CRI CU:CUB CY:CYP
+CZ:CZE DE:DEU DJ:DJI DK:DNK DO:DOM DZ:DZA EC:ECU EG:EGY ER:ERI EH:ESH ES:ESP EE:EST ET:ETH
+FI:FIN FJ:FJI FK:FLK FR:FRA GA:GAB GB:GBR GE:GEO GH:GHA GN:GIN GM:GMB GW:GNB GQ:GNQ GR:GRC
+GL:GRL GT:GTM GY:GUY HN:HND HR:HRV HT:HTI HU:HUN ID:IDN IN:IND IE:IRL IR:IRN IQ:IRQ IS:ISL
+IL:ISR IT:ITA JM:JAM JO:JOR JP:JPN KZ:KAZ KE:KEN KG:KGZ KH:KHM KR:KOR KW:KWT LA:LAO LB:LBN
+LR:LBR LY:LBY LK:LKA LS:LSO LT:LTU LU:LUX LV:LVA MA:MAR MD:MDA MG:MDG MX:MEX MK:MKD ML:MLI
+MM:MMR ME:MNE MN:MNG MZ:MOZ MR:MRT MW:MWI MY:MYS NA:NAM NC:NCL NE:NER NG:NGA NI:NIC NL:NLD
+NO:NOR NP:NPL NZ:NZL OM:OMN PK:PAK PA:PAN PE:PER PH:PHL PG:PNG PL:POL PR:PRI KP:PRK PT:PRT
+PY:PRY PS:PSE QA:QAT RO:ROU RU:RUS RW:RWA SA:SAU SD:SDN SN:SEN SB:SLB SL:SLE SV:SLV SO:SOM
+RS:SRB SS:SSD SR:SUR SK:SVK SI:SVN SE:SWE SZ:SWZ SY:SYR TD:TCD TG:TGO TH:THA TJ:TJK TM:TKM
+TL:TLS TT:TTO TN:TUN TR:TUR TW:TWN TZ:TZA UG:UGA UA:UKR UY:URY US:USA UZ:UZB VE:VEN VN:VNM
+VU:VUT XK:XKX YE:YEM ZA:ZAF ZM:ZMB ZW:ZWE UK:GBR EL:GRC
+""".split())
+
+# Long forms and other names for basemap countries whose basemap name is abbreviated
+# ("Dem. Rep. Congo") or not the one alerts use. Matched case-insensitively.
+_NAMES = {
+    "United States": "USA", "Democratic Republic of the Congo": "COD", "DR Congo": "COD",
+    "Republic of the Congo": "COG", "Central African Republic": "CAF",
+    "Bosnia and Herzegovina": "BIH", "Dominican Republic": "DOM", "Equatorial Guinea": "GNQ",
+    "South Sudan": "SSD", "Solomon Islands": "SLB", "Falkland Islands": "FLK",
+    "Western Sahara": "ESH", "Ivory Coast": "CIV", "Cote d'Ivoire": "CIV",
+    "Czech Republic": "CZE", "North Macedonia": "MKD", "Eswatini": "SWZ", "Swaziland": "SWZ",
+    "Burma": "MMR", "Russian Federation": "RUS", "Syrian Arab Republic": "SYR",
+    "Viet Nam": "VNM", "Lao PDR": "LAO", "Republic of Korea": "KOR", "Great Britain": "GBR",
+    "East Timor": "TLS", "Türkiye": "TUR", "Turkiye": "TUR", "Holland": "NLD",
+    "Occupied Palestinian Territory": "PSE", "Gaza": "PSE", "West Bank": "PSE",
+}
+# Abbreviations, matched exactly: "us" and "uk" are English words in lower case.
+_ABBREVIATIONS = {
+    "U.S.A.": "USA", "U.S.": "USA", "USA": "USA", "U.K.": "GBR", "UK": "GBR",
+    "UAE": "ARE", "U.A.E.": "ARE", "DRC": "COD",
+}
+# Geocode schemes of one country (value names compared without spaces, dots, dashes).
+_NATIONAL_SCHEMES = {"same": "USA", "fips6": "USA", "ugc": "USA"}
+_CANADIAN_SCHEME = "profile:capcp:location"
+_COUNTRY_PREFIX_SCHEMES = ("emmaid", "nuts")
+_ISO_SCHEMES = ("iso3166", "iso", "country", "countrycode", "iso2", "iso3")
+
+
+def _scheme(value_name: str) -> str:
+    return re.sub(r"[\s_.\-]", "", value_name).casefold()
+
+
+class CountryGazetteer:
+    """Callable as ``crisis.feeds.cap.Gazetteer``: (areaDesc, [(valueName, value)]) ->
+    (lat, lon, ISO3) at the country's representative point, or None."""
+
+    def __init__(self, countries: CountryIndex) -> None:
+        table = countries.countries[countries.countries["iso_a3"].notna()]
+        self._points: dict[str, tuple[float, float]] = {}
+        for iso, geometry in zip(table["iso_a3"], table.geometry):
+            if iso not in self._points:  # N. Cyprus shares CYP: the first row is Cyprus
+                point = geometry.representative_point()
+                self._points[iso] = (point.y, point.x)
+        self._alpha2 = {a2: a3 for a2, a3 in _ALPHA2.items() if a3 in self._points}
+        names = {str(n).casefold(): str(i) for n, i in zip(table["name"], table["iso_a3"])}
+        names |= {n.casefold(): i for n, i in _NAMES.items() if i in self._points}
+        self._names = names
+        self._abbreviations = {a: i for a, i in _ABBREVIATIONS.items() if i in self._points}
+        alternatives = [(n, True) for n in names] + [(a, False) for a in self._abbreviations]
+        alternatives.sort(key=lambda item: -len(item[0]))
+        body = "|".join(f"(?i:{re.escape(n)})" if ci else re.escape(n) for n, ci in alternatives)
+        self._pattern = re.compile(rf"(?<!\w)(?:{body})(?!\w)")
+
+    def __call__(self, area_desc: str, geocodes: list[tuple[str, str]]) -> Place | None:
+        iso = self.country_of(area_desc, geocodes)
+        if iso is None:
+            return None
+        lat, lon = self._points[iso]
+        return lat, lon, iso
+
+    def country_of(self, area_desc: str, geocodes: list[tuple[str, str]]) -> str | None:
+        """The ISO3 code of the country the area lies in, or None when nothing says."""
+        for value_name, value in geocodes:
+            iso = self._from_geocode(_scheme(value_name), value.strip().upper())
+            if iso is not None:
+                return iso
+        return self.country_named(area_desc)
+
+    def country_named(self, text: str) -> str | None:
+        """The first basemap country named in free text (see the module docstring)."""
+        match = self._pattern.search(text)
+        if match is None:
+            return None
+        found = match.group(0)
+        return self._abbreviations.get(found) or self._names.get(found.casefold())
+
+    def _from_geocode(self, scheme: str, value: str) -> str | None:
+        if scheme in _NATIONAL_SCHEMES:
+            return _NATIONAL_SCHEMES[scheme] if _NATIONAL_SCHEMES[scheme] in self._points else None
+        if scheme.startswith(_CANADIAN_SCHEME):
+            return "CAN" if "CAN" in self._points else None
+        if scheme.startswith(_COUNTRY_PREFIX_SCHEMES):
+            return self._alpha2.get(value[:2])
+        if scheme.startswith(_ISO_SCHEMES):
+            code = value.split("-", 1)[0] if re.fullmatch(r"[A-Z]{2}-[A-Z0-9]{1,3}", value) else value
+            if len(code) == 2:
+                return self._alpha2.get(code)
+            if len(code) == 3 and code in self._points:
+                return code
+        return None
+
+
+@functools.lru_cache(maxsize=4)
+def gazetteer_for(countries: CountryIndex) -> CountryGazetteer:
+    """One gazetteer per country index (building it compiles a 200-name pattern)."""
+    return CountryGazetteer(countries)

@@ -1,0 +1,109 @@
+"""Is each feed alive? The rule behind GET /api/v1/feeds, kept pure so it can be tested.
+
+A wall display must never look calm because a feed went quiet, so every feed gets one
+of four words:
+
+* ``unknown``: never heard from (no message, good or bad, since the data began).
+* ``failing``: the last message was rejected, within the last hour, and more messages
+  were rejected than accepted in that hour. One bad message among many good ones is a
+  sender's slip (it is in the dead letters); a run of them means the feed is broken.
+* ``silent``: a polled feed not heard from for longer than its polling interval plus
+  ``SILENCE_GRACE_SECONDS`` (a fetch may take up to its 20 s timeout, and the status
+  should not flap just before each poll). Push feeds (``expected_interval`` None) have
+  no schedule, so they are never "silent": a quiet hour is not a fault for them.
+* ``ok``: otherwise.
+
+"failing" is checked before "silent": a feed whose last word was an error says more
+about what is wrong than its silence does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+FEEDS = ("api", "cap", "gdacs", "usgs", "positions", "sim")
+SILENCE_GRACE_SECONDS = 30.0
+FAILING_WINDOW = timedelta(hours=1)
+
+# The FeedLog names whose counts make up one feed on the health page: the JSON API
+# records its rejections per endpoint ("api:create_incident"), its acceptances per source.
+FEED_LOG_NAMES: dict[str, tuple[str, ...]] = {
+    "api": ("api", "api:create_incident", "api:patch_incident", "api:oversize"),
+    "positions": ("positions", "api:post_positions"),
+}
+_COUNTS = ("accepted_total", "rejected_total", "accepted_last_hour", "rejected_last_hour")
+
+
+def _time(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value
+    return datetime.fromisoformat(str(value))
+
+
+def _int(value: Any) -> int:
+    return int(value) if value not in (None, "") else 0
+
+
+def feed_status(stats: Mapping[str, Any], expected_interval: float | None, now: datetime) -> str:
+    """"ok", "silent", "failing" or "unknown" for one feed's stats (see the module doc).
+
+    ``stats`` holds ``last_message_at`` and ``last_error_at`` (datetimes or ISO strings,
+    absent when never seen), ``accepted_last_hour`` and ``rejected_last_hour``.
+    """
+    last_message = _time(stats.get("last_message_at"))
+    if last_message is None:
+        return "unknown"
+    last_error = _time(stats.get("last_error_at"))
+    last_was_rejected = last_error is not None and last_error >= last_message
+    if (
+        last_was_rejected
+        and last_error is not None
+        and now - last_error <= FAILING_WINDOW
+        and _int(stats.get("rejected_last_hour")) > _int(stats.get("accepted_last_hour"))
+    ):
+        return "failing"
+    if expected_interval is not None:
+        quiet = (now - last_message).total_seconds()
+        if quiet > expected_interval + SILENCE_GRACE_SECONDS:
+            return "silent"
+    return "ok"
+
+
+def merge_stats(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Several FeedLog stats (one feed recorded under several names) as one."""
+    merged: dict[str, Any] = {key: 0 for key in _COUNTS}
+    merged.update(last_message_at=None, last_error=None, last_error_at=None)
+    for part in parts:
+        for key in _COUNTS:
+            merged[key] += _int(part.get(key))
+        message_at = _time(part.get("last_message_at"))
+        if message_at is not None and (merged["last_message_at"] is None or message_at > merged["last_message_at"]):
+            merged["last_message_at"] = message_at
+        error_at = _time(part.get("last_error_at"))
+        if error_at is not None and (merged["last_error_at"] is None or error_at > merged["last_error_at"]):
+            merged["last_error_at"], merged["last_error"] = error_at, part.get("last_error")
+    return merged
+
+
+def feed_health(stats: Mapping[str, Any], expected_interval: float | None, now: datetime) -> dict[str, Any]:
+    """One row of GET /api/v1/feeds: counts, last message and error, interval, status."""
+    merged = merge_stats([stats])
+    return {
+        "status": feed_status(merged, expected_interval, now),
+        "last_message_at": _iso(merged["last_message_at"]),
+        "accepted_last_hour": merged["accepted_last_hour"],
+        "rejected_last_hour": merged["rejected_last_hour"],
+        "accepted_total": merged["accepted_total"],
+        "rejected_total": merged["rejected_total"],
+        "last_error": merged["last_error"],
+        "last_error_at": _iso(merged["last_error_at"]),
+        "expected_interval_seconds": expected_interval,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
