@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -79,7 +80,7 @@ def demo(ctx: click.Context, host: str | None, port: int | None) -> None:
     """Run everything with a live scenario and demo logins."""
     from crisis.bootstrap import bootstrap
 
-    settings = _settings(ctx)
+    settings = _demo_feeds(_settings(ctx))
     host, port = host or settings.host, port or settings.port
     context = bootstrap(settings)
     for name, role, region, _ in DEMO_USERS:
@@ -91,10 +92,104 @@ def demo(ctx: click.Context, host: str | None, port: int | None) -> None:
         f"  Crisis Coordination Centre demo: http://{host}:{port}/",
         *(f"  login {name:5} / {DEMO_PASSWORD}   {label}" for name, _, _, label in DEMO_USERS),
         f"  data: {settings.data_dir}  (embedded Redis unless REDIS_URL is set)",
+        *(_feed_banner(settings)),
         "  stop with Ctrl-C",
         "",
     ]
     _serve(settings, host, port, simulate=True, banner=banner)
+
+
+def _demo_feeds(settings: Settings) -> Settings:
+    """Poll the bundled GDACS and USGS samples in the demo, unless real URLs are set."""
+    import crisis
+
+    samples = Path(crisis.__file__).resolve().parents[1] / "tests" / "samples"
+    changes: dict[str, str] = {}
+    for name, sample in (("gdacs_url", samples / "gdacs" / "gdacs-rss.xml"),
+                         ("usgs_url", samples / "usgs" / "all_day_2019-01-30.geojson")):
+        if getattr(settings, name) is None and sample.is_file():
+            changes[name] = str(sample)
+    return settings.with_(**changes) if changes else settings
+
+
+def _feed_banner(settings: Settings) -> list[str]:
+    from crisis.feeds.pollers import display_location, feed_sources
+
+    if not settings.feeds_enabled:
+        return ["  feeds: off (CRISIS_FEEDS=0)"]
+    return [f"  feed {s.feed:5} every {s.interval:.0f} s: {display_location(s.location)}" for s in feed_sources(settings)]
+
+
+@main.command("ingest")
+@click.argument("feed", type=click.Choice(("cap", "gdacs", "usgs")))
+@click.argument("location")
+@click.pass_context
+def ingest_command(ctx: click.Context, feed: str, location: str) -> None:
+    """Ingest one feed document from LOCATION (a path, or an http/https/file URL).
+
+    Prints what it did. Exit status 1 when the document, or any item of it, was
+    rejected (the errors are printed; good items are stored; the rejected ones are in
+    the dead-letter stream).
+    """
+    from crisis.feeds.intake import MessageRejected, ingest
+    from crisis.feeds.pollers import ACCEPT, MAX_BYTES, Fetcher, FetchError
+
+    settings = _settings(ctx)
+    fetcher = Fetcher(settings.feed_user_agent)
+    try:
+        body = fetcher.fetch(location, MAX_BYTES[feed], ACCEPT[feed], conditional=False).body or b""
+    except FetchError as exc:
+        raise click.ClickException(f"cannot read {location}: {exc}") from None
+    finally:
+        fetcher.close()
+    try:
+        result = _with_context(settings, lambda c: ingest(c, feed, body, "cli"))
+    except MessageRejected as exc:
+        click.echo(f"{feed}: rejected ({exc.message}, HTTP {exc.status}); dead letter {exc.dead_letter_id}", err=True)
+        for error in exc.errors:
+            click.echo(f"  {error['field']}: {error['message']}", err=True)
+        ctx.exit(1)
+    click.echo(result.summary())
+    for incident in result.incidents[:20]:
+        click.echo(f"  {incident.id}  {incident.status.value:9}  severity {incident.severity}  {incident.title}")
+    if len(result.incidents) > 20:
+        click.echo(f"  ... and {len(result.incidents) - 20} more")
+    for item in result.rejected:
+        click.echo(f"  rejected {item['field']}: {item['message']} (dead letter {item['dead_letter_id']})", err=True)
+    if result.rejected:
+        ctx.exit(1)
+
+
+@main.command("feeds")
+@click.pass_context
+def feeds_command(ctx: click.Context) -> None:
+    """Poll the feeds (CRISIS_GDACS_URL, CRISIS_USGS_URL, CRISIS_CAP_URL) until Ctrl-C.
+
+    For a feed process of its own: run the web process with CRISIS_FEEDS=0 then, or both
+    would poll.
+    """
+    import signal
+
+    from crisis.bootstrap import bootstrap
+    from crisis.feeds.pollers import Pollers, feed_sources
+
+    settings = _settings(ctx)
+    if not feed_sources(settings):
+        raise click.UsageError("no feed to poll: set CRISIS_GDACS_URL, CRISIS_USGS_URL or CRISIS_CAP_URL")
+    context = bootstrap(settings)
+    pollers = Pollers.from_settings(context, settings)
+    signal.signal(signal.SIGTERM, lambda *_: pollers.stop())
+    for line in _feed_banner(settings):
+        click.echo(line.strip())
+    click.echo("stop with Ctrl-C")
+    pollers.start()
+    try:
+        pollers.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        pollers.stop()
+        context.close()
 
 
 @main.group()

@@ -9,10 +9,13 @@ import dash
 from flask import Flask
 from flask_socketio import SocketIO
 
+from crisis.api.feeds import feeds_api
+from crisis.api.openapi import openapi
 from crisis.api.routes import api
 from crisis.auth import init_auth
 from crisis.bootstrap import Context, bootstrap, secret_key
 from crisis.config import Settings
+from crisis.feeds.pollers import Pollers
 from crisis.realtime.gateway import Gateway
 from crisis.realtime.namespace import LiveNamespace
 from crisis.ui.shell import create_dash
@@ -26,6 +29,7 @@ class CrisisApp:
     socketio: SocketIO
     gateway: Gateway
     context: Context
+    pollers: Pollers | None = None
 
     @property
     def server(self) -> Flask:
@@ -35,11 +39,16 @@ class CrisisApp:
         self.socketio.run(self.server, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
 
     def close(self) -> None:
+        if self.pollers is not None:
+            self.pollers.stop()
         self.gateway.stop()
         self.context.close()
 
 
-def create_app(settings: Settings, context: Context | None = None, start_gateway: bool = True) -> CrisisApp:
+def create_app(
+    settings: Settings, context: Context | None = None, start_gateway: bool = True, start_feeds: bool | None = None
+) -> CrisisApp:
+    """``start_feeds`` (default: ``settings.feeds_enabled``) polls the feeds whose URLs are set."""
     context = context or bootstrap(settings)
     server = Flask("crisis")
     server.config.update(
@@ -54,7 +63,8 @@ def create_app(settings: Settings, context: Context | None = None, start_gateway
     server.extensions["crisis"] = context
     init_auth(server)
     server.register_blueprint(api)
-    from crisis.api.openapi import openapi; server.register_blueprint(openapi)  # noqa: E702 - the API's description
+    server.register_blueprint(feeds_api)
+    server.register_blueprint(openapi)
     app = create_dash(server, settings.map_style, settings.stale_incident_minutes)
 
     socketio = SocketIO(server, async_mode="threading", cors_allowed_origins=[], max_http_buffer_size=MAX_BODY_BYTES)
@@ -63,4 +73,8 @@ def create_app(settings: Settings, context: Context | None = None, start_gateway
     gateway = Gateway(socketio, context.redis, deps.log, settings.tick_seconds)
     if start_gateway:
         gateway.start()
-    return CrisisApp(app, socketio, gateway, context)
+    pollers = None
+    if settings.feeds_enabled if start_feeds is None else start_feeds:
+        pollers = Pollers.from_settings(context, settings)
+        pollers.start()
+    return CrisisApp(app, socketio, gateway, context, pollers)

@@ -192,12 +192,17 @@ class FeedSummary(BaseModel):
     notes: list[str] = Field(description="Remarks in words, e.g. why a CAP message was ignored.")
 
 
+class CapResult(FeedSummary):
+    """What a CAP message did, with the incidents it created, updated, closed or found unchanged."""
+
+    incidents: list[Incident]
+
+
 class FeedHealth(BaseModel):
     """How one feed is doing (``crisis.feeds.health``)."""
 
     model_config = ConfigDict(extra="allow")
 
-    feed: str = Field(examples=["api", "cap", "gdacs", "usgs", "positions", "sim"])
     status: Literal["ok", "silent", "failing", "unknown"] = Field(
         description="unknown: never heard from; failing: the last message, within the hour, was rejected and "
         "rejections outnumber acceptances in the last hour; silent: a polled feed not heard from for longer "
@@ -214,25 +219,19 @@ class FeedHealth(BaseModel):
 
 
 class FeedHealthList(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    """Every feed's health, by feed name."""
 
-    feeds: list[FeedHealth]
-
-
-class CapIgnored(BaseModel):
-    """A CAP message that was valid but describes nothing to act on."""
-
-    model_config = ConfigDict(extra="allow")
-
-    status: str = Field(examples=["ignored"])
-    reason: str = Field(examples=["status Test: CAP recipients disregard it"])
+    feeds: dict[str, FeedHealth] = Field(
+        description='Keyed by feed: "api" (JSON incident reports), "cap", "gdacs", "usgs", "positions", "sim" (the demo simulator).'
+    )
+    checked_at: AwareDatetime
 
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (IncidentIn, IncidentPatch, PositionIn, PositionBatch)
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     FieldError, ErrorResponse, Incident, StoredIncident, HistoryEntry, IncidentDetail, IncidentList,
     PositionsAccepted, Position, PositionList, DeadLetter, DeadLetterList,
-    FeedRejection, FeedSummary, FeedHealth, FeedHealthList, CapIgnored,
+    FeedRejection, FeedSummary, CapResult, FeedHealth, FeedHealthList,
 )
 
 # What the request models do not say about their fields themselves (they carry
@@ -350,10 +349,11 @@ USGS event id. Retrying after a timeout is therefore safe when `source_id` is se
 
 Every refusal has the same body, `ErrorResponse`: `error`, and `errors`, a list of \
 `{{field, message}}` naming each problem and where it is. A body refused as malformed \
-(400), invalid (422) or too large (413, over 4 MiB) is kept in the dead-letter stream \
-(up to 256 KiB of it) with the reason; `dead_letter_id` in the answer is its id there, \
-and `GET /api/v1/deadletters` lists them for inspection and replay. An accepted body is \
-durably stored in the event log before the answer is sent.
+(400) or invalid (422), and a feed message refused for a lifecycle conflict (409), is \
+kept in the dead-letter stream (up to 256 KiB of it) with the reason; `dead_letter_id` \
+in the answer is its id there, and `GET /api/v1/deadletters` lists them for inspection \
+and replay. A body over 4 MiB is refused unread (413); only the refusal is recorded. \
+An accepted body is durably stored in the event log before the answer is sent.
 """
 
 
@@ -395,7 +395,8 @@ COMMON_RESPONSES: dict[str, tuple[str, str]] = {
     "403": ("Forbidden", "The caller's role may not do this; the message names the roles that may."),
     "404": ("NotFound", "No such incident, or not in the caller's region."),
     "409": ("Conflict", "The incident's lifecycle does not allow this status change (e.g. reopening a closed incident)."),
-    "413": ("PayloadTooLarge", "The body is larger than 4 MiB. Counted as a rejection of the feed \"api:oversize\"."),
+    "413": ("PayloadTooLarge", "The body is larger than 4 MiB: refused unread; the refusal is recorded (without the body)."),
+    "415": ("UnsupportedMediaType", "The Content-Type is not one this feed reads (no Content-Type at all is read as the feed's format). Kept as a dead letter."),
     "422": ("Invalid", "The body is well-formed but its content is invalid: every problem is listed with its field. Kept as a dead letter."),
 }
 INCIDENT_ID = {
@@ -405,10 +406,13 @@ INCIDENT_ID = {
     "description": "The incident's id.",
     "schema": {"type": "string", "examples": ["inc-3f2a9c01b7de"]},
 }
-FEED_BODY_ERRORS = ("400", "401", "403", "413", "422")
+FEED_BODY_ERRORS = ("400", "401", "403", "413", "415")  # bad items are listed in the 200 summary
+CAP_TYPES = ("application/cap+xml", "application/xml", "text/xml")
+GDACS_TYPES = ("application/rss+xml", "application/xml", "text/xml")
+USGS_TYPES = ("application/geo+json", "application/json")
 
 
-def _xml_body(description: str, example: str, types: tuple[str, ...] = ("application/xml", "text/xml")) -> dict[str, Any]:
+def _xml_body(description: str, example: str, types: tuple[str, ...]) -> dict[str, Any]:
     schema = {"type": "string", "contentMediaType": "application/xml", "description": description}
     return {
         "required": True,
@@ -499,16 +503,18 @@ def _operations() -> list[Op]:
             "as `supersedes`, so an Update changes and a Cancel closes the incident an earlier "
             "Alert created. Severity from `<severity>`, `<urgency>` and `<certainty>`; location "
             "from `<circle>`, else the polygons' centroid, else the area name (approximate). "
-            "Test, System and Draft messages, Ack and Error are accepted and ignored (202). "
-            "The XML is parsed with every protection on: a DOCTYPE or entity declaration is refused (400).",
+            "Test, System and Draft messages, Ack and Error are accepted and ignored (202); a message "
+            "already applied with the same facts is not stored again (200, `unchanged`). "
+            "The XML is parsed with every protection on: a DOCTYPE or entity declaration, or a "
+            "document over 2 MiB, is refused (400).",
             WRITERS,
             {
-                "201": _json(_ref("StoredIncident"), "Created: a new incident from an Alert."),
-                "200": _json(_ref("StoredIncident"), "Updated (an Update, a repeated message) or closed (a Cancel) the incident of an earlier message."),
-                "202": _json(_ref("CapIgnored"), "Accepted but ignored: a Test, System or Draft message, an Ack or Error, or a Cancel of nothing known."),
-                **_common("400", "401", "403", "409", "413", "422"),
+                "201": _json(_ref("CapResult"), "Created: a new incident (an Alert, or an Update of an unknown message)."),
+                "200": _json(_ref("CapResult"), "Updated (an Update), closed (a Cancel) or unchanged (the same message again): the incident of an earlier message."),
+                "202": _json(_ref("CapResult"), "Accepted but ignored (`ignored` 1, `notes` say why): a Test, System or Draft message, an Ack or Error, or a Cancel of nothing known."),
+                **_common("400", "401", "403", "409", "413", "415", "422"),
             },
-            body=_xml_body("A CAP 1.2 or 1.1 `<alert>` document.", CAP_EXAMPLE),
+            body=_xml_body("A CAP 1.2 or 1.1 `<alert>` document.", CAP_EXAMPLE, CAP_TYPES),
             operation_id="receiveCap",
         ),
         Op(
@@ -516,11 +522,11 @@ def _operations() -> list[Op]:
             "A GDACS RSS 2.0 document (https://www.gdacs.org/xml/rss.xml). Each `<item>` becomes an "
             "incident report with `source` \"gdacs\" and `source_id` event type + event id, so every "
             "episode of an event updates the same incident; severity from the alert level (Green 2, "
-            "Orange 4, Red 5). A bad item is listed in `rejected` and the others go on; a document "
-            "that is not RSS is refused whole.",
+            "Orange 4, Red 5). A bad item is listed in `rejected` (and dead-lettered alone) and the "
+            "others go on; a document that is not RSS, or is over 2 MiB, is refused whole.",
             WRITERS,
-            {"200": _json(_ref("FeedSummary"), "What the document did."), **_common(*FEED_BODY_ERRORS)},
-            body=_xml_body("A GDACS RSS 2.0 `<rss>` document.", "<rss version=\"2.0\" xmlns:gdacs=\"http://www.gdacs.org\" ...>\n  <channel>\n    <item>...</item>\n  </channel>\n</rss>", ("application/xml", "application/rss+xml", "text/xml")),
+            {"200": _json(_ref("FeedSummary"), "What the document did (also when some items were rejected)."), **_common(*FEED_BODY_ERRORS)},
+            body=_xml_body("A GDACS RSS 2.0 `<rss>` document.", "<rss version=\"2.0\" xmlns:gdacs=\"http://www.gdacs.org\" ...>\n  <channel>\n    <item>...</item>\n  </channel>\n</rss>", GDACS_TYPES),
             operation_id="receiveGdacs",
         ),
         Op(
@@ -528,22 +534,24 @@ def _operations() -> list[Op]:
             "A USGS GeoJSON summary feed (https://earthquake.usgs.gov/earthquakes/feed/v1.0/geojson.php), "
             "a FeatureCollection. Each earthquake becomes an incident report with `source` \"usgs\" and "
             "the event id as `source_id` (its other ids as `supersedes`); severity from magnitude, "
-            "raised by the PAGER alert; `status: deleted` closes the incident. A bad feature is listed "
-            "in `rejected` and the others go on; a document that is not a FeatureCollection is refused whole.",
+            "raised by the PAGER alert; `status: deleted` closes the incident; features below the "
+            "configured minimum magnitude are counted as `skipped`. A bad feature is listed in "
+            "`rejected` (and dead-lettered alone) and the others go on; a document that is not a "
+            "FeatureCollection is refused whole.",
             WRITERS,
-            {"200": _json(_ref("FeedSummary"), "What the document did."), **_common(*FEED_BODY_ERRORS)},
+            {"200": _json(_ref("FeedSummary"), "What the document did (also when some features were rejected)."), **_common(*FEED_BODY_ERRORS)},
             body={
                 "required": True,
                 "description": "A GeoJSON FeatureCollection in the USGS summary format.",
                 "content": {t: {"schema": {"type": "object", "required": ["type", "features"], "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array", "items": {"type": "object"}}}}}
-                            for t in ("application/json", "application/geo+json")},
+                            for t in USGS_TYPES},
             },
             operation_id="receiveUsgs",
         ),
         Op(
             "get", "/api/v1/feeds", "Feeds", "Feed health",
-            "Each feed's status, last message, last error and counts of the last hour, to see at a "
-            "glance which feed has gone silent or is failing.",
+            "Each feed's status, last message, last error and counts of the last hour and in total, "
+            "to see at a glance which feed has gone silent or is failing.",
             READERS,
             {"200": _json(_ref("FeedHealthList"), "The feeds."), **_common("401", "403")},
             operation_id="feedHealth",
@@ -679,6 +687,7 @@ class Table:
     name: str
     description: str
     rows: list[Row]
+    closed: bool = False
 
 
 @dataclass
@@ -727,6 +736,8 @@ def _type_label(schema: dict[str, Any], doc: dict[str, Any]) -> str:
     kind = schema.get("type", "any")
     if kind == "array":
         return f"array of {_type_label(schema.get('items', {}), doc)}"
+    if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
+        return f"map of {_type_label(schema['additionalProperties'], doc)}"
     if isinstance(kind, list):
         return " | ".join(kind)
     if "format" in schema:
@@ -756,8 +767,6 @@ def _constraints(schema: dict[str, Any], doc: dict[str, Any]) -> list[str]:
                 out.append(text.format(part[key]))
     if "default" in schema:
         out.append(f"default {json.dumps(schema['default'])}")
-    if schema.get("additionalProperties") is False:
-        out.append("no other fields")
     return out
 
 
@@ -787,7 +796,7 @@ def _table(name: str, doc: dict[str, Any]) -> Table:
         Row(prop, _type_label(sub, doc), prop in required, _constraints(sub, doc), sub.get("description", ""))
         for prop, sub in schema.get("properties", {}).items()
     ]
-    return Table(name, schema.get("description", ""), rows)
+    return Table(name, schema.get("description", ""), rows, schema.get("additionalProperties") is False)
 
 
 def _tables(schema: dict[str, Any], doc: dict[str, Any]) -> list[Table]:
@@ -930,7 +939,7 @@ html, body { height: auto; }
 {% if op.body.description %}{{ text(op.body.description) }}{% endif %}
 {% if op.body.alternatives %}<p>{{ op.body.alternatives }}</p>{% endif %}
 {% for table in op.body.tables %}
-<p><strong>{{ table.name }}</strong>{% if table.description %} &mdash; {{ table.description }}{% endif %}</p>
+<p><strong>{{ table.name }}</strong>{% if table.description %} &mdash; {{ table.description }}{% endif %}{% if table.closed %} Fields not listed here are refused (422).{% endif %}</p>
 <table><tr><th>Field</th><th>Type</th><th>Required</th><th>Constraints</th><th>Description</th></tr>
 {% for row in table.rows %}<tr><td><code>{{ row.name }}</code></td><td>{{ row.type }}</td><td>{% if row.required %}<span class="api-req">yes</span>{% else %}no{% endif %}</td><td>{{ row.constraints|join("; ") }}</td><td>{{ row.description }}</td></tr>
 {% endfor %}</table>
@@ -939,7 +948,7 @@ html, body { height: auto; }
 {% endif %}
 <h4>Responses</h4>
 <table><tr><th>Status</th><th>Meaning</th><th>Body</th></tr>
-{% for code, meaning, shape in op.responses %}<tr><td><strong>{{ code }}</strong></td><td>{{ meaning }}</td><td>{% if shape %}<code>{{ shape }}</code>{% endif %}</td></tr>
+{% for code, meaning, shape in op.responses %}<tr><td><strong>{{ code }}</strong></td><td>{{ meaning }}</td><td>{% if shape in shape_names %}<a href="#schema-{{ shape }}"><code>{{ shape }}</code></a>{% elif shape %}<code>{{ shape }}</code>{% endif %}</td></tr>
 {% endfor %}</table>
 </section>
 {% endfor %}
@@ -989,4 +998,5 @@ def docs() -> str:
         curl_incident=curl_incident,
         curl_cap=curl_cap,
         shapes=shapes,
+        shape_names={t.name for t in shapes},
     )

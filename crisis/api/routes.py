@@ -162,5 +162,8 @@ def get_positions() -> Response:
 @api.get("/deadletters")
 @require_role("admin", "duty_officer")
 def dead_letters() -> Response:
-    count = min(int(request.args.get("count", "100")), 1000)
+    raw = request.args.get("count", "100")
+    if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        raise InputError([{"field": "count", "message": f"must be an integer from 1 to 1000, got {raw!r}"}])
+    count = int(raw)
     return jsonify(dead_letters=_ctx().feed_log.dead_letters(count))

@@ -44,6 +44,7 @@ def _header() -> html.Header:
             html.Span("no data yet", id=ids.LIVE_AGE, className="live-age waiting"),
             html.Span("", id=ids.LIVE_COUNTS, className="live-counts"),
             html.Span(who, className="shell-user"),
+            html.A("API", href="/api/v1/docs", className="shell-logout", target="_blank"),
             html.A("Sign out", href="/logout", className="shell-logout"),
         ],
     )

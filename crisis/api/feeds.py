@@ -1,0 +1,114 @@
+"""Feed endpoints under /api/v1/feeds: CAP, GDACS and USGS documents in; feed health out.
+
+The endpoints only translate: bytes in, ``crisis.feeds.intake`` does the rest (parse,
+store, count, dead-letter), and its outcome is answered:
+
+===========================  ==========================================================
+POST /api/v1/feeds/cap       201 an incident created; 200 updated, closed or unchanged;
+                             202 accepted and ignored (Test, Ack, ...); 400 unusable
+                             document; 422 invalid content; 409 lifecycle conflict;
+                             415 not an XML content type; 413 too large
+POST /api/v1/feeds/gdacs     200 with the summary; bad items are listed in "rejected"
+POST /api/v1/feeds/usgs      and dead-lettered one by one (a partial success is a 200)
+GET  /api/v1/feeds           the health of every feed (see ``crisis.feeds.health``)
+===========================  ==========================================================
+
+A refusal is answered as every API refusal is: {error, errors: [{field, message}],
+dead_letter_id}.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from crisis.auth import current_principal, require_role
+from crisis.bootstrap import Context
+from crisis.domain.serialize import incident_to_dict
+from crisis.feeds.health import FEED_LOG_NAMES, FEEDS, feed_health, merge_stats
+from crisis.feeds.intake import IntakeResult, MessageRejected, ingest
+from crisis.feeds.pollers import expected_intervals
+
+feeds_api = Blueprint("feeds", __name__, url_prefix="/api/v1/feeds")
+
+WRITERS = ("admin", "duty_officer", "feed")
+READERS = ("admin", "duty_officer", "wall", "regional_desk")
+CONTENT_TYPES = {
+    "cap": ("application/cap+xml", "application/xml", "text/xml"),
+    "gdacs": ("application/rss+xml", "application/xml", "text/xml"),
+    "usgs": ("application/geo+json", "application/json"),
+}
+
+
+def _ctx() -> Context:
+    return current_app.extensions["crisis"]  # type: ignore[no-any-return]
+
+
+def _feed_of_request() -> str:
+    return (request.endpoint or "feeds.unknown").split(".")[-1].removeprefix("post_")
+
+
+@feeds_api.errorhandler(MessageRejected)
+def _rejected(exc: MessageRejected) -> tuple[Response, int]:
+    return jsonify(error=exc.message, errors=exc.errors, dead_letter_id=exc.dead_letter_id), exc.status
+
+
+@feeds_api.errorhandler(413)
+def _too_large(exc: Any) -> tuple[Response, int]:
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    errors = [{"field": "body", "message": f"the document is larger than the limit of {limit} bytes"}]
+    dead = _ctx().feed_log.rejected(_feed_of_request(), errors, b"", {"remote": request.remote_addr or ""})
+    return jsonify(error="payload too large", errors=errors, dead_letter_id=dead), 413
+
+
+def _body(feed: str) -> bytes:
+    """The raw document; an explicit non-matching Content-Type is refused (415) and
+    dead-lettered. No Content-Type at all is read as the feed's format."""
+    body = request.get_data(cache=True)
+    mimetype = request.mimetype
+    if mimetype and mimetype not in CONTENT_TYPES[feed]:
+        errors = [{"field": "Content-Type", "message": f"{mimetype!r} is not accepted here; send one of "
+                   f"{', '.join(CONTENT_TYPES[feed])}"}]
+        dead = _ctx().feed_log.rejected(feed, errors, body, {"remote": request.remote_addr or ""})
+        raise MessageRejected(errors, "unsupported media type", 415, dead)
+    return body
+
+
+def _intake(feed: str) -> IntakeResult:
+    return ingest(_ctx(), feed, _body(feed), current_principal().name)
+
+
+@feeds_api.post("/cap")
+@require_role(*WRITERS)
+def post_cap() -> tuple[Response, int]:
+    result = _intake("cap")
+    status = 201 if result.created else 200 if (result.updated or result.unchanged) else 202
+    body = {**result.to_dict(), "incidents": [incident_to_dict(i) for i in result.incidents]}
+    return jsonify(body), status
+
+
+@feeds_api.post("/gdacs")
+@require_role(*WRITERS)
+def post_gdacs() -> tuple[Response, int]:
+    return jsonify(_intake("gdacs").to_dict()), 200
+
+
+@feeds_api.post("/usgs")
+@require_role(*WRITERS)
+def post_usgs() -> tuple[Response, int]:
+    return jsonify(_intake("usgs").to_dict()), 200
+
+
+@feeds_api.get("")
+@require_role(*READERS)
+def feed_health_list() -> Response:
+    context = _ctx()
+    now = datetime.now(timezone.utc)
+    intervals = expected_intervals(context.settings)
+    feeds = {}
+    for feed in FEEDS:
+        stats = merge_stats(context.feed_log.stats(name) for name in FEED_LOG_NAMES.get(feed, (feed,)))
+        feeds[feed] = feed_health(stats, intervals[feed], now)
+    return jsonify(feeds=feeds, checked_at=now.isoformat())

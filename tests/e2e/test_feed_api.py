@@ -1,0 +1,162 @@
+"""The feed endpoints over a real server: CAP/GDACS/USGS posts, refusals, feed health.
+
+The server is shared by the whole session, so counts are compared before and after, and
+CAP examples get fresh identifiers where a test needs a new incident.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import requests
+
+from tests.conftest import LiveServer, random_ref
+from tests.testdata import read_sample
+
+CAP = {"Content-Type": "application/cap+xml"}
+XML_HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
+HOSTILE = {
+    "malformed": (XML_HEAD + '<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2"><identifier>x</sender></alert>',
+                  "malformed XML at line 2"),
+    "billion laughs": (XML_HEAD + '<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;">'
+                       '<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;">]><alert>&lol3;</alert>',
+                       "entity declarations are refused"),
+    "external entity": (XML_HEAD + '<!DOCTYPE alert [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><alert>&xxe;</alert>',
+                        "tries to read 'file:///etc/passwd'"),
+    "truncated": (read_sample("cap", "example2.xml").decode()[:700], "malformed XML"),
+}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def fresh(example: int) -> bytes:
+    """An OASIS example under a new identifier, so that it creates a new incident."""
+    data = read_sample("cap", f"example{example}.xml").decode()
+    return re.sub(r"<identifier>([^<]*)</identifier>", lambda m: f"<identifier>{m[1]}-{random_ref()}</identifier>",
+                  data, count=1).encode()
+
+
+def health(server: LiveServer) -> dict[str, Any]:
+    answer = requests.get(server.url + "/api/v1/feeds", headers=bearer(server.token("wall")))
+    assert answer.status_code == 200, answer.text
+    return answer.json()["feeds"]  # type: ignore[no-any-return]
+
+
+def post(server: LiveServer, feed: str, data: bytes, token: str, content_type: str | None = None) -> requests.Response:
+    headers = bearer(token) | ({"Content-Type": content_type} if content_type else {})
+    return requests.post(f"{server.url}/api/v1/feeds/{feed}", data=data, headers=headers, timeout=60)
+
+
+def test_feeds_need_authentication_and_the_right_role(live_server: LiveServer) -> None:
+    for method, path in (("post", "/api/v1/feeds/cap"), ("post", "/api/v1/feeds/gdacs"),
+                         ("post", "/api/v1/feeds/usgs"), ("get", "/api/v1/feeds")):
+        answer = requests.request(method, live_server.url + path, data=b"<alert/>", headers=CAP)
+        assert answer.status_code == 401, path
+    wall = post(live_server, "cap", fresh(2), live_server.token("wall"), CAP["Content-Type"])
+    assert wall.status_code == 403
+    feed_reads = requests.get(live_server.url + "/api/v1/feeds", headers=bearer(live_server.token("feed")))
+    assert feed_reads.status_code == 403
+    desk = requests.get(live_server.url + "/api/v1/feeds", headers=bearer(live_server.token("regional_desk", "africa")))
+    assert desk.status_code == 200
+
+
+def test_a_feed_token_posts_cap(live_server: LiveServer) -> None:
+    token = live_server.token("feed")
+    data = fresh(2)
+    created = post(live_server, "cap", data, token, "application/cap+xml")
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert (body["created"], body["accepted"]) == (1, 1)
+    incident = body["incidents"][0]
+    assert incident["id"] == body["incident_ids"][0] and incident["title"] == "SEVERE THUNDERSTORM WARNING"
+    assert incident["area"]["type"] == "Polygon" and incident["country"] == "USA" and incident["source"] == "cap"
+    again = post(live_server, "cap", data, token, "text/xml")
+    assert again.status_code == 200 and again.json()["unchanged"] == 1
+    assert again.json()["incident_ids"] == body["incident_ids"]
+    officer = live_server.session()
+    stored = officer.get(f"{live_server.url}/api/v1/incidents/{incident['id']}").json()
+    assert stored["status"] == "reported" and len(stored["history"]) == 1
+
+
+def test_cap_update_cancel_and_ignored_messages(live_server: LiveServer) -> None:
+    token = live_server.token("feed")
+    alert = fresh(4)
+    identifier = re.search(rb"<identifier>([^<]*)</identifier>", alert)[1].decode()  # type: ignore[index]
+    created = post(live_server, "cap", alert, token, "application/xml").json()
+    cancel = alert.replace(b"<msgType>Alert</msgType>", b"<msgType>Cancel</msgType>").replace(
+        f"<identifier>{identifier}</identifier>".encode(),
+        f"<identifier>{identifier}-c</identifier><references>KARO@CLETS.DOJ.CA.GOV,{identifier},x</references>".encode())
+    cancel = re.sub(rb"(?s)<info>.*</info>", b"", cancel)
+    closed = post(live_server, "cap", cancel, token, "application/cap+xml")
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["incidents"][0]["status"] == "closed"
+    assert closed.json()["incident_ids"] == created["incident_ids"]
+    test_message = fresh(1).replace(b"<status>Actual</status>", b"<status>Test</status>")
+    ignored = post(live_server, "cap", test_message, token, "application/cap+xml")
+    assert ignored.status_code == 202 and ignored.json()["ignored"] == 1 and ignored.json()["incidents"] == []
+    assert "not stored" in ignored.json()["notes"][0]
+
+
+def test_hostile_and_broken_documents_are_refused_counted_and_kept(live_server: LiveServer) -> None:
+    token = live_server.token("feed")
+    before = health(live_server)["cap"]["rejected_total"]
+    letters = {}
+    for name, (document, message) in HOSTILE.items():
+        answer = post(live_server, "cap", document.encode(), token, "application/cap+xml")
+        assert answer.status_code == 400, (name, answer.text)
+        body = answer.json()
+        assert message in body["errors"][0]["message"], (name, body)
+        assert body["error"] == "rejected feed message" and body["dead_letter_id"]
+        letters[body["dead_letter_id"]] = message
+    cap_health = health(live_server)["cap"]
+    assert cap_health["rejected_total"] == before + len(HOSTILE)
+    assert cap_health["rejected_last_hour"] >= len(HOSTILE) and cap_health["last_error_at"]
+    kept = live_server.session().get(live_server.url + "/api/v1/deadletters?count=50").json()["dead_letters"]
+    kept_by_id = {d["id"]: d for d in kept}
+    for letter_id, message in letters.items():
+        assert kept_by_id[letter_id]["feed"] == "cap" and message in kept_by_id[letter_id]["reason"]
+    assert "/etc/passwd" in " ".join(d["body"] for d in kept)  # the sender's document, kept as sent
+    assert "root:" not in " ".join(d["body"] for d in kept)  # and never resolved
+
+
+def test_invalid_content_is_422_and_wrong_media_type_415(live_server: LiveServer) -> None:
+    token = live_server.token("feed")
+    invalid = fresh(2).replace(b"<severity>Severe", b"<severity>Apocalyptic")
+    answer = post(live_server, "cap", invalid, token, "application/cap+xml")
+    assert answer.status_code == 422
+    assert answer.json()["errors"][0]["field"] == "alert.info[0].severity" and answer.json()["dead_letter_id"]
+    json_body = post(live_server, "cap", b'{"title": "x"}', token, "application/json")
+    assert json_body.status_code == 415 and "application/cap+xml" in json_body.json()["errors"][0]["message"]
+    untyped = post(live_server, "cap", fresh(3), token)  # no Content-Type: read as CAP
+    assert untyped.status_code == 201
+
+
+def test_gdacs_and_usgs_feeds(live_server: LiveServer) -> None:
+    token = live_server.token("feed")
+    gdacs = read_sample("gdacs", "gdacs-rss.xml")
+    first = post(live_server, "gdacs", gdacs, token, "application/rss+xml")
+    assert first.status_code == 200, first.text
+    summary = first.json()
+    assert summary["accepted"] == gdacs.count(b"<item>") and summary["rejected"] == []
+    usgs = read_sample("usgs", "all_day_2019-01-30.geojson")
+    one = post(live_server, "usgs", usgs, token, "application/geo+json").json()
+    two = post(live_server, "usgs", usgs, token, "application/json").json()
+    assert one["accepted"] == two["accepted"] == 233 and two["created"] == 0
+    assert two["unchanged"] == 233 and sorted(two["incident_ids"]) == sorted(one["incident_ids"])
+    broken = post(live_server, "usgs", b'{"type": "FeatureCollection", "features": [', token, "application/json")
+    assert broken.status_code == 400 and broken.json()["errors"][0]["field"].startswith("line ")
+
+
+def test_feed_health_lists_every_feed(live_server: LiveServer) -> None:
+    post(live_server, "gdacs", read_sample("gdacs", "gdacs-rss.xml"), live_server.token("feed"), "text/xml")
+    feeds = health(live_server)
+    assert set(feeds) == {"api", "cap", "gdacs", "usgs", "positions", "sim"}
+    for row in feeds.values():
+        assert set(row) == {"status", "last_message_at", "accepted_last_hour", "rejected_last_hour", "accepted_total",
+                            "rejected_total", "last_error", "last_error_at", "expected_interval_seconds"}
+        assert row["status"] in {"ok", "silent", "failing", "unknown"}
+    assert feeds["gdacs"]["status"] == "ok" and feeds["gdacs"]["accepted_last_hour"] >= 16
+    assert feeds["gdacs"]["expected_interval_seconds"] is None  # no poller on the test server
