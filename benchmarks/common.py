@@ -85,15 +85,18 @@ class Server:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.process.returncode}:\n{self.log_tail()}")
+                message = f"the server exited with {self.process.returncode}:\n{self.log_tail()}"
+                self.stop()  # __exit__ does not run when __enter__ raises: clean up here
+                raise RuntimeError(message)
             try:
                 if requests.get(f"{self.url}/healthz", timeout=1).status_code == 200:
                     return self
             except requests.RequestException:
                 pass
             if time.monotonic() > deadline:
+                message = f"the server did not answer /healthz within {START_TIMEOUT_S:.0f} s:\n{self.log_tail()}"
                 self.stop()
-                raise RuntimeError(f"the server did not answer /healthz within {START_TIMEOUT_S:.0f} s")
+                raise RuntimeError(message)
             time.sleep(0.1)
 
     def stop(self) -> None:

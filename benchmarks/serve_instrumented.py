@@ -124,6 +124,15 @@ def instrument(app: Any) -> None:
     server = app.server
     for endpoint in ("api.create_incident", "api.post_positions"):
         server.view_functions[endpoint] = timed(f"view {endpoint}", server.view_functions[endpoint])
+    import flask
+    import redis.lock
+
+    from crisis import auth
+
+    patch(flask.Flask, "full_dispatch_request", "flask full_dispatch_request (auth + view + response)")
+    patch(auth, "principal_from_request", "auth.principal_from_request (token lookup)")
+    patch(redis.lock.Lock, "acquire", "redis Lock.acquire (handlers.report_incident)")
+    patch(redis.lock.Lock, "release", "redis Lock.release (handlers.report_incident)")
     patch(handlers, "report_incident", "handlers.report_incident")
     patch(handlers, "report_positions", "handlers.report_positions")
     patch(handlers, "_place", "handlers._place (country lookup)")

@@ -13,6 +13,10 @@ of four words:
   no schedule, so they are never "silent": a quiet hour is not a fault for them.
 * ``ok``: otherwise.
 
+Counts are of messages: one CAP alert, one GDACS or USGS document (however many items
+it holds), or one refused item. Counting a 233-item document as 233 would let one good
+poll outweigh hours of failed ones.
+
 "failing" is checked before "silent": a feed whose last word was an error says more
 about what is wrong than its silence does.
 """

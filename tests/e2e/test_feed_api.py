@@ -11,6 +11,7 @@ from typing import Any
 
 import requests
 
+from crisis.feeds.pollers import Fetcher, FeedSource, Poller
 from tests.conftest import LiveServer, random_ref
 from tests.testdata import read_sample
 
@@ -158,5 +159,26 @@ def test_feed_health_lists_every_feed(live_server: LiveServer) -> None:
         assert set(row) == {"status", "last_message_at", "accepted_last_hour", "rejected_last_hour", "accepted_total",
                             "rejected_total", "last_error", "last_error_at", "expected_interval_seconds"}
         assert row["status"] in {"ok", "silent", "failing", "unknown"}
-    assert feeds["gdacs"]["status"] == "ok" and feeds["gdacs"]["accepted_last_hour"] >= 16
+    assert feeds["gdacs"]["status"] == "ok" and feeds["gdacs"]["accepted_last_hour"] >= 1
     assert feeds["gdacs"]["expected_interval_seconds"] is None  # no poller on the test server
+
+
+def test_a_failing_poller_shows_in_feed_health_until_the_feed_recovers(live_server: LiveServer) -> None:
+    before = health(live_server)["gdacs"]
+    poller = Poller(live_server.context, FeedSource("gdacs", "http://127.0.0.1:9/", 300), Fetcher("test", timeout=5))
+    for _ in range(max(1, before["accepted_last_hour"] - before["rejected_last_hour"] + 1)):
+        assert poller.poll_once() is None
+    failing = health(live_server)["gdacs"]
+    assert failing["status"] == "failing", failing
+    assert "http://127.0.0.1:9/" in failing["last_error"] and "ConnectionError" in failing["last_error"]
+    assert failing["rejected_total"] > before["rejected_total"] and failing["last_error_at"]
+    recovered = post(live_server, "gdacs", read_sample("gdacs", "gdacs-rss.xml"), live_server.token("feed"), "text/xml")
+    assert recovered.status_code == 200
+    assert health(live_server)["gdacs"]["status"] == "ok"
+
+
+def test_oversize_documents_are_413_and_counted(live_server: LiveServer) -> None:
+    before = health(live_server)["usgs"]["rejected_total"]
+    huge = post(live_server, "usgs", b" " * (5 * 1024 * 1024), live_server.token("feed"), "application/json")
+    assert huge.status_code == 413 and huge.json()["dead_letter_id"]
+    assert health(live_server)["usgs"]["rejected_total"] == before + 1

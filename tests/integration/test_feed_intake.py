@@ -6,8 +6,10 @@ Uses the ``context`` fixture of tests/conftest.py (a fresh database per test).
 
 from __future__ import annotations
 
+import http.server
 import json
 import re
+import threading
 import time
 from datetime import datetime, timezone
 from typing import Any
@@ -189,7 +191,7 @@ def test_gdacs_feed_one_incident_per_item(context: Context) -> None:
     assert (result.accepted, result.created, result.rejected) == (items, items, [])
     assert len(context.deps.incidents.all()) == items
     assert {i.source for i in context.deps.incidents.all()} == {"gdacs"}
-    assert int(stats(context, "gdacs")["accepted_total"]) == items
+    assert int(stats(context, "gdacs")["accepted_total"]) == 1  # one document
 
 
 def test_gdacs_bad_item_is_dead_lettered_alone(context: Context) -> None:
@@ -263,6 +265,51 @@ def test_a_failing_url_shows_in_feed_health(context: Context) -> None:
     assert int(health["rejected_total"]) == 1
     assert feed_status(health, 300, datetime.now(timezone.utc)) == "failing"
     assert context.feed_log.dead_letters(1)[0]["url"] == "http://127.0.0.1:9/"
+
+
+class _FeedServer(http.server.BaseHTTPRequestHandler):
+    """Serves one GDACS document with an ETag; /broken answers 500."""
+
+    seen: list[dict[str, str]] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - the http.server API
+        _FeedServer.seen.append(dict(self.headers))
+        if self.path == "/broken":
+            self.send_error(500, "feed generator crashed")
+        elif self.headers.get("If-None-Match") == '"v1"':
+            self.send_response(304)
+            self.end_headers()
+        else:
+            body = read_sample("gdacs", "gdacs-rss.xml")
+            self.send_response(200)
+            self.send_header("ETag", '"v1"')
+            self.send_header("Content-Type", "application/rss+xml")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def test_poller_uses_conditional_requests_and_records_http_errors(context: Context) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FeedServer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        poller = Poller(context, FeedSource("gdacs", url + "/rss.xml", 300), Fetcher("ccc-test/1"))
+        assert poller.poll_once().created == 16  # type: ignore[union-attr]
+        assert poller.poll_once() is None  # 304: nothing stored, the feed is alive
+        assert _FeedServer.seen[0]["User-Agent"] == "ccc-test/1" and "If-None-Match" not in _FeedServer.seen[0]
+        assert _FeedServer.seen[1]["If-None-Match"] == '"v1"'
+        assert int(stats(context, "gdacs")["accepted_total"]) == 1 and poller.failures == 0
+        broken = Poller(context, FeedSource("gdacs", url + "/broken", 300), Fetcher("ccc-test/1"))
+        assert broken.poll_once() is None and broken.failures == 1
+        assert "HTTP 500" in stats(context, "gdacs")["last_error"]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # --- the gazetteer ---------------------------------------------------------------------------------
