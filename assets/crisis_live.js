@@ -21,7 +21,8 @@
     incidents: new Map(),      // incident id -> message {stream_id, incident, display_area, colour}
     lastIncidentId: null,      // newest incident stream id applied
     trav: {index: new Map(), ids: [], lat: new Float32Array(4096), lon: new Float32Array(4096), n: 0},
-    dirty: {incidents: false, positions: false},
+    feeds: null,               // the latest feed health report {feeds: {name: row}, checked_at}
+    dirty: {incidents: false, positions: false, feeds: false},
     rev: 0,
     incRev: 0,                 // bumped whenever the incidents changed
     posRev: 0,                 // bumped whenever positions changed
@@ -89,13 +90,14 @@
 
   function flush() {
     live.flushTimer = null;
-    if (!live.ready || !(live.dirty.incidents || live.dirty.positions)) { return; }
+    if (!live.ready || !(live.dirty.incidents || live.dirty.positions || live.dirty.feeds)) { return; }
     live.rev += 1;
     if (live.dirty.incidents) { live.incRev += 1; }
     if (live.dirty.positions) { live.posRev += 1; }
     var signal = {rev: live.rev, incidents: live.dirty.incidents, positions: live.dirty.positions,
-                  stream_id: live.lastIncidentId, count: live.incidents.size, travellers: live.trav.n};
-    live.dirty = {incidents: false, positions: false};
+                  feeds: live.dirty.feeds, stream_id: live.lastIncidentId, count: live.incidents.size,
+                  travellers: live.trav.n};
+    live.dirty = {incidents: false, positions: false, feeds: false};
     window.dash_clientside.set_props("live-signal", {data: signal});
   }
 
@@ -166,6 +168,7 @@
     socket.on("incident", function (msg) { applyIncident(msg); heard(true); scheduleFlush(); });
     socket.on("positions", function (msg) { applyPositions(msg); heard(true); scheduleFlush(); });
     socket.on("heartbeat", function () { heard(false); });
+    socket.on("feeds", function (msg) { live.feeds = msg; live.dirty.feeds = true; heard(false); scheduleFlush(); });
     setInterval(updateAge, 1000);
   }
 
@@ -213,7 +216,10 @@
 
   function incidentItems() {
     var open = openIncidents();
-    open.sort(function (a, b) { return compareIds(b.stream_id, a.stream_id); });
+    // The most severe first; among equals, the latest change first.
+    open.sort(function (a, b) {
+      return (b.incident.severity - a.incident.severity) || compareIds(b.stream_id, a.stream_id);
+    });
     return open.slice(0, 40).map(function (m) {
       var i = m.incident;
       return {
@@ -276,6 +282,29 @@
       },
       reportClose: function () {
         return {display: "none"};
+      },
+      feedBadge: function (signal) {
+        if (!live.feeds) { return window.dash_clientside.no_update; }
+        var bad = [];
+        Object.keys(live.feeds.feeds).forEach(function (name) {
+          var status = live.feeds.feeds[name].status;
+          if (status === "silent" || status === "failing") { bad.push(name + " " + status); }
+        });
+        return bad.length ? ["FEEDS: " + bad.join(", "), "live-feeds bad"] : ["feeds ok", "live-feeds ok"];
+      },
+      feedRows: function (signal) {
+        // Redraw on the page's first call, then only when a new report came.
+        var triggered = window.dash_clientside.callback_context.triggered_id;
+        if (!live.feeds || (triggered && signal && !signal.feeds)) { return window.dash_clientside.no_update; }
+        return Object.keys(live.feeds.feeds).map(function (name) {
+          return Object.assign({feed: name}, live.feeds.feeds[name]);
+        });
+      },
+      rejectedTotal: function (signal, shown) {
+        if (!live.feeds) { return window.dash_clientside.no_update; }
+        var total = 0;
+        Object.keys(live.feeds.feeds).forEach(function (name) { total += live.feeds.feeds[name].rejected_total; });
+        return total === shown ? window.dash_clientside.no_update : total;
       },
       counts: function (signal) {
         if (!live.ready) { return window.dash_clientside.no_update; }

@@ -45,6 +45,12 @@ def current_principal() -> Principal:
     return g.principal  # type: ignore[no-any-return]
 
 
+def request_origin() -> dict[str, str]:
+    """Who sent this request (account and address), for a dead letter's record."""
+    principal = g.get("principal")
+    return {"actor": principal.name if principal else "", "remote": request.remote_addr or ""}
+
+
 def _is_api(path: str) -> bool:
     return path.startswith("/api/") or path.startswith("/_dash-") or path.startswith("/socket.io")
 

@@ -48,7 +48,7 @@ def _serve(settings: Settings, host: str, port: int, simulate: bool, banner: lis
     if simulate:
         from crisis.sim.runner import SimulationRunner
 
-        runner = SimulationRunner(app.context.deps, app.context.deps.positions)
+        runner = SimulationRunner(app.context.deps, app.context.deps.positions, feed_log=app.context.feed_log)
         runner.start()
     for line in banner:
         click.echo(line)

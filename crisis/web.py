@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import dash
 from flask import Flask
@@ -19,6 +20,7 @@ from crisis.feeds.pollers import Pollers
 from crisis.realtime.gateway import Gateway
 from crisis.realtime.namespace import LiveNamespace
 from crisis.ui.shell import create_dash
+from crisis.views import feed_health_report
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 
@@ -69,8 +71,12 @@ def create_app(
 
     socketio = SocketIO(server, async_mode="threading", cors_allowed_origins=[], max_http_buffer_size=MAX_BODY_BYTES)
     deps = context.deps
-    socketio.on_namespace(LiveNamespace(context.accounts, deps.log, deps.incidents, deps.positions))
-    gateway = Gateway(socketio, context.redis, deps.log, settings.tick_seconds)
+
+    def feed_report() -> dict[str, Any]:
+        return feed_health_report(context)
+
+    socketio.on_namespace(LiveNamespace(context.accounts, deps.log, deps.incidents, deps.positions, feed_report))
+    gateway = Gateway(socketio, context.redis, deps.log, settings.tick_seconds, feed_report)
     if start_gateway:
         gateway.start()
     pollers = None

@@ -19,17 +19,15 @@ dead_letter_id}.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from crisis.auth import current_principal, require_role
+from crisis.auth import current_principal, request_origin, require_role
 from crisis.bootstrap import Context
 from crisis.domain.serialize import incident_to_dict
-from crisis.feeds.health import FEED_LOG_NAMES, FEEDS, feed_health, merge_stats
 from crisis.feeds.intake import IntakeResult, MessageRejected, ingest
-from crisis.feeds.pollers import expected_intervals
+from crisis.views import feed_health_report
 
 feeds_api = Blueprint("feeds", __name__, url_prefix="/api/v1/feeds")
 
@@ -59,7 +57,7 @@ def _rejected(exc: MessageRejected) -> tuple[Response, int]:
 def _too_large(exc: Any) -> tuple[Response, int]:
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     errors = [{"field": "body", "message": f"the document is larger than the limit of {limit} bytes"}]
-    dead = _ctx().feed_log.rejected(_feed_of_request(), errors, b"", {"remote": request.remote_addr or ""})
+    dead = _ctx().feed_log.rejected(_feed_of_request(), errors, b"", request_origin())
     return jsonify(error="payload too large", errors=errors, dead_letter_id=dead), 413
 
 
@@ -71,7 +69,7 @@ def _body(feed: str) -> bytes:
     if mimetype and mimetype not in CONTENT_TYPES[feed]:
         errors = [{"field": "Content-Type", "message": f"{mimetype!r} is not accepted here; send one of "
                    f"{', '.join(CONTENT_TYPES[feed])}"}]
-        dead = _ctx().feed_log.rejected(feed, errors, body, {"remote": request.remote_addr or ""})
+        dead = _ctx().feed_log.rejected(feed, errors, body, request_origin())
         raise MessageRejected(errors, "unsupported media type", 415, dead)
     return body
 
@@ -104,11 +102,4 @@ def post_usgs() -> tuple[Response, int]:
 @feeds_api.get("")
 @require_role(*READERS)
 def feed_health_list() -> Response:
-    context = _ctx()
-    now = datetime.now(timezone.utc)
-    intervals = expected_intervals(context.settings)
-    feeds = {}
-    for feed in FEEDS:
-        stats = merge_stats(context.feed_log.stats(name) for name in FEED_LOG_NAMES.get(feed, (feed,)))
-        feeds[feed] = feed_health(stats, intervals[feed], now)
-    return jsonify(feeds=feeds, checked_at=now.isoformat())
+    return jsonify(feed_health_report(_ctx()))

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import TypeAdapter, ValidationError
 
 from crisis.adapters.accounts import Principal
-from crisis.auth import current_principal, require_role
+from crisis.auth import current_principal, request_origin, require_role
 from crisis.bootstrap import Context
 from crisis.domain.serialize import incident_to_dict
 from crisis.errors import Conflict, InputError, NotFound
@@ -51,7 +51,7 @@ def _visible(principal: Principal, region: str | None) -> bool:
 @api.errorhandler(InputError)
 def _input_error(exc: InputError) -> tuple[Response, int]:
     feed = "api:" + (request.endpoint or "unknown").split(".")[-1]
-    dead_letter = _ctx().feed_log.rejected(feed, exc.errors, request.get_data(cache=True), {"remote": request.remote_addr or ""})
+    dead_letter = _ctx().feed_log.rejected(feed, exc.errors, request.get_data(cache=True), request_origin())
     status = 400 if exc.message == "malformed JSON" else 422
     return jsonify(error=exc.message, errors=exc.errors, dead_letter_id=dead_letter), status
 
@@ -69,7 +69,7 @@ def _conflict(exc: Conflict) -> tuple[Response, int]:
 @api.errorhandler(413)
 def _too_large(exc: Any) -> tuple[Response, int]:
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    _ctx().feed_log.rejected("api:oversize", [{"field": "body", "message": f"body larger than {limit} bytes"}], b"", {"remote": request.remote_addr or ""})
+    _ctx().feed_log.rejected("api:oversize", [{"field": "body", "message": f"body larger than {limit} bytes"}], b"", request_origin())
     return jsonify(error="payload too large", errors=[{"field": "body", "message": f"the limit is {limit} bytes"}]), 413
 
 

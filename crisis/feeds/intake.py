@@ -94,13 +94,13 @@ def _status_for(exc: InputError) -> int:
     return 422
 
 
-def _reject(context: Context, feed: str, exc: InputError | Conflict, body: bytes,
+def _reject(context: Context, feed: str, exc: InputError | Conflict, body: bytes, actor: str | None,
             detail: dict[str, str] | None = None) -> NoReturn:
     if isinstance(exc, Conflict):
         errors, message, status = [{"field": "status", "message": str(exc)}], "conflict", 409
     else:
         errors, message, status = exc.errors, exc.message, _status_for(exc)
-    dead_letter_id = context.feed_log.rejected(feed, errors, body, detail)
+    dead_letter_id = context.feed_log.rejected(feed, errors, body, {"actor": actor or "", **(detail or {})})
     raise MessageRejected(errors, message, status, dead_letter_id) from exc
 
 
@@ -145,7 +145,7 @@ def ingest_cap(context: Context, body: bytes, actor: str | None) -> IntakeResult
     try:
         message = parse_cap(body, gazetteer_for(context.deps.countries))
     except InputError as exc:
-        _reject(context, "cap", exc, body)
+        _reject(context, "cap", exc, body, actor)
     detail = {"identifier": message.identifier, "sender": message.sender}
     try:
         if message.incident is not None:
@@ -157,7 +157,7 @@ def ingest_cap(context: Context, body: bytes, actor: str | None) -> IntakeResult
             result.notes.append(f"CAP {message.status} {message.msg_type} message {message.identifier}: "
                                 "accepted, not stored (nothing to act on)")
     except (Conflict, InputError) as exc:
-        _reject(context, "cap", exc, body, detail)
+        _reject(context, "cap", exc, body, actor, detail)
     result.accepted = 1
     context.feed_log.accepted("cap")
     return result
@@ -190,7 +190,7 @@ def ingest_gdacs(context: Context, body: bytes, actor: str | None) -> IntakeResu
     try:
         parsed = parse_gdacs(body)
     except InputError as exc:
-        _reject(context, "gdacs", exc, body)
+        _reject(context, "gdacs", exc, body, actor)
     return _store_items(context, "gdacs", body, parsed.incidents, parsed.rejected, 0, actor)
 
 
@@ -199,7 +199,7 @@ def ingest_usgs(context: Context, body: bytes, actor: str | None, min_magnitude:
     try:
         parsed = parse_usgs(body, min_magnitude)
     except InputError as exc:
-        _reject(context, "usgs", exc, body)
+        _reject(context, "usgs", exc, body, actor)
     return _store_items(context, "usgs", body, parsed.incidents, parsed.rejected, parsed.skipped, actor)
 
 
@@ -209,7 +209,7 @@ def _store_items(context: Context, feed: str, body: bytes, incidents: list[Incid
     for item in refused:
         errors = [{"field": item["field"], "message": item["message"]}]
         dead = context.feed_log.rejected(feed, errors, _item_body(feed, body, item["index"]),
-                                         {"index": str(item["index"])})
+                                         {"actor": actor or "", "index": str(item["index"])})
         result.rejected.append({**item, "dead_letter_id": dead})
     for command in incidents:
         try:
@@ -217,7 +217,7 @@ def _store_items(context: Context, feed: str, body: bytes, incidents: list[Incid
         except (Conflict, InputError) as exc:
             errors = ([{"field": "status", "message": str(exc)}] if isinstance(exc, Conflict) else exc.errors)
             dead = context.feed_log.rejected(feed, errors, command.model_dump_json(),
-                                             {"source_id": command.source_id or ""})
+                                             {"actor": actor or "", "source_id": command.source_id or ""})
             result.rejected += [{"source_id": command.source_id, **e, "dead_letter_id": dead} for e in errors]
     result.accepted = result.created + result.updated + result.unchanged + result.skipped
     if result.accepted or not result.rejected:

@@ -7,6 +7,9 @@ once per tick (about 250 ms), one message per room, with coordinates as float32 
 
 Rooms: "all" (duty officers, admins, wall displays) and "region:<code>" (a regional
 desk sees only its region's incidents and people).
+
+With the heartbeat (every few seconds) goes the health of every feed: a feed's silence
+is a change that no event announces, so it is reported on a clock.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ log = logging.getLogger(__name__)
 NAMESPACE = "/live"
 ALL = "all"
 HEARTBEAT_SECONDS = 5.0
+
+FeedReport = Callable[[], dict[str, Any]]
 
 
 def region_room(region: str) -> str:
@@ -70,8 +75,16 @@ class PositionBuffer:
 class Gateway:
     """Tails the log and pushes to rooms. One per web process."""
 
-    def __init__(self, socketio: SocketIO, client: redis.Redis, event_log: EventLog, tick_seconds: float) -> None:
+    def __init__(
+        self,
+        socketio: SocketIO,
+        client: redis.Redis,
+        event_log: EventLog,
+        tick_seconds: float,
+        feed_report: FeedReport | None = None,
+    ) -> None:
         self._socketio = socketio
+        self._feed_report = feed_report
         self._redis = client
         self._log = event_log
         self._tick = tick_seconds
@@ -120,6 +133,8 @@ class Gateway:
             if time.monotonic() >= next_heartbeat:
                 # Lets an idle page tell "nothing happened" from "the server is gone".
                 self._socketio.emit("heartbeat", {"time": time.time()}, namespace=NAMESPACE)
+                if self._feed_report is not None:
+                    self._socketio.emit("feeds", self._feed_report(), namespace=NAMESPACE)
                 next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
 
     def _flush(self, latest: dict[str, tuple[float, float, str | None]], stream_id: str) -> None:

@@ -5,7 +5,7 @@ auth payload. After connecting it sends ``sync`` with the last incident stream i
 applied; the server answers with the incidents it missed (replayed from the log) or,
 when that id was trimmed away or unknown, with a full snapshot; and always with a full
 snapshot of positions (a newer position supersedes an older one, so there is nothing
-to replay).
+to replay); and the feeds' health.
 """
 
 from __future__ import annotations
@@ -23,16 +23,22 @@ from crisis.adapters.incident_store import IncidentStore
 from crisis.adapters.position_store import PositionStore
 from crisis.domain.serialize import incident_to_dict
 from crisis.layers.incidents import incident_message
-from crisis.realtime.gateway import ALL, NAMESPACE, positions_message, region_room
+from crisis.realtime.gateway import ALL, NAMESPACE, FeedReport, positions_message, region_room
 
 REPLAY_LIMIT = 5000
 
 
 class LiveNamespace(Namespace):
     def __init__(
-        self, accounts: AccountStore, event_log: EventLog, incidents: IncidentStore, positions: PositionStore
+        self,
+        accounts: AccountStore,
+        event_log: EventLog,
+        incidents: IncidentStore,
+        positions: PositionStore,
+        feed_report: FeedReport | None = None,
     ) -> None:
         super().__init__(NAMESPACE)
+        self._feed_report = feed_report
         self._accounts = accounts
         self._log = event_log
         self._incidents = incidents
@@ -86,4 +92,6 @@ class LiveNamespace(Namespace):
             emit("snapshot", {"incidents": incidents, "stream_id": head})
         snap = self._positions.snapshot(region)
         emit("positions", positions_message(snap["ids"], snap["lat"], snap["lon"], self._log.last_id(keys.POSITION_STREAM), True))
+        if self._feed_report is not None:
+            emit("feeds", self._feed_report())
         return {"mode": mode, "stream_id": head}

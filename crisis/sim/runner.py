@@ -15,6 +15,7 @@ import time
 from datetime import datetime
 from typing import Any, Callable
 
+from crisis.adapters.feed_log import FeedLog
 from crisis.adapters.position_store import PositionStore
 from crisis.handlers import Deps, report_incident, report_positions
 from crisis.sim.scenario import Scenario, Step
@@ -25,7 +26,8 @@ ACTOR = "simulator"
 
 class SimulationRunner:
     def __init__(self, deps: Deps, positions_store: PositionStore, interval: float = 1.0,
-                 scenario: Scenario | None = None, clock: Callable[[], datetime] | None = None) -> None:
+                 scenario: Scenario | None = None, clock: Callable[[], datetime] | None = None,
+                 feed_log: FeedLog | None = None) -> None:
         if interval <= 0:
             raise ValueError("interval must be positive")
         self._deps = deps
@@ -33,6 +35,7 @@ class SimulationRunner:
         self.interval = interval
         self.scenario = scenario if scenario is not None else Scenario()
         self._clock = clock or deps.clock
+        self._feed_log = feed_log  # the "sim" row of the feed health page
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._ready = False
@@ -97,6 +100,8 @@ class SimulationRunner:
         self._last = now
         self._store(self.scenario.step(now, dt))
         self.steps += 1
+        if self._feed_log is not None:
+            self._feed_log.accepted("sim")
 
     def _store(self, step: Step) -> None:
         for batch in step.positions:

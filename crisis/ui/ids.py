@@ -5,10 +5,15 @@ LIVE_SIGNAL = "live-signal"
 LIVE_STATUS = "live-status"
 LIVE_AGE = "live-age"
 LIVE_COUNTS = "live-counts"
+LIVE_FEEDS = "live-feeds"
 
 MAP = "live-map"
 MAP_MOUNTED = "map-mounted"
 INCIDENT_LIST = "incident-list"
+
+FEED_GRID = "feed-grid"
+DEAD_LETTER_GRID = "dead-letter-grid"
+FEEDS_REJECTED_TOTAL = "feeds-rejected-total"
 
 BOARD_GRID = "incident-grid"
 BOARD_DETAIL = "incident-detail"

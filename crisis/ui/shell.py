@@ -43,6 +43,7 @@ def _header() -> html.Header:
             html.Span("CONNECTING", id=ids.LIVE_STATUS, className="live-status waiting"),
             html.Span("no data yet", id=ids.LIVE_AGE, className="live-age waiting"),
             html.Span("", id=ids.LIVE_COUNTS, className="live-counts"),
+            dcc.Link("feeds: waiting", id=ids.LIVE_FEEDS, href="/feeds", className="live-feeds waiting"),
             html.Span(who, className="shell-user"),
             html.A("API", href="/api/v1/docs", className="shell-logout", target="_blank"),
             html.A("Sign out", href="/logout", className="shell-logout"),
@@ -84,6 +85,7 @@ def create_dash(server: Flask, map_style: str, stale_minutes: int = 60) -> dash.
     # Importing a page registers it and its callbacks; the order is the navigation's.
     from crisis.ui.pages import live_map  # noqa: F401, I001
     from crisis.ui.pages import board  # noqa: F401
+    from crisis.ui.pages import feeds  # noqa: F401
     from crisis.ui.pages import incident  # noqa: F401
 
     app.layout = _layout
@@ -94,6 +96,12 @@ def create_dash(server: Flask, map_style: str, stale_minutes: int = 60) -> dash.
     app.clientside_callback(
         ClientsideFunction("crisis", "counts"),
         dash.Output(ids.LIVE_COUNTS, "children"),
+        Input(ids.LIVE_SIGNAL, "data"),
+    )
+    app.clientside_callback(
+        ClientsideFunction("crisis", "feedBadge"),
+        dash.Output(ids.LIVE_FEEDS, "children"),
+        dash.Output(ids.LIVE_FEEDS, "className"),
         Input(ids.LIVE_SIGNAL, "data"),
     )
     return app

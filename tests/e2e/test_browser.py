@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import PASSWORD, LiveServer
+from tests.conftest import PASSWORD, LiveServer, random_ref
+from tests.testdata import read_sample
 
 CHROMIUM = "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -150,4 +151,43 @@ def test_duty_officer_reports_through_the_map_form_and_works_it_on_the_board(bro
 def test_wall_display_has_no_report_form(browser: object, live_server: LiveServer) -> None:
     page = login(browser, live_server, "wall")
     assert page.locator("#report-panel").count() == 0
+    page.close()
+
+
+def test_feed_health_page_turns_red_for_a_failing_feed_and_lists_what_was_refused(browser: object, live_server: LiveServer) -> None:
+    feed = {"Authorization": "Bearer " + live_server.token("feed"), "Content-Type": "application/xml"}
+    page = login(browser, live_server)
+    page.click("text=Feed health")
+    page.wait_for_selector("#feed-grid .ag-row[row-id='cap']", timeout=15_000)
+    wall = {"Authorization": "Bearer " + live_server.token("wall")}
+    cap = requests.get(live_server.url + "/api/v1/feeds", headers=wall).json()["feeds"]["cap"]
+    hostile = b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY e SYSTEM "file:///etc/passwd">]><alert>&e;</alert>'
+    # More refused than accepted in the last hour, the last one refused: the feed is failing.
+    for _ in range(cap["accepted_last_hour"] - cap["rejected_last_hour"] + 1):
+        assert requests.post(live_server.url + "/api/v1/feeds/cap", data=hostile, headers=feed).status_code == 400
+    page.wait_for_selector("#feed-grid .ag-row[row-id='cap'].feed-row-bad", timeout=15_000)
+    assert page.inner_text("#feed-grid .ag-row[row-id='cap'] .ag-cell[col-id='status']").strip() == "FAILING"
+    assert "cap failing" in page.inner_text("#live-feeds")
+    assert "root:" not in page.inner_text("#feed-grid")  # the entity was refused, never resolved
+    page.wait_for_selector("#dead-letter-grid .ag-row .ag-cell[col-id='feed']:has-text('cap')", timeout=15_000)
+    reason = page.inner_text("#dead-letter-grid .ag-row[row-index='0'] .ag-cell[col-id='reason']")
+    assert "entit" in reason.lower() or "dtd" in reason.lower(), reason
+    assert page.inner_text("#dead-letter-grid .ag-row[row-index='0'] .ag-cell[col-id='origin']").startswith("feed-")
+    page.screenshot(path=str(DOCS / "screenshot-feed-health.png"))
+
+    example = read_sample("cap", "example3.xml").decode().replace("</identifier>", f"-{random_ref()}</identifier>", 1)
+    assert requests.post(live_server.url + "/api/v1/feeds/cap", data=example.encode(), headers=feed).status_code == 201
+    page.wait_for_selector("#feed-grid .ag-row[row-id='cap']:not(.feed-row-bad)", timeout=15_000)
+    assert page.inner_text("#feed-grid .ag-row[row-id='cap'] .ag-cell[col-id='status']").strip() == "OK"
+    assert page.errors == []
+    page.close()
+
+
+def test_wall_display_sees_feed_health_but_not_the_refused_messages(browser: object, live_server: LiveServer) -> None:
+    page = login(browser, live_server, "wall")
+    page.click("text=Feed health")
+    page.wait_for_selector("#feed-grid .ag-row[row-id='gdacs']", timeout=15_000)
+    assert page.locator("#dead-letter-grid").count() == 0
+    assert "shown to duty officers" in page.inner_text(".feeds-dead-letters")
+    assert page.errors == []
     page.close()

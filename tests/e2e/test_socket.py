@@ -15,7 +15,7 @@ INCIDENT = {"title": "Demonstration turns violent", "type": "civil_unrest", "sev
 def connect(live_server: LiveServer, auth: dict | None = None, headers: dict | None = None) -> tuple[socketio.Client, "queue.Queue[tuple[str, dict]]"]:
     received: queue.Queue[tuple[str, dict]] = queue.Queue()
     client = socketio.Client(reconnection=False)
-    for name in ("incident", "snapshot", "positions", "welcome"):
+    for name in ("incident", "snapshot", "positions", "welcome", "feeds"):
         client.on(name, (lambda n: lambda data: received.put((n, data)))(name), namespace="/live")
     client.connect(live_server.url, namespaces=["/live"], auth=auth, headers=headers or {}, transports=["websocket"], wait_timeout=10)
     return client, received
@@ -124,5 +124,22 @@ def test_positions_are_pushed_in_ticks_as_float32(live_server: LiveServer) -> No
         tick = wait_for(received, "positions", lambda d: not d["full"] and "P0" in d["ids"])
         lat = np.frombuffer(tick["lat"], dtype=np.float32)
         assert dict(zip(tick["ids"], lat.tolist()))["P3"] == pytest.approx(13.0)
+    finally:
+        client.disconnect()
+
+
+def test_feed_health_comes_on_sync_and_again_with_the_heartbeat(live_server: LiveServer) -> None:
+    client, received = connect(live_server, auth={"token": live_server.token("regional_desk", "africa")})
+    try:
+        client.call("sync", {"last_id": None}, namespace="/live", timeout=10)
+        first = wait_for(received, "feeds")
+        assert set(first["feeds"]) == {"api", "cap", "gdacs", "usgs", "positions", "sim"}
+        refused = requests.post(live_server.url + "/api/v1/feeds/cap", data=b"<alert><unclosed>",
+                                headers={"Authorization": "Bearer " + live_server.token("feed"), "Content-Type": "application/xml"})
+        assert refused.status_code == 400
+        later = wait_for(received, "feeds", lambda d: d["feeds"]["cap"]["rejected_total"] > first["feeds"]["cap"]["rejected_total"],
+                         timeout=15.0)
+        assert "malformed XML at line 1" in later["feeds"]["cap"]["last_error"]
+        assert later["checked_at"] > first["checked_at"]
     finally:
         client.disconnect()

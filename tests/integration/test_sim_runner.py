@@ -29,7 +29,8 @@ def _wait(condition: Any, timeout: float) -> bool:
 
 
 def test_runner_stores_travellers_positions_and_incidents(context: Any) -> None:
-    runner = SimulationRunner(context.deps, context.deps.positions, interval=0.2, scenario=_scenario())
+    runner = SimulationRunner(context.deps, context.deps.positions, interval=0.2, scenario=_scenario(),
+                              feed_log=context.feed_log)
     runner.start()
     try:
         time.sleep(3.0)
@@ -44,6 +45,8 @@ def test_runner_stores_travellers_positions_and_incidents(context: Any) -> None:
     sim = [i for i in context.deps.incidents.all() if i.source == "sim"]
     assert sim
     assert any(i.source_id and i.source_id.endswith("leb-1") for i in sim)
+    # Every step counts as one message of the "sim" feed on the feed health page.
+    assert int(context.feed_log.stats("sim")["accepted_total"]) == runner.steps
 
 
 class _Flaky(Scenario):

@@ -7,7 +7,7 @@ from flask import current_app, g
 
 from crisis.layers import map_figure
 from crisis.ui import ids
-from crisis.ui.views import live_picture
+from crisis.views import live_picture
 
 
 def live_map(class_name: str = "live-map") -> list[object]:

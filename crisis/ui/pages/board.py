@@ -14,8 +14,8 @@ from crisis.domain.regions import REGIONS
 from crisis.ui import ids
 from crisis.ui.components.incident_detail import incident_detail
 from crisis.ui.components.live_map import live_map
-from crisis.ui.views import incident_detail as detail_view
-from crisis.ui.views import region_scope
+from crisis.views import incident_detail as detail_view
+from crisis.views import region_scope
 
 WINDOWS = {"1h": "last hour", "6h": "6 hours", "24h": "24 hours", "7d": "7 days", "all": "all"}
 OPEN_STATUSES = [s.value for s in IncidentStatus if s != IncidentStatus.CLOSED]
@@ -76,7 +76,9 @@ def layout(**_query: Any) -> html.Div:
             ),
             html.Div(className="board-right", children=[
                 *live_map("board-map"),
-                html.Div(incident_detail(None, ""), id=ids.BOARD_DETAIL, className="board-detail"),
+                html.Div(html.P("Click an incident in the table: the map flies there and its facts, history and "
+                                "next steps open here.", className="detail-empty"),
+                         id=ids.BOARD_DETAIL, className="board-detail"),
             ]),
         ],
     )

@@ -14,7 +14,7 @@ from flask import current_app, g
 from crisis.ui import ids
 from crisis.ui.commands import change_incident
 from crisis.ui.components.incident_detail import incident_detail
-from crisis.ui.views import incident_detail as detail_view
+from crisis.views import incident_detail as detail_view
 
 
 def layout(incident_id: str | None = None, **_query: Any) -> html.Div:

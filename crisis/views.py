@@ -1,14 +1,20 @@
-"""Read models for pages: what a principal may see, shaped for drawing. No Dash here."""
+"""Read models for pages and the API: what a principal may see, shaped for display. No Flask or Dash here."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from crisis.adapters import keys
 from crisis.adapters.accounts import Principal
 from crisis.bootstrap import Context
+from crisis.domain.incidents import ALLOWED_TRANSITIONS, is_stale
 from crisis.domain.serialize import incident_to_dict
+from crisis.feeds.health import FEED_LOG_NAMES, FEEDS, feed_health, merge_stats
+from crisis.feeds.pollers import expected_intervals
 from crisis.layers.incidents import incident_message
+
+DEAD_LETTER_FIELDS = ("id", "feed", "time", "reason", "body_size")
 
 
 def region_scope(principal: Principal) -> str | None:
@@ -30,10 +36,6 @@ def live_picture(ctx: Context, principal: Principal) -> dict[str, Any]:
 
 def incident_detail(ctx: Context, principal: Principal, incident_id: str, now: Any = None) -> dict[str, Any] | None:
     """An incident with its history and what may happen next, or None if not visible."""
-    from datetime import datetime, timedelta, timezone
-
-    from crisis.domain.incidents import ALLOWED_TRANSITIONS, is_stale
-
     incident = ctx.deps.incidents.get(incident_id)
     region = region_scope(principal)
     if incident is None or (region is not None and incident.region != region):
@@ -47,3 +49,27 @@ def incident_detail(ctx: Context, principal: Principal, incident_id: str, now: A
         "next_statuses": sorted(s.value for s in ALLOWED_TRANSITIONS[incident.status]),
         "can_edit": principal.role in ("admin", "duty_officer"),
     }
+
+
+def feed_health_report(ctx: Context, now: datetime | None = None) -> dict[str, Any]:
+    """Every feed's health (GET /api/v1/feeds, the feed health page, the header badge)."""
+    now = now or datetime.now(timezone.utc)
+    intervals = expected_intervals(ctx.settings)
+    feeds = {}
+    for feed in FEEDS:
+        stats = merge_stats(ctx.feed_log.stats(name) for name in FEED_LOG_NAMES.get(feed, (feed,)))
+        feeds[feed] = feed_health(stats, intervals[feed], now)
+    return {"feeds": feeds, "checked_at": now.isoformat()}
+
+
+def recent_dead_letters(ctx: Context, count: int = 50) -> list[dict[str, Any]]:
+    """The newest rejected messages, without their bodies.
+
+    "origin" says where each came from: the polled URL, the CAP sender, the account that
+    posted it, or the client's address.
+    """
+    return [
+        {**{k: item.get(k) for k in DEAD_LETTER_FIELDS},
+         "origin": next((item[k] for k in ("url", "sender", "actor", "user", "remote") if item.get(k)), "")}
+        for item in ctx.feed_log.dead_letters(count)
+    ]
