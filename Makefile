@@ -30,6 +30,7 @@ demo: install
 	$(BIN)/crisis demo --port $(PORT)
 
 test: install-test browser
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 clean:
