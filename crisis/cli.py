@@ -231,9 +231,13 @@ def _with_context(settings: Settings, action: Any) -> Any:
 @click.pass_context
 def users_add(ctx: click.Context, name: str, role: str, region: str | None) -> None:
     """Add (or replace) a user. The password is read from stdin or prompted for."""
+    from crisis.errors import InputError
     from crisis.feeds.schemas import UserIn, parse
 
-    parse(UserIn, {"name": name, "role": role, "region": region})
+    try:
+        parse(UserIn, {"name": name, "role": role, "region": region})
+    except InputError as exc:
+        raise click.BadParameter("; ".join(e["message"] for e in exc.errors), param_hint="NAME") from None
     _check_region(role, region)
     password = _read_password()
     _with_context(ctx.obj, lambda c: c.accounts.add_user(name, password, role, region))
