@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,9 @@ def _serve(settings: Settings, host: str, port: int, simulate: bool, banner: lis
     for line in banner:
         click.echo(line)
     sys.stdout.flush()
+    # `docker stop` and systemd send SIGTERM: leave through the cleanup below, like Ctrl-C,
+    # so the simulator and pollers stop and an embedded Redis we started shuts down cleanly.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         app.run(host, port)
     finally:
@@ -168,8 +172,6 @@ def feeds_command(ctx: click.Context) -> None:
     For a feed process of its own: run the web process with CRISIS_FEEDS=0 then, or both
     would poll.
     """
-    import signal
-
     from crisis.bootstrap import bootstrap
     from crisis.feeds.pollers import Pollers, feed_sources
 
@@ -207,6 +209,18 @@ def _read_password(confirm: bool = True) -> str:
     return password
 
 
+def _check_account(name: str, role: str, region: str | None) -> None:
+    """A user's or token's name, role and region, checked before Redis is opened."""
+    from crisis.errors import InputError
+    from crisis.feeds.schemas import UserIn, parse
+
+    try:
+        parse(UserIn, {"name": name, "role": role, "region": region})
+    except InputError as exc:
+        raise click.BadParameter("; ".join(e["message"] for e in exc.errors), param_hint="NAME") from None
+    _check_region(role, region)
+
+
 def _check_region(role: str, region: str | None) -> None:
     if region is not None and region not in REGIONS:
         raise click.BadParameter(f"unknown region {region!r}; one of: {', '.join(REGIONS)}", param_hint="--region")
@@ -231,14 +245,7 @@ def _with_context(settings: Settings, action: Any) -> Any:
 @click.pass_context
 def users_add(ctx: click.Context, name: str, role: str, region: str | None) -> None:
     """Add (or replace) a user. The password is read from stdin or prompted for."""
-    from crisis.errors import InputError
-    from crisis.feeds.schemas import UserIn, parse
-
-    try:
-        parse(UserIn, {"name": name, "role": role, "region": region})
-    except InputError as exc:
-        raise click.BadParameter("; ".join(e["message"] for e in exc.errors), param_hint="NAME") from None
-    _check_region(role, region)
+    _check_account(name, role, region)
     password = _read_password()
     _with_context(ctx.obj, lambda c: c.accounts.add_user(name, password, role, region))
     click.echo(f"user {name} ({role}{', ' + region if region else ''}) saved")
@@ -264,7 +271,7 @@ def tokens() -> None:
 @click.pass_context
 def tokens_create(ctx: click.Context, name: str, role: str, region: str | None) -> None:
     """Create an API token. It is printed once, alone on the last line; only its hash is kept."""
-    _check_region(role, region)
+    _check_account(name, role, region)
     token = _with_context(ctx.obj, lambda c: c.accounts.create_token(name, role, region))
     click.echo(f"token for {name} ({role}) created; store it now, it cannot be shown again:")
     click.echo(token)

@@ -304,6 +304,7 @@ def test_redis_url_is_used_and_no_embedded_server_started(
         (["tokens", "create", "x", "--role", "superuser"], "", "'superuser' is not one of"),
         (["tokens", "create", "x", "--role", "regional_desk"], "", "needs --region"),
         (["tokens", "create", "x", "--role", "regional_desk", "--region", "atlantis"], "", "unknown region"),
+        (["tokens", "create", "gdacs poller", "--role", "feed"], "", "Invalid value for NAME"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_error(env: dict[str, str], args: list[str], password: str, message: str) -> None:
@@ -313,3 +314,14 @@ def test_bad_input_is_refused_with_a_clear_error(env: dict[str, str], args: list
     assert "saved" not in result.stdout and "created" not in result.stdout
     # Refused before anything was stored: the command never even opened Redis.
     assert not (Path(env["CRISIS_DATA_DIR"]) / "redis").exists()
+
+
+def test_sigterm_stops_serve_and_its_embedded_redis_cleanly(env: dict[str, str], serve: Callable[[dict[str, str]], Server]) -> None:
+    server = serve(env)
+    record = json.loads((Path(env["CRISIS_DATA_DIR"]) / "redis" / "redis.json").read_text())
+    assert _alive(record["url"])
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=20) == 0  # exit through the cleanup, not killed by the signal
+    assert not _alive(record["url"])
+    log = (Path(env["CRISIS_DATA_DIR"]) / "redis" / "redis.log").read_text()
+    assert "ready to exit" in log.lower() or "shutdown" in log.lower(), log[-2000:]
