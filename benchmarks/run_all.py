@@ -248,7 +248,7 @@ def _diagnostics(runs: dict[str, Any]) -> list[str]:
         "It runs the same app as `crisis serve` and wraps chosen functions with timers from outside `crisis/`. "
         "Each timer records wall time and the calling thread's CPU time. When wall time is well above CPU time, "
         "the stage was waiting: for Redis, where every write waits for the AOF fsync, or for the GIL. "
-        "Nested stages include their children. For example, `handlers.report_incident` includes the lock, "
+        "Nested stages include their children. For example, `handlers.report_incident` includes "
         "`_place` and `_store`, and `EventLog.append_many` includes `PositionStore.queue_save`.",
         "",
     ]
