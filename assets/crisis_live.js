@@ -284,7 +284,9 @@
         return {display: "none"};
       },
       feedBadge: function (signal) {
-        if (!live.feeds) { return window.dash_clientside.no_update; }
+        // Signals come up to every 60 ms with positions; redraw only for a new feed report.
+        var triggered = window.dash_clientside.callback_context.triggered_id;
+        if (!live.feeds || (triggered && signal && !signal.feeds)) { return window.dash_clientside.no_update; }
         var bad = [];
         Object.keys(live.feeds.feeds).forEach(function (name) {
           var status = live.feeds.feeds[name].status;
