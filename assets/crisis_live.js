@@ -22,7 +22,8 @@
     lastIncidentId: null,      // newest incident stream id applied
     trav: {index: new Map(), ids: [], lat: new Float32Array(4096), lon: new Float32Array(4096), n: 0},
     feeds: null,               // the latest feed health report {feeds: {name: row}, checked_at}
-    dirty: {incidents: false, positions: false, feeds: false},
+    dirty: {incidents: false, positions: false, feeds: false, redraw: false},
+    mapSentAt: null,
     rev: 0,
     incRev: 0,                 // bumped whenever the incidents changed
     posRev: 0,                 // bumped whenever positions changed
@@ -90,14 +91,15 @@
 
   function flush() {
     live.flushTimer = null;
-    if (!live.ready || !(live.dirty.incidents || live.dirty.positions || live.dirty.feeds)) { return; }
+    var d = live.dirty;
+    if (!live.ready || !(d.incidents || d.positions || d.feeds || d.redraw)) { return; }
     live.rev += 1;
     if (live.dirty.incidents) { live.incRev += 1; }
     if (live.dirty.positions) { live.posRev += 1; }
     var signal = {rev: live.rev, incidents: live.dirty.incidents, positions: live.dirty.positions,
                   feeds: live.dirty.feeds, stream_id: live.lastIncidentId, count: live.incidents.size,
                   travellers: live.trav.n};
-    live.dirty = {incidents: false, positions: false, feeds: false};
+    live.dirty = {incidents: false, positions: false, feeds: false, redraw: false};
     window.dash_clientside.set_props("live-signal", {data: signal});
   }
 
@@ -178,12 +180,29 @@
     return out;
   }
 
-  function mapPatch(mounted) {
+  // dcc.Graph queues a figure that arrives while it is still drawing the previous one and
+  // draws it later, even when the graph has been taken off the page meanwhile (an uncaught
+  // "reading 'classList'" error). So the map gets no new patch until the last one is drawn
+  // (the Plotly.react guard below clears mapSentAt); what came in meanwhile is drawn right
+  // after, in one patch, and stale frames never queue up. A patch that was never drawn
+  // (the page left first) stops holding the next one back after MAP_DRAW_MAX_MS.
+  var MAP_DRAW_MAX_MS = 5000;
+
+  function mapBusy() {
+    if (live.mapSentAt !== null && Date.now() - live.mapSentAt < MAP_DRAW_MAX_MS) { return true; }
+    return document.querySelector("#live-map.dash-graph--pending, #live-map .dash-graph--pending") !== null;
+  }
+
+  function redrawSoon() {
+    live.dirty.redraw = true;
+    scheduleFlush();
+  }
+
+  function mapPatch() {
     var cfg = live.config;
     var Patch = window.dash_clientside.Patch;
     var patch = new Patch();
     var t = live.trav;
-    if (mounted) { live.drawn = {inc: -1, pos: -1}; }
     if (live.drawn.pos !== live.posRev) {
       live.drawn.pos = live.posRev;
       patch.assign(["data", cfg.traveller_trace, "lat"], t.lat.slice(0, t.n));
@@ -238,8 +257,47 @@
     });
   }
 
+  // Plotly finishes a map redraw asynchronously (positions redraw the map several times a
+  // second). When the user leaves the page meanwhile, dcc.Graph purges the graph and the
+  // rest of that redraw throws on it (for example "reading '_rangeSliderData'"). So a
+  // purge waits until the graph's redraw in flight has settled; nothing is swallowed.
+  function graphDiv(gd) {
+    return typeof gd === "string" ? document.getElementById(gd) : gd;
+  }
+
+  function guardPlotly() {
+    var P = window.Plotly;
+    if (!P || P.react.__crisisGuarded) { return; }
+    var react = P.react, purge = P.purge;
+    P.react = function (gd) {
+      var drawing = react.apply(P, arguments);
+      var el = graphDiv(gd);
+      if (el && drawing && typeof drawing.then === "function") {
+        var isMap = typeof el.closest === "function" && el.closest("#live-map") !== null;
+        var settled = function () {
+          if (el.__crisisDrawing === drawing) { el.__crisisDrawing = null; }
+          if (isMap) { live.mapSentAt = null; }
+        };
+        el.__crisisDrawing = drawing;
+        drawing.then(settled, settled);
+      }
+      return drawing;
+    };
+    P.react.__crisisGuarded = true;
+    P.purge = function (gd) {
+      var el = graphDiv(gd);
+      if (el && el.__crisisDrawing) {
+        var later = function () { P.purge(el); };
+        el.__crisisDrawing.then(later, later);
+        return el;
+      }
+      return purge.apply(P, arguments);
+    };
+  }
+
   // A click on the map (not on a marker) opens the report form there (duty officers).
   function attachMapClick(tries) {
+    guardPlotly();
     var gd = document.querySelector("#live-map .js-plotly-plot");
     var subplot = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
     if (!subplot || !subplot.map) {
@@ -269,8 +327,18 @@
         attachMapClick(40);
         if (!live.ready || !mounted) { return window.dash_clientside.no_update; }
         live.config.area_layer_first = mounted.area_layer_first;
-        var ctx = window.dash_clientside.callback_context;
-        return mapPatch(ctx.triggered_id === "map-mounted");
+        if (window.dash_clientside.callback_context.triggered_id === "map-mounted") {
+          live.drawn = {inc: -1, pos: -1};
+          live.mapSentAt = null;
+        }
+        if (mapBusy()) {
+          redrawSoon();
+          return window.dash_clientside.no_update;
+        }
+        guardPlotly();
+        // Only a guarded Plotly.react tells when the patch is drawn.
+        live.mapSentAt = window.Plotly && window.Plotly.react.__crisisGuarded ? Date.now() : null;
+        return mapPatch();
       },
       incidentList: function (signal) {
         if (!live.ready) { return window.dash_clientside.no_update; }

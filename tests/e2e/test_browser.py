@@ -191,3 +191,48 @@ def test_wall_display_sees_feed_health_but_not_the_refused_messages(browser: obj
     assert "shown to duty officers" in page.inner_text(".feeds-dead-letters")
     assert page.errors == []
     page.close()
+
+
+def test_a_map_redraw_cut_off_by_leaving_the_page_raises_no_error(browser: object, live_server: LiveServer) -> None:
+    """Plotly finishes a map redraw asynchronously; leaving the page purges the graph.
+
+    Without the guard in crisis_live.js the rest of the redraw throws on the purged graph
+    ("reading '_rangeSliderData'" or "'setLayoutProperty'"), uncaught errors seen when a
+    duty officer leaves the live map while positions stream in. With it the purge waits
+    for the redraw, which completes, and then still happens.
+    """
+    page = login(browser, live_server)
+    outcome = page.evaluate(
+        """async () => {
+            const gd = document.createElement("div");
+            gd.style.width = "400px"; gd.style.height = "300px";
+            document.body.appendChild(gd);
+            const figure = lat => [{type: "scattermap", lat: [lat], lon: [2]}];
+            await Plotly.react(gd, figure(1), {map: {style: "white-bg"}});
+            const drawing = Plotly.react(gd, figure(3), {map: {style: "white-bg", zoom: 2}});
+            Plotly.purge(gd);
+            gd.remove();
+            const late = new Promise(resolve => setTimeout(() => resolve("still pending"), 5000));
+            let outcome;
+            try { outcome = await Promise.race([drawing.then(() => "quiet"), late]); } catch (err) { return String(err); }
+            await new Promise(resolve => setTimeout(resolve, 50));
+            return [outcome, gd._fullLayout === undefined ? "purged" : "left drawn"];
+        }"""
+    )
+    assert outcome == ["quiet", "purged"], outcome
+    # The guard is transparent for a graph that stays: the redraw completes and shows the new data.
+    drawn = page.evaluate(
+        """async () => {
+            const gd = document.createElement("div");
+            gd.style.width = "400px"; gd.style.height = "300px";
+            document.body.appendChild(gd);
+            await Plotly.react(gd, [{type: "scattermap", lat: [1], lon: [2]}], {map: {style: "white-bg"}});
+            const same = await Plotly.react(gd, [{type: "scattermap", lat: [7], lon: [2]}], {map: {style: "white-bg"}});
+            const lat = gd._fullData[0].lat[0];
+            Plotly.purge(gd); gd.remove();
+            return [same === gd, lat];
+        }"""
+    )
+    assert drawn == [True, 7]
+    assert page.errors == []
+    page.close()
