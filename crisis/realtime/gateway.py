@@ -92,6 +92,7 @@ class Gateway:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.sent_incidents = 0
+        self.sent_position_messages = 0
 
     def start(self) -> None:
         cursors = {
@@ -127,28 +128,49 @@ class Gateway:
     def _ticker(self) -> None:
         next_heartbeat = 0.0
         while not self._stop.wait(self._tick):
-            latest, stream_id = self._buffer.drain()
-            if latest:
-                self._flush(latest, stream_id)
-            if time.monotonic() >= next_heartbeat:
+            next_heartbeat = self.tick(next_heartbeat)
+
+    def tick(self, next_heartbeat: float = 0.0) -> float:
+        """One round: push the positions buffered since the last, and the heartbeat when due.
+
+        Work is done only for rooms with someone in them (this process's clients: every
+        instance pushes to its own). A client that joins later starts from a snapshot.
+        """
+        latest, stream_id = self._buffer.drain()
+        listening = self._rooms_in_use()
+        if latest and listening:
+            self._flush(latest, stream_id, listening)
+        if time.monotonic() >= next_heartbeat:
+            if listening:
                 # Lets an idle page tell "nothing happened" from "the server is gone".
                 self._socketio.emit("heartbeat", {"time": time.time()}, namespace=NAMESPACE)
                 if self._feed_report is not None:
                     self._socketio.emit("feeds", self._feed_report(), namespace=NAMESPACE)
-                next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
+            next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
+        return next_heartbeat
 
-    def _flush(self, latest: dict[str, tuple[float, float, str | None]], stream_id: str) -> None:
+    def _rooms_in_use(self) -> set[str]:
+        rooms = dict(self._socketio.server.manager.rooms.get(NAMESPACE, {}))
+        return {room for room, members in rooms.items() if room and members}
+
+    def _flush(self, latest: dict[str, tuple[float, float, str | None]], stream_id: str, listening: set[str]) -> None:
         ids = list(latest)
         values = list(latest.values())
         lat = np.fromiter((v[0] for v in values), dtype=np.float32, count=len(values))
         lon = np.fromiter((v[1] for v in values), dtype=np.float32, count=len(values))
+        if ALL in listening:
+            self._emit_positions(positions_message(ids, lat, lon, stream_id, False), ALL)
         regions = np.array([v[2] or "" for v in values], dtype=object)
-        self._socketio.emit("positions", positions_message(ids, lat, lon, stream_id, False), namespace=NAMESPACE, to=ALL)
         for region in set(regions) - {""}:
+            if region_room(region) not in listening:
+                continue
             mask = regions == region
             subset = [i for i, m in zip(ids, mask) if m]
-            message = positions_message(subset, lat[mask], lon[mask], stream_id, False)
-            self._socketio.emit("positions", message, namespace=NAMESPACE, to=region_room(region))
+            self._emit_positions(positions_message(subset, lat[mask], lon[mask], stream_id, False), region_room(region))
+
+    def _emit_positions(self, message: dict[str, Any], room: str) -> None:
+        self._socketio.emit("positions", message, namespace=NAMESPACE, to=room)
+        self.sent_position_messages += 1
 
 
 def _forever(target: Callable[[], None], stop: threading.Event) -> Callable[[], None]:
