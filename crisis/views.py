@@ -55,10 +55,11 @@ def feed_health_report(ctx: Context, now: datetime | None = None) -> dict[str, A
     """Every feed's health (GET /api/v1/feeds, the feed health page, the header badge)."""
     now = now or datetime.now(timezone.utc)
     intervals = expected_intervals(ctx.settings)
+    names = {feed: FEED_LOG_NAMES.get(feed, (feed,)) for feed in FEEDS}
+    stats = ctx.feed_log.stats_many([name for feed in FEEDS for name in names[feed]])
     feeds = {}
     for feed in FEEDS:
-        stats = merge_stats(ctx.feed_log.stats(name) for name in FEED_LOG_NAMES.get(feed, (feed,)))
-        feeds[feed] = feed_health(stats, intervals[feed], now)
+        feeds[feed] = feed_health(merge_stats(stats[name] for name in names[feed]), intervals[feed], now)
     return {"feeds": feeds, "checked_at": now.isoformat()}
 
 

@@ -69,9 +69,21 @@ class FeedLog:
         return out
 
     def stats(self, feed: str) -> dict[str, Any]:
-        stats: dict[str, Any] = dict(self._redis.hgetall(keys.feed_stats(feed)))
+        return self.stats_many([feed])[feed]
+
+    def stats_many(self, feeds: list[str]) -> dict[str, dict[str, Any]]:
+        """Each feed's counters, last message and last error, in one round trip."""
         since = int(time.time() // 60) - 59
-        for outcome in ("accepted", "rejected"):
-            buckets = self._redis.hgetall(keys.feed_minute_counts(feed, outcome))
-            stats[f"{outcome}_last_hour"] = sum(int(v) for k, v in buckets.items() if int(k) >= since)
-        return stats
+        with self._redis.pipeline(transaction=False) as pipe:
+            for feed in feeds:
+                pipe.hgetall(keys.feed_stats(feed))
+                pipe.hgetall(keys.feed_minute_counts(feed, "accepted"))
+                pipe.hgetall(keys.feed_minute_counts(feed, "rejected"))
+            answers = pipe.execute()
+        out: dict[str, dict[str, Any]] = {}
+        for i, feed in enumerate(feeds):
+            stats, accepted, rejected = answers[3 * i:3 * i + 3]
+            out[feed] = dict(stats)
+            for outcome, buckets in (("accepted", accepted), ("rejected", rejected)):
+                out[feed][f"{outcome}_last_hour"] = sum(int(v) for k, v in buckets.items() if int(k) >= since)
+        return out
