@@ -103,8 +103,15 @@ def demo(ctx: click.Context, host: str | None, port: int | None) -> None:
     _serve(settings, host, port, simulate=True, banner=banner)
 
 
+DEMO_USGS_MIN_MAGNITUDE = 4.0
+
+
 def _demo_feeds(settings: Settings) -> Settings:
-    """Poll the bundled GDACS and USGS samples in the demo, unless real URLs are set."""
+    """Poll the bundled GDACS and USGS samples in the demo, unless real URLs are set.
+
+    Earthquakes under magnitude 4 are skipped unless CRISIS_USGS_MIN_MAGNITUDE says
+    otherwise: the day's feed holds hundreds of small ones that would bury the scenario.
+    """
     import crisis
 
     samples = Path(crisis.__file__).resolve().parents[1] / "tests" / "samples"
@@ -113,6 +120,8 @@ def _demo_feeds(settings: Settings) -> Settings:
                          ("usgs_url", samples / "usgs" / "all_day_2019-01-30.geojson")):
         if getattr(settings, name) is None and sample.is_file():
             changes[name] = str(sample)
+    if "usgs_url" in changes and settings.usgs_min_magnitude is None:
+        changes["usgs_min_magnitude"] = DEMO_USGS_MIN_MAGNITUDE
     return settings.with_(**changes) if changes else settings
 
 
@@ -121,7 +130,10 @@ def _feed_banner(settings: Settings) -> list[str]:
 
     if not settings.feeds_enabled:
         return ["  feeds: off (CRISIS_FEEDS=0)"]
-    return [f"  feed {s.feed:5} every {s.interval:.0f} s: {display_location(s.location)}" for s in feed_sources(settings)]
+    lines = [f"  feed {s.feed:5} every {s.interval:.0f} s: {display_location(s.location)}" for s in feed_sources(settings)]
+    if settings.usgs_url and settings.usgs_min_magnitude is not None:
+        lines.append(f"  usgs: earthquakes under magnitude {settings.usgs_min_magnitude:g} skipped")
+    return lines
 
 
 @main.command("ingest")

@@ -42,7 +42,6 @@ class Settings:
     usgs_interval: float = 60.0
     usgs_min_magnitude: float | None = None
     feed_user_agent: str = "crisis-centre/0.1 (Crisis Coordination Centre feed poller)"
-    wall_shows_names: bool = False
     session_days: int = 30
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -69,7 +68,6 @@ class Settings:
             usgs_interval=float(env.get("CRISIS_USGS_INTERVAL", "60")),
             usgs_min_magnitude=_float_or_none(env.get("CRISIS_USGS_MIN_MAGNITUDE")),
             feed_user_agent=env.get("CRISIS_FEED_USER_AGENT") or cls.feed_user_agent,
-            wall_shows_names=_bool(env.get("CRISIS_WALL_SHOWS_NAMES"), False),
             session_days=int(env.get("CRISIS_SESSION_DAYS", "30")),
         )
         return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
