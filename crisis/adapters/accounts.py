@@ -6,6 +6,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 from argon2 import PasswordHasher
@@ -59,7 +60,9 @@ class AccountStore:
         return Principal(name=name, role=record["role"], region=record.get("region"))
 
     def users(self) -> list[Principal]:
-        return [self.user(n) for n in sorted(self._redis.hkeys(keys.USERS))]  # type: ignore[misc]
+        names = cast("list[str]", self._redis.hkeys(keys.USERS))  # the client decodes responses
+        found = (self.user(n) for n in sorted(names))
+        return [p for p in found if p is not None]  # a user removed meanwhile is left out
 
     def authenticate(self, name: str, password: str) -> Principal | None:
         raw = self._redis.hget(keys.USERS, name)

@@ -14,13 +14,17 @@ then new ones, so a restarted consumer resumes where it stopped.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import cast
 
 import redis
+from redis.typing import EncodableT, FieldT, StreamRangeResponse, XReadGroupResponse
 
 from crisis.domain.events import Event
+
+log = logging.getLogger(__name__)
 
 Entry = tuple[str, dict[str, str]]
 QueueWrites = Callable[["redis.client.Pipeline"], None]
@@ -33,6 +37,28 @@ def encode(event: Event) -> dict[str, str]:
         "actor": event.actor or "",
         "payload": json.dumps(event.payload, separators=(",", ":")),
     }
+
+
+def xadd_fields(fields: dict[str, str]) -> dict[FieldT, EncodableT]:
+    """``fields`` as the type xadd asks for (it only reads them, but redis-py types them
+    as an invariant dict, which a ``dict[str, str]`` is not)."""
+    return cast("dict[FieldT, EncodableT]", fields)
+
+
+def stream_entries(reply: StreamRangeResponse | None) -> list[Entry]:
+    """An XRANGE/XREVRANGE reply as (id, fields) pairs.
+
+    Only narrows the type: our clients decode responses, so ids and fields are str, and
+    a sync client never answers None."""
+    return cast("list[Entry]", reply)
+
+
+def group_entries(reply: XReadGroupResponse) -> list[Entry]:
+    """The entries of the one stream an XREADGROUP asked for ([] when there are none).
+
+    The reply has the RESP2 (``legacy_responses``) shape ``[[stream, entries]]``."""
+    streams = cast("list[tuple[str, list[Entry]]]", reply)
+    return streams[0][1] if streams else []
 
 
 def decode(entry_id: str, fields: dict[str, str]) -> Event:
@@ -60,7 +86,7 @@ class EventLog:
         maxlen = self._maxlen.get(stream)
         with self._redis.pipeline(transaction=True) as pipe:
             for event in events:
-                pipe.xadd(stream, encode(event), maxlen=maxlen, approximate=True)
+                pipe.xadd(stream, xadd_fields(encode(event)), maxlen=maxlen, approximate=True)
             if projection is not None:
                 projection(pipe)
             results = pipe.execute()
@@ -77,8 +103,8 @@ class EventLog:
 
     def read_after(self, stream: str, after_id: str, count: int = 1000) -> list[Event]:
         """Events strictly after ``after_id``, oldest first, at most ``count``."""
-        entries = self._redis.xrange(stream, min=f"({after_id}", count=count)
-        return [decode(eid, fields) for eid, fields in entries]
+        found = stream_entries(self._redis.xrange(stream, min=f"({after_id}", count=count))
+        return [decode(eid, fields) for eid, fields in found]
 
     def replay(self, stream: str, batch: int = 5000) -> Iterator[Event]:
         """Every event of the stream from the start, in order."""
@@ -122,17 +148,27 @@ class GroupConsumer:
 
     def read(self, count: int = 100, block_ms: int | None = None) -> list[Event]:
         """The next events: unacknowledged ones given to this consumer before, then new ones."""
-        if self._pending_first:
-            pending = self._redis.xreadgroup(self.group, self.consumer, {self.stream: "0"}, count=count)
-            entries = pending[0][1] if pending else []
-            if entries:
-                return [decode(eid, fields) for eid, fields in entries]
-            self._pending_first = False
-        fresh = self._redis.xreadgroup(
-            self.group, self.consumer, {self.stream: ">"}, count=count, block=block_ms
+        while self._pending_first:
+            pending = group_entries(
+                self._redis.xreadgroup(self.group, self.consumer, {self.stream: "0"}, count=count)
+            )
+            # An entry trimmed from the stream (MAXLEN) before it was acked comes back with
+            # no fields: it cannot be processed any more. Ack it, say so, and go on, or the
+            # consumer would stop on it after every restart.
+            gone = [eid for eid, fields in pending if not fields]
+            if gone:
+                log.warning("%s/%s: %d unacknowledged entries were trimmed from %s before processing: %s",
+                            self.group, self.consumer, len(gone), self.stream, ", ".join(gone[:10]))
+                self._redis.xack(self.stream, self.group, *gone)
+            kept = [decode(eid, fields) for eid, fields in pending if fields]
+            if kept:
+                return kept
+            if not gone:
+                self._pending_first = False
+        fresh = group_entries(
+            self._redis.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=count, block=block_ms)
         )
-        entries = fresh[0][1] if fresh else []
-        return [decode(eid, fields) for eid, fields in entries]
+        return [decode(eid, fields) for eid, fields in fresh]
 
     def ack(self, events: list[Event]) -> None:
         ids = [e.id for e in events if e.id]

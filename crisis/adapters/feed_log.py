@@ -14,6 +14,7 @@ from typing import Any
 import redis
 
 from crisis.adapters import keys
+from crisis.adapters.eventlog import stream_entries, xadd_fields
 
 MAX_KEPT_BODY = 256 * 1024
 DEADLETTER_MAXLEN = 100_000
@@ -51,7 +52,7 @@ class FeedLog:
             **(detail or {}),
         }
         with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(keys.DEADLETTER_STREAM, entry, maxlen=DEADLETTER_MAXLEN, approximate=True)
+            pipe.xadd(keys.DEADLETTER_STREAM, xadd_fields(entry), maxlen=DEADLETTER_MAXLEN, approximate=True)
             pipe.hset(keys.feed_stats(feed), mapping={"last_message_at": now, "last_error": reason, "last_error_at": now})
             pipe.hincrby(keys.feed_stats(feed), "rejected_total", 1)
             pipe.hincrby(keys.feed_minute_counts(feed, "rejected"), minute, 1)
@@ -61,8 +62,8 @@ class FeedLog:
 
     def dead_letters(self, count: int = 100) -> list[dict[str, Any]]:
         out = []
-        for entry_id, fields in self._redis.xrevrange(keys.DEADLETTER_STREAM, count=count):
-            item = dict(fields)
+        for entry_id, fields in stream_entries(self._redis.xrevrange(keys.DEADLETTER_STREAM, count=count)):
+            item: dict[str, Any] = dict(fields)
             item["id"] = entry_id
             item["errors"] = json.loads(item.get("errors", "[]"))
             out.append(item)

@@ -8,7 +8,8 @@ the whole projection from the log.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import redis
 
@@ -28,7 +29,7 @@ class IncidentStore:
         return incident_from_dict(json.loads(raw)) if raw else None
 
     def all(self) -> list[Incident]:
-        ids = sorted(self._redis.smembers(keys.INCIDENT_INDEX))
+        ids = sorted(self._incident_ids())
         if not ids:
             return []
         raws = self._redis.mget([keys.incident(i) for i in ids])
@@ -37,7 +38,8 @@ class IncidentStore:
     def id_for_source(self, source: str, source_ids: list[str]) -> str | None:
         if not source_ids:
             return None
-        found = self._redis.hmget(keys.INCIDENT_SOURCE_INDEX, [keys.source_key(source, s) for s in source_ids])
+        fields = [keys.source_key(source, s) for s in source_ids]
+        found = cast("list[str | None]", self._redis.hmget(keys.INCIDENT_SOURCE_INDEX, fields))  # the client decodes responses
         return next((f for f in found if f), None)
 
     def claim_source(self, source: str, source_id: str, incident_id: str) -> str:
@@ -52,7 +54,7 @@ class IncidentStore:
 
     @staticmethod
     def queue_save(
-        pipe: redis.client.Pipeline, incident: Incident, change: dict[str, Any], aliases: list[str] = ()
+        pipe: redis.client.Pipeline, incident: Incident, change: dict[str, Any], aliases: Sequence[str] = ()
     ) -> None:
         pipe.set(keys.incident(incident.id), json.dumps(incident_to_dict(incident)))
         pipe.sadd(keys.INCIDENT_INDEX, incident.id)
@@ -60,9 +62,12 @@ class IncidentStore:
         for alias in aliases:
             pipe.hset(keys.INCIDENT_SOURCE_INDEX, keys.source_key(incident.source, alias), incident.id)
 
+    def _incident_ids(self) -> set[str]:
+        return cast("set[str]", self._redis.smembers(keys.INCIDENT_INDEX))  # the client decodes responses
+
     def rebuild(self, log: EventLog) -> int:
         """Drop the projection and replay the incident log into it; events applied."""
-        ids = self._redis.smembers(keys.INCIDENT_INDEX)
+        ids = self._incident_ids()
         with self._redis.pipeline(transaction=True) as pipe:
             for i in ids:
                 pipe.delete(keys.incident(i), keys.incident_history(i))

@@ -2,6 +2,8 @@
 
 from datetime import datetime, timezone
 
+import pytest
+
 from crisis.adapters import keys
 from crisis.adapters.eventlog import GroupConsumer
 from crisis.adapters.incident_store import IncidentStore
@@ -109,6 +111,27 @@ def test_restarted_consumer_resumes_without_loss_or_duplicates(context: Context)
         seen += [e.payload["n"] for e in events]
         restarted.ack(events)
     assert seen == list(range(12))
+    assert context.redis.xpending(stream, "fusion")["pending"] == 0
+
+
+def test_a_restarted_consumer_goes_past_entries_trimmed_before_it_acked_them(
+    context: Context, caplog: pytest.LogCaptureFixture
+) -> None:
+    stream = "crisis:test:" + random_ref()
+    for n in range(3):
+        context.deps.log.append(stream, _event(n))
+    assert len(GroupConsumer(context.redis, stream, "fusion", "worker-1").read(count=3)) == 3  # never acked
+    context.redis.xtrim(stream, maxlen=1, approximate=False)  # 0 and 1 are gone, 2 is left
+    context.deps.log.append(stream, _event(3))
+
+    restarted = GroupConsumer(context.redis, stream, "fusion", "worker-1")
+    seen: list[int] = []
+    with caplog.at_level("WARNING", logger="crisis.adapters.eventlog"):
+        while events := restarted.read(count=10, block_ms=100):
+            seen += [e.payload["n"] for e in events]
+            restarted.ack(events)
+    assert seen == [2, 3]
+    assert "2 unacknowledged entries were trimmed" in caplog.text
     assert context.redis.xpending(stream, "fusion")["pending"] == 0
 
 
