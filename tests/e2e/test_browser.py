@@ -236,3 +236,34 @@ def test_a_map_redraw_cut_off_by_leaving_the_page_raises_no_error(browser: objec
     assert drawn == [True, 7]
     assert page.errors == []
     page.close()
+
+
+def test_travellers_keep_moving_on_the_map_under_a_steady_stream_of_positions(browser: object, live_server: LiveServer) -> None:
+    """The map takes one patch at a time (see crisis_live.js mapBusy): updates that come
+    while it draws are merged into the next patch, never dropped and never queued up."""
+    feed = {"Authorization": "Bearer " + live_server.token("feed")}
+    page = login(browser, live_server)
+    page.evaluate(
+        """() => { const gd = document.querySelector('#live-map .js-plotly-plot');
+                   window.__draws = 0; gd.on('plotly_afterplot', () => { window.__draws += 1; }); }"""
+    )
+    prefix, steps = random_ref("M"), 30
+    for step in range(steps):  # 30 batches of 300 travellers walking north, every 50 ms
+        batch = [{"traveller_id": f"{prefix}-{i}", "lat": -60 + step * 0.5, "lon": -150 + i / 10} for i in range(300)]
+        assert requests.post(live_server.url + "/api/v1/positions", json=batch, headers=feed).status_code == 202
+        page.wait_for_timeout(50)
+    final = -60 + (steps - 1) * 0.5
+    page.wait_for_function(
+        "final => { const lat = document.querySelector('#live-map .js-plotly-plot').data[0].lat;"
+        " return Array.from(lat).filter(v => Math.abs(v - final) < 1e-3).length === 300; }",
+        arg=final, timeout=10_000,
+    )
+    # None of the travellers is left behind at an earlier step.
+    behind = page.evaluate(
+        "final => Array.from(document.querySelector('#live-map .js-plotly-plot').data[0].lat)"
+        ".filter(v => v >= -60 - 1e-3 && v < final - 1e-3).length", final,
+    )
+    assert behind == 0
+    assert page.evaluate("() => window.__draws") >= 2  # it moved while the stream ran, not only at the end
+    assert page.errors == []
+    page.close()
