@@ -3,12 +3,14 @@
 Every benchmark starts its own ``crisis serve`` on a free 127.0.0.1 port, with a new
 temporary data directory (so a fresh embedded Redis) and the external feeds off, and
 tears it down at the end: the server runs in its own process group, which is
-terminated (the embedded redis-server is in the same group and also dies with its
-parent), then the data directory is removed. Every wait here has a deadline.
+terminated (SIGTERM: the server leaves through its cleanup, which shuts down the
+embedded redis-server it was the last user of), then any redis-server still recorded in
+the data directory is stopped and the directory removed. Every wait here has a deadline.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -124,6 +126,7 @@ class Server:
                     os.killpg(process.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+        _stop_embedded_redis(self.data_dir)
         if self._log_file is not None:
             self._log_file.close()
             self._log_file = None
@@ -290,3 +293,17 @@ def land_point(rng: Any) -> tuple[float, float]:
     """A random (lat, lon) on (mostly) land; ``rng`` is a random.Random."""
     lat0, lat1, lon0, lon1 = LAND_BOXES[rng.randrange(len(LAND_BOXES))]
     return round(rng.uniform(lat0, lat1), 6), round(rng.uniform(lon0, lon1), 6)
+
+
+def _stop_embedded_redis(data_dir: Path) -> None:
+    """Safety net: the embedded redis-server of a server that died without its cleanup."""
+    try:
+        record = json.loads((data_dir / "redis" / "redis.json").read_text())
+        cmdline = Path(f"/proc/{record['pid']}/cmdline").read_bytes()
+    except (OSError, ValueError, KeyError):
+        return
+    if b"redis-server" in cmdline:
+        try:
+            os.kill(record["pid"], signal.SIGTERM)
+        except ProcessLookupError:
+            pass

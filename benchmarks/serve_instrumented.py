@@ -18,6 +18,7 @@ import argparse
 import functools
 import os
 import re
+import signal
 import sys
 import threading
 import time
@@ -205,6 +206,9 @@ def main() -> int:
         return jsonify(report_extra)
 
     print(f"instrumented Crisis Coordination Centre on http://{args.host}:{args.port}/", flush=True)
+    # SIGTERM (the harness's stop) leaves through the cleanup below, as `crisis serve` does:
+    # it shuts down the embedded redis-server, which runs in a session of its own.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         app.run(args.host, args.port)
     finally:
