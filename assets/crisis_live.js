@@ -94,11 +94,10 @@
     var d = live.dirty;
     if (!live.ready || !(d.incidents || d.positions || d.feeds || d.redraw)) { return; }
     live.rev += 1;
-    if (live.dirty.incidents) { live.incRev += 1; }
-    if (live.dirty.positions) { live.posRev += 1; }
-    var signal = {rev: live.rev, incidents: live.dirty.incidents, positions: live.dirty.positions,
-                  feeds: live.dirty.feeds, stream_id: live.lastIncidentId, count: live.incidents.size,
-                  travellers: live.trav.n};
+    if (d.incidents) { live.incRev += 1; }
+    if (d.positions) { live.posRev += 1; }
+    var signal = {rev: live.rev, incidents: d.incidents, positions: d.positions, feeds: d.feeds,
+                  stream_id: live.lastIncidentId, count: live.incidents.size, travellers: live.trav.n};
     live.dirty = {incidents: false, positions: false, feeds: false, redraw: false};
     window.dash_clientside.set_props("live-signal", {data: signal});
   }
@@ -295,6 +294,13 @@
     };
   }
 
+  // Whether a feed callback has something new to draw: on its page's first call, then
+  // only when a new report came (signals come up to every 60 ms with positions).
+  function newFeedReport(signal) {
+    var triggered = window.dash_clientside.callback_context.triggered_id;
+    return live.feeds !== null && !(triggered && signal && !signal.feeds);
+  }
+
   // A click on the map (not on a marker) opens the report form there (duty officers).
   function attachMapClick(tries) {
     guardPlotly();
@@ -335,8 +341,7 @@
           redrawSoon();
           return window.dash_clientside.no_update;
         }
-        guardPlotly();
-        // Only a guarded Plotly.react tells when the patch is drawn.
+        // Only a guarded Plotly.react (attachMapClick guards it) tells when the patch is drawn.
         live.mapSentAt = window.Plotly && window.Plotly.react.__crisisGuarded ? Date.now() : null;
         return mapPatch();
       },
@@ -352,9 +357,7 @@
         return {display: "none"};
       },
       feedBadge: function (signal) {
-        // Signals come up to every 60 ms with positions; redraw only for a new feed report.
-        var triggered = window.dash_clientside.callback_context.triggered_id;
-        if (!live.feeds || (triggered && signal && !signal.feeds)) { return window.dash_clientside.no_update; }
+        if (!newFeedReport(signal)) { return window.dash_clientside.no_update; }
         var bad = [];
         Object.keys(live.feeds.feeds).forEach(function (name) {
           var status = live.feeds.feeds[name].status;
@@ -363,15 +366,13 @@
         return bad.length ? ["FEEDS: " + bad.join(", "), "live-feeds bad"] : ["feeds ok", "live-feeds ok"];
       },
       feedRows: function (signal) {
-        // Redraw on the page's first call, then only when a new report came.
-        var triggered = window.dash_clientside.callback_context.triggered_id;
-        if (!live.feeds || (triggered && signal && !signal.feeds)) { return window.dash_clientside.no_update; }
+        if (!newFeedReport(signal)) { return window.dash_clientside.no_update; }
         return Object.keys(live.feeds.feeds).map(function (name) {
           return Object.assign({feed: name}, live.feeds.feeds[name]);
         });
       },
       rejectedTotal: function (signal, shown) {
-        if (!live.feeds) { return window.dash_clientside.no_update; }
+        if (!newFeedReport(signal)) { return window.dash_clientside.no_update; }
         var total = 0;
         Object.keys(live.feeds.feeds).forEach(function (name) { total += live.feeds.feeds[name].rejected_total; });
         return total === shown ? window.dash_clientside.no_update : total;

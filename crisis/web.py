@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 import dash
 from flask import Flask
@@ -71,9 +71,7 @@ def create_app(
 
     socketio = SocketIO(server, async_mode="threading", cors_allowed_origins=[], max_http_buffer_size=MAX_BODY_BYTES)
     deps = context.deps
-
-    def feed_report() -> dict[str, Any]:
-        return feed_health_report(context)
+    feed_report = functools.partial(feed_health_report, context)
 
     socketio.on_namespace(LiveNamespace(context.accounts, deps.log, deps.incidents, deps.positions, feed_report))
     gateway = Gateway(socketio, context.redis, deps.log, settings.tick_seconds, feed_report)

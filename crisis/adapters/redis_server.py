@@ -54,7 +54,6 @@ class RedisHandle:
 
     url: str
     process: subprocess.Popen[bytes] | None = None
-    socket_path: str | None = None
     redis_dir: Path | None = None
     _share: IO[str] | None = field(default=None, repr=False)
 
@@ -122,7 +121,8 @@ def _alive(url: str) -> bool:
         return False
 
 
-def _start_embedded(redis_dir: Path, fsync: str) -> RedisHandle:
+def _start_embedded(redis_dir: Path, fsync: str) -> tuple[str, subprocess.Popen[bytes]]:
+    """Start this data directory's redis-server; its URL and process once it answers."""
     socket_path = _socket_path(redis_dir)
     if os.path.exists(socket_path):
         os.unlink(socket_path)
@@ -162,7 +162,7 @@ def _start_embedded(redis_dir: Path, fsync: str) -> RedisHandle:
             time.sleep(0.1)
     (redis_dir / "redis.json").write_text(json.dumps({"pid": process.pid, "url": url}))
     log.info("embedded redis-server %s started (pid %d)", url, process.pid)
-    return RedisHandle(url=url, process=process, socket_path=socket_path)
+    return url, process
 
 
 def open_redis(settings: Settings) -> RedisHandle:
@@ -180,10 +180,10 @@ def open_redis(settings: Settings) -> RedisHandle:
             except (OSError, ValueError):
                 record = None
             if record and _alive(record["url"]):
-                handle = RedisHandle(url=record["url"], redis_dir=redis_dir, _share=share)
+                url, process = record["url"], None
             else:
-                handle = _start_embedded(redis_dir, settings.redis_fsync)
-                handle.redis_dir, handle._share = redis_dir, share
+                url, process = _start_embedded(redis_dir, settings.redis_fsync)
+            handle = RedisHandle(url=url, process=process, redis_dir=redis_dir, _share=share)
         except BaseException:
             share.close()
             raise
