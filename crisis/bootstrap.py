@@ -10,6 +10,7 @@ import redis
 
 from crisis.adapters import keys
 from crisis.adapters.accounts import AccountStore
+from crisis.adapters.audit import AuditLog
 from crisis.adapters.eventlog import EventLog
 from crisis.adapters.feed_log import FeedLog
 from crisis.adapters.incident_store import IncidentStore
@@ -34,6 +35,7 @@ class Context:
     deps: Deps
     accounts: AccountStore
     feed_log: FeedLog
+    audit: AuditLog
 
     def close(self) -> None:
         self.redis.close()
@@ -70,4 +72,4 @@ def bootstrap(settings: Settings, countries: CountryIndex | None = None) -> Cont
         countries=countries or CountryIndex.from_file(BASEMAP),
         lock=lock,
     )
-    return Context(settings, handle, client, deps, AccountStore(client), FeedLog(client))
+    return Context(settings, handle, client, deps, AccountStore(client), FeedLog(client), AuditLog(client, settings.audit_keep_days))

@@ -43,6 +43,15 @@ class Settings:
     usgs_min_magnitude: float | None = None
     feed_user_agent: str = "crisis-centre/0.1 (Crisis Coordination Centre feed poller)"
     session_days: int = 30
+    # Access and audit (issue 6)
+    allowed_origins: tuple[str, ...] = ()  # other origins allowed on the socket (the app's own always is)
+    secure_cookies: bool = False  # mark every cookie Secure (set behind TLS)
+    audit_keep_days: int = 400
+    login_limit_account: str = "20 per minute"  # failed sign-ins per account name
+    login_limit_address: str = "60 per minute"  # failed sign-ins per client address
+    max_concurrent_hashes: int = 2  # password hashes computed at once (64 MiB each)
+    socket_events_per_second: float = 2.0  # per connection, bursts of socket_event_burst
+    socket_event_burst: int = 10
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -69,6 +78,14 @@ class Settings:
             usgs_min_magnitude=_float_or_none(env.get("CRISIS_USGS_MIN_MAGNITUDE")),
             feed_user_agent=env.get("CRISIS_FEED_USER_AGENT") or cls.feed_user_agent,
             session_days=int(env.get("CRISIS_SESSION_DAYS", "30")),
+            allowed_origins=tuple(o.strip().rstrip("/") for o in env.get("CRISIS_ALLOWED_ORIGINS", "").split(",") if o.strip()),
+            secure_cookies=_bool(env.get("CRISIS_SECURE_COOKIES"), False),
+            audit_keep_days=int(env.get("CRISIS_AUDIT_KEEP_DAYS", "400")),
+            login_limit_account=env.get("CRISIS_LOGIN_LIMIT_ACCOUNT") or cls.login_limit_account,
+            login_limit_address=env.get("CRISIS_LOGIN_LIMIT_ADDRESS") or cls.login_limit_address,
+            max_concurrent_hashes=int(env.get("CRISIS_MAX_CONCURRENT_HASHES", "2")),
+            socket_events_per_second=float(env.get("CRISIS_SOCKET_EVENTS_PER_SECOND", "2")),
+            socket_event_burst=int(env.get("CRISIS_SOCKET_EVENT_BURST", "10")),
         )
         return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
 

@@ -8,6 +8,7 @@ from typing import Any
 from crisis.adapters import keys
 from crisis.adapters.accounts import Principal
 from crisis.bootstrap import Context
+from crisis.domain import access
 from crisis.domain.incidents import ALLOWED_TRANSITIONS, is_stale
 from crisis.domain.serialize import incident_to_dict
 from crisis.feeds.health import FEED_LOG_NAMES, FEEDS, feed_health, merge_stats
@@ -18,8 +19,8 @@ DEAD_LETTER_FIELDS = ("id", "feed", "time", "reason", "body_size")
 
 
 def region_scope(principal: Principal) -> str | None:
-    """None means every region."""
-    return None if principal.sees_all_regions else principal.region
+    """None means every region; a caller that may not read raises PermissionError."""
+    return access.region_scope(principal)
 
 
 def live_picture(ctx: Context, principal: Principal) -> dict[str, Any]:

@@ -13,8 +13,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from crisis.adapters import keys
+from crisis.domain import access
+from crisis.domain.access import ROLES
 
-ROLES = ("admin", "duty_officer", "regional_desk", "wall", "feed")
+__all__ = ["ROLES", "AccountStore", "Principal"]
 
 
 @dataclass(frozen=True)
@@ -26,21 +28,26 @@ class Principal:
     region: str | None = None
     via_token: bool = False
 
+    # The rules live in crisis.domain.access; these read them for this principal.
     @property
     def sees_all_regions(self) -> bool:
-        return self.role in ("admin", "duty_officer", "wall")
+        return access.sees_all_regions(self)
 
     @property
     def can_read(self) -> bool:
-        return self.role != "feed"
+        return access.can_read(self)
 
     @property
     def can_write(self) -> bool:
-        return self.role in ("admin", "duty_officer", "feed")
+        return access.can_write(self)
+
+    @property
+    def can_edit(self) -> bool:
+        return access.can_edit(self)
 
     @property
     def sees_names(self) -> bool:
-        return self.role in ("admin", "duty_officer", "regional_desk")
+        return access.sees_names(self)
 
 
 class AccountStore:

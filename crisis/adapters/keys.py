@@ -38,3 +38,10 @@ def feed_stats(feed: str) -> str:
 
 def feed_minute_counts(feed: str, outcome: str) -> str:
     return f"{FEED_STATS}:{feed}:{outcome}:per-minute"
+
+AUDIT_STREAM = f"{PREFIX}:audit"  # append-only audit trail, trimmed by age only
+# Pub/sub channel: an account changed (user or token added, changed, disabled, removed,
+# revoked, signed out everywhere). Message: JSON {"kind": "user"|"token", "name": ...}.
+# Web processes re-check the principals of their open sockets on it.
+ACCOUNT_CHANGES = f"{PREFIX}:accounts:changed"
+LIMITS_PREFIX = f"{PREFIX}:limits"  # Flask-Limiter's keys
