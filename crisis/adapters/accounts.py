@@ -27,6 +27,9 @@ class Principal:
     role: str
     region: str | None = None
     via_token: bool = False
+    # What proves it: for a token, the token's digest; for a session, the user's
+    # session generation when it signed in. ``AccountStore.refresh`` re-checks it.
+    credential: str = ""
 
     # The rules live in crisis.domain.access; these read them for this principal.
     @property
@@ -97,7 +100,24 @@ class AccountStore:
         if not raw:
             return None
         record = json.loads(raw)
-        return Principal(name=record["name"], role=record["role"], region=record.get("region"), via_token=True)
+        return Principal(name=record["name"], role=record["role"], region=record.get("region"), via_token=True,
+                         credential=_digest(token))
+
+    def refresh(self, principal: Principal) -> Principal | None:
+        """The same credential as it stands now: None once the token was revoked, or the
+        user removed, disabled or signed out everywhere; else with its current role and
+        region. Open sockets are re-checked with this when an account changes."""
+        if principal.via_token:
+            raw = self._redis.hget(keys.TOKENS, principal.credential)
+            if not raw:
+                return None
+            record = json.loads(raw)
+            return Principal(name=record["name"], role=record["role"], region=record.get("region"), via_token=True,
+                             credential=principal.credential)
+        current = self.user(principal.name)
+        if current is None or current.credential != principal.credential:
+            return None
+        return current
 
     def revoke_tokens(self, name: str) -> int:
         doomed = [d for d, raw in self._redis.hgetall(keys.TOKENS).items() if json.loads(raw)["name"] == name]
