@@ -4,8 +4,9 @@
  * positions in memory. Incoming messages only mark what changed; at most every 60 ms a
  * signal goes to Dash (set_props on the live-signal store), whose clientside callbacks
  * return Patch objects for the map and the incident list. No server callback runs per
- * pushed event. On reconnect the client sends the last incident stream id it applied,
- * and the server replays what was missed (or sends a snapshot).
+ * pushed event. On reconnect the client sends the last incident and positions stream
+ * ids it applied and the scope its picture was built for; the server replays what was
+ * missed (or sends a snapshot) and sends the positions changed since (or all of them).
  */
 (function () {
   "use strict";
@@ -20,6 +21,8 @@
     connected: false,
     incidents: new Map(),      // incident id -> message {stream_id, incident, display_area, colour}
     lastIncidentId: null,      // newest incident stream id applied
+    lastPositionsId: null,     // newest positions stream id applied
+    scope: null,               // what the picture shows (the server's room), from the last snapshot
     trav: {index: new Map(), ids: [], lat: new Float32Array(4096), lon: new Float32Array(4096), n: 0},
     feeds: null,               // the latest feed health report {feeds: {name: row}, checked_at}
     dirty: {incidents: false, positions: false, feeds: false, redraw: false},
@@ -71,6 +74,10 @@
     var t = live.trav;
     var lat = new Float32Array(msg.lat), lon = new Float32Array(msg.lon);
     if (msg.full) { t.index = new Map(); t.ids = []; t.n = 0; }
+    if (msg.full || !live.lastPositionsId || compareIds(msg.stream_id, live.lastPositionsId) > 0) {
+      live.lastPositionsId = msg.stream_id;
+    }
+    if (msg.scope) { live.scope = msg.scope; }
     grow(t, t.n + msg.ids.length);
     for (var i = 0; i < msg.ids.length; i++) {
       var k = t.index.get(msg.ids[i]);
@@ -128,6 +135,19 @@
     window.dash_clientside.set_props("live-age", {children: text, className: "live-age " + state});
   }
 
+  function sync(socket) {
+    var ask = {last_id: live.lastIncidentId, positions_id: live.lastPositionsId, scope: live.scope};
+    socket.emit("sync", ask, function (ack) {
+      if (ack && ack.error === "rate limited") {
+        setTimeout(function () { if (socket.connected) { sync(socket); } }, 1000 * (ack.retry_after || 1));
+        return;
+      }
+      live.ready = true;
+      heard(false);
+      scheduleFlush();
+    });
+  }
+
   function start(config) {
     if (live.socket) { return; }
     live.config = config;
@@ -140,11 +160,7 @@
     socket.on("connect", function () {
       live.connected = true;
       setStatus("LIVE", "ok");
-      socket.emit("sync", {last_id: live.lastIncidentId}, function () {
-        live.ready = true;
-        heard(false);
-        scheduleFlush();
-      });
+      sync(socket);
     });
     socket.on("disconnect", function (reason) {
       live.connected = false;
@@ -158,6 +174,7 @@
     socket.on("snapshot", function (msg) {
       live.incidents = new Map();
       live.lastIncidentId = null;
+      if (msg.scope) { live.scope = msg.scope; }
       msg.incidents.forEach(applyIncident);
       if (!live.lastIncidentId || compareIds(msg.stream_id, live.lastIncidentId) > 0) {
         live.lastIncidentId = msg.stream_id;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -88,7 +89,7 @@ def demo(ctx: click.Context, host: str | None, port: int | None) -> None:
     host, port = host or settings.host, port or settings.port
     context = bootstrap(settings)
     for name, role, region, _ in DEMO_USERS:
-        if context.accounts.user(name) is None:
+        if context.accounts.user_info(name) is None:  # a disabled demo user stays disabled
             context.accounts.add_user(name, DEMO_PASSWORD, role, region)
     context.redis.close()  # the app opens its own connection; the server keeps running
     banner = [
@@ -250,25 +251,136 @@ def _with_context(settings: Settings, action: Any) -> Any:
         context.close()
 
 
+def _cli_actor() -> str:
+    """Who ran the command, for the audit trail: the operating system's user."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid
+        return f"uid:{os.getuid()}"
+
+
+def _audit(context: Any, action: str, target: str, before: Any = None, after: Any = None, detail: Any = None) -> None:
+    import socket
+
+    context.audit.record(action, actor=_cli_actor(), role="", via="cli", remote=socket.gethostname(), target=target,
+                         before=before, after=after, detail=detail)
+
+
+def _account_action(settings: Settings, action: Any) -> Any:
+    """Run ``action(context)``; an unknown account is a clean error, not a traceback."""
+    from crisis.adapters.accounts import NoSuchAccount
+
+    try:
+        return _with_context(settings, action)
+    except NoSuchAccount as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @users.command("add")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--region", default=None, help=f"Regional desk: {', '.join(REGIONS)}.")
 @click.pass_context
 def users_add(ctx: click.Context, name: str, role: str, region: str | None) -> None:
-    """Add (or replace) a user. The password is read from stdin or prompted for."""
+    """Add (or replace) a user. The password is read from stdin or prompted for.
+
+    Replacing a user ends every session it had.
+    """
     _check_account(name, role, region)
     password = _read_password()
-    _with_context(ctx.obj, lambda c: c.accounts.add_user(name, password, role, region))
+
+    def add(c: Any) -> None:
+        before = c.accounts.user_info(name)
+        c.accounts.add_user(name, password, role, region)
+        _audit(c, "user.add", name, before=before.as_dict() if before else None, after=c.accounts.user_info(name).as_dict())
+
+    _with_context(ctx.obj, add)
     click.echo(f"user {name} ({role}{', ' + region if region else ''}) saved")
+
+
+@users.command("passwd")
+@click.argument("name")
+@click.pass_context
+def users_passwd(ctx: click.Context, name: str) -> None:
+    """Set a user's password (read from stdin or prompted for); ends every session it had."""
+    password = _read_password()
+
+    def passwd(c: Any) -> None:
+        c.accounts.set_password(name, password)
+        _audit(c, "user.passwd", name, detail={"sessions": "ended"})
+
+    _account_action(ctx.obj, passwd)
+    click.echo(f"password of {name} changed; its sessions are ended")
+
+
+@users.command("change")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--region", default=None, help=f"Regional desk: {', '.join(REGIONS)}.")
+@click.pass_context
+def users_change(ctx: click.Context, name: str, role: str, region: str | None) -> None:
+    """Change a user's role (and region). It takes effect at once, on open sessions too."""
+    _check_account(name, role, region)
+
+    def change(c: Any) -> None:
+        before, after = c.accounts.change_user(name, role, region)
+        _audit(c, "user.change", name, before=before.as_dict(), after=after.as_dict())
+
+    _account_action(ctx.obj, change)
+    click.echo(f"user {name} is now {role}{', ' + region if region else ''}")
+
+
+def _set_disabled(settings: Settings, name: str, disabled: bool) -> None:
+    def apply(c: Any) -> None:
+        before, after = c.accounts.set_disabled(name, disabled)
+        _audit(c, "user.disable" if disabled else "user.enable", name, before=before.as_dict(), after=after.as_dict())
+
+    _account_action(settings, apply)
+
+
+@users.command("disable")
+@click.argument("name")
+@click.pass_context
+def users_disable(ctx: click.Context, name: str) -> None:
+    """Disable a user: no sign-in; its sessions, sockets and tokens stop working."""
+    _set_disabled(ctx.obj, name, True)
+    click.echo(f"user {name} disabled")
+
+
+@users.command("enable")
+@click.argument("name")
+@click.pass_context
+def users_enable(ctx: click.Context, name: str) -> None:
+    """Enable a disabled user again (it signs in anew)."""
+    _set_disabled(ctx.obj, name, False)
+    click.echo(f"user {name} enabled")
+
+
+@users.command("remove")
+@click.argument("name")
+@click.pass_context
+def users_remove(ctx: click.Context, name: str) -> None:
+    """Remove a user, and the API tokens of the same name."""
+
+    def remove(c: Any) -> int:
+        tokens = sum(1 for t in c.accounts.tokens() if t.name == name)
+        before = c.accounts.remove_user(name)
+        _audit(c, "user.remove", name, before=before.as_dict(), detail={"tokens_revoked": tokens})
+        return tokens
+
+    tokens = _account_action(ctx.obj, remove)
+    click.echo(f"user {name} removed" + (f", and {tokens} token(s) of that name revoked" if tokens else ""))
 
 
 @users.command("list")
 @click.pass_context
 def users_list(ctx: click.Context) -> None:
-    """List users and their roles."""
-    for principal in _with_context(ctx.obj, lambda c: c.accounts.users()):
-        click.echo(f"{principal.name}\t{principal.role}\t{principal.region or '-'}")
+    """List users: name, role, region, status, created."""
+    for user in _with_context(ctx.obj, lambda c: c.accounts.user_list()):
+        status = "disabled" if user.disabled else "active"
+        click.echo(f"{user.name}\t{user.role}\t{user.region or '-'}\t{status}\t{user.created or '-'}")
 
 
 @main.group()
@@ -284,9 +396,42 @@ def tokens() -> None:
 def tokens_create(ctx: click.Context, name: str, role: str, region: str | None) -> None:
     """Create an API token. It is printed once, alone on the last line; only its hash is kept."""
     _check_account(name, role, region)
-    token = _with_context(ctx.obj, lambda c: c.accounts.create_token(name, role, region))
+
+    def create(c: Any) -> str:
+        token = c.accounts.create_token(name, role, region)
+        _audit(c, "token.create", name, after={"name": name, "role": role, "region": region})
+        return str(token)
+
+    token = _with_context(ctx.obj, create)
     click.echo(f"token for {name} ({role}) created; store it now, it cannot be shown again:")
     click.echo(token)
+
+
+@tokens.command("list")
+@click.pass_context
+def tokens_list(ctx: click.Context) -> None:
+    """List API tokens: name, role, region, created (never the token)."""
+    for token in _with_context(ctx.obj, lambda c: c.accounts.tokens()):
+        click.echo(f"{token.name}\t{token.role}\t{token.region or '-'}\t{token.created or '-'}")
+
+
+@tokens.command("revoke")
+@click.argument("name")
+@click.pass_context
+def tokens_revoke(ctx: click.Context, name: str) -> None:
+    """Revoke every API token of that name; they stop working at once (open sockets too)."""
+
+    def revoke(c: Any) -> int:
+        before = [t.as_dict() for t in c.accounts.tokens() if t.name == name]
+        count = int(c.accounts.revoke_tokens(name))
+        if count:
+            _audit(c, "token.revoke", name, before=before, detail={"revoked": count})
+        return count
+
+    count = _with_context(ctx.obj, revoke)
+    if not count:
+        raise click.ClickException(f"no token named {name!r}")
+    click.echo(f"{count} token(s) of {name} revoked")
 
 
 @main.command()
@@ -297,6 +442,43 @@ def rebuild(ctx: click.Context) -> None:
 
     count = _with_context(ctx.obj, lambda c: IncidentStore(c.redis).rebuild(c.deps.log))
     click.echo(f"replayed {count} incident events")
+
+
+@main.command("audit")
+@click.option("--since", default=None, help="Entries at or after this time: ISO 8601 with a time zone (2024-05-01T00:00:00Z).")
+@click.option("--until", default=None, help="Entries at or before this time: ISO 8601 with a time zone.")
+@click.option("--actor", default=None, help="Entries by this user or token name.")
+@click.option("--action", default=None, help='This action ("incident.update"), or a prefix ending in "." ("auth.").')
+@click.option("--limit", default=None, type=click.IntRange(min=1), help="Only the newest N entries that match (still printed oldest first).")
+@click.pass_context
+def audit_command(ctx: click.Context, since: str | None, until: str | None, actor: str | None, action: str | None,
+                  limit: int | None) -> None:
+    """Print the audit trail as JSON lines, oldest first: who did what, when, from where.
+
+    Without --limit, every entry that matches, read in batches.
+    """
+    import dataclasses
+    import json
+
+    from crisis.api.audit import parse_query
+    from crisis.errors import InputError
+
+    args = {"since": since, "until": until, "actor": actor, "action": action}
+    try:
+        query = parse_query({k: v for k, v in args.items() if v is not None})
+    except InputError as exc:
+        raise click.BadParameter("; ".join(e["message"] for e in exc.errors),
+                                 param_hint=", ".join(f"--{e['field']}" for e in exc.errors)) from None
+
+    def show(context: Any) -> None:
+        if limit is None:
+            entries = context.audit.entries(query)
+        else:
+            entries = reversed(context.audit.page(dataclasses.replace(query, limit=limit)).entries)
+        for entry in entries:
+            click.echo(json.dumps(entry, ensure_ascii=False))
+
+    _with_context(_settings(ctx), show)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,6 +7,7 @@ from typing import Any
 
 from crisis.adapters import keys
 from crisis.adapters.accounts import Principal
+from crisis.adapters.audit import AuditPage, AuditQuery
 from crisis.bootstrap import Context
 from crisis.domain import access
 from crisis.domain.incidents import ALLOWED_TRANSITIONS, is_stale
@@ -24,31 +25,36 @@ def region_scope(principal: Principal) -> str | None:
 
 
 def live_picture(ctx: Context, principal: Principal) -> dict[str, Any]:
+    """The first picture of a page's map: the incidents and travellers' points this caller
+    may see (anonymous points: no traveller ids). PermissionError for a caller that may not read."""
     region = region_scope(principal)
     head = ctx.deps.log.last_id(keys.INCIDENT_STREAM)
     messages = [
-        incident_message(incident_to_dict(i), "snapshot", head)
+        incident_message(access.record_view(principal, incident_to_dict(i)), "snapshot", head)
         for i in ctx.deps.incidents.all()
-        if region is None or i.region == region
+        if access.may_see_region(principal, i.region)
     ]
     positions = ctx.deps.positions.snapshot(region)
     return {"head": head, "incidents": messages, "lat": positions["lat"], "lon": positions["lon"]}
 
 
 def incident_detail(ctx: Context, principal: Principal, incident_id: str, now: Any = None) -> dict[str, Any] | None:
-    """An incident with its history and what may happen next, or None if not visible."""
+    """An incident with its history and what may happen next, or None if not visible.
+
+    Outside the caller's region, or for a caller that may not read, it does not exist.
+    Names of people (who changed it, who owns it) only for the roles that may see them.
+    """
     incident = ctx.deps.incidents.get(incident_id)
-    region = region_scope(principal)
-    if incident is None or (region is not None and incident.region != region):
+    if incident is None or not access.may_see_region(principal, incident.region):
         return None
     now = now or datetime.now(timezone.utc)
     quiet = timedelta(minutes=ctx.settings.stale_incident_minutes)
     return {
-        "incident": incident_to_dict(incident),
-        "history": ctx.deps.incidents.history(incident_id),
+        "incident": access.record_view(principal, incident_to_dict(incident)),
+        "history": [access.record_view(principal, change) for change in ctx.deps.incidents.history(incident_id)],
         "stale": is_stale(incident, now, quiet),
         "next_statuses": sorted(s.value for s in ALLOWED_TRANSITIONS[incident.status]),
-        "can_edit": principal.role in ("admin", "duty_officer"),
+        "can_edit": access.can_edit(principal),
     }
 
 
@@ -75,3 +81,11 @@ def recent_dead_letters(ctx: Context, count: int = 50) -> list[dict[str, Any]]:
          "origin": next((item[k] for k in ("url", "sender", "actor", "user", "remote") if item.get(k)), "")}
         for item in ctx.feed_log.dead_letters(count)
     ]
+
+
+def audit_entries(ctx: Context, principal: Principal, query: AuditQuery) -> AuditPage:
+    """A page of the audit trail, newest first: for administrators only (PermissionError
+    for anyone else, whatever the caller checked before)."""
+    if not access.is_admin(principal):
+        raise PermissionError(f"role {principal.role!r} may not read the audit trail")
+    return ctx.audit.page(query)

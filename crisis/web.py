@@ -10,6 +10,7 @@ import dash
 from flask import Flask
 from flask_socketio import SocketIO
 
+from crisis.api.audit import audit_api
 from crisis.api.feeds import feeds_api
 from crisis.api.openapi import openapi
 from crisis.api.routes import api
@@ -17,8 +18,9 @@ from crisis.auth import init_auth
 from crisis.bootstrap import Context, bootstrap, secret_key
 from crisis.config import Settings
 from crisis.feeds.pollers import Pollers
+from crisis.http_safety import init_http_safety
 from crisis.realtime.gateway import Gateway
-from crisis.realtime.namespace import LiveNamespace
+from crisis.realtime.namespace import LiveNamespace, TolerantPacket, origin_check
 from crisis.ui.shell import create_dash
 from crisis.views import feed_health_report
 
@@ -58,23 +60,30 @@ def create_app(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
         REMEMBER_COOKIE_DURATION=timedelta(days=settings.session_days),
         REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
         PERMANENT_SESSION_LIFETIME=timedelta(days=settings.session_days),
     )
     server.extensions["crisis"] = context
-    init_auth(server)
+    init_auth(server, settings)
     server.register_blueprint(api)
     server.register_blueprint(feeds_api)
     server.register_blueprint(openapi)
+    server.register_blueprint(audit_api)
     app = create_dash(server, settings.map_style, settings.stale_incident_minutes)
+    init_http_safety(server, app)  # safe JSON bodies, JSON errors, security headers
 
-    socketio = SocketIO(server, async_mode="threading", cors_allowed_origins=[], max_http_buffer_size=MAX_BODY_BYTES)
+    socketio = SocketIO(server, async_mode="threading", cors_allowed_origins=origin_check(settings.allowed_origins),
+                        max_http_buffer_size=MAX_BODY_BYTES, serializer=TolerantPacket)
     deps = context.deps
     feed_report = functools.partial(feed_health_report, context)
 
-    socketio.on_namespace(LiveNamespace(context.accounts, deps.log, deps.incidents, deps.positions, feed_report))
-    gateway = Gateway(socketio, context.redis, deps.log, settings.tick_seconds, feed_report)
+    live = LiveNamespace(context, feed_report)
+    socketio.on_namespace(live)
+    gateway = Gateway(socketio, context.redis, deps.log, settings.tick_seconds, feed_report, live.pseudonyms, live.recheck)
     if start_gateway:
         gateway.start()
     pollers = None

@@ -7,6 +7,7 @@ database.
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -75,12 +76,36 @@ class LiveServer:
         return name
 
     def session(self, role: str = "duty_officer", region: str | None = None) -> requests.Session:
-        """A requests session logged in as a new user of that role."""
-        http = requests.Session()
+        """A requests session logged in as a new user of that role, sending the CSRF
+        header on its writes as the dashboard's pages do."""
         name = self.user(role, region)
-        answer = http.post(f"{self.url}/login", data={"username": name, "password": PASSWORD}, allow_redirects=False)
+        http = requests.Session()
+        answer = self.sign_in(http, name)
         assert answer.status_code == 302, answer.text
+        http.headers.update(csrf_header(http))
+        http.user_name = name  # type: ignore[attr-defined]
         return http
+
+    def sign_in(self, http: requests.Session, name: str, password: str = PASSWORD, **form: str) -> requests.Response:
+        """The sign-in form as a browser submits it: fetch the page (it sets the CSRF
+        token), then post the form with the token."""
+        return sign_in(self.url, http, name, password, **form)
+
+
+def csrf_header(http: requests.Session) -> dict[str, str]:
+    """The CSRF header a signed-in browser sends with its writes (from its cookie)."""
+    token = http.cookies.get("_csrf_token")
+    assert token, "no _csrf_token cookie: not signed in?"
+    return {"X-CSRFToken": token}
+
+
+def sign_in(url: str, http: requests.Session, name: str, password: str = PASSWORD, **form: str) -> requests.Response:
+    page = http.get(f"{url}/login", timeout=10)
+    assert page.status_code == 200, page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token, page.text
+    data = {"username": name, "password": password, "csrf_token": token[1], **form}
+    return http.post(f"{url}/login", data=data, allow_redirects=False, timeout=30)
 
 
 @pytest.fixture(scope="session")

@@ -45,3 +45,8 @@ AUDIT_STREAM = f"{PREFIX}:audit"  # append-only audit trail, trimmed by age only
 # Web processes re-check the principals of their open sockets on it.
 ACCOUNT_CHANGES = f"{PREFIX}:accounts:changed"
 LIMITS_PREFIX = f"{PREFIX}:limits"  # Flask-Limiter's keys
+
+
+def token_used(day: str, digest: str) -> str:
+    """Marks that a token (by digest) was used on a UTC day (for the audit's first use)."""
+    return f"{TOKENS}:used:{day}:{digest}"

@@ -13,6 +13,11 @@ and shuts the server down (the AOF is fsynced on shutdown). ``start.lock`` seria
 starting, attaching and that last check, so a newcomer never attaches to a server that
 is being shut down. The kernel drops the locks of a process that crashed; a server
 whose users all crashed keeps running and the next process attaches to it.
+
+The append-only file holds every password hash and all data, so nobody else on the
+machine may read it: the data directory and ``redis/`` are 0700, and every file in them
+0600. redis-server runs with umask 077 (what it writes is 0600), the files this module
+writes are created 0600, and what an older version left readable is tightened on start.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ from crisis.errors import StorageError
 log = logging.getLogger(__name__)
 
 _MAX_UNIX_SOCKET_PATH = 100
+_PRIVATE_DIR = 0o700
+_PRIVATE_FILE = 0o600
 
 
 def _redis_server_binary() -> str:
@@ -73,7 +80,7 @@ class RedisHandle:
         with _locked(self.redis_dir / "start.lock"):
             fcntl.flock(share, fcntl.LOCK_UN)
             share.close()
-            with open(self.redis_dir / "users.lock", "a") as probe:
+            with open(self.redis_dir / "users.lock", "a", opener=_private_opener) as probe:
                 try:
                     fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 except BlockingIOError:
@@ -99,9 +106,31 @@ class RedisHandle:
         log.info("embedded redis-server %s stopped", self.url)
 
 
+def _private_opener(path: str, flags: int) -> int:
+    """``open(..., opener=_private_opener)``: a file created 0600."""
+    return os.open(path, flags, _PRIVATE_FILE)
+
+
+def make_private(data_dir: Path, redis_dir: Path) -> None:
+    """Create ``data_dir`` and ``redis_dir`` 0700 and tighten what is already in
+    ``redis_dir`` (directories 0700, files 0600; sockets too: their owner connects) and
+    the generated secret key. Only what the product writes is touched: the data
+    directory may hold other things."""
+    for directory in (data_dir, redis_dir):
+        directory.mkdir(mode=_PRIVATE_DIR, parents=True, exist_ok=True)
+        os.chmod(directory, _PRIVATE_DIR)
+    paths = [data_dir / "secret_key"]
+    for root, dirs, files in os.walk(redis_dir):
+        paths += [Path(root, name) for name in (*dirs, *files)]
+    for path in paths:
+        if path.is_symlink() or not path.exists():
+            continue
+        os.chmod(path, _PRIVATE_DIR if path.is_dir() else _PRIVATE_FILE)
+
+
 @contextlib.contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    with open(path, "a") as lock:
+    with open(path, "a", opener=_private_opener) as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
@@ -130,7 +159,7 @@ def _start_embedded(redis_dir: Path, fsync: str) -> tuple[str, subprocess.Popen[
         _redis_server_binary(),
         "--port", "0",
         "--unixsocket", socket_path,
-        "--unixsocketperm", "700",
+        "--unixsocketperm", "600",
         "--dir", str(redis_dir),
         "--appendonly", "yes",
         "--appendfsync", fsync,
@@ -141,7 +170,8 @@ def _start_embedded(redis_dir: Path, fsync: str) -> tuple[str, subprocess.Popen[
     ]
     # Its own session: Ctrl-C on a `crisis demo` must not kill a server others may use;
     # the last process using it shuts it down (RedisHandle.stop).
-    process = subprocess.Popen(args, start_new_session=True, stdin=subprocess.DEVNULL)
+    # umask 077: the AOF, its manifest and rewrites, and the log are created 0600.
+    process = subprocess.Popen(args, start_new_session=True, stdin=subprocess.DEVNULL, umask=0o077)
     url = f"unix://{socket_path}"
     deadline = time.monotonic() + 30
     while not _alive(url):
@@ -160,7 +190,8 @@ def _start_embedded(redis_dir: Path, fsync: str) -> tuple[str, subprocess.Popen[
             break
         except redis.BusyLoadingError:
             time.sleep(0.1)
-    (redis_dir / "redis.json").write_text(json.dumps({"pid": process.pid, "url": url}))
+    with open(redis_dir / "redis.json", "w", opener=_private_opener) as record:
+        record.write(json.dumps({"pid": process.pid, "url": url}))
     log.info("embedded redis-server %s started (pid %d)", url, process.pid)
     return url, process
 
@@ -170,9 +201,9 @@ def open_redis(settings: Settings) -> RedisHandle:
     if settings.redis_url:
         return RedisHandle(url=settings.redis_url)
     redis_dir = settings.data_dir / "redis"
-    redis_dir.mkdir(parents=True, exist_ok=True)
+    make_private(settings.data_dir, redis_dir)
     with _locked(redis_dir / "start.lock"):
-        share = open(redis_dir / "users.lock", "a")
+        share = open(redis_dir / "users.lock", "a", opener=_private_opener)
         fcntl.flock(share, fcntl.LOCK_SH)
         try:
             try:

@@ -19,16 +19,19 @@ dead_letter_id}.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
+from crisis.api.audit import record_feed_document
 from crisis.auth import current_principal, request_origin, require_role
 from crisis.bootstrap import Context
 from crisis.domain.serialize import incident_to_dict
 from crisis.feeds.intake import IntakeResult, MessageRejected, ingest
 from crisis.views import feed_health_report
 
+log = logging.getLogger(__name__)
 feeds_api = Blueprint("feeds", __name__, url_prefix="/api/v1/feeds")
 
 WRITERS = ("admin", "duty_officer", "feed")
@@ -75,7 +78,18 @@ def _body(feed: str) -> bytes:
 
 
 def _intake(feed: str) -> IntakeResult:
-    return ingest(_ctx(), feed, _body(feed), current_principal().name)
+    body = _body(feed)
+    try:
+        result = ingest(_ctx(), feed, body, current_principal().name)
+    except (RecursionError, OverflowError, ValueError) as exc:
+        # The parsers refuse what they know to be wrong; a document that still breaks one
+        # (absurd nesting or numbers) is refused as unusable, kept, and logged to be fixed.
+        log.warning("%s document refused by an unexpected %s", feed, type(exc).__name__, exc_info=True)
+        errors = [{"field": "document", "message": f"the document could not be read ({type(exc).__name__})"}]
+        dead = _ctx().feed_log.rejected(feed, errors, body, request_origin())
+        raise MessageRejected(errors, "rejected feed message", 400, dead) from exc
+    record_feed_document(result)  # one audit entry per document, with its counts
+    return result
 
 
 @feeds_api.post("/cap")

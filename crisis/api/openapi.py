@@ -25,7 +25,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 import crisis
+from crisis.api.audit import AuditQueryIn
 from crisis.api.routes import READERS, WRITERS
+from crisis.domain.access import ADMINS
 from crisis.domain.model import SEVERITY_MAX, SEVERITY_MIN, IncidentStatus, IncidentType
 from crisis.feeds.schemas import MAX_POSITIONS_PER_BATCH, IncidentIn, IncidentPatch, PositionBatch, PositionIn
 
@@ -33,10 +35,10 @@ openapi = Blueprint("openapi", __name__, url_prefix="/api/v1")
 
 REF = "#/components/schemas/{model}"
 ROLES = {
-    "admin": "everything, in every region; manages users and tokens",
+    "admin": "everything, in every region; manages users and tokens; reads the audit trail",
     "duty_officer": "reports and updates incidents, reads everything, in every region",
     "regional_desk": "reads the incidents and positions of its own region only",
-    "wall": "reads everything (the wall display); changes nothing",
+    "wall": "reads everything except who (the wall display: no traveller ids, owners or authors of changes); changes nothing",
     "feed": "machine accounts (API tokens only, cannot sign in): reports incidents and positions, posts feeds",
 }
 EDITORS = ("admin", "duty_officer")
@@ -90,7 +92,7 @@ class Incident(BaseModel):
     source: str = Field(description='Who reported it: "api" by default, "cap", "gdacs", "usgs", ...')
     source_id: str | None = Field(description="The source's own id of the report; with source, the idempotency key.")
     approximate: bool = Field(description="True when the location was inferred (a country or area name), not reported.")
-    owner: str | None = Field(description="The officer handling it, once assigned.")
+    owner: str | None = Field(default=None, description="The officer handling it, once assigned. Absent for wall accounts (no names).")
 
 
 class StoredIncident(Incident):
@@ -106,7 +108,7 @@ class HistoryEntry(BaseModel):
 
     time: AwareDatetime
     kind: Literal["reported", "updated", "status", "note"]
-    by: str | None = Field(description="The user or token name that made the change.")
+    by: str | None = Field(default=None, description="The user or token name that made the change. Absent for wall accounts (no names).")
 
 
 class IncidentDetail(Incident):
@@ -126,7 +128,7 @@ class PositionsAccepted(BaseModel):
 
 
 class Position(BaseModel):
-    traveller_id: str
+    traveller_id: str | None = Field(default=None, description="Absent for wall accounts: they receive anonymous points.")
     lat: float
     lon: float
     time: AwareDatetime
@@ -227,11 +229,34 @@ class FeedHealthList(BaseModel):
     checked_at: AwareDatetime
 
 
+class AuditEntry(BaseModel):
+    """One entry of the audit trail (``crisis.adapters.audit``): who did what, when, from where."""
+
+    id: str = Field(description="The entry's id in the audit stream: milliseconds since the epoch, a dash, a sequence number. Page with it (`before`).")
+    time: AwareDatetime = Field(description="When it was recorded (UTC).")
+    action: str = Field(description='What was done, a dotted name: "incident.create", "incident.update", "feed.post", "positions.post", "access.denied", "auth.login", "auth.login_failed", "auth.logout", "token.revoke", ...')
+    actor: str = Field(description="The user or token name that did it; empty when unknown (a failed sign-in with an unknown name).")
+    role: str = Field(description="The actor's role at the time.")
+    via: str = Field(description='How: "session" (signed in), "token" (Bearer), "ui" (the dashboard\'s forms), "cli", "socket".')
+    remote: str = Field(description="The client's address; empty for the command line.")
+    target: str = Field(description='What was acted on: an incident id, a feed ("cap", "gdacs", "usgs"), "positions", a user or token name.')
+    before: Any = Field(default=None, json_schema_extra=_omit_default, description="The changed fields as they were (absent when nothing was there before).")
+    after: Any = Field(default=None, json_schema_extra=_omit_default, description='The changed fields as they became: a created incident\'s facts, a feed document\'s counts, a position batch\'s {"count"}.')
+    detail: Any = Field(default=None, json_schema_extra=_omit_default, description="Anything else worth keeping (the event's stream id, the reason of a refusal, ...).")
+
+
+class AuditEntryList(BaseModel):
+    """A page of the audit trail."""
+
+    entries: list[AuditEntry] = Field(description="Newest first.")
+    next: str | None = Field(description="Pass it as `before` for the next, older page; null on the last page.")
+
+
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (IncidentIn, IncidentPatch, PositionIn, PositionBatch)
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     FieldError, ErrorResponse, Incident, StoredIncident, HistoryEntry, IncidentDetail, IncidentList,
     PositionsAccepted, Position, PositionList, DeadLetter, DeadLetterList,
-    FeedRejection, FeedSummary, CapResult, FeedHealth, FeedHealthList,
+    FeedRejection, FeedSummary, CapResult, FeedHealth, FeedHealthList, AuditEntry, AuditEntryList,
 )
 
 # What the request models do not say about their fields themselves (they carry
@@ -249,7 +274,8 @@ FIELD_NOTES: dict[str, dict[str, str]] = {
         "country": "ISO 3166-1 alpha-3 code (any case). If absent it is found from lat/lon.",
         "reported_at": "When it was reported, with a time zone (stored in UTC). Defaults to the time of receipt.",
         "description": "Free text.",
-        "source": 'Who reports it. With source_id, the idempotency key.',
+        "source": 'Who reports it: a known feed (api, cap, gdacs, usgs, positions, sim) or the name of the '
+                  'account posting it; anything else is refused (422). With source_id, the idempotency key.',
         "source_id": "The sender's own id of this report. A second POST with the same source and source_id updates that incident (200) instead of creating another (201).",
         "status": "Move the incident to this status (creating: start in it). A transition the lifecycle forbids is refused with 409.",
         "approximate": "True when lat/lon were inferred (a country or area name) rather than reported.",
@@ -272,7 +298,8 @@ FIELD_NOTES: dict[str, dict[str, str]] = {
         "lat": "Latitude, WGS 84 decimal degrees.",
         "lon": "Longitude, WGS 84 decimal degrees.",
         "time": "When the traveller was there, with a time zone. Defaults to the time of receipt.",
-        "source": 'The system that located the traveller ("api" by default).',
+        "source": 'The system that located the traveller ("api" by default): a known feed or the name of the '
+                  'account posting it.',
         "accuracy_m": "Accuracy of the fix in metres.",
     },
     "PositionBatch": {
@@ -287,7 +314,7 @@ INCIDENT_EXAMPLE = {
     "lat": -1.29,
     "lon": 36.82,
     "radius_km": 2,
-    "source": "nairobi-sso",
+    "source": "api",
     "source_id": "2024-0173",
 }
 CAP_EXAMPLE = """<?xml version="1.0" encoding="UTF-8"?>
@@ -410,6 +437,24 @@ FEED_BODY_ERRORS = ("400", "401", "403", "413", "415")  # bad items are listed i
 CAP_TYPES = ("application/cap+xml", "application/xml", "text/xml")
 GDACS_TYPES = ("application/rss+xml", "application/xml", "text/xml")
 USGS_TYPES = ("application/geo+json", "application/json")
+
+
+def _query_parameters(model: type[BaseModel]) -> tuple[dict[str, Any], ...]:
+    """Query parameters described by the model that validates them."""
+    out = []
+    for name, schema in model.model_json_schema(ref_template=REF)["properties"].items():
+        schema = dict(schema)
+        schema.pop("title", None)
+        description = schema.pop("description", "")
+        options = [o for o in schema.pop("anyOf", []) if o != {"type": "null"}]
+        if len(options) == 1:
+            schema.update(options[0])
+        elif options:
+            schema["anyOf"] = options
+        if schema.get("default", 0) is None:
+            del schema["default"]
+        out.append({"name": name, "in": "query", "required": False, "description": description, "schema": schema})
+    return tuple(out)
 
 
 def _xml_body(description: str, example: str, types: tuple[str, ...]) -> dict[str, Any]:
@@ -557,6 +602,24 @@ def _operations() -> list[Op]:
             operation_id="feedHealth",
         ),
         Op(
+            "get", "/api/v1/audit", "Audit", "The audit trail",
+            "Who did what, when, from which address: every change made by a person or a token "
+            "(incidents created and changed, with the before and after of the changed fields; feed "
+            "documents and position batches, in counts), sign-ins, failed sign-ins and sign-outs, "
+            "token use, user and token changes, and refusals for lack of rights. Newest first, a page "
+            "at a time: pass `next` as `before` for the next page. Entries are kept at least "
+            "`CRISIS_AUDIT_KEEP_DAYS` days (default 400) and nobody can change or delete one: this "
+            "path answers GET only (405 otherwise). `crisis audit` prints the same as JSON lines.",
+            ADMINS,
+            {
+                "200": _json(_ref("AuditEntryList"), "A page of entries, newest first."),
+                "422": _json(_ref("ErrorResponse"), "A parameter is invalid (each one named, e.g. `since` without a time zone). Kept as a dead letter."),
+                **_common("401", "403"),
+            },
+            parameters=_query_parameters(AuditQueryIn),
+            operation_id="listAudit",
+        ),
+        Op(
             "get", "/api/v1/openapi.json", "Documentation", "This document",
             "The OpenAPI 3.1 description of this API, generated from the models that validate the requests.",
             ANYONE,
@@ -578,6 +641,7 @@ TAGS = (
     {"name": "Positions", "description": "Where the centre's travellers are."},
     {"name": "Feeds", "description": "External alert feeds in their own formats (CAP, GDACS RSS, USGS GeoJSON) and the health of every feed."},
     {"name": "Dead letters", "description": "Everything refused, kept for inspection and replay."},
+    {"name": "Audit", "description": "The append-only record of who did what, when and from where; for administrators."},
     {"name": "Documentation", "description": "This description of the API."},
 )
 

@@ -7,24 +7,26 @@ log before the answer is sent.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 from pydantic import TypeAdapter, ValidationError
 
 from crisis.adapters.accounts import Principal
 from crisis.auth import current_principal, request_origin, require_role
 from crisis.bootstrap import Context
+from crisis.domain import access
 from crisis.domain.serialize import incident_to_dict
 from crisis.errors import Conflict, InputError, NotFound
-from crisis.feeds.schemas import IncidentIn, IncidentPatch, PositionBatch, PositionIn, field_errors
+from crisis.feeds.schemas import IncidentIn, IncidentPatch, PositionBatch, PositionIn, check_sources, field_errors
+from crisis.http_safety import load_json, status_for
 from crisis import handlers
+from crisis.api import audit
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
 WRITERS = ("admin", "duty_officer", "feed")
-READERS = ("admin", "duty_officer", "regional_desk", "wall")
+READERS = access.READERS
 _POSITION_LIST = TypeAdapter(list[PositionIn])
 
 
@@ -33,27 +35,31 @@ def _ctx() -> Context:
 
 
 def _json_body(feed: str) -> Any:
-    """The request's JSON, or an InputError saying where it is malformed (dead-lettered)."""
-    raw = request.get_data(cache=True)
-    try:
-        return json.loads(raw)
-    except UnicodeDecodeError as exc:
-        errors = [{"field": "body", "message": f"body is not UTF-8 (byte {exc.start})"}]
-    except json.JSONDecodeError as exc:
-        errors = [{"field": f"body (line {exc.lineno}, column {exc.colno})", "message": f"malformed JSON: {exc.msg}"}]
-    raise InputError(errors, "malformed JSON")
+    """The request's JSON, or an InputError saying where it is malformed, too deep or has
+    an unacceptable number (dead-lettered; see crisis.http_safety.load_json)."""
+    return load_json(request.get_data(cache=True))
 
 
 def _visible(principal: Principal, region: str | None) -> bool:
-    return principal.sees_all_regions or (principal.region is not None and principal.region == region)
+    return access.may_see_region(principal, region)
+
+
+def _region_scope(principal: Principal) -> str | None:
+    """The caller's one region, or None for every region; 403 for a caller that may not
+    read (a feed, a regional desk without a region), which must never mean "every region"."""
+    try:
+        return access.region_scope(principal)
+    except PermissionError as exc:
+        response = jsonify(error="forbidden", errors=[{"field": "role", "message": str(exc)}])
+        response.status_code = 403
+        abort(response)
 
 
 @api.errorhandler(InputError)
 def _input_error(exc: InputError) -> tuple[Response, int]:
     feed = "api:" + (request.endpoint or "unknown").split(".")[-1]
     dead_letter = _ctx().feed_log.rejected(feed, exc.errors, request.get_data(cache=True), request_origin())
-    status = 400 if exc.message == "malformed JSON" else 422
-    return jsonify(error=exc.message, errors=exc.errors, dead_letter_id=dead_letter), status
+    return jsonify(error=exc.message, errors=exc.errors, dead_letter_id=dead_letter), status_for(exc)
 
 
 @api.errorhandler(NotFound)
@@ -85,7 +91,10 @@ def create_incident() -> tuple[Response, int]:
         command = IncidentIn.model_validate(body)
     except ValidationError as exc:
         raise InputError(field_errors(exc)) from None
+    # The source names Redis keys (feed statistics): a known feed or the caller's own name.
+    check_sources({"source": command.source}, current_principal().name)
     stored = handlers.report_incident(_ctx().deps, command, current_principal().name)
+    audit.record_incident_report(stored)
     _ctx().feed_log.accepted(command.source)
     return jsonify(_incident_json(stored)), 201 if stored.created else 200
 
@@ -94,9 +103,10 @@ def create_incident() -> tuple[Response, int]:
 @require_role(*READERS)
 def list_incidents() -> Response:
     principal = current_principal()
+    _region_scope(principal)
     status = request.args.get("status")
     incidents = [
-        incident_to_dict(i)
+        access.record_view(principal, incident_to_dict(i))
         for i in _ctx().deps.incidents.all()
         if _visible(principal, i.region) and (status is None or i.status.value == status)
     ]
@@ -107,10 +117,13 @@ def list_incidents() -> Response:
 @api.get("/incidents/<incident_id>")
 @require_role(*READERS)
 def get_incident(incident_id: str) -> Response:
+    principal = current_principal()
+    _region_scope(principal)
     incident = _ctx().deps.incidents.get(incident_id)
-    if incident is None or not _visible(current_principal(), incident.region):
+    if incident is None or not _visible(principal, incident.region):
         raise NotFound(f"no incident {incident_id}")
-    return jsonify({**incident_to_dict(incident), "history": _ctx().deps.incidents.history(incident_id)})
+    history = [access.record_view(principal, change) for change in _ctx().deps.incidents.history(incident_id)]
+    return jsonify({**access.record_view(principal, incident_to_dict(incident)), "history": history})
 
 
 @api.patch("/incidents/<incident_id>")
@@ -121,39 +134,41 @@ def patch_incident(incident_id: str) -> Response:
         patch = IncidentPatch.model_validate(body)
     except ValidationError as exc:
         raise InputError(field_errors(exc)) from None
+    before = _ctx().deps.incidents.get(incident_id)  # for the audit trail's before
     stored = handlers.update_incident(_ctx().deps, incident_id, patch, current_principal().name)
+    audit.record_incident_change(before, stored, patch.note)
     return jsonify(_incident_json(stored))
 
 
 @api.post("/positions")
 @require_role(*WRITERS)
 def post_positions() -> tuple[Response, int]:
-    raw = request.get_data(cache=True)
+    body = _json_body("positions")
     try:
-        if raw.lstrip()[:1] == b"[":
-            batch = PositionBatch(positions=_POSITION_LIST.validate_json(raw))
+        if isinstance(body, list):
+            batch = PositionBatch(positions=_POSITION_LIST.validate_python(body))
         else:
-            batch = PositionBatch.model_validate_json(raw)
+            batch = PositionBatch.model_validate(body)
     except ValidationError as exc:
-        raise InputError(field_errors(exc), "malformed JSON" if _is_json_error(exc) else "invalid input") from None
+        raise InputError(field_errors(exc)) from None
+    where = "" if isinstance(body, list) else "positions."
+    check_sources({f"{where}{i}.source": p.source for i, p in enumerate(batch.positions) if p.source != "api"},
+                  current_principal().name)
     stream_id = handlers.report_positions(_ctx().deps, batch, current_principal().name)
+    audit.record_position_batch(len(batch.positions), stream_id)
     _ctx().feed_log.accepted("positions", len(batch.positions))
     return jsonify(accepted=len(batch.positions), stream_id=stream_id), 202
-
-
-def _is_json_error(exc: ValidationError) -> bool:
-    return any(e["type"] == "json_invalid" for e in exc.errors())
 
 
 @api.get("/positions")
 @require_role(*READERS)
 def get_positions() -> Response:
     principal = current_principal()
-    snap = _ctx().deps.positions.snapshot(None if principal.sees_all_regions else principal.region)
+    snap = _ctx().deps.positions.snapshot(_region_scope(principal))
     return jsonify(
         count=len(snap["ids"]),
         positions=[
-            {"traveller_id": t, "lat": float(a), "lon": float(o), "time": tm, "region": r}
+            access.person_view(principal, {"traveller_id": t, "lat": float(a), "lon": float(o), "time": tm, "region": r})
             for t, a, o, tm, r in zip(snap["ids"], snap["lat"], snap["lon"], snap["time"], snap["region"])
         ],
     )

@@ -113,3 +113,18 @@ def person_view(who: HasRole, record: Mapping[str, Any]) -> dict[str, Any]:
     if "*" in allowed:
         return dict(record)
     return {k: v for k, v in record.items() if k in allowed}
+
+
+# In a record about a thing (an incident, an entry of its history) rather than a person,
+# the fields that name or point at a person: who reported, changed or owns it. ("id" is
+# the thing's own id there.)
+THING_PERSON_FIELDS = IDENTITY_FIELDS - {"id"}
+
+
+def record_view(who: HasRole, record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record about a thing (an incident, a history entry) as this role may receive it:
+    every field, except those naming a person, which follow PERSON_FIELDS like a person's."""
+    allowed = PERSON_FIELDS.get(who.role, frozenset())
+    if "*" in allowed:
+        return dict(record)
+    return {k: v for k, v in record.items() if k not in THING_PERSON_FIELDS or k in allowed}

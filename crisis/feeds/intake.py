@@ -236,7 +236,7 @@ def _item_body(feed: str, body: bytes, index: int) -> bytes:
         channel = parse_xml(body).find("channel")
         items = channel.findall("item") if channel is not None else []
         return ElementTree.tostring(items[index], encoding="utf-8")
-    except (ValueError, KeyError, IndexError, TypeError, InputError):
+    except (ValueError, KeyError, IndexError, TypeError, RecursionError, InputError):  # deep XML: the whole body
         return body
 
 

@@ -7,6 +7,7 @@ command handlers accept nothing else. Validation errors become a list of
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
@@ -24,10 +25,19 @@ from pydantic import (
 
 from crisis.domain.model import IncidentStatus, IncidentType
 from crisis.errors import InputError
+from crisis.feeds.health import FEEDS
 
-Latitude = Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False)]
-Longitude = Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False)]
+# Numbers must be numbers: strict, so "3", "12.5" and true are refused (a bool is never a
+# number); an int is accepted where a float is expected.
+Latitude = Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False, strict=True)]
+Longitude = Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False, strict=True)]
 MAX_POSITIONS_PER_BATCH = 10_000
+# Every incident's area is drawn in every later list and map: a polygon of 100,000
+# vertices made each list call 50 times slower. All rings of all polygons together.
+MAX_AREA_VERTICES = 10_000
+# A source name becomes part of Redis key names (feed statistics): an identifier.
+SOURCE_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
+SourceName = Annotated[str, Field(pattern=SOURCE_PATTERN)]
 
 
 def _utc(value: datetime) -> datetime:
@@ -46,15 +56,15 @@ class IncidentIn(_Strict):
     severity: int = Field(ge=1, le=5)
     lat: Latitude
     lon: Longitude
-    radius_km: float | None = Field(default=None, gt=0, le=5000)
+    radius_km: float | None = Field(default=None, gt=0, le=5000, allow_inf_nan=False, strict=True)
     area: dict[str, Any] | None = None
     country: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
     reported_at: AwareDatetime | None = None
     description: str = Field(default="", max_length=20_000)
-    source: str = Field(default="api", min_length=1, max_length=64)
+    source: SourceName = "api"
     source_id: str | None = Field(default=None, min_length=1, max_length=256)
     status: IncidentStatus | None = None
-    approximate: bool = False
+    approximate: bool = Field(default=False, strict=True)
     # Source ids of earlier messages that this one updates or cancels (CAP <references>):
     # the handler applies the message to the incident any of them created.
     supersedes: tuple[str, ...] = ()
@@ -76,6 +86,10 @@ class IncidentIn(_Strict):
             return None
         if value.get("type") not in ("Polygon", "MultiPolygon"):
             raise ValueError("area must be a GeoJSON Polygon or MultiPolygon")
+        vertices = _vertex_count(value.get("coordinates"), 3 if value["type"] == "MultiPolygon" else 2)
+        if vertices > MAX_AREA_VERTICES:
+            raise ValueError(f"area has {vertices} vertices; at most {MAX_AREA_VERTICES} are accepted "
+                             "(all rings together): simplify the polygon")
         try:
             geometry = shapely.geometry.shape(value)
         except Exception as exc:  # shapely raises several types for bad coordinates
@@ -95,10 +109,10 @@ class IncidentPatch(_Strict):
 
     title: str | None = Field(default=None, min_length=1, max_length=300)
     type: IncidentType | None = None
-    severity: int | None = Field(default=None, ge=1, le=5)
+    severity: int | None = Field(default=None, ge=1, le=5, strict=True)
     lat: Latitude | None = None
     lon: Longitude | None = None
-    radius_km: float | None = Field(default=None, gt=0, le=5000)
+    radius_km: float | None = Field(default=None, gt=0, le=5000, allow_inf_nan=False, strict=True)
     description: str | None = Field(default=None, max_length=20_000)
     status: IncidentStatus | None = None
     owner: str | None = Field(default=None, max_length=120)
@@ -116,8 +130,8 @@ class PositionIn(_Strict):
     lat: Latitude
     lon: Longitude
     time: AwareDatetime | None = None
-    source: str = Field(default="api", max_length=32)
-    accuracy_m: float | None = Field(default=None, ge=0)
+    source: SourceName = "api"
+    accuracy_m: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
 
 
 class PositionBatch(_Strict):
@@ -128,6 +142,34 @@ class UserIn(_Strict):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     role: Literal["admin", "duty_officer", "regional_desk", "wall", "feed"]
     region: str | None = None
+
+
+def _vertex_count(coordinates: Any, depth: int) -> int:
+    """How many positions a Polygon's (depth 2) or MultiPolygon's (depth 3) coordinates
+    hold, counted before shapely reads them (which is what takes the time)."""
+    level = [coordinates]
+    for _ in range(depth):
+        if not all(isinstance(item, (list, tuple)) for item in level):
+            raise ValueError("area coordinates must be nested arrays of [lon, lat] positions")
+        level = [child for item in level for child in item]
+    return len(level)
+
+
+def allowed_sources(account: str) -> frozenset[str]:
+    """The sources an account may write as: the known feeds, and its own name."""
+    return frozenset(FEEDS) | ({account} if re.fullmatch(SOURCE_PATTERN, account) else set())
+
+
+def check_sources(sources: dict[str, str], account: str) -> None:
+    """Refuse (InputError naming each field) a source outside ``allowed_sources``;
+    ``sources`` maps field names ("source", "positions.3.source") to their values."""
+    allowed = allowed_sources(account)
+    errors = [
+        {"field": where, "message": f"unknown source {value!r}: use one of {', '.join(sorted(allowed))}"}
+        for where, value in sources.items() if value not in allowed
+    ]
+    if errors:
+        raise InputError(errors)
 
 
 def field_errors(exc: ValidationError) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ seismic event. Decisions, and why:
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -160,12 +161,19 @@ def _number(obj: dict[str, Any], key: str, path: str) -> float | None:
 
 
 def _as_number(value: Any, path: str) -> float | None:
-    """A JSON number as float (JSON numbers are finite: NaN/Infinity are refused on load)."""
+    """A JSON number as finite float (NaN/Infinity are refused on load; a number too
+    long for a float, 1e999 or a 400-digit integer, is refused here)."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _FeatureError(path, f"{value!r} is not a number")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise _FeatureError(path, "the number is out of range")
+    return number
 
 
 def _string(obj: dict[str, Any], key: str) -> str | None:

@@ -1,20 +1,31 @@
 """What a person does in the UI, turned into the same commands the API sends.
 
 A UI action takes the same path as a feed (validated command -> handler -> log), and
-records who did it. Failures come back as a sentence to show, never as an exception.
+records who did it, in the incident's history and in the audit trail (account, role,
+address, and the before and after of what changed). Failures come back as a sentence to
+show, never as an exception.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from flask import has_request_context, request
+
 from crisis import handlers
 from crisis.adapters.accounts import Principal
+from crisis.adapters.audit import incident_change, incident_facts
 from crisis.bootstrap import Context
 from crisis.errors import Conflict, InputError, NotFound
 from crisis.feeds.schemas import IncidentIn, IncidentPatch, parse
 
 EDITORS = ("admin", "duty_officer")
+
+
+def _audit(ctx: Context, principal: Principal, action: str, target: str, **values: Any) -> None:
+    """One entry in the audit trail for what this person did in the UI (from this address)."""
+    remote = (request.remote_addr or "") if has_request_context() else ""
+    ctx.audit.record(action, actor=principal.name, role=principal.role, via="ui", remote=remote, target=target, **values)
 
 
 def _explain(exc: InputError) -> str:
@@ -24,20 +35,25 @@ def _explain(exc: InputError) -> str:
 def change_incident(ctx: Context, principal: Principal, incident_id: str, **changes: Any) -> str:
     """Apply a person's change; a message saying what happened."""
     if principal.role not in EDITORS:
+        _audit(ctx, principal, "access.denied", incident_id, detail={"wanted": "incident.update", "reason": f"role {principal.role!r} may not change incidents"})
         return f"A {principal.role} cannot change incidents."
     try:
         patch = parse(IncidentPatch, {k: v for k, v in changes.items() if v not in (None, "")})
-        handlers.update_incident(ctx.deps, incident_id, patch, principal.name)
+        before = ctx.deps.incidents.get(incident_id)
+        stored = handlers.update_incident(ctx.deps, incident_id, patch, principal.name)
     except InputError as exc:
         return "Not saved: " + _explain(exc)
     except (Conflict, NotFound) as exc:
         return f"Not saved: {exc}"
+    old, new = incident_change(before, stored.incident, patch.note)
+    _audit(ctx, principal, "incident.update", incident_id, before=old, after=new, detail={"stream_id": stored.event_id})
     return "Saved."
 
 
 def report_from_form(ctx: Context, principal: Principal, form: dict[str, Any]) -> tuple[str | None, str]:
     """Report an incident from the map form: (incident id or None, message)."""
     if principal.role not in EDITORS:
+        _audit(ctx, principal, "access.denied", "incidents", detail={"wanted": "incident.create", "reason": f"role {principal.role!r} may not report incidents"})
         return None, f"A {principal.role} cannot report incidents."
     fields = {k: v for k, v in form.items() if v not in (None, "")}
     fields["source"] = "ui"
@@ -47,4 +63,6 @@ def report_from_form(ctx: Context, principal: Principal, form: dict[str, Any]) -
         ctx.feed_log.rejected("ui", exc.errors, repr(form), {"user": principal.name})
         return None, "Not reported: " + _explain(exc)
     ctx.feed_log.accepted("ui")
+    _audit(ctx, principal, "incident.create" if stored.created else "incident.update", stored.incident.id,
+           after=incident_facts(stored.incident), detail={"stream_id": stored.event_id, "source": "ui"})
     return stored.incident.id, f"Reported: {stored.incident.title} ({stored.incident.id})."

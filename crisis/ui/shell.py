@@ -8,6 +8,7 @@ import dash
 from dash import ClientsideFunction, Input, dcc, html
 from flask import Flask, current_app, g
 
+from crisis.auth import csrf_token
 from crisis.bootstrap import ASSETS
 from crisis.layers import map_figure
 from crisis.realtime.gateway import NAMESPACE
@@ -19,6 +20,13 @@ ROLE_LABELS = {
     "regional_desk": "Regional desk",
     "wall": "Wall display",
 }
+
+
+def _may_open(page: dict[str, Any], principal: Any) -> bool:
+    """A page that lists ``roles`` (``dash.register_page(..., roles=...)``) is in the
+    navigation only for those roles; the others are for every signed-in reader."""
+    roles = page.get("roles")
+    return roles is None or (principal is not None and principal.role in roles)
 
 
 def _header() -> html.Header:
@@ -37,7 +45,7 @@ def _header() -> html.Header:
                 children=[
                     dcc.Link(page["name"], href=page["relative_path"])
                     for page in dash.page_registry.values()
-                    if page.get("nav", True)
+                    if page.get("nav", True) and _may_open(page, principal)
                 ],
             ),
             html.Span("CONNECTING", id=ids.LIVE_STATUS, className="live-status waiting"),
@@ -46,7 +54,16 @@ def _header() -> html.Header:
             dcc.Link("feeds: waiting", id=ids.LIVE_FEEDS, href="/feeds", className="live-feeds waiting"),
             html.Span(who, className="shell-user"),
             html.A("API", href="/api/v1/docs", className="shell-logout", target="_blank"),
-            html.A("Sign out", href="/logout", className="shell-logout"),
+            # Signing out is a POST with the CSRF token (it ends every session of the user).
+            html.Form(
+                action="/logout",
+                method="post",
+                className="shell-logout-form",
+                children=[
+                    dcc.Input(type="hidden", name="csrf_token", value=csrf_token(), id="sign-out-csrf"),
+                    html.Button("Sign out", type="submit", id="sign-out", className="shell-logout"),
+                ],
+            ),
         ],
     )
 
@@ -87,6 +104,7 @@ def create_dash(server: Flask, map_style: str, stale_minutes: int = 60) -> dash.
     from crisis.ui.pages import board  # noqa: F401
     from crisis.ui.pages import feeds  # noqa: F401
     from crisis.ui.pages import incident  # noqa: F401
+    from crisis.ui.pages import audit  # noqa: F401
 
     app.layout = _layout
     app.clientside_callback(

