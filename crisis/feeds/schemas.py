@@ -53,7 +53,7 @@ class IncidentIn(_Strict):
 
     title: str = Field(min_length=1, max_length=300)
     type: IncidentType = IncidentType.OTHER
-    severity: int = Field(ge=1, le=5)
+    severity: int = Field(ge=1, le=5, strict=True)
     lat: Latitude
     lon: Longitude
     radius_km: float | None = Field(default=None, gt=0, le=5000, allow_inf_nan=False, strict=True)

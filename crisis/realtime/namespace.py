@@ -12,7 +12,10 @@ server answers with the incidents it missed (replayed from the log) or, when tha
 trimmed away, unknown, too far behind, or of another scope, a full ``snapshot``; with
 the positions changed since ``positions_id`` (the latest per traveller) when that is
 recent, else a full positions snapshot; and the feeds' health. The ack sums it up:
-``{"mode", "stream_id", "positions", "positions_id"}``.
+``{"mode", "stream_id", "positions", "positions_id", "scope"}``. A later sync on the
+same connection resumes from what that connection was already sent (everything after
+reached it live, in order, on the same connection): asking again costs only what is new,
+never the whole picture again.
 
 Every event a client sends is rate-limited per connection (a token bucket of
 ``socket_events_per_second``, bursts of ``socket_event_burst``): over the limit the ack
@@ -214,6 +217,13 @@ def parse_sync(args: tuple[Any, ...]) -> tuple[dict[str, str | None], list[dict[
     return {name: data.get(name) for name in SYNC_FIELDS}, []
 
 
+def _newest(a: str | None, b: str | None) -> str | None:
+    """The later of two stream ids (either may be None)."""
+    if a is None or b is None:
+        return a or b
+    return max(a, b, key=lambda i: tuple(int(p) for p in i.split("-", 1)))
+
+
 def _body(args: tuple[Any, ...]) -> str:
     value: Any = args[0] if len(args) == 1 else list(args)
     if isinstance(value, MalformedArgument):
@@ -239,6 +249,11 @@ class Connection:
     # sync of the old scope can never be sent after the new scope's picture.
     lock: threading.RLock = field(default_factory=threading.RLock)
     closed: bool = False
+    # What this connection was already sent of its room's picture: the incident and
+    # positions stream ids its last sync (or re-scope) brought it up to. Everything later
+    # reaches it live, on this same connection, so a later sync on it resumes from there.
+    sent_incidents: str | None = None
+    sent_positions: str | None = None
 
 
 class LiveNamespace(Namespace):
@@ -329,9 +344,12 @@ class LiveNamespace(Namespace):
         with conn.lock:
             if conn.closed:
                 return {"error": "not connected"}
+            # Ids from a picture of another scope (the account changed while the client was
+            # away) are worth nothing here: it gets the whole picture of its scope.
             same_scope = wanted["scope"] is None or wanted["scope"] == conn.room
-            return self._send_picture(sid, conn, wanted["last_id"] if same_scope else None,
-                                      wanted["positions_id"] if same_scope else None)
+            last_id = _newest(wanted["last_id"] if same_scope else None, conn.sent_incidents)
+            positions_id = _newest(wanted["positions_id"] if same_scope else None, conn.sent_positions)
+            return self._send_picture(sid, conn, last_id, positions_id)
 
     def _send_picture(self, sid: str, conn: Connection, last_id: str | None, positions_id: str | None) -> dict[str, Any]:
         """Send ``sid`` what it missed of its room's picture (all of it without ids)."""
@@ -375,6 +393,7 @@ class LiveNamespace(Namespace):
             self._send("positions", positions_message(ids, lat, lon, positions_head, True, conn.room), sid)
         if self._feed_report is not None:
             self._send("feeds", self._feed_report(), sid)
+        conn.sent_incidents, conn.sent_positions = head, positions_head
         return {"mode": mode, "stream_id": head, "positions": positions_mode, "positions_id": positions_head,
                 "scope": conn.room}
 

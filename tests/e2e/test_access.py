@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -547,3 +548,56 @@ def test_csrf_header_helper_matches_the_cookie(live_server: LiveServer) -> None:
     again = requests.Session()
     sign_in(live_server.url, again, live_server.user())
     assert csrf_header(again)["X-CSRFToken"] != http.headers["X-CSRFToken"]
+
+
+# -- password checks: bounded, and the same cost for unknown names -----------------------
+
+
+def test_the_hash_gate_bounds_concurrency_and_serves_the_fewest_failures_first() -> None:
+    from crisis.auth import HashGate
+
+    gate = HashGate(1)
+    assert gate.acquire(0, timeout=1)
+    assert not gate.acquire(0, timeout=0.1)  # the one slot is taken: a bounded wait, then no
+    served: list[int] = []
+    lock = threading.Lock()
+
+    def wait(standing: int) -> None:
+        assert gate.acquire(standing, timeout=10)
+        with lock:
+            served.append(standing)
+        gate.release()
+
+    threads = []
+    for standing in (40, 7, 0, 12):  # arriving in this order while the slot is taken
+        thread = threading.Thread(target=wait, args=(standing,))
+        thread.start()
+        threads.append(thread)
+        time.sleep(0.05)
+    gate.release()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert served == [0, 7, 12, 40]
+
+
+def test_unknown_names_are_checked_against_one_fixed_hash(context: object) -> None:
+    from argon2 import PasswordHasher
+
+    from crisis.adapters.accounts import AccountStore
+
+    class Counting(PasswordHasher):
+        hashes = 0
+        verifies = 0
+
+        def hash(self, *args: object, **kwargs: object) -> str:  # type: ignore[override]
+            Counting.hashes += 1
+            return super().hash(*args, **kwargs)  # type: ignore[arg-type]
+
+        def verify(self, *args: object, **kwargs: object) -> bool:  # type: ignore[override]
+            Counting.verifies += 1
+            return super().verify(*args, **kwargs)  # type: ignore[arg-type]
+
+    accounts = AccountStore(context.redis, Counting(time_cost=1, memory_cost=8, parallelism=1))  # type: ignore[attr-defined]
+    for attempt in range(5):
+        assert accounts.verify(f"nobody-{attempt}", "guess").reason == "unknown user"
+    assert (Counting.hashes, Counting.verifies) == (1, 5)  # one dummy hash, verified against each time

@@ -201,7 +201,22 @@ def test_the_live_map_page_is_scoped(live_server: LiveServer, world: dict[str, A
 
 
 def _history_by(rendered: str) -> list[str]:
-    return re.findall(r'\{"props":\{"children":"([^"]*)","className":"history-by"\}', rendered)
+    """The "by" column of the rendered history, in order."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            props = node.get("props")
+            if isinstance(props, dict) and props.get("className") == "history-by":
+                found.append(props.get("children"))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(rendered))
+    return found
 
 
 @pytest.mark.parametrize("channel", ["board", "page"])
