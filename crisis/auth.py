@@ -26,32 +26,46 @@ Requests with a Bearer token carry no ambient credential and are left as they ar
 sign-in and sign-out forms carry the token in a hidden field.
 
 Sign-in: failed attempts are limited per account name and per client address
-(Flask-Limiter's rate limiting, stored in the product's Redis); over a limit the answer is
-429 with Retry-After, even for the right password. At most
-``settings.max_concurrent_hashes`` password checks run at once (argon2 takes 64 MiB
-each); a sign-in that cannot get a turn within ``HASH_WAIT_S`` is answered 503.
+(Flask-Limiter's rate limiting, stored in the product's Redis; attempts still being
+checked count too); over a limit the answer is 429 with Retry-After, even for the right
+password. At most ``settings.max_concurrent_hashes`` password checks run at once, and
+never more than the CPUs less one (argon2 takes 64 MiB and a core each); the others
+wait their turn, fewest recent unsuccessful attempts of their account and address
+first, and a browser that signed in as that user before (its ``crisis_device`` cookie)
+before everyone. One that cannot get a turn within ``HASH_WAIT_S`` is answered 503 with
+Retry-After. An unknown name is checked against one fixed dummy hash, as long as a real
+one takes.
+
+Audit: sign-in, failed sign-in, sign-out, throttled sign-in (once a minute per account or
+address), a token's first use in a UTC day, and every refusal for lack of rights
+(``access.denied``, at most ``AUDIT_DENIED_PER_MINUTE`` per caller). ``audit_request``
+records any action with who and from where, from the current request.
 """
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import hmac
 import itertools
 import math
+import os
 import secrets
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import wraps
 from typing import Any, Callable
 from urllib.parse import urlparse
 
 import limits
+import limits.strategies
 from flask import Flask, Response, current_app, g, jsonify, redirect, render_template_string, request, session, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from itsdangerous import BadData, URLSafeTimedSerializer
 
 from crisis.adapters import keys
 from crisis.adapters.accounts import AccountStore, Principal
@@ -72,6 +86,9 @@ HASH_BUSY_RETRY_S = 2
 # audit trail, so a flood of refused requests cannot grow it without bound.
 AUDIT_DENIED_PER_MINUTE = "30 per minute"
 AUDIT_THROTTLED_PER_MINUTE = "1 per minute"  # per throttled account or address
+DEVICE_COOKIE = "crisis_device"  # "this browser signed in as ... before" (see DeviceCookies)
+DEVICE_DAYS = 365
+RECENT_ATTEMPTS = "1000 per minute"  # counted up to this, for a sign-in's place in the queue
 
 
 class SessionUser(UserMixin):
@@ -279,11 +296,12 @@ def _storage_uri(redis_url: str) -> str:
 
 @dataclass
 class Attempt:
-    """A sign-in under way: the limit keys it counts against, how many attempts are
-    ahead of it in the eyes of the limits (its place in the queue for a password
-    check), or the limit it is over and for how long."""
+    """A sign-in under way: the limit keys it counts against, its standing (recent
+    attempts on its account and from its address that did not sign in: its place in
+    the queue for a password check), or the limit it is over and for how long."""
 
     ids: list[tuple[limits.RateLimitItem, tuple[str, ...]]]
+    recent: list[tuple[str, ...]] = field(default_factory=list)
     standing: int = 0
     limited: tuple[str, int] | None = None
 
@@ -300,15 +318,29 @@ class LoginThrottle:
         self._rules = (("account", limits.parse(per_account)), ("address", limits.parse(per_address)))
         self._pending: dict[tuple[str, ...], int] = {}
         self._lock = threading.Lock()
+        # Every attempt, whatever its outcome, per account and per address over the last
+        # minute: a sign-in's place in the queue for a password check (fewest first).
+        self._attempts = limits.parse(RECENT_ATTEMPTS)
+        self._recent = limits.strategies.FixedWindowRateLimiter(limiter.storage)
 
-    def begin(self, name: str, address: str) -> Attempt:
-        """Count an attempt in (then ``end`` it), unless a limit is reached."""
+    def begin(self, name: str, address: str, known_device: bool = False) -> Attempt:
+        """Count an attempt in (then ``end`` it), unless a limit is reached. From a
+        browser that signed in as this user before (``known_device``), the attempt is
+        first in the queue and not held to the per-address limit (so users behind the
+        same address as an attacker still get in); the per-account limit still holds."""
         strategy = self._limiter.limiter
         attempt = Attempt([])
         stats = []
         for which, item in self._rules:
-            ids = ("login-failed", which, name[:128] if which == "account" else address)
+            if known_device and which == "address":
+                continue
+            key = name[:128] if which == "account" else address
+            ids = ("login-failed", which, key)
             stats.append((which, item, ids, strategy.get_window_stats(item, *ids)))
+            recent = ("login-attempts", which, key)
+            attempt.standing += self._attempts.amount - self._recent.get_window_stats(self._attempts, *recent).remaining
+            self._recent.hit(self._attempts, *recent)
+            attempt.recent.append(recent)
         with self._lock:
             for which, item, ids, window in stats:
                 failures = item.amount - window.remaining
@@ -319,13 +351,14 @@ class LoginThrottle:
                 if failures + pending >= item.amount:
                     attempt.limited = (which, 1)  # the ones under way may yet succeed
                     return attempt
-                attempt.standing += failures + pending
             for _, item, ids, _ in stats:
                 self._pending[ids] = self._pending.get(ids, 0) + 1
                 attempt.ids.append((item, ids))
+        if known_device:
+            attempt.standing = -1
         return attempt
 
-    def end(self, attempt: Attempt, failed: bool) -> None:
+    def end(self, attempt: Attempt, failed: bool, succeeded: bool = False) -> None:
         with self._lock:
             for _, ids in attempt.ids:
                 left = self._pending.get(ids, 0) - 1
@@ -336,17 +369,45 @@ class LoginThrottle:
         if failed:
             for item, ids in attempt.ids:
                 self._limiter.limiter.hit(item, *ids)
+        elif succeeded:
+            for recent in attempt.recent:  # a sign-in that worked does not push its next one back
+                self._recent.hit(self._attempts, *recent, cost=-1)
 
     def allow_once(self, rate: str, *ids: str) -> bool:
         """A hit on a limit of its own (for bounding audit entries): False past it."""
         return bool(self._limiter.limiter.hit(limits.parse(rate), *ids))
 
 
+class DeviceCookies:
+    """"This browser signed in as NAME before": a signed cookie (OWASP's device cookies)
+    that puts its holder's sign-ins for that name first in the queue for a password
+    check. It proves nothing else, and names the user only by a digest."""
+
+    def __init__(self, secret: str) -> None:
+        self._serializer = URLSafeTimedSerializer(secret, salt="crisis.device")
+
+    @staticmethod
+    def _who(name: str) -> str:
+        return hashlib.sha256(name.encode()).hexdigest()[:32]
+
+    def issue(self, name: str) -> str:
+        return self._serializer.dumps({"u": self._who(name)})
+
+    def known(self, cookie: str | None, name: str) -> bool:
+        if not cookie or not name:
+            return False
+        try:
+            value = self._serializer.loads(cookie, max_age=DEVICE_DAYS * 86_400)
+        except BadData:
+            return False
+        return isinstance(value, dict) and hmac.compare_digest(str(value.get("u", "")), self._who(name))
+
+
 class HashGate:
     """At most ``slots`` password checks at once in this process. Waiters are served by
-    standing (fewest recent failures of their account and address first), then in
-    order of arrival: a flood from one address or on one account queues behind
-    everyone else's sign-ins, not in front of them."""
+    standing (fewest recent sign-in attempts on their account and from their address
+    first), then in order of arrival: a flood from one address or on one account queues
+    behind everyone else's sign-ins, not in front of them."""
 
     def __init__(self, slots: int) -> None:
         self._free = max(1, slots)
@@ -452,7 +513,9 @@ def init_auth(app: Flask, settings: Any = None) -> Limiter:
         default_limits=[],
     )
     throttle = LoginThrottle(limiter, settings.login_limit_account, settings.login_limit_address)
-    hashes = HashGate(settings.max_concurrent_hashes)
+    # Password hashing takes a whole core: leave one for everything else.
+    hashes = HashGate(min(settings.max_concurrent_hashes, max(1, (os.cpu_count() or 2) - 1)))
+    devices = DeviceCookies(str(app.config["SECRET_KEY"]))
     app.extensions["crisis_login_throttle"] = throttle
     tokens_seen: dict[str, str] = {}  # digest -> UTC day already recorded (this process)
 
@@ -477,7 +540,7 @@ def init_auth(app: Flask, settings: Any = None) -> Limiter:
         name = request.form.get("username", "")[:128]
         password = request.form.get("password", "")
         address = request.remote_addr or ""
-        attempt = throttle.begin(name, address)
+        attempt = throttle.begin(name, address, devices.known(request.cookies.get(DEVICE_COOKIE), name))
         if attempt.limited is not None:
             return throttled(name, *attempt.limited, next_url)
         verdict = None
@@ -488,7 +551,8 @@ def init_auth(app: Flask, settings: Any = None) -> Limiter:
                 finally:
                     hashes.release()
         finally:
-            throttle.end(attempt, failed=verdict is not None and verdict.principal is None)
+            throttle.end(attempt, failed=verdict is not None and verdict.principal is None,
+                         succeeded=verdict is not None and verdict.principal is not None)
         if verdict is None:
             response = _login_page(next_url, "The server is busy. Try again in a moment.", 503)
             response.headers["Retry-After"] = str(HASH_BUSY_RETRY_S)
@@ -509,7 +573,10 @@ def init_auth(app: Flask, settings: Any = None) -> Limiter:
         g.principal = principal
         csrf_token()
         audit_request("auth.login", name)
-        return redirect(next_url)
+        response = redirect(next_url)
+        response.set_cookie(DEVICE_COOKIE, devices.issue(name), max_age=DEVICE_DAYS * 86_400, path="/login",
+                            secure=secure, httponly=True, samesite="Lax")
+        return response
 
     @blueprint.route("/logout", methods=["GET", "POST"])
     def logout() -> Any:

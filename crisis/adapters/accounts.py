@@ -135,22 +135,22 @@ class AccountStore:
             dict[str, Any] | None, dict[str, Any] | None]:
         """Read-modify-write one user record atomically; ``change`` returns the new record
         (None deletes it). Returns (before, after). Publishes the change."""
-        with self._redis.pipeline() as pipe:
-            while True:
-                try:
-                    pipe.watch(keys.USERS)
-                    raw = pipe.hget(keys.USERS, name)
-                    before = json.loads(cast(str, raw)) if raw else None
-                    after = change(None if before is None else dict(before))
-                    pipe.multi()
-                    if after is None:
-                        pipe.hdel(keys.USERS, name)
-                    else:
-                        pipe.hset(keys.USERS, name, json.dumps(after))
-                    pipe.execute()
-                    break
-                except redis.WatchError:
-                    continue
+        outcome: list[dict[str, Any] | None] = []
+
+        def apply(pipe: Any) -> None:  # redis.client.Pipeline, WATCHing the users hash
+            outcome.clear()
+            raw = pipe.hget(keys.USERS, name)
+            before = json.loads(raw) if raw else None
+            after = change(None if before is None else dict(before))
+            pipe.multi()
+            if after is None:
+                pipe.hdel(keys.USERS, name)
+            else:
+                pipe.hset(keys.USERS, name, json.dumps(after))
+            outcome.extend((before, after))
+
+        self._redis.transaction(apply, keys.USERS)  # retried if the hash changed meanwhile
+        before, after = outcome
         self._publish("user", name)
         return before, after
 
@@ -295,7 +295,7 @@ class AccountStore:
         """Revoke every token of that name; how many there were."""
         doomed = [d for d, raw in cast("dict[str, str]", self._redis.hgetall(keys.TOKENS)).items()
                   if json.loads(raw)["name"] == name]
-        count = int(cast(int, self._redis.hdel(keys.TOKENS, *doomed))) if doomed else 0
+        count = int(self._redis.hdel(keys.TOKENS, *doomed)) if doomed else 0
         if count:
             self._publish("token", name)
         return count

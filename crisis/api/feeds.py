@@ -27,6 +27,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from crisis.api.audit import record_feed_document
 from crisis.auth import current_principal, request_origin, require_role
 from crisis.bootstrap import Context
+from crisis.domain import access
 from crisis.domain.serialize import incident_to_dict
 from crisis.feeds.intake import IntakeResult, MessageRejected, ingest
 from crisis.views import feed_health_report
@@ -34,8 +35,8 @@ from crisis.views import feed_health_report
 log = logging.getLogger(__name__)
 feeds_api = Blueprint("feeds", __name__, url_prefix="/api/v1/feeds")
 
-WRITERS = ("admin", "duty_officer", "feed")
-READERS = ("admin", "duty_officer", "wall", "regional_desk")
+WRITERS = access.WRITERS  # the role tuples live in crisis.domain.access
+READERS = access.READERS
 CONTENT_TYPES = {
     "cap": ("application/cap+xml", "application/xml", "text/xml"),
     "gdacs": ("application/rss+xml", "application/xml", "text/xml"),

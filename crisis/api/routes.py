@@ -25,7 +25,7 @@ from crisis.api import audit
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
-WRITERS = ("admin", "duty_officer", "feed")
+WRITERS = access.WRITERS  # the role tuples live in crisis.domain.access (openapi imports these names)
 READERS = access.READERS
 _POSITION_LIST = TypeAdapter(list[PositionIn])
 

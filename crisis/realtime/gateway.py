@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+import numpy.typing as npt
 import redis
 from flask_socketio import SocketIO
 
@@ -127,8 +128,10 @@ class Pseudonyms:
         return [self.of(i) for i in ids]
 
 
-def positions_message(ids: list[str], lat: np.ndarray, lon: np.ndarray, stream_id: str, full: bool,
+def positions_message(ids: list[str], lat: npt.ArrayLike, lon: npt.ArrayLike, stream_id: str, full: bool,
                       scope: str | None = None) -> dict[str, Any]:
+    """One ``positions`` message: ids (or pseudonyms) and float32 coordinates as bytes.
+    ``full``: the whole picture of the scope (``scope`` says which), else changes only."""
     message = {
         "ids": ids,
         "lat": np.asarray(lat, dtype=np.float32).tobytes(),

@@ -266,7 +266,6 @@ class LiveNamespace(Namespace):
         self._log = context.deps.log
         self._incidents = context.deps.incidents
         self._positions = context.deps.positions
-        self._redis = context.redis
         self._feed_log = context.feed_log
         self._audit = context.audit
         self._rate = settings.socket_events_per_second

@@ -491,6 +491,10 @@ def test_the_21st_wrong_password_in_a_minute_is_throttled_even_if_right(live_ser
 
 
 def test_failed_sign_ins_are_limited_per_address(live_server: LiveServer, clean_limits: None) -> None:
+    regular = live_server.user()
+    returning = requests.Session()  # a browser that signed in before: it holds a device cookie
+    assert live_server.sign_in(returning, regular).status_code == 302 and returning.cookies.get("crisis_device")
+
     def fail(worker: int) -> list[int]:  # 3 wrong passwords for each of 20 names: under the per-account limit
         with requests.Session() as http:
             return [live_server.sign_in(http, f"nobody-{(worker * 30 + i) % 20}", "wrong").status_code for i in range(30)]
@@ -498,8 +502,12 @@ def test_failed_sign_ins_are_limited_per_address(live_server: LiveServer, clean_
     with ThreadPoolExecutor(2) as pool:
         statuses = [status for batch in pool.map(fail, range(2)) for status in batch]
     assert statuses == [401] * 60
-    refused = live_server.sign_in(requests.Session(), live_server.user())
+    refused = live_server.sign_in(requests.Session(), regular)
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    # The browser that signed in as that user before is not held to the address's limit
+    # (colleagues behind the attacker's address still get in), only to the account's.
+    assert live_server.sign_in(returning, regular).status_code == 302
+    assert live_server.sign_in(returning, live_server.user()).status_code == 429  # its cookie names another user
 
 
 # -- audit of access --------------------------------------------------------------------------

@@ -1,4 +1,7 @@
-"""Cross-site socket hijacking, tried in a real headless Chromium.
+"""The live socket in a real headless Chromium: cross-site hijacking, and the resync
+after a reconnect.
+
+Cross-site socket hijacking:
 
 The browser signs in to the app; a page from a second local origin (another port of the
 same host: same site, so the browser does send the app's cookies along) loads the
@@ -89,3 +92,43 @@ def test_a_page_of_another_origin_gets_nothing_from_the_socket(
         assert any(e.startswith("connect_error") for e in seen), seen
     finally:
         app_page.close()  # type: ignore[attr-defined]
+
+
+def test_after_a_reconnect_the_map_shows_every_traveller_from_only_what_changed(
+    browser: object, live_server: LiveServer  # noqa: F811
+) -> None:
+    """The page sends its last positions stream id on sync and gets only the positions
+    reported while it was away (no full snapshot), merged into what it shows."""
+    feed = {"Authorization": "Bearer " + live_server.token("feed")}
+    ref = random_ref("B")
+    first = [{"traveller_id": f"{ref}-{i}", "lat": 10 + i / 100, "lon": 20.0} for i in range(300)]
+    assert requests.post(live_server.url + "/api/v1/positions", json=first, headers=feed, timeout=10).status_code == 202
+    page = login(browser, live_server)
+    try:
+        count = "() => window.crisisLive.state.trav.n"
+        drawn = "() => document.querySelector('#live-map .js-plotly-plot').data[0].lat.length"
+        page.wait_for_function(f"n => ({count})() >= n", arg=300, timeout=10_000)  # type: ignore[attr-defined]
+        before = page.evaluate(count)  # type: ignore[attr-defined]
+        page.evaluate("""() => {
+            const s = window.crisisLive.state.socket;
+            window.__full = 0;
+            s.on("positions", m => { if (m.full) { window.__full += 1; } });
+            s.io.reconnection(false);
+            s.io.engine.close();
+        }""")  # type: ignore[attr-defined]
+        page.wait_for_selector(".live-status.down", timeout=5_000)  # type: ignore[attr-defined]
+        moved = [{"traveller_id": f"{ref}-0", "lat": -33.0, "lon": 151.0}]
+        new = [{"traveller_id": f"{ref}-new-{i}", "lat": 50.0, "lon": i / 10} for i in range(50)]
+        assert requests.post(live_server.url + "/api/v1/positions", json=moved + new, headers=feed,
+                             timeout=10).status_code == 202
+        page.evaluate("() => window.crisisLive.state.socket.connect()")  # type: ignore[attr-defined]
+        page.wait_for_selector(".live-status.ok", timeout=15_000)  # type: ignore[attr-defined]
+        page.wait_for_function(f"n => ({count})() >= n && ({drawn})() >= n", arg=before + 50,  # type: ignore[attr-defined]
+                               timeout=10_000)
+        assert page.evaluate("() => window.__full") == 0  # type: ignore[attr-defined]  # only what changed came
+        index = page.evaluate(f"() => window.crisisLive.state.trav.index.get('{ref}-0')")  # type: ignore[attr-defined]
+        lat = page.evaluate(f"() => window.crisisLive.state.trav.lat[{index}]")  # type: ignore[attr-defined]
+        assert lat == pytest.approx(-33.0)
+        assert page.errors == []  # type: ignore[attr-defined]
+    finally:
+        page.close()  # type: ignore[attr-defined]

@@ -144,13 +144,18 @@ def test_the_apps_own_origin_and_clients_without_origin_are_accepted(live_server
 
 
 def test_a_regional_desk_without_a_region_is_refused(live_server: LiveServer) -> None:
+    name = random_ref("desk-")
+    token = live_server.context.accounts.create_token(name, "regional_desk", None)
     reasons: list[Any] = []
     client = socketio.Client(reconnection=False)
     client.on("connect_error", reasons.append, namespace=NAMESPACE)
     with pytest.raises(socketio.exceptions.ConnectionError):
-        client.connect(live_server.url, namespaces=[NAMESPACE], auth={"token": live_server.token("regional_desk", None)},
-                       transports=["websocket"], wait_timeout=5)
+        client.connect(live_server.url, namespaces=[NAMESPACE], auth={"token": token}, transports=["websocket"],
+                       wait_timeout=5)
     assert reasons and "no region" in str(reasons[0])
+    # The refusal is in the audit trail.
+    entries = [fields for _, fields in live_server.context.redis.xrevrange(keys.AUDIT_STREAM, count=200)]
+    assert any(e["action"] == "access.denied" and e["actor"] == name and e["via"] == "socket" for e in entries)
 
 
 # -- region scoping on every path ------------------------------------------------------------
@@ -170,6 +175,16 @@ def test_snapshot_holds_only_the_desks_region(live_server: LiveServer) -> None:
         assert {m["incident"]["region"] for m in snapshot["incidents"]} == {AFRICA}
         positions = desk.wait_for("positions", lambda d: d["full"])
         assert f"{ref}-nbo" in positions["ids"] and f"{ref}-bey" not in positions["ids"]
+    finally:
+        desk.close()
+    # Snapshots are shared while nothing changes, never after: the next one is up to date.
+    later = post_incident(live_server, NAIROBI)
+    post_positions(live_server, [{"traveller_id": f"{ref}-new", "lat": -1.2, "lon": 36.9}])
+    desk = Listener(live_server, auth={"token": live_server.token("regional_desk", AFRICA)})
+    try:
+        desk.sync()
+        assert later["id"] in incident_ids(desk.wait_for("snapshot")["incidents"])
+        assert f"{ref}-new" in desk.wait_for("positions", lambda d: d["full"])["ids"]
     finally:
         desk.close()
 
