@@ -305,7 +305,7 @@ def main() -> int:
         assert server.pid is not None
         sampler = MemorySampler(server.pid)
         time.sleep(1.0)
-        baseline = sampler.rss_mb()
+        baseline = sampler.last_mb = sampler.peak_mb = sampler.rss_mb()
         sampler.start()
         phases = [
             run_phase("(a) one address", server, sampler, args.workers, args.seconds, ["127.0.0.1"],

@@ -61,7 +61,7 @@ from urllib.parse import urlparse
 
 import limits
 import limits.strategies
-from flask import Flask, Response, current_app, g, jsonify, redirect, render_template_string, request, session, url_for
+from flask import Flask, Response, current_app, g, jsonify, redirect, request, session, url_for
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
@@ -197,12 +197,25 @@ FORBIDDEN_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <p><a href="/logout">Sign in as someone else</a></p></main></body></html>"""
 
 
+_TEMPLATES: dict[tuple[int, str], Any] = {}
+
+
+def _render(source: str, **values: Any) -> str:
+    """A page of this module, its template compiled once (not on every answer: a flood of
+    refused sign-ins gets the page too)."""
+    env = current_app.jinja_env
+    template = _TEMPLATES.get((id(env), source))
+    if template is None:
+        template = _TEMPLATES[(id(env), source)] = env.from_string(source)
+    return str(template.render(**values))
+
+
 def forbidden(message: str, field: str = "role") -> Response:
     """403 for a caller without the rights: JSON for the API and Dash, else a page."""
     _audit_denied(403, message)
     if _is_json_path(request.path):
         return _json_error(403, "forbidden", field, message)
-    response = Response(render_template_string(FORBIDDEN_PAGE, message=message), status=403, mimetype="text/html")
+    response = Response(_render(FORBIDDEN_PAGE, message=message), status=403, mimetype="text/html")
     return response
 
 
@@ -334,21 +347,15 @@ class LoginThrottle:
         for which, item in self._rules:
             if known_device and which == "address":
                 continue
-            key = name[:128] if which == "account" else address
-            ids = ("login-failed", which, key)
-            stats.append((which, item, ids, strategy.get_window_stats(item, *ids)))
-            recent = ("login-attempts", which, key)
-            attempt.standing += self._attempts.amount - self._recent.get_window_stats(self._attempts, *recent).remaining
-            self._recent.hit(self._attempts, *recent)
-            attempt.recent.append(recent)
+            ids = ("login-failed", which, name[:128] if which == "account" else address)
+            window = strategy.get_window_stats(item, *ids)
+            if window.remaining <= 0:  # refused at once: the cheapest answer a flood can get
+                attempt.limited = (which, max(1, math.ceil(window.reset_time - time.time())))
+                return attempt
+            stats.append((which, item, ids, window))
         with self._lock:
             for which, item, ids, window in stats:
-                failures = item.amount - window.remaining
-                pending = self._pending.get(ids, 0)
-                if failures >= item.amount:
-                    attempt.limited = (which, max(1, math.ceil(window.reset_time - time.time())))
-                    return attempt
-                if failures + pending >= item.amount:
+                if item.amount - window.remaining + self._pending.get(ids, 0) >= item.amount:
                     attempt.limited = (which, 1)  # the ones under way may yet succeed
                     return attempt
             for _, item, ids, _ in stats:
@@ -356,6 +363,12 @@ class LoginThrottle:
                 attempt.ids.append((item, ids))
         if known_device:
             attempt.standing = -1
+            return attempt
+        for which, _, ids, _ in stats:
+            recent = ("login-attempts", which, ids[-1])
+            attempt.standing += self._attempts.amount - self._recent.get_window_stats(self._attempts, *recent).remaining
+            self._recent.hit(self._attempts, *recent)
+            attempt.recent.append(recent)
         return attempt
 
     def end(self, attempt: Attempt, failed: bool, succeeded: bool = False) -> None:
@@ -479,7 +492,7 @@ def _safe_next(target: str | None) -> str:
 
 
 def _login_page(next_url: str, error: str | None = None, status: int = 200) -> Response:
-    body = render_template_string(LOGIN_PAGE, error=error, next=next_url, csrf=csrf_token())
+    body = _render(LOGIN_PAGE, error=error, next=next_url, csrf=csrf_token())
     return Response(body, status=status, mimetype="text/html")
 
 
@@ -521,10 +534,17 @@ def init_auth(app: Flask, settings: Any = None) -> Limiter:
 
     blueprint = Blueprint("auth", __name__)
 
+    throttled_seen: dict[tuple[str, str], int] = {}  # (limit, key) -> minute last recorded here
+
     def throttled(name: str, which: str, wait: int, next_url: str) -> Response:
-        if throttle.allow_once(AUDIT_THROTTLED_PER_MINUTE, "audit-throttled", which,
-                               name[:128] if which == "account" else (request.remote_addr or "")):
-            audit_request("auth.throttled", name, detail={"limit": which, "retry_after": wait})
+        key = (which, name[:128] if which == "account" else (request.remote_addr or ""))
+        minute = int(time.time() // 60)
+        if throttled_seen.get(key) != minute:  # spares Redis a call per refused attempt of a flood
+            if len(throttled_seen) > 10_000:
+                throttled_seen.clear()
+            throttled_seen[key] = minute
+            if throttle.allow_once(AUDIT_THROTTLED_PER_MINUTE, "audit-throttled", *key):
+                audit_request("auth.throttled", name, detail={"limit": which, "retry_after": wait})
         response = _login_page(next_url, f"Too many failed sign-ins. Try again in {wait} s.", 429)
         response.headers["Retry-After"] = str(wait)
         return response
@@ -585,7 +605,7 @@ def init_auth(app: Flask, settings: Any = None) -> Limiter:
             return _json_error(400, "not signed in", "Authorization",
                                "a token is not signed out; an administrator revokes it (crisis tokens revoke)")
         if request.method != "POST":
-            return render_template_string(LOGOUT_PAGE, name=principal.name, csrf=csrf_token())
+            return _render(LOGOUT_PAGE, name=principal.name, csrf=csrf_token())
         _accounts().end_sessions(principal.name)  # every session of this user, everywhere
         audit_request("auth.logout", principal.name)
         session.clear()
