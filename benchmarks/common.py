@@ -251,7 +251,7 @@ def machine_info() -> dict[str, str]:
 def format_stats(stats: dict[str, Any], per: int = 0, per_label: str = "") -> str:
     """An instrumented server's stage timings as a markdown table."""
     lines = [
-        f"| stage | calls | wall p50 (ms) | wall p99 (ms) | wall max (ms) | mean wall (ms) | mean CPU (ms) |"
+        "| stage | calls | wall p50 (ms) | wall p99 (ms) | wall max (ms) | mean wall (ms) | mean CPU (ms) |"
         + (f" CPU per {per_label} (ms) |" if per else ""),
         "|---|---|---|---|---|---|---|" + ("---|" if per else ""),
     ]

@@ -15,7 +15,7 @@ from flask import g
 
 from crisis.adapters.accounts import Principal
 from tests.conftest import LiveServer, random_ref
-from tests.e2e.test_browser import browser, login  # noqa: F401  (the module's Chromium)
+from tests.e2e.test_browser import login
 from tests.e2e.test_openapi import _conforms
 from tests.testdata import read_sample
 
@@ -259,7 +259,7 @@ def test_the_page_callback_answers_administrators_only(live_server: LiveServer) 
             assert page.NOT_ALLOWED in str(page.layout())
 
 
-def test_the_page_shows_administrators_the_trail_and_others_nothing(browser: object, live_server: LiveServer) -> None:  # noqa: F811
+def test_the_page_shows_administrators_the_trail_and_others_nothing(browser: object, live_server: LiveServer) -> None:
     name, duty = _token(live_server, "duty_officer")
     incident_id = requests.post(live_server.url + "/api/v1/incidents", json=INCIDENT, headers=duty, timeout=10).json()["id"]
     requests.patch(f"{live_server.url}/api/v1/incidents/{incident_id}", json={"status": "verified"}, headers=duty, timeout=10)

@@ -10,11 +10,9 @@ still work, and its sign-out button ends the session.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 import requests
@@ -22,8 +20,6 @@ import requests
 from crisis.adapters.audit import AuditQuery
 from tests.conftest import PASSWORD, LiveServer, random_ref
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 
 ATTACK = """<!doctype html><html><body>
 <iframe name="sink" id="sink"></iframe>
@@ -41,18 +37,6 @@ fetch("{target}/api/v1/incidents", {{method: "POST", mode: "no-cors", credential
 </script></body></html>"""
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: the test command installs Debian's chromium; browser tests must run in CI")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

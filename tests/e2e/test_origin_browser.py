@@ -24,7 +24,7 @@ import pytest
 import requests
 
 from tests.conftest import LiveServer, random_ref
-from tests.e2e.test_browser import browser, login  # noqa: F401 - the module's Chromium fixture
+from tests.e2e.test_browser import login
 
 ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
@@ -70,7 +70,7 @@ def other_origin(tmp_path: Path) -> Iterator[str]:
 
 @pytest.mark.parametrize("transport", ["websocket", "polling"])
 def test_a_page_of_another_origin_gets_nothing_from_the_socket(
-    browser: object, live_server: LiveServer, other_origin: str, transport: str  # noqa: F811
+    browser: object, live_server: LiveServer, other_origin: str, transport: str
 ) -> None:
     feed = {"Authorization": "Bearer " + live_server.token("feed")}
     incident = {"title": f"Visible to the signed-in user {random_ref()}", "type": "crime", "severity": 2,
@@ -95,7 +95,7 @@ def test_a_page_of_another_origin_gets_nothing_from_the_socket(
 
 
 def test_after_a_reconnect_the_map_shows_every_traveller_from_only_what_changed(
-    browser: object, live_server: LiveServer  # noqa: F811
+    browser: object, live_server: LiveServer
 ) -> None:
     """The page sends its last positions stream id on sync and gets only the positions
     reported while it was away (no full snapshot), merged into what it shows."""
