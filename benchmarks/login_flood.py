@@ -241,14 +241,44 @@ def _legit_cell(samples: list[dict[str, Any]]) -> tuple[str, bool]:
     return f"{len(ok)}/{len(samples)}, {stats['p50'] / 1000:.2f} / {stats['max'] / 1000:.2f}", met
 
 
-def report(machine: dict[str, str], phases: list[dict[str, Any]], baseline_mb: float, hwm_mb: float,
-           args: argparse.Namespace) -> str:
+def run(seconds: float = 15.0, workers: int = 100) -> dict[str, Any]:
+    """Both phases on one fresh server; the figures and the verdicts."""
+    with Server() as server:
+        add_user(server, "victim")
+        add_user(server, "legit")
+        assert server.pid is not None
+        sampler = MemorySampler(server.pid)
+        time.sleep(1.0)
+        baseline = sampler.last_mb = sampler.peak_mb = sampler.rss_mb()
+        sampler.start()
+        phases = [
+            run_phase("(a) one address", server, sampler, workers, seconds, ["127.0.0.1"],
+                      lambda i, n: "victim" if (i + n) % 2 else f"nobody-{i}-{n}"),
+            run_phase("(b) 100 addresses", server, sampler, workers, seconds,
+                      [f"127.0.1.{k}" for k in range(1, workers + 1)], lambda i, n: f"ghost-{i}-{n}"),
+        ]
+        sampler.stop_event.set()
+        sampler.join(timeout=2)
+        hwm = _status_kb(server.pid, "VmHWM") / 1024
+    legit = [x for phase in phases for x in phase["legit"]]
+    peak = max([hwm, *(phase["rss_peak"] for phase in phases)])
+    memory_met = peak < MEMORY_TARGET_MB
+    legit_met = all(_legit_cell([x for x in phase["legit"] if x["returning"] is returning])[1]
+                    for phase in phases for returning in (True, False))
+    return {"seconds": seconds, "workers": workers, "machine": machine_info(), "phases": phases,
+            "baseline_mb": baseline, "hwm_mb": hwm, "peak_mb": peak, "legit": legit,
+            "legit_ok": sum(1 for x in legit if x["status"] == 302),
+            "legit_max_s": max((x["seconds"] for x in legit), default=float("nan")),
+            "memory_met": memory_met, "legit_met": legit_met, "target_met": memory_met and legit_met}
+
+
+def format_result(r: dict[str, Any]) -> str:
+    """One run as markdown: a row per phase, then the verdicts (no heading)."""
+    machine = r["machine"]
     slots = min(2, max(1, (os.cpu_count() or 2) - 1))
     lines = [
-        "## Sign-in under a flood of wrong passwords (benchmarks/login_flood.py)",
-        "",
         f"Machine: {machine['cpu']}, {machine['nproc']} CPUs, Python {machine['python']}. "
-        f"{args.workers} client threads (same machine), {args.seconds:.0f} s a phase, server defaults: "
+        f"{r['workers']} client threads (same machine), {r['seconds']:.0f} s a phase, server defaults: "
         f"{slots} password check(s) at once (CRISIS_MAX_CONCURRENT_HASHES=2, less one core for the rest), "
         "20 failed sign-ins a minute per account, 60 per address. The legitimate user signs in every "
         f"{LEGIT_EVERY_S:.0f} s from another address, alternately from a browser that signed in before "
@@ -259,17 +289,15 @@ def report(machine: dict[str, str], phases: list[dict[str, Any]], baseline_mb: f
         "CPU cores used: server / flood client / load avg |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    met_memory = hwm_mb < MEMORY_TARGET_MB
     met_returning = met_new = True
-    for phase in phases:
-        counts: Counter[int] = phase["counts"]
+    for phase in r["phases"]:
+        counts = Counter({int(k): v for k, v in phase["counts"].items()})
         total = sum(counts.values())
         other = total - counts[401] - counts[429] - counts[503]
         returning, ok_returning = _legit_cell([x for x in phase["legit"] if x["returning"]])
         new, ok_new = _legit_cell([x for x in phase["legit"] if not x["returning"]])
         met_returning = met_returning and ok_returning
         met_new = met_new and ok_new
-        met_memory = met_memory and phase["rss_peak"] < MEMORY_TARGET_MB
         lines.append(
             f"| {phase['name']} | {total} | {counts[401]} | {counts[429]} | {counts[503]} | {other} | "
             f"{total / phase['elapsed']:.1f} | {counts[401] / phase['elapsed']:.1f} | "
@@ -279,8 +307,9 @@ def report(machine: dict[str, str], phases: list[dict[str, Any]], baseline_mb: f
     verdict = {True: "met", False: "NOT met"}
     lines += [
         "",
-        f"Server RSS at rest: {baseline_mb:.0f} MB; high-water mark over the whole run (VmHWM): {hwm_mb:.0f} MB.",
-        f"Targets: server memory under {MEMORY_TARGET_MB:.0f} MB: **{verdict[met_memory]}**; "
+        f"Server RSS at rest: {r['baseline_mb']:.0f} MB; high-water mark over the whole run (VmHWM): "
+        f"{r['hwm_mb']:.0f} MB.",
+        f"Targets: server memory under {MEMORY_TARGET_MB:.0f} MB: **{verdict[r['memory_met']]}**; "
         f"a legitimate sign-in under {LEGIT_TARGET_S:.0f} s: **{verdict[met_returning]}** from a browser that signed "
         f"in before, **{verdict[met_new]}** from a new one.",
         "",
@@ -298,25 +327,8 @@ def main() -> int:
         probe(args.probe, args.seconds)
         return 0
 
-    machine = machine_info()
-    with Server() as server:
-        add_user(server, "victim")
-        add_user(server, "legit")
-        assert server.pid is not None
-        sampler = MemorySampler(server.pid)
-        time.sleep(1.0)
-        baseline = sampler.last_mb = sampler.peak_mb = sampler.rss_mb()
-        sampler.start()
-        phases = [
-            run_phase("(a) one address", server, sampler, args.workers, args.seconds, ["127.0.0.1"],
-                      lambda i, n: "victim" if (i + n) % 2 else f"nobody-{i}-{n}"),
-            run_phase("(b) 100 addresses", server, sampler, args.workers, args.seconds,
-                      [f"127.0.1.{k}" for k in range(1, args.workers + 1)], lambda i, n: f"ghost-{i}-{n}"),
-        ]
-        sampler.stop_event.set()
-        sampler.join(timeout=2)
-        hwm = _status_kb(server.pid, "VmHWM") / 1024
-    print(report(machine, phases, baseline, hwm, args))
+    print("## Sign-in under a flood of wrong passwords (benchmarks/login_flood.py)\n")
+    print(format_result(run(args.seconds, args.workers)))
     return 0
 
 

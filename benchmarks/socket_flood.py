@@ -225,6 +225,7 @@ def run(seconds: float, incidents: int, travellers: int, events_per_second: floa
         "server_cpu_s_per_s": {k: v / seconds for k, v in cpu.items()},
         "p99_ratio": ratio, "target_met": ratio <= TARGET_RATIO, "flooder": counts,
         "flood_seconds": rounds * (phase + 2.0), "rss_mib": rss, "machine": machine_info(),
+        "_raw_quiet_s": quiet, "_raw_flood_s": flooded,  # for pooling runs (benchmarks/run_all.py)
     }
 
 
@@ -279,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     result = run(args.seconds, args.incidents, args.travellers, args.events_per_second, args.seed, args.rounds)
     print(format_result(result))
     if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
+        args.json.write_text(json.dumps({k: v for k, v in result.items() if not k.startswith("_")}, indent=2))
     return 0
 
 
