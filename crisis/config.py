@@ -52,6 +52,7 @@ class Settings:
     max_concurrent_hashes: int = 2  # password hashes computed at once (64 MiB each)
     socket_events_per_second: float = 2.0  # per connection, bursts of socket_event_burst
     socket_event_burst: int = 10
+    trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers are believed
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -86,6 +87,7 @@ class Settings:
             max_concurrent_hashes=int(env.get("CRISIS_MAX_CONCURRENT_HASHES", "2")),
             socket_events_per_second=float(env.get("CRISIS_SOCKET_EVENTS_PER_SECOND", "2")),
             socket_event_burst=int(env.get("CRISIS_SOCKET_EVENT_BURST", "10")),
+            trusted_proxies=int(env.get("CRISIS_TRUSTED_PROXIES", "0")),
         )
         return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 import dash
 from flask import Flask
 from flask_socketio import SocketIO
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from crisis.api.audit import audit_api
 from crisis.api.feeds import feeds_api
@@ -68,6 +69,11 @@ def create_app(
         PERMANENT_SESSION_LIFETIME=timedelta(days=settings.session_days),
     )
     server.extensions["crisis"] = context
+    if settings.trusted_proxies:
+        # Behind N proxies, the client's address (sign-in limits, audit) and scheme come
+        # from their X-Forwarded-* headers; without this setting those headers are ignored.
+        n = settings.trusted_proxies
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     init_auth(server, settings)
     server.register_blueprint(api)
     server.register_blueprint(feeds_api)

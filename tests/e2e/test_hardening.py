@@ -363,3 +363,23 @@ def test_the_policy_names_online_basemaps_only_when_one_is_set_and_never_a_forge
     assert "https://tile.openstreetmap.org" in directives["connect-src"] and "https://tile.openstreetmap.org" in directives["img-src"]
     forged = ContentSecurityPolicy(Dash()).header("evil; script-src *")  # type: ignore[arg-type]
     assert "evil" not in forged and "connect-src 'self';" in forged
+
+
+@pytest.mark.parametrize("trusted", [0, 1])
+def test_the_client_address_comes_from_a_proxy_only_when_it_is_trusted(context: Any, trusted: int) -> None:
+    """Sign-in limits and the audit key on the client's address: behind a proxy that is
+    the X-Forwarded-For it adds, but only with CRISIS_TRUSTED_PROXIES set (anyone can
+    send the header)."""
+    from dataclasses import replace
+
+    from crisis.adapters.audit import AuditQuery
+    from crisis.web import create_app
+
+    settings = context.settings.with_(trusted_proxies=trusted)
+    app = create_app(settings, replace(context, settings=settings), start_gateway=False, start_feeds=False)
+    answer = app.server.test_client().get("/api/v1/incidents", headers={"X-Forwarded-For": "203.0.113.9"},
+                                          environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    assert answer.status_code == 401
+    entries = context.audit.query(AuditQuery(action="access.denied", limit=5))
+    assert entries, "the refusal was not audited"
+    assert entries[0]["remote"] == ("203.0.113.9" if trusted else "10.1.2.3")
