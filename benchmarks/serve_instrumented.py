@@ -128,10 +128,11 @@ def instrument(app: Any) -> None:
     import flask
     import redis.lock
 
-    from crisis import auth
+    from crisis.auth import gate as auth_gate
 
     patch(flask.Flask, "full_dispatch_request", "flask full_dispatch_request (auth + view + response)")
-    patch(auth, "principal_from_request", "auth.principal_from_request (token lookup)")
+    # Patched where the gate looks it up (crisis.auth re-exports it, but the gate calls its own binding).
+    patch(auth_gate, "principal_from_request", "auth.principal_from_request (token lookup)")
     patch(redis.lock.Lock, "acquire", "redis Lock.acquire (handlers.report_incident)")
     patch(redis.lock.Lock, "release", "redis Lock.release (handlers.report_incident)")
     patch(handlers, "report_incident", "handlers.report_incident")

@@ -7,7 +7,7 @@ the route handlers. ``GET /api/v1/docs`` renders the same document as one HTML p
 with no external assets (the centre may be offline).
 
 Both need a signed-in session or a Bearer token, like every other path (the app's
-``before_request`` in ``crisis.auth``). The document is built once per process, on the
+``before_request`` in ``crisis.auth.gate``). The document is built once per process, on the
 first request; nothing happens at import.
 """
 
