@@ -16,6 +16,7 @@ from crisis.adapters.feed_log import FeedLog
 from crisis.adapters.incident_store import IncidentStore
 from crisis.adapters.position_store import PositionStore
 from crisis.adapters.redis_server import RedisHandle, open_redis
+from crisis.adapters.traveller_store import TravellerStore
 from crisis.config import Settings
 from crisis.fusion.countries import CountryIndex
 from crisis.handlers import Deps
@@ -71,5 +72,6 @@ def bootstrap(settings: Settings, countries: CountryIndex | None = None) -> Cont
         positions=PositionStore(client),
         countries=countries or CountryIndex.from_file(BASEMAP),
         lock=lock,
+        travellers=TravellerStore(client),
     )
     return Context(settings, handle, client, deps, AccountStore(client), FeedLog(client), AuditLog(client, settings.audit_keep_days))

@@ -53,6 +53,11 @@ class Settings:
     socket_events_per_second: float = 2.0  # per connection, bursts of socket_event_burst
     socket_event_burst: int = 10
     trusted_proxies: int = 0  # reverse proxies in front whose X-Forwarded-* headers are believed
+    # Who is affected (issue 7): radius per severity (severity:km) for an incident with
+    # neither area nor radius, and a margin around every area, in km on the ground
+    default_radius_km: str = "1:5,2:10,3:25,4:50,5:100"
+    affected_buffer_km: float = 0.0
+    position_max_age_hours: float = 24.0  # an observed position older than this no longer places a traveller
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -88,6 +93,9 @@ class Settings:
             socket_events_per_second=float(env.get("CRISIS_SOCKET_EVENTS_PER_SECOND", "2")),
             socket_event_burst=int(env.get("CRISIS_SOCKET_EVENT_BURST", "10")),
             trusted_proxies=int(env.get("CRISIS_TRUSTED_PROXIES", "0")),
+            default_radius_km=env.get("CRISIS_DEFAULT_RADIUS_KM") or cls.default_radius_km,
+            affected_buffer_km=float(env.get("CRISIS_AFFECTED_BUFFER_KM") or "0"),
+            position_max_age_hours=float(env.get("CRISIS_POSITION_MAX_AGE_HOURS", "24")),
         )
         return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
 

@@ -7,6 +7,7 @@ Dependencies arrive as one ``Deps`` object built by ``crisis.bootstrap``.
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -18,11 +19,14 @@ from crisis.adapters import keys
 from crisis.adapters.eventlog import EventLog
 from crisis.adapters.incident_store import IncidentStore
 from crisis.adapters.position_store import PositionStore
+from crisis.adapters.traveller_store import TravellerStore
 from crisis.domain import events as ev
 from crisis.domain.events import Event
 from crisis.domain.incidents import TransitionError, transition
 from crisis.domain.model import GeoPoint, Incident
 from crisis.domain.serialize import incident_to_dict
+from crisis.domain.travellers import Traveller
+from crisis.domain.travellers import to_dict as traveller_to_dict
 from crisis.errors import Conflict, NotFound
 from crisis.feeds.schemas import IncidentIn, IncidentPatch, PositionBatch
 from crisis.fusion.countries import CountryIndex
@@ -45,6 +49,7 @@ class Deps:
     lock: Callable[[str], ContextManager[Any]]
     clock: Callable[[], datetime] = _utcnow
     new_id: Callable[[], str] = field(default=_new_incident_id)
+    travellers: TravellerStore | None = None  # set by bootstrap
 
 
 @dataclass(frozen=True)
@@ -215,3 +220,50 @@ def report_positions(deps: Deps, batch: PositionBatch, actor: str | None) -> str
     }
     event = Event(type=ev.POSITIONS_REPORTED, time=now, actor=actor, payload=columns)
     return deps.log.append(keys.POSITION_STREAM, event, lambda pipe: PositionStore.queue_save(pipe, columns))
+
+
+TRAVELLERS_PER_EVENT = 1000  # an import batch is stored as events of at most this many travellers
+
+
+def import_travellers(deps: Deps, records: list[tuple[int, Traveller]], actor: str | None) -> dict[str, Any]:
+    """Store validated travellers (with the row each came from): new ids are added, known
+    ids replaced in place (never duplicated). A dependant whose ``dependant_of`` is neither
+    stored nor in the batch is rejected. The batch is one transaction: its event(s) in the
+    travellers stream and the profiles together.
+
+    Returns {"accepted": new, "updated": replaced, "rejected": [{row, field, message, body}]};
+    within one batch a later record of the same id replaces an earlier one."""
+    if deps.travellers is None:
+        raise RuntimeError("Deps.travellers is not set (see crisis.bootstrap)")
+    store = deps.travellers
+    latest: dict[str, tuple[int, Traveller]] = {}
+    for row, traveller in records:
+        latest[traveller.id] = (row, traveller)
+    with deps.lock("travellers:import"):
+        wanted = sorted({t.dependant_of for _, t in latest.values() if t.dependant_of} - set(latest))
+        known = store.existing(wanted)
+        rejected: list[dict[str, Any]] = []
+        kept: list[Traveller] = []
+        for row, traveller in latest.values():
+            owner = traveller.dependant_of
+            if owner and owner not in latest and owner not in known:
+                rejected.append({"row": row, "field": "dependant_of", "body": json.dumps(traveller_to_dict(traveller)),
+                                 "message": f"no traveller {owner!r}, in this import or stored"})
+            else:
+                kept.append(traveller)
+        if not kept:
+            return {"accepted": 0, "updated": 0, "rejected": rejected}
+        existing = store.existing([t.id for t in kept])
+        profiles = [traveller_to_dict(t) for t in kept]
+        now = deps.clock()
+        batch = uuid.uuid4().hex[:12]
+        chunks = [profiles[i:i + TRAVELLERS_PER_EVENT] for i in range(0, len(profiles), TRAVELLERS_PER_EVENT)]
+        events = [
+            Event(type=ev.TRAVELLERS_IMPORTED, time=now, actor=actor, payload={
+                "batch": batch, "part": n + 1, "parts": len(chunks), "travellers": chunk,
+                "new": [p["id"] for p in chunk if p["id"] not in existing],
+            })
+            for n, chunk in enumerate(chunks)
+        ]
+        deps.log.append_many(keys.TRAVELLERS_STREAM, events, lambda pipe: TravellerStore.queue_save(pipe, profiles))
+    return {"accepted": len(kept) - len(existing), "updated": len(existing), "rejected": rejected}

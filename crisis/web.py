@@ -15,6 +15,7 @@ from crisis.api.audit import audit_api
 from crisis.api.feeds import feeds_api
 from crisis.api.openapi import openapi
 from crisis.api.routes import api
+from crisis.api.travellers import travellers_api
 from crisis.auth import init_auth
 from crisis.bootstrap import Context, bootstrap, secret_key
 from crisis.config import Settings
@@ -79,6 +80,7 @@ def create_app(
     server.register_blueprint(feeds_api)
     server.register_blueprint(openapi)
     server.register_blueprint(audit_api)
+    server.register_blueprint(travellers_api)
     app = create_dash(server, settings.map_style, settings.stale_incident_minutes)
     init_http_safety(server, app)  # safe JSON bodies, JSON errors, security headers
 

@@ -4,6 +4,7 @@ PREFIX = "crisis"
 
 INCIDENT_STREAM = f"{PREFIX}:log:incidents"
 POSITION_STREAM = f"{PREFIX}:log:positions"
+TRAVELLERS_STREAM = f"{PREFIX}:log:travellers"  # one event per traveller import batch
 DEADLETTER_STREAM = f"{PREFIX}:deadletter"
 
 INCIDENT_INDEX = f"{PREFIX}:incidents"  # set of incident ids

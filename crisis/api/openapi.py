@@ -29,7 +29,9 @@ from crisis.api.audit import AuditQueryIn
 from crisis.api.routes import READERS, WRITERS
 from crisis.domain.access import ADMINS
 from crisis.domain.model import SEVERITY_MAX, SEVERITY_MIN, IncidentStatus, IncidentType
+from crisis.domain.travellers import CATEGORIES
 from crisis.feeds.schemas import MAX_POSITIONS_PER_BATCH, IncidentIn, IncidentPatch, PositionBatch, PositionIn
+from crisis.feeds.travellers import CSV_COLUMNS, TravellerIn
 
 openapi = Blueprint("openapi", __name__, url_prefix="/api/v1")
 
@@ -252,11 +254,71 @@ class AuditEntryList(BaseModel):
     next: str | None = Field(description="Pass it as `before` for the next, older page; null on the last page.")
 
 
-REQUEST_MODELS: tuple[type[BaseModel], ...] = (IncidentIn, IncidentPatch, PositionIn, PositionBatch)
+class TravellerPosition(BaseModel):
+    """Where a traveller most probably is, and on what evidence (``crisis.domain.travellers``:
+    check-in > position report > itinerary > duty station; confidence high: a check-in or
+    report younger than 1 h; medium: one within CRISIS_POSITION_MAX_AGE_HOURS, or the
+    itinerary at a place; low: in transit, or the duty station)."""
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    source: Literal["checkin", "report", "itinerary", "duty_station"]
+    at: AwareDatetime = Field(description="When the evidence places them there (the report's time, the arrival, or now).")
+    confidence: Literal["high", "medium", "low"]
+    in_transit: bool = Field(description="On an itinerary segment, interpolated along the great circle by time.")
+    age_seconds: int = Field(ge=0, description="How old the evidence is.")
+
+
+class TravellerSummary(BaseModel):
+    """A traveller in a list. A wall display receives only category, country, region and position."""
+
+    id: SkipJsonSchema[None] | str = Field(default=None, json_schema_extra=_omit_default)
+    name: SkipJsonSchema[None] | str = Field(default=None, json_schema_extra=_omit_default)
+    agency: SkipJsonSchema[None] | str = Field(default=None, json_schema_extra=_omit_default)
+    category: str
+    essential: SkipJsonSchema[None] | bool = Field(default=None, json_schema_extra=_omit_default)
+    dependant_of: str | None = Field(default=None, description="The staff member a dependant belongs to. Absent for wall accounts.")
+    phone: str | None = Field(default=None, description="Absent for wall accounts.")
+    email: str | None = Field(default=None, description="Absent for wall accounts.")
+    country: str | None = Field(description="ISO3 of the best-known position.")
+    region: str | None = Field(description="Region of the best-known position; regional desks see only theirs.")
+    position: TravellerPosition | None = Field(description="None when nothing places the traveller.")
+
+
+class TravellerList(BaseModel):
+    travellers: list[TravellerSummary] = Field(description="Ordered by id.")
+    count: int = Field(description="On this page.")
+    total: int = Field(description="Matching the filters, in all.")
+    offset: int
+    limit: int
+    next_offset: int | None = Field(description="The offset of the next page, or null on the last.")
+
+
+class TravellerDetail(TravellerSummary):
+    """The whole record: with the duty station and the itinerary (not for wall accounts)."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class TravellerRejection(BaseModel):
+    row: int = Field(description="1-based: the CSV data row (header not counted), or the index in the JSON list.")
+    field: str = Field(description='The field or CSV column ("category", "itinerary.0.arrive", "from").')
+    message: str
+    dead_letter_id: str
+
+
+class TravellerImportResult(BaseModel):
+    accepted: int = Field(description="New travellers stored.")
+    updated: int = Field(description="Known travellers (same id) replaced in place.")
+    rejected: list[TravellerRejection]
+
+
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (IncidentIn, IncidentPatch, PositionIn, PositionBatch, TravellerIn)
 RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     FieldError, ErrorResponse, Incident, StoredIncident, HistoryEntry, IncidentDetail, IncidentList,
     PositionsAccepted, Position, PositionList, DeadLetter, DeadLetterList,
     FeedRejection, FeedSummary, CapResult, FeedHealth, FeedHealthList, AuditEntry, AuditEntryList,
+    TravellerPosition, TravellerSummary, TravellerList, TravellerDetail, TravellerRejection, TravellerImportResult,
 )
 
 # What the request models do not say about their fields themselves (they carry
@@ -426,6 +488,12 @@ COMMON_RESPONSES: dict[str, tuple[str, str]] = {
     "415": ("UnsupportedMediaType", "The Content-Type is not one this feed reads (no Content-Type at all is read as the feed's format). Kept as a dead letter."),
     "422": ("Invalid", "The body is well-formed but its content is invalid: every problem is listed with its field. Kept as a dead letter."),
 }
+TRAVELLER_EXAMPLE = {
+    "id": "T1042", "name": "A. Haddad", "agency": "UNDP", "category": "international_staff", "essential": True,
+    "duty_station": {"name": "Beirut", "lat": 33.89, "lon": 35.5, "country": "LBN"},
+    "itinerary": [{"from": "BEY", "to": {"name": "Amman", "lat": 31.95, "lon": 35.93},
+                   "depart": "2026-05-01T09:30:00+03:00", "arrive": "2026-05-01T10:45:00+03:00"}],
+}
 INCIDENT_ID = {
     "name": "incident_id",
     "in": "path",
@@ -531,6 +599,55 @@ def _operations() -> list[Op]:
             READERS,
             {"200": _json(_ref("PositionList"), "The positions."), **_common("401", "403")},
             operation_id="listPositions",
+        ),
+        Op(
+            "post", "/api/v1/travellers", "Travellers", "Import travellers",
+            "The travel-tracking system's export: a JSON list of travellers (or `{\"travellers\": [...]}`), "
+            "or CSV (`text/csv`, one row per itinerary segment with the traveller's columns repeated; columns "
+            f"{', '.join(CSV_COLUMNS)}; `from`/`to` an IATA code or `name|lat|lon`). A place is `{{name, lat, lon}}` "
+            "or an IATA airport code; times need a zone. A re-import replaces the traveller of the same id "
+            "(never a duplicate). Good travellers are stored; each bad row is reported and dead-lettered, and "
+            "a traveller is stored whole or not at all.",
+            WRITERS,
+            {
+                "200": _json(_ref("TravellerImportResult"), "Stored what was good; `rejected` lists each bad row."),
+                "422": _json(_ref("TravellerImportResult"), "Every row was rejected: nothing stored. (Also an ErrorResponse when a JSON document is not a list.)"),
+                **_common("400", "401", "403", "413", "415"),
+            },
+            body={"required": True, "content": {
+                "application/json": {"schema": {"oneOf": [{"type": "array", "items": _ref("TravellerIn")},
+                                                           {"type": "object", "properties": {"travellers": {"type": "array", "items": _ref("TravellerIn")}},
+                                                            "required": ["travellers"], "additionalProperties": False}]},
+                                     "example": [TRAVELLER_EXAMPLE]},
+                "text/csv": {"schema": {"type": "string", "contentMediaType": "text/csv"},
+                             "example": ",".join(CSV_COLUMNS) + "\nT1042,A. Haddad,UNDP,international_staff,true,Beirut,33.89,35.5,LBN,,,,BEY,AMM,2026-05-01T09:30:00+03:00,2026-05-01T10:45:00+03:00\n"},
+            }},
+            operation_id="importTravellers",
+        ),
+        Op(
+            "get", "/api/v1/travellers", "Travellers", "List travellers",
+            "Every traveller the caller may see (a regional desk: those whose best-known position is in its "
+            "region), ordered by id, paged, each with the best-known position, its source and age. A wall "
+            "display receives no identities (no id, name, phone, email).",
+            READERS,
+            {"200": _json(_ref("TravellerList"), "One page."), **_common("401", "403", "422")},
+            parameters=(
+                {"name": "region", "in": "query", "required": False, "description": "Only this region (of the best-known position).", "schema": {"type": "string"}},
+                {"name": "category", "in": "query", "required": False, "description": "Only this category.", "schema": {"enum": list(CATEGORIES)}},
+                {"name": "status", "in": "query", "required": False, "description": 'Accountability status; only "any" until check-ins exist.', "schema": {"enum": ["any"], "default": "any"}},
+                {"name": "limit", "in": "query", "required": False, "description": "Page size.", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
+                {"name": "offset", "in": "query", "required": False, "description": "How many to skip (see next_offset).", "schema": {"type": "integer", "minimum": 0, "default": 0}},
+            ),
+            operation_id="listTravellers",
+        ),
+        Op(
+            "get", "/api/v1/travellers/{traveller_id}", "Travellers", "Get a traveller",
+            "The record, its itinerary and its best-known position. Outside a regional desk's region: 404. "
+            "A wall display receives only category, country, region and position.",
+            READERS,
+            {"200": _json(_ref("TravellerDetail"), "The traveller."), **_common("401", "403", "404")},
+            parameters=({"name": "traveller_id", "in": "path", "required": True, "description": "The traveller's id.", "schema": {"type": "string"}},),
+            operation_id="getTraveller",
         ),
         Op(
             "get", "/api/v1/deadletters", "Dead letters", "Rejected messages",
@@ -640,6 +757,7 @@ TAGS = (
     {"name": "Incidents", "description": "Incident reports: create (idempotently by source and source_id), read, update, move along the lifecycle reported > verified > active > contained > closed."},
     {"name": "Positions", "description": "Where the centre's travellers are."},
     {"name": "Feeds", "description": "External alert feeds in their own formats (CAP, GDACS RSS, USGS GeoJSON) and the health of every feed."},
+    {"name": "Travellers", "description": "The organisation's people, imported from the travel-tracking system, each placed by the best evidence."},
     {"name": "Dead letters", "description": "Everything refused, kept for inspection and replay."},
     {"name": "Audit", "description": "The append-only record of who did what, when and from where; for administrators."},
     {"name": "Documentation", "description": "This description of the API."},

@@ -47,7 +47,7 @@ PERSON_FIELDS: Mapping[str, frozenset[str]] = {
     "regional_desk": frozenset({"*"}),
     # A wall shows counts and anonymous points: where, how fresh, how sure, never who.
     "wall": frozenset({"lat", "lon", "time", "at", "region", "country", "source", "confidence", "status", "reason",
-                       "distance_km", "category", "anon"}),
+                       "distance_km", "category", "anon", "in_transit", "age_seconds"}),
     "feed": frozenset(),
 }
 

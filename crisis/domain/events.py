@@ -15,6 +15,7 @@ INCIDENT_UPDATED = "incident.updated"
 INCIDENT_STATUS_CHANGED = "incident.status_changed"
 POSITIONS_REPORTED = "positions.reported"
 TRAVELLER_REGISTERED = "traveller.registered"
+TRAVELLERS_IMPORTED = "travellers.imported"
 
 INCIDENT_EVENTS = frozenset({INCIDENT_REPORTED, INCIDENT_UPDATED, INCIDENT_STATUS_CHANGED})
 

@@ -44,6 +44,9 @@ API_ROLES: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/api/v1/openapi.json"): EVERYONE,
     ("GET", "/api/v1/docs"): EVERYONE,
     ("GET", "/api/v1/audit"): ADMINS,
+    ("POST", "/api/v1/travellers"): WRITERS,
+    ("GET", "/api/v1/travellers"): READERS,
+    ("GET", "/api/v1/travellers/<traveller_id>"): READERS,
 }
 INCIDENT = {"title": "Secret convoy ambushed", "type": "armed_conflict", "severity": 4, "lat": 33.27, "lon": 35.2}
 
@@ -76,7 +79,7 @@ def _rules(live_server: LiveServer) -> list[tuple[str, str]]:
 
 
 def _url(live_server: LiveServer, rule: str, incident_id: str) -> str:
-    samples = {"incident_id": incident_id, "filename": "crisis_live.js", "package_name": "dash",
+    samples = {"incident_id": incident_id, "traveller_id": "T-missing", "filename": "crisis_live.js", "package_name": "dash",
                "fingerprinted_path": "dcc/dash_core_components.js", "path": "incidents"}
     path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: samples[m[1]], rule)
     return live_server.url + path

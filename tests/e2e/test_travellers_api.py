@@ -1,0 +1,153 @@
+"""Travellers over the real API and Redis: import (JSON and CSV), re-import in place,
+rejected rows dead-lettered, and who sees which traveller with which fields."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import requests
+
+from crisis.adapters import keys
+from crisis.bootstrap import Context
+from tests.conftest import LiveServer
+
+NAIROBI = {"name": "Nairobi office", "lat": -1.2921, "lon": 36.8219, "country": "KEN"}
+BEIRUT = {"name": "Beirut office", "lat": 33.8938, "lon": 35.5018, "country": "LBN"}
+IDENTITY = {"id", "name", "phone", "email", "dependant_of", "agency"}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def traveller(tid: str, station: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"id": tid, "name": f"Name of {tid}", "agency": "UNDP", "category": "international_staff",
+            "essential": False, "duty_station": station, "phone": "+1 555", "email": f"{tid}@example.org", **extra}
+
+
+def _dead_letters(context: Context) -> list[dict[str, str]]:
+    return [fields for _, fields in context.redis.xrange(keys.DEADLETTER_STREAM) if fields.get("feed") == "travellers"]
+
+
+def test_json_import_reports_bad_rows_and_a_reimport_updates_in_place(context: Context, live_server: LiveServer) -> None:
+    officer = bearer(live_server.token("duty_officer"))
+    url = live_server.url + "/api/v1/travellers"
+    batch = [traveller("K1", NAIROBI), traveller("B1", BEIRUT), {**traveller("X1", BEIRUT), "category": "tourist"},
+             {**traveller("D1", BEIRUT), "category": "dependant", "dependant_of": "NOBODY"}]
+    first = requests.post(url, json=batch, headers=officer)
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert (body["accepted"], body["updated"]) == (2, 0)
+    assert [(r["row"], r["field"]) for r in body["rejected"]] == [(3, "category"), (4, "dependant_of")]
+    letters = _dead_letters(context)
+    assert len(letters) == 2 and {r["dead_letter_id"] for r in body["rejected"]} == {
+        eid for eid, f in context.redis.xrange(keys.DEADLETTER_STREAM) if f.get("feed") == "travellers"}
+    assert any('"X1"' in letter["body"] for letter in letters)
+
+    again = requests.post(url, json={"travellers": [{**batch[0], "name": "Renamed"}, batch[1]]}, headers=officer)
+    assert again.status_code == 200 and (again.json()["accepted"], again.json()["updated"]) == (0, 2)
+    assert context.redis.hlen(keys.TRAVELLERS) == 2
+    assert context.redis.xlen(keys.TRAVELLERS_STREAM) == 2  # one event per import batch
+    detail = requests.get(url + "/K1", headers=officer).json()
+    assert detail["name"] == "Renamed" and detail["region"] == "africa"
+    assert detail["position"]["source"] == "duty_station" and detail["position"]["confidence"] == "low"
+    audit = [f for _, f in context.redis.xrange(keys.AUDIT_STREAM) if f.get("action") == "travellers.import"]
+    assert len(audit) == 2
+
+    everything_bad = requests.post(url, json=[batch[2]], headers=officer)
+    assert everything_bad.status_code == 422 and everything_bad.json()["rejected"][0]["field"] == "category"
+    not_a_list = requests.post(url, json={"people": []}, headers=officer)
+    assert not_a_list.status_code == 422 and not_a_list.json()["dead_letter_id"]
+
+
+def test_csv_import_from_a_signed_in_session(context: Context, live_server: LiveServer) -> None:
+    http = live_server.session("duty_officer")
+    header = "id,name,agency,category,essential,duty_station_name,duty_station_lat,duty_station_lon,from,to,depart,arrive"
+    rows = [
+        "C1,Amal,UNDP,consultant,yes,Beirut,33.89,35.5,BEY,AMM,2026-05-01T09:00:00+03:00,2026-05-01T10:00:00+03:00",
+        "C1,Amal,UNDP,consultant,yes,Beirut,33.89,35.5,AMM,BEY,2026-05-03T09:00:00+03:00,2026-05-03T10:00:00+03:00",
+        "C2,Omar,UNDP,visitor,no,Beirut,33.89,35.5,XQZ,BEY,2026-05-03T09:00:00+03:00,2026-05-03T10:00:00+03:00",
+    ]
+    csv_body = "\n".join([header, *rows]) + "\n"
+    answer = http.post(live_server.url + "/api/v1/travellers", data=csv_body, headers={"Content-Type": "text/csv"})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["accepted"] == 1 and [(r["row"], r["field"]) for r in answer.json()["rejected"]] == [(3, "from")]
+    stored = json.loads(context.redis.hget(keys.TRAVELLERS, "C1"))
+    assert len(stored["itinerary"]) == 2 and stored["essential"] is True
+    again = http.post(live_server.url + "/api/v1/travellers", data=csv_body, headers={"Content-Type": "text/csv"})
+    assert (again.json()["accepted"], again.json()["updated"]) == (0, 1)
+    assert context.redis.hlen(keys.TRAVELLERS) == 1
+    forged = requests.post(live_server.url + "/api/v1/travellers", data=csv_body, cookies=http.cookies,
+                           headers={"Content-Type": "text/csv"})  # a cross-site form: no CSRF header
+    assert forged.status_code == 403 and context.redis.xlen(keys.TRAVELLERS_STREAM) == 2
+    refused = http.post(live_server.url + "/api/v1/travellers", data="x", headers={"Content-Type": "text/plain"})
+    assert refused.status_code == 415 and refused.json()["dead_letter_id"]
+
+
+def test_each_reader_sees_its_region_and_a_wall_sees_no_one(context: Context, live_server: LiveServer) -> None:
+    officer = bearer(live_server.token("duty_officer"))
+    url = live_server.url + "/api/v1/travellers"
+    imported = requests.post(url, json=[traveller("K1", NAIROBI), traveller("B1", BEIRUT),
+                                        {**traveller("B2", BEIRUT), "category": "visitor"}], headers=officer)
+    assert imported.json()["accepted"] == 3
+    # B2 reports from Nairobi: its best-known position (and so its region) follows the report.
+    moved = requests.post(live_server.url + "/api/v1/positions", json=[{"traveller_id": "B2", "lat": -1.3, "lon": 36.8}], headers=officer)
+    assert moved.status_code == 202
+
+    everyone = requests.get(url, headers=officer).json()
+    assert [t["id"] for t in everyone["travellers"]] == ["B1", "B2", "K1"] and everyone["total"] == 3
+    b2 = everyone["travellers"][1]
+    assert (b2["region"], b2["position"]["source"], b2["position"]["confidence"]) == ("africa", "report", "high")
+    assert b2["name"] == "Name of B2" and b2["position"]["age_seconds"] >= 0
+
+    desk = bearer(live_server.token("regional_desk", "africa"))
+    seen = requests.get(url, headers=desk).json()
+    assert [t["id"] for t in seen["travellers"]] == ["B2", "K1"] and seen["travellers"][1]["phone"] == "+1 555"
+    assert requests.get(url + "/B1", headers=desk).status_code == 404
+    assert requests.get(url + "/K1", headers=desk).json()["email"] == "K1@example.org"
+    mena = bearer(live_server.token("regional_desk", "middle_east_north_africa"))
+    assert [t["id"] for t in requests.get(url, headers=mena).json()["travellers"]] == ["B1"]
+
+    wall = bearer(live_server.token("wall"))
+    shown = requests.get(url, headers=wall).json()
+    assert shown["total"] == 3
+    for item in shown["travellers"]:
+        assert not IDENTITY & set(item), item
+        assert {"lat", "lon", "source", "confidence", "at"} <= set(item["position"])
+    wall_detail = requests.get(url + "/K1", headers=wall).json()
+    assert not IDENTITY & set(wall_detail) and "itinerary" not in wall_detail and "duty_station" not in wall_detail
+    assert "Name of" not in json.dumps(shown) + json.dumps(wall_detail)
+
+    assert requests.get(url, headers=bearer(live_server.token("feed"))).status_code == 403
+    assert requests.post(url, json=[traveller("Z1", NAIROBI)], headers=desk).status_code == 403
+
+
+def test_filters_and_pages(context: Context, live_server: LiveServer) -> None:
+    officer = bearer(live_server.token("duty_officer"))
+    url = live_server.url + "/api/v1/travellers"
+    requests.post(url, json=[traveller(f"P{i}", NAIROBI if i % 2 else BEIRUT, category="visitor" if i < 2 else "consultant")
+                             for i in range(5)], headers=officer)
+    page = requests.get(url, params={"limit": 2}, headers=officer).json()
+    assert [t["id"] for t in page["travellers"]] == ["P0", "P1"] and page["next_offset"] == 2 and page["total"] == 5
+    last = requests.get(url, params={"limit": 2, "offset": 4}, headers=officer).json()
+    assert [t["id"] for t in last["travellers"]] == ["P4"] and last["next_offset"] is None
+    assert [t["id"] for t in requests.get(url, params={"category": "visitor"}, headers=officer).json()["travellers"]] == ["P0", "P1"]
+    assert [t["id"] for t in requests.get(url, params={"region": "africa"}, headers=officer).json()["travellers"]] == ["P1", "P3"]
+    bad = requests.get(url, params={"status": "safe", "region": "mars"}, headers=officer)
+    assert bad.status_code == 422 and {e["field"] for e in bad.json()["errors"]} == {"status", "region"}
+
+
+def test_answers_have_the_documented_shapes(context: Context, live_server: LiveServer) -> None:
+    from tests.e2e.test_openapi import _conforms
+
+    doc = requests.get(live_server.url + "/api/v1/openapi.json", headers=bearer(live_server.token("wall"))).json()
+    officer = bearer(live_server.token("duty_officer"))
+    url = live_server.url + "/api/v1/travellers"
+    flight = {"from": "BEY", "to": "AMM", "depart": "2026-05-01T09:00:00+03:00", "arrive": "2026-05-01T10:00:00+03:00"}
+    imported = requests.post(url, json=[traveller("S1", BEIRUT, itinerary=[flight]), {"id": "S2"}], headers=officer)
+    _conforms(doc, "TravellerImportResult", imported.json())
+    for who in (officer, bearer(live_server.token("wall"))):
+        _conforms(doc, "TravellerList", requests.get(url, headers=who).json())
+        _conforms(doc, "TravellerDetail", requests.get(url + "/S1", headers=who).json())
+    _conforms(doc, "ErrorResponse", requests.get(url + "/nobody", headers=officer).json())
