@@ -28,6 +28,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
@@ -95,7 +96,7 @@ def make_world(rng: np.random.Generator, n_travellers: int, n_incidents: int, hu
         elif kind < 0.5:
             incidents.append(IncidentArea(f"d{k}", float(clat[k]), float(clon[k]), int(severity[k])))
         else:
-            parts = []
+            parts: list[Any] = []
             for _ in range(1 if rng.random() < 0.85 else 2):
                 n = int(rng.integers(8, 17))
                 az = np.sort(rng.uniform(0, 360, n))
@@ -111,14 +112,14 @@ def make_world(rng: np.random.Generator, n_travellers: int, n_incidents: int, hu
     return lat, lon, incidents
 
 
-def timed(fn, repeat: int) -> tuple[float, object, float]:  # type: ignore[no-untyped-def]
-    """Median ms, the last result, best ms (the best shows the code's cost on a busy machine)."""
+def timed(fn, repeat: int) -> tuple[float, Any, float, list[float]]:  # type: ignore[no-untyped-def]
+    """Median ms, the last result, best ms (the best shows the code's cost on a busy machine), every time."""
     times, result = [], None
     for _ in range(repeat):
         t = time.perf_counter()
         result = fn()
         times.append((time.perf_counter() - t) * 1000.0)
-    return statistics.median(times), result, min(times)
+    return statistics.median(times), result, min(times), times
 
 
 def naive(index: AreaIndex, lat: np.ndarray, lon: np.ndarray) -> set[tuple[int, int]]:
@@ -149,36 +150,31 @@ def naive(index: AreaIndex, lat: np.ndarray, lon: np.ndarray) -> set[tuple[int, 
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--travellers", type=int, default=100_000)
-    parser.add_argument("--incidents", type=int, default=1_000)
-    parser.add_argument("--batch", type=int, default=1_000)
-    parser.add_argument("--buffer-km", type=float, default=0.0)
-    parser.add_argument("--naive-subset", type=int, default=1_000, help="travellers timed in the naive loop")
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--hub-share", type=float, default=0.5, help="share of incidents near duty-station hubs")
-    parser.add_argument("--hub-spread", type=float, default=2.0, help="degrees (sd) of those incidents from their hub")
-    args = parser.parse_args()
+FULL_REPEAT = 7
+BATCHES = 21
 
-    rng = np.random.default_rng(args.seed)
-    lat, lon, incidents = make_world(rng, args.travellers, args.incidents, args.hub_share, args.hub_spread)
-    ids = np.array([f"trv-{i:06d}" for i in range(args.travellers)])
+
+def run(travellers: int = 100_000, incidents: int = 1_000, batch: int = 1_000, buffer_km: float = 0.0,
+        naive_subset: int = 1_000, seed: int = 7, hub_share: float = 0.5, hub_spread: float = 2.0) -> dict[str, Any]:
+    """One measurement on the seeded world: the figures and the verdicts (raw timings under ``_raw_*``)."""
+    rng = np.random.default_rng(seed)
+    lat, lon, areas = make_world(rng, travellers, incidents, hub_share, hub_spread)
+    ids = np.array([f"trv-{i:06d}" for i in range(travellers)])
     radii = parse_default_radii("1:5,2:10,3:25,4:50,5:100")
 
-    build_ms, index, _ = timed(lambda: AreaIndex(incidents, radii, args.buffer_km), 3)
+    build_ms, index, _, _ = timed(lambda: AreaIndex(areas, radii, buffer_km), 3)
     assert isinstance(index, AreaIndex)
-    full_ms, hits, full_best = timed(lambda: index.join(lat, lon), 7)
-    n_pairs = len(hits)  # type: ignore[arg-type]
-    people = len(np.unique(hits.traveller))  # type: ignore[attr-defined]
+    full_ms, hits, full_best, full_times = timed(lambda: index.join(lat, lon), FULL_REPEAT)
+    n_pairs = len(hits)
+    people = len(np.unique(hits.traveller))
 
     state = Membership(index, ids, lat, lon)
     batches = []
-    for _ in range(21):
-        who = rng.choice(args.travellers, args.batch, replace=False)
-        step = rng.choice([0.01, 0.2, 3.0], args.batch, p=[0.7, 0.25, 0.05])  # walk, drive, fly
-        b_lat = np.clip(state.lat[who] + rng.normal(0, 1, args.batch) * step, -89.5, 89.5)
-        b_lon = wrap(state.lon[who] + rng.normal(0, 1, args.batch) * step)
+    for _ in range(BATCHES):
+        who = rng.choice(travellers, batch, replace=False)
+        step = rng.choice([0.01, 0.2, 3.0], batch, p=[0.7, 0.25, 0.05])  # walk, drive, fly
+        b_lat = np.clip(state.lat[who] + rng.normal(0, 1, batch) * step, -89.5, 89.5)
+        b_lon = wrap(state.lon[who] + rng.normal(0, 1, batch) * step)
         batches.append((ids[who], b_lat, b_lon))
     inc_times, changes = [], 0
     for b in batches:
@@ -193,45 +189,95 @@ def main() -> None:
     assert np.array_equal(full_after.traveller, now.traveller) and np.array_equal(full_after.incident, now.incident), \
         "incremental != full"
 
-    sub = args.naive_subset
+    sub = min(naive_subset, travellers)
     t = time.perf_counter()
     naive_pairs = naive(index, lat[:sub], lon[:sub])
     naive_sub_s = time.perf_counter() - t
-    naive_full_s = naive_sub_s * args.travellers / sub
     sub_hits = index.join(lat[:sub], lon[:sub])
     bulk_pairs = set(zip(sub_hits.traveller.tolist(), sub_hits.incident.tolist()))
-    only_naive, only_bulk = len(naive_pairs - bulk_pairs), len(bulk_pairs - naive_pairs)
-    sub_ms, _, _ = timed(lambda: index.join(lat[:sub], lon[:sub]), 5)
+    sub_ms, _, _, _ = timed(lambda: index.join(lat[:sub], lon[:sub]), 5)
 
-    kinds = {"circle (radius)": sum(1 for i in incidents if i.geometry is None and i.radius_km),
-             "circle (default radius)": sum(1 for i in incidents if i.geometry is None and not i.radius_km),
-             "polygon": sum(1 for i in incidents if i.geometry and i.geometry["type"] == "Polygon"),
-             "multipolygon": sum(1 for i in incidents if i.geometry and i.geometry["type"] == "MultiPolygon")}
-    cpu = os.cpu_count()
-    print(f"## Who is affected: {args.travellers:,} travellers x {args.incidents:,} incident areas\n")
-    print(f"Seed {args.seed}; {args.hub_share:.0%} of incidents within ~{args.hub_spread:g} degrees of a duty-station hub, "
-          f"the rest anywhere on land; buffer {args.buffer_km:g} km; areas: " + ", ".join(f"{v} {k}" for k, v in kinds.items())
-          + f"; {people:,} travellers affected, {n_pairs:,} (traveller, incident) pairs.")
-    print(f"Python {platform.python_version()}, numpy {np.__version__}, shapely {shapely.__version__}, {cpu} CPUs, "
-          f"load {os.getloadavg()[0]:.2f}.\n")
-    print("| measure | bulk (crisis.fusion.affected) | naive per-pair loop | target | met |")
-    print("| --- | --- | --- | --- | --- |")
-    print(f"| full recompute, {args.travellers:,} x {args.incidents:,} (median of 7) | {full_ms:.0f} ms (best {full_best:.0f}) | "
-          f"{naive_full_s:.0f} s (extrapolated from {sub:,} travellers: {naive_sub_s:.1f} s) | < {TARGET_FULL_MS:.0f} ms | "
-          f"{'yes' if full_ms < TARGET_FULL_MS else 'NO'} |")
-    print(f"| incremental batch of {args.batch:,} position updates (median of {len(batches)}) | {inc_ms:.2f} ms "
-          f"(best {min(inc_times):.2f}, max {max(inc_times):.2f}) | {naive_sub_s * args.batch / sub * 1000:.0f} ms (the batch x every area) | "
-          f"< {TARGET_INCREMENTAL_MS:.0f} ms | {'yes' if inc_ms < TARGET_INCREMENTAL_MS else 'NO'} |")
-    print(f"| {sub:,} travellers x {args.incidents:,} (the naive subset) | {sub_ms:.1f} ms | {naive_sub_s * 1000:.0f} ms | | |")
-    print(f"| area index build (once per change of incidents) | {build_ms:.0f} ms | - | | |")
-    print()
-    print(f"Incremental batches changed {changes:,} memberships in all; after them the incremental state equals a full recompute.")
-    print(f"On the subset the naive loop and the bulk join disagree on {only_naive + only_bulk} of {len(bulk_pairs):,} pairs "
-          f"({only_naive} only naive, {only_bulk} only bulk): the naive loop decides circles on the mean sphere "
-          "(up to 0.56 % off), the bulk join on the WGS84 ellipsoid.")
-    print(f"The naive full run is extrapolated linearly from {sub:,} travellers (it would take minutes); "
-          "it is timed in the same process, right after the bulk runs.")
+    kinds = {"circle (radius)": sum(1 for i in areas if i.geometry is None and i.radius_km),
+             "circle (default radius)": sum(1 for i in areas if i.geometry is None and not i.radius_km),
+             "polygon": sum(1 for i in areas if i.geometry and i.geometry["type"] == "Polygon"),
+             "multipolygon": sum(1 for i in areas if i.geometry and i.geometry["type"] == "MultiPolygon")}
+    full_met, inc_met = full_ms < TARGET_FULL_MS, inc_ms < TARGET_INCREMENTAL_MS
+    return {
+        "travellers": travellers, "incidents": incidents, "batch": batch, "buffer_km": buffer_km, "seed": seed,
+        "hub_share": hub_share, "hub_spread": hub_spread, "kinds": kinds, "people": people, "pairs": n_pairs,
+        "build_ms": build_ms,
+        "full_ms": full_ms, "full_best_ms": full_best, "full_repeat": FULL_REPEAT, "_raw_full_ms": full_times,
+        "incremental_ms": inc_ms, "incremental_best_ms": min(inc_times), "incremental_max_ms": max(inc_times),
+        "batches": len(batches), "_raw_incremental_ms": inc_times, "changes": changes,
+        "incremental_equals_full": True,
+        "naive_subset": sub, "naive_subset_s": naive_sub_s, "naive_full_s": naive_sub_s * travellers / sub,
+        "naive_batch_ms": naive_sub_s * batch / sub * 1000.0, "bulk_subset_ms": sub_ms,
+        "subset_pairs": len(bulk_pairs), "only_naive": len(naive_pairs - bulk_pairs),
+        "only_bulk": len(bulk_pairs - naive_pairs),
+        "machine": {"python": platform.python_version(), "numpy": np.__version__, "shapely": shapely.__version__,
+                    "cpus": os.cpu_count(), "load": os.getloadavg()[0]},
+        "target_full_met": full_met, "target_incremental_met": inc_met, "target_met": full_met and inc_met,
+    }
+
+
+def _duration(seconds: float) -> str:
+    return f"about {seconds / 60:.1f} minutes" if seconds >= 60 else f"about {seconds:.0f} s"
+
+
+def format_result(r: dict[str, Any]) -> str:
+    """One run as markdown: a heading, the world, the table and the notes."""
+    m, sub = r["machine"], r["naive_subset"]
+    lines = [
+        f"## Who is affected: {r['travellers']:,} travellers x {r['incidents']:,} incident areas",
+        "",
+        f"Seed {r['seed']}; {r['hub_share']:.0%} of incidents within ~{r['hub_spread']:g} degrees of a duty-station "
+        f"hub, the rest anywhere on land; buffer {r['buffer_km']:g} km; areas: "
+        + ", ".join(f"{v} {k}" for k, v in r["kinds"].items())
+        + f"; {r['people']:,} travellers affected, {r['pairs']:,} (traveller, incident) pairs.",
+        f"Python {m['python']}, numpy {m['numpy']}, shapely {m['shapely']}, {m['cpus']} CPUs, load {m['load']:.2f}.",
+        "",
+        "| measure | bulk (crisis.fusion.affected) | naive per-pair loop | target | met |",
+        "| --- | --- | --- | --- | --- |",
+        f"| full recompute, {r['travellers']:,} x {r['incidents']:,} (median of {r['full_repeat']}) | "
+        f"{r['full_ms']:.0f} ms (best {r['full_best_ms']:.0f}) | {r['naive_full_s']:.0f} s (extrapolated from "
+        f"{sub:,} travellers: {r['naive_subset_s']:.1f} s) | < {TARGET_FULL_MS:.0f} ms | "
+        f"{'yes' if r['target_full_met'] else 'NO'} |",
+        f"| incremental batch of {r['batch']:,} position updates (median of {r['batches']}) | "
+        f"{r['incremental_ms']:.2f} ms (best {r['incremental_best_ms']:.2f}, max {r['incremental_max_ms']:.2f}) | "
+        f"{r['naive_batch_ms']:.0f} ms (the batch x every area, extrapolated) | < {TARGET_INCREMENTAL_MS:.0f} ms | "
+        f"{'yes' if r['target_incremental_met'] else 'NO'} |",
+        f"| {sub:,} travellers x {r['incidents']:,} (the naive subset) | {r['bulk_subset_ms']:.1f} ms | "
+        f"{r['naive_subset_s'] * 1000:.0f} ms | | |",
+        f"| area index build (once per change of incidents) | {r['build_ms']:.0f} ms | - | | |",
+        "",
+        f"Incremental batches changed {r['changes']:,} memberships in all; after them the incremental state equals "
+        "a full recompute.",
+        f"On the subset the naive loop and the bulk join disagree on {r['only_naive'] + r['only_bulk']} of "
+        f"{r['subset_pairs']:,} pairs ({r['only_naive']} only naive, {r['only_bulk']} only bulk): the naive loop "
+        "decides circles on the mean sphere (up to 0.56 % off), the bulk join on the WGS84 ellipsoid.",
+        f"The naive full run is extrapolated linearly from {sub:,} travellers (run in full it would take "
+        f"{_duration(r['naive_full_s'])}); "
+        "it is timed in the same process, right after the bulk runs.",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--travellers", type=int, default=100_000)
+    parser.add_argument("--incidents", type=int, default=1_000)
+    parser.add_argument("--batch", type=int, default=1_000)
+    parser.add_argument("--buffer-km", type=float, default=0.0)
+    parser.add_argument("--naive-subset", type=int, default=1_000, help="travellers timed in the naive loop")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--hub-share", type=float, default=0.5, help="share of incidents near duty-station hubs")
+    parser.add_argument("--hub-spread", type=float, default=2.0, help="degrees (sd) of those incidents from their hub")
+    args = parser.parse_args()
+    result = run(args.travellers, args.incidents, args.batch, args.buffer_km, args.naive_subset, args.seed,
+                 args.hub_share, args.hub_spread)
+    print(format_result(result))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
