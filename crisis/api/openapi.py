@@ -300,6 +300,45 @@ class TravellerDetail(TravellerSummary):
     model_config = ConfigDict(extra="allow")
 
 
+class AffectedPerson(BaseModel):
+    """A person affected by an incident. A wall display receives no identities (no traveller_id,
+    name, agency), nor the position's source and time, whether essential, or the arrival."""
+
+    traveller_id: SkipJsonSchema[None] | str = Field(default=None, json_schema_extra=_omit_default)
+    name: str | None = Field(default=None, description="Absent for wall accounts.")
+    agency: str | None = Field(default=None, description="Absent for wall accounts.")
+    category: str | None
+    essential: bool | None = Field(default=None, description="Absent for wall accounts.")
+    distance_km: float = Field(ge=0, description="From the incident's centre to the best-known position (reason position) or to the arrival place (reason itinerary).")
+    reason: Literal["position", "itinerary"] = Field(description="position: the best-known position is inside the area (plus buffer); itinerary: an itinerary segment arrives inside it within the next 48 hours.")
+    arrive: SkipJsonSchema[None] | AwareDatetime = Field(default=None, json_schema_extra=_omit_default, description="The earliest arrival inside the area (reason itinerary only; absent for wall accounts).")
+    position_source: Literal["checkin", "report", "itinerary", "duty_station"] | None = Field(default=None, description="Of the best-known position; absent for wall accounts.")
+    position_at: AwareDatetime | None = Field(default=None, description="Of the best-known position; absent for wall accounts.")
+    confidence: Literal["high", "medium", "low"] | None
+    status: Literal["safe", "needs_help", "unsure", "unreachable", "no_response"] = Field(description='Accountability; "no_response" until check-ins exist.')
+
+
+class AffectedCounts(BaseModel):
+    total: int = Field(ge=0)
+    safe: int = Field(ge=0)
+    needs_help: int = Field(ge=0)
+    unsure: int = Field(ge=0)
+    unreachable: int = Field(ge=0)
+    no_response: int = Field(ge=0)
+
+
+class AffectedPeople(BaseModel):
+    """Who is affected by an incident, as the caller may see them."""
+
+    incident: str
+    radius_km_used: float | None = Field(description="The circle's radius (the incident's radius_km, or the default for its severity, CRISIS_DEFAULT_RADIUS_KM); null for a polygon.")
+    buffer_km: float = Field(ge=0, description="CRISIS_AFFECTED_BUFFER_KM, added around the area.")
+    people: list[AffectedPerson] = Field(description="Inside by position first, then by itinerary; each nearest first.")
+    counts: AffectedCounts
+    accounted_pct: float = Field(ge=0, le=100, description="(safe + needs_help + unsure) / total, in percent; 0.0 until check-ins exist.")
+    computed_at: AwareDatetime
+
+
 class TravellerRejection(BaseModel):
     row: int = Field(description="1-based: the CSV data row (header not counted), or the index in the JSON list.")
     field: str = Field(description='The field or CSV column ("category", "itinerary.0.arrive", "from").')
@@ -319,6 +358,7 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     PositionsAccepted, Position, PositionList, DeadLetter, DeadLetterList,
     FeedRejection, FeedSummary, CapResult, FeedHealth, FeedHealthList, AuditEntry, AuditEntryList,
     TravellerPosition, TravellerSummary, TravellerList, TravellerDetail, TravellerRejection, TravellerImportResult,
+    AffectedPerson, AffectedCounts, AffectedPeople,
 )
 
 # What the request models do not say about their fields themselves (they carry
@@ -566,6 +606,19 @@ def _operations() -> list[Op]:
             {"200": _json(_ref("IncidentDetail"), "The incident."), **_common("401", "403", "404")},
             parameters=(INCIDENT_ID,),
             operation_id="getIncident",
+        ),
+        Op(
+            "get", "/api/v1/incidents/{incident_id}/affected", "Incidents", "Who is affected",
+            "The travellers whose best-known position is inside the incident's area (its polygon, or a geodesic "
+            "circle of its radius_km, or of the default radius for its severity) plus CRISIS_AFFECTED_BUFFER_KM, "
+            "and those whose itinerary arrives inside it within the next 48 hours (reason itinerary). A regional "
+            "desk receives only the people whose best-known position is in its region, and 404 for an incident "
+            "outside it; a wall display receives the counts and anonymous entries (no identities). Every status "
+            "is no_response until check-ins exist.",
+            READERS,
+            {"200": _json(_ref("AffectedPeople"), "Who is affected."), **_common("401", "403", "404")},
+            parameters=(INCIDENT_ID,),
+            operation_id="getAffected",
         ),
         Op(
             "patch", "/api/v1/incidents/{incident_id}", "Incidents", "Update an incident",

@@ -20,7 +20,7 @@ from crisis.domain.serialize import incident_to_dict
 from crisis.errors import Conflict, InputError, NotFound
 from crisis.feeds.schemas import IncidentIn, IncidentPatch, PositionBatch, PositionIn, check_sources, field_errors
 from crisis.http_safety import load_json, status_for
-from crisis import handlers
+from crisis import handlers, views
 from crisis.api import audit
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -124,6 +124,18 @@ def get_incident(incident_id: str) -> Response:
         raise NotFound(f"no incident {incident_id}")
     history = [access.record_view(principal, change) for change in _ctx().deps.incidents.history(incident_id)]
     return jsonify({**access.record_view(principal, incident_to_dict(incident)), "history": history})
+
+
+@api.get("/incidents/<incident_id>/affected")
+@require_role(*READERS)
+def get_affected(incident_id: str) -> Response:
+    """Who is affected by the incident (``crisis.views.affected_people``); 404 outside the caller's region."""
+    principal = current_principal()
+    _region_scope(principal)
+    answer = views.affected_people(_ctx(), principal, incident_id)
+    if answer is None:
+        raise NotFound(f"no incident {incident_id}")
+    return jsonify(answer)
 
 
 @api.patch("/incidents/<incident_id>")

@@ -20,27 +20,20 @@ never who.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
-import numpy as np
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
+from crisis import views
 from crisis.auth import audit_request, current_principal, request_origin, require_role
 from crisis.bootstrap import Context
 from crisis.domain import access
 from crisis.domain.regions import is_region
-from crisis.domain.travellers import (
-    CATEGORIES,
-    BestPosition,
-    Fix,
-    best_known_position,
-    duty_station_of,
-    itinerary_of,
-)
+from crisis.domain.travellers import CATEGORIES, BestPosition
 from crisis.errors import InputError, NotFound
 from crisis.feeds import travellers as feed
 from crisis.http_safety import status_for
+from crisis.views import Placed
 
 travellers_api = Blueprint("travellers", __name__, url_prefix="/api/v1/travellers")
 
@@ -104,32 +97,9 @@ def _scope() -> str | None:
         abort(response)
 
 
-def _placed(profiles: list[dict[str, Any]]) -> list[tuple[dict[str, Any], BestPosition | None, str | None, str | None]]:
+def _placed(profiles: list[dict[str, Any]]) -> list[Placed]:
     """Each profile with its best-known position, and the country and region of it."""
-    context = _ctx()
-    now = context.deps.clock()
-    max_age = timedelta(hours=context.settings.position_max_age_hours)
-    assert context.deps.travellers is not None
-    reports = context.deps.travellers.latest_reports([str(p.get("id")) for p in profiles])
-    positions = []
-    for profile in profiles:
-        report = reports.get(str(profile.get("id")))
-        fix = None
-        if report is not None:
-            try:
-                at = datetime.fromisoformat(report[2])
-                fix = Fix(report[0], report[1], at if at.tzinfo else at.replace(tzinfo=timezone.utc))
-            except ValueError:
-                fix = None
-        positions.append(best_known_position(now, None, fix, itinerary_of(profile), duty_station_of(profile), max_age))
-    lat = np.array([p.lat if p else np.nan for p in positions], dtype=float)
-    lon = np.array([p.lon if p else np.nan for p in positions], dtype=float)
-    placed = ~np.isnan(lat)
-    country = np.full(len(positions), None, dtype=object)
-    region = np.full(len(positions), None, dtype=object)
-    if placed.any():
-        country[placed], region[placed] = context.deps.countries.locate(lat[placed], lon[placed])
-    return list(zip(profiles, positions, country.tolist(), region.tolist()))
+    return views.place_travellers(_ctx(), profiles)
 
 
 def _position_json(position: BestPosition | None) -> dict[str, Any] | None:

@@ -34,6 +34,7 @@ API_ROLES: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/api/v1/incidents"): READERS,
     ("GET", "/api/v1/incidents/<incident_id>"): READERS,
     ("PATCH", "/api/v1/incidents/<incident_id>"): EDITORS,
+    ("GET", "/api/v1/incidents/<incident_id>/affected"): READERS,
     ("POST", "/api/v1/positions"): WRITERS,
     ("GET", "/api/v1/positions"): READERS,
     ("GET", "/api/v1/deadletters"): EDITORS,
