@@ -15,7 +15,7 @@ from crisis.domain import access
 from crisis.domain.incidents import ALLOWED_TRANSITIONS, is_stale
 from crisis.domain.serialize import incident_to_dict
 from crisis.domain.travellers import BestPosition, Fix, best_known_position, duty_station_of, itinerary_of
-from crisis.fusion.affected import AreaIndex, IncidentArea, haversine_km, itinerary_affected, parse_default_radii
+from crisis.fusion.affected import AreaIndex, IncidentArea, default_radii, haversine_km, itinerary_affected
 from crisis.feeds.health import FEED_LOG_NAMES, FEEDS, feed_health, merge_stats
 from crisis.feeds.pollers import expected_intervals
 from crisis.layers.incidents import incident_message
@@ -169,7 +169,7 @@ def affected_people(ctx: Context, principal: Principal, incident_id: str, now: d
         return None
     now = now or ctx.deps.clock()
     index = AreaIndex([IncidentArea.from_incident(incident_to_dict(incident))],
-                      default_radius_km=parse_default_radii(ctx.settings.default_radius_km),
+                      default_radius_km=default_radii(ctx.settings.default_radius_km),
                       buffer_km=ctx.settings.affected_buffer_km)
     assert ctx.deps.travellers is not None
     placed = place_travellers(ctx, ctx.deps.travellers.all(), now)

@@ -20,6 +20,7 @@ from crisis.auth import init_auth
 from crisis.bootstrap import Context, bootstrap, secret_key
 from crisis.config import Settings
 from crisis.feeds.pollers import Pollers
+from crisis.fusion.affected import default_radii
 from crisis.http_safety import init_http_safety
 from crisis.realtime.gateway import Gateway
 from crisis.realtime.namespace import LiveNamespace, TolerantPacket, origin_check
@@ -55,6 +56,7 @@ def create_app(
     settings: Settings, context: Context | None = None, start_gateway: bool = True, start_feeds: bool | None = None
 ) -> CrisisApp:
     """``start_feeds`` (default: ``settings.feeds_enabled``) polls the feeds whose URLs are set."""
+    default_radii(settings.default_radius_km)  # a malformed CRISIS_DEFAULT_RADIUS_KM stops the start, not a request
     context = context or bootstrap(settings)
     server = Flask("crisis")
     server.config.update(

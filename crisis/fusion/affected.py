@@ -77,8 +77,16 @@ def parse_default_radii(text: str) -> dict[int, float]:
         radius = float(km)
         if not radius > 0:
             raise ValueError(f"CRISIS_DEFAULT_RADIUS_KM: radius for severity {severity.strip()} must be positive")
+        if severity.strip() not in {"1", "2", "3", "4", "5"}:
+            raise ValueError(f"CRISIS_DEFAULT_RADIUS_KM: severity {severity.strip()!r} is not one of 1-5")
         radii[int(severity)] = radius
     return radii
+
+
+def default_radii(text: str) -> dict[int, float]:
+    """The radius by severity in force: the setting's, and the built-in one for any
+    severity it leaves out (so no incident is ever without a radius)."""
+    return {**parse_default_radii(DEFAULT_RADIUS_SETTING), **parse_default_radii(text)}
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from crisis.fusion.affected import (
     geodesic_km,
     haversine_km,
     itinerary_affected,
+    default_radii,
     parse_default_radii,
 )
 
@@ -150,6 +151,18 @@ def test_default_radius_and_buffer_settings() -> None:
     assert defaults.affected_buffer_km == 0.0
     with pytest.raises(ValueError, match="severity:km"):
         parse_default_radii("1=5")
+    with pytest.raises(ValueError, match="not one of 1-5"):
+        parse_default_radii("6:10")
+    # A setting that names some severities keeps the built-in radius for the others,
+    # so an incident of any severity has a radius.
+    assert default_radii(settings.default_radius_km) == {1: 2.0, 2: 10.0, 3: 25.0, 4: 50.0, 5: 200.0}
+
+
+def test_a_malformed_radius_setting_stops_the_start(settings: Settings) -> None:
+    from crisis.web import create_app
+
+    with pytest.raises(ValueError, match="CRISIS_DEFAULT_RADIUS_KM"):
+        create_app(settings.with_(default_radius_km="3:-1"), start_gateway=False, start_feeds=False)
 
 
 def test_itinerary_within_48_hours_included_at_49_not() -> None:
