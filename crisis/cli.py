@@ -166,7 +166,13 @@ def ingest_command(ctx: click.Context, feed: str, location: str) -> None:
     finally:
         fetcher.close()
     try:
-        result = _with_context(settings, lambda c: ingest(c, feed, body, "cli"))
+        def run(c: Any) -> Any:
+            outcome = ingest(c, feed, body, "cli")
+            counts = {k: getattr(outcome, k) for k in ("accepted", "created", "updated", "unchanged")}
+            _audit(c, "feed.post", feed, after={**counts, "rejected": len(outcome.rejected)}, detail={"location": location})
+            return outcome
+
+        result = _with_context(settings, run)
     except MessageRejected as exc:
         click.echo(f"{feed}: rejected ({exc.message}, HTTP {exc.status}); dead letter {exc.dead_letter_id}", err=True)
         for error in exc.errors:
@@ -204,7 +210,11 @@ def _ingest_travellers(ctx: click.Context, path: Path) -> None:
 
     def run(context: Any) -> Any:
         try:
-            return intake(context, body, content_type, "cli", {"remote": "cli"}, progress)
+            outcome = intake(context, body, content_type, "cli", {"remote": "cli"}, progress)
+            _audit(context, "travellers.import", "travellers",
+                   after={"accepted": outcome["accepted"], "updated": outcome["updated"], "rejected": len(outcome["rejected"])},
+                   detail={"location": str(path)})
+            return outcome
         except InputError as exc:
             dead = context.feed_log.rejected("travellers", exc.errors, body, {"remote": "cli"})
             click.echo(f"travellers: rejected ({exc.message}); dead letter {dead}", err=True)

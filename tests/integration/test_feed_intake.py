@@ -429,5 +429,10 @@ def test_crisis_ingest_command(context: Context, settings: Settings) -> None:
     assert "1 created" in answer.output and "Homeland Security Sets Code ORANGE" in answer.output
     incident_id = context.deps.incidents.id_for_source("cap", ["hsas@dhs.gov,43b080713727"])
     assert incident_id and context.deps.incidents.get(incident_id).title == "Homeland Security Sets Code ORANGE"
+    from crisis.adapters.audit import AuditQuery
+
+    (entry,) = context.audit.query(AuditQuery(action="feed.post"))  # a change from the command line is audited
+    assert entry["target"] == "cap" and entry["via"] == "cli" and entry["after"]["created"] == 1
+    assert entry["detail"]["location"].endswith("example1.xml")
     refused = runner.invoke(main, ["ingest", "gdacs", str(sample_path("cap", "example1.xml"))], env=env)
     assert refused.exit_code == 1 and "not an RSS feed" in refused.output

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from crisis.adapters import keys
+from crisis.adapters.audit import AuditQuery
 from crisis.bootstrap import Context
 from crisis.config import Settings
 
@@ -49,6 +50,12 @@ def test_ingest_travellers_prints_the_summary_and_each_rejected_row(context: Con
     again = crisis(settings, "ingest", "travellers", str(good))
     assert again.returncode == 0 and "0 accepted, 1200 updated" in again.stdout
     assert context.redis.hlen(keys.TRAVELLERS) == 1201
+
+    # Each import from the command line is in the audit trail, with who ran it and the counts.
+    imports = context.audit.query(AuditQuery(action="travellers.import", limit=10))
+    assert [e["after"] for e in imports][:2] == [{"accepted": 0, "updated": 1200, "rejected": 0},
+                                                {"accepted": 1200, "updated": 0, "rejected": 0}]
+    assert all(e["via"] == "cli" and e["actor"] and e["detail"]["location"] == str(good) for e in imports[:2])
 
     missing = crisis(settings, "ingest", "travellers", str(tmp_path / "nothing.json"))
     assert missing.returncode != 0 and "not a file" in missing.stderr
