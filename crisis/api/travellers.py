@@ -33,7 +33,6 @@ from crisis.domain.travellers import CATEGORIES, BestPosition
 from crisis.errors import InputError, NotFound
 from crisis.feeds import travellers as feed
 from crisis.http_safety import status_for
-from crisis.views import Placed
 
 travellers_api = Blueprint("travellers", __name__, url_prefix="/api/v1/travellers")
 
@@ -97,11 +96,6 @@ def _scope() -> str | None:
         abort(response)
 
 
-def _placed(profiles: list[dict[str, Any]]) -> list[Placed]:
-    """Each profile with its best-known position, and the country and region of it."""
-    return views.place_travellers(_ctx(), profiles)
-
-
 def _position_json(position: BestPosition | None) -> dict[str, Any] | None:
     if position is None:
         return None
@@ -151,7 +145,7 @@ def list_travellers() -> Response:
         profiles = [p for p in profiles if p.get("category") == category]
     principal = current_principal()
     visible = [
-        entry for entry in _placed(profiles)
+        entry for entry in views.place_travellers(_ctx(), profiles)
         if access.may_see_region(principal, entry[3]) and (region is None or entry[3] == region)
     ]
     page = visible[offset:offset + limit]
@@ -168,7 +162,7 @@ def get_traveller(traveller_id: str) -> Response:
     profile = _ctx().deps.travellers.get(traveller_id)
     if profile is None:
         raise NotFound(f"no traveller {traveller_id}")
-    entry = _placed([profile])[0]
+    entry = views.place_travellers(_ctx(), [profile])[0]
     if not access.may_see_region(current_principal(), entry[3]):
         raise NotFound(f"no traveller {traveller_id}")
     return jsonify(_item(*entry, fields=None))

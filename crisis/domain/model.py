@@ -1,4 +1,4 @@
-"""The crisis centre's nouns: incidents, travellers, standby officers. No I/O here.
+"""The crisis centre's nouns: incidents and standby officers (travellers: crisis.domain.travellers). No I/O here.
 
 Everything is a frozen dataclass; changes produce new values (``dataclasses.replace``)
 and the command handlers turn them into events for the log.
@@ -42,14 +42,6 @@ class IncidentType(str, enum.Enum):
 class Readiness(str, enum.Enum):
     H24 = "24h"
     H48 = "48h"
-
-
-class StaffCategory(str, enum.Enum):
-    INTERNATIONAL = "international"
-    NATIONAL = "national"
-    DEPENDANT = "dependant"
-    CONSULTANT = "consultant"
-    VISITOR = "visitor"
 
 
 SEVERITY_MIN = 1
@@ -104,31 +96,6 @@ class Incident:
 
     def with_changes(self, **changes: Any) -> Incident:
         return replace(self, **changes)
-
-
-@dataclass(frozen=True)
-class PositionReport:
-    """Where a traveller was seen, when, and by which system."""
-
-    traveller_id: str
-    location: GeoPoint
-    time: datetime
-    source: str = "api"
-    accuracy_m: float | None = None
-
-
-@dataclass(frozen=True)
-class Traveller:
-    """Anyone the centre tracks. ``id`` is pseudonymous (no personal data in keys)."""
-
-    id: str
-    name: str
-    agency: str
-    category: StaffCategory
-    duty_station: str
-    last_position: PositionReport | None = None
-    country: str | None = None
-    region: str | None = None
 
 
 @dataclass(frozen=True)

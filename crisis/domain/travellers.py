@@ -64,10 +64,7 @@ class Segment:
 
 
 @dataclass(frozen=True)
-class DutyStation:
-    name: str
-    lat: float
-    lon: float
+class DutyStation(Place):
     country: str | None = None
 
 
