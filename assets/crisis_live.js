@@ -185,6 +185,14 @@
     });
     socket.on("incident", function (msg) { applyIncident(msg); heard(true); scheduleFlush(); });
     socket.on("positions", function (msg) { applyPositions(msg); heard(true); scheduleFlush(); });
+    // People, areas and movements: re-announced on the page as DOM events
+    // ("crisis:affected", ...), for the page scripts that show them.
+    ["affected", "people", "areas", "accountability", "movement"].forEach(function (name) {
+      socket.on(name, function (msg) {
+        heard(true);
+        document.dispatchEvent(new CustomEvent("crisis:" + name, {detail: msg}));
+      });
+    });
     socket.on("heartbeat", function () { heard(false); });
     socket.on("feeds", function (msg) { live.feeds = msg; live.dirty.feeds = true; heard(false); scheduleFlush(); });
     setInterval(updateAge, 1000);

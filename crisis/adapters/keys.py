@@ -51,3 +51,30 @@ LIMITS_PREFIX = f"{PREFIX}:limits"  # Flask-Limiter's keys
 def token_used(day: str, digest: str) -> str:
     """Marks that a token (by digest) was used on a UTC day (for the audit's first use)."""
     return f"{TOKENS}:used:{day}:{digest}"
+
+# --- people: check-ins, accountability, security areas, movements, handsets ----------
+# One stream for every change to a person's accountability status (a duty officer's
+# mark, a check-in), one for security areas (created, phase changed, movement confirmed,
+# a person's movement progress). Each web process's gateway tails both.
+PEOPLE_STREAM = f"{PREFIX}:log:people"
+AREAS_STREAM = f"{PREFIX}:log:areas"
+CHECKIN_PLACES = f"{PREFIX}:checkins:places"  # hash traveller id -> JSON [lat, lon, ISO time] of the latest check-in with a place
+DEVICES = f"{PREFIX}:devices"  # hash CoT uid -> JSON {traveller_id, added_at, added_by}
+DEVICE_SEEN = f"{PREFIX}:devices:seen"  # hash CoT uid -> JSON {time, lat, lon, fix} of the latest event
+AREA_INDEX = f"{PREFIX}:areas"  # hash area id -> JSON area
+
+
+def roll(scope: str) -> str:
+    """Accountability statuses in one scope ("incident:<id>" or "area:<id>"): hash
+    traveller id -> JSON {status, at, by, note, via}."""
+    return f"{PREFIX}:roll:{scope}"
+
+
+def roll_history(scope: str) -> str:
+    """Every status change in one scope, oldest first (a stream): the burn-down's source."""
+    return f"{PREFIX}:roll:{scope}:history"
+
+
+def movement(area_id: str) -> str:
+    """An area's current movement (relocation or evacuation): JSON, with each person's progress."""
+    return f"{PREFIX}:area:{area_id}:movement"

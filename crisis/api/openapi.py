@@ -817,6 +817,39 @@ TAGS = (
 )
 
 
+# --- parts described next to their routes -------------------------------------------
+#
+# A module listed here documents its own routes: it defines ``openapi_operations()``
+# (a list of ``Op``, built with the helpers above; import them inside the function),
+# ``OPENAPI_TAGS`` (tag dicts), ``OPENAPI_REQUEST_MODELS`` and ``OPENAPI_RESPONSE_MODELS``.
+EXTENSIONS: tuple[str, ...] = ()
+
+
+def _extensions() -> list[Any]:
+    import importlib
+
+    return [importlib.import_module(name) for name in EXTENSIONS]
+
+
+def all_operations() -> list[Op]:
+    ops = _operations()
+    for module in _extensions():
+        ops.extend(module.openapi_operations())
+    return ops
+
+
+def all_tags() -> tuple[dict[str, str], ...]:
+    return TAGS + tuple(tag for module in _extensions() for tag in module.OPENAPI_TAGS)
+
+
+def request_models() -> tuple[type[BaseModel], ...]:
+    return REQUEST_MODELS + tuple(m for module in _extensions() for m in module.OPENAPI_REQUEST_MODELS)
+
+
+def response_models() -> tuple[type[BaseModel], ...]:
+    return RESPONSE_MODELS + tuple(m for module in _extensions() for m in module.OPENAPI_RESPONSE_MODELS)
+
+
 # --- the document ---------------------------------------------------------------------
 
 
@@ -857,13 +890,13 @@ def _operation(op: Op) -> dict[str, Any]:
 def document() -> dict[str, Any]:
     """The OpenAPI 3.1 document (built on first use, then shared: do not mutate it)."""
     schemas: dict[str, Any] = {}
-    for model in REQUEST_MODELS:
+    for model in request_models():
         _hoist(schemas, model, "validation")
-    for model in RESPONSE_MODELS:
+    for model in response_models():
         _hoist(schemas, model, "serialization")
     _describe(schemas)
     paths: dict[str, dict[str, Any]] = {}
-    for op in _operations():
+    for op in all_operations():
         paths.setdefault(op.path, {})[op.method] = _operation(op)
     unauthenticated = _json(_ref("ErrorResponse"), COMMON_RESPONSES["401"][1])
     unauthenticated["headers"] = {"WWW-Authenticate": {"description": 'Bearer realm="crisis"', "schema": {"type": "string"}}}
@@ -882,7 +915,7 @@ def document() -> dict[str, Any]:
         },
         "servers": [{"url": "/", "description": "This server"}],
         "security": [{"bearerAuth": []}, {"cookieAuth": []}],
-        "tags": [dict(t) for t in TAGS],
+        "tags": [dict(t) for t in all_tags()],
         "paths": paths,
         "components": {
             "schemas": dict(sorted(schemas.items())),
@@ -1222,7 +1255,7 @@ def _curl_examples(base: str) -> tuple[str, str]:
 def docs() -> str:
     doc = document()
     curl_incident, curl_cap = _curl_examples(request.url_root.rstrip("/"))
-    shapes = [_table(name, doc) for name in (m.__name__ for m in RESPONSE_MODELS)]
+    shapes = [_table(name, doc) for name in (m.__name__ for m in response_models())]
     return render_template_string(
         PAGE,
         info=doc["info"],

@@ -17,6 +17,22 @@ POSITIONS_REPORTED = "positions.reported"
 TRAVELLER_REGISTERED = "traveller.registered"
 TRAVELLERS_IMPORTED = "travellers.imported"
 
+# People (keys.PEOPLE_STREAM): accountability statuses and check-ins.
+CHECKIN_RECORDED = "checkin.recorded"  # a person or a warden reported (status, maybe a place)
+STATUS_SET = "accountability.status_set"  # a duty officer set someone's status
+# Handsets (positions from Cursor-on-Target go in keys.POSITION_STREAM as POSITIONS_REPORTED).
+POSITION_NO_FIX = "positions.no_fix"  # a handset reported without a place ("no fix")
+DEVICE_ADDED = "device.added"
+DEVICE_REMOVED = "device.removed"
+# Security areas (keys.AREAS_STREAM).
+AREA_CREATED = "area.created"
+AREA_UPDATED = "area.updated"
+AREA_PHASE_CHANGED = "area.phase_changed"
+MOVEMENT_CONFIRMED = "movement.confirmed"  # safe haven, mode, expected arrival
+MOVEMENT_PERSON_ADDED = "movement.person_added"  # e.g. national staff, by hand
+MOVEMENT_PROGRESS = "movement.progress"  # to_move -> moving -> arrived, or stayed
+MOVEMENT_CLOSED = "movement.closed"  # the phase was lowered: closed, history kept
+
 INCIDENT_EVENTS = frozenset({INCIDENT_REPORTED, INCIDENT_UPDATED, INCIDENT_STATUS_CHANGED})
 
 

@@ -53,6 +53,8 @@ VIEW_PREFIX = "view:"
 HEARTBEAT_SECONDS = 5.0
 
 FeedReport = Callable[[], dict[str, Any]]
+StreamFollower = Callable[[str, Any], None]  # (entry id, crisis.domain.events.Event)
+TickListener = Callable[[set[str]], None]  # the rooms with someone in them
 # Called with an account name (or None: every open socket) to re-check its sockets.
 AccountsChanged = Callable[[str | None, str | None], None]
 
@@ -195,14 +197,39 @@ class Gateway:
         self._accounts_changed = accounts_changed
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._followers: dict[str, list[StreamFollower]] = {}
+        self._tickers: list[TickListener] = []
         self.sent_incidents = 0
         self.sent_position_messages = 0
+
+    def follow(self, stream: str, on_event: StreamFollower) -> None:
+        """Also tail ``stream``: ``on_event(entry_id, event)`` is called (on the tail
+        thread) for each new entry, after the gateway's own handling. Call before ``start``."""
+        self._followers.setdefault(stream, []).append(on_event)
+
+    def on_tick(self, listener: TickListener) -> None:
+        """``listener(rooms)`` is called every tick with the rooms that have someone in
+        them (on the tick thread): the place to push what was buffered since the last."""
+        self._tickers.append(listener)
+
+    def emit_per_room(self, event: str, message_for: Callable[[str], Any], rooms: Iterable[str] | None = None) -> int:
+        """Send ``event`` to each room in use (or those given) with ``message_for(room)``;
+        a room for which it returns None gets nothing. How many were sent."""
+        sent = 0
+        for room in (self._rooms_in_use() if rooms is None else rooms):
+            message = message_for(room)
+            if message is not None:
+                self._socketio.emit(event, message, namespace=NAMESPACE, to=room)
+                sent += 1
+        return sent
 
     def start(self) -> None:
         cursors = {
             keys.INCIDENT_STREAM: self._log.last_id(keys.INCIDENT_STREAM),
             keys.POSITION_STREAM: self._log.last_id(keys.POSITION_STREAM),
         }
+        for stream in self._followers:
+            cursors.setdefault(stream, self._log.last_id(stream))
         targets: list[tuple[Callable[[], None], str]] = [
             (lambda: self._tail(cursors), "gateway-tail"), (self._ticker, "gateway-tick")]
         if self._accounts_changed is not None:
@@ -226,6 +253,11 @@ class Gateway:
                         self.push_incident(event.payload["incident"], event.type, entry_id)
                     elif event.type == ev.POSITIONS_REPORTED:
                         self._buffer.add(event.payload, entry_id)
+                    for follower in self._followers.get(stream, ()):
+                        try:
+                            follower(entry_id, event)
+                        except Exception:  # one follower's bug must not stop the tail
+                            log.exception("stream follower failed on %s %s", stream, entry_id)
 
     def push_incident(self, incident: dict[str, Any], event_type: str, stream_id: str) -> None:
         message = incident_message(incident, event_type, stream_id)
@@ -253,6 +285,11 @@ class Gateway:
         listening = self._rooms_in_use()
         if latest and listening:
             self._flush(latest, stream_id, listening)
+        for listener in self._tickers:
+            try:
+                listener(listening)
+            except Exception:
+                log.exception("tick listener failed")
         if time.monotonic() >= next_heartbeat:
             if listening:
                 # Lets an idle page tell "nothing happened" from "the server is gone".
