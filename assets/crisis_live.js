@@ -1,12 +1,19 @@
 /* The browser end of the live picture.
  *
  * One Socket.IO connection per page (namespace /live) keeps the incidents and traveller
- * positions in memory. Incoming messages only mark what changed; at most every 60 ms a
- * signal goes to Dash (set_props on the live-signal store), whose clientside callbacks
- * return Patch objects for the map and the incident list. No server callback runs per
- * pushed event. On reconnect the client sends the last incident and positions stream
- * ids it applied and the scope its picture was built for; the server replays what was
- * missed (or sends a snapshot) and sends the positions changed since (or all of them).
+ * positions in memory. Incoming incident messages only mark what changed; at most every
+ * 60 ms a signal goes to Dash (set_props on the live-signal store), whose clientside
+ * callbacks return Patch objects for the map's incident trace and the incident list. No
+ * server callback runs per pushed event. On reconnect the client sends the last incident
+ * and positions stream ids it applied and the scope its picture was built for; the server
+ * replays what was missed (or sends a snapshot) and sends the positions changed since (or
+ * all of them).
+ *
+ * Travellers are not a Plotly trace (docs/adr/004-travellers-layer.md): they are a MapLibre
+ * GeoJSON source of their own on the map object Plotly draws with, aggregated here into grid
+ * cells at world and regional zoom (individual points closer in), updated at most every
+ * TRAV_REDRAW_MS, and never through Dash. A new incident redraws only the small incident
+ * trace. Colours follow the accountability status of the "people" messages.
  */
 (function () {
   "use strict";
@@ -23,14 +30,17 @@
     lastIncidentId: null,      // newest incident stream id applied
     lastPositionsId: null,     // newest positions stream id applied
     scope: null,               // what the picture shows (the server's room), from the last snapshot
-    trav: {index: new Map(), ids: [], lat: new Float32Array(4096), lon: new Float32Array(4096), n: 0},
+    // Travellers as columns; k is a traveller's row. rank: the colour (STATUS_RANK), aff: 1 when
+    // affected by an open incident or movement, src: SOURCES index of its best-known position,
+    // at: epoch seconds of that position (from "people"; else when its report arrived here).
+    trav: newTravellers(4096),
+    identities: true,          // whether the ids are traveller ids (false: a wall's pseudonyms)
     feeds: null,               // the latest feed health report {feeds: {name: row}, checked_at}
-    dirty: {incidents: false, positions: false, feeds: false, redraw: false},
+    dirty: {incidents: false, feeds: false, redraw: false},
     mapSentAt: null,
     rev: 0,
     incRev: 0,                 // bumped whenever the incidents changed
-    posRev: 0,                 // bumped whenever positions changed
-    drawn: {inc: -1, pos: -1}, // what the map shows now
+    drawn: {inc: -1},          // what the map's incident trace shows now
     flushTimer: null,
     lastDataAt: null,          // when the newest data (incident or positions) arrived
     lastHeardAt: null,         // when the server last said anything (data or heartbeat)
@@ -59,37 +69,102 @@
     live.dirty.incidents = true;
   }
 
+  // -- travellers: columns in memory -------------------------------------------------------
+
+  // Accountability status -> colour rank: the worst of a cluster is its colour (MapLibre's
+  // clusterProperties "max"). "none": not affected by any open incident or movement.
+  var STATUSES = ["none", "safe", "no_response", "unsure", "unreachable", "needs_help"];
+  var STATUS_RANK = {none: 0, safe: 1, no_response: 2, unsure: 3, unreachable: 4, needs_help: 5};
+  var STATUS_COLOURS = ["#1f4e79", "#1a7f37", "#7b8794", "#e0a100", "#7a0177", "#d7191c"];
+  var STATUS_LABELS = ["not affected", "safe", "no response", "unsure", "unreachable", "NEEDS HELP"];
+  var SOURCES = ["", "report", "checkin", "itinerary", "duty_station", "cot"];
+  var SOURCE_LABELS = ["position report", "position report", "check-in", "itinerary", "duty station", "handset (CoT)"];
+
+  function newTravellers(size) {
+    return {index: new Map(), ids: [], n: 0, placed: 0, lat: new Float32Array(size), lon: new Float32Array(size),
+            rank: new Uint8Array(size), aff: new Uint8Array(size), src: new Uint8Array(size),
+            at: new Float64Array(size)};
+  }
+
   function grow(t, needed) {
     if (needed <= t.lat.length) { return; }
     var size = t.lat.length;
     while (size < needed) { size *= 2; }
-    var lat = new Float32Array(size), lon = new Float32Array(size);
-    lat.set(t.lat.subarray(0, t.n));
-    lon.set(t.lon.subarray(0, t.n));
-    t.lat = lat;
-    t.lon = lon;
+    ["lat", "lon", "rank", "aff", "src", "at"].forEach(function (name) {
+      var bigger = new t[name].constructor(size);
+      bigger.set(t[name].subarray(0, t.n));
+      t[name] = bigger;
+    });
+  }
+
+  // The row of a traveller (a new one, not placed yet, when unknown).
+  function row(t, id) {
+    var k = t.index.get(id);
+    if (k === undefined) {
+      grow(t, t.n + 1);
+      k = t.n++;
+      t.index.set(id, k);
+      t.ids.push(id);
+      t.lat[k] = NaN;
+      t.lon[k] = NaN;
+      t.rank[k] = 0; t.aff[k] = 0; t.src[k] = 0; t.at[k] = 0;
+    }
+    return k;
   }
 
   function applyPositions(msg) {
     var t = live.trav;
     var lat = new Float32Array(msg.lat), lon = new Float32Array(msg.lon);
-    if (msg.full) { t.index = new Map(); t.ids = []; t.n = 0; }
+    if (msg.full) {
+      // A new picture of the scope: keep what "people" said of those still in it.
+      var old = t;
+      t = live.trav = newTravellers(Math.max(4096, msg.ids.length));
+      travLayer.full = true;
+      travLayer.keepFrom = old;
+    }
     if (msg.full || !live.lastPositionsId || compareIds(msg.stream_id, live.lastPositionsId) > 0) {
       live.lastPositionsId = msg.stream_id;
     }
-    if (msg.scope) { live.scope = msg.scope; }
+    if (msg.scope) {
+      live.scope = msg.scope;
+      live.identities = msg.scope.indexOf("view:") !== 0;
+    }
     grow(t, t.n + msg.ids.length);
+    var sentAt = typeof msg.sent_at === "number" ? msg.sent_at : Date.now() / 1000;
+    var keep = travLayer.keepFrom;
     for (var i = 0; i < msg.ids.length; i++) {
-      var k = t.index.get(msg.ids[i]);
-      if (k === undefined) {
-        k = t.n++;
-        t.index.set(msg.ids[i], k);
-        t.ids.push(msg.ids[i]);
+      var known = t.index.has(msg.ids[i]);
+      var k = row(t, msg.ids[i]);
+      if (!known && keep) {
+        var j = keep.index.get(msg.ids[i]);
+        if (j !== undefined) { t.rank[k] = keep.rank[j]; t.aff[k] = keep.aff[j]; t.src[k] = keep.src[j]; t.at[k] = keep.at[j]; }
       }
+      if (t.lat[k] !== t.lat[k]) { t.placed += 1; }  // NaN: not placed until now
       t.lat[k] = lat[i];
       t.lon[k] = lon[i];
+      if (t.src[k] === 0 || t.src[k] === 1 || t.src[k] === 5) { t.at[k] = sentAt; }  // a report: this one
+      travLayer.dirty.add(k);
     }
-    live.dirty.positions = true;
+    travLayer.keepFrom = null;
+    scheduleTravellers();
+  }
+
+  // "people" (crisis:people): {ids, status, affected, source, at} of those that changed.
+  function applyPeople(msg) {
+    if (!msg || !Array.isArray(msg.ids)) { return; }
+    var t = live.trav;
+    for (var i = 0; i < msg.ids.length; i++) {
+      var k = row(t, msg.ids[i]);
+      var status = msg.status ? msg.status[i] : null;
+      var affected = msg.affected ? !!msg.affected[i] : false;
+      t.rank[k] = STATUS_RANK[status] !== undefined ? STATUS_RANK[status] : 0;
+      t.aff[k] = affected ? 1 : 0;
+      var src = msg.source ? SOURCES.indexOf(msg.source[i]) : -1;
+      if (src > 0) { t.src[k] = src; }
+      if (msg.at && typeof msg.at[i] === "number") { t.at[k] = msg.at[i]; }
+      travLayer.dirty.add(k);
+    }
+    scheduleTravellers();
   }
 
   function scheduleFlush() {
@@ -99,13 +174,12 @@
   function flush() {
     live.flushTimer = null;
     var d = live.dirty;
-    if (!live.ready || !(d.incidents || d.positions || d.feeds || d.redraw)) { return; }
+    if (!live.ready || !(d.incidents || d.feeds || d.redraw)) { return; }
     live.rev += 1;
     if (d.incidents) { live.incRev += 1; }
-    if (d.positions) { live.posRev += 1; }
-    var signal = {rev: live.rev, incidents: d.incidents, positions: d.positions, feeds: d.feeds,
+    var signal = {rev: live.rev, incidents: d.incidents, feeds: d.feeds,
                   stream_id: live.lastIncidentId, count: live.incidents.size, travellers: live.trav.n};
-    live.dirty = {incidents: false, positions: false, feeds: false, redraw: false};
+    live.dirty = {incidents: false, feeds: false, redraw: false};
     window.dash_clientside.set_props("live-signal", {data: signal});
   }
 
@@ -184,7 +258,8 @@
       scheduleFlush();
     });
     socket.on("incident", function (msg) { applyIncident(msg); heard(true); scheduleFlush(); });
-    socket.on("positions", function (msg) { applyPositions(msg); heard(true); scheduleFlush(); });
+    // Positions never go through Dash: the travellers layer takes them (throttled).
+    socket.on("positions", function (msg) { applyPositions(msg); heard(true); });
     // People, areas and movements: re-announced on the page as DOM events
     // ("crisis:affected", ...), for the page scripts that show them.
     ["affected", "people", "areas", "accountability", "movement"].forEach(function (name) {
@@ -226,12 +301,6 @@
     var cfg = live.config;
     var Patch = window.dash_clientside.Patch;
     var patch = new Patch();
-    var t = live.trav;
-    if (live.drawn.pos !== live.posRev) {
-      live.drawn.pos = live.posRev;
-      patch.assign(["data", cfg.traveller_trace, "lat"], t.lat.slice(0, t.n));
-      patch.assign(["data", cfg.traveller_trace, "lon"], t.lon.slice(0, t.n));
-    }
     if (live.drawn.inc !== live.incRev) {
       live.drawn.inc = live.incRev;
       var open = openIncidents();
@@ -281,8 +350,8 @@
     });
   }
 
-  // Plotly finishes a map redraw asynchronously (positions redraw the map several times a
-  // second). When the user leaves the page meanwhile, dcc.Graph purges the graph and the
+  // Plotly finishes a map redraw asynchronously (a burst of incidents redraws the map several
+  // times a second). When the user leaves the page meanwhile, dcc.Graph purges the graph and the
   // rest of that redraw throws on it (for example "reading '_rangeSliderData'"). So a
   // purge waits until the graph's redraw in flight has settled; nothing is swallowed.
   function graphDiv(gd) {
@@ -320,24 +389,463 @@
   }
 
   // Whether a feed callback has something new to draw: on its page's first call, then
-  // only when a new report came (signals come up to every 60 ms with positions).
+  // only when a new report came (signals come up to every 60 ms with incidents).
   function newFeedReport(signal) {
     var triggered = window.dash_clientside.callback_context.triggered_id;
     return live.feeds !== null && !(triggered && signal && !signal.feeds);
   }
 
-  // A click on the map (not on a marker) opens the report form there (duty officers).
-  function attachMapClick(tries) {
-    guardPlotly();
-    var gd = document.querySelector("#live-map .js-plotly-plot");
-    var subplot = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
-    if (!subplot || !subplot.map) {
-      if (tries > 0) { setTimeout(function () { attachMapClick(tries - 1); }, 250); }
-      return;
+  // -- travellers: the MapLibre layer -------------------------------------------------------
+
+  var TRAV_SOURCE = "crisis-travellers";
+  var TRAV_CLUSTERS = "crisis-travellers-clusters";
+  var TRAV_POINTS = "crisis-travellers-points";
+  var TRAV_REDRAW_MS = 1500;   // at most one layer update this often (the main thread stays idle)
+  // MapLibre has one worker per two cores (one here) for every source, the incidents' too:
+  // the next update waits until the last one is drawn, and for WORKER_SHARE_INVERSE times as
+  // long as it took, so the worker stays free at least two thirds of the time for them.
+  var WORKER_SHARE_INVERSE = 3;
+  var IN_FLIGHT_MAX_MS = 15000;
+  var CLUSTER_MAX_ZOOM = 6;    // from zoom 7 on, every traveller (in and around the view) is a point
+  var TIP_MAX_PEOPLE = 50;
+
+  var travLayer = {
+    map: null,                 // the MapLibre map the layer is on (a new one per dcc.Graph)
+    dirty: new Set(),          // rows changed since the last update
+    full: true,                // aggregate again even with no row changed (a new map, picture or view)
+    sent: new Uint8Array(0),   // rows placed when the layer was last computed
+    view: null,                // {zoom, bounds} it was computed for
+    drawn: null,               // {ids, lat, lon} it was computed from
+    keepFrom: null,
+    timer: null,
+    lastAt: 0,
+    sentAt: null,              // when the update in flight was sent (null: none in flight)
+    workerMs: 0,               // how long the last update took until drawn (worker, tiles)
+    // updates: recomputations (each one setData: "full" counts them too); lastDiff: features sent last.
+    stats: {updates: 0, full: 0, diffs: 0, points: 0, lastMs: 0, maxMs: 0, totalMs: 0, lastDiff: 0, workerMs: 0, maps: 0}
+  };
+
+  function colourExpression() {
+    var expr = ["match", ["get", "r"]];
+    for (var r = 1; r < STATUS_COLOURS.length; r++) { expr.push(r, STATUS_COLOURS[r]); }
+    expr.push(STATUS_COLOURS[0]);
+    return expr;
+  }
+
+  function addTravellersLayer(map) {
+    if (map.getSource(TRAV_SOURCE)) { return true; }
+    try {
+      map.addSource(TRAV_SOURCE, {
+        type: "geojson",
+        data: {type: "FeatureCollection", features: []}  // aggregated here: see aggregate()
+      });
+    } catch (err) {
+      return false;  // the style is not loaded yet: "styledata" tries again
     }
-    if (subplot.map.__crisisClick) { return; }
-    subplot.map.__crisisClick = true;
-    subplot.map.on("click", function (e) {
+    var before = firstTraceLayer(map);
+    var affected = [">", ["get", "a"], 0];
+    map.addLayer({
+      id: TRAV_CLUSTERS, type: "circle", source: TRAV_SOURCE, filter: ["has", "point_count"],
+      paint: {
+        "circle-color": colourExpression(),
+        "circle-opacity": 0.8,
+        "circle-radius": ["interpolate", ["linear"], ["get", "point_count"], 2, 7, 100, 11, 1000, 16, 10000, 24, 50000, 30],
+        "circle-stroke-width": ["case", affected, 3, 1],
+        "circle-stroke-color": ["case", affected, "#b42318", "#ffffff"]
+      }
+    }, before);
+    map.addLayer({
+      id: TRAV_POINTS, type: "circle", source: TRAV_SOURCE, filter: ["!", ["has", "point_count"]],
+      paint: {
+        "circle-color": colourExpression(),
+        "circle-opacity": 0.9,
+        "circle-radius": ["case", affected, 6, 4],
+        "circle-stroke-width": ["case", affected, 2, 0.5],
+        "circle-stroke-color": ["case", affected, "#b42318", "#ffffff"]
+      }
+    }, before);
+    travLayer.full = true;
+    scheduleTravellers(true);
+    return true;
+  }
+
+  // Plotly's trace layers (the incidents) stay on top of the travellers; the basemap and the
+  // incident areas stay below them.
+  function firstTraceLayer(map) {
+    var found;
+    (map.getStyle().layers || []).some(function (l) {
+      if (l.id.indexOf("plotly-trace-layer-") === 0) { found = l.id; return true; }
+      return false;
+    });
+    return found;
+  }
+
+  function keepLayerOrder(map) {
+    if (!map.getLayer(TRAV_POINTS)) { return; }
+    var ids = map.getStyle().layers.map(function (l) { return l.id; });
+    var before = firstTraceLayer(map);
+    var at = before ? ids.indexOf(before) : ids.length;
+    if (ids[at - 1] !== TRAV_POINTS || ids[at - 2] !== TRAV_CLUSTERS) {
+      map.moveLayer(TRAV_CLUSTERS, before);
+      map.moveLayer(TRAV_POINTS, before);
+    }
+  }
+
+  // What the layer gets: at world and regional zoom (up to CLUSTER_MAX_ZOOM) one feature per
+  // CELL_PX grid cell of the map at the current whole zoom level, with how many it holds, the
+  // worst status, how many are affected and how many need help; a cell holding one traveller
+  // is that traveller. Closer in, every traveller in and around the view. So MapLibre's
+  // worker (which also tiles the incidents) only ever gets a few thousand features.
+  var CELL_PX = 50;
+
+  function aggregate(map, t) {
+    var zoom = Math.floor(map.getZoom()), features = [], k;
+    var sent = travLayer.sent = new Uint8Array(t.lat.length);
+    travLayer.view = {zoom: zoom, bounds: null};
+    if (zoom > CLUSTER_MAX_ZOOM) {
+      var b = map.getBounds(), west = b.getWest(), east = b.getEast(), south = b.getSouth(), north = b.getNorth();
+      var padLon = (east - west) / 2, padLat = (north - south) / 2;
+      west -= padLon; east += padLon; south -= padLat; north += padLat;
+      travLayer.view.bounds = [west, south, east, north];
+      for (k = 0; k < t.n; k++) {
+        var lat = t.lat[k], lon = t.lon[k];
+        if (lat !== lat) { continue; }
+        sent[k] = 1;
+        if (lat < south || lat > north) { continue; }
+        if ((lon >= west && lon <= east) || (lon + 360 >= west && lon + 360 <= east) || (lon - 360 >= west && lon - 360 <= east)) {
+          features.push(feature(t, k));
+        }
+      }
+      return features;
+    }
+    var across = Math.ceil(512 * Math.pow(2, zoom) / CELL_PX), cells = new Map();
+    for (k = 0; k < t.n; k++) {
+      if (t.lat[k] !== t.lat[k]) { continue; }
+      sent[k] = 1;
+      var x = (t.lon[k] + 180) / 360;
+      var sin = Math.max(-0.9999, Math.min(0.9999, Math.sin(t.lat[k] * Math.PI / 180)));
+      var y = 0.5 - Math.log((1 + sin) / (1 - sin)) / (4 * Math.PI);
+      var key = Math.floor(y * across) * (across + 1) + Math.floor(x * across);
+      var c = cells.get(key);
+      if (c === undefined) { c = {n: 0, x: 0, y: 0, r: 0, a: 0, h: 0, k: k}; cells.set(key, c); }
+      c.n += 1; c.x += x; c.y += y; c.a += t.aff[k];
+      if (t.rank[k] > c.r) { c.r = t.rank[k]; }
+      if (t.rank[k] === STATUS_RANK.needs_help) { c.h += 1; }
+    }
+    cells.forEach(function (c) {
+      if (c.n === 1) { features.push(feature(t, c.k)); return; }
+      var mx = c.x / c.n, my = c.y / c.n;
+      features.push({type: "Feature", geometry: {type: "Point", coordinates: [
+        mx * 360 - 180, Math.atan(Math.sinh(Math.PI * (1 - 2 * my))) * 180 / Math.PI]},
+        properties: {cluster: true, point_count: c.n, r: c.r, a: c.a, h: c.h}});
+    });
+    return features;
+  }
+
+  // Whether the view moved enough to need another aggregation (another zoom level, or out
+  // of the area the points were picked from).
+  function viewChanged(map) {
+    var v = travLayer.view;
+    if (!v) { return true; }
+    var zoom = Math.floor(map.getZoom());
+    if (zoom !== v.zoom) { return true; }
+    if (!v.bounds) { return false; }
+    var b = map.getBounds();
+    return b.getWest() < v.bounds[0] || b.getSouth() < v.bounds[1] || b.getEast() > v.bounds[2] || b.getNorth() > v.bounds[3];
+  }
+
+  function feature(t, k) {
+    return {type: "Feature", id: k + 1, geometry: {type: "Point", coordinates: [t.lon[k], t.lat[k]]},
+            properties: {r: t.rank[k], a: t.aff[k]}};
+  }
+
+  function scheduleTravellers(soon) {
+    if (travLayer.timer !== null) { return; }
+    var now = Date.now();
+    if (travLayer.sentAt !== null && now - travLayer.sentAt < IN_FLIGHT_MAX_MS) { return; }  // drawn() calls again
+    var gap = Math.max(TRAV_REDRAW_MS, WORKER_SHARE_INVERSE * travLayer.workerMs);
+    var wait = soon ? 0 : Math.max(0, travLayer.lastAt + gap - now);
+    travLayer.timer = setTimeout(updateTravellers, wait);
+  }
+
+  // An update is done when the worker has it and the source's tiles are loaded again.
+  function travellersDrawn(map) {
+    if (travLayer.sentAt === null || travLayer.map !== map) { return; }
+    var source = map.getSource(TRAV_SOURCE);
+    if (!source || !source.loaded() || !map.isSourceLoaded(TRAV_SOURCE)) { return; }
+    travLayer.workerMs = travLayer.stats.workerMs = Date.now() - travLayer.sentAt;
+    travLayer.sentAt = null;
+    if (travLayer.full || travLayer.dirty.size) { scheduleTravellers(false); }
+  }
+
+  // Recompute the layer (aggregate) and hand it to MapLibre, when rows changed or the view
+  // needs it (travLayer.full).
+  function updateTravellers() {
+    travLayer.timer = null;
+    var map = travLayer.map, source = null;
+    try {
+      source = map && map.getSource(TRAV_SOURCE);
+    } catch (err) {  // the map was removed (the page left): the next map starts afresh
+      travLayer.map = null;
+    }
+    if (!source) { return; }  // addTravellersLayer schedules the first update
+    if (!travLayer.full && travLayer.dirty.size === 0) { return; }
+    var t = live.trav, started = performance.now();
+    var features = aggregate(map, t);
+    // What the layer was computed from (for tests: the positions it shows, per id).
+    travLayer.drawn = {ids: t.ids.slice(0, t.n), lat: t.lat.slice(0, t.n), lon: t.lon.slice(0, t.n)};
+    source.setData({type: "FeatureCollection", features: features});
+    travLayer.full = false;
+    travLayer.stats.full += 1;
+    var diffSize = features.length;
+    travLayer.dirty.clear();
+    if (diffSize > 0) { travLayer.sentAt = Date.now(); }
+    var took = performance.now() - started, st = travLayer.stats;
+    st.updates += 1; st.lastMs = took; st.totalMs += took; st.maxMs = Math.max(st.maxMs, took);
+    st.lastDiff = diffSize;
+    st.points = t.placed;
+    travLayer.lastAt = Date.now();
+    window.dash_clientside.set_props("live-counts", {children: countsText()});
+  }
+
+  function countsText() {
+    return openIncidents().length + " open incidents | " + live.trav.placed + " travellers located";
+  }
+
+  // -- the tooltip: who (ids only where the room receives them), status, source and age ----
+
+  function tipElement(map) {
+    var box = map.getContainer();
+    var tip = box.querySelector(".trav-tip");
+    if (!tip) {
+      tip = document.createElement("div");
+      tip.className = "trav-tip";
+      tip.setAttribute("role", "status");
+      box.appendChild(tip);
+    }
+    return tip;
+  }
+
+  function showTip(map, point, lines, pinned) {
+    var tip = tipElement(map);
+    tip.textContent = "";
+    lines.forEach(function (line, i) {
+      var div = document.createElement("div");
+      div.className = i === 0 ? "trav-tip-title" : "trav-tip-line";
+      div.textContent = line;
+      tip.appendChild(div);
+    });
+    tip.style.left = Math.round(point.x + 12) + "px";
+    tip.style.top = Math.round(point.y + 12) + "px";
+    tip.style.display = "block";
+    tip.dataset.pinned = pinned ? "1" : "";
+    return tip;
+  }
+
+  function hideTip(map, evenPinned) {
+    var tip = map.getContainer().querySelector(".trav-tip");
+    if (tip && (evenPinned || !tip.dataset.pinned)) { tip.style.display = "none"; tip.dataset.pinned = ""; }
+  }
+
+  function personLines(k) {
+    var t = live.trav;
+    var who = live.identities ? t.ids[k] : "a person (identity not shown on this display)";
+    var age = t.at[k] ? fmtAge(Math.max(0, Date.now() - t.at[k] * 1000)) + " ago" : "age unknown";
+    return [who, "status: " + STATUS_LABELS[t.rank[k]] + (t.aff[k] ? " (affected)" : ""),
+            "position: " + SOURCE_LABELS[t.src[k]] + ", " + age];
+  }
+
+  function clusterLines(props) {
+    var lines = [props.point_count + " travellers", "worst status: " + STATUS_LABELS[props.r || 0]];
+    if (props.a) { lines.push(props.a + " affected"); }
+    if (props.h) { lines.push(props.h + " NEED HELP"); }
+    lines.push("zoom in (or click) to see each one");
+    return lines;
+  }
+
+  function travellerAt(map, point) {
+    if (!map.getLayer(TRAV_POINTS)) { return null; }
+    var found = map.queryRenderedFeatures([[point.x - 3, point.y - 3], [point.x + 3, point.y + 3]],
+                                          {layers: [TRAV_POINTS, TRAV_CLUSTERS]});
+    return found.length ? found[0] : null;
+  }
+
+  // Names only from the API, which gives them only to the roles allowed to see them.
+  function personDetails(map, point, k) {
+    var id = live.trav.ids[k];
+    var base = personLines(k);
+    showTip(map, point, base, true);
+    if (!live.identities) { return; }
+    fetch("/api/v1/travellers/" + encodeURIComponent(id), {credentials: "same-origin", headers: {Accept: "application/json"}})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (body) {
+        var tip = tipElement(map);
+        if (!tip.dataset.pinned || tip.firstChild.textContent !== base[0]) { return; }
+        var lines = base.slice();
+        if (body) {
+          lines[0] = (body.name ? body.name + " (" + id + ")" : id) + (body.agency ? ", " + body.agency : "");
+          var p = body.position;
+          if (p && p.source) {
+            lines[2] = "best-known position: " + (SOURCE_LABELS[SOURCES.indexOf(p.source)] || p.source) +
+              (typeof p.age_seconds === "number" ? ", " + fmtAge(p.age_seconds * 1000) + " ago" : "") +
+              (p.confidence ? " (" + p.confidence + " confidence)" : "");
+          }
+        } else {
+          lines.push("not in the travellers register");
+        }
+        showTip(map, point, lines, true);
+      })
+      .catch(function () { /* the tooltip keeps what the live picture knows */ });
+  }
+
+  function incidentUid() {
+    var gd = document.querySelector("#live-map .js-plotly-plot");
+    var trace = gd && gd._fullData && gd._fullData[live.config ? live.config.incident_trace : 1];
+    return trace ? trace.uid : null;
+  }
+
+  function incidentHit(map, point) {
+    var uid = incidentUid();
+    if (!uid) { return false; }
+    var prefix = "plotly-trace-layer-" + uid;
+    return map.queryRenderedFeatures([[point.x - 4, point.y - 4], [point.x + 4, point.y + 4]])
+      .some(function (f) { return f.layer && f.layer.id.indexOf(prefix) === 0; });
+  }
+
+  // -- the incident panel: who is affected by the incident clicked ---------------------------
+
+  var picked = {id: null, fetchedAt: 0, timer: null};
+
+  function el(type, props) {
+    return {type: type, namespace: "dash_html_components", props: props || {}};
+  }
+
+  function countsLine(counts, pct) {
+    if (!counts) { return "no affected people counted yet"; }
+    return counts.total + " affected: " + counts.needs_help + " need help, " + counts.unreachable +
+      " unreachable, " + counts.unsure + " unsure, " + counts.safe + " safe, " + counts.no_response +
+      " no response | " + (typeof pct === "number" ? pct.toFixed(1) : "0.0") + " % accounted for";
+  }
+
+  function renderPicked(body) {
+    var m = live.incidents.get(picked.id);
+    var title = m ? m.incident.title : picked.id;
+    var children = [el("H2", {children: "Affected: " + title})];
+    if (!body) {
+      children.push(el("P", {className: "map-people-note", children: "loading who is affected..."}));
+    } else if (body.error) {
+      children.push(el("P", {className: "map-people-note", children: body.error}));
+    } else {
+      var loud = body.counts && body.counts.needs_help > 0 ? " loud" : "";
+      children.push(el("P", {className: "map-people-counts" + loud, id: "map-people-counts",
+                             children: countsLine(body.counts, body.accounted_pct)}));
+      var people = (body.people || []).slice(0, TIP_MAX_PEOPLE).map(function (p) {
+        var who = p.name || p.traveller_id || "a person";
+        var where = p.reason === "itinerary" ? "arriving (itinerary)" :
+          (p.distance_km !== undefined ? p.distance_km.toFixed(1) + " km from the centre" : "");
+        var source = p.position_source ? (SOURCE_LABELS[SOURCES.indexOf(p.position_source)] || p.position_source) +
+          (p.position_at ? ", " + fmtAge(Math.max(0, Date.now() - Date.parse(p.position_at))) + " ago" : "") : "";
+        return el("Li", {className: "map-person status-" + p.status, children: [
+          el("Span", {className: "map-person-status", children: (STATUS_LABELS[STATUS_RANK[p.status]] || p.status)}),
+          el("Span", {className: "map-person-who", children: who}),
+          el("Span", {className: "map-person-meta", children: [where, source].filter(Boolean).join(" | ")})
+        ]});
+      });
+      children.push(el("Ul", {className: "map-people-list", children: people}));
+      if ((body.people || []).length > TIP_MAX_PEOPLE) {
+        children.push(el("P", {className: "map-people-note",
+                               children: "and " + (body.people.length - TIP_MAX_PEOPLE) + " more: see the incident's page"}));
+      }
+    }
+    children.push(el("A", {href: "/incident/" + encodeURIComponent(picked.id), className: "detail-link", children: "Open the incident"}));
+    window.dash_clientside.set_props("map-incident-people", {children: children, style: {display: "block"}});
+  }
+
+  function fetchPicked() {
+    var id = picked.id;
+    picked.fetchedAt = Date.now();
+    fetch("/api/v1/incidents/" + encodeURIComponent(id) + "/affected",
+          {credentials: "same-origin", headers: {Accept: "application/json"}})
+      .then(function (r) {
+        return r.json().then(function (body) { return r.ok ? body : {error: "not available (" + r.status + ")"}; });
+      })
+      .then(function (body) { if (picked.id === id) { renderPicked(body); } })
+      .catch(function (err) { if (picked.id === id) { renderPicked({error: "not available: " + err}); } });
+  }
+
+  function pickIncident(id) {
+    if (!document.getElementById("map-incident-people")) { return; }
+    picked.id = id;
+    renderPicked(null);
+    fetchPicked();
+  }
+
+  // "affected" (crisis:affected): the counts of a changed incident; the list is fetched
+  // again at most every 3 s while it changes.
+  document.addEventListener("crisis:affected", function (e) {
+    var msg = e.detail;
+    if (!msg || msg.incident !== picked.id || !document.getElementById("map-people-counts")) { return; }
+    window.dash_clientside.set_props("map-people-counts", {children: countsLine(msg.counts, msg.accounted_pct)});
+    if (picked.timer === null) {
+      picked.timer = setTimeout(function () { picked.timer = null; if (picked.id) { fetchPicked(); } },
+                                Math.max(0, picked.fetchedAt + 3000 - Date.now()));
+    }
+  });
+  document.addEventListener("crisis:people", function (e) { applyPeople(e.detail); });
+
+  // -- attaching to the map Plotly draws ---------------------------------------------------
+
+  function wireMap(map, gd) {
+    map.__crisisWired = true;
+    travLayer.stats.maps += 1;
+    travLayer.map = map;
+    travLayer.full = true;
+    travLayer.sent = new Uint8Array(0);
+    travLayer.sentAt = null;
+    if (!addTravellersLayer(map)) {
+      var retry = function () { if (addTravellersLayer(map)) { map.off("styledata", retry); } };
+      map.on("styledata", retry);
+    }
+    // Plotly adds its basemap and trace layers after the map exists: keep ours between
+    // them. A new style (never with the app's fixed one, but cheap to cover) drops ours.
+    map.on("styledata", function () {
+      if (travLayer.map !== map) { return; }
+      if (!map.getSource(TRAV_SOURCE)) { addTravellersLayer(map); } else { keepLayerOrder(map); }
+    });
+    var hovering = null;
+    map.on("mousemove", function (e) {
+      if (hovering !== null) { hovering = e.point; return; }
+      hovering = e.point;
+      requestAnimationFrame(function () {
+        var point = hovering;
+        hovering = null;
+        var f = travellerAt(map, point);
+        if (!f) { hideTip(map, false); map.getCanvas().style.cursor = ""; return; }
+        map.getCanvas().style.cursor = "pointer";
+        var tip = tipElement(map);
+        if (tip.dataset.pinned) { return; }
+        showTip(map, point, f.properties.cluster ? clusterLines(f.properties) : personLines(f.id - 1), false);
+      });
+    });
+    map.on("mouseout", function () { hideTip(map, false); });
+    map.on("sourcedata", function (e) { if (e.sourceId === TRAV_SOURCE) { travellersDrawn(map); } });
+    map.on("moveend", function () {
+      if (travLayer.map === map && viewChanged(map)) { travLayer.full = true; scheduleTravellers(true); }
+    });
+    // A click on a traveller shows who it is, on a cluster zooms into it, on an incident
+    // shows who it affects (plotly_click below); elsewhere it opens the report form there.
+    map.on("click", function (e) {
+      var f = travellerAt(map, e.point);
+      if (f && f.properties.cluster) {
+        hideTip(map, true);
+        // With the click as its cause, Plotly keeps the new view as the user's (uirevision).
+        map.easeTo({center: f.geometry.coordinates, zoom: Math.min(map.getZoom() + 2, CLUSTER_MAX_ZOOM + 1)},
+                   {originalEvent: e.originalEvent});
+        return;
+      }
+      if (f) { personDetails(map, e.point, f.id - 1); return; }
+      hideTip(map, true);
+      if (incidentHit(map, e.point)) { return; }
       if (!document.getElementById("report-panel")) { return; }
       window.dash_clientside.set_props("report-click", {data: {
         lat: Math.round(e.lngLat.lat * 1e5) / 1e5,
@@ -345,9 +853,34 @@
         at: Date.now()
       }});
     });
+    if (gd && typeof gd.on === "function") {
+      gd.on("plotly_click", function (data) {
+        var p = data && data.points && data.points[0];
+        var incidentTrace = live.config ? live.config.incident_trace : 1;
+        if (p && p.curveNumber === incidentTrace && p.customdata) { pickIncident(String(p.customdata)); }
+      });
+    }
   }
 
-  window.crisisLive = {state: live, start: start};
+  function attachMap(tries) {
+    guardPlotly();
+    var gd = document.querySelector("#live-map .js-plotly-plot");
+    var subplot = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+    // Not before Plotly's first draw is done: a big travellers source would hold it up
+    // (MapLibre's "load" waits for every source), and a figure that arrives meanwhile is
+    // queued by dcc.Graph and drawn even after the graph has left the page.
+    if (!subplot || !subplot.map || mapBusy()) {
+      if (tries > 0) { setTimeout(function () { attachMap(tries - 1); }, 250); }
+      return;
+    }
+    if (!subplot.map.__crisisWired) { wireMap(subplot.map, gd); }
+  }
+
+  window.crisisLive = {
+    state: live, start: start, layer: travLayer,
+    // For tests and benchmarks: what the travellers source holds.
+    TRAV_SOURCE: TRAV_SOURCE, TRAV_LAYERS: [TRAV_CLUSTERS, TRAV_POINTS], STATUS_COLOURS: STATUS_COLOURS
+  };
 
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.crisis = Object.assign(window.dash_clientside.crisis || {}, {
@@ -355,18 +888,19 @@
         if (config) { start(config); }
       },
       map: function (signal, mounted) {
-        attachMapClick(40);
+        attachMap(120);
         if (!live.ready || !mounted) { return window.dash_clientside.no_update; }
         live.config.area_layer_first = mounted.area_layer_first;
         if (window.dash_clientside.callback_context.triggered_id === "map-mounted") {
-          live.drawn = {inc: -1, pos: -1};
+          live.drawn = {inc: -1};
           live.mapSentAt = null;
         }
+        if (live.drawn.inc === live.incRev) { return window.dash_clientside.no_update; }  // nothing new
         if (mapBusy()) {
           redrawSoon();
           return window.dash_clientside.no_update;
         }
-        // Only a guarded Plotly.react (attachMapClick guards it) tells when the patch is drawn.
+        // Only a guarded Plotly.react (attachMap guards it) tells when the patch is drawn.
         live.mapSentAt = window.Plotly && window.Plotly.react.__crisisGuarded ? Date.now() : null;
         return mapPatch();
       },
@@ -404,7 +938,7 @@
       },
       counts: function (signal) {
         if (!live.ready) { return window.dash_clientside.no_update; }
-        return openIncidents().length + " open incidents | " + live.trav.n + " travellers located";
+        return countsText();
       }
   });
 })();

@@ -39,17 +39,20 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import affected  # noqa: E402
+import people_memory  # noqa: E402
 import cap_ingest  # noqa: E402
+import event_to_pixel  # noqa: E402
 import incident_latency  # noqa: E402
 import login_flood  # noqa: E402
 import positions_throughput  # noqa: E402
 import socket_flood  # noqa: E402
-from common import ROOT, format_stats, log, machine_info, summary_ms  # noqa: E402
+from common import ROOT, format_stats, log, machine_info, percentile, summary_ms  # noqa: E402
 
 OUTPUT = ROOT / "BENCHMARKS.md"
 COMMAND = ".venv/bin/python benchmarks/run_all.py"
 # The benchmarks in the order of their numbered sections ("## 1. ... (`benchmarks/NAME.py`)").
-BENCHMARKS = ("incident_latency", "positions_throughput", "cap_ingest", "login_flood", "socket_flood", "affected")
+BENCHMARKS = ("incident_latency", "positions_throughput", "cap_ingest", "login_flood", "socket_flood", "affected",
+              "people_memory", "event_to_pixel")
 Attempt = tuple[dict[str, Any] | None, str | None]
 
 
@@ -461,6 +464,74 @@ def report_affected(args: argparse.Namespace, runs: dict[str, Any]) -> tuple[lis
     return rows, lines + _details(ok, lambda r: affected.format_result(r).partition("\n\n")[2]) + _failures(attempts)
 
 
+def report_people_memory(args: argparse.Namespace, runs: dict[str, Any]) -> tuple[list[str], list[str]]:
+    result, error = runs["people_memory"]
+    title = "## 7. Web process memory with 100,000 travellers and the live picture (`benchmarks/people_memory.py`)"
+    if result is None:
+        return ([f"| memory of the web process with 100,000 travellers loaded < {people_memory.TARGET_MB:.0f} MiB "
+                 f"{_where('people_memory')} | the run failed | - | **NOT MET** (the run failed) |"],
+                [title, "", "The run failed:", "", "```", (error or "")[-3000:], "```"])
+    s, t = result.get("server") or {}, result["tick"]
+    verdict = "**MET**" if result["memory_met"] else "**NOT MET**"
+    rows = [
+        f"| memory of the web process with {result['travellers']:,} travellers loaded (and {result['incidents']:,} "
+        f"incidents, a position for everyone, the live picture) < {people_memory.TARGET_MB:.0f} MiB "
+        f"{_where('people_memory')} | peak VmRSS {_fmt(result['peak_rss_mb'], 0)} MiB (live import "
+        f"{_fmt(s.get('rss_live', {}).get('VmRSS', float('nan')), 0)}, after a restart "
+        f"{_fmt(s.get('rss_restart', {}).get('VmRSS', float('nan')), 0)}) | one run | {verdict} |",
+        f"| one tick of the live picture for a batch of {t['batch']:,} position reports (apply, drain, counts of "
+        f"the changed incidents), < {people_memory.TARGET_TICK_MS:.0f} ms {_where('people_memory')} | median "
+        f"{_fmt(t['tick_ms'], 2)} ms wall, {_fmt(t['tick_cpu_ms'], 2)} ms CPU over {t['batches']} batches | one run | "
+        f"{'**MET**' if result['tick_met'] else '**NOT MET**'} |",
+    ]
+    lines = [
+        title,
+        "",
+        "Command: `.venv/bin/python benchmarks/people_memory.py` (defaults: 100,000 travellers, 1,000 incidents). It "
+        "ran once (it imports 100,000 travellers through the API, which takes minutes).",
+        "",
+        people_memory.format_result(result).partition("\n\n")[2],
+    ]
+    return rows, lines
+
+
+def report_event_to_pixel(args: argparse.Namespace, runs: dict[str, Any]) -> tuple[str | None, list[str]]:
+    attempts: list[Attempt] = runs["event_to_pixel"]
+    ok = _ok(attempts)
+    failed = len(_errors(attempts))
+    latencies = [x for r in ok for x in r["_raw_latency_s"]]
+    pooled = summary_ms(latencies)
+    p95 = percentile(sorted(latencies), 95) * 1000 if latencies else float("nan")
+    missing = sum(r["missing"] for r in ok)
+    busy = max((r["busy_share"] for r in ok), default=float("nan"))
+    cpu = max((r["main_cpu_share"] for r in ok), default=float("nan"))
+    met = bool(ok) and missing == 0 and p95 < event_to_pixel.TARGET_P95_MS and busy < event_to_pixel.TARGET_BUSY
+    runs_met = sum(1 for r in ok if r["target_met"])
+    single = "; ".join(f"p95 {_fmt(r['latency_p95_ms'], 0)} ms, busy {_fmt(100 * r['busy_share'])} %, first draw "
+                       f"{_fmt(r['initial_draw_ms'] / 1000)} s" for r in ok) or "-"
+    travellers = ok[0]["travellers"] if ok else args.e2p_travellers
+    row = (f"| event to pixel: {travellers:,} travellers streaming, live map in headless Chromium, incident POST -> "
+           f"marker drawn p95 < {event_to_pixel.TARGET_P95_MS:.0f} ms, main thread busy < "
+           f"{100 * event_to_pixel.TARGET_BUSY:.0f} % {_where('event_to_pixel')} | p50 {_fmt(pooled['p50'], 0)} ms, "
+           f"p95 {_fmt(p95, 0)} ms over {pooled['n']} incidents ({missing} never drawn); main thread busy (worst run) "
+           f"{_fmt(100 * busy)} % of wall time, {_fmt(100 * cpu)} % in CPU time | {single} | "
+           f"{_verdict(met, runs_met, len(ok), failed)} |")
+    lines = [
+        f"## {BENCHMARKS.index('event_to_pixel') + 1}. Event to pixel: incident POST -> marker drawn, with "
+        f"{travellers:,} travellers (`benchmarks/event_to_pixel.py`)",
+        "",
+        f"Command for one run: `.venv/bin/python benchmarks/event_to_pixel.py --travellers {travellers} --incidents "
+        f"{args.e2p_incidents}`. A fresh server; the travellers get positions, then 1,000 of them move every second "
+        "for the whole run; a duty officer has the live map open in headless Chromium (Debian's, software WebGL). "
+        "Each incident's latency is from its POST being sent to the first frame MapLibre renders with its marker "
+        "at its place. Main thread busy: the renderer main thread's task time (CDP `TaskDuration`) over the "
+        "incidents' window, in wall time; on a loaded machine a task also waits for a core, so the thread's CPU "
+        "time over the same window is given next to it. The travellers are a MapLibre layer of their own "
+        "(docs/adr/004-travellers-layer.md).",
+    ]
+    return row, lines + _details(ok, event_to_pixel.format_result) + _failures(attempts)
+
+
 REPORTS = {name: globals()[f"report_{name}"] for name in BENCHMARKS}
 
 
@@ -780,6 +851,8 @@ def main() -> int:
                         help="socket flood: measured seconds of each kind (quiet, flood)")
     parser.add_argument("--flood-incidents", type=int, default=300, help="socket flood: incidents seeded")
     parser.add_argument("--flood-travellers", type=int, default=5000, help="socket flood: travellers seeded")
+    parser.add_argument("--e2p-travellers", type=int, default=100_000, help="event to pixel: travellers streaming")
+    parser.add_argument("--e2p-incidents", type=int, default=40, help="event to pixel: incidents posted")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each target benchmark (fresh server each)")
     parser.add_argument("--no-diagnostics", action="store_true", help="only the target benchmarks")
     parser.add_argument("--output", type=Path, default=OUTPUT)
@@ -799,11 +872,14 @@ def main() -> int:
         "socket_flood": lambda: socket_flood.run(args.flood_seconds, args.flood_incidents, args.flood_travellers,
                                                  None, 6),
         "affected": lambda: affected.run(),
+        "event_to_pixel": lambda: event_to_pixel.run(args.e2p_travellers, args.e2p_incidents),
     }
     runs: dict[str, Any] = {name: [] for name in names if name in repeated}
     for i in range(args.repeat):
         for name, attempts in runs.items():
             attempts.append(_attempt(f"{name}, run {i + 1}/{args.repeat}", repeated[name]))
+    if "people_memory" in names:
+        runs["people_memory"] = _attempt("people_memory", people_memory.run)
     if "cap_ingest" in names:
         runs["cap_ingest"] = _attempt("cap_ingest", lambda: {
             "in_process": cap_ingest.run_in_process(args.cap_messages),

@@ -16,6 +16,7 @@ from crisis.adapters.feed_log import FeedLog
 from crisis.adapters.incident_store import IncidentStore
 from crisis.adapters.position_store import PositionStore
 from crisis.adapters.redis_server import RedisHandle, open_redis
+from crisis.adapters.roll_store import RollStore
 from crisis.adapters.traveller_store import TravellerStore
 from crisis.config import Settings
 from crisis.fusion.countries import CountryIndex
@@ -37,6 +38,7 @@ class Context:
     accounts: AccountStore
     feed_log: FeedLog
     audit: AuditLog
+    roll: RollStore  # accountability statuses per scope, check-in places (crisis.adapters.roll_store)
 
     def close(self) -> None:
         self.redis.close()
@@ -74,4 +76,5 @@ def bootstrap(settings: Settings, countries: CountryIndex | None = None) -> Cont
         lock=lock,
         travellers=TravellerStore(client),
     )
-    return Context(settings, handle, client, deps, AccountStore(client), FeedLog(client), AuditLog(client, settings.audit_keep_days))
+    return Context(settings, handle, client, deps, AccountStore(client), FeedLog(client), AuditLog(client, settings.audit_keep_days),
+                   RollStore(client))

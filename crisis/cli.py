@@ -50,7 +50,8 @@ def _serve(settings: Settings, host: str, port: int, simulate: bool, banner: lis
     if simulate:
         from crisis.sim.runner import SimulationRunner
 
-        runner = SimulationRunner(app.context.deps, app.context.deps.positions, feed_log=app.context.feed_log)
+        runner = SimulationRunner(app.context.deps, app.context.deps.positions, feed_log=app.context.feed_log,
+                                  context=app.context)
         runner.start()
     for line in banner:
         click.echo(line)
@@ -240,31 +241,115 @@ def _ingest_travellers(ctx: click.Context, path: Path) -> None:
 @main.command("feeds")
 @click.pass_context
 def feeds_command(ctx: click.Context) -> None:
-    """Poll the feeds (CRISIS_GDACS_URL, CRISIS_USGS_URL, CRISIS_CAP_URL) until Ctrl-C.
+    """Poll the feeds (CRISIS_GDACS_URL, CRISIS_USGS_URL, CRISIS_CAP_URL) and listen for
+    Cursor-on-Target from handsets (TCP and UDP on CRISIS_COT_PORT, default 8087, bound to
+    CRISIS_COT_HOST, default 127.0.0.1; CRISIS_COT_PORT=0 turns it off) until Ctrl-C.
 
     For a feed process of its own: run the web process with CRISIS_FEEDS=0 then, or both
     would poll.
     """
     from crisis.bootstrap import bootstrap
+    from crisis.feeds.cot_listener import CotListener
     from crisis.feeds.pollers import Pollers, feed_sources
 
     settings = _settings(ctx)
-    if not feed_sources(settings):
-        raise click.UsageError("no feed to poll: set CRISIS_GDACS_URL, CRISIS_USGS_URL or CRISIS_CAP_URL")
+    if not feed_sources(settings) and not settings.cot_port:
+        raise click.UsageError("no feed to poll: set CRISIS_GDACS_URL, CRISIS_USGS_URL or CRISIS_CAP_URL, "
+                               "or CRISIS_COT_PORT for the CoT listener")
     context = bootstrap(settings)
     pollers = Pollers.from_settings(context, settings)
+    try:
+        listener = CotListener.from_settings(context, settings)
+    except OSError as exc:
+        context.close()
+        raise click.ClickException(f"cannot listen for CoT on {settings.cot_host}:{settings.cot_port}: {exc}") from None
     signal.signal(signal.SIGTERM, lambda *_: pollers.stop())
     for line in _feed_banner(settings):
         click.echo(line.strip())
+    if listener is not None:
+        click.echo(listener.describe())
     click.echo("stop with Ctrl-C")
+    sys.stdout.flush()
     pollers.start()
+    if listener is not None:
+        listener.start()
     try:
         pollers.wait()
     except KeyboardInterrupt:
         pass
     finally:
         pollers.stop()
+        if listener is not None:
+            listener.stop()
         context.close()
+
+
+@main.group()
+def devices() -> None:
+    """Manage the device table: which traveller carries which handset (CoT uid)."""
+
+
+@devices.command("add")
+@click.argument("uid")
+@click.argument("traveller_id")
+@click.pass_context
+def devices_add(ctx: click.Context, uid: str, traveller_id: str) -> None:
+    """Map the handset UID to TRAVELLER_ID (who must be imported); a known UID is mapped anew."""
+    from crisis.adapters.device_store import DeviceStore
+    from crisis.errors import InputError
+    from crisis.feeds.cot import DeviceIn
+    from crisis.feeds.schemas import parse
+    from crisis.handlers_cot import add_device
+
+    try:
+        command = parse(DeviceIn, {"uid": uid, "traveller_id": traveller_id})
+    except InputError as exc:
+        raise click.BadParameter("; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)) from None
+
+    def add(c: Any) -> Any:
+        try:
+            before, after = add_device(c.deps, DeviceStore(c.redis), command, _cli_actor())
+        except InputError as exc:
+            raise click.ClickException("; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)) from None
+        _audit(c, "device.add", command.uid, before=before, after=after)
+        return before
+
+    before = _with_context(_settings(ctx), add)
+    was = f" (was {before['traveller_id']})" if before else ""
+    click.echo(f"device {command.uid} -> {command.traveller_id}{was}")
+
+
+@devices.command("list")
+@click.pass_context
+def devices_list(ctx: click.Context) -> None:
+    """List devices: uid, traveller, added, last event (time, fix or no fix)."""
+    from crisis.adapters.device_store import DeviceStore
+
+    for device in _with_context(_settings(ctx), lambda c: DeviceStore(c.redis).all()):
+        seen = device["last_seen"]
+        last = f"{seen['time']} {'fix' if seen['fix'] else 'no fix'}" if seen else "never seen"
+        click.echo(f"{device['uid']}\t{device['traveller_id']}\t{device['added_at']}\t{last}")
+
+
+@devices.command("remove")
+@click.argument("uid")
+@click.pass_context
+def devices_remove(ctx: click.Context, uid: str) -> None:
+    """Take the handset UID out of the table: its later events are refused as unknown."""
+    from crisis.adapters.device_store import DeviceStore
+    from crisis.errors import NotFound
+    from crisis.handlers_cot import remove_device
+
+    def remove(c: Any) -> Any:
+        try:
+            before = remove_device(c.deps, DeviceStore(c.redis), uid, _cli_actor())
+        except NotFound as exc:
+            raise click.ClickException(str(exc)) from None
+        _audit(c, "device.remove", uid, before=before)
+        return before
+
+    before = _with_context(_settings(ctx), remove)
+    click.echo(f"device {uid} removed (was {before['traveller_id']})")
 
 
 @main.group()
@@ -338,9 +423,13 @@ def _account_action(settings: Settings, action: Any) -> Any:
         raise click.ClickException(str(exc)) from None
 
 
+# Dashboard users: every role but the token-only ones that may only check in.
+USER_ROLES = tuple(r for r in ROLES if r not in ("traveller", "warden"))
+
+
 @users.command("add")
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--role", required=True, type=click.Choice(USER_ROLES))
 @click.option("--region", default=None, help=f"Regional desk: {', '.join(REGIONS)}.")
 @click.pass_context
 def users_add(ctx: click.Context, name: str, role: str, region: str | None) -> None:
@@ -377,7 +466,7 @@ def users_passwd(ctx: click.Context, name: str) -> None:
 
 @users.command("change")
 @click.argument("name")
-@click.option("--role", required=True, type=click.Choice(ROLES))
+@click.option("--role", required=True, type=click.Choice(USER_ROLES))
 @click.option("--region", default=None, help=f"Regional desk: {', '.join(REGIONS)}.")
 @click.pass_context
 def users_change(ctx: click.Context, name: str, role: str, region: str | None) -> None:
@@ -452,14 +541,29 @@ def tokens() -> None:
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(ROLES))
 @click.option("--region", default=None, help="Region, for a regional_desk token.")
+@click.option("--traveller", "traveller_id", default=None,
+              help="For a traveller token: the one person it checks in for (must be imported).")
 @click.pass_context
-def tokens_create(ctx: click.Context, name: str, role: str, region: str | None) -> None:
-    """Create an API token. It is printed once, alone on the last line; only its hash is kept."""
-    _check_account(name, role, region)
+def tokens_create(ctx: click.Context, name: str, role: str, region: str | None, traveller_id: str | None) -> None:
+    """Create an API token. It is printed once, alone on the last line; only its hash is kept.
+
+    A "traveller" token (--traveller ID) and a "warden" token (people assigned with
+    `crisis wardens assign`) may only post check-ins."""
+    if role in ("traveller", "warden"):
+        _check_account(name, "feed", region)  # the same name rules; these roles have no user
+    else:
+        _check_account(name, role, region)
+    if (role == "traveller") != (traveller_id is not None):
+        raise click.BadParameter("--traveller ID is required for a traveller token, and only for one", param_hint="--traveller")
 
     def create(c: Any) -> str:
-        token = c.accounts.create_token(name, role, region)
-        _audit(c, "token.create", name, after={"name": name, "role": role, "region": region})
+        if traveller_id is not None and c.deps.travellers.get(traveller_id) is None:
+            raise click.ClickException(f"no traveller {traveller_id!r}: import the travellers first")
+        token = c.accounts.create_token(name, role, region, traveller_id=traveller_id)
+        after = {"name": name, "role": role, "region": region}
+        if traveller_id is not None:
+            after["traveller_id"] = traveller_id
+        _audit(c, "token.create", name, after=after)
         return str(token)
 
     token = _with_context(ctx.obj, create)
@@ -492,6 +596,45 @@ def tokens_revoke(ctx: click.Context, name: str) -> None:
     if not count:
         raise click.ClickException(f"no token named {name!r}")
     click.echo(f"{count} token(s) of {name} revoked")
+
+
+@main.group()
+def wardens() -> None:
+    """Assign people to wardens (a warden's token may check in only for them)."""
+
+
+def _warden_change(settings: Settings, name: str, add: tuple[str, ...], remove: tuple[str, ...]) -> set[str]:
+    def change(c: Any) -> set[str]:
+        if add:
+            unknown = sorted(set(add) - c.deps.travellers.existing(list(add)))
+            if unknown:
+                raise click.ClickException(f"no traveller {', '.join(map(repr, unknown))}: import the travellers first")
+        before, after = c.accounts.assign_warden(name, add, remove)
+        _audit(c, "warden.assign" if add else "warden.unassign", name, before=sorted(before), after=sorted(after),
+               detail={"added": sorted(set(add)), "removed": sorted(set(remove))})
+        return set(after)
+
+    return set(_account_action(settings, change))
+
+
+@wardens.command("assign")
+@click.argument("name")
+@click.argument("traveller_ids", nargs=-1, required=True)
+@click.pass_context
+def wardens_assign(ctx: click.Context, name: str, traveller_ids: tuple[str, ...]) -> None:
+    """Give the warden NAME (a warden token of that name) these people to report for."""
+    people = _warden_change(ctx.obj, name, traveller_ids, ())
+    click.echo(f"warden {name} now reports for {len(people)} people")
+
+
+@wardens.command("unassign")
+@click.argument("name")
+@click.argument("traveller_ids", nargs=-1, required=True)
+@click.pass_context
+def wardens_unassign(ctx: click.Context, name: str, traveller_ids: tuple[str, ...]) -> None:
+    """Take these people from the warden NAME."""
+    people = _warden_change(ctx.obj, name, (), traveller_ids)
+    click.echo(f"warden {name} now reports for {len(people)} people")
 
 
 @main.command()

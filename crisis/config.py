@@ -58,6 +58,9 @@ class Settings:
     default_radius_km: str = "1:5,2:10,3:25,4:50,5:100"
     affected_buffer_km: float = 0.0
     position_max_age_hours: float = 24.0  # an observed position older than this no longer places a traveller
+    # Cursor-on-Target listener of `crisis feeds` (TCP and UDP on the same port; 0: off)
+    cot_host: str = "127.0.0.1"
+    cot_port: int = 8087
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -96,6 +99,8 @@ class Settings:
             default_radius_km=env.get("CRISIS_DEFAULT_RADIUS_KM") or cls.default_radius_km,
             affected_buffer_km=float(env.get("CRISIS_AFFECTED_BUFFER_KM") or "0"),
             position_max_age_hours=float(env.get("CRISIS_POSITION_MAX_AGE_HOURS", "24")),
+            cot_host=env.get("CRISIS_COT_HOST") or cls.cot_host,
+            cot_port=int(env.get("CRISIS_COT_PORT") or cls.cot_port),
         )
         return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
 

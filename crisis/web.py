@@ -11,7 +11,11 @@ from flask import Flask
 from flask_socketio import SocketIO
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from crisis.adapters import keys
+from crisis.api.areas import areas_api
 from crisis.api.audit import audit_api
+from crisis.api.checkins import checkins_api
+from crisis.api.cot import cot_api
 from crisis.api.feeds import feeds_api
 from crisis.api.openapi import openapi
 from crisis.api.routes import api
@@ -22,7 +26,10 @@ from crisis.config import Settings
 from crisis.feeds.pollers import Pollers
 from crisis.fusion.affected import default_radii
 from crisis.http_safety import init_http_safety
+from crisis.realtime import areas_push
+from crisis.realtime.accountability_push import AccountabilityPush
 from crisis.realtime.gateway import Gateway
+from crisis.realtime.people import PeopleLive
 from crisis.realtime.namespace import LiveNamespace, TolerantPacket, origin_check
 from crisis.ui.shell import create_dash
 from crisis.views import feed_health_report
@@ -83,6 +90,9 @@ def create_app(
     server.register_blueprint(openapi)
     server.register_blueprint(audit_api)
     server.register_blueprint(travellers_api)
+    server.register_blueprint(checkins_api)
+    server.register_blueprint(areas_api)
+    server.register_blueprint(cot_api)
     app = create_dash(server, settings.map_style, settings.stale_incident_minutes)
     init_http_safety(server, app)  # safe JSON bodies, JSON errors, security headers
 
@@ -94,6 +104,12 @@ def create_app(
     live = LiveNamespace(context, feed_report)
     socketio.on_namespace(live)
     gateway = Gateway(socketio, context.redis, deps.log, settings.tick_seconds, feed_report, live.pseudonyms, live.recheck)
+    gateway.follow(keys.AREAS_STREAM, areas_push.follower(context, gateway))
+    gateway.on_tick(areas_push.OverdueWatch(context, gateway))
+    people = PeopleLive(context, live.pseudonyms)  # who is affected, live: "affected" and "people" pushes
+    people.wire(gateway)
+    AccountabilityPush(context, gateway).wire()  # the roll-call's counts, live: "accountability" pushes
+    live.people = people
     if start_gateway:
         gateway.start()
     pollers = None

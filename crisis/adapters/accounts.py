@@ -5,6 +5,9 @@ a session names it, and a new one ends every session of the user: sign-out, pass
 change, re-adding), ``disabled`` and ``created``. A token record: ``name``, ``role``,
 ``region`` and ``created``, under the digest of the token (the token itself is never
 kept). A token whose name is a disabled user's works no more than that user does.
+A "traveller" token's record also has ``traveller_id`` (the one person it checks in
+for); a "warden" token's record has ``people`` (the traveller ids assigned to that
+warden, kept the same on every warden token of that name: ``assign_warden``).
 
 Every change is published on ``keys.ACCOUNT_CHANGES`` as JSON ``{"kind": "user"|"token",
 "name": ...}``, so web processes re-check the principals of their open sockets
@@ -17,7 +20,7 @@ import hashlib
 import json
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, cast
@@ -51,6 +54,9 @@ class Principal:
     # What proves it: for a token, the token's digest; for a session, the user's
     # session generation when it signed in. ``AccountStore.refresh`` re-checks it.
     credential: str = ""
+    # A "traveller" token's person; a "warden" token's assigned people (crisis.domain.access.may_check_in).
+    traveller_id: str | None = None
+    people: frozenset[str] = frozenset()
 
     # The rules live in crisis.domain.access; these read them for this principal.
     @property
@@ -263,9 +269,18 @@ class AccountStore:
 
     # -- tokens --------------------------------------------------------------------
 
-    def create_token(self, name: str, role: str, region: str | None = None) -> str:
+    def create_token(self, name: str, role: str, region: str | None = None, traveller_id: str | None = None) -> str:
+        """A new token. A "traveller" token checks in for ``traveller_id`` only (without one,
+        for nobody); only a traveller token has one (ValueError). A "warden" token starts
+        with the people already assigned to that warden name."""
+        if traveller_id and role != "traveller":
+            raise ValueError("only a traveller token is bound to a traveller id")
         token = secrets.token_urlsafe(32)
-        record = {"name": name, "role": role, "region": region, "created": _now()}
+        record: dict[str, Any] = {"name": name, "role": role, "region": region, "created": _now()}
+        if traveller_id:
+            record["traveller_id"] = traveller_id
+        if role == "warden":
+            record["people"] = sorted(self.warden_people(name))
         self._redis.hset(keys.TOKENS, _digest(token), json.dumps(record))
         self._publish("token", name)
         return token
@@ -279,7 +294,8 @@ class AccountStore:
         if owner is not None and owner.get("disabled"):
             return None  # a disabled user's tokens stop working with it
         return Principal(name=record["name"], role=record["role"], region=record.get("region"), via_token=True,
-                         credential=digest)
+                         credential=digest, traveller_id=record.get("traveller_id"),
+                         people=frozenset(record.get("people") or ()))
 
     def token(self, token: str) -> Principal | None:
         if not token:
@@ -299,6 +315,39 @@ class AccountStore:
         if count:
             self._publish("token", name)
         return count
+
+    def warden_people(self, name: str) -> set[str]:
+        """The traveller ids assigned to the warden of that name (on its warden tokens)."""
+        people: set[str] = set()
+        for raw in cast("dict[str, str]", self._redis.hgetall(keys.TOKENS)).values():
+            record = json.loads(raw)
+            if record["name"] == name and record["role"] == "warden":
+                people.update(record.get("people") or ())
+        return people
+
+    def assign_warden(self, name: str, add: Iterable[str] = (), remove: Iterable[str] = ()) -> tuple[set[str], set[str]]:
+        """Add and remove people of the warden of that name (every warden token of that
+        name, atomically). NoSuchAccount when there is no warden token of that name.
+        Returns (before, after)."""
+        outcome: list[set[str]] = []
+        added, removed = set(add), set(remove)
+
+        def apply(pipe: Any) -> None:  # WATCHing the tokens hash
+            outcome.clear()
+            records = {d: json.loads(raw) for d, raw in pipe.hgetall(keys.TOKENS).items()}
+            mine = {d: r for d, r in records.items() if r["name"] == name and r["role"] == "warden"}
+            if not mine:
+                raise NoSuchAccount(f"no warden token named {name!r}: create one first (crisis tokens create {name} --role warden)")
+            before = {p for r in mine.values() for p in r.get("people") or ()}
+            after = (before | added) - removed
+            pipe.multi()
+            for digest, record in mine.items():
+                pipe.hset(keys.TOKENS, digest, json.dumps({**record, "people": sorted(after)}))
+            outcome.extend((before, after))
+
+        self._redis.transaction(apply, keys.TOKENS)
+        self._publish("token", name)
+        return outcome[0], outcome[1]
 
     def first_use_today(self, principal: Principal) -> bool:
         """True the first time this token is seen in the current UTC day (in any process)."""

@@ -61,7 +61,11 @@ AREAS_STREAM = f"{PREFIX}:log:areas"
 CHECKIN_PLACES = f"{PREFIX}:checkins:places"  # hash traveller id -> JSON [lat, lon, ISO time] of the latest check-in with a place
 DEVICES = f"{PREFIX}:devices"  # hash CoT uid -> JSON {traveller_id, added_at, added_by}
 DEVICE_SEEN = f"{PREFIX}:devices:seen"  # hash CoT uid -> JSON {time, lat, lon, fix} of the latest event
+DEVICES_STREAM = f"{PREFIX}:log:devices"  # device table changes (added, removed)
 AREA_INDEX = f"{PREFIX}:areas"  # hash area id -> JSON area
+# Set once by the first web process that loads the live people picture; gone after a flush
+# (the picture then reloads). crisis.adapters.picture_epoch
+PICTURE_EPOCH = f"{PREFIX}:people:picture-epoch"
 
 
 def roll(scope: str) -> str:
@@ -78,3 +82,8 @@ def roll_history(scope: str) -> str:
 def movement(area_id: str) -> str:
     """An area's current movement (relocation or evacuation): JSON, with each person's progress."""
     return f"{PREFIX}:area:{area_id}:movement"
+
+
+def movement_history(area_id: str) -> str:
+    """An area's closed movements, oldest first (a list of JSON movements): kept, never deleted."""
+    return f"{PREFIX}:area:{area_id}:movements"

@@ -29,6 +29,7 @@ from crisis.api.audit import AuditQueryIn
 from crisis.api.routes import READERS, WRITERS
 from crisis.domain.access import ADMINS
 from crisis.domain.model import SEVERITY_MAX, SEVERITY_MIN, IncidentStatus, IncidentType
+from crisis.domain.accountability import STATUSES as ACCOUNTABILITY_STATUSES
 from crisis.domain.travellers import CATEGORIES
 from crisis.feeds.schemas import MAX_POSITIONS_PER_BATCH, IncidentIn, IncidentPatch, PositionBatch, PositionIn
 from crisis.feeds.travellers import CSV_COLUMNS, TravellerIn
@@ -42,9 +43,12 @@ ROLES = {
     "regional_desk": "reads the incidents and positions of its own region only",
     "wall": "reads everything except who (the wall display: no traveller ids, owners or authors of changes); changes nothing",
     "feed": "machine accounts (API tokens only, cannot sign in): reports incidents and positions, posts feeds",
+    "traveller": "a token bound to one person (API token only): posts that person's check-ins (POST /api/v1/checkins) and nothing else",
+    "warden": "a warden's token (API token only): posts check-ins for the people assigned to the warden, and nothing else",
 }
 EDITORS = ("admin", "duty_officer")
-ANYONE = tuple(ROLES)
+# Every role but the check-in-only tokens (crisis.domain.access.only_checks_in), which the gate refuses everywhere else.
+ANYONE = tuple(r for r in ROLES if r not in ("traveller", "warden"))
 
 
 # --- response shapes (what the handlers answer) -------------------------------------
@@ -315,7 +319,9 @@ class AffectedPerson(BaseModel):
     position_source: Literal["checkin", "report", "itinerary", "duty_station"] | None = Field(default=None, description="Of the best-known position; absent for wall accounts.")
     position_at: AwareDatetime | None = Field(default=None, description="Of the best-known position; absent for wall accounts.")
     confidence: Literal["high", "medium", "low"] | None
-    status: Literal["safe", "needs_help", "unsure", "unreachable", "no_response"] = Field(description='Accountability; "no_response" until check-ins exist.')
+    status: Literal["safe", "needs_help", "unsure", "unreachable", "no_response"] = Field(description='Accountability in this incident; "no_response" until a check-in or a duty officer reports.')
+    status_at: SkipJsonSchema[None] | AwareDatetime = Field(default=None, json_schema_extra=_omit_default, description="When the status was reported (absent while no_response, and for wall accounts).")
+    status_via: SkipJsonSchema[None] | Literal["duty_officer", "checkin", "warden"] = Field(default=None, json_schema_extra=_omit_default, description="Who reported it: a duty officer, the person's check-in, or their warden (absent while no_response, and for wall accounts).")
 
 
 class AffectedCounts(BaseModel):
@@ -335,7 +341,7 @@ class AffectedPeople(BaseModel):
     buffer_km: float = Field(ge=0, description="CRISIS_AFFECTED_BUFFER_KM, added around the area.")
     people: list[AffectedPerson] = Field(description="Inside by position first, then by itinerary; each nearest first.")
     counts: AffectedCounts
-    accounted_pct: float = Field(ge=0, le=100, description="(safe + needs_help + unsure) / total, in percent; 0.0 until check-ins exist.")
+    accounted_pct: float = Field(ge=0, le=100, description="(safe + needs_help + unsure) / total, in percent, one decimal; 0.0 when nobody is affected.")
     computed_at: AwareDatetime
 
 
@@ -613,8 +619,9 @@ def _operations() -> list[Op]:
             "circle of its radius_km, or of the default radius for its severity) plus CRISIS_AFFECTED_BUFFER_KM, "
             "and those whose itinerary arrives inside it within the next 48 hours (reason itinerary). A regional "
             "desk receives only the people whose best-known position is in its region, and 404 for an incident "
-            "outside it; a wall display receives the counts and anonymous entries (no identities). Every status "
-            "is no_response until check-ins exist.",
+            "outside it; a wall display receives the counts and anonymous entries (no identities). Each status "
+            "is the person's accountability status in this incident (no_response until someone reports: a check-in "
+            "or a duty officer).",
             READERS,
             {"200": _json(_ref("AffectedPeople"), "Who is affected."), **_common("401", "403", "404")},
             parameters=(INCIDENT_ID,),
@@ -687,7 +694,9 @@ def _operations() -> list[Op]:
             parameters=(
                 {"name": "region", "in": "query", "required": False, "description": "Only this region (of the best-known position).", "schema": {"type": "string"}},
                 {"name": "category", "in": "query", "required": False, "description": "Only this category.", "schema": {"enum": list(CATEGORIES)}},
-                {"name": "status", "in": "query", "required": False, "description": 'Accountability status; only "any" until check-ins exist.', "schema": {"enum": ["any"], "default": "any"}},
+                {"name": "incident", "in": "query", "required": False, "description": "Only the people this incident affects (by position or itinerary); each item then has its status in the incident.", "schema": {"type": "string"}},
+                {"name": "area", "in": "query", "required": False, "description": "Only the people inside this security area or on its open movement; each item then has its status in the movement.", "schema": {"type": "string"}},
+                {"name": "status", "in": "query", "required": False, "description": "Accountability status: in the incident or area given, else the person's worst status over every open incident and movement they are in (people in none are left out).", "schema": {"enum": ["any", *ACCOUNTABILITY_STATUSES], "default": "any"}},
                 {"name": "limit", "in": "query", "required": False, "description": "Page size.", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}},
                 {"name": "offset", "in": "query", "required": False, "description": "How many to skip (see next_offset).", "schema": {"type": "integer", "minimum": 0, "default": 0}},
             ),
@@ -793,14 +802,14 @@ def _operations() -> list[Op]:
             "get", "/api/v1/openapi.json", "Documentation", "This document",
             "The OpenAPI 3.1 description of this API, generated from the models that validate the requests.",
             ANYONE,
-            {"200": {"description": "The OpenAPI document.", "content": {"application/json": {"schema": {"type": "object"}}}}, **_common("401")},
+            {"200": {"description": "The OpenAPI document.", "content": {"application/json": {"schema": {"type": "object"}}}}, **_common("401", "403")},
             operation_id="openapi",
         ),
         Op(
             "get", "/api/v1/docs", "Documentation", "This document as a page",
             "The same description as a readable HTML page, with curl examples.",
             ANYONE,
-            {"200": {"description": "The page.", "content": {"text/html": {"schema": {"type": "string"}}}}, **_common("401")},
+            {"200": {"description": "The page.", "content": {"text/html": {"schema": {"type": "string"}}}}, **_common("401", "403")},
             operation_id="docs",
         ),
     ]
@@ -822,7 +831,7 @@ TAGS = (
 # A module listed here documents its own routes: it defines ``openapi_operations()``
 # (a list of ``Op``, built with the helpers above; import them inside the function),
 # ``OPENAPI_TAGS`` (tag dicts), ``OPENAPI_REQUEST_MODELS`` and ``OPENAPI_RESPONSE_MODELS``.
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = ("crisis.api.areas", "crisis.api.cot", "crisis.api.checkins")
 
 
 def _extensions() -> list[Any]:

@@ -7,8 +7,11 @@ POST /api/v1/travellers         a JSON list (or {"travellers": [...]}) or a CSV 
                                 200 {"accepted", "updated", "rejected": [{row, field, message,
                                 dead_letter_id}]}; 422 when every row was rejected; 400 an
                                 unusable document; 415 another Content-Type
-GET  /api/v1/travellers         paged (limit, offset), filters region, category, status ("any":
-                                accountability comes later); each with its best-known position
+GET  /api/v1/travellers         paged (limit, offset), filters region, category, incident (the
+                                people it affects), area (the people inside it or on its open
+                                movement), status (in that incident or area; without either,
+                                the person's worst status over every open incident and
+                                movement they are in); each with its best-known position
 GET  /api/v1/travellers/{id}    the record, its itinerary and its best-known position
 ==============================  =============================================================
 
@@ -24,10 +27,10 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
-from crisis import views
+from crisis import views, views_areas
 from crisis.auth import audit_request, current_principal, request_origin, require_role
 from crisis.bootstrap import Context
-from crisis.domain import access
+from crisis.domain import access, accountability
 from crisis.domain.regions import is_region
 from crisis.domain.travellers import CATEGORIES, BestPosition
 from crisis.errors import InputError, NotFound
@@ -40,7 +43,7 @@ WRITERS = access.WRITERS
 READERS = access.READERS
 JSON_TYPES = ("application/json", "")
 MAX_LIMIT = 1000
-STATUSES = ("any",)  # accountability statuses arrive with check-ins
+STATUSES = ("any", *accountability.STATUSES)
 
 
 def _ctx() -> Context:
@@ -128,30 +131,82 @@ def list_travellers() -> Response:
     region = request.args.get("region") or None
     category = request.args.get("category") or None
     status = request.args.get("status") or "any"
+    incident_id = request.args.get("incident") or None
+    area_id = request.args.get("area") or None
     problems = []
     if region is not None and not is_region(region):
         problems.append({"field": "region", "message": f"unknown region {region!r}"})
     if category is not None and category not in CATEGORIES:
         problems.append({"field": "category", "message": f"unknown category {category!r}: use one of {', '.join(CATEGORIES)}"})
     if status not in STATUSES:
-        problems.append({"field": "status", "message": f"only {', '.join(STATUSES)!r} for now: accountability statuses are not recorded yet"})
+        problems.append({"field": "status", "message": f"unknown status {status!r}: use one of {', '.join(STATUSES)}"})
+    if incident_id is not None and area_id is not None:
+        problems.append({"field": "area", "message": "give incident or area, not both"})
     limit = _int_arg("limit", 100, 1, MAX_LIMIT)
     offset = _int_arg("offset", 0, 0, 10**9)
     if problems:
         raise InputError(problems)
-    assert _ctx().deps.travellers is not None
-    profiles = _ctx().deps.travellers.all()
+    ctx = _ctx()
+    principal = current_principal()
+    incident = area = None
+    if incident_id is not None:
+        incident = ctx.deps.incidents.get(incident_id)
+        if incident is None or not access.may_see_region(principal, incident.region):
+            raise InputError([{"field": "incident", "message": f"no incident {incident_id!r}"}])
+    if area_id is not None:
+        area = views_areas.areas(ctx).get(area_id)
+        if area is None or not access.may_see_region(principal, area.get("region")):
+            raise InputError([{"field": "area", "message": f"no area {area_id!r}"}])
+    assert ctx.deps.travellers is not None
+    profiles = ctx.deps.travellers.all()
     if category is not None:
         profiles = [p for p in profiles if p.get("category") == category]
-    principal = current_principal()
-    visible = [
-        entry for entry in views.place_travellers(_ctx(), profiles)
-        if access.may_see_region(principal, entry[3]) and (region is None or entry[3] == region)
-    ]
-    page = visible[offset:offset + limit]
-    following = offset + limit if offset + limit < len(visible) else None
-    return jsonify(travellers=[_item(*entry) for entry in page], count=len(page), total=len(visible),
-                   offset=offset, limit=limit, next_offset=following)
+    now = ctx.deps.clock()
+    placed = [entry for entry in views.place_travellers(ctx, profiles, now)
+              if access.may_see_region(principal, entry[3]) and (region is None or entry[3] == region)]
+    statuses: dict[str, str] | None = None
+    if incident is not None:
+        members = views.affected_pairs(ctx, [incident], placed, now)[incident.id]
+        placed = [placed[i] for i in sorted(members)]
+        statuses = ctx.roll.status_of(accountability.incident_scope(incident.id), [str(p[0]["id"]) for p in placed])
+    elif area is not None:
+        on_movement = set(views.open_movements(ctx).get(str(area["id"]), {}).get("people", []))
+        lat = [p[1].lat if p[1] else float("nan") for p in placed]
+        lon = [p[1].lon if p[1] else float("nan") for p in placed]
+        mask = views_areas.inside(area, lat, lon, [p[2] for p in placed]).tolist()
+        placed = [p for p, yes in zip(placed, mask) if yes or str(p[0]["id"]) in on_movement]
+        statuses = ctx.roll.status_of(accountability.area_scope(str(area["id"])), [str(p[0]["id"]) for p in placed])
+    elif status != "any":
+        statuses = _worst_statuses(ctx, placed, now)
+    if status != "any":
+        assert statuses is not None
+        placed = [p for p in placed if statuses.get(str(p[0]["id"])) == status]
+    page = placed[offset:offset + limit]
+    following = offset + limit if offset + limit < len(placed) else None
+    items = []
+    for entry in page:
+        item = _item(*entry)
+        if statuses is not None:
+            item["status"] = statuses.get(str(entry[0]["id"]), accountability.DEFAULT_STATUS)
+        items.append(item)
+    return jsonify(travellers=items, count=len(page), total=len(placed), offset=offset, limit=limit, next_offset=following)
+
+
+def _worst_statuses(ctx: Context, placed: list[views.Placed], now: Any) -> dict[str, str]:
+    """Each person's worst status over the open incidents that affect them and the open
+    movements they are on; people in none of them are left out."""
+    ids = [str(p[0]["id"]) for p in placed]
+    scopes: dict[str, list[str]] = {}
+    incidents = views.open_incidents(ctx)
+    for incident_id, members in views.affected_pairs(ctx, incidents, placed, now).items():
+        for i in members:
+            scopes.setdefault(ids[i], []).append(accountability.incident_scope(incident_id))
+    for area_id, movement in views.open_movements(ctx).items():
+        for tid in movement.get("people", []):
+            scopes.setdefault(str(tid), []).append(accountability.area_scope(area_id))
+    recorded = ctx.roll.status_many(sorted({s for wanted in scopes.values() for s in wanted}))
+    return {tid: accountability.worst(recorded.get(s, {}).get(tid, accountability.DEFAULT_STATUS) for s in wanted)
+            for tid, wanted in scopes.items()}
 
 
 @travellers_api.get("/<traveller_id>")

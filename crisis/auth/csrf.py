@@ -30,7 +30,7 @@ CSRF_FIELD = "csrf_token"  # the hidden field of the sign-in and sign-out forms
 _CSRF_SESSION_KEY = "_csrf"
 FORM_PATHS = ("/login", "/logout")  # the only paths that take the token from a form field
 # Session writes to these must be JSON; the rest of /api/ and /_dash-update-component are.
-NON_JSON_WRITE_PATHS = ("/api/v1/feeds/cap", "/api/v1/feeds/gdacs", "/api/v1/travellers")
+NON_JSON_WRITE_PATHS = ("/api/v1/feeds/cap", "/api/v1/feeds/gdacs", "/api/v1/feeds/cot", "/api/v1/travellers")
 
 
 def csrf_token() -> str:

@@ -12,6 +12,9 @@ UTC day (``auth.token_used``), and then decides by path:
   (``crisis.domain.access.can_read``: a feed never, a regional desk only with a region);
 - ``/api/``: each route's ``require_role``.
 
+A traveller or warden token (``access.only_checks_in``) is refused everywhere but
+``POST /api/v1/checkins``, before anything else is decided.
+
 A refusal is a 401 or 403 from ``crisis.auth.refusals``.
 """
 
@@ -41,6 +44,8 @@ from crisis.auth.refusals import _audit_denied, _json_error, _unauthorised, forb
 from crisis.domain import access
 
 OPEN_PATHS = ("/login", "/healthz", "/assets/app.css", "/assets/favicon.ico")
+# The one request a traveller or warden token may make (``access.only_checks_in``).
+CHECKIN_REQUEST = ("POST", "/api/v1/checkins")
 
 
 def require_role(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -77,6 +82,8 @@ def install_gate(app: Flask) -> None:
         if principal is None:
             return _unauthorised()
         g.principal = principal
+        if access.only_checks_in(principal) and (request.method, path) != CHECKIN_REQUEST:
+            return forbidden(f"role {principal.role!r} may only post check-ins ({' '.join(CHECKIN_REQUEST)})")
         if principal.via_token:
             day = datetime.now(timezone.utc).date().isoformat()
             if tokens_seen.get(principal.credential) != day:

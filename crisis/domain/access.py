@@ -14,12 +14,20 @@ duty_officer   yes   yes    yes       all                     everything
 regional_desk  yes   no     no        its own (none: nothing) everything, in its region
 wall           yes   no     no        all                     counts and anonymous points
 feed           no    yes    no        none                    nothing (it only posts)
+traveller      no    no     no        none                    nothing (it only checks in)
+warden         no    no     no        none                    nothing (it only checks in)
 ============== ===== ====== ========= ======================= =============================
 
 "writes" is posting input (incidents, positions, feed documents); "edits" is what a duty
 officer does to an incident (status, owner, notes) and reading the rejected messages.
 A role with no region does not mean "every region": only the roles marked "all" see
 every region, and a regional desk without a region sees nothing at all.
+
+Check-ins (POST /api/v1/checkins, ``may_check_in``): a "traveller" token is bound to one
+person (its ``traveller_id``) and may report only that person's status; a "warden" token
+may report only for the people assigned to its warden (its ``people``); duty officers
+and admins (EDITORS) may report for anyone. A traveller or warden may do nothing else:
+no page, no socket, no other API route (they are in no other role tuple).
 """
 
 from __future__ import annotations
@@ -27,12 +35,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-ROLES = ("admin", "duty_officer", "regional_desk", "wall", "feed")
+ROLES = ("admin", "duty_officer", "regional_desk", "wall", "feed", "traveller", "warden")
 READERS = ("admin", "duty_officer", "regional_desk", "wall")
 WRITERS = ("admin", "duty_officer", "feed")
 EDITORS = ("admin", "duty_officer")
 ADMINS = ("admin",)
 ALL_REGIONS = ("admin", "duty_officer", "wall")
+# Who may post a check-in at all; for whom, ``may_check_in`` decides.
+CHECKERS = ("admin", "duty_officer", "traveller", "warden")
 
 # The fields of a person (traveller, officer, position report, history entry's actor)
 # that each role may receive. "*" is every field. Anything not listed is removed.
@@ -49,6 +59,8 @@ PERSON_FIELDS: Mapping[str, frozenset[str]] = {
     "wall": frozenset({"lat", "lon", "time", "at", "region", "country", "source", "confidence", "status", "reason",
                        "distance_km", "category", "anon", "in_transit", "age_seconds"}),
     "feed": frozenset(),
+    "traveller": frozenset(),
+    "warden": frozenset(),
 }
 
 
@@ -58,6 +70,38 @@ class HasRole(Protocol):
 
     @property
     def region(self) -> str | None: ...
+
+
+class Reporter(HasRole, Protocol):
+    """A caller that may be bound to people: a traveller token's one person, a warden's people."""
+
+    @property
+    def traveller_id(self) -> str | None: ...
+
+    @property
+    def people(self) -> frozenset[str]: ...
+
+
+def may_check_in(who: Reporter, traveller_id: str) -> bool:
+    """Whether this caller may report ``traveller_id``'s status (a check-in): editors for
+    anyone, a traveller token only for its own person, a warden only for their people."""
+    if who.role in EDITORS:
+        return True
+    if who.role == "traveller":
+        return bool(who.traveller_id) and who.traveller_id == traveller_id
+    if who.role == "warden":
+        return traveller_id in who.people
+    return False
+
+
+def only_checks_in(who: HasRole) -> bool:
+    """A traveller or warden token: may post check-ins (POST /api/v1/checkins) and nothing else."""
+    return who.role in ("traveller", "warden")
+
+
+def check_in_via(who: HasRole) -> str:
+    """How a check-in by this caller is recorded ("via"): "checkin", "warden" or "duty_officer"."""
+    return {"traveller": "checkin", "warden": "warden"}.get(who.role, "duty_officer")
 
 
 def can_read(who: HasRole) -> bool:

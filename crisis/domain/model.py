@@ -44,18 +44,6 @@ class Readiness(str, enum.Enum):
     H48 = "48h"
 
 
-class StaffCategory(str, enum.Enum):
-    """The demo scenario's staff categories. Travellers use the travel-tracking export's
-    vocabulary (``crisis.domain.travellers.CATEGORIES``); aligning the scenario to it is
-    part of the travellers issue."""
-
-    INTERNATIONAL = "international"
-    NATIONAL = "national"
-    DEPENDANT = "dependant"
-    CONSULTANT = "consultant"
-    VISITOR = "visitor"
-
-
 SEVERITY_MIN = 1
 SEVERITY_MAX = 5
 SEVERITY_LABELS = {1: "minor", 2: "moderate", 3: "serious", 4: "major", 5: "critical"}

@@ -27,7 +27,9 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-FEEDS = ("api", "cap", "gdacs", "usgs", "positions", "sim")
+# "cot": Cursor-on-Target from handsets (POST /api/v1/feeds/cot and the TCP/UDP listener), a push
+# feed; also the source of the positions it stores (crisis.feeds.schemas.allowed_sources).
+FEEDS = ("api", "cap", "gdacs", "usgs", "positions", "sim", "cot")
 SILENCE_GRACE_SECONDS = 30.0
 FAILING_WINDOW = timedelta(hours=1)
 

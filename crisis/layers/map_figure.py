@@ -1,4 +1,11 @@
-"""The live map's figure: offline basemap layers, travellers and incidents.
+"""The live map's figure: offline basemap layers, incident areas and incidents.
+
+Travellers are not in the figure: the browser draws them as a MapLibre layer of their own
+on the map Plotly creates, clustered in MapLibre's worker and fed from the socket's
+positions (assets/crisis_live.js; docs/adr/004-travellers-layer.md). A Plotly trace of
+100,000 points made every incident redraw re-send and re-process all of them. The
+figure keeps an empty "Travellers" trace at ``TRAVELLER_TRACE`` so the trace positions
+stay what the pages and the browser expect.
 
 Trace and layer positions are fixed (``TRAVELLER_TRACE``, ``INCIDENT_TRACE``,
 ``AREA_LAYER_FIRST``) because the browser patches them by index; assets/crisis_live.js
@@ -49,20 +56,16 @@ def incident_columns(incident_messages: list[dict[str, Any]]) -> dict[str, list[
     }
 
 
-def map_figure(
-    incident_messages: list[dict[str, Any]],
-    traveller_lat: np.ndarray,
-    traveller_lon: np.ndarray,
-    map_style: str = "white-bg",
-) -> go.Figure:
+def map_figure(incident_messages: list[dict[str, Any]], map_style: str = "white-bg") -> go.Figure:
     columns = incident_columns(incident_messages)
+    # A placeholder: the travellers are the browser's MapLibre layer (see the module docstring).
     travellers = go.Scattermap(
         name="Travellers",
-        lat=np.asarray(traveller_lat, dtype=np.float32),
-        lon=np.asarray(traveller_lon, dtype=np.float32),
+        lat=np.zeros(0, dtype=np.float32),
+        lon=np.zeros(0, dtype=np.float32),
         mode="markers",
-        marker={"size": 5, "color": "#1f4e79", "opacity": 0.65},
-        hoverinfo="lat+lon+name",
+        showlegend=False,
+        hoverinfo="skip",
     )
     incidents = go.Scattermap(
         name="Incidents",

@@ -274,6 +274,9 @@ class LiveNamespace(Namespace):
         self._conns: dict[str, Connection] = {}
         self._snapshots: dict[tuple[str, str], tuple[str, Any]] = {}  # (kind, room) -> (head, snapshot)
         self._conns_lock = threading.Lock()
+        # The live people picture (crisis.realtime.people.PeopleLive), set by create_app:
+        # answers "affected" and "people" for a page opened later.
+        self.people: Any = None
 
     # -- connect / disconnect ------------------------------------------------------------
 
@@ -479,3 +482,56 @@ class LiveNamespace(Namespace):
 
     def open_sockets(self) -> int:
         return len(self._conns)
+
+    # -- the people picture, asked for (crisis.realtime.people) ------------------------------
+
+    def on_affected(self, *args: Any) -> dict[str, Any]:
+        """``affected`` with an incident id: that incident's "affected" message as this
+        connection may see it (``{"error": "not found", ...}`` when it may not, or it does not
+        exist); with nothing (or null): ``{"incidents": [...]}``, one message per open incident
+        it may see. The same cut as the pushes: its room's region, counts only."""
+        conn, refused = self._people_request("affected", args)
+        if conn is None:
+            return refused
+        incident_id = args[0] if args else None
+        viewer, region = _room_viewer_of(conn.room)
+        return dict(self.people.affected_answer(viewer, region, incident_id))
+
+    def on_people(self, *args: Any) -> dict[str, Any]:
+        """``people`` (no argument): everyone in a scope now as one "people" message with
+        ``"full": true`` (pseudonyms for a wall, only its region for a regional desk)."""
+        conn, refused = self._people_request("people", args, takes_id=False)
+        if conn is None:
+            return refused
+        viewer, region = _room_viewer_of(conn.room)
+        return dict(self.people.people_answer(viewer, region))
+
+    def _people_request(self, event: str, args: tuple[Any, ...], takes_id: bool = True) -> tuple[Any, dict[str, Any]]:
+        """(the connection, {}) when the request may be answered; else (None, the answer)."""
+        conn = self._conns.get(request.sid)  # type: ignore[attr-defined]
+        if conn is None:
+            return None, {"error": "not connected"}
+        if self.people is None:
+            return None, {"error": "not available"}
+        value = args[0] if args else None
+        errors: list[dict[str, str]] = []
+        if len(args) > 1:
+            errors.append({"field": "", "message": f"{event} takes at most one argument, not {len(args)}"})
+        elif isinstance(value, MalformedArgument):
+            errors.append({"field": "", "message": value.reason})
+        elif not takes_id and value is not None:
+            errors.append({"field": "", "message": f"{event} takes no argument, not {_json_type(value)}"})
+        elif value is not None and not (isinstance(value, str) and 0 < len(value) <= _MAX_SCOPE):
+            errors.append({"field": "incident", "message": f"must be an incident id (a string of at most {_MAX_SCOPE} "
+                                                          f"characters) or null, not {_json_type(value)}"})
+        if errors:
+            dead_letter_id = self._feed_log.rejected(f"socket:{event}", errors, _body(args),
+                                                     {"actor": conn.principal.name})
+            return None, {"error": f"invalid {event}", "errors": errors, "dead_letter_id": dead_letter_id}
+        return conn, {}
+
+
+def _room_viewer_of(room: str) -> tuple[Any, str | None]:
+    from crisis.realtime.people import viewer_of
+
+    return viewer_of(room)

@@ -37,7 +37,7 @@ class Movement:
 
     @property
     def moving(self) -> np.ndarray:
-        return self.kind != IDLE
+        return np.asarray(self.kind != IDLE)
 
     def start(self, idx: np.ndarray, wp_lat: np.ndarray, wp_lon: np.ndarray, speed: np.ndarray | float,
               kind: int, n_points: np.ndarray | None = None) -> None:

@@ -19,6 +19,8 @@ import shapely.affinity
 import shapely.geometry
 from pyproj import Geod
 
+from crisis.domain.travellers import CATEGORIES as TRAVELLER_CATEGORIES
+
 GEOD = Geod(ellps="WGS84")
 
 # CODE  weight  sea-bearing  [City name][|lat,lon]   (weight: relative headcount)
@@ -244,7 +246,9 @@ ROUTE_NORTH = [(33.9800, 35.6200), (34.1200, 35.6500), (34.2550, 35.6600), *ROUT
 
 AGENCIES = ("UNDP", "UNICEF", "WFP", "UNHCR", "WHO", "OCHA", "DPKO", "UNFPA", "DSS")
 AGENCY_WEIGHTS = np.array([0.20, 0.17, 0.15, 0.14, 0.09, 0.07, 0.08, 0.05, 0.05])
-CATEGORIES = ("national", "international", "dependant", "consultant", "visitor")
+# The travel-tracking export's words (crisis.domain.travellers.CATEGORIES), with their shares.
+CATEGORIES = ("national_staff", "international_staff", "dependant", "consultant", "visitor")
+assert set(CATEGORIES) == set(TRAVELLER_CATEGORIES)
 CATEGORY_WEIGHTS = np.array([0.50, 0.25, 0.10, 0.08, 0.07])
 
 # Name pools by region: national staff take names of their country's pool; others mix.
@@ -306,7 +310,7 @@ def ellipse(lat: float, lon: float, a_km: float, b_km: float, orientation: float
     lons, lats, _ = GEOD.fwd(np.full(points, lon), np.full(points, lat), theta, r * 1000.0)
     lons = np.degrees(np.unwrap(np.radians(np.asarray(lons))))
     ring = shapely.geometry.Polygon(zip(lons.round(5), np.asarray(lats).round(5)))
-    parts = []
+    parts: list[Any] = []
     for shift in (-360.0, 0.0, 360.0):
         moved = shapely.affinity.translate(ring, xoff=shift)
         part = moved.intersection(shapely.geometry.box(-180.0, -90.0, 180.0, 90.0))

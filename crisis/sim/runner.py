@@ -1,37 +1,66 @@
 """Drives a ``Scenario`` in a background thread for ``crisis demo``.
 
 The scenario is pure; this thread gives it the time, and stores what it produces through
-the same command handlers every feed uses (actor "simulator"), so the demo shows exactly
-what real feeds would. A failing step (Redis restarting, a rejected message) is logged
-and the loop goes on: a wall display must keep moving. ``stop`` returns within about one
+the same command handlers every feed and every duty officer uses (actor "simulator"), so
+the demo shows exactly what real feeds and people would:
+
+* at the start: the travellers through the travel-tracking export's own schema
+  (``crisis.feeds.travellers.parse_json``) and ``handlers.import_travellers``; the
+  handsets through ``handlers_cot.add_device``; everyone's first position;
+* every step: positions (``handlers.report_positions``), incident messages
+  (``handlers.report_incident``), and the people actions (``crisis.sim.people``): the
+  area and its phase (``handlers_areas.create_area``/``update_area``, whose movement list
+  goes back to the scenario), the relocation's confirmation and each person's progress
+  (``confirm_movement``, ``set_progress``), check-ins and status marks
+  (``handlers_people.checkin``/``set_status``), and CoT documents from the handsets
+  (``handlers_cot.ingest_cot``, the intake POST /api/v1/feeds/cot uses).
+
+A failing step (Redis restarting, a rejected message) is logged and the loop goes on: a
+wall display must keep moving. Each failed action is counted in ``errors`` and kept (the
+last 50) in ``failures``, so tests fail loudly on it. ``stop`` returns within about one
 interval, or as soon as the step in progress finishes.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+from collections import Counter
 from datetime import datetime
 from typing import Any, Callable
 
+from crisis import handlers_areas, handlers_cot, handlers_people
+from crisis.adapters.device_store import DeviceStore
 from crisis.adapters.feed_log import FeedLog
 from crisis.adapters.position_store import PositionStore
-from crisis.handlers import Deps, report_incident, report_positions
+from crisis.domain import accountability
+from crisis.feeds import travellers as traveller_feed
+from crisis.feeds.cot import DeviceIn
+from crisis.handlers import Deps, import_travellers, report_incident, report_positions
+from crisis.sim import people as pp
 from crisis.sim.scenario import Scenario, Step
+from crisis.views_areas import areas as area_store
 
 log = logging.getLogger(__name__)
 ACTOR = "simulator"
+ORIGIN = {"source": "demo simulator"}
 
 
 class SimulationRunner:
     def __init__(self, deps: Deps, positions_store: PositionStore, interval: float = 1.0,
                  scenario: Scenario | None = None, clock: Callable[[], datetime] | None = None,
-                 feed_log: FeedLog | None = None) -> None:
+                 feed_log: FeedLog | None = None, context: Any = None) -> None:
+        """``context`` (a ``crisis.bootstrap.Context``) is needed for the people side: the
+        area, check-in and handset commands take it."""
         if interval <= 0:
             raise ValueError("interval must be positive")
+        if context is None:
+            raise ValueError("SimulationRunner needs the Context (context=...) for the people side of the demo")
         self._deps = deps
         self._positions = positions_store
+        self._context = context
         self.interval = interval
         self.scenario = scenario if scenario is not None else Scenario()
         self._clock = clock or deps.clock
@@ -41,15 +70,25 @@ class SimulationRunner:
         self._ready = False
         self._last: datetime | None = None
         self._failures = 0
+        self._area_ids: dict[str, str] = {}  # scenario area key -> area id
+        self._incident_ids: dict[str, str] = {}  # storyline source_id -> incident id
         self.steps = 0
         self.errors = 0
+        self.failures: list[str] = []  # the latest failed actions, for the log and tests
+        self.done: Counter[str] = Counter()  # people actions stored, by kind
 
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def area_id(self, key: str = pp.AREA_KEY) -> str | None:
+        return self._area_ids.get(key)
+
+    def incident_id(self, source_id: str) -> str | None:
+        return self._incident_ids.get(source_id)
+
     def start(self) -> None:
-        """Start the thread: register travellers, report first positions, then step."""
+        """Start the thread: import travellers, register handsets, report first positions, then step."""
         if self.running:
             return
         self._stop.clear()
@@ -68,7 +107,7 @@ class SimulationRunner:
         next_tick = time.monotonic()
         while not self._stop.is_set():
             try:
-                self._tick()
+                self.tick()
                 if self._failures:
                     log.info("simulator recovered after %d failed ticks", self._failures)
                 self._failures = 0
@@ -85,14 +124,16 @@ class SimulationRunner:
                 next_tick, delay = time.monotonic(), 0.0
             self._stop.wait(delay)
 
-    def _tick(self) -> None:
+    def tick(self) -> None:
+        """One step at the clock's time (the thread calls it every interval; tests may too)."""
         now = self._clock()
         if not self._ready:
-            self._positions.register_travellers(self.scenario.profiles())
+            self._import(now)
             for batch in self.scenario.initial_batches(now):
                 report_positions(self._deps, batch, ACTOR)
             self._ready, self._last = True, now
-            log.info("simulator started with %d travellers", len(self.scenario.ids))
+            log.info("simulator started with %d travellers and %d handsets", len(self.scenario.ids),
+                     len(self.scenario.handsets))
             return
         assert self._last is not None
         # Real elapsed time drives movement, clamped so a long stall is not one huge jump.
@@ -103,6 +144,19 @@ class SimulationRunner:
         if self._feed_log is not None:
             self._feed_log.accepted("sim")
 
+    def _import(self, now: datetime) -> None:
+        """The scenario's travellers, through the export's schema and the import command;
+        then its handsets. The demo's own data must all pass: anything refused raises."""
+        parsed = traveller_feed.parse_json(json.dumps(self.scenario.profiles(now)))
+        if parsed.rejected:
+            raise RuntimeError(f"the demo's travellers were refused: {traveller_feed.public(parsed.rejected)[:5]}")
+        result = import_travellers(self._deps, parsed.travellers, ACTOR)
+        if result["rejected"]:
+            raise RuntimeError(f"the demo's travellers were refused: {traveller_feed.public(result['rejected'])[:5]}")
+        devices = DeviceStore(self._context.redis)
+        for uid, traveller_id in self.scenario.devices():
+            handlers_cot.add_device(self._deps, devices, DeviceIn(uid=uid, traveller_id=traveller_id), ACTOR)
+
     def _store(self, step: Step) -> None:
         for batch in step.positions:
             report_positions(self._deps, batch, ACTOR)
@@ -110,10 +164,69 @@ class SimulationRunner:
             if self._stop.is_set():
                 return
             try:
-                report_incident(self._deps, message, ACTOR)
+                stored = report_incident(self._deps, message, ACTOR)
+                if message.source_id:
+                    self._incident_ids[message.source_id] = stored.incident.id
             except Exception as exc:  # one rejected message must not drop the others
-                self.errors += 1
-                log.warning("simulator message %s rejected: %s", message.source_id, _brief(exc))
+                self._failed(f"simulator message {message.source_id} rejected", exc)
+        for action in step.people:
+            if self._stop.is_set():
+                return
+            try:
+                self._act(action)
+                self.done[type(action).__name__] += 1
+            except Exception as exc:  # one refused action must not drop the others
+                self._failed(f"simulator {type(action).__name__} refused", exc)
+
+    def _failed(self, what: str, exc: Exception) -> None:
+        self.errors += 1
+        self.failures = [*self.failures[-49:], f"{what}: {_brief(exc)}"]
+        log.warning("%s: %s", what, _brief(exc))
+
+    # ---- the people actions, each through its real command ------------------------------
+    def _act(self, action: pp.PeopleAction) -> None:
+        ctx = self._context
+        if isinstance(action, pp.AreaPhase):
+            self._area_phase(action)
+        elif isinstance(action, pp.ConfirmMovement):
+            handlers_areas.confirm_movement(ctx, self._area(action.key), action.safe_haven, action.mode,
+                                            action.expected_arrival, ACTOR)
+        elif isinstance(action, pp.Progress):
+            handlers_areas.set_progress(ctx, self._area(action.key), action.traveller_id, action.progress, None, ACTOR)
+        elif isinstance(action, pp.CheckIn):
+            handlers_people.checkin(ctx, action.traveller_id, action.status, None, action.lat, action.lon,
+                                    action.note, ACTOR)
+        elif isinstance(action, pp.MarkStatus):
+            incident_id = self._incident_ids.get(action.incident_source_id)
+            if incident_id is None:
+                raise LookupError(f"no incident stored for {action.incident_source_id}")
+            handlers_people.set_status(ctx, accountability.incident_scope(incident_id), action.traveller_id,
+                                       action.status, action.note, ACTOR)
+        elif isinstance(action, pp.CotReport):
+            result = handlers_cot.ingest_cot(ctx, action.body.encode(), ACTOR, ORIGIN)
+            if result.rejected:
+                raise ValueError(f"CoT refused: {result.rejected[:3]}")
+        else:  # pragma: no cover - every action kind is handled above
+            raise TypeError(f"unknown action {action!r}")
+
+    def _area(self, key: str) -> str:
+        area_id = self._area_ids.get(key)
+        if area_id is None:
+            raise LookupError(f"the area {key!r} has not been opened yet")
+        return area_id
+
+    def _area_phase(self, action: pp.AreaPhase) -> None:
+        area_id = self._area_ids.get(action.key)
+        if area_id is None:  # a demo restarted on a kept database goes on with its area
+            area_id = next((a["id"] for a in area_store(self._context).all() if a.get("name") == action.name), None)
+        if area_id is None:
+            changed = handlers_areas.create_area(self._context, action.name, action.phase, action.geometry, None, ACTOR)
+        else:
+            changed = handlers_areas.update_area(self._context, area_id, ACTOR, phase=action.phase, note=action.note)
+        self._area_ids[action.key] = changed.area["id"]
+        movement = changed.area.get("movement")
+        if movement is not None and action.phase >= 3:
+            self.scenario.movement_listed([str(p["traveller_id"]) for p in movement["people"]])
 
 
 def _brief(exc: Any) -> str:

@@ -2,7 +2,12 @@
 
 The storyline is one 30-minute cycle (``CYCLE_SECONDS``) replayed for as long as the demo
 runs: an armed conflict escalating in southern Lebanon with an evacuation by road to
-Amman, and a major earthquake elsewhere (the site rotates each cycle). Background
+Amman, and a major earthquake elsewhere (the site rotates each cycle). The people side
+of each cycle (``crisis.sim.people`` actions, seconds into the cycle): at 20 the area
+south of the Litani is opened at phase II, at 100 it goes to phase III (the real rule
+lists who must move), at 115 the relocation to Amman by road is confirmed (expected
+arrival ``RELOCATION_EXPECTED_S`` later), at 125 the convoys leave (``DEPART``), and at
+1200, with the ceasefire, the phase is lowered to I, which closes the movement. Background
 incidents appear every 20-40 s at real duty stations. Every message restates the whole
 incident (the handlers take all facts from each message) under a stable ``source_id``,
 and its ``status`` walks reported -> verified -> active -> contained -> closed.
@@ -21,17 +26,22 @@ import numpy as np
 from crisis.domain.model import IncidentStatus as S
 from crisis.domain.model import IncidentType as T
 from crisis.feeds.schemas import IncidentIn
-from crisis.sim.places import HIGH_RISK, STATIONS, ellipse, offset
+from crisis.sim.people import AREA_KEY, AreaPhase, ConfirmMovement
+from crisis.sim.places import AMMAN, HIGH_RISK, STATIONS, ellipse, offset
 
 CYCLE_SECONDS = 1800.0
-EVACUATE, RETURN = "evacuate", "return"
-Action = Union[IncidentIn, str]
+EVACUATE, RETURN, DEPART = "evacuate", "return", "depart"
+Action = Union[IncidentIn, str, AreaPhase, ConfirmMovement]
+AREA_NAME = "South of the Litani (demo)"
+RELOCATION_EXPECTED_S = 240.0  # from the confirmation to the expected arrival in Amman
+SAFE_HAVEN = {"name": "Amman (UN House)", "lat": AMMAN[0], "lon": AMMAN[1]}
 DEMO_NOTE = "Demo scenario (simulated)."
 
 SOUTH_LEBANON = {"type": "Polygon", "coordinates": [[
     (35.10, 33.09), (35.50, 33.08), (35.57, 33.27), (35.70, 33.28), (35.80, 33.35),
     (35.62, 33.45), (35.47, 33.42), (35.25, 33.36), (35.18, 33.22), (35.10, 33.09),
 ]]}
+AREA_GEOMETRY = {"type": "Polygon", "coordinates": [[list(p) for p in SOUTH_LEBANON["coordinates"][0]]]}
 
 # city, ISO3, lat, lon, bearing and km of the epicentre from the city, compass label,
 # magnitude, orientation of the shaking ellipse's long axis. Rotates each cycle.
@@ -94,10 +104,18 @@ def storyline(cycle: int, tag: str, start: datetime) -> list[tuple[float, Action
     at(90, "leb-2", "Airstrikes on Tyre: several strikes confirmed", ac, 4, 33.27, 35.24, S.VERIFIED, radius_km=8, **lb)
     at(100, "leb-1", "Hostilities escalate across southern Lebanon", ac, 4, 33.25, 35.40, S.ACTIVE, **south,
        description="Security phase III (relocation) for areas south of the Litani.")
+    out.append((base + 20, AreaPhase(AREA_KEY, AREA_NAME, AREA_GEOMETRY, 2,
+                                     "Restricted movement south of the Litani after the exchange of fire near Naqoura.")))
+    out.append((base + 100, AreaPhase(AREA_KEY, AREA_NAME, AREA_GEOMETRY, 3,
+                                      "Security phase III: dependants, visitors, consultants and non-essential "
+                                      "international staff relocate from south of the Litani.")))
+    out.append((base + 115, ConfirmMovement(AREA_KEY, dict(SAFE_HAVEN), "road",
+                                            start + timedelta(seconds=base + 115 + RELOCATION_EXPECTED_S))))
+    out.append((base + 125, DEPART))
     at(130, "leb-3", "Airstrike reported near Nabatieh", ac, 3, 33.375, 35.49, S.REPORTED, radius_km=5, **lb)
     at(160, "leb-3", "Airstrikes hit roads around Nabatieh", ac, 4, 33.375, 35.49, S.VERIFIED, radius_km=8, **lb)
     at(210, "leb-7", "Bridge destroyed on the coastal highway at Damour", ac, 3, 33.70, 35.455, S.REPORTED, radius_km=2, **lb)
-    at(240, "leb-4", "Airstrikes reported in Beirut southern suburbs", ac, 4, 33.85, 35.51, S.REPORTED, radius_km=4, **lb)
+    at(170, "leb-4", "Airstrikes reported in Beirut southern suburbs", ac, 4, 33.85, 35.51, S.REPORTED, radius_km=4, **lb)
     at(260, "leb-1", "Armed conflict in southern Lebanon: heavy bombardment", ac, 5, 33.25, 35.40, S.ACTIVE, **south,
        description="Security phase III (relocation) for areas south of the Litani.")
     at(270, "leb-4", "Heavy airstrikes on Beirut southern suburbs (Dahiyeh)", ac, 5, 33.85, 35.51, S.VERIFIED, radius_km=6, **lb)
@@ -120,6 +138,8 @@ def storyline(cycle: int, tag: str, start: datetime) -> list[tuple[float, Action
     at(1200, "leb-1", "Ceasefire takes effect in southern Lebanon", ac, 4, 33.25, 35.40, S.CONTAINED, **south,
        description="Evacuated staff return by road from Amman.")
     out.append((base + 1200, RETURN))
+    out.append((base + 1200, AreaPhase(AREA_KEY, AREA_NAME, AREA_GEOMETRY, 1,
+                                       "Ceasefire: phase lowered to I; the relocation is closed and staff return.")))
     at(1260, "leb-6", "Beirut airport reopens", ac, 2, 33.82, 35.49, S.CLOSED, radius_km=3, **lb)
     at(1500, "leb-2", "Strikes around Tyre subsiding", ac, 2, 33.27, 35.24, S.CLOSED, radius_km=8, **lb)
     at(1500, "leb-3", "Strikes around Nabatieh subsiding", ac, 2, 33.375, 35.49, S.CLOSED, radius_km=8, **lb)

@@ -45,3 +45,68 @@ REPORT_WHERE = "report-where"
 def status_action(incident_id: str, status: str) -> dict[str, str]:
     """Pattern-matching id of the button that moves an incident to ``status``."""
     return {"type": "status-action", "incident": incident_id, "to": status}
+
+# People: the affected people of an incident, accountability, areas and movements (issue 7).
+PEOPLE_PANEL = "people-panel"
+PEOPLE_GRID = "people-grid"
+PEOPLE_COUNTS = "people-counts"
+PEOPLE_PCT = "people-pct"
+PEOPLE_LIVE = "people-live"
+PEOPLE_BURNDOWN = "people-burndown"
+PEOPLE_NOTE = "people-note"
+PEOPLE_MESSAGE = "people-message"
+PEOPLE_INCIDENT = "people-incident"
+
+NEEDS_HELP_BADGE = "needs-help-badge"
+NEEDS_HELP_SEED = "needs-help-seed"
+
+ROLL_PAGE = "roll-page"
+ROLL_LIVE = "roll-live"
+ROLL_INCIDENTS = "roll-incidents"
+ROLL_AREAS = "roll-areas"
+ROLL_REGIONS = "roll-regions"
+ROLL_TOTALS = "roll-totals"
+
+AREAS_PAGE = "areas-page"
+AREAS_LIVE = "areas-live"
+AREAS_GRID = "areas-grid"
+AREAS_DETAIL = "areas-detail"
+AREAS_SELECTED = "areas-selected"
+AREA_PHASE = "area-phase"
+AREA_PHASE_SAVE = "area-phase-save"
+AREA_HAVEN_NAME = "area-haven-name"
+AREA_HAVEN_LAT = "area-haven-lat"
+AREA_HAVEN_LON = "area-haven-lon"
+AREA_MODE = "area-mode"
+AREA_ARRIVAL = "area-arrival"
+AREA_CONFIRM = "area-confirm"
+AREA_REASON = "area-reason"
+AREA_MESSAGE = "area-message"
+MOVEMENT_GRID = "movement-grid"
+
+
+def people_status_action(status: str) -> dict[str, str]:
+    """Pattern-matching id of the button that sets the selected people's accountability status."""
+    return {"type": "people-status", "to": status}
+
+
+def movement_progress_action(progress: str) -> dict[str, str]:
+    """Pattern-matching id of the button that sets the selected people's movement progress."""
+    return {"type": "movement-progress", "to": progress}
+
+
+def people_count(status: str) -> str:
+    """Id of the number of people with this accountability status ("total" too) on an incident's page."""
+    return f"people-count-{status}"
+
+
+def people_count_box(status: str) -> str:
+    """Id of the box around ``people_count(status)`` (its class says whether it is loud)."""
+    return f"people-count-{status}-box"
+
+AREAS_FILTER_REGION = "areas-filter-region"
+
+
+def area_status_action(status: str) -> dict[str, str]:
+    """Pattern-matching id of the button that sets the selected listed people's accountability status in an area's movement."""
+    return {"type": "area-status", "to": status}

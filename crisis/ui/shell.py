@@ -51,6 +51,10 @@ def _header() -> html.Header:
             html.Span("CONNECTING", id=ids.LIVE_STATUS, className="live-status waiting"),
             html.Span("no data yet", id=ids.LIVE_AGE, className="live-age waiting"),
             html.Span("", id=ids.LIVE_COUNTS, className="live-counts"),
+            # People needing help across the incidents this viewer sees: loud on every page
+            # (assets/crisis_people.js; first figure from crisis/ui/pages/people.py).
+            dcc.Link("", id=ids.NEEDS_HELP_BADGE, href="/people", className="needs-help-badge none"),
+            dcc.Store(id=ids.NEEDS_HELP_SEED),
             dcc.Link("feeds: waiting", id=ids.LIVE_FEEDS, href="/feeds", className="live-feeds waiting"),
             html.Span(who, className="shell-user"),
             html.A("API", href="/api/v1/docs", className="shell-logout", target="_blank"),
@@ -104,6 +108,8 @@ def create_dash(server: Flask, map_style: str, stale_minutes: int = 60) -> dash.
     from crisis.ui.pages import board  # noqa: F401
     from crisis.ui.pages import feeds  # noqa: F401
     from crisis.ui.pages import incident  # noqa: F401
+    from crisis.ui.pages import people  # noqa: F401
+    from crisis.ui.pages import areas  # noqa: F401
     from crisis.ui.pages import audit  # noqa: F401
 
     app.layout = _layout

@@ -23,11 +23,13 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login.utils import encode_cookie
 
 from crisis.adapters import keys
-from crisis.domain.access import ADMINS, EDITORS, READERS, ROLES, WRITERS
+from crisis.domain.access import ADMINS, CHECKERS, EDITORS, READERS, ROLES, WRITERS
 from tests.conftest import PASSWORD, LiveServer, csrf_header, random_ref, sign_in
 
 OPEN_RULES = {"/login", "/healthz"}
-EVERYONE = ROLES  # any valid credential (the API's description)
+# any valid credential (the API's description) but the check-in-only tokens (a traveller's
+# or a warden's), which may post check-ins and nothing else
+EVERYONE = tuple(r for r in ROLES if r not in ("traveller", "warden"))
 # Who may use each API route (method, rule). A route missing here fails the test.
 API_ROLES: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/api/v1/incidents"): WRITERS,
@@ -48,6 +50,23 @@ API_ROLES: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/api/v1/travellers"): WRITERS,
     ("GET", "/api/v1/travellers"): READERS,
     ("GET", "/api/v1/travellers/<traveller_id>"): READERS,
+    ("POST", "/api/v1/checkins"): CHECKERS,
+    ("PUT", "/api/v1/incidents/<incident_id>/people/<traveller_id>"): EDITORS,
+    ("PUT", "/api/v1/areas/<area_id>/people/<traveller_id>/status"): EDITORS,
+    ("GET", "/api/v1/accountability"): READERS,
+    ("GET", "/api/v1/incidents/<incident_id>/burndown"): READERS,
+    ("POST", "/api/v1/feeds/cot"): WRITERS,
+    ("GET", "/api/v1/devices"): EDITORS,
+    ("POST", "/api/v1/devices"): EDITORS,
+    ("DELETE", "/api/v1/devices/<uid>"): EDITORS,
+    ("POST", "/api/v1/areas"): EDITORS,
+    ("GET", "/api/v1/areas"): READERS,
+    ("GET", "/api/v1/areas/<area_id>"): READERS,
+    ("PATCH", "/api/v1/areas/<area_id>"): EDITORS,
+    ("POST", "/api/v1/areas/<area_id>/movement"): EDITORS,
+    ("POST", "/api/v1/areas/<area_id>/movement/people"): EDITORS,
+    ("PUT", "/api/v1/areas/<area_id>/movement/people/<traveller_id>"): EDITORS,
+    ("DELETE", "/api/v1/areas/<area_id>/movement/people/<traveller_id>"): EDITORS,
 }
 INCIDENT = {"title": "Secret convoy ambushed", "type": "armed_conflict", "severity": 4, "lat": 33.27, "lon": 35.2}
 
@@ -80,7 +99,7 @@ def _rules(live_server: LiveServer) -> list[tuple[str, str]]:
 
 
 def _url(live_server: LiveServer, rule: str, incident_id: str) -> str:
-    samples = {"incident_id": incident_id, "traveller_id": "T-missing", "filename": "crisis_live.js", "package_name": "dash",
+    samples = {"incident_id": incident_id, "traveller_id": "T-missing", "area_id": "area-missing", "uid": "uid-missing", "filename": "crisis_live.js", "package_name": "dash",
                "fingerprinted_path": "dcc/dash_core_components.js", "path": "incidents"}
     path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: samples[m[1]], rule)
     return live_server.url + path

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import requests
@@ -36,6 +37,18 @@ def map_incident_ids(page: object) -> list[str]:
     )
 
 
+def traveller_points(page: object, prefix: str = "") -> list[list[float]]:
+    """[lon, lat] of the travellers (ids starting with ``prefix``) as the map's travellers layer
+    was last computed from (a MapLibre source of its own: ADR 004)."""
+    return page.evaluate(  # type: ignore[attr-defined, no-any-return]
+        """prefix => { const drawn = window.crisisLive.layer.drawn, out = [];
+                       if (!drawn) { return out; }
+                       drawn.ids.forEach((id, k) => { if (id.startsWith(prefix)) { out.push([drawn.lon[k], drawn.lat[k]]); } });
+                       return out; }""",
+        prefix,
+    )
+
+
 def test_incident_posted_through_the_api_appears_on_the_map_without_reload(browser: object, live_server: LiveServer) -> None:
     feed = {"Authorization": "Bearer " + live_server.token("feed")}
     positions = [{"traveller_id": f"B{i}", "lat": 33.5 + (i % 20) / 20, "lon": 35.3 + (i // 20) / 20} for i in range(200)]
@@ -61,8 +74,8 @@ def test_incident_posted_through_the_api_appears_on_the_map_without_reload(brows
         ".filter(l => l.source && l.source.features).map(l => l.source.features.length)"
     )
     assert sum(area_features) >= 1
-    travellers = page.evaluate("() => document.querySelector('#live-map .js-plotly-plot').data[0].lat.length")
-    assert travellers >= 200
+    page.wait_for_function("() => window.crisisLive.layer.stats.points >= 200", timeout=10_000)
+    assert len(traveller_points(page)) >= 200
     assert "STALE" not in page.inner_text("#live-age")
     page.wait_for_timeout(500)
     DOCS.mkdir(exist_ok=True)
@@ -95,7 +108,8 @@ def test_connection_loss_is_shown(browser: object, live_server: LiveServer) -> N
 def test_duty_officer_reports_through_the_map_form_and_works_it_on_the_board(browser: object, live_server: LiveServer) -> None:
     page = login(browser, live_server)
     box = page.locator("#live-map .maplibregl-canvas").bounding_box()
-    page.mouse.click(box["x"] + box["width"] * 0.55, box["y"] + box["height"] * 0.45)
+    # Where no traveller is drawn: a click on a traveller shows who it is instead.
+    page.mouse.click(box["x"] + box["width"] * 0.40, box["y"] + box["height"] * 0.55)
     page.wait_for_selector("#report-panel", state="visible", timeout=5_000)
     assert page.inner_text("#report-where").startswith("at ")
     page.fill("#report-title", "Checkpoint shooting reported by warden")
@@ -222,31 +236,34 @@ def test_a_map_redraw_cut_off_by_leaving_the_page_raises_no_error(browser: objec
 
 
 def test_travellers_keep_moving_on_the_map_under_a_steady_stream_of_positions(browser: object, live_server: LiveServer) -> None:
-    """The map takes one patch at a time (see crisis_live.js mapBusy): updates that come
-    while it draws are merged into the next patch, never dropped and never queued up."""
+    """The travellers layer takes an update at most every TRAV_REDRAW_MS (crisis_live.js):
+    positions that come meanwhile are merged into the next one, never dropped."""
     feed = {"Authorization": "Bearer " + live_server.token("feed")}
     page = login(browser, live_server)
-    page.evaluate(
-        """() => { const gd = document.querySelector('#live-map .js-plotly-plot');
-                   window.__draws = 0; gd.on('plotly_afterplot', () => { window.__draws += 1; }); }"""
-    )
+    page.wait_for_function("() => window.crisisLive.layer.stats.updates >= 1", timeout=10_000)
+    page.evaluate("() => { window.__draws = window.crisisLive.layer.stats.updates; }")
     prefix, steps = random_ref("M"), 30
     for step in range(steps):  # 30 batches of 300 travellers walking north, every 50 ms
         batch = [{"traveller_id": f"{prefix}-{i}", "lat": -60 + step * 0.5, "lon": -150 + i / 10} for i in range(300)]
         assert requests.post(live_server.url + "/api/v1/positions", json=batch, headers=feed).status_code == 202
         page.wait_for_timeout(50)
+        if step == steps // 2:  # mid-stream: they are drawn while the stream runs, not only at the end
+            deadline = time.monotonic() + 10
+            while len(traveller_points(page, prefix)) < 300 and time.monotonic() < deadline:
+                page.wait_for_timeout(100)
+            assert len(traveller_points(page, prefix)) == 300
+            mid = page.evaluate("() => window.crisisLive.layer.stats.updates")
     final = -60 + (steps - 1) * 0.5
-    page.wait_for_function(
-        "final => { const lat = document.querySelector('#live-map .js-plotly-plot').data[0].lat;"
-        " return Array.from(lat).filter(v => Math.abs(v - final) < 1e-3).length === 300; }",
-        arg=final, timeout=10_000,
-    )
+    deadline = time.monotonic() + 10
+    while True:
+        lats = [lat for _, lat in traveller_points(page, prefix)]
+        if len([v for v in lats if abs(v - final) < 1e-3]) == 300 or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(200)
+    assert len([v for v in lats if abs(v - final) < 1e-3]) == 300
     # None of the travellers is left behind at an earlier step.
-    behind = page.evaluate(
-        "final => Array.from(document.querySelector('#live-map .js-plotly-plot').data[0].lat)"
-        ".filter(v => v >= -60 - 1e-3 && v < final - 1e-3).length", final,
-    )
-    assert behind == 0
-    assert page.evaluate("() => window.__draws") >= 2  # it moved while the stream ran, not only at the end
+    assert [v for v in lats if -60 - 1e-3 <= v < final - 1e-3] == []
+    # Drawn mid-stream and again after it: the later positions were merged into a later update.
+    assert page.evaluate("() => window.crisisLive.layer.stats.updates") > mid > page.evaluate("() => window.__draws")
     assert page.errors == []
     page.close()

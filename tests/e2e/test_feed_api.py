@@ -160,7 +160,7 @@ def test_gdacs_and_usgs_feeds(live_server: LiveServer) -> None:
 def test_feed_health_lists_every_feed(live_server: LiveServer) -> None:
     post(live_server, "gdacs", read_sample("gdacs", "gdacs-rss.xml"), live_server.token("feed"), "text/xml")
     feeds = health(live_server)
-    assert set(feeds) == {"api", "cap", "gdacs", "usgs", "positions", "sim"}
+    assert set(feeds) == {"api", "cap", "gdacs", "usgs", "positions", "sim", "cot"}
     for row in feeds.values():
         assert set(row) == {"status", "last_message_at", "accepted_last_hour", "rejected_last_hour", "accepted_total",
                             "rejected_total", "last_error", "last_error_at", "expected_interval_seconds"}

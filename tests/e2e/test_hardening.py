@@ -320,8 +320,12 @@ def test_pages_run_under_the_content_security_policy(browser: Any, live_server: 
         )
     except Exception as exc:
         raise AssertionError(f"the live map did not draw: {exc}; violations {page.evaluate('() => window.__csp')}; {problems}") from None
-    drawn = page.evaluate("() => (document.querySelector('#live-map .js-plotly-plot').data[0].lat || []).length")
+    # The travellers are a MapLibre layer of their own (ADR 004): held by the page, drawn by the map.
+    page.wait_for_function("() => window.crisisLive.layer.stats.updates > 0", timeout=15_000)
+    drawn = page.evaluate("() => window.crisisLive.state.trav.index.size")
     assert drawn >= 20
+    rendered = page.evaluate("() => window.crisisLive.layer.map.querySourceFeatures(window.crisisLive.TRAV_SOURCE).length")
+    assert rendered > 0
     assert page.evaluate("() => document.querySelector('#live-map .maplibregl-canvas').width") > 0
     violations = page.evaluate("() => window.__csp")
 

@@ -19,7 +19,7 @@ from tests.conftest import LiveServer, random_ref
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
-ROLES = ("admin", "duty_officer", "regional_desk", "wall", "feed")
+ROLES = ("admin", "duty_officer", "regional_desk", "wall", "feed", "traveller", "warden")
 INCIDENT = {"title": "Checkpoint closed", "type": "civil_unrest", "severity": 2, "lat": 33.89, "lon": 35.5}
 
 

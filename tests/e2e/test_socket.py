@@ -133,7 +133,7 @@ def test_feed_health_comes_on_sync_and_again_with_the_heartbeat(live_server: Liv
     try:
         client.call("sync", {"last_id": None}, namespace="/live", timeout=10)
         first = wait_for(received, "feeds")
-        assert set(first["feeds"]) == {"api", "cap", "gdacs", "usgs", "positions", "sim"}
+        assert set(first["feeds"]) == {"api", "cap", "gdacs", "usgs", "positions", "sim", "cot"}
         refused = requests.post(live_server.url + "/api/v1/feeds/cap", data=b"<alert><unclosed>",
                                 headers={"Authorization": "Bearer " + live_server.token("feed"), "Content-Type": "application/xml"})
         assert refused.status_code == 400

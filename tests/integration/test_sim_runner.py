@@ -6,12 +6,27 @@ embedded Redis.
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+import pytest
+import shapely
+import shapely.geometry
+
+from crisis import views
+from crisis.adapters.accounts import Principal
+from crisis.adapters.device_store import DeviceStore
+from crisis.domain import accountability
+from crisis.domain import areas as rules
+from crisis.domain.travellers import CATEGORIES
+from crisis.sim import story
 from crisis.sim.runner import SimulationRunner
 from crisis.sim.scenario import Scenario, Step
+from crisis.views_areas import areas as area_store
+
+ADMIN = Principal("root", "admin")
 
 
 def _scenario(travellers: int = 500) -> Scenario:
@@ -25,12 +40,12 @@ def _wait(condition: Any, timeout: float) -> bool:
         if condition():
             return True
         time.sleep(0.05)
-    return condition()
+    return bool(condition())
 
 
 def test_runner_stores_travellers_positions_and_incidents(context: Any) -> None:
     runner = SimulationRunner(context.deps, context.deps.positions, interval=0.2, scenario=_scenario(),
-                              feed_log=context.feed_log)
+                              feed_log=context.feed_log, context=context)
     runner.start()
     try:
         time.sleep(3.0)
@@ -40,6 +55,7 @@ def test_runner_stores_travellers_positions_and_incidents(context: Any) -> None:
         assert time.monotonic() - began < 3.0
     assert not runner.running
     assert runner.steps >= 5
+    assert runner.failures == [] and runner.errors == 0
     assert context.deps.positions.count() == 500
     assert context.deps.positions.traveller_count() == 500
     sim = [i for i in context.deps.incidents.all() if i.source == "sim"]
@@ -47,6 +63,15 @@ def test_runner_stores_travellers_positions_and_incidents(context: Any) -> None:
     assert any(i.source_id and i.source_id.endswith("leb-1") for i in sim)
     # Every step counts as one message of the "sim" feed on the feed health page.
     assert int(context.feed_log.stats("sim")["accepted_total"]) == runner.steps
+    # The travellers are real profiles, imported through the travellers' own command.
+    profile = context.deps.travellers.get("T000001")
+    assert profile is not None and profile["category"] in CATEGORIES and " " in profile["name"]
+    assert profile["duty_station"]["country"] and profile["email"].endswith("example.org")
+
+
+def test_runner_needs_the_context_for_the_people_side(context: Any) -> None:
+    with pytest.raises(ValueError, match="Context"):
+        SimulationRunner(context.deps, context.deps.positions, scenario=_scenario(50))
 
 
 class _Flaky(Scenario):
@@ -63,10 +88,141 @@ class _Flaky(Scenario):
 
 def test_runner_survives_a_failing_step(context: Any) -> None:
     scenario = _Flaky(seed=2, travellers=50, start=datetime.now(timezone.utc))
-    runner = SimulationRunner(context.deps, context.deps.positions, interval=0.1, scenario=scenario)
+    runner = SimulationRunner(context.deps, context.deps.positions, interval=0.1, scenario=scenario, context=context)
     runner.start()
     try:
         assert _wait(lambda: runner.steps >= 3, timeout=5.0)
     finally:
         runner.stop()
     assert runner.errors >= 1 and scenario.failed
+
+
+class _Clock:
+    """Simulated time, shared by the runner and the handlers (so an expected arrival passes)."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def story_run(session_context: Any) -> dict[str, Any]:
+    """A demo run of 7 simulated minutes on 1500 travellers, ticked by hand every 2 s,
+    with what the stores held along the way."""
+    context = session_context
+    context.redis.flushdb()
+    start = datetime.now(timezone.utc).replace(microsecond=0)
+    clock = _Clock(start)
+    real_clock = context.deps.clock
+    context.deps.clock = clock
+    try:
+        scenario = Scenario(seed=3, travellers=1500, start=start, run_tag="it")
+        runner = SimulationRunner(context.deps, context.deps.positions, scenario=scenario, clock=clock, context=context)
+        runner.tick()  # import, handsets, first positions
+        seen: dict[str, Any] = {"devices": DeviceStore(context.redis).all(), "accounted": {}, "areas": {}}
+        for t in range(2, 422, 2):
+            clock.now = start + timedelta(seconds=t)
+            runner.tick()
+            area_id = runner.area_id()
+            if area_id is not None and t in (98, 104, 130, 420):
+                seen["areas"][t] = area_store(context).get(area_id)
+            if t == 100:
+                seen["seen_100"] = {h.uid: DeviceStore(context.redis).seen(h.uid) for h in scenario.handsets}
+            leb1 = runner.incident_id("sim-it-leb-1")
+            if leb1 is not None and t % 30 == 0:
+                statuses = context.roll.statuses(accountability.incident_scope(leb1))
+                seen["accounted"][t] = accountability.counts(s["status"] for s in statuses.values())
+        leb4 = runner.incident_id("sim-it-leb-4")
+        assert leb4 is not None
+        seen["affected_leb4"] = views.affected_people(context, ADMIN, leb4, clock.now)
+        seen["burndown"] = views.incident_burndown(context, ADMIN, runner.incident_id("sim-it-leb-1") or "", clock.now)
+        seen["positions"] = context.deps.travellers.latest_reports(scenario.ids)
+        seen["raw_positions"] = {h.uid: context.redis.hget("crisis:positions", scenario.ids[h.index])
+                                 for h in scenario.handsets}
+        seen["seen"] = {h.uid: DeviceStore(context.redis).seen(h.uid) for h in scenario.handsets}
+        seen["profiles"] = {p["id"]: p for p in context.deps.travellers.all()}
+        return {"runner": runner, "scenario": scenario, "start": start, "now": clock.now, **seen}
+    finally:
+        context.deps.clock = real_clock
+
+
+def test_the_story_runs_through_the_real_commands_without_a_refusal(story_run: dict[str, Any]) -> None:
+    runner = story_run["runner"]
+    assert runner.failures == [] and runner.errors == 0
+    assert {"AreaPhase", "ConfirmMovement", "Progress", "CheckIn", "CotReport"} <= set(runner.done)
+    assert len(story_run["profiles"]) == 1500
+    assert {d["uid"] for d in story_run["devices"]} == {uid for uid, _ in story_run["scenario"].devices()}
+
+
+def test_phase_three_lists_who_must_move_and_the_relocation_is_tracked(story_run: dict[str, Any]) -> None:
+    areas, profiles, scenario = story_run["areas"], story_run["profiles"], story_run["scenario"]
+    assert areas[98]["phase"] == 2 and areas[98]["movement"] is None
+    assert areas[98]["name"] == story.AREA_NAME
+    opened = areas[104]
+    assert opened["phase"] == 3
+    listed = [p["traveller_id"] for p in opened["movement"]["people"]]
+    assert len(listed) >= 5
+    # The rule: dependants, visitors, consultants, non-essential international staff, inside.
+    polygon = shapely.geometry.shape(story.AREA_GEOMETRY)
+    for tid in listed:
+        profile = profiles[tid]
+        assert rules.on_list(3, profile["category"], profile["essential"]), profile
+    confirmed = areas[130]["movement"]
+    assert confirmed["safe_haven"]["name"].startswith("Amman") and confirmed["mode"] == "road"
+    assert confirmed["counts"]["moving"] > 0  # the convoys have left
+    assert {p["progress"] for p in confirmed["people"]} <= {"to_move", "moving"}
+    final = rules.with_overdue(areas[420]["movement"], story_run["now"])
+    by_id = {p["traveller_id"]: p for p in final["people"]}
+    held = scenario.held_id()
+    assert held in by_id and by_id[held]["progress"] == "moving" and by_id[held]["overdue"]
+    arrived = [p for p in final["people"] if p["progress"] == "arrived"]
+    assert len(arrived) >= len(listed) - 2 and final["counts"]["overdue"] >= 1
+    # Arrivals checked in at the safe haven: the last known place is in Amman.
+    for person in arrived:
+        lat, lon, _ = story_run["positions"][person["traveller_id"]]
+        assert abs(lat - 31.955) < 0.2 and abs(lon - 35.91) < 0.2
+        assert not shapely.contains_xy(polygon, lon, lat)
+
+
+def test_check_ins_accrue_and_the_burndown_falls(story_run: dict[str, Any]) -> None:
+    accounted = story_run["accounted"]
+    times = sorted(accounted)
+    done = [accounted[t]["safe"] + accounted[t]["unsure"] + accounted[t]["needs_help"] for t in times]
+    assert done[-1] > done[0] and done == sorted(done)
+    assert accounted[times[-1]]["safe"] > accounted[times[-1]]["needs_help"]
+    burndown = story_run["burndown"]
+    unaccounted = [p["unaccounted"] for p in burndown["points"]]
+    assert burndown["total"] > 10 and unaccounted[0] > unaccounted[-1]
+
+
+def test_travellers_flying_into_beirut_are_affected_by_itinerary(story_run: dict[str, Any]) -> None:
+    scenario, affected = story_run["scenario"], story_run["affected_leb4"]
+    by_itinerary = {p["traveller_id"] for p in affected["people"] if p["reason"] == "itinerary"}
+    inbound = {scenario.ids[i] for i in scenario.inbound}
+    assert inbound and inbound <= by_itinerary
+    assert not by_itinerary & {scenario.ids[i] for i in scenario.late_inbound}  # 49 h and more: not yet
+    # They checked in (their flight postponed), and the check-in counted in this incident.
+    statuses = {p["traveller_id"]: p["status"] for p in affected["people"]}
+    assert {statuses[tid] for tid in inbound} == {"safe"}
+
+
+def test_handsets_report_by_cot_and_map_to_their_travellers(story_run: dict[str, Any]) -> None:
+    scenario = story_run["scenario"]
+    assert scenario.handsets
+    for handset in scenario.handsets:
+        seen = story_run["seen"][handset.uid]
+        assert seen is not None and seen["callsign"] == handset.callsign
+        raw = story_run["raw_positions"][handset.uid]
+        assert raw is not None
+        source = json.loads(raw)[3]
+        assert source in ("cot", "checkin")  # after the first report, only the handset (or a check-in) places them
+    beirut = [h for h in scenario.handsets if h.no_fix is not None]
+    assert beirut  # the one that loses its fix: recorded as seen without a place, never drawn at 0,0
+    for handset in beirut:
+        lost = story_run["seen_100"][handset.uid]
+        assert lost["fix"] is False and lost["lat"] is None
+    for tid in (scenario.ids[h.index] for h in scenario.handsets):
+        lat, lon, _ = story_run["positions"][tid]
+        assert abs(lat) > 1 and abs(lon) > 1

@@ -36,15 +36,16 @@ def test_closed_incidents_leave_the_map_and_areas_group_by_severity() -> None:
     closed = incident_message({"id": "b", "title": "B", "severity": 4, "status": "closed", "lat": 2, "lon": 2, "radius_km": 5}, "x", "2-0")
     areas = area_features([open_one, closed])
     assert [f["properties"]["id"] for f in areas[4]["features"]] == ["a"]
-    figure = map_figure([open_one, closed], np.array([10.0, 20.0]), np.array([30.0, 40.0]))
+    figure = map_figure([open_one, closed])
     assert list(figure.data[INCIDENT_TRACE].customdata) == ["a"]
-    assert figure.data[TRAVELLER_TRACE].lat.dtype == np.float32
+    # Travellers are the browser's MapLibre layer (ADR 004): the figure keeps an empty trace.
+    assert len(figure.data[TRAVELLER_TRACE].lat) == 0
     layers = figure.layout.map.layers
     assert layers[0].source == "/assets/basemap/countries.geojson" and figure.layout.map.style == "white-bg"
     assert len(layers[AREA_LAYER_FIRST + 3].source["features"]) == 1
 
 
 def test_online_style_drops_the_offline_basemap() -> None:
-    figure = map_figure([], np.array([]), np.array([]), "open-street-map")
+    figure = map_figure([], "open-street-map")
     assert figure.layout.map.style == "open-street-map"
     assert all(not isinstance(layer.source, str) for layer in figure.layout.map.layers)

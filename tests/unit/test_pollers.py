@@ -53,7 +53,7 @@ def test_sources_and_intervals_come_from_settings() -> None:
     assert feed_sources(settings) == [FeedSource("gdacs", "https://www.gdacs.org/xml/rss.xml", 300),
                                       FeedSource("cap", "/srv/cap.xml", 30)]
     intervals = expected_intervals(settings)
-    assert intervals == {"api": None, "cap": 30, "gdacs": 300, "usgs": None, "positions": None, "sim": None}
+    assert intervals == {"api": None, "cap": 30, "gdacs": 300, "usgs": None, "positions": None, "sim": None, "cot": None}
 
 
 def test_settings_read_feed_options_from_the_environment() -> None:

@@ -13,7 +13,8 @@ import shapely.geometry
 from pyproj import Geod
 
 from crisis.domain.incidents import ALLOWED_TRANSITIONS
-from crisis.domain.model import IncidentStatus, IncidentType, StaffCategory
+from crisis.domain.model import IncidentStatus, IncidentType
+from crisis.domain.travellers import CATEGORIES
 from crisis.feeds.schemas import IncidentIn
 from crisis.sim.places import AGENCIES, AMMAN
 from crisis.sim.scenario import Scenario, Step
@@ -62,16 +63,16 @@ def test_profiles_are_complete_plausible_and_unique() -> None:
     airports = airportsdata.load("IATA")
     assert len(profiles) == 5000
     assert len({p["id"] for p in profiles}) == 5000
-    categories = {c.value for c in StaffCategory}
     for p in profiles:
         assert re.fullmatch(r"T\d{6}", p["id"])
         assert re.fullmatch(r"\S+ \S.*", p["name"])
-        assert p["agency"] in AGENCIES and p["category"] in categories
-        assert p["duty_station"] and p["duty_station_iata"] in airports
-    stations = {p["duty_station_iata"] for p in profiles}
+        assert p["agency"] in AGENCIES and p["category"] in CATEGORIES
+        assert p["duty_station"]["name"] and re.fullmatch(r"[A-Z]{3}", p["duty_station"]["country"])
+        assert all(s["from"] in airports and s["to"] in airports for s in p["itinerary"])
+    stations = {(p["duty_station"]["lat"], p["duty_station"]["lon"]) for p in profiles}
     assert len(stations) > 100
-    shares = {c: sum(p["category"] == c for p in profiles) / 5000 for c in categories}
-    assert shares["national"] > shares["international"] > shares["visitor"]
+    shares = {c: sum(p["category"] == c for p in profiles) / 5000 for c in CATEGORIES}
+    assert shares["national_staff"] > shares["international_staff"] > shares["visitor"]
 
 
 def test_initial_positions_cover_everyone_validly_in_batches_of_5000() -> None:

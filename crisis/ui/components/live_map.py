@@ -1,4 +1,8 @@
-"""The live map component: a server-rendered first picture that the browser then patches."""
+"""The live map component: a server-rendered first picture that the browser then patches.
+
+The figure holds the incidents; the travellers come over the socket and are drawn by the
+browser as a MapLibre layer (assets/crisis_live.js, docs/adr/004-travellers-layer.md).
+"""
 
 from __future__ import annotations
 
@@ -9,22 +13,49 @@ from crisis.layers import map_figure
 from crisis.ui import ids
 from crisis.views import live_picture
 
+# The map's legend of traveller colours: (status, label), in the order of the colour rank
+# of assets/crisis_live.js (STATUS_RANK; the worst status of a cluster is its colour).
+TRAVELLER_LEGEND = (
+    ("needs_help", "needs help"),
+    ("unreachable", "unreachable"),
+    ("unsure", "unsure"),
+    ("no_response", "no response"),
+    ("safe", "safe"),
+    ("none", "not affected"),
+)
+
+
+def traveller_legend() -> html.Div:
+    """Which colour is which accountability status (a ring: affected by an open incident)."""
+    return html.Div(
+        className="trav-legend",
+        children=[
+            html.Span("Travellers:", className="trav-legend-title"),
+            *[html.Span([html.Span(className=f"trav-dot trav-{status}"), label], className="trav-legend-item")
+              for status, label in TRAVELLER_LEGEND],
+            html.Span([html.Span(className="trav-dot trav-none trav-affected"), "affected"], className="trav-legend-item"),
+        ],
+    )
+
 
 def live_map(class_name: str = "live-map") -> list[object]:
     """The map and its mount store; the clientside "map" callback keeps it live."""
     picture = live_picture(current_app.extensions["crisis"], g.principal)
     style = current_app.config.get("CRISIS_MAP_STYLE", "white-bg")
-    figure = map_figure.map_figure(picture["incidents"], picture["lat"], picture["lon"], style)
+    figure = map_figure.map_figure(picture["incidents"], style)
     area_first = len(figure.layout.map.layers) - len(map_figure.SEVERITY_COLOURS)
     return [
         dcc.Store(id=ids.MAP_MOUNTED, data={"head": picture["head"], "area_layer_first": area_first}),
         html.Div(
             className=class_name,
-            children=dcc.Graph(
-                id=ids.MAP,
-                figure=figure,
-                style={"height": "100%"},
-                config={"displaylogo": False, "scrollZoom": True},
-            ),
+            children=[
+                dcc.Graph(
+                    id=ids.MAP,
+                    figure=figure,
+                    style={"height": "100%"},
+                    config={"displaylogo": False, "scrollZoom": True},
+                ),
+                traveller_legend(),
+            ],
         ),
     ]

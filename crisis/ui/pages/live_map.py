@@ -1,4 +1,10 @@
-"""The live map: incidents and travellers, updated by push without reloading."""
+"""The live map: incidents and travellers, updated by push without reloading.
+
+Clicking an incident on the map shows who it affects in ``INCIDENT_PEOPLE`` (filled by
+assets/crisis_live.js from GET /api/v1/incidents/{id}/affected, its counts kept live by
+the "affected" socket messages); hovering or clicking a traveller shows who, status,
+position source and age.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,9 @@ from crisis.ui.commands import EDITORS, report_from_form
 from crisis.ui.components.live_map import live_map
 from crisis.ui.components.report_form import report_form
 
+# Filled by assets/crisis_live.js (set_props) when an incident is clicked on the map.
+INCIDENT_PEOPLE = "map-incident-people"
+
 
 def layout(**_query: Any) -> html.Div:
     return html.Div(
@@ -24,6 +33,8 @@ def layout(**_query: Any) -> html.Div:
                 children=[
                     report_form() if g.principal.role in EDITORS else None,
                     html.P("Click the map to report an incident there.", className="report-hint") if g.principal.role in EDITORS else None,
+                    html.P("Click an incident to see who it affects; click a traveller to see who it is.", className="report-hint"),
+                    html.Section(id=INCIDENT_PEOPLE, className="map-people", style={"display": "none"}),
                     html.H2("Open incidents"),
                     html.Ul(id=ids.INCIDENT_LIST, className="incident-list"),
                 ],

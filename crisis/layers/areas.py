@@ -1,0 +1,144 @@
+"""Security areas and movements as map drawing: pure functions, plotly-ready dicts.
+
+* ``area_layers``: map layout layers (``figure.layout.map.layers``), one fill and one
+  outline per phase, coloured by phase (``PHASE_COLOURS``); a country area is drawn with
+  its country's outline (pass ``country_shapes``: ``crisis.views_areas.country_shapes``).
+* ``movement_traces``: two ``scattermap`` traces: the movements' lines, each from the
+  area's centre to its safe haven along the great circle, and a marker at each safe haven
+  labelled "arrived a / moving m / to move t" (and "k overdue"), red when anyone is overdue.
+* ``movement_lines``: the same facts as plain records, for a table or a custom drawing.
+
+The areas given are those the viewer may see (``crisis.views_areas.areas_view``), so
+nothing here filters by role. Overdue is recomputed for ``now``: an expected arrival
+passes without any event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from crisis.domain.areas import ROMAN, with_overdue
+from crisis.domain.travellers import great_circle_point
+
+PHASE_COLOURS = {0: "#9e9e9e", 1: "#fdd835", 2: "#fb8c00", 3: "#e53935", 4: "#b71c1c", 5: "#4a148c"}
+OVERDUE_COLOUR = "#d50000"
+ON_TIME_COLOUR = "#1b5e20"
+LINE_COLOUR = "#263238"
+_LINE_STEPS = 24
+
+
+def area_geometry(area: Mapping[str, Any], country_shapes: Mapping[str, Mapping[str, Any]] | None = None) -> Mapping[str, Any] | None:
+    """The geometry to shade for an area: its polygon, else its country's outline, else None."""
+    if area.get("geometry"):
+        return area["geometry"]  # type: ignore[no-any-return]
+    if area.get("country") and country_shapes:
+        return country_shapes.get(str(area["country"]).upper())
+    return None
+
+
+def area_features(areas: Sequence[Mapping[str, Any]],
+                  country_shapes: Mapping[str, Mapping[str, Any]] | None = None) -> dict[int, dict[str, Any]]:
+    """One GeoJSON FeatureCollection per phase (0-5), each feature an area."""
+    out: dict[int, dict[str, Any]] = {p: {"type": "FeatureCollection", "features": []} for p in PHASE_COLOURS}
+    for area in areas:
+        geometry = area_geometry(area, country_shapes)
+        if geometry is None:
+            continue
+        phase = int(area.get("phase", 0))
+        out[phase]["features"].append({"type": "Feature", "geometry": dict(geometry), "properties": {
+            "id": area["id"], "name": area.get("name"), "phase": phase, "phase_label": ROMAN[phase]}})
+    return out
+
+
+def area_layers(areas: Sequence[Mapping[str, Any]], country_shapes: Mapping[str, Mapping[str, Any]] | None = None,
+                opacity: float = 0.25, include_phase_zero: bool = False) -> list[dict[str, Any]]:
+    """Map layout layers: for each phase, a fill and an outline (fixed order: phase 0 or 1
+    to 5, fill then line, so the page can patch a layer by index). Phase 0 areas are left
+    out unless ``include_phase_zero``."""
+    layers: list[dict[str, Any]] = []
+    for phase, collection in area_features(areas, country_shapes).items():
+        if phase == 0 and not include_phase_zero:
+            continue
+        colour = PHASE_COLOURS[phase]
+        layers.append({"sourcetype": "geojson", "source": collection, "type": "fill", "color": colour,
+                       "opacity": opacity, "below": "traces", "name": f"phase {ROMAN[phase]}"})
+        layers.append({"sourcetype": "geojson", "source": collection, "type": "line", "color": colour,
+                       "line": {"width": 2}, "below": "traces"})
+    return layers
+
+
+def movement_label(counts: Mapping[str, int]) -> str:
+    """"arrived a / moving m / to move t", then ", k overdue" and ", s stayed" when any."""
+    text = f"arrived {counts.get('arrived', 0)} / moving {counts.get('moving', 0)} / to move {counts.get('to_move', 0)}"
+    if counts.get("overdue"):
+        text += f", {counts['overdue']} overdue"
+    if counts.get("stayed"):
+        text += f", {counts['stayed']} stayed"
+    return text
+
+
+def great_circle(lat1: float, lon1: float, lat2: float, lon2: float, steps: int = _LINE_STEPS) -> tuple[list[float], list[float]]:
+    """Points along the great circle, longitudes kept continuous (they may leave -180..180
+    so a line across the antimeridian is drawn the short way)."""
+    lats: list[float] = []
+    lons: list[float] = []
+    for k in range(steps + 1):
+        lat, lon = great_circle_point(lat1, lon1, lat2, lon2, k / steps)
+        if lons:
+            while lon - lons[-1] > 180.0:
+                lon -= 360.0
+            while lon - lons[-1] < -180.0:
+                lon += 360.0
+        lats.append(round(lat, 5))
+        lons.append(round(lon, 5))
+    return lats, lons
+
+
+def movement_lines(areas: Sequence[Mapping[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """One record per open movement with a safe haven: area, from, to, counts, label, overdue."""
+    out = []
+    for area in areas:
+        movement = area.get("movement")
+        if not movement or not movement.get("safe_haven") or movement.get("closed_at"):
+            continue
+        current = with_overdue(movement, now) if movement.get("people") else movement
+        counts = current["counts"]
+        centre = area.get("centre") or {}
+        if "lat" not in centre:
+            continue
+        haven = movement["safe_haven"]
+        out.append({
+            "area_id": area["id"], "area_name": area.get("name"), "action": movement["action"],
+            "phase": area.get("phase"), "mode": movement.get("mode"), "expected_arrival": movement.get("expected_arrival"),
+            "from": {"lat": float(centre["lat"]), "lon": float(centre["lon"])},
+            "to": {"name": haven["name"], "lat": float(haven["lat"]), "lon": float(haven["lon"])},
+            "counts": counts, "overdue": int(counts.get("overdue", 0)), "label": movement_label(counts),
+        })
+    return out
+
+
+def movement_traces(areas: Sequence[Mapping[str, Any]], now: datetime) -> list[dict[str, Any]]:
+    """Two ``scattermap`` trace dicts (lines, then safe-haven markers with labels); both
+    empty when no movement is confirmed. ``customdata`` of a marker is its area id."""
+    lines = movement_lines(areas, now)
+    lat: list[float | None] = []
+    lon: list[float | None] = []
+    for line in lines:
+        la, lo = great_circle(line["from"]["lat"], line["from"]["lon"], line["to"]["lat"], line["to"]["lon"])
+        lat += [*la, None]
+        lon += [*lo, None]
+    path = {"type": "scattermap", "name": "Movements", "mode": "lines", "lat": lat, "lon": lon,
+            "line": {"width": 3, "color": LINE_COLOUR}, "hoverinfo": "skip", "showlegend": False}
+    havens = {
+        "type": "scattermap", "name": "Safe havens", "mode": "markers+text",
+        "lat": [line["to"]["lat"] for line in lines], "lon": [line["to"]["lon"] for line in lines],
+        "text": [line["label"] for line in lines], "textposition": "top right",
+        "customdata": [line["area_id"] for line in lines],
+        "hovertext": [f"{line['area_name']} -> {line['to']['name']} ({line['action']}, {line['mode']}): {line['label']}"
+                      for line in lines],
+        "hoverinfo": "text",
+        "marker": {"size": 13, "color": [OVERDUE_COLOUR if line["overdue"] else ON_TIME_COLOUR for line in lines]},
+    }
+    return [path, havens]

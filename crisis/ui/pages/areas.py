@@ -1,0 +1,352 @@
+"""Security areas: each area's phase and its movement (relocation or evacuation), live.
+
+Every reader sees the areas of their region (``crisis.views_areas.areas_view`` cuts them:
+a regional desk only its region; a wall display the counts, never the names). Duty
+officers and administrators change an area's phase, confirm its movement (safe haven,
+mode, expected arrival) and set each listed person's progress, through the same
+handlers as the API (``crisis.ui.people_commands``). The tables are re-read when the
+live "areas"/"movement" messages say something changed (assets/crisis_people.js).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import dash
+import dash_ag_grid as dag
+from dash import ALL, Input, Output, State, dcc, html, no_update
+from dash import ctx as dash_ctx
+from flask import current_app, g
+
+from crisis.domain import access
+from crisis.domain.accountability import area_scope
+from crisis.domain.areas import MODES, PHASES, PROGRESS, phase_name
+from crisis.domain.regions import REGIONS
+from crisis.ui import ids
+from crisis.ui.components.affected_people import STATUS_VERBS, outcome, status_rules
+from crisis.ui.people_commands import (
+    change_area_phase,
+    confirm_area_movement,
+    set_area_progress,
+    set_people_status,
+)
+from crisis.views_areas import areas_view
+
+LOUD_AREA = "params.data.needs_help > 0 || params.data.overdue > 0"
+
+AREA_COLUMNS = [
+    {"field": "needs_help", "headerName": "Need help", "width": 110, "sort": "desc", "type": "rightAligned",
+     "cellClassRules": {"needs-help-cell": "params.value > 0"}},
+    {"field": "name", "headerName": "Area", "flex": 2, "minWidth": 170},
+    {"field": "phase_label", "headerName": "Phase", "width": 190, "cellClassRules": {f"phase-{n}": f"params.data.phase == {n}" for n in PHASES}},
+    {"field": "region", "headerName": "Region", "width": 150},
+    {"field": "action", "headerName": "Movement", "width": 115},
+    {"field": "to_move", "headerName": "To move", "width": 95, "type": "rightAligned"},
+    {"field": "moving", "headerName": "Moving", "width": 90, "type": "rightAligned"},
+    {"field": "arrived", "headerName": "Arrived", "width": 90, "type": "rightAligned"},
+    {"field": "stayed", "headerName": "Stayed", "width": 85, "type": "rightAligned"},
+    {"field": "overdue", "headerName": "Overdue", "width": 95, "type": "rightAligned",
+     "cellClassRules": {"overdue-cell": "params.value > 0"}},
+    {"field": "accounted_pct", "headerName": "% accounted", "width": 115, "type": "rightAligned"},
+]
+
+
+def movement_columns(sees_names: bool) -> list[dict[str, Any]]:
+    cols: list[dict[str, Any]] = [
+        {"field": "progress", "headerName": "Progress", "width": 120, "cellClass": "progress-cell",
+         "cellClassRules": {f"progress-{p}": f"params.value === '{p}'" for p in PROGRESS}},
+        {"field": "overdue", "headerName": "Overdue", "width": 100, "cellDataType": False,
+         "valueFormatter": {"function": "params.value ? 'OVERDUE' : ''"},
+         "cellClassRules": {"overdue-cell": "params.value"}},
+        {"field": "status", "headerName": "Accounted", "width": 130, "cellClassRules": status_rules(),
+         "valueFormatter": {"function": "crisisStatusLabel(params.value)"}},
+    ]
+    if sees_names:
+        cols += [{"field": "name", "headerName": "Name", "flex": 2, "minWidth": 150},
+                 {"field": "agency", "headerName": "Agency", "width": 100}]
+    cols += [{"field": "category", "headerName": "Category", "width": 150},
+             {"field": "reason", "headerName": "Reason (stayed)", "flex": 1, "minWidth": 140}]
+    return cols
+
+
+def area_rows(areas: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per area: its phase and its movement's counts (needs help and overdue first)."""
+    rows = []
+    for area in areas:
+        movement = area.get("movement") or {}
+        counts = movement.get("counts") or {}
+        tally = movement.get("accountability") or {}
+        rows.append({
+            "id": area["id"], "name": area.get("name"), "phase": int(area.get("phase") or 0),
+            "phase_label": phase_name(int(area.get("phase") or 0)), "region": REGIONS.get(area.get("region") or "", area.get("region") or "-"),
+            "action": movement.get("action") or "", "needs_help": int(tally.get("needs_help", 0)),
+            **{k: int(counts.get(k, 0)) for k in ("to_move", "moving", "arrived", "stayed", "overdue")},
+            "accounted_pct": tally.get("accounted_pct", "") if movement else "",
+        })
+    rows.sort(key=lambda r: (-r["needs_help"], -r["overdue"], -r["phase"], str(r["name"])))
+    return rows
+
+
+def movement_rows(area: dict[str, Any] | None) -> list[dict[str, Any]]:
+    movement = (area or {}).get("movement") or {}
+    rows = [dict(p) for p in movement.get("people", [])]
+    rank = {"needs_help": 0}
+    rows.sort(key=lambda r: (rank.get(r.get("status", ""), 1), not r.get("overdue"), PROGRESS.index(r["progress"])
+                             if r.get("progress") in PROGRESS else 9))
+    return rows
+
+
+def _when(iso: str | None) -> str:
+    return (iso[:16].replace("T", " ") + " UTC") if iso else "-"
+
+
+def area_facts(area: dict[str, Any] | None) -> Any:
+    if area is None:
+        return html.P("Select an area in the table: its phase, its movement and who is on it open here.", className="detail-empty")
+    movement = area.get("movement")
+    facts: list[Any] = [html.H2([html.Span(phase_name(int(area.get("phase") or 0)), className=f"phase-badge phase-{area.get('phase') or 0}"),
+                      " ", area.get("name") or area["id"]], **{"data-area-id": area["id"]})]
+    if not movement:
+        facts.append(html.P("No movement: the phase is below III.", className="detail-empty"))
+        return facts
+    counts = movement.get("counts") or {}
+    haven = movement.get("safe_haven") or {}
+    tally = movement.get("accountability") or {}
+    facts += [
+        html.Dl(className="facts", children=[
+            html.Div([html.Dt("Movement"), html.Dd(f"{movement.get('action')}" + (" (out of the country)" if movement.get("out_of_country") else ""))], className="fact"),
+            html.Div([html.Dt("Safe haven"), html.Dd(haven.get("name") or "not confirmed yet")], className="fact"),
+            html.Div([html.Dt("Mode"), html.Dd(movement.get("mode") or "-")], className="fact"),
+            html.Div([html.Dt("Expected arrival"), html.Dd(_when(movement.get("expected_arrival")))], className="fact"),
+            html.Div([html.Dt("Opened"), html.Dd(_when(movement.get("opened_at")))], className="fact"),
+        ]),
+        html.Div(className="movement-counts", children=[
+            html.Span([html.B(str(counts.get(k, 0))), " ", k.replace("_", " ")], className=f"count progress-{k}", id=f"movement-count-{k}")
+            for k in ("to_move", "moving", "arrived", "stayed")
+        ] + [
+            html.Span([html.B(str(counts.get("overdue", 0))), " OVERDUE"], id="movement-count-overdue",
+                      className="count overdue" + (" loud" if counts.get("overdue") else "")),
+            html.Span([html.B(str(tally.get("needs_help", 0))), " NEED HELP"], id="movement-count-needs_help",
+                      className="count count-needs_help" + (" loud" if tally.get("needs_help") else "")),
+            html.Span([html.B(f"{float(tally.get('accounted_pct', 0.0)):.1f}"), "% accounted for"], className="count count-pct"),
+        ]),
+    ]
+    return facts
+
+
+def _editor_controls() -> list[Any]:
+    return [
+        html.Div(className="area-edit", children=[
+            html.Label(["Phase", dcc.Dropdown(id=ids.AREA_PHASE, options=[{"label": phase_name(p), "value": p} for p in PHASES],
+                                              clearable=False)]),
+            html.Button("Change phase", id=ids.AREA_PHASE_SAVE, className="action"),
+        ]),
+        html.Details(className="area-confirm", open=True, children=[
+            html.Summary("Confirm the movement"),
+            dcc.Input(id=ids.AREA_HAVEN_NAME, placeholder="safe haven (e.g. Amman)"),
+            dcc.Input(id=ids.AREA_HAVEN_LAT, placeholder="lat", type="number"),
+            dcc.Input(id=ids.AREA_HAVEN_LON, placeholder="lon", type="number"),
+            dcc.Dropdown(id=ids.AREA_MODE, options=list(MODES), placeholder="mode", clearable=False),
+            dcc.Input(id=ids.AREA_ARRIVAL, placeholder="expected arrival, e.g. 2026-12-01T18:00Z"),
+            html.Button("Confirm movement", id=ids.AREA_CONFIRM, className="action"),
+        ]),
+    ]
+
+
+def _progress_controls() -> html.Div:
+    return html.Div(className="people-actions-block", children=[
+        html.Div(className="people-actions", children=[
+            html.Span("Selected people moved:", className="people-actions-label"),
+            *[html.Button(p.replace("_", " "), id=ids.movement_progress_action(p), className=f"action progress-{p}") for p in PROGRESS],
+            dcc.Input(id=ids.AREA_REASON, placeholder="reason (needed for stayed)", className="people-note"),
+        ]),
+        html.Div(className="people-actions", children=[
+            html.Span("Selected people are:", className="people-actions-label"),
+            *[html.Button(verb, id=ids.area_status_action(status), className=f"action people-set status-{status}")
+              for status, verb in STATUS_VERBS.items()],
+        ]),
+    ])
+
+
+def layout(**_query: Any) -> html.Div:
+    context = current_app.extensions["crisis"]
+    can_edit = access.can_edit(g.principal)
+    region = access.region_scope(g.principal)
+    return html.Div(
+        id=ids.AREAS_PAGE,
+        className="areas-page",
+        children=[
+            dcc.Store(id=ids.AREAS_LIVE),
+            dcc.Store(id=ids.AREAS_SELECTED),
+            html.Div(className="areas-left", children=[
+                html.Div(className="areas-head", children=[
+                    html.H2("Security areas"),
+                    dcc.Dropdown(id=ids.AREAS_FILTER_REGION, options=[{"label": label, "value": code} for code, label in REGIONS.items()],
+                                 value=region, placeholder="All regions", disabled=region is not None, clearable=region is None,
+                                 className="areas-filter"),
+                ]),
+                dag.AgGrid(
+                    id=ids.AREAS_GRID, columnDefs=AREA_COLUMNS, rowData=area_rows(areas_view(context, g.principal)),
+                    getRowId="params.data.id", defaultColDef={"sortable": True, "resizable": True},
+                    dashGridOptions={"rowClassRules": {"area-row-loud": LOUD_AREA}, "animateRows": False, "suppressColumnVirtualisation": True,
+                                     "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}},
+                    className="ag-theme-alpine areas-grid", style={"height": "100%"},
+                ),
+            ]),
+            html.Div(className="areas-right", children=[
+                html.Div(area_facts(None), id=ids.AREAS_DETAIL),
+                *(_editor_controls() if can_edit else []),
+                html.Div("", id=ids.AREA_MESSAGE, className="detail-message", role="status"),
+                html.H3("Who is on the movement list"),
+                _progress_controls() if can_edit else None,
+                dag.AgGrid(
+                    id=ids.MOVEMENT_GRID, columnDefs=movement_columns(access.sees_names(g.principal)), rowData=[],
+                    getRowId="params.data.traveller_id", defaultColDef={"sortable": True, "resizable": True},
+                    dashGridOptions={"rowClassRules": {"people-row-needs-help": "params.data.status === 'needs_help'",
+                                                       "movement-row-overdue": "params.data.overdue"},
+                                     "animateRows": False, "suppressColumnVirtualisation": True,
+                                     **({"rowSelection": {"mode": "multiRow", "checkboxes": True, "headerCheckbox": True,
+                                                          "enableClickSelection": True}} if can_edit else {})},
+                    className="ag-theme-alpine movement-grid", style={"height": "18rem"},
+                ),
+                None if access.sees_names(g.principal) else html.P("Names are not shown on this display.", className="feeds-note"),
+            ]),
+        ],
+    )
+
+
+dash.register_page(__name__, path="/areas", name="Areas", title="Security areas - Crisis Coordination Centre", layout=layout)
+
+
+def _selected(area_id: str | None, region: str | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    """The areas the caller sees (in ``region`` when one is chosen), and the selected one."""
+    areas = areas_view(current_app.extensions["crisis"], g.principal)
+    area = next((a for a in areas if a["id"] == area_id), None) if area_id else None
+    return [a for a in areas if region is None or a.get("region") == region], area
+
+
+@dash.callback(
+    Output(ids.AREAS_SELECTED, "data"),
+    Input(ids.AREAS_GRID, "cellClicked"),
+    prevent_initial_call=True,
+)
+def select_area(cell: dict[str, Any] | None) -> Any:
+    return str(cell["rowId"]) if cell and cell.get("rowId") else no_update
+
+
+@dash.callback(
+    Output(ids.AREAS_GRID, "rowData"),
+    Output(ids.AREAS_DETAIL, "children"),
+    Output(ids.MOVEMENT_GRID, "rowData"),
+    Input(ids.AREAS_LIVE, "data"),
+    Input(ids.AREAS_SELECTED, "data"),
+    Input(ids.AREAS_FILTER_REGION, "value"),
+    prevent_initial_call=True,
+)
+def refresh_areas(_live: Any, area_id: str | None, region: str | None) -> Any:
+    areas, area = _selected(area_id, region)
+    return area_rows(areas), area_facts(area), movement_rows(area)
+
+
+@dash.callback(
+    Output(ids.AREA_PHASE, "value"),
+    Output(ids.AREA_HAVEN_NAME, "value"),
+    Output(ids.AREA_HAVEN_LAT, "value"),
+    Output(ids.AREA_HAVEN_LON, "value"),
+    Output(ids.AREA_MODE, "value"),
+    Output(ids.AREA_ARRIVAL, "value"),
+    Input(ids.AREAS_SELECTED, "data"),
+    prevent_initial_call=True,
+)
+def prefill(area_id: str | None) -> Any:
+    """An officer's forms start from the selected area's current phase and movement."""
+    _, area = _selected(area_id)
+    if area is None:
+        return (no_update,) * 6
+    movement = area.get("movement") or {}
+    haven = movement.get("safe_haven") or {}
+    return (int(area.get("phase") or 0), haven.get("name"), haven.get("lat"), haven.get("lon"), movement.get("mode"),
+            movement.get("expected_arrival"))
+
+
+def _done(message: str, area_id: str) -> tuple[Any, dict[str, Any]]:
+    """The message, and a new value of the live store so the tables are re-read at once."""
+    return outcome(message), {"area": area_id, "at": time.time()}
+
+
+@dash.callback(
+    Output(ids.AREA_MESSAGE, "children"),
+    Output(ids.AREAS_LIVE, "data", allow_duplicate=True),
+    Input(ids.AREA_PHASE_SAVE, "n_clicks"),
+    State(ids.AREAS_SELECTED, "data"),
+    State(ids.AREA_PHASE, "value"),
+    prevent_initial_call=True,
+)
+def save_phase(clicks: int | None, area_id: str | None, phase: Any) -> Any:
+    if not clicks:
+        return no_update, no_update
+    if not area_id:
+        return outcome("Select an area first."), no_update
+    return _done(change_area_phase(current_app.extensions["crisis"], g.principal, area_id, phase), area_id)
+
+
+@dash.callback(
+    Output(ids.AREA_MESSAGE, "children", allow_duplicate=True),
+    Output(ids.AREAS_LIVE, "data", allow_duplicate=True),
+    Input(ids.AREA_CONFIRM, "n_clicks"),
+    State(ids.AREAS_SELECTED, "data"),
+    State(ids.AREA_HAVEN_NAME, "value"),
+    State(ids.AREA_HAVEN_LAT, "value"),
+    State(ids.AREA_HAVEN_LON, "value"),
+    State(ids.AREA_MODE, "value"),
+    State(ids.AREA_ARRIVAL, "value"),
+    prevent_initial_call=True,
+)
+def confirm(clicks: int | None, area_id: str | None, name: Any, lat: Any, lon: Any, mode: Any, arrival: Any) -> Any:
+    if not clicks:
+        return no_update, no_update
+    if not area_id:
+        return outcome("Select an area first."), no_update
+    form = {"safe_haven": {"name": name, "lat": lat, "lon": lon}, "mode": mode, "expected_arrival": arrival}
+    return _done(confirm_area_movement(current_app.extensions["crisis"], g.principal, area_id, form), area_id)
+
+
+@dash.callback(
+    Output(ids.AREA_MESSAGE, "children", allow_duplicate=True),
+    Output(ids.AREAS_LIVE, "data", allow_duplicate=True),
+    Input({"type": "movement-progress", "to": ALL}, "n_clicks"),
+    State(ids.AREAS_SELECTED, "data"),
+    State(ids.MOVEMENT_GRID, "selectedRows"),
+    State(ids.AREA_REASON, "value"),
+    prevent_initial_call=True,
+)
+def progress(clicks: list[int | None], area_id: str | None, selected: list[dict[str, Any]] | None, reason: str | None) -> Any:
+    trigger = dash_ctx.triggered_id
+    if not trigger or not any(clicks):
+        return no_update, no_update
+    if not area_id:
+        return outcome("Select an area first."), no_update
+    chosen = [str(r["traveller_id"]) for r in selected or [] if r.get("traveller_id")]
+    return _done(set_area_progress(current_app.extensions["crisis"], g.principal, area_id, chosen, str(trigger["to"]), reason), area_id)
+
+
+@dash.callback(
+    Output(ids.AREA_MESSAGE, "children", allow_duplicate=True),
+    Output(ids.AREAS_LIVE, "data", allow_duplicate=True),
+    Input({"type": "area-status", "to": ALL}, "n_clicks"),
+    State(ids.AREAS_SELECTED, "data"),
+    State(ids.MOVEMENT_GRID, "selectedRows"),
+    State(ids.AREA_REASON, "value"),
+    prevent_initial_call=True,
+)
+def set_status(clicks: list[int | None], area_id: str | None, selected: list[dict[str, Any]] | None, note: str | None) -> Any:
+    """Accountability in the area's movement (its own roll-call, scope "area:<id>")."""
+    trigger = dash_ctx.triggered_id
+    if not trigger or not any(clicks):
+        return no_update, no_update
+    if not area_id:
+        return outcome("Select an area first."), no_update
+    chosen = [str(r["traveller_id"]) for r in selected or [] if r.get("traveller_id")]
+    return _done(set_people_status(current_app.extensions["crisis"], g.principal, area_scope(area_id), chosen,
+                                   str(trigger["to"]), note), area_id)

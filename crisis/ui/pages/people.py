@@ -1,0 +1,130 @@
+"""People: who is accounted for, per open incident, per area movement and per region, live.
+
+The figures are the read model of GET /api/v1/accountability
+(``crisis.views.accountability_summary``): cut to the caller's region for a regional
+desk, counts only (no names anywhere on this page). Those with people needing help come
+first and loud. The tables are re-read (at most once a second) when a live "affected",
+"people" or "areas" message arrives (assets/crisis_people.js).
+
+This module also gives the header's "needs help" badge its first figure on every page
+(``needs_help_seed``); the live "affected" messages keep it current after that.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import dash_ag_grid as dag
+from dash import ClientsideFunction, Input, Output, dcc, html
+from flask import current_app, g
+
+from crisis.domain.regions import REGIONS
+from crisis.ui import ids
+from crisis.ui.people_commands import needs_help_by_incident
+from crisis.views import accountability_summary
+
+LOUD = "params.data.needs_help > 0"
+
+
+def _count_columns() -> list[dict[str, Any]]:
+    return [
+        {"field": "total", "headerName": "People", "width": 95, "type": "rightAligned"},
+        {"field": "unreachable", "headerName": "Unreachable", "width": 120, "type": "rightAligned"},
+        {"field": "unsure", "headerName": "Unsure", "width": 95, "type": "rightAligned"},
+        {"field": "no_response", "headerName": "No response", "width": 120, "type": "rightAligned"},
+        {"field": "safe", "headerName": "Safe", "width": 85, "type": "rightAligned"},
+        {"field": "accounted_pct", "headerName": "% accounted for", "width": 140, "type": "rightAligned",
+         "valueFormatter": {"function": "params.value == null ? '' : params.value.toFixed(1) + ' %'"}},
+    ]
+
+
+NEEDS_HELP_COLUMN = {"field": "needs_help", "headerName": "NEED HELP", "width": 130, "type": "rightAligned", "sort": "desc",
+                     "cellClassRules": {"needs-help-cell": "params.value > 0"}}
+
+INCIDENT_COLUMNS = [NEEDS_HELP_COLUMN, {"field": "link", "headerName": "Incident", "flex": 2, "minWidth": 220, "cellRenderer": "markdown"},
+                    {"field": "region_label", "headerName": "Region", "width": 170}, *_count_columns()]
+AREA_COLUMNS = [NEEDS_HELP_COLUMN, {"field": "name", "headerName": "Area (open movement)", "flex": 2, "minWidth": 200},
+                {"field": "region_label", "headerName": "Region", "width": 170}, *_count_columns()]
+REGION_COLUMNS = [NEEDS_HELP_COLUMN, {"field": "region_label", "headerName": "Region", "flex": 2, "minWidth": 200}, *_count_columns()]
+
+
+def _row(item: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {**item["counts"], "accounted_pct": item["accounted_pct"], "region_label": REGIONS.get(item.get("region") or "", item.get("region") or "-"),
+            **extra}
+
+
+def tables(summary: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], str]:
+    """The three tables' rows (needs help first, as the read model orders them) and the totals line."""
+    incidents = [_row(i, id=i["incident"], link=f"[{i['title']}](/incident/{i['incident']})") for i in summary["incidents"]]
+    areas = [_row(a, id=a["area"], name=a.get("name") or a["area"]) for a in summary["areas"]]
+    regions = [_row(r, id=r["region"]) for r in summary["regions"]]
+    help_total = sum(r["needs_help"] for r in regions)
+    people = sum(r["total"] for r in regions)
+    accounted = sum(r["safe"] + r["needs_help"] + r["unsure"] for r in regions)
+    pct = round(100.0 * accounted / people, 1) if people else 0.0
+    totals = f"{help_total} need help | {people} people in open incidents and movements | {pct:.1f} % accounted for"
+    return incidents, areas, regions, totals
+
+
+def _grid(grid_id: str, columns: list[dict[str, Any]], rows: list[dict[str, Any]]) -> dag.AgGrid:
+    return dag.AgGrid(
+        id=grid_id, columnDefs=columns, rowData=rows, getRowId="params.data.id",
+        defaultColDef={"sortable": True, "resizable": True},
+        dashGridOptions={"rowClassRules": {"people-row-needs-help": LOUD}, "domLayout": "autoHeight", "animateRows": False, "suppressColumnVirtualisation": True,
+                         "overlayNoRowsTemplate": "none"},
+        className="ag-theme-alpine roll-grid",
+    )
+
+
+def layout(**_query: Any) -> html.Div:
+    incidents, areas, regions, totals = tables(accountability_summary(current_app.extensions["crisis"], g.principal))
+    return html.Div(
+        id=ids.ROLL_PAGE,
+        className="roll-page",
+        children=[
+            dcc.Store(id=ids.ROLL_LIVE),
+            html.H2("Who is accounted for"),
+            html.P(totals, id=ids.ROLL_TOTALS, className="roll-totals" + (" loud" if regions and any(r["needs_help"] for r in regions) else "")),
+            html.H3("Per open incident"),
+            _grid(ids.ROLL_INCIDENTS, INCIDENT_COLUMNS, incidents),
+            html.H3("Per area with a relocation or evacuation"),
+            _grid(ids.ROLL_AREAS, AREA_COLUMNS, areas),
+            html.H3("Per region (each person once, by their worst status)"),
+            _grid(ids.ROLL_REGIONS, REGION_COLUMNS, regions),
+        ],
+    )
+
+
+dash.register_page(__name__, path="/people", name="People", title="People - Crisis Coordination Centre", layout=layout)
+
+
+@dash.callback(
+    Output(ids.ROLL_INCIDENTS, "rowData"),
+    Output(ids.ROLL_AREAS, "rowData"),
+    Output(ids.ROLL_REGIONS, "rowData"),
+    Output(ids.ROLL_TOTALS, "children"),
+    Output(ids.ROLL_TOTALS, "className"),
+    Input(ids.ROLL_LIVE, "data"),
+    prevent_initial_call=True,
+)
+def refresh_roll(_live: Any) -> Any:
+    incidents, areas, regions, totals = tables(accountability_summary(current_app.extensions["crisis"], g.principal))
+    return incidents, areas, regions, totals, "roll-totals" + (" loud" if any(r["needs_help"] for r in regions) else "")
+
+
+@dash.callback(
+    Output(ids.NEEDS_HELP_SEED, "data"),
+    Input(ids.LIVE_CONFIG, "data"),
+)
+def needs_help_seed(_config: Any) -> dict[str, int]:
+    """The header badge's first figure: people needing help per open incident the caller sees."""
+    return needs_help_by_incident(current_app.extensions["crisis"], g.principal)
+
+
+dash.clientside_callback(
+    ClientsideFunction("crisis", "needsHelpSeed"),
+    Output(ids.NEEDS_HELP_BADGE, "children"),
+    Output(ids.NEEDS_HELP_BADGE, "className"),
+    Input(ids.NEEDS_HELP_SEED, "data"),
+)

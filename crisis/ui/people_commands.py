@@ -1,0 +1,158 @@
+"""What a duty officer does to people in the UI: roll-call statuses, area phases, movements.
+
+Like ``crisis.ui.commands``: each action takes the same path as the API (validated
+command -> handler -> log), only for the roles that may edit (``access.can_edit``; any
+other caller is refused and the refusal audited), and is recorded in the audit trail
+(account, role, address, before and after). Failures come back as a sentence to show.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crisis import handlers_areas, handlers_people, views
+from crisis.adapters.accounts import Principal
+from crisis.api.areas import AreaPatch, MovementConfirm, ProgressIn
+from crisis.api.checkins import StatusIn
+from crisis.bootstrap import Context
+from crisis.domain import access
+from crisis.domain.areas import phase_name
+from crisis.errors import Conflict, InputError, NotFound
+from crisis.feeds.schemas import parse
+from crisis.ui.commands import _audit, _explain
+
+MAX_AT_ONCE = 500
+
+
+def _refuse(ctx: Context, principal: Principal, target: str, wanted: str, what: str) -> str:
+    _audit(ctx, principal, "access.denied", target,
+           detail={"wanted": wanted, "reason": f"role {principal.role!r} may not {what}"})
+    return f"A {principal.role} cannot {what}."
+
+
+def _chosen(traveller_ids: list[str]) -> str | None:
+    """Why this selection cannot be acted on, or None."""
+    if not traveller_ids:
+        return "Select the people first (tick their rows)."
+    if len(traveller_ids) > MAX_AT_ONCE:
+        return f"Not saved: at most {MAX_AT_ONCE} people at once."
+    return None
+
+
+def _summary(done: int, verb: str, problems: list[str]) -> str:
+    message = f"{done} {verb}." if done else ""
+    if problems:
+        message += (" " if message else "") + "Not saved: " + "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else "")
+    return message
+
+
+def set_people_status(ctx: Context, principal: Principal, scope: str, traveller_ids: list[str], status: str,
+                      note: str | None) -> str:
+    """Set the accountability status of these people in this scope ("incident:<id>" or
+    "area:<id>", as PUT /api/v1/incidents/{id}/people/{tid} and PUT
+    /api/v1/areas/{id}/people/{tid}/status do, one event each); a message saying what happened."""
+    if not access.can_edit(principal):
+        return _refuse(ctx, principal, scope, "accountability.status_set", "set people's status")
+    try:
+        command: StatusIn = parse(StatusIn, {"status": status, **({"note": note} if note else {})})
+    except InputError as exc:
+        return "Not saved: " + _explain(exc)
+    if (why := _chosen(traveller_ids)) is not None:
+        return why
+    done, problems = 0, []
+    for tid in traveller_ids:
+        try:
+            recorded = handlers_people.set_status(ctx, scope, tid, command.status, command.note, principal.name)
+        except InputError as exc:
+            problems.append(f"{tid}: {_explain(exc)}")
+            continue
+        except (Conflict, NotFound) as exc:
+            problems.append(f"{tid}: {exc}")
+            continue
+        done += 1
+        _audit(ctx, principal, "accountability.status_set", f"{scope}/{tid}",
+               before={"status": recorded.payload["previous_by_scope"].get(scope)}, after={"status": command.status},
+               detail={"note": command.note, "event_id": recorded.event_id})
+    return _summary(done, "marked " + command.status.replace("_", " "), problems)
+
+
+def incident_burndown(ctx: Context, principal: Principal, incident_id: str) -> dict[str, Any] | None:
+    """The incident's burn-down as the caller may see it (GET /api/v1/incidents/{id}/burndown's read model)."""
+    return views.incident_burndown(ctx, principal, incident_id)
+
+
+def needs_help_by_incident(ctx: Context, principal: Principal) -> dict[str, int]:
+    """How many people need help in each open incident the caller sees (the header badge's first figure)."""
+    try:
+        summary = views.accountability_summary(ctx, principal)
+    except PermissionError:
+        return {}
+    return {row["incident"]: int(row["counts"]["needs_help"]) for row in summary["incidents"]}
+
+
+def change_area_phase(ctx: Context, principal: Principal, area_id: str, phase: Any, note: str | None = None) -> str:
+    """Raise or lower an area's phase (as PATCH /api/v1/areas/{id}); a message."""
+    if not access.can_edit(principal):
+        return _refuse(ctx, principal, area_id, "area.phase", "change an area's phase")
+    try:
+        patch: AreaPatch = parse(AreaPatch, {"phase": phase, **({"note": note} if note else {})})
+        changed = handlers_areas.update_area(ctx, area_id, principal.name, phase=patch.phase, note=patch.note)
+    except InputError as exc:
+        return "Not saved: " + _explain(exc)
+    except (Conflict, NotFound) as exc:
+        return f"Not saved: {exc}"
+    if changed.event_id is None:
+        return "Nothing changed: the area is already at that phase."
+    before, after = (changed.before or {}).get("phase"), changed.area.get("phase")
+    movement = changed.area.get("movement")
+    _audit(ctx, principal, "area.phase", area_id, before={"phase": before}, after={"phase": after},
+           detail={"note": patch.note, "stream_id": changed.event_id, "movement": movement["id"] if movement else None})
+    listed = f" {len(movement['people'])} on the {movement['action']} list." if movement else ""
+    return f"Phase changed from {phase_name(int(before or 0))} to {phase_name(int(after or 0))}.{listed}"
+
+
+def confirm_area_movement(ctx: Context, principal: Principal, area_id: str, form: dict[str, Any]) -> str:
+    """Confirm an area's movement: safe haven, mode, expected arrival (as POST /api/v1/areas/{id}/movement)."""
+    if not access.can_edit(principal):
+        return _refuse(ctx, principal, area_id, "movement.confirm", "confirm a movement")
+    haven = {k: v for k, v in (form.get("safe_haven") or {}).items() if v not in (None, "")}
+    fields = {"safe_haven": haven, **{k: form[k] for k in ("mode", "expected_arrival") if form.get(k) not in (None, "")}}
+    try:
+        command: MovementConfirm = parse(MovementConfirm, fields)
+        changed = handlers_areas.confirm_movement(ctx, area_id, command.safe_haven.model_dump(), command.mode,
+                                                  command.expected_arrival, principal.name)
+    except InputError as exc:
+        return "Not confirmed: " + _explain(exc)
+    except (Conflict, NotFound) as exc:
+        return f"Not confirmed: {exc}"
+    movement = changed.area["movement"]
+    _audit(ctx, principal, "movement.confirm", area_id, after={k: movement[k] for k in ("safe_haven", "mode", "expected_arrival")},
+           detail={"movement": movement["id"], "stream_id": changed.event_id})
+    return f"Movement confirmed: to {command.safe_haven.name} by {command.mode}."
+
+
+def set_area_progress(ctx: Context, principal: Principal, area_id: str, traveller_ids: list[str], progress: str,
+                      reason: str | None) -> str:
+    """Set these listed people's progress (as PUT /api/v1/areas/{id}/movement/people/{tid})."""
+    if not access.can_edit(principal):
+        return _refuse(ctx, principal, area_id, "movement.progress", "set movement progress")
+    try:
+        command: ProgressIn = parse(ProgressIn, {"progress": progress, **({"reason": reason} if reason else {})})
+    except InputError as exc:
+        return "Not saved: " + _explain(exc)
+    if (why := _chosen(traveller_ids)) is not None:
+        return why
+    done, problems = 0, []
+    for tid in traveller_ids:
+        try:
+            changed = handlers_areas.set_progress(ctx, area_id, tid, command.progress, command.reason, principal.name)
+        except InputError as exc:
+            problems.append(f"{tid}: {_explain(exc)}")
+            continue
+        except (Conflict, NotFound) as exc:
+            problems.append(f"{tid}: {exc}")
+            continue
+        done += 1
+        _audit(ctx, principal, "movement.progress", area_id, after={"traveller_id": tid, "progress": command.progress},
+               detail={"reason": command.reason, "movement": changed.area["movement"]["id"], "stream_id": changed.event_id})
+    return _summary(done, "now " + command.progress.replace("_", " "), problems)

@@ -1,0 +1,379 @@
+"""The people pages in a real headless Chromium: a duty officer marks a person safe on an
+incident's page and another signed-in page sees the count change without reloading; a
+wall display sees counts but no names; a regional desk sees only its region's people;
+and a forged callback by a role that may not edit changes nothing.
+
+With CRISIS_SCREENSHOTS=1 the incident page with its people is saved to
+docs/screenshot-incident-people.png (CI leaves docs/ alone).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from crisis.adapters.audit import AuditQuery
+from crisis.bootstrap import Context
+from crisis.domain.accountability import incident_scope
+from tests.conftest import PASSWORD, LiveServer
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+BEIRUT = {"name": "Beirut office", "lat": 33.8938, "lon": 35.5018, "country": "LBN"}
+NAIROBI = {"name": "Nairobi office", "lat": -1.2921, "lon": 36.8219, "country": "KEN"}
+AGENCIES = ("UNDP", "UNICEF", "WFP", "UNHCR")
+CATEGORIES = ("international_staff", "national_staff", "visitor", "consultant")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def traveller(tid: str, name: str, station: dict[str, Any], n: int) -> dict[str, Any]:
+    return {"id": tid, "name": name, "agency": AGENCIES[n % 4], "category": CATEGORIES[n % 4], "essential": False,
+            "duty_station": station, "phone": "+1 555 0100", "email": f"{tid.lower()}@example.org"}
+
+
+NAMES = ("Amal Haddad", "Jonas Berg", "Leila Nasser", "Tom Okafor", "Rana Khoury", "Pablo Ruiz")
+FLYER = "Sami Flyer"
+
+
+def _setup(live_server: LiveServer) -> dict[str, str]:
+    """Six travellers at the Beirut office, two in Nairobi; an incident over each city."""
+    feed = bearer(live_server.token("feed"))
+    people = [traveller(f"LB{n}", NAMES[n], BEIRUT, n) for n in range(6)]
+    people += [traveller(f"KE{n}", f"Kenya Person {n}", NAIROBI, n) for n in range(2)]
+    # one flies from Nairobi (leaving in an hour) into Beirut, landing in five hours: affected by the itinerary
+    land = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=5)
+    flight = {"from": {k: NAIROBI[k] for k in ("name", "lat", "lon")}, "to": {k: BEIRUT[k] for k in ("name", "lat", "lon")},
+              "depart": (land - timedelta(hours=4)).isoformat(), "arrive": land.isoformat()}
+    people.append({**traveller("IT0", FLYER, NAIROBI, 0), "itinerary": [flight]})
+    answer = requests.post(live_server.url + "/api/v1/travellers", json=people, headers=feed, timeout=30)
+    assert answer.status_code == 200 and not answer.json()["rejected"], answer.text
+    # two of the Beirut people reported a position a little north of the office
+    positions = [{"traveller_id": "LB0", "lat": 33.95, "lon": 35.52}, {"traveller_id": "LB1", "lat": 33.92, "lon": 35.55}]
+    assert requests.post(live_server.url + "/api/v1/positions", json=positions, headers=feed, timeout=30).status_code == 202
+    officer = bearer(live_server.token("duty_officer"))
+    ids = {}
+    for key, place, title in (("beirut", BEIRUT, "Shelling near Beirut port"), ("nairobi", NAIROBI, "Riot in central Nairobi")):
+        body = {"title": title, "type": "armed_conflict", "severity": 4, "lat": place["lat"], "lon": place["lon"], "radius_km": 30}
+        posted = requests.post(live_server.url + "/api/v1/incidents", json=body, headers=officer, timeout=30)
+        assert posted.status_code == 201, posted.text
+        ids[key] = posted.json()["id"]
+    return ids
+
+
+def open_page(browser: Any, live_server: LiveServer, path: str, role: str = "duty_officer", region: str | None = None) -> Any:
+    """A new browser context signed in as a new user of that role, at ``path``, live."""
+    context = browser.new_context(viewport={"width": 1500, "height": 1100})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.errors = errors
+    page.goto(live_server.url + "/login")
+    page.fill("#username", live_server.user(role, region))
+    page.fill("#password", PASSWORD)
+    page.click("#login-button")
+    page.wait_for_selector(".shell-header", timeout=30_000)
+    page.goto(live_server.url + path)
+    page.wait_for_selector(".live-status.ok", timeout=15_000)
+    return page
+
+
+def grid_rows(page: Any, grid: str) -> list[dict[str, str]]:
+    """The rendered rows of an AG Grid: row id -> {col-id: text}."""
+    return page.evaluate(  # type: ignore[no-any-return]
+        """grid => Array.from(document.querySelectorAll(`#${grid} .ag-center-cols-container .ag-row`)).map(r => {
+            const row = {_id: r.getAttribute('row-id')};
+            r.querySelectorAll('.ag-cell').forEach(c => { row[c.getAttribute('col-id')] = c.innerText; });
+            const pinned = document.querySelector(`#${grid} .ag-pinned-left-cols-container .ag-row[row-id='${row._id}']`);
+            if (pinned) { pinned.querySelectorAll('.ag-cell').forEach(c => { row[c.getAttribute('col-id')] = c.innerText; }); }
+            return row; })""",
+        grid,
+    )
+
+
+def count(page: Any, status: str) -> str:
+    return str(page.inner_text(f"#people-count-{status}"))
+
+
+def test_marking_a_person_safe_changes_the_count_on_another_page_without_reload(
+        context: Context, live_server: LiveServer, browser: Any) -> None:
+    incidents = _setup(live_server)
+    beirut = incidents["beirut"]
+    officer = open_page(browser, live_server, f"/incident/{beirut}")
+    officer.wait_for_selector("#people-grid .ag-row", timeout=15_000)
+    rows = grid_rows(officer, "people-grid")
+    assert {r["_id"] for r in rows} == {f"LB{n}" for n in range(6)} | {"IT0"}
+    assert "Amal Haddad" in officer.inner_text("#people-grid")
+    flyer = next(r for r in rows if r["_id"] == "IT0")
+    assert flyer["reason_text"].startswith("itinerary: arrives ") and flyer["position_source"] in ("itinerary", "duty_station"), flyer
+    assert count(officer, "total") == "7" and count(officer, "safe") == "0"
+    assert officer.inner_text("#people-pct") == "0.0"
+
+    watcher = open_page(browser, live_server, f"/incident/{beirut}")
+    watcher.wait_for_selector("#people-grid .ag-row", timeout=15_000)
+    watcher.evaluate("() => { window.__sameDocument = true; }")  # proof that it is not reloaded
+    roll = open_page(browser, live_server, "/people")
+    roll.wait_for_selector(f"#roll-incidents .ag-row[row-id='{beirut}']", timeout=15_000)
+    roll.evaluate("() => { window.__sameDocument = true; }")
+
+    # The duty officer ticks Jonas Berg's row and marks him safe.
+    officer.locator("#people-grid .ag-row[row-id='LB1'] .ag-selection-checkbox input").first.check()
+    officer.fill("#people-note", "phoned, at home")
+    officer.click("#people-panel button:has-text('Mark safe')")
+    officer.wait_for_selector("#people-message:has-text('1 marked safe')", timeout=20_000)
+    assert context.roll.status_of(incident_scope(beirut), ["LB1"]) == {"LB1": "safe"}
+
+    # The other page's counts move without a reload, from the live "affected" message.
+    watcher.wait_for_function("() => document.getElementById('people-count-safe').innerText === '1'", timeout=20_000)
+    assert watcher.inner_text("#people-pct") == "14.3"
+    assert count(watcher, "no_response") == "6"
+    watcher.wait_for_function(
+        "() => { const c = document.querySelector(\"#people-grid .ag-row[row-id='LB1'] .ag-cell[col-id='status']\");"
+        " return c && c.innerText.toLowerCase() === 'safe'; }", timeout=20_000)
+    assert watcher.evaluate("() => window.__sameDocument") is True
+    # ... and the People page's row for the incident too.
+    roll.wait_for_function(
+        "id => { const c = document.querySelector(`#roll-incidents .ag-row[row-id='${id}'] .ag-cell[col-id='safe']`);"
+        " return c && c.innerText === '1'; }", arg=beirut, timeout=20_000)
+    assert roll.evaluate("() => window.__sameDocument") is True
+
+    # Needs help: first and loud, on the page and in every page's header.
+    officer.locator("#people-grid .ag-row[row-id='LB3'] .ag-selection-checkbox input").first.check()
+    officer.locator("#people-grid .ag-row[row-id='LB1'] .ag-selection-checkbox input").first.uncheck()
+    officer.click("#people-panel button:has-text('Needs help')")
+    officer.wait_for_selector("#people-message:has-text('1 marked needs help')", timeout=20_000)
+    watcher.wait_for_selector("#people-count-needs_help-box.loud", timeout=20_000)
+    roll.wait_for_selector("#needs-help-badge.loud:has-text('1 PERSON NEEDS HELP')", timeout=20_000)
+    watcher.wait_for_function(
+        "() => { const r = document.querySelector('#people-grid .ag-center-cols-container .ag-row[row-index=\"0\"]');"
+        " return r && r.getAttribute('row-id') === 'LB3' && r.classList.contains('people-row-needs-help'); }", timeout=20_000)
+
+    # Audited like every other page edit: who, role, what, before and after.
+    entries = context.audit.page(AuditQuery(action="accountability.status_set")).entries
+    mark = next(e for e in entries if e.get("target") == f"{incident_scope(beirut)}/LB1")
+    assert mark["via"] == "ui" and mark["role"] == "duty_officer", mark
+    assert "safe" in json.dumps(mark.get("after")) and "no_response" in json.dumps(mark.get("before")), mark
+
+    # the burn-down is drawn: it starts at 7 and ends at 5 (LB1 safe, LB3 needs help)
+    ys = officer.evaluate("() => Array.from(document.querySelector('#people-burndown .js-plotly-plot').data[0].y)")
+    assert ys[0] == 7 and ys[-1] == 5
+    if os.environ.get("CRISIS_SCREENSHOTS"):
+        officer.set_viewport_size({"width": 1600, "height": 1900})  # the page scrolls inside itself: show all of it
+        officer.wait_for_timeout(600)
+        officer.screenshot(path=str(DOCS / "screenshot-incident-people.png"))
+    # A page opened now shows the badge from the server's first figure, before any live message.
+    officer.goto(live_server.url + "/incidents")
+    officer.wait_for_selector("#needs-help-badge.loud:has-text('1 PERSON NEEDS HELP')", timeout=20_000)
+    for page in (officer, watcher, roll):
+        assert page.errors == []
+        page.context.close()
+
+
+def test_a_wall_sees_counts_but_no_names(context: Context, live_server: LiveServer, browser: Any) -> None:
+    incidents = _setup(live_server)
+    wall = open_page(browser, live_server, f"/incident/{incidents['beirut']}", "wall")
+    wall.wait_for_selector("#people-grid .ag-row", timeout=15_000)
+    assert count(wall, "total") == "7"
+    text = wall.inner_text("body")
+    assert not any(name in text for name in (*NAMES, FLYER))
+    assert "LB0" not in wall.content() and "@example.org" not in wall.content()
+    headers = wall.evaluate("() => Array.from(document.querySelectorAll('#people-grid .ag-header-cell')).map(h => h.getAttribute('col-id'))")
+    assert "name" not in headers and "agency" not in headers
+    assert wall.locator("#people-panel button:has-text('Mark safe')").count() == 0
+    wall.goto(live_server.url + "/people")
+    wall.wait_for_selector(f"#roll-incidents .ag-row[row-id='{incidents['beirut']}']", timeout=15_000)
+    assert not any(name in wall.inner_text("body") for name in NAMES)
+    assert wall.errors == []
+    wall.context.close()
+
+
+def test_a_regional_desk_sees_only_its_regions_people(context: Context, live_server: LiveServer, browser: Any) -> None:
+    incidents = _setup(live_server)
+    desk = open_page(browser, live_server, "/people", "regional_desk", "africa")
+    desk.wait_for_selector(f"#roll-incidents .ag-row[row-id='{incidents['nairobi']}']", timeout=15_000)
+    assert [r["_id"] for r in grid_rows(desk, "roll-incidents")] == [incidents["nairobi"]]
+    assert [r["_id"] for r in grid_rows(desk, "roll-regions")] == ["africa"]
+    desk.goto(live_server.url + f"/incident/{incidents['nairobi']}")
+    desk.wait_for_selector("#people-grid .ag-row", timeout=15_000)
+    assert {r["_id"] for r in grid_rows(desk, "people-grid")} == {"KE0", "KE1", "IT0"}  # IT0 is in Nairobi until the flight
+    assert "Kenya Person 0" in desk.inner_text("#people-grid")  # a desk sees names in its region
+    assert desk.locator("#people-panel button:has-text('Mark safe')").count() == 0  # but edits nothing
+    desk.goto(live_server.url + f"/incident/{incidents['beirut']}")
+    desk.wait_for_selector(".detail-empty", timeout=15_000)
+    assert desk.locator("#people-panel").count() == 0
+    assert not any(name in desk.inner_text("body") for name in NAMES)
+    assert desk.errors == []
+    desk.context.close()
+
+
+def forge(http: Any, live_server: LiveServer, trigger: Any, prop: str, state: dict[str, Any]) -> Any:
+    """Post a Dash callback by hand, as a browser without the page's buttons could: the
+    callback whose input is ``trigger``, with these states (component id -> value)."""
+    callbacks = http.get(live_server.url + "/_dash-dependencies", timeout=30).json()
+    key = json.dumps(trigger, separators=(",", ":"), sort_keys=True) if isinstance(trigger, dict) else trigger
+
+    def matches(component: str) -> bool:  # a pattern-matching input is listed with its wildcard (["ALL"])
+        if not isinstance(trigger, dict):
+            return component == trigger
+        return component.startswith("{") and json.loads(component).get("type") == trigger["type"]
+
+    wanted = next(c for c in callbacks if any(matches(i["id"]) and i["property"] == prop for i in c["inputs"]))
+    outputs = []
+    for name in wanted["output"].strip(".").split("..."):
+        component, _, prop_name = name.split("@")[0].rpartition(".")
+        outputs.append({"id": component, "property": prop_name})
+    value = [{"id": trigger, "property": prop, "value": 1}] if isinstance(trigger, dict) else {"id": trigger, "property": prop, "value": 1}
+    body = {
+        "output": wanted["output"], "outputs": outputs,
+        "inputs": [[value[0]] if isinstance(trigger, dict) else value],
+        "changedPropIds": [f"{key}.{prop}"],
+        "state": [{"id": s["id"], "property": s["property"], "value": state.get(s["id"])} for s in wanted["state"]],
+    }
+    return http.post(live_server.url + "/_dash-update-component", json=body, timeout=30)
+
+
+NOT_EDITORS = [("wall", None), ("regional_desk", "middle_east_north_africa")]
+
+
+@pytest.mark.parametrize("role,region", NOT_EDITORS)
+def test_a_forged_status_callback_from_a_role_that_may_not_edit_changes_nothing(
+        context: Context, live_server: LiveServer, role: str, region: str | None) -> None:
+    incidents = _setup(live_server)
+    http = live_server.session(role, region)
+    answer = forge(http, live_server, {"to": "safe", "type": "people-status"}, "n_clicks",
+                   {"people-grid": [{"traveller_id": "LB0"}], "people-incident": incidents["beirut"], "people-note": "forged"})
+    assert answer.status_code == 200, answer.text
+    assert f"A {role} cannot set people" in answer.text
+    assert context.roll.status_of(incident_scope(incidents["beirut"]), ["LB0"]) == {"LB0": "no_response"}
+    denied = context.audit.page(AuditQuery(action="access.denied")).entries
+    assert any(e["target"] == incident_scope(incidents["beirut"]) and e["role"] == role for e in denied)
+
+
+@pytest.mark.parametrize("role,region", NOT_EDITORS)
+def test_a_forged_phase_or_progress_callback_from_a_role_that_may_not_edit_changes_nothing(
+        context: Context, live_server: LiveServer, role: str, region: str | None) -> None:
+    _setup(live_server)
+    created = requests.post(live_server.url + "/api/v1/areas", headers=bearer(live_server.token("duty_officer")), timeout=30,
+                            json={"name": "South of Beirut", "phase": 3, "geometry": BEIRUT_AREA})
+    assert created.status_code == 201, created.text
+    area_id = created.json()["id"]
+    http = live_server.session(role, region)
+    answer = forge(http, live_server, "area-phase-save", "n_clicks", {"areas-selected": area_id, "area-phase": 5})
+    assert answer.status_code == 200 and f"A {role} cannot change an area" in answer.text, answer.text
+    answer = forge(http, live_server, {"to": "arrived", "type": "movement-progress"}, "n_clicks",
+                   {"areas-selected": area_id, "movement-grid": [{"traveller_id": "LB0"}]})
+    assert answer.status_code == 200 and f"A {role} cannot set movement" in answer.text, answer.text
+    area = requests.get(f"{live_server.url}/api/v1/areas/{area_id}", headers=bearer(live_server.token("admin")), timeout=30).json()
+    assert area["phase"] == 3
+    assert {p["traveller_id"]: p["progress"] for p in area["movement"]["people"]}["LB0"] == "to_move"
+
+
+BEIRUT_AREA = {"type": "Polygon", "coordinates": [[[35.3, 33.7], [35.8, 33.7], [35.8, 34.1], [35.3, 34.1], [35.3, 33.7]]]}
+
+
+def choose(page: Any, dropdown: str, option: str) -> None:
+    page.click(f"#{dropdown}")
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_a_duty_officer_raises_an_area_confirms_the_relocation_and_tracks_progress_while_a_wall_watches(
+        context: Context, live_server: LiveServer, browser: Any) -> None:
+    _setup(live_server)
+    officer_api = bearer(live_server.token("duty_officer"))
+    created = requests.post(live_server.url + "/api/v1/areas", headers=officer_api, timeout=30,
+                            json={"name": "South of Beirut", "phase": 1, "geometry": BEIRUT_AREA})
+    assert created.status_code == 201, created.text
+    area_id = created.json()["id"]
+    kenya = requests.post(live_server.url + "/api/v1/areas", headers=officer_api, timeout=30,
+                          json={"name": "Kenya", "phase": 2, "country": "KEN"})
+    assert kenya.status_code == 201, kenya.text
+
+    officer = open_page(browser, live_server, "/areas")
+    wall = open_page(browser, live_server, "/areas", "wall")
+    wall.evaluate("() => { window.__sameDocument = true; }")
+    for page in (officer, wall):
+        page.wait_for_selector(f"#areas-grid .ag-row[row-id='{area_id}']", timeout=15_000)
+    officer.locator(f"#areas-grid .ag-row[row-id='{area_id}'] .ag-cell[col-id='name']").click()
+    officer.wait_for_selector(f"#areas-detail [data-area-id='{area_id}']", timeout=20_000)
+
+    # Phase III: the movement list is drawn by the rule (no national staff, LB1 and LB5).
+    choose(officer, "area-phase", "III relocation")
+    officer.click("#area-phase-save")
+    officer.wait_for_selector("#area-message:has-text('Phase changed from I precautionary to III relocation')", timeout=20_000)
+    officer.wait_for_selector("#movement-grid .ag-row", timeout=20_000)
+    assert {r["_id"] for r in grid_rows(officer, "movement-grid")} == {"LB0", "LB2", "LB3", "LB4"}
+    assert "Amal Haddad" in officer.inner_text("#movement-grid")
+
+    # Confirm: to Amman by road, expected a minute ago (so whoever has not arrived is overdue).
+    officer.fill("#area-haven-name", "Amman")
+    officer.fill("#area-haven-lat", "31.95")
+    officer.fill("#area-haven-lon", "35.91")
+    choose(officer, "area-mode", "road")
+    arrival = (context.deps.clock().replace(microsecond=0) - timedelta(minutes=1)).isoformat()
+    officer.fill("#area-arrival", arrival)
+    officer.click("#area-confirm")
+    officer.wait_for_selector("#area-message:has-text('Movement confirmed: to Amman by road')", timeout=20_000)
+
+    for tid in ("LB0", "LB2"):
+        officer.locator(f"#movement-grid .ag-row[row-id='{tid}'] .ag-selection-checkbox input").first.check()
+    officer.click(".people-actions button:has-text('moving')")
+    officer.wait_for_selector("#area-message:has-text('2 now moving')", timeout=20_000)
+    for tid in ("LB0", "LB2"):
+        officer.locator(f"#movement-grid .ag-row[row-id='{tid}'] .ag-selection-checkbox input").first.uncheck()
+    officer.locator("#movement-grid .ag-row[row-id='LB3'] .ag-selection-checkbox input").first.check()
+    officer.click(".people-actions button:has-text('arrived')")
+    officer.wait_for_selector("#area-message:has-text('1 now arrived')", timeout=20_000)
+    # "stayed" needs a reason: refused without one, with the field named
+    officer.locator("#movement-grid .ag-row[row-id='LB3'] .ag-selection-checkbox input").first.uncheck()
+    officer.locator("#movement-grid .ag-row[row-id='LB4'] .ag-selection-checkbox input").first.check()
+    officer.click(".people-actions button:has-text('stayed')")
+    officer.wait_for_selector("#area-message .refused:has-text('reason')", timeout=20_000)
+    # The movement's own roll-call: LB4, still to move, needs help.
+    officer.click(".areas-right button:has-text('Needs help')")
+    officer.wait_for_selector("#area-message:has-text('1 marked needs help')", timeout=20_000)
+    assert context.roll.status_of(f"area:{area_id}", ["LB4"]) == {"LB4": "needs_help"}
+
+    answer = requests.get(f"{live_server.url}/api/v1/areas/{area_id}", headers=officer_api, timeout=30).json()
+    progress = {p["traveller_id"]: p["progress"] for p in answer["movement"]["people"]}
+    assert progress == {"LB0": "moving", "LB2": "moving", "LB3": "arrived", "LB4": "to_move"}
+    assert answer["movement"]["counts"]["overdue"] == 3
+
+    # The wall's table follows without a reload: counts, overdue flagged, never a name.
+    wall.wait_for_function(
+        "id => { const c = document.querySelector(`#areas-grid .ag-row[row-id='${id}'] .ag-cell[col-id='arrived']`);"
+        " return c && c.innerText === '1'; }", arg=area_id, timeout=20_000)
+    row = next(r for r in grid_rows(wall, "areas-grid") if r["_id"] == area_id)
+    assert row["moving"] == "2" and row["to_move"] == "1" and row["overdue"] == "3" and row["phase_label"] == "III relocation"
+    wall.wait_for_function(
+        "id => { const c = document.querySelector(`#areas-grid .ag-row[row-id='${id}'] .ag-cell[col-id='needs_help']`);"
+        " return c && c.innerText === '1'; }", arg=area_id, timeout=20_000)
+    wall.locator(f"#areas-grid .ag-row[row-id='{area_id}'] .ag-cell[col-id='name']").click()
+    wall.wait_for_selector("#movement-count-overdue.loud", timeout=20_000)
+    assert wall.locator("#area-phase-save").count() == 0 and wall.locator("#area-confirm").count() == 0
+    assert not any(name in wall.inner_text("body") for name in NAMES)
+    assert wall.evaluate("() => window.__sameDocument") is True
+    # a wall can be set to one region
+    choose(wall, "areas-filter-region", "Africa")
+    wall.wait_for_function(f"() => !document.querySelector(\"#areas-grid .ag-row[row-id='{area_id}']\")", timeout=20_000)
+    assert [r["_id"] for r in grid_rows(wall, "areas-grid")] == [kenya.json()["id"]]
+
+    # Audited: the phase change, the confirmation and each progress change, from the UI.
+    actions = [(e["action"], e["via"]) for e in context.audit.page(AuditQuery(action="area.")).entries]
+    assert ("area.phase", "ui") in actions
+    moves = [(e["action"], e["via"]) for e in context.audit.page(AuditQuery(action="movement.")).entries]
+    assert moves.count(("movement.progress", "ui")) == 3 and ("movement.confirm", "ui") in moves
+
+    # A regional desk elsewhere does not see the area; one in Africa sees Kenya only.
+    desk = open_page(browser, live_server, "/areas", "regional_desk", "africa")
+    desk.wait_for_selector(f"#areas-grid .ag-row[row-id='{kenya.json()['id']}']", timeout=15_000)
+    assert [r["_id"] for r in grid_rows(desk, "areas-grid")] == [kenya.json()["id"]]
+    for page in (officer, wall, desk):
+        assert page.errors == []
+        page.context.close()
