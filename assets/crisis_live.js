@@ -162,6 +162,12 @@
       var src = msg.source ? SOURCES.indexOf(msg.source[i]) : -1;
       if (src > 0) { t.src[k] = src; }
       if (msg.at && typeof msg.at[i] === "number") { t.at[k] = msg.at[i]; }
+      // The best-known position: places people no position report has placed yet.
+      if (msg.lat && typeof msg.lat[i] === "number" && typeof msg.lon[i] === "number") {
+        if (t.lat[k] !== t.lat[k]) { t.placed += 1; }
+        t.lat[k] = msg.lat[i];
+        t.lon[k] = msg.lon[i];
+      }
       travLayer.dirty.add(k);
     }
     scheduleTravellers();
@@ -219,6 +225,12 @@
       live.ready = true;
       heard(false);
       scheduleFlush();
+      // Everyone in an incident or a movement now, with their status and best-known
+      // position: the colours (and the people placed only by other evidence) at once,
+      // not only as they change.
+      socket.emit("people", function (answer) {
+        if (answer && Array.isArray(answer.ids)) { applyPeople(answer); }
+      });
     });
   }
 

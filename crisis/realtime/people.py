@@ -399,6 +399,10 @@ class PeopleLive:
             "affected": [c != NOT_AFFECTED for c in colours],
             "source": [SOURCES[s] or None for s in picture.source[rows].tolist()],
             "at": [None if t == NO_TIME else round(t / 1e6, 3) for t in at.tolist()],
+            # the best-known position: people placed by a check-in, their itinerary or their
+            # duty station are drawn from here (position reports also come as "positions")
+            "lat": [None if v != v else round(v, 5) for v in picture.lat[rows].astype(float).tolist()],
+            "lon": [None if v != v else round(v, 5) for v in picture.lon[rows].astype(float).tolist()],
         }
         if full:
             message["full"] = True

@@ -134,6 +134,8 @@ def test_a_position_batch_and_a_status_change_push_new_counts(context: Context, 
             assert inc in [m["incident"] for m in every["incidents"]]
             full = late.call("people", namespace="/live", timeout=10)
             assert full["full"] is True and "K2" in full["ids"] and "K1" not in full["ids"]
+            k2 = full["ids"].index("K2")  # with the best-known position (the map draws it from here)
+            assert (full["lat"][k2], full["lon"][k2]) == (round(NAIROBI["lat"] + 10 / KM_PER_DEG_LAT, 5), NAIROBI["lon"])
             bad = late.call("affected", {"id": inc}, namespace="/live", timeout=10)
             assert bad["error"] == "invalid affected" and bad["errors"][0]["field"] == "incident"
             assert bad["dead_letter_id"]

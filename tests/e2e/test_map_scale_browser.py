@@ -276,3 +276,32 @@ def test_clicking_an_incident_shows_who_it_affects(browser: Any, live_server: Li
     page.wait_for_selector("#map-people-counts:has-text('100.0 % accounted for')", timeout=5_000)
     assert page.errors == []
     page.close()
+
+
+def test_a_page_opened_later_draws_the_affected_in_their_status_at_once(browser: Any, live_server: LiveServer) -> None:
+    """Statuses set before the page opened colour the map at once (not only as they change),
+    and a person placed only by their duty station (no position report) is drawn too."""
+    tid = random_ref("DS")
+    officer = {"Authorization": "Bearer " + live_server.token("duty_officer")}
+    station = {"name": "Station in the South Atlantic", "lat": -52.0, "lon": -25.0}
+    imported = requests.post(live_server.url + "/api/v1/travellers", headers=officer, json=[{
+        "id": tid, "name": "Ana Station", "agency": "WFP", "category": "visitor", "essential": False,
+        "duty_station": station, "phone": "+1 555", "email": "ana@example.org"}])
+    assert imported.status_code == 200, imported.text
+    incident = requests.post(live_server.url + "/api/v1/incidents", headers=officer, json={
+        "title": "Storm at the station", "type": "weather", "severity": 3, "lat": -52.1, "lon": -25.0, "radius_km": 30}).json()
+    marked = requests.put(f"{live_server.url}/api/v1/incidents/{incident['id']}/people/{tid}", headers=officer,
+                          json={"status": "needs_help"})
+    assert marked.status_code == 200, marked.text
+
+    page: Any = login(browser, live_server)
+    _wait_in_layer(page, tid)
+    state = page.evaluate(
+        """id => { const t = window.crisisLive.state.trav, k = t.index.get(id);
+                   return {lat: t.lat[k], lon: t.lon[k], rank: t.rank[k], affected: t.aff[k]}; }""", tid)
+    assert abs(state["lat"] - station["lat"]) < 1e-3 and abs(state["lon"] - station["lon"]) < 1e-3, state
+    assert (state["rank"], state["affected"]) == (5, 1), state  # needs help (the rank of "needs_help"), affected
+    at = _zoom_to(page, station["lat"], station["lon"], 9)
+    assert _looks(_pixel(page, at)) == "red", _pixel(page, at)
+    assert page.errors == []
+    page.close()
