@@ -39,6 +39,7 @@ from pydantic import (
 )
 
 from crisis import handlers_areas, views_areas
+from crisis.api.checkins import ScopeCounts
 from crisis.auth import audit_request, current_principal, request_origin, require_role
 from crisis.bootstrap import Context
 from crisis.domain import access
@@ -349,13 +350,7 @@ class MovementCounts(BaseModel):
     total: int = Field(ge=0)
 
 
-class MovementAccountability(BaseModel):
-    total: int = Field(ge=0)
-    safe: int = Field(ge=0)
-    needs_help: int = Field(ge=0)
-    unsure: int = Field(ge=0)
-    unreachable: int = Field(ge=0)
-    no_response: int = Field(ge=0)
+class MovementAccountability(ScopeCounts):
     accounted_pct: float = Field(ge=0, le=100)
 
 

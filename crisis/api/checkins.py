@@ -76,6 +76,8 @@ class StatusRecorded(BaseModel):
 
 
 class ScopeCounts(BaseModel):
+    """How many people in a scope have each accountability status (``accountability.counts``)."""
+
     total: int = Field(ge=0)
     safe: int = Field(ge=0)
     needs_help: int = Field(ge=0)
