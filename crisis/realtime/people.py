@@ -122,7 +122,6 @@ class PeopleLive:
     def wire(self, gateway: Gateway) -> None:
         """Follow the streams and push on every tick (call before ``gateway.start``)."""
         self._gateway = gateway
-        _LIVE[id(self._ctx)] = self
         for stream in STREAMS:
             gateway.follow(stream, self._follower(stream))
         gateway.on_tick(self.tick)
@@ -277,6 +276,9 @@ class PeopleLive:
 
     def tick(self, rooms: set[str]) -> None:
         """Apply what the streams brought since the last tick; push what changed."""
+        # Registered by its running gateway's ticks, not when wired: an app built on the same
+        # context without a gateway (a second app in a test) must not stand in for this one.
+        _LIVE[id(self._ctx)] = self
         if not self._loaded:  # the first load (seconds at 100,000) must not hold up the gateway's ticks
             if self._loader is None:
                 self._loader = threading.Thread(target=self._load_once, name="people-load", daemon=True)

@@ -237,3 +237,24 @@ def test_the_affected_list_from_the_picture_equals_the_one_from_redis(context: C
     # the data flushed under the picture: it does not answer from what it held
     context.redis.flushdb()
     assert live.affected_rows(inc) is None
+
+
+def test_a_second_app_on_the_same_context_does_not_stand_in_for_the_running_one(context: Context, live_server: LiveServer) -> None:
+    """An app built without a gateway on the same context (as some tests and tools do) must
+    not replace the running process's live picture: reads keep coming from the running one."""
+    from crisis.realtime.people import live_for
+    from crisis.web import create_app
+
+    officer = live_server.token("duty_officer")
+    post(live_server, "/api/v1/travellers", [traveller("Z1", NAIROBI)], officer, 200)
+    incident(live_server, officer, NAIROBI, 20)
+    deadline = time.monotonic() + 10  # registered by the running gateway's first tick
+    while live_for(context) is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    running = live_for(context)
+    assert running is not None and running.caught_up(timeout=30)
+    create_app(context.settings, context, start_gateway=False, start_feeds=False)
+    assert live_for(context) is running
+    inc = incident(live_server, officer, NAIROBI, 30)
+    assert live_for(context) is running and running.caught_up(timeout=30)
+    assert running.affected_rows(inc) is not None
