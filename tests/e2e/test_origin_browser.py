@@ -106,7 +106,7 @@ def test_after_a_reconnect_the_map_shows_every_traveller_from_only_what_changed(
     page = login(browser, live_server)
     try:
         count = "() => window.crisisLive.state.trav.n"
-        drawn = "() => document.querySelector('#live-map .js-plotly-plot').data[0].lat.length"
+        drawn = "() => window.crisisLive.layer.stats.points"  # the travellers layer (ADR 004)
         page.wait_for_function(f"n => ({count})() >= n", arg=300, timeout=10_000)  # type: ignore[attr-defined]
         before = page.evaluate(count)  # type: ignore[attr-defined]
         page.evaluate("""() => {
