@@ -7,6 +7,7 @@
   area's centre to its safe haven along the great circle, and a marker at each safe haven
   labelled "arrived a / moving m / to move t" (and "k overdue"), red when anyone is overdue.
 * ``movement_lines``: the same facts as plain records, for a table or a custom drawing.
+* ``areas_figure``: the whole map of the Areas page (basemap, areas by phase, movements).
 
 The areas given are those the viewer may see (``crisis.views_areas.areas_view``), so
 nothing here filters by role. Overdue is recomputed for ``now``: an expected arrival
@@ -142,3 +143,32 @@ def movement_traces(areas: Sequence[Mapping[str, Any]], now: datetime) -> list[d
         "marker": {"size": 13, "color": [OVERDUE_COLOUR if line["overdue"] else ON_TIME_COLOUR for line in lines]},
     }
     return [path, havens]
+
+
+def areas_figure(areas: Sequence[Mapping[str, Any]], now: datetime, map_style: str,
+                 country_shapes: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    """The Areas page's map: the basemap, every area shaded by phase, and each confirmed
+    movement drawn to its safe haven with its counts (red when anyone is overdue). Centred
+    on the areas when there are any."""
+    from crisis.layers.map_figure import ONLINE_STYLES, basemap_layers
+
+    centres = [a["centre"] for a in areas if isinstance(a.get("centre"), Mapping) and "lat" in a["centre"]]
+    havens = [line["to"] for line in movement_lines(areas, now)]
+    points = [(float(c["lat"]), float(c["lon"])) for c in centres] + [(h["lat"], h["lon"]) for h in havens]
+    if points:
+        lat0 = sum(p[0] for p in points) / len(points)
+        lon0 = sum(p[1] for p in points) / len(points)
+        spread = max(max(abs(p[0] - lat0), abs(p[1] - lon0)) for p in points)
+        zoom = 6.0 if spread < 1 else 5.0 if spread < 3 else 3.5 if spread < 10 else 1.5
+    else:
+        lat0, lon0, zoom = 20.0, 15.0, 1.2
+    return {
+        "data": movement_traces(areas, now),
+        "layout": {
+            "map": {"style": map_style if map_style in ONLINE_STYLES else "white-bg", "center": {"lat": lat0, "lon": lon0},
+                    "zoom": zoom, "layers": basemap_layers(map_style) + area_layers(areas, country_shapes)},
+            "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+            "uirevision": "areas-map",
+            "paper_bgcolor": "#f5f7f9",
+        },
+    }

@@ -28,7 +28,8 @@ BASEMAP_URL = "/assets/basemap/countries.geojson"
 ONLINE_STYLES = {"open-street-map", "carto-positron", "carto-darkmatter", "basic", "dark", "light", "outdoors", "satellite", "satellite-streets", "streets"}
 
 
-def _basemap_layers(map_style: str) -> list[dict[str, Any]]:
+def basemap_layers(map_style: str) -> list[dict[str, Any]]:
+    """The offline Natural Earth basemap as map layers (none for an online style)."""
     if map_style in ONLINE_STYLES:
         return []
     return [
@@ -83,7 +84,7 @@ def map_figure(incident_messages: list[dict[str, Any]], map_style: str = "white-
             "style": "white-bg" if map_style not in ONLINE_STYLES else map_style,
             "center": {"lat": 20, "lon": 15},
             "zoom": 1.2,
-            "layers": _basemap_layers(map_style) + _area_layers(incident_messages),
+            "layers": basemap_layers(map_style) + _area_layers(incident_messages),
         },
         margin={"l": 0, "r": 0, "t": 0, "b": 0},
         uirevision="live-map",

@@ -358,6 +358,13 @@ def test_a_duty_officer_raises_an_area_confirms_the_relocation_and_tracks_progre
     wall.wait_for_selector("#movement-count-overdue.loud", timeout=20_000)
     assert wall.locator("#area-phase-save").count() == 0 and wall.locator("#area-confirm").count() == 0
     assert not any(name in wall.inner_text("body") for name in NAMES)
+    # The map draws the relocation to Amman with its counts, red for the overdue, live.
+    wall.wait_for_function(
+        "() => { const g = document.querySelector('#areas-map .js-plotly-plot');"
+        " return g && g.data[1] && (g.data[1].text || []).some(t => t.includes('arrived 1 / moving 2 / to move 1, 3 overdue')); }",
+        timeout=20_000)
+    havens = wall.evaluate("() => document.querySelector('#areas-map .js-plotly-plot').data[1]")
+    assert havens["marker"]["color"] == ["#d50000"] and havens["customdata"] == [area_id]
     assert wall.evaluate("() => window.__sameDocument") is True
     # a wall can be set to one region
     choose(wall, "areas-filter-region", "Africa")

@@ -82,3 +82,17 @@ def test_closed_movements_and_unplaced_areas_draw_nothing() -> None:
     closed = rules.close_movement(movement(NOW), NOW)
     assert layers.movement_lines([area("s", 2, movement=closed)], NOW) == []
     assert layers.movement_traces([], NOW)[0]["lat"] == []
+
+
+def test_the_areas_map_shades_areas_and_draws_each_movement_with_its_counts() -> None:
+    shown = [area("s", 3, movement=movement(NOW + timedelta(hours=3)))]
+    figure = layers.areas_figure(shown, NOW + timedelta(hours=4), "white-bg")
+    path, havens = figure["data"]
+    assert havens["text"] == ["arrived 1 / moving 2 / to move 2, 4 overdue"]
+    assert havens["marker"]["color"] == [layers.OVERDUE_COLOUR]
+    fills = [layer for layer in figure["layout"]["map"]["layers"] if layer.get("name") == "phase III" and layer["type"] == "fill"]
+    assert [f["properties"]["id"] for f in fills[0]["source"]["features"]] == ["s"]
+    centre = figure["layout"]["map"]["center"]  # between the area and Amman, zoomed to them
+    assert 31.9 < centre["lat"] < 33.5 and figure["layout"]["map"]["zoom"] >= 5
+    assert layers.areas_figure([], NOW, "white-bg")["data"][1]["text"] == []
+    go.Figure(layout=figure["layout"])  # plotly accepts it

@@ -31,7 +31,8 @@ from crisis.ui.people_commands import (
     set_area_progress,
     set_people_status,
 )
-from crisis.views_areas import areas_view
+from crisis.layers.areas import areas_figure
+from crisis.views_areas import areas_view, country_shapes
 
 LOUD_AREA = "params.data.needs_help > 0 || params.data.overdue > 0"
 
@@ -193,6 +194,8 @@ def layout(**_query: Any) -> html.Div:
                                      "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}},
                     className="ag-theme-alpine areas-grid", style={"height": "100%"},
                 ),
+                dcc.Graph(id=ids.AREAS_MAP, figure=_map(areas_view(context, g.principal)), className="areas-map",
+                          config={"displayModeBar": False}),
             ]),
             html.Div(className="areas-right", children=[
                 html.Div(area_facts(None), id=ids.AREAS_DETAIL),
@@ -219,6 +222,14 @@ def layout(**_query: Any) -> html.Div:
 dash.register_page(__name__, path="/areas", name="Areas", title="Security areas - Crisis Coordination Centre", layout=layout)
 
 
+def _map(areas: list[dict[str, Any]]) -> dict[str, Any]:
+    """The areas by phase and the movements to their safe havens, with their counts."""
+    context = current_app.extensions["crisis"]
+    countries = sorted({str(a["country"]) for a in areas if a.get("country") and not a.get("geometry")})
+    return areas_figure(areas, context.deps.clock(), context.settings.map_style,
+                        country_shapes(context, countries) if countries else None)
+
+
 def _selected(area_id: str | None, region: str | None = None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """The areas the caller sees (in ``region`` when one is chosen), and the selected one."""
     areas = areas_view(current_app.extensions["crisis"], g.principal)
@@ -239,6 +250,7 @@ def select_area(cell: dict[str, Any] | None) -> Any:
     Output(ids.AREAS_GRID, "rowData"),
     Output(ids.AREAS_DETAIL, "children"),
     Output(ids.MOVEMENT_GRID, "rowData"),
+    Output(ids.AREAS_MAP, "figure"),
     Input(ids.AREAS_LIVE, "data"),
     Input(ids.AREAS_SELECTED, "data"),
     Input(ids.AREAS_FILTER_REGION, "value"),
@@ -246,7 +258,7 @@ def select_area(cell: dict[str, Any] | None) -> Any:
 )
 def refresh_areas(_live: Any, area_id: str | None, region: str | None) -> Any:
     areas, area = _selected(area_id, region)
-    return area_rows(areas), area_facts(area), movement_rows(area)
+    return area_rows(areas), area_facts(area), movement_rows(area), _map(areas)
 
 
 @dash.callback(
