@@ -62,7 +62,8 @@ def _zoom_to(page: Any, lat: float, lon: float, zoom: float) -> dict[str, float]
         """async ([lat, lon, zoom]) => {
              const map = window.crisisLive.layer.map;
              for (let tries = 0; tries < 40; tries++) {
-               const idle = new Promise(resolve => map.once('idle', resolve));
+               // 'idle' never comes while the map keeps rendering (a busy machine): wait at most 3 s
+               const idle = new Promise(resolve => { map.once('idle', resolve); setTimeout(resolve, 3000); });
                // As a user's move (an event behind it), which Plotly keeps across its redraws.
                map.jumpTo({center: [lon, lat], zoom: zoom}, {originalEvent: new MouseEvent('wheel')});
                await idle;
@@ -174,7 +175,7 @@ def test_colours_follow_the_accountability_status(browser: Any, live_server: Liv
     before = page.evaluate("() => window.crisisLive.layer.stats.updates")
     _people(page, [f"{prefix}-a"], "needs_help", True)
     page.wait_for_function("n => window.crisisLive.layer.stats.updates > n", arg=before, timeout=5_000)
-    page.evaluate("() => new Promise(r => window.crisisLive.layer.map.once('idle', r))")
+    page.evaluate("() => new Promise(r => { window.crisisLive.layer.map.once('idle', r); setTimeout(r, 3000); })")
     assert _looks(_pixel(page, at)) == "red", _pixel(page, at)
     feature = page.evaluate(
         """([x, y]) => { const map = window.crisisLive.layer.map, box = map.getCanvas().getBoundingClientRect();
