@@ -325,11 +325,15 @@ def test_a_duty_officer_raises_an_area_confirms_the_relocation_and_tracks_progre
         officer.locator(f"#movement-grid .ag-row[row-id='{tid}'] .ag-selection-checkbox input").first.check()
     officer.click(".people-actions button:has-text('moving')")
     officer.wait_for_selector("#area-message:has-text('2 now moving')", timeout=20_000)
+    # (the grid is refreshed after the change: untick once the refresh has landed, or it may undo the click)
+    for tid in ("LB0", "LB2"):
+        officer.wait_for_selector(f"#movement-grid .ag-row[row-id='{tid}'] .ag-cell[col-id='progress']:has-text('moving')", timeout=20_000)
     for tid in ("LB0", "LB2"):
         officer.locator(f"#movement-grid .ag-row[row-id='{tid}'] .ag-selection-checkbox input").first.uncheck()
     officer.locator("#movement-grid .ag-row[row-id='LB3'] .ag-selection-checkbox input").first.check()
     officer.click(".people-actions button:has-text('arrived')")
     officer.wait_for_selector("#area-message:has-text('1 now arrived')", timeout=20_000)
+    officer.wait_for_selector("#movement-grid .ag-row[row-id='LB3'] .ag-cell[col-id='progress']:has-text('arrived')", timeout=20_000)
     # "stayed" needs a reason: refused without one, with the field named
     officer.locator("#movement-grid .ag-row[row-id='LB3'] .ag-selection-checkbox input").first.uncheck()
     officer.locator("#movement-grid .ag-row[row-id='LB4'] .ag-selection-checkbox input").first.check()
