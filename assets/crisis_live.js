@@ -274,7 +274,7 @@
     socket.on("positions", function (msg) { applyPositions(msg); heard(true); });
     // People, areas and movements: re-announced on the page as DOM events
     // ("crisis:affected", ...), for the page scripts that show them.
-    ["affected", "people", "areas", "accountability", "movement"].forEach(function (name) {
+    ["affected", "people", "areas", "accountability", "movement", "roster", "dispatch"].forEach(function (name) {
       socket.on(name, function (msg) {
         heard(true);
         document.dispatchEvent(new CustomEvent("crisis:" + name, {detail: msg}));
@@ -790,6 +790,8 @@
     picked.id = id;
     renderPicked(null);
     fetchPicked();
+    // For the page scripts that add to the picked incident (crisis_dispatch.js: who is coming).
+    document.dispatchEvent(new CustomEvent("crisis:incident-picked", {detail: {id: id}}));
   }
 
   // "affected" (crisis:affected): the counts of a changed incident; the list is fetched
@@ -807,8 +809,18 @@
 
   // -- attaching to the map Plotly draws ---------------------------------------------------
 
+  // Other page scripts (crisis_dispatch.js) add their layers to the live map through
+  // window.crisisLive.onMap(fn): fn(map, gd) is called for every map wired, now or later.
+  var mapHooks = [];
+  function onMap(fn) {
+    mapHooks.push(fn);
+    if (travLayer.map) { try { fn(travLayer.map, travLayer.gd); } catch (err) { console.error(err); } }
+  }
+
   function wireMap(map, gd) {
     map.__crisisWired = true;
+    travLayer.gd = gd;
+    mapHooks.forEach(function (fn) { try { fn(map, gd); } catch (err) { console.error(err); } });
     travLayer.stats.maps += 1;
     travLayer.map = map;
     travLayer.full = true;
@@ -889,7 +901,7 @@
   }
 
   window.crisisLive = {
-    state: live, start: start, layer: travLayer,
+    state: live, start: start, layer: travLayer, onMap: onMap,
     // For tests and benchmarks: what the travellers source holds.
     TRAV_SOURCE: TRAV_SOURCE, TRAV_LAYERS: [TRAV_CLUSTERS, TRAV_POINTS], STATUS_COLOURS: STATUS_COLOURS
   };

@@ -21,6 +21,13 @@ def _float_or_none(value: str | None) -> float | None:
     return float(value) if value not in (None, "") else None
 
 
+def _words(value: str | None, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """A comma-separated list ("a,b"); unset is ``default``, an empty string is none."""
+    if value is None:
+        return default
+    return tuple(w.strip() for w in value.split(",") if w.strip())
+
+
 @dataclass(frozen=True)
 class Settings:
     redis_url: str | None = None
@@ -58,6 +65,18 @@ class Settings:
     default_radius_km: str = "1:5,2:10,3:25,4:50,5:100"
     affected_buffer_km: float = 0.0
     position_max_age_hours: float = 24.0  # an observed position older than this no longer places a traveller
+    # Standby roster and surge dispatch (issue 8; rules in crisis/roster/)
+    roster_skills: tuple[str, ...] = ("disaster_assessment", "hostage_incident_management", "close_protection",
+                                      "stress_counselling", "first_aid", "security_analysis")
+    roster_min_worldwide_24h: int = 2  # fewer officers on standby at 24 h readiness worldwide is a warning
+    roster_min_per_region: int = 1  # fewer officers covering a region (slot for it, or worldwide) is a warning
+    roster_required_languages: tuple[str, ...] = ("ar", "fr")  # ISO 639-1: at least one speaker on standby at all times
+    roster_required_skills: tuple[str, ...] = ("hostage_incident_management",)  # at least one on standby at all times
+    roster_max_standby_days: float = 14.0  # rest rule: longer continuous standby is a warning
+    roster_rest_days: float = 7.0  # after returning from a deployment an officer rests this long
+    roster_cruise_kmh: float = 800.0  # eta = readiness + distance / cruise + overheads
+    roster_overhead_hours: float = 6.0  # check-in, connections, road at both ends
+    roster_off_standby_notice_hours: float = 72.0  # readiness assumed for an officer not on standby
     # Cursor-on-Target listener of `crisis feeds` (TCP and UDP on the same port; 0: off)
     cot_host: str = "127.0.0.1"
     cot_port: int = 8087
@@ -99,6 +118,17 @@ class Settings:
             default_radius_km=env.get("CRISIS_DEFAULT_RADIUS_KM") or cls.default_radius_km,
             affected_buffer_km=float(env.get("CRISIS_AFFECTED_BUFFER_KM") or "0"),
             position_max_age_hours=float(env.get("CRISIS_POSITION_MAX_AGE_HOURS", "24")),
+            roster_skills=_words(env.get("CRISIS_ROSTER_SKILLS")) or cls.roster_skills,
+            roster_min_worldwide_24h=int(env.get("CRISIS_ROSTER_MIN_WORLDWIDE_24H") or cls.roster_min_worldwide_24h),
+            roster_min_per_region=int(env.get("CRISIS_ROSTER_MIN_PER_REGION") or cls.roster_min_per_region),
+            roster_required_languages=_words(env.get("CRISIS_ROSTER_REQUIRED_LANGUAGES"), cls.roster_required_languages),
+            roster_required_skills=_words(env.get("CRISIS_ROSTER_REQUIRED_SKILLS"), cls.roster_required_skills),
+            roster_max_standby_days=float(env.get("CRISIS_ROSTER_MAX_STANDBY_DAYS") or cls.roster_max_standby_days),
+            roster_rest_days=float(env.get("CRISIS_ROSTER_REST_DAYS") or cls.roster_rest_days),
+            roster_cruise_kmh=float(env.get("CRISIS_ROSTER_CRUISE_KMH") or cls.roster_cruise_kmh),
+            roster_overhead_hours=float(env.get("CRISIS_ROSTER_OVERHEAD_HOURS") or cls.roster_overhead_hours),
+            roster_off_standby_notice_hours=float(env.get("CRISIS_ROSTER_OFF_STANDBY_NOTICE_HOURS")
+                                                  or cls.roster_off_standby_notice_hours),
             cot_host=env.get("CRISIS_COT_HOST") or cls.cot_host,
             cot_port=int(env.get("CRISIS_COT_PORT") or cls.cot_port),
         )

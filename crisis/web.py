@@ -18,6 +18,7 @@ from crisis.api.checkins import checkins_api
 from crisis.api.cot import cot_api
 from crisis.api.feeds import feeds_api
 from crisis.api.openapi import openapi
+from crisis.api.roster import roster_api
 from crisis.api.routes import api
 from crisis.api.travellers import travellers_api
 from crisis.auth import init_auth
@@ -26,7 +27,7 @@ from crisis.config import Settings
 from crisis.feeds.pollers import Pollers
 from crisis.fusion.affected import default_radii
 from crisis.http_safety import init_http_safety
-from crisis.realtime import areas_push
+from crisis.realtime import areas_push, roster_push
 from crisis.realtime.accountability_push import AccountabilityPush
 from crisis.realtime.gateway import Gateway
 from crisis.realtime.people import PeopleLive
@@ -93,6 +94,7 @@ def create_app(
     server.register_blueprint(checkins_api)
     server.register_blueprint(areas_api)
     server.register_blueprint(cot_api)
+    server.register_blueprint(roster_api)
     app = create_dash(server, settings.map_style, settings.stale_incident_minutes)
     init_http_safety(server, app)  # safe JSON bodies, JSON errors, security headers
 
@@ -110,6 +112,7 @@ def create_app(
     people.wire(gateway)
     AccountabilityPush(context, gateway).wire()  # the roll-call's counts, live: "accountability" pushes
     live.people = people
+    roster_push.wire(context, gateway)  # coverage warnings and dispatches, live: "roster" and "dispatch" pushes
     if start_gateway:
         gateway.start()
     pollers = None

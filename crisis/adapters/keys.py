@@ -87,3 +87,14 @@ def movement(area_id: str) -> str:
 def movement_history(area_id: str) -> str:
     """An area's closed movements, oldest first (a list of JSON movements): kept, never deleted."""
     return f"{PREFIX}:area:{area_id}:movements"
+
+
+# --- standby roster and surge dispatch (issue 8) --------------------------------------
+# One stream for every roster change: officers imported, slots added/changed/removed,
+# rotations generated, leave, swaps and overrides, dispatches and their steps. Each web
+# process's gateway tails it (crisis.realtime.roster_push).
+ROSTER_STREAM = f"{PREFIX}:log:roster"
+OFFICERS = f"{PREFIX}:roster:officers"  # hash officer id -> JSON officer
+SLOTS = f"{PREFIX}:roster:slots"  # hash slot id -> JSON slot
+LEAVE = f"{PREFIX}:roster:leave"  # hash leave id -> JSON leave period
+DISPATCHES = f"{PREFIX}:roster:dispatches"  # hash dispatch id -> JSON dispatch (with its steps)

@@ -831,7 +831,7 @@ TAGS = (
 # A module listed here documents its own routes: it defines ``openapi_operations()``
 # (a list of ``Op``, built with the helpers above; import them inside the function),
 # ``OPENAPI_TAGS`` (tag dicts), ``OPENAPI_REQUEST_MODELS`` and ``OPENAPI_RESPONSE_MODELS``.
-EXTENSIONS: tuple[str, ...] = ("crisis.api.areas", "crisis.api.cot", "crisis.api.checkins")
+EXTENSIONS: tuple[str, ...] = ("crisis.api.areas", "crisis.api.cot", "crisis.api.checkins", "crisis.api.roster")
 
 
 def _extensions() -> list[Any]:
