@@ -33,15 +33,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from crisis import handlers_areas, views_areas
 from crisis.api.checkins import ScopeCounts
+from crisis.api.common import ctx, dead_letter, parse_body
 from crisis.auth import audit_request, current_principal, request_origin, require_role
-from crisis.bootstrap import Context
 from crisis.domain import access
 from crisis.domain.areas import MAX_PHASE, MIN_PHASE, MODES, PROGRESS
 from crisis.domain.regions import REGIONS
@@ -51,9 +50,8 @@ from crisis.feeds.schemas import (
     Latitude,
     Longitude,
     _vertex_count,
-    field_errors,
 )
-from crisis.http_safety import load_json, status_for
+from crisis.http_safety import status_for
 
 areas_api = Blueprint("areas", __name__, url_prefix="/api/v1/areas")
 
@@ -176,15 +174,12 @@ class PersonRemove(_Strict):
     reason: str = Field(min_length=1, max_length=1_000)
 
 
-def _ctx() -> Context:
-    return current_app.extensions["crisis"]  # type: ignore[no-any-return]
+_ctx = ctx
 
 
 @areas_api.errorhandler(InputError)
 def _input_error(exc: InputError) -> tuple[Response, int]:
-    feed = "api:" + (request.endpoint or "unknown").split(".")[-1]
-    dead = _ctx().feed_log.rejected(feed, exc.errors, request.get_data(cache=True), request_origin())
-    return jsonify(error=exc.message, errors=exc.errors, dead_letter_id=dead), status_for(exc)
+    return jsonify(error=exc.message, errors=exc.errors, dead_letter_id=dead_letter(exc.errors)), status_for(exc)
 
 
 @areas_api.errorhandler(NotFound)
@@ -206,12 +201,7 @@ def _too_large(exc: Any) -> tuple[Response, int]:
     return jsonify(error="payload too large", errors=errors, dead_letter_id=dead), 413
 
 
-def _body(model: type[Any]) -> Any:
-    data = load_json(request.get_data(cache=True))
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(field_errors(exc)) from None
+_body = parse_body
 
 
 def _visible_area(area_id: str) -> dict[str, Any]:

@@ -20,13 +20,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from flask import Blueprint, Response, jsonify, request
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from crisis import views
 from crisis.adapters.audit import MAX_LIMIT, AuditQuery, incident_change, incident_facts
+from crisis.api.common import ctx
 from crisis.auth import audit_request, current_principal, request_origin, require_role
-from crisis.bootstrap import Context
 from crisis.domain.access import ADMINS
 from crisis.domain.model import Incident
 from crisis.errors import InputError
@@ -95,8 +103,7 @@ def parse_query(args: dict[str, Any]) -> AuditQuery:
         raise InputError(field_errors(exc)) from None
 
 
-def _ctx() -> Context:
-    return current_app.extensions["crisis"]  # type: ignore[no-any-return]
+_ctx = ctx
 
 
 @audit_api.errorhandler(InputError)

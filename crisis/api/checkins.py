@@ -22,17 +22,16 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from flask import Blueprint, Response, current_app, jsonify, request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from flask import Blueprint, Response, jsonify, request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from crisis import handlers_people, views
-from crisis.auth import audit_request, current_principal, request_origin, require_role
-from crisis.bootstrap import Context
+from crisis.api.common import ctx, dead_letter, parse_body
+from crisis.auth import audit_request, current_principal, require_role
 from crisis.domain import access
 from crisis.domain import accountability as acc
 from crisis.errors import InputError, NotFound
-from crisis.feeds.schemas import field_errors
-from crisis.http_safety import load_json, status_for
+from crisis.http_safety import status_for
 
 checkins_api = Blueprint("checkins", __name__, url_prefix="/api/v1")
 
@@ -127,13 +126,10 @@ class Burndown(BaseModel):
     points: list[BurndownPoint] = Field(description="Unaccounted people after each change, from start to now.")
 
 
-def _ctx() -> Context:
-    return current_app.extensions["crisis"]  # type: ignore[no-any-return]
+_ctx = ctx
 
 
-def _dead_letter(errors: list[dict[str, Any]]) -> str:
-    feed = "api:" + (request.endpoint or "unknown").split(".")[-1]
-    return _ctx().feed_log.rejected(feed, errors, request.get_data(cache=True), request_origin())
+_dead_letter = dead_letter
 
 
 @checkins_api.errorhandler(InputError)
@@ -147,12 +143,7 @@ def _not_found(exc: NotFound) -> tuple[Response, int]:
     return jsonify(error="not found", errors=[{"field": field, "message": str(exc)}]), 404
 
 
-def _body(model: type[BaseModel]) -> Any:
-    data = load_json(request.get_data(cache=True))
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(field_errors(exc)) from None
+_body = parse_body
 
 
 def _answer(recorded: handlers_people.Recorded) -> dict[str, Any]:

@@ -27,8 +27,8 @@ from pydantic.json_schema import SkipJsonSchema
 
 from crisis import handlers_cot
 from crisis.adapters.device_store import DeviceStore
+from crisis.api.common import ctx
 from crisis.auth import audit_request, current_principal, request_origin, require_role
-from crisis.bootstrap import Context
 from crisis.domain import access
 from crisis.errors import InputError, NotFound
 from crisis.feeds.cot import (
@@ -48,8 +48,7 @@ EDITORS = access.EDITORS
 CONTENT_TYPES = ("application/xml", "text/xml", "application/cot+xml")
 
 
-def _ctx() -> Context:
-    return current_app.extensions["crisis"]  # type: ignore[no-any-return]
+_ctx = ctx
 
 
 def _devices() -> DeviceStore:

@@ -25,8 +25,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from crisis.api.audit import record_feed_document
+from crisis.api.common import ctx
 from crisis.auth import current_principal, request_origin, require_role
-from crisis.bootstrap import Context
 from crisis.domain import access
 from crisis.domain.serialize import incident_to_dict
 from crisis.feeds.intake import IntakeResult, MessageRejected, ingest
@@ -44,8 +44,7 @@ CONTENT_TYPES = {
 }
 
 
-def _ctx() -> Context:
-    return current_app.extensions["crisis"]  # type: ignore[no-any-return]
+_ctx = ctx
 
 
 def _feed_of_request() -> str:

@@ -26,12 +26,19 @@ from pydantic.json_schema import SkipJsonSchema
 
 import crisis
 from crisis.api.audit import AuditQueryIn
+from crisis.api.checkins import ScopeCounts
 from crisis.api.routes import READERS, WRITERS
 from crisis.domain.access import ADMINS
-from crisis.domain.model import SEVERITY_MAX, SEVERITY_MIN, IncidentStatus, IncidentType
 from crisis.domain.accountability import STATUSES as ACCOUNTABILITY_STATUSES
+from crisis.domain.model import SEVERITY_MAX, SEVERITY_MIN, IncidentStatus, IncidentType
 from crisis.domain.travellers import CATEGORIES
-from crisis.feeds.schemas import MAX_POSITIONS_PER_BATCH, IncidentIn, IncidentPatch, PositionBatch, PositionIn
+from crisis.feeds.schemas import (
+    MAX_POSITIONS_PER_BATCH,
+    IncidentIn,
+    IncidentPatch,
+    PositionBatch,
+    PositionIn,
+)
 from crisis.feeds.travellers import CSV_COLUMNS, TravellerIn
 
 openapi = Blueprint("openapi", __name__, url_prefix="/api/v1")
@@ -324,15 +331,6 @@ class AffectedPerson(BaseModel):
     status_via: SkipJsonSchema[None] | Literal["duty_officer", "checkin", "warden"] = Field(default=None, json_schema_extra=_omit_default, description="Who reported it: a duty officer, the person's check-in, or their warden (absent while no_response, and for wall accounts).")
 
 
-class AffectedCounts(BaseModel):
-    total: int = Field(ge=0)
-    safe: int = Field(ge=0)
-    needs_help: int = Field(ge=0)
-    unsure: int = Field(ge=0)
-    unreachable: int = Field(ge=0)
-    no_response: int = Field(ge=0)
-
-
 class AffectedPeople(BaseModel):
     """Who is affected by an incident, as the caller may see them."""
 
@@ -340,7 +338,7 @@ class AffectedPeople(BaseModel):
     radius_km_used: float | None = Field(description="The circle's radius (the incident's radius_km, or the default for its severity, CRISIS_DEFAULT_RADIUS_KM); null for a polygon.")
     buffer_km: float = Field(ge=0, description="CRISIS_AFFECTED_BUFFER_KM, added around the area.")
     people: list[AffectedPerson] = Field(description="Inside by position first, then by itinerary; each nearest first.")
-    counts: AffectedCounts
+    counts: ScopeCounts
     accounted_pct: float = Field(ge=0, le=100, description="(safe + needs_help + unsure) / total, in percent, one decimal; 0.0 when nobody is affected.")
     computed_at: AwareDatetime
 
@@ -364,7 +362,7 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
     PositionsAccepted, Position, PositionList, DeadLetter, DeadLetterList,
     FeedRejection, FeedSummary, CapResult, FeedHealth, FeedHealthList, AuditEntry, AuditEntryList,
     TravellerPosition, TravellerSummary, TravellerList, TravellerDetail, TravellerRejection, TravellerImportResult,
-    AffectedPerson, AffectedCounts, AffectedPeople,
+    AffectedPerson, ScopeCounts, AffectedPeople,
 )
 
 # What the request models do not say about their fields themselves (they carry

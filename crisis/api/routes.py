@@ -12,16 +12,23 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 from pydantic import TypeAdapter, ValidationError
 
+from crisis import handlers, views
 from crisis.adapters.accounts import Principal
+from crisis.api import audit
+from crisis.api.common import ctx
 from crisis.auth import current_principal, request_origin, require_role
-from crisis.bootstrap import Context
 from crisis.domain import access
 from crisis.domain.serialize import incident_to_dict
 from crisis.errors import Conflict, InputError, NotFound
-from crisis.feeds.schemas import IncidentIn, IncidentPatch, PositionBatch, PositionIn, check_sources, field_errors
+from crisis.feeds.schemas import (
+    IncidentIn,
+    IncidentPatch,
+    PositionBatch,
+    PositionIn,
+    check_sources,
+    field_errors,
+)
 from crisis.http_safety import MALFORMED_JSON, load_json, status_for
-from crisis import handlers, views
-from crisis.api import audit
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -30,8 +37,7 @@ READERS = access.READERS
 _POSITION_LIST = TypeAdapter(list[PositionIn])
 
 
-def _ctx() -> Context:
-    return current_app.extensions["crisis"]  # type: ignore[no-any-return]
+_ctx = ctx
 
 
 def _json_body(feed: str) -> Any:

@@ -28,6 +28,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from crisis import views, views_areas
+from crisis.api.common import ctx
 from crisis.auth import audit_request, current_principal, request_origin, require_role
 from crisis.bootstrap import Context
 from crisis.domain import access, accountability
@@ -46,8 +47,7 @@ MAX_LIMIT = 1000
 STATUSES = ("any", *accountability.STATUSES)
 
 
-def _ctx() -> Context:
-    return current_app.extensions["crisis"]  # type: ignore[no-any-return]
+_ctx = ctx
 
 
 @travellers_api.errorhandler(InputError)

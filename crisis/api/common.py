@@ -1,0 +1,42 @@
+"""What every API blueprint shares: the process's Context, a validated JSON body, a dead letter.
+
+Each blueprint keeps its own error handlers (they name different fields), built on these.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+from pydantic import BaseModel, ValidationError
+
+from crisis.auth import request_origin
+from crisis.bootstrap import Context
+from crisis.errors import InputError
+from crisis.feeds.schemas import field_errors
+from crisis.http_safety import load_json
+
+
+def ctx() -> Context:
+    """The Context of the app serving this request."""
+    return current_app.extensions["crisis"]  # type: ignore[no-any-return]
+
+
+def parse_body(model: type[BaseModel]) -> Any:
+    """The request's JSON body (read safely) validated by ``model``; InputError naming
+    each wrong field otherwise."""
+    data = load_json(request.get_data(cache=True))
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(field_errors(exc)) from None
+
+
+def endpoint_feed() -> str:
+    """The dead-letter feed name of this request: "api:<endpoint function>"."""
+    return "api:" + (request.endpoint or "unknown").split(".")[-1]
+
+
+def dead_letter(errors: list[dict[str, Any]], feed: str | None = None) -> str:
+    """Keep the refused request's body with what was wrong; the dead letter's id."""
+    return ctx().feed_log.rejected(feed or endpoint_feed(), errors, request.get_data(cache=True), request_origin())
