@@ -8,6 +8,7 @@ other caller is refused and the refusal audited), and is recorded in the audit t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from crisis import handlers_areas, handlers_people, views
@@ -39,7 +40,22 @@ def _chosen(traveller_ids: list[str]) -> str | None:
     return None
 
 
-def _summary(done: int, verb: str, problems: list[str]) -> str:
+def _each(traveller_ids: list[str], act: Callable[[str], None]) -> tuple[int, list[str]]:
+    """Do ``act`` for each person, one at a time; (how many were done, what failed and why)."""
+    done, problems = 0, []
+    for tid in traveller_ids:
+        try:
+            act(tid)
+        except InputError as exc:
+            problems.append(f"{tid}: {_explain(exc)}")
+        except (Conflict, NotFound) as exc:
+            problems.append(f"{tid}: {exc}")
+        else:
+            done += 1
+    return done, problems
+
+
+def _summary(done: int, problems: list[str], verb: str) -> str:
     message = f"{done} {verb}." if done else ""
     if problems:
         message += (" " if message else "") + "Not saved: " + "; ".join(problems[:5]) + (" ..." if len(problems) > 5 else "")
@@ -59,21 +75,14 @@ def set_people_status(ctx: Context, principal: Principal, scope: str, traveller_
         return "Not saved: " + _explain(exc)
     if (why := _chosen(traveller_ids)) is not None:
         return why
-    done, problems = 0, []
-    for tid in traveller_ids:
-        try:
-            recorded = handlers_people.set_status(ctx, scope, tid, command.status, command.note, principal.name)
-        except InputError as exc:
-            problems.append(f"{tid}: {_explain(exc)}")
-            continue
-        except (Conflict, NotFound) as exc:
-            problems.append(f"{tid}: {exc}")
-            continue
-        done += 1
+
+    def mark(tid: str) -> None:
+        recorded = handlers_people.set_status(ctx, scope, tid, command.status, command.note, principal.name)
         _audit(ctx, principal, "accountability.status_set", f"{scope}/{tid}",
                before={"status": recorded.payload["previous_by_scope"].get(scope)}, after={"status": command.status},
                detail={"note": command.note, "event_id": recorded.event_id})
-    return _summary(done, "marked " + command.status.replace("_", " "), problems)
+
+    return _summary(*_each(traveller_ids, mark), "marked " + command.status.replace("_", " "))
 
 
 def incident_burndown(ctx: Context, principal: Principal, incident_id: str) -> dict[str, Any] | None:
@@ -142,17 +151,10 @@ def set_area_progress(ctx: Context, principal: Principal, area_id: str, travelle
         return "Not saved: " + _explain(exc)
     if (why := _chosen(traveller_ids)) is not None:
         return why
-    done, problems = 0, []
-    for tid in traveller_ids:
-        try:
-            changed = handlers_areas.set_progress(ctx, area_id, tid, command.progress, command.reason, principal.name)
-        except InputError as exc:
-            problems.append(f"{tid}: {_explain(exc)}")
-            continue
-        except (Conflict, NotFound) as exc:
-            problems.append(f"{tid}: {exc}")
-            continue
-        done += 1
+
+    def progress_of(tid: str) -> None:
+        changed = handlers_areas.set_progress(ctx, area_id, tid, command.progress, command.reason, principal.name)
         _audit(ctx, principal, "movement.progress", area_id, after={"traveller_id": tid, "progress": command.progress},
                detail={"reason": command.reason, "movement": changed.area["movement"]["id"], "stream_id": changed.event_id})
-    return _summary(done, "now " + command.progress.replace("_", " "), problems)
+
+    return _summary(*_each(traveller_ids, progress_of), "now " + command.progress.replace("_", " "))
