@@ -35,17 +35,18 @@ from typing import Any
 import numpy as np
 import redis
 
-from crisis import views
+from crisis import handlers_areas, views, views_areas
 from crisis.adapters import keys
 from crisis.adapters.eventlog import encode, xadd_fields
 from crisis.adapters.position_store import PositionStore
 from crisis.adapters.roll_store import RollStore
 from crisis.bootstrap import Context
 from crisis.domain import accountability
+from crisis.domain import areas as areas_rules
 from crisis.domain import events as ev
 from crisis.domain.events import Event
 from crisis.domain.travellers import BestPosition
-from crisis.errors import InputError, NotFound
+from crisis.errors import Conflict, InputError, NotFound
 
 VIAS = ("duty_officer", "checkin", "warden")
 CHECKIN_SOURCE = "checkin"  # the position source of a check-in's place (crisis.feeds.schemas SourceName)
@@ -193,7 +194,25 @@ def checkin(ctx: Context, traveller_id: str, status: str, incident_id: str | Non
     else:
         scopes = [accountability.incident_scope(i) for i in _incidents_for(ctx, profile, place, now)]
         scopes += [accountability.area_scope(a) for a in views.movements_of(ctx, traveller_id)]
-    return _store(ctx, ev.CHECKIN_RECORDED, traveller_id, scopes, status, note, actor, via, now, place, incident_id)
+    recorded = _store(ctx, ev.CHECKIN_RECORDED, traveller_id, scopes, status, note, actor, via, now, place, incident_id)
+    if place is not None:
+        _arrivals(ctx, traveller_id, place, actor)
+    return recorded
+
+
+def _arrivals(ctx: Context, traveller_id: str, place: tuple[float, float], actor: str | None) -> None:
+    """A check-in at a movement's safe haven marks the person arrived there
+    (``crisis.domain.areas.progress_from_checkin``), recorded "via checkin"."""
+    for area_id, movement in views.open_movements(ctx).items():
+        if traveller_id not in movement["people"]:
+            continue
+        stored = views_areas.areas(ctx).movement(area_id)
+        if stored is None or areas_rules.progress_from_checkin(stored, traveller_id, place[0], place[1]) is None:
+            continue
+        try:
+            handlers_areas.set_progress(ctx, area_id, traveller_id, "arrived", None, actor, via="checkin")
+        except (Conflict, NotFound):  # changed meanwhile (closed, arrived): nothing to mark
+            continue
 
 
 def _place(lat: float | None, lon: float | None) -> tuple[float, float] | None:

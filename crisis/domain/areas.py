@@ -54,6 +54,11 @@ stayed       to_move, moving (they leave after all)
 arrived      (none: arrival is final)
 ============ =====================================
 
+A check-in with a place within ``ARRIVAL_RADIUS_KM`` (on the ground, WGS84) of the
+confirmed safe haven marks the person arrived (``progress_from_checkin``; the change is
+recorded "via checkin"). A check-in anywhere else changes nothing: only a duty officer
+says someone is moving or stayed.
+
 A person is **overdue** (``overdue``) when the movement has an expected arrival, it has
 passed, and they have not arrived (progress to_move or moving). "stayed" is never overdue.
 """
@@ -63,6 +68,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
+
+from pyproj import Geod
 
 PHASES: dict[int, str] = {
     0: "none",
@@ -94,6 +101,8 @@ PROGRESS_TRANSITIONS: dict[str, frozenset[str]] = {
     "arrived": frozenset(),
 }
 NOT_ARRIVED = frozenset({"to_move", "moving"})
+ARRIVAL_RADIUS_KM = 25.0  # a check-in this close to the safe haven is an arrival
+_GEOD = Geod(ellps="WGS84")
 MODES = ("road", "air", "other")
 
 ADDED_BY_RULE = "phase"  # "added_by" of a person the phase rule put on the list
@@ -326,3 +335,17 @@ def with_overdue(movement: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     expected = _time(movement.get("expected_arrival"))
     people = [{**p, "overdue": overdue(p, expected, now)} for p in movement["people"]]
     return {**movement, "people": people, "counts": movement_counts(people, expected, now)}
+
+
+def progress_from_checkin(movement: Mapping[str, Any], traveller_id: str, lat: float, lon: float) -> str | None:
+    """"arrived" when a listed person who has not arrived checks in within
+    ``ARRIVAL_RADIUS_KM`` of the movement's confirmed safe haven; None otherwise (not
+    listed, no safe haven yet, already arrived, stayed, or elsewhere)."""
+    haven = movement.get("safe_haven")
+    if not haven:
+        return None
+    person = next((p for p in movement.get("people", []) if p.get("traveller_id") == traveller_id), None)
+    if person is None or person.get("progress") not in NOT_ARRIVED:
+        return None
+    _, _, metres = _GEOD.inv(float(lon), float(lat), float(haven["lon"]), float(haven["lat"]))
+    return "arrived" if metres / 1000.0 <= ARRIVAL_RADIUS_KM else None

@@ -372,3 +372,27 @@ def test_answers_have_the_documented_shapes(context: Context, live_server: LiveS
     refused = requests.patch(f"{url}/{area['id']}", json={"phase": 9}, headers=officer, timeout=30)
     _conforms(doc, "ErrorResponse", refused.json())
     assert set(doc["paths"]["/api/v1/areas/{area_id}"]["patch"]["x-roles"]) == {"admin", "duty_officer"}
+
+
+def test_a_checkin_at_the_safe_haven_marks_the_person_arrived(context: Context, live_server: LiveServer) -> None:
+    officer = bearer(live_server.token("duty_officer"))
+    ids = import_population(live_server, officer)
+    area = requests.post(live_server.url + "/api/v1/areas", json={"name": "South", "phase": 3, "geometry": SOUTH},
+                         headers=officer, timeout=30).json()
+    area_url = f"{live_server.url}/api/v1/areas/{area['id']}"
+    soon = (datetime.now(UTC) + timedelta(hours=6)).isoformat()
+    confirm = {"safe_haven": {"name": "Amman", "lat": 31.95, "lon": 35.93}, "mode": "road", "expected_arrival": soon}
+    assert requests.post(f"{area_url}/movement", json=confirm, headers=officer, timeout=30).status_code == 200
+    there, still = ids["dependant-ess"], ids["visitor-ess"]
+
+    def checkin(tid: str, lat: float, lon: float) -> None:
+        answer = requests.post(live_server.url + "/api/v1/checkins", json={"traveller_id": tid, "status": "safe", "lat": lat, "lon": lon},
+                               headers=officer, timeout=30)
+        assert answer.status_code in (200, 201), answer.text
+
+    checkin(there, 31.96, 35.92)  # in Amman
+    checkin(still, 33.27, 35.20)  # still in Tyre
+    people = {p["traveller_id"]: p for p in requests.get(area_url, headers=officer, timeout=30).json()["movement"]["people"]}
+    assert people[there]["progress"] == "arrived" and people[still]["progress"] == "to_move"
+    changes = [p["change"] for t, p in _events(context) if t == "movement.progress" and p["area"]["id"] == area["id"]]
+    assert [(c["traveller_id"], c["progress"], c["via"]) for c in changes] == [(there, "arrived", "checkin")]

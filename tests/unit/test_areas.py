@@ -205,3 +205,22 @@ def test_inside_a_country_area_by_the_country_of_the_position() -> None:
     area = {"id": "lb", "geometry": None, "country": "LBN"}
     assert inside(area, [33.9, 31.9, 33.8], [35.5, 35.9, 35.6], ["LBN", "JOR", None]).tolist() == [True, False, False]
     assert inside({"id": "x"}, [1.0], [1.0], ["LBN"]).tolist() == [False]
+
+
+def test_a_checkin_at_the_safe_haven_is_an_arrival_and_elsewhere_changes_nothing() -> None:
+    from crisis.domain.areas import ARRIVAL_RADIUS_KM, progress_from_checkin
+
+    movement = {"safe_haven": {"name": "Amman", "lat": 31.95, "lon": 35.93},
+                "people": [{"traveller_id": "a", "progress": "to_move"}, {"traveller_id": "m", "progress": "moving"},
+                           {"traveller_id": "s", "progress": "stayed"}, {"traveller_id": "r", "progress": "arrived"}]}
+    assert progress_from_checkin(movement, "a", 31.96, 35.94) == "arrived"
+    assert progress_from_checkin(movement, "m", 31.95, 35.93) == "arrived"
+    # 0.2 degrees of latitude is about 22 km (inside); 0.25 about 27.7 km (outside the 25 km)
+    assert ARRIVAL_RADIUS_KM == 25.0
+    assert progress_from_checkin(movement, "a", 31.95 + 0.2, 35.93) == "arrived"
+    assert progress_from_checkin(movement, "a", 31.95 + 0.25, 35.93) is None
+    assert progress_from_checkin(movement, "a", 33.27, 35.20) is None  # still in Tyre
+    assert progress_from_checkin(movement, "s", 31.95, 35.93) is None  # stayed: a duty officer's call
+    assert progress_from_checkin(movement, "r", 31.95, 35.93) is None  # already arrived
+    assert progress_from_checkin(movement, "nobody", 31.95, 35.93) is None
+    assert progress_from_checkin({**movement, "safe_haven": None}, "a", 31.95, 35.93) is None  # not confirmed yet
