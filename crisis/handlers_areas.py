@@ -8,7 +8,9 @@ the projection (``crisis.adapters.area_store``) in the same transaction.
   (``crisis.views_areas.people_inside``); raising it further extends the list, keeping
   everyone's progress; lowering it below III closes the movement (kept as history: an
   ``area.phase_changed`` and a ``movement.closed`` event, in one transaction). A change of
-  geometry alone does not recompute a list: only a phase change does.
+  geometry (or country) while a movement is open extends its list with the people now
+  inside, like raising the phase; nobody already listed is taken off (that is by hand,
+  with a reason).
 * ``confirm_movement``: the safe haven, the mode and the expected arrival.
 * ``set_progress``: one person's progress (by a duty officer, or by a check-in:
   ``via``); ``add_person`` (national staff, by hand) and ``remove_person`` (with a reason).
@@ -191,8 +193,15 @@ def update_area(ctx: Context, area_id: str, actor: str | None, *, name: str | No
                 events.append((ev.MOVEMENT_CLOSED, _change(now, "movement_closed", actor, movement_id=closed["id"],
                                                            counts=closed["counts"])))
         elif fields or note:
-            events.append((ev.AREA_UPDATED, _change(now, "updated" if fields else "note", actor, fields=fields,
-                                                    **({"note": note} if note else {}))))
+            extra: dict[str, Any] = {"note": note} if note else {}
+            movement = before.get("movement")
+            if movement is not None and ("geometry" in fields or "country" in fields):
+                # A wider (or moved) area at III+ lists the people now inside; nobody listed is dropped.
+                area["movement"] = rules.extend_movement(movement, old_phase, _profiles(ctx, area, now), now)
+                known = {p["traveller_id"] for p in movement["people"]}
+                extra.update(movement="extended",
+                             added=[p["traveller_id"] for p in area["movement"]["people"] if p["traveller_id"] not in known])
+            events.append((ev.AREA_UPDATED, _change(now, "updated" if fields else "note", actor, fields=fields, **extra)))
         if not events:
             return AreaChanged(before, None, before)
         area["updated_at"] = now.isoformat()

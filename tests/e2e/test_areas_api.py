@@ -396,3 +396,25 @@ def test_a_checkin_at_the_safe_haven_marks_the_person_arrived(context: Context, 
     assert people[there]["progress"] == "arrived" and people[still]["progress"] == "to_move"
     changes = [p["change"] for t, p in _events(context) if t == "movement.progress" and p["area"]["id"] == area["id"]]
     assert [(c["traveller_id"], c["progress"], c["via"]) for c in changes] == [(there, "arrived", "checkin")]
+
+
+def test_widening_an_area_at_iii_lists_the_people_now_inside(context: Context, live_server: LiveServer) -> None:
+    officer = bearer(live_server.token("duty_officer"))
+    ids = import_population(live_server, officer)
+    area = requests.post(live_server.url + "/api/v1/areas", json={"name": "South", "phase": 3, "geometry": SOUTH},
+                         headers=officer, timeout=30).json()
+    assert listed(area, ids) == RELOCATED
+    area_url = f"{live_server.url}/api/v1/areas/{area['id']}"
+    moved = requests.put(f"{area_url}/movement/people/{ids['visitor-ess']}", json={"progress": "moving"}, headers=officer, timeout=30)
+    assert moved.status_code == 200
+    wider = {"type": "Polygon", "coordinates": [[[35.1, 33.05], [35.9, 33.05], [35.9, 34.0], [35.1, 34.0], [35.1, 33.05]]]}
+    answer = requests.patch(area_url, json={"geometry": wider}, headers=officer, timeout=30)
+    assert answer.status_code == 200, answer.text
+    assert listed(answer.json(), ids) == RELOCATED | {"beirut"}
+    progress = {p["traveller_id"]: p["progress"] for p in answer.json()["movement"]["people"]}
+    assert progress[ids["visitor-ess"]] == "moving" and progress[ids["beirut"]] == "to_move"
+    change = [p["change"] for t, p in _events(context) if t == "area.updated" and p["area"]["id"] == area["id"]][-1]
+    assert change["added"] == [ids["beirut"]] and change["movement"] == "extended"
+    # narrowing again takes nobody off the list
+    narrow = requests.patch(area_url, json={"geometry": SOUTH}, headers=officer, timeout=30)
+    assert listed(narrow.json(), ids) == RELOCATED | {"beirut"}
