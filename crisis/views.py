@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from collections.abc import Sequence
 from typing import Any, cast
 
 import numpy as np
@@ -121,8 +122,7 @@ def place_travellers(ctx: Context, profiles: list[dict[str, Any]], now: datetime
     placement = best_positions(
         placing.to_us(now), n, _fix_columns(ids, checkins), _fix_columns(ids, reports),
         placing.Itineraries.from_segments(range(n), itineraries),
-        (np.array([d.lat if d else np.nan for d in stations], dtype=float),
-         np.array([d.lon if d else np.nan for d in stations], dtype=float)), max_age)
+        _coordinates(stations), max_age)
     now_us = placing.to_us(now)
     positions: list[BestPosition | None] = []
     for i, (tid, code) in enumerate(zip(ids, placement.source.tolist())):
@@ -259,6 +259,24 @@ def _affected_from_picture(ctx: Context, principal: Principal,
     return visible, answer["radius_km_used"]
 
 
+def _coordinates(points: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(lat, lon) arrays of things with .lat/.lon (NaN for a None)."""
+    lat = np.array([p.lat if p else np.nan for p in points], dtype=float)
+    lon = np.array([p.lon if p else np.nan for p in points], dtype=float)
+    return lat, lon
+
+
+def _arrivals(placed: list[Placed]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Every itinerary segment's arrival as columns (traveller index, lat, lon, epoch
+    seconds), for ``itinerary_affected``; None when nobody has an itinerary."""
+    rows = [(i, seg.destination.lat, seg.destination.lon, seg.arrive.timestamp())
+            for i, entry in enumerate(placed) for seg in itinerary_of(entry[0])]
+    if not rows:
+        return None
+    trav, to_lat, to_lon, arrive = (np.array(column) for column in zip(*rows))
+    return trav.astype(np.int64), to_lat.astype(float), to_lon.astype(float), arrive.astype(float)
+
+
 def _affected_from_redis(ctx: Context, principal: Principal, incident: Incident,
                          now: datetime) -> tuple[list[dict[str, Any]], float | None]:
     """``affected_people``'s people computed from Redis at request time."""
@@ -267,20 +285,16 @@ def _affected_from_redis(ctx: Context, principal: Principal, incident: Incident,
                       buffer_km=ctx.settings.affected_buffer_km)
     assert ctx.deps.travellers is not None
     placed = place_travellers(ctx, ctx.deps.travellers.all(), now)
-    lat = np.array([p[1].lat if p[1] else np.nan for p in placed], dtype=float)
-    lon = np.array([p[1].lon if p[1] else np.nan for p in placed], dtype=float)
+    lat, lon = _coordinates([p[1] for p in placed])
     inside = index.per_incident(index.join(lat, lon))[0]
     people: list[tuple[int, dict[str, Any]]] = [
         (int(i), _affected_person(placed[int(i)][0], placed[int(i)][1], float(d), "position"))
         for i, d in zip(inside.traveller, inside.distance_km)
     ]
-    # Itineraries: one row per segment (traveller index, arrival place, arrival time).
-    rows = [(i, seg.destination.lat, seg.destination.lon, seg.arrive.timestamp())
-            for i, entry in enumerate(placed) for seg in itinerary_of(entry[0])]
-    if rows:
-        trav, to_lat, to_lon, arrive = (np.array(column) for column in zip(*rows))
-        coming = itinerary_affected(index, trav.astype(np.int64), to_lat.astype(float), to_lon.astype(float),
-                                    arrive.astype(float), now)
+    arrivals = _arrivals(placed)
+    if arrivals is not None:
+        trav, to_lat, to_lon, arrive = arrivals
+        coming = itinerary_affected(index, trav, to_lat, to_lon, arrive, now)
         already = {i for i, _ in people}
         # the arrival place of each (traveller, arrival time in ms), as itinerary_affected rounds it
         where = {(int(t), int(round(a * 1000.0))): (float(la), float(lo)) for t, la, lo, a in zip(trav, to_lat, to_lon, arrive)}
@@ -314,17 +328,13 @@ def affected_pairs(ctx: Context, incidents: list[Incident], placed: list[Placed]
     index = AreaIndex([IncidentArea.from_incident(incident_to_dict(i)) for i in incidents],
                       default_radius_km=default_radii(ctx.settings.default_radius_km),
                       buffer_km=ctx.settings.affected_buffer_km)
-    lat = np.array([p[1].lat if p[1] else np.nan for p in placed], dtype=float)
-    lon = np.array([p[1].lon if p[1] else np.nan for p in placed], dtype=float)
+    lat, lon = _coordinates([p[1] for p in placed])
     hits = index.join(lat, lon)
     for t, j in zip(hits.traveller.tolist(), hits.incident.tolist()):
         out[index.ids[j]].add(int(t))
-    rows = [(i, seg.destination.lat, seg.destination.lon, seg.arrive.timestamp())
-            for i, entry in enumerate(placed) for seg in itinerary_of(entry[0])]
-    if rows:
-        trav, to_lat, to_lon, arrive = (np.array(column) for column in zip(*rows))
-        coming = itinerary_affected(index, trav.astype(np.int64), to_lat.astype(float), to_lon.astype(float),
-                                    arrive.astype(float), now)
+    arrivals = _arrivals(placed)
+    if arrivals is not None:
+        coming = itinerary_affected(index, *arrivals, now)
         for t, j in zip(coming.traveller.tolist(), coming.incident.tolist()):
             out[index.ids[j]].add(int(t))
     return out
