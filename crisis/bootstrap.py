@@ -17,6 +17,7 @@ from crisis.adapters.incident_store import IncidentStore
 from crisis.adapters.position_store import PositionStore
 from crisis.adapters.redis_server import RedisHandle, open_redis
 from crisis.adapters.roll_store import RollStore
+from crisis.adapters.roster_store import RosterStore
 from crisis.adapters.traveller_store import TravellerStore
 from crisis.config import Settings
 from crisis.fusion.countries import CountryIndex
@@ -39,6 +40,7 @@ class Context:
     feed_log: FeedLog
     audit: AuditLog
     roll: RollStore  # accountability statuses per scope, check-in places (crisis.adapters.roll_store)
+    roster: RosterStore  # officers, standby slots, leave, dispatches (crisis.adapters.roster_store)
 
     def close(self) -> None:
         self.redis.close()
@@ -77,4 +79,4 @@ def bootstrap(settings: Settings, countries: CountryIndex | None = None) -> Cont
         travellers=TravellerStore(client),
     )
     return Context(settings, handle, client, deps, AccountStore(client), FeedLog(client), AuditLog(client, settings.audit_keep_days),
-                   RollStore(client))
+                   RollStore(client), RosterStore(client))
