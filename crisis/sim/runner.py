@@ -4,16 +4,24 @@ The scenario is pure; this thread gives it the time, and stores what it produces
 the same command handlers every feed and every duty officer uses (actor "simulator"), so
 the demo shows exactly what real feeds and people would:
 
-* at the start: the travellers through the travel-tracking export's own schema
+* at the start (the roster in a thread of its own once the first tick is done; a test
+  ticking by hand stores it in the first tick): the travellers through the travel-tracking export's own schema
   (``crisis.feeds.travellers.parse_json``) and ``handlers.import_travellers``; the
-  handsets through ``handlers_cot.add_device``; everyone's first position;
+  handsets through ``handlers_cot.add_device``; everyone's first position; the standby
+  roster (``crisis.sim.roster``: officers, a month of rotations, leave with its gap)
+  through ``handlers_roster.import_officers``, ``generate_rotation`` and ``add_leave``
+  (on a kept database the demo's slots still to come, its leave and its open dispatches
+  are cleared first, so a restart does not overlap the last run);
 * every step: positions (``handlers.report_positions``), incident messages
   (``handlers.report_incident``), and the people actions (``crisis.sim.people``): the
   area and its phase (``handlers_areas.create_area``/``update_area``, whose movement list
   goes back to the scenario), the relocation's confirmation and each person's progress
   (``confirm_movement``, ``set_progress``), check-ins and status marks
   (``handlers_people.checkin``/``set_status``), and CoT documents from the handsets
-  (``handlers_cot.ingest_cot``, the intake POST /api/v1/feeds/cot uses).
+  (``handlers_cot.ingest_cot``, the intake POST /api/v1/feeds/cot uses);
+* the surge dispatch (``Step.roster``): the best-ranked available officer for the main
+  incident (``views_roster.candidates``) through ``handlers_roster.create_dispatch``, then
+  ``step_dispatch`` and ``report_dispatch_position`` along the way from their home.
 
 A failing step (Redis restarting, a rejected message) is logged and the loop goes on: a
 wall display must keep moving. Each failed action is counted in ``errors`` and kept (the
@@ -31,7 +39,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any, Callable
 
-from crisis import handlers_areas, handlers_cot, handlers_people
+from crisis import handlers_areas, handlers_cot, handlers_people, handlers_roster, views_roster
 from crisis.adapters.device_store import DeviceStore
 from crisis.adapters.feed_log import FeedLog
 from crisis.adapters.position_store import PositionStore
@@ -40,12 +48,14 @@ from crisis.feeds import travellers as traveller_feed
 from crisis.feeds.cot import DeviceIn
 from crisis.handlers import Deps, import_travellers, report_incident, report_positions
 from crisis.sim import people as pp
+from crisis.sim import roster as sim_roster
 from crisis.sim.scenario import Scenario, Step
 from crisis.views_areas import areas as area_store
 
 log = logging.getLogger(__name__)
 ACTOR = "simulator"
 ORIGIN = {"source": "demo simulator"}
+ROSTER_TRIES = 3  # the roster is stored at the start, tried again on the next ticks if refused
 
 
 class SimulationRunner:
@@ -72,6 +82,10 @@ class SimulationRunner:
         self._failures = 0
         self._area_ids: dict[str, str] = {}  # scenario area key -> area id
         self._incident_ids: dict[str, str] = {}  # storyline source_id -> incident id
+        self._dispatch_ids: dict[str, str | None] = {}  # story dispatch key -> dispatch id (None: not sent)
+        self._roster_tries = 0
+        self._roster_thread: threading.Thread | None = None
+        self.roster: sim_roster.DemoRoster | None = None  # the roster stored at the start
         self.steps = 0
         self.errors = 0
         self.failures: list[str] = []  # the latest failed actions, for the log and tests
@@ -86,6 +100,9 @@ class SimulationRunner:
 
     def incident_id(self, source_id: str) -> str | None:
         return self._incident_ids.get(source_id)
+
+    def dispatch_id(self, key: str) -> str | None:
+        return self._dispatch_ids.get(key)
 
     def start(self) -> None:
         """Start the thread: import travellers, register handsets, report first positions, then step."""
@@ -104,6 +121,11 @@ class SimulationRunner:
                 log.warning("simulator thread still busy after %.0f s; left to finish as a daemon", timeout)
 
     def _run(self) -> None:
+        # The roster is stored beside the ticks once the first is done, so the travellers
+        # and the map come as fast as before.
+        self._roster_thread = threading.Thread(target=self._roster_when_ready, name="crisis-simulator-roster",
+                                               daemon=True)
+        self._roster_thread.start()
         next_tick = time.monotonic()
         while not self._stop.is_set():
             try:
@@ -132,6 +154,7 @@ class SimulationRunner:
             for batch in self.scenario.initial_batches(now):
                 report_positions(self._deps, batch, ACTOR)
             self._ready, self._last = True, now
+            self._roster_due(now)
             log.info("simulator started with %d travellers and %d handsets", len(self.scenario.ids),
                      len(self.scenario.handsets))
             return
@@ -139,6 +162,7 @@ class SimulationRunner:
         # Real elapsed time drives movement, clamped so a long stall is not one huge jump.
         dt = min(max((now - self._last).total_seconds(), 0.0), 10 * self.interval)
         self._last = now
+        self._roster_due(now)
         self._store(self.scenario.step(now, dt))
         self.steps += 1
         if self._feed_log is not None:
@@ -177,6 +201,18 @@ class SimulationRunner:
                 self.done[type(action).__name__] += 1
             except Exception as exc:  # one refused action must not drop the others
                 self._failed(f"simulator {type(action).__name__} refused", exc)
+        for roster_action in step.roster:
+            if self._stop.is_set():
+                return
+            if self._dispatch_ids.get(roster_action.key, "") is None:
+                continue  # its dispatch could not be sent: that failure is counted once
+            try:
+                self._dispatch(roster_action)
+                self.done[type(roster_action).__name__] += 1
+            except Exception as exc:
+                if isinstance(roster_action, sim_roster.StartDispatch):
+                    self._dispatch_ids[roster_action.key] = None
+                self._failed(f"simulator {type(roster_action).__name__} refused", exc)
 
     def _failed(self, what: str, exc: Exception) -> None:
         self.errors += 1
@@ -227,6 +263,84 @@ class SimulationRunner:
         movement = changed.area.get("movement")
         if movement is not None and action.phase >= 3:
             self.scenario.movement_listed([str(p["traveller_id"]) for p in movement["people"]])
+
+    # ---- the standby roster and the surge dispatch ------------------------------------------
+    def _roster_due(self, now: datetime) -> None:
+        """Store the roster now unless it is stored, being stored (the thread started by
+        ``start``), or refused ``ROSTER_TRIES`` times."""
+        busy = self._roster_thread is not None and self._roster_thread.is_alive()
+        if self.roster is None and not busy and self._roster_tries < ROSTER_TRIES:
+            self._store_roster(now)
+
+    def _roster_when_ready(self) -> None:
+        while not self._ready and not self._stop.is_set():
+            self._stop.wait(0.05)
+        if not self._stop.is_set():
+            self._store_roster(self._clock())
+
+    def _store_roster(self, now: datetime) -> None:
+        """The scenario's roster through the roster commands; a failure is counted and
+        tried again on a later tick (``ROSTER_TRIES`` times in all)."""
+        self._roster_tries += 1
+        try:
+            ctx = self._context
+            plan = self.scenario.roster(now, views_roster.rules(ctx))
+            handlers_roster.import_officers(ctx, list(plan.officers), ACTOR)
+            self._clear_last_run(plan)
+            for rotation in plan.rotations:
+                handlers_roster.generate_rotation(ctx, rotation.params(), ACTOR)
+            for leave in plan.leave:
+                handlers_roster.add_leave(ctx, leave, ACTOR)
+            self.roster = plan
+            log.info("simulator roster: %d officers, %d rotations, %d leave periods", len(plan.officers),
+                     len(plan.rotations), len(plan.leave))
+        except Exception as exc:
+            self._failed("simulator roster refused", exc)
+
+    def _clear_last_run(self, plan: sim_roster.DemoRoster) -> None:
+        """On a kept database: the demo officers' slots still to come, the demo's leave and
+        the simulator's open dispatches go, so the new month does not overlap the last."""
+        ctx = self._context
+        current = views_roster.state(ctx)
+        ours = {o.id for o in plan.officers}
+        since = min(r.start for r in plan.rotations)
+        for slot in current.slots:
+            if slot.officer_id in ours and slot.end > since:
+                handlers_roster.remove_slot(ctx, slot.id, ACTOR)
+        for leave in current.leave:
+            if leave.id.startswith(sim_roster.LEAVE_PREFIX) and leave.end > since:
+                handlers_roster.remove_leave(ctx, leave.id, ACTOR)
+        for dispatch in current.dispatches:
+            if dispatch.active and dispatch.by == ACTOR:
+                for status in sim_roster.WIND_UP[dispatch.status]:
+                    handlers_roster.step_dispatch(ctx, dispatch.id, status, ACTOR, "Demo restarted.")
+
+    def _dispatch(self, action: sim_roster.RosterAction) -> None:
+        ctx = self._context
+        if isinstance(action, sim_roster.StartDispatch):
+            incident_id = self._incident_ids.get(action.incident_source_id)
+            if incident_id is None:
+                raise LookupError(f"no incident stored for {action.incident_source_id}")
+            ranked = views_roster.candidates(ctx, incident_id, action.skills, action.languages)["candidates"]
+            best = next((c for c in ranked if c["availability"] is None), None)
+            if best is None:
+                raise LookupError(f"nobody available to send to {action.incident_source_id}")
+            sent = handlers_roster.create_dispatch(ctx, incident_id, best["officer_id"], action.note, ACTOR)
+            self._dispatch_ids[action.key] = sent.id
+            return
+        dispatch_id = self._dispatch_ids.get(action.key)
+        if dispatch_id is None:
+            raise LookupError(f"no dispatch sent for {action.key}")
+        if isinstance(action, sim_roster.StepDispatch):
+            handlers_roster.step_dispatch(ctx, dispatch_id, action.status, ACTOR, action.note)
+            return
+        dispatch = views_roster.store(ctx).dispatch(dispatch_id)
+        if dispatch is None or dispatch.origin is None or not dispatch.destination:
+            raise LookupError(f"dispatch {dispatch_id} has no way to report along")
+        lat, lon = sim_roster.along((dispatch.origin.lat, dispatch.origin.lon),
+                                    (float(dispatch.destination["lat"]), float(dispatch.destination["lon"])),
+                                    action.fraction)
+        handlers_roster.report_dispatch_position(ctx, dispatch_id, lat, lon, ACTOR)
 
 
 def _brief(exc: Any) -> str:

@@ -25,6 +25,10 @@ The people side (times since the story's start; see ``crisis.sim.story``):
   of them is held at the Masnaa crossing and becomes overdue;
 * handsets send Cursor-on-Target every ``REPORT_EVERY`` seconds from where their
   carrier is (one of them loses its GPS fix for a while each cycle).
+
+The standby roster (``roster``; ``crisis.sim.roster``): about 200 field security officers,
+a month of rotations and leave that opens a gap; each cycle's surge dispatch comes in
+``Step.roster``.
 """
 
 from __future__ import annotations
@@ -40,8 +44,10 @@ import shapely
 import shapely.geometry
 
 from crisis.feeds.schemas import IncidentIn, PositionBatch, PositionIn
+from crisis.roster.model import RosterRules
 from crisis.sim import people as pp
 from crisis.sim import places as pl
+from crisis.sim import roster as sim_roster
 from crisis.sim.movement import CITY, EVACUATION, FLIGHT, IDLE, RETURN, Movement
 from crisis.sim.story import (
     CYCLE_SECONDS, DEPART, EVACUATE, RETURN as RETURN_ACTION, Background, Timeline, storyline,
@@ -86,6 +92,7 @@ class Step:
     positions: list[PositionBatch] = field(default_factory=list)
     incidents: list[IncidentIn] = field(default_factory=list)
     people: list[pp.PeopleAction] = field(default_factory=list)
+    roster: list[sim_roster.RosterAction] = field(default_factory=list)  # the surge dispatch's steps
 
 
 class Scenario:
@@ -104,6 +111,7 @@ class Scenario:
                  run_tag: str | None = None) -> None:
         if travellers < 1:
             raise ValueError("travellers must be at least 1")
+        self.seed = seed
         rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)]
         self._rng_pop, self._rng, self._rng_story, self._rng_bg, self._rng_people = rngs
         self.speedup, self.moving_share, self.jitter_share = speedup, moving_share, jitter_share
@@ -341,6 +349,11 @@ class Scenario:
                       pp.segment(dest.code, origin.code, back, back + hours)]
         return out
 
+    def roster(self, now: datetime, rules: RosterRules) -> sim_roster.DemoRoster:
+        """The standby roster (officers, a month of rotations, leave with its gap) from the
+        story's start (``now`` when not anchored yet); see ``crisis.sim.roster``."""
+        return sim_roster.build(self.seed, self._start or now, rules)
+
     def devices(self) -> list[tuple[str, str]]:
         """The handsets to register: (CoT uid, traveller id)."""
         return [(h.uid, self.ids[h.index]) for h in self.handsets]
@@ -384,6 +397,7 @@ class Scenario:
             self._timeline.push(t, msg)
         incidents: list[IncidentIn] = []
         people: list[pp.PeopleAction] = []
+        roster: list[sim_roster.RosterAction] = []
         for item in self._timeline.pop_due(elapsed):
             if item == EVACUATE:
                 self._evacuate()
@@ -401,6 +415,8 @@ class Scenario:
                 people.append(item)
             elif isinstance(item, pp.ConfirmMovement):
                 people.append(item)
+            elif isinstance(item, sim_roster.ACTIONS):
+                roster.append(item)
         people += self._relocation(elapsed)
         moved, arrived = self.move.advance(max(dt_seconds, 0.0) * self.speedup)
         people += self._arrive(arrived)
@@ -418,7 +434,7 @@ class Scenario:
         people += self._due_people(elapsed)
         people += self._cot(now, elapsed)
         return Step(positions=self._batches(idx[sim], lat[sim], lon[sim], now, accuracy=15.0),
-                    incidents=incidents, people=people)
+                    incidents=incidents, people=people, roster=roster)
 
     # ---- check-ins ----------------------------------------------------------------------
     def _push(self, t: float, item: tuple[Any, ...]) -> None:

@@ -7,7 +7,9 @@ of each cycle (``crisis.sim.people`` actions, seconds into the cycle): at 20 the
 south of the Litani is opened at phase II, at 100 it goes to phase III (the real rule
 lists who must move), at 115 the relocation to Amman by road is confirmed (expected
 arrival ``RELOCATION_EXPECTED_S`` later), at 125 the convoys leave (``DEPART``), and at
-1200, with the ceasefire, the phase is lowered to I, which closes the movement. Background
+1200, with the ceasefire, the phase is lowered to I, which closes the movement. At 150 a
+surge officer is dispatched to southern Lebanon and reports their way there until on site
+at 400 (``crisis.sim.roster.dispatch_story``); stood down after the ceasefire. Background
 incidents appear every 20-40 s at real duty stations. Every message restates the whole
 incident (the handlers take all facts from each message) under a stable ``source_id``,
 and its ``status`` walks reported -> verified -> active -> contained -> closed.
@@ -28,10 +30,11 @@ from crisis.domain.model import IncidentType as T
 from crisis.feeds.schemas import IncidentIn
 from crisis.sim.people import AREA_KEY, AreaPhase, ConfirmMovement
 from crisis.sim.places import AMMAN, HIGH_RISK, STATIONS, ellipse, offset
+from crisis.sim.roster import ReportPosition, StartDispatch, StepDispatch, dispatch_story
 
 CYCLE_SECONDS = 1800.0
 EVACUATE, RETURN, DEPART = "evacuate", "return", "depart"
-Action = Union[IncidentIn, str, AreaPhase, ConfirmMovement]
+Action = Union[IncidentIn, str, AreaPhase, ConfirmMovement, StartDispatch, StepDispatch, ReportPosition]
 AREA_NAME = "South of the Litani (demo)"
 RELOCATION_EXPECTED_S = 240.0  # from the confirmation to the expected arrival in Amman
 SAFE_HAVEN = {"name": "Amman (UN House)", "lat": AMMAN[0], "lon": AMMAN[1]}
@@ -146,6 +149,7 @@ def storyline(cycle: int, tag: str, start: datetime) -> list[tuple[float, Action
     at(1560, "leb-7", "Temporary crossing opened at Damour", ac, 1, 33.70, 35.455, S.CLOSED, radius_km=2, **lb)
     at(1620, "leb-4", "Strikes on Beirut southern suburbs have stopped", ac, 3, 33.85, 35.51, S.CLOSED, radius_km=6, **lb)
     at(1700, "leb-1", "Ceasefire holding in southern Lebanon", ac, 3, 33.25, 35.40, S.CLOSED, **south)
+    out.extend(dispatch_story(cycle, base, f"{prefix}leb-1{suffix}"))  # a surge officer to southern Lebanon
     _earthquake(at, cycle)
     return out
 

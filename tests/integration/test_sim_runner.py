@@ -15,12 +15,14 @@ import pytest
 import shapely
 import shapely.geometry
 
-from crisis import views
+from crisis import views, views_roster
 from crisis.adapters.accounts import Principal
 from crisis.adapters.device_store import DeviceStore
 from crisis.domain import accountability
 from crisis.domain import areas as rules
+from crisis.domain.regions import REGIONS
 from crisis.domain.travellers import CATEGORIES
+from crisis.sim import roster as sim_roster
 from crisis.sim import story
 from crisis.sim.runner import SimulationRunner
 from crisis.sim.scenario import Scenario, Step
@@ -130,6 +132,8 @@ def story_run(session_context: Any) -> dict[str, Any]:
                 seen["areas"][t] = area_store(context).get(area_id)
             if t == 100:
                 seen["seen_100"] = {h.uid: DeviceStore(context.redis).seen(h.uid) for h in scenario.handsets}
+            if t in (sim_roster.DISPATCH_AT, 300):
+                seen.setdefault("dispatches", {})[t] = views_roster.dispatches(context)
             leb1 = runner.incident_id("sim-it-leb-1")
             if leb1 is not None and t % 30 == 0:
                 statuses = context.roll.statuses(accountability.incident_scope(leb1))
@@ -143,6 +147,9 @@ def story_run(session_context: Any) -> dict[str, Any]:
                                  for h in scenario.handsets}
         seen["seen"] = {h.uid: DeviceStore(context.redis).seen(h.uid) for h in scenario.handsets}
         seen["profiles"] = {p["id"]: p for p in context.deps.travellers.all()}
+        seen["dispatches"][420] = views_roster.dispatches(context)
+        seen["roster"] = views_roster.state(context)
+        seen["coverage"] = views_roster.coverage(context, start, start + timedelta(days=30))
         return {"runner": runner, "scenario": scenario, "start": start, "now": clock.now, **seen}
     finally:
         context.deps.clock = real_clock
@@ -226,3 +233,114 @@ def test_handsets_report_by_cot_and_map_to_their_travellers(story_run: dict[str,
     for tid in (scenario.ids[h.index] for h in scenario.handsets):
         lat, lon, _ = story_run["positions"][tid]
         assert abs(lat) > 1 and abs(lon) > 1
+
+
+def test_the_demo_roster_is_stored_through_the_roster_commands(story_run: dict[str, Any]) -> None:
+    plan, stored = story_run["runner"].roster, story_run["roster"]
+    assert plan is not None and len(plan.officers) >= 190
+    assert set(stored.officers) == {o.id for o in plan.officers}
+    assert stored.officers[plan.officers[0].id] == plan.officers[0]
+    # A month of rotations made by the generator: the same duties as planned (ids are the store's).
+    def duty(slot: Any) -> tuple[Any, ...]:
+        return slot.officer_id, slot.start, slot.end, slot.role, slot.region, slot.readiness_hours
+    planned, kept = set(map(duty, plan.slots)), set(map(duty, stored.slots))
+    # ... but for the alternate promoted when the dispatch took the primary: split at the dispatch.
+    (promoted,) = planned - kept
+    pieces = sorted(kept - planned, key=lambda d: d[1])
+    assert [p[0] for p in pieces] == [promoted[0]] * 2 and [p[3] for p in pieces] == ["alternate", "primary"]
+    assert (pieces[0][1], pieces[0][2], pieces[1][2]) == (promoted[1], pieces[1][1], promoted[2])
+    assert pieces[0][2] == stored.dispatches[0].created_at
+    assert {r.region for r in plan.rotations} == {None, *REGIONS}
+    assert max(s.end for s in stored.slots) >= story_run["start"] + timedelta(days=30)
+    assert {leave.id for leave in stored.leave} == {leave.id for leave in plan.leave}
+
+
+def test_the_leave_opens_a_gap_the_roster_warns_of(story_run: dict[str, Any]) -> None:
+    gap, start = story_run["runner"].roster.gap, story_run["start"]
+    assert gap is not None and start < gap.start < start + timedelta(days=5)
+    warnings = story_run["coverage"]["warnings"]
+    french = [w for w in warnings if w["kind"] == "language_missing" and w["language"] == "fr"]
+    assert [(w["from"], w["to"]) for w in french] == [(gap.start.isoformat(), gap.end.isoformat())]
+    assert "French" in french[0]["message"]
+    # Nothing else falls short over the month (the dispatch promoted an alternate).
+    assert [w for w in warnings if w not in french] == []
+
+
+def test_a_surge_officer_is_dispatched_and_followed_to_southern_lebanon(story_run: dict[str, Any]) -> None:
+    runner, seen = story_run["runner"], story_run["dispatches"]
+    assert runner.done["StartDispatch"] == 1 and runner.done["ReportPosition"] >= 10
+    dispatch_id = runner.dispatch_id("surge-0")
+    incident_id = runner.incident_id("sim-it-leb-1")
+    assert dispatch_id is not None and incident_id is not None
+
+    def find(t: int) -> dict[str, Any]:
+        return next(d for d in seen[t] if d["id"] == dispatch_id)
+
+    sent = find(int(sim_roster.DISPATCH_AT))
+    assert sent["status"] == "requested" and sent["incident_id"] == incident_id and sent["by"] == "simulator"
+    officer = story_run["roster"].officers[sent["officer_id"]]
+    assert "ar" in officer.languages and sent["slot_id"] is not None  # an Arabic speaker on standby
+    assert len(sent["path"]) == views_roster.PATH_POINTS
+    underway = find(300)
+    assert [s["status"] for s in underway["steps"]] == ["requested", "accepted", "travelling"]
+    position, origin, destination = underway["position"], underway["origin"], underway["destination"]
+    assert position is not None
+    # Reported on the way: part of the distance from home, the rest still to go.
+    from pyproj import Geod
+    geod = Geod(ellps="WGS84")
+    whole = geod.inv(origin["lon"], origin["lat"], destination["lon"], destination["lat"])[2]
+    done = geod.inv(origin["lon"], origin["lat"], position["lon"], position["lat"])[2]
+    left = geod.inv(position["lon"], position["lat"], destination["lon"], destination["lat"])[2]
+    assert whole > 50_000 and 0.3 * whole < done < 0.7 * whole and abs(done + left - whole) < 1000
+    arrived = find(420)
+    assert arrived["status"] == "on_site"
+    assert abs(arrived["position"]["lat"] - destination["lat"]) < 1e-3
+
+
+def test_a_demo_restarted_on_a_kept_database_starts_a_fresh_month(context: Any) -> None:
+    """The last run's slots still to come, its leave and its open dispatch are cleared
+    through the commands, so the new month neither overlaps nor doubles the gap."""
+    first = datetime.now(timezone.utc).replace(microsecond=0)
+    clock = _Clock(first)
+    real_clock = context.deps.clock
+    context.deps.clock = clock
+    try:
+        runs = []
+        for start in (first, first + timedelta(hours=30)):
+            clock.now = start
+            scenario = Scenario(seed=5, travellers=60, start=start)
+            runner = SimulationRunner(context.deps, context.deps.positions, scenario=scenario, clock=clock,
+                                      context=context)
+            runner.tick()
+            for t in range(10, 260, 10):
+                clock.now = start + timedelta(seconds=t)
+                runner.tick()
+            runs.append(runner)
+        state = views_roster.state(context)
+        cover = views_roster.coverage(context, clock.now, clock.now + timedelta(days=25))
+    finally:
+        context.deps.clock = real_clock
+    for runner in runs:
+        assert runner.failures == [] and runner.errors == 0 and runner.roster is not None
+    old, new = (state_dispatch for state_dispatch in state.dispatches)
+    assert old.status == "returned" and old.steps[-1].note == "Demo restarted."
+    assert new.status == "travelling" and new.officer_id != old.officer_id  # the first is resting
+    assert {leave.id for leave in state.leave} == {leave.id for leave in runs[1].roster.leave}
+    gap = runs[1].roster.gap
+    assert gap is not None
+    assert [(w["kind"], w["from"]) for w in cover["warnings"]] == [("language_missing", gap.start.isoformat())]
+
+
+def test_the_running_demo_stores_its_roster_beside_the_ticks(context: Any) -> None:
+    runner = SimulationRunner(context.deps, context.deps.positions, interval=0.1, scenario=_scenario(50),
+                              context=context)
+    runner.start()
+    try:
+        assert _wait(lambda: runner.roster is not None, timeout=30.0)
+        assert _wait(lambda: runner.steps >= 3, timeout=10.0)
+    finally:
+        runner.stop()
+    assert runner.failures == [] and runner.errors == 0
+    stored = views_roster.state(context)
+    assert runner.roster is not None and len(stored.officers) == len(runner.roster.officers)
+    assert len(stored.slots) == len(runner.roster.slots) and len(stored.leave) == len(runner.roster.leave)
