@@ -139,7 +139,7 @@ def _feed_banner(settings: Settings) -> list[str]:
 
 
 @main.command("ingest")
-@click.argument("feed", type=click.Choice(("cap", "gdacs", "usgs", "travellers")))
+@click.argument("feed", type=click.Choice(("cap", "gdacs", "usgs", "travellers", "roster")))
 @click.argument("location")
 @click.pass_context
 def ingest_command(ctx: click.Context, feed: str, location: str) -> None:
@@ -151,9 +151,16 @@ def ingest_command(ctx: click.Context, feed: str, location: str) -> None:
 
     travellers: LOCATION is a file, JSON or CSV (by its .csv suffix); each rejected row
     is printed with its row number and field.
+
+    roster: LOCATION is a file of the standby roster's officers, JSON or CSV (by its .csv
+    suffix; columns in ``crisis.feeds.roster``); each rejected row is printed with its row
+    number and field, and dead-lettered (feed "roster"); a known officer is updated in place.
     """
     if feed == "travellers":
         _ingest_travellers(ctx, Path(location))
+        return
+    if feed == "roster":
+        _ingest_roster(ctx, Path(location))
         return
     from crisis.feeds.intake import MessageRejected, ingest
     from crisis.feeds.pollers import ACCEPT, MAX_BYTES, Fetcher, FetchError
@@ -231,6 +238,54 @@ def _ingest_travellers(ctx: click.Context, path: Path) -> None:
         ctx.exit(1)
     kind = "CSV" if content_type in CSV_TYPES else "JSON"
     click.echo(f"travellers ({kind}): {result['accepted']} accepted, {result['updated']} updated, "
+               f"{len(result['rejected'])} rejected")
+    for item in result["rejected"]:
+        click.echo(f"  rejected row {item['row']} {item['field']}: {item['message']} (dead letter {item['dead_letter_id']})", err=True)
+    if result["rejected"]:
+        ctx.exit(1)
+
+
+def _ingest_roster(ctx: click.Context, path: Path) -> None:
+    """``crisis ingest roster PATH``: the officers, JSON or CSV, with a progress bar."""
+    from crisis.errors import InputError
+    from crisis.feeds.roster import CSV_TYPES, FEED, intake
+
+    settings = _settings(ctx)
+    if not path.is_file():
+        raise click.ClickException(f"cannot read {path}: not a file")
+    body = path.read_bytes()
+    content_type = "text/csv" if path.suffix.lower() == ".csv" else "application/json"
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = click.progressbar(length=max(total, 1), label=f"validating {total} officers", file=sys.stderr)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+
+    def run(context: Any) -> Any:
+        try:
+            outcome = intake(context, body, content_type, "cli", {"remote": "cli"}, progress)
+            _audit(context, "roster.officers_import", "roster",
+                   after={"accepted": outcome["accepted"], "updated": outcome["updated"], "rejected": len(outcome["rejected"])},
+                   detail={"location": str(path)})
+            return outcome
+        except InputError as exc:
+            dead = context.feed_log.rejected(FEED, exc.errors, body, {"remote": "cli"})
+            click.echo(f"roster: rejected ({exc.message}); dead letter {dead}", err=True)
+            for error in exc.errors:
+                click.echo(f"  {error['field']}: {error['message']}", err=True)
+            return None
+        finally:
+            if bar is not None:
+                bar.__exit__(None, None, None)
+
+    result = _with_context(settings, run)
+    if result is None:
+        ctx.exit(1)
+    kind = "CSV" if content_type in CSV_TYPES else "JSON"
+    click.echo(f"roster officers ({kind}): {result['accepted']} accepted, {result['updated']} updated, "
                f"{len(result['rejected'])} rejected")
     for item in result["rejected"]:
         click.echo(f"  rejected row {item['row']} {item['field']}: {item['message']} (dead letter {item['dead_letter_id']})", err=True)

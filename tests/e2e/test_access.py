@@ -67,6 +67,26 @@ API_ROLES: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/api/v1/areas/<area_id>/movement/people"): EDITORS,
     ("PUT", "/api/v1/areas/<area_id>/movement/people/<traveller_id>"): EDITORS,
     ("DELETE", "/api/v1/areas/<area_id>/movement/people/<traveller_id>"): EDITORS,
+    ("POST", "/api/v1/roster/officers"): EDITORS,
+    ("GET", "/api/v1/roster/officers"): READERS,
+    ("GET", "/api/v1/roster/officers/<officer_id>"): READERS,
+    ("POST", "/api/v1/roster/standby"): EDITORS,
+    ("GET", "/api/v1/roster/standby"): READERS,
+    ("PATCH", "/api/v1/roster/standby/<slot_id>"): EDITORS,
+    ("DELETE", "/api/v1/roster/standby/<slot_id>"): EDITORS,
+    ("POST", "/api/v1/roster/standby/<slot_id>/override"): EDITORS,
+    ("GET", "/api/v1/roster/slots"): READERS,
+    ("POST", "/api/v1/roster/rotations"): EDITORS,
+    ("POST", "/api/v1/roster/leave"): EDITORS,
+    ("GET", "/api/v1/roster/leave"): READERS,
+    ("DELETE", "/api/v1/roster/leave/<leave_id>"): EDITORS,
+    ("POST", "/api/v1/roster/swaps"): EDITORS,
+    ("GET", "/api/v1/roster/coverage"): READERS,
+    ("GET", "/api/v1/incidents/<incident_id>/candidates"): READERS,
+    ("POST", "/api/v1/dispatches"): EDITORS,
+    ("GET", "/api/v1/dispatches"): READERS,
+    ("GET", "/api/v1/dispatches/<dispatch_id>"): READERS,
+    ("PATCH", "/api/v1/dispatches/<dispatch_id>"): EDITORS,
 }
 INCIDENT = {"title": "Secret convoy ambushed", "type": "armed_conflict", "severity": 4, "lat": 33.27, "lon": 35.2}
 
@@ -99,7 +119,8 @@ def _rules(live_server: LiveServer) -> list[tuple[str, str]]:
 
 
 def _url(live_server: LiveServer, rule: str, incident_id: str) -> str:
-    samples = {"incident_id": incident_id, "traveller_id": "T-missing", "area_id": "area-missing", "uid": "uid-missing", "filename": "crisis_live.js", "package_name": "dash",
+    samples = {"incident_id": incident_id, "traveller_id": "T-missing", "area_id": "area-missing", "uid": "uid-missing", "officer_id": "officer-missing", "slot_id": "slot-missing",
+               "leave_id": "leave-missing", "dispatch_id": "dispatch-missing", "filename": "crisis_live.js", "package_name": "dash",
                "fingerprinted_path": "dcc/dash_core_components.js", "path": "incidents"}
     path = re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: samples[m[1]], rule)
     return live_server.url + path
