@@ -1,5 +1,7 @@
 """Component ids shared between the shell, the pages and assets/crisis_live.js."""
 
+from typing import Any
+
 LIVE_CONFIG = "live-config"
 LIVE_SIGNAL = "live-signal"
 LIVE_STATUS = "live-status"
@@ -111,3 +113,54 @@ AREAS_FILTER_REGION = "areas-filter-region"
 def area_status_action(status: str) -> dict[str, str]:
     """Pattern-matching id of the button that sets the selected listed people's accountability status in an area's movement."""
     return {"type": "area-status", "to": status}
+
+# Standby roster and surge dispatch (issue 8).
+ROSTER_BADGE = "roster-badge"
+ROSTER_SEED = "roster-seed"
+ROSTER_PAGE = "roster-page"
+ROSTER_LIVE = "roster-live"
+ROSTER_STANDBY_TOTAL = "roster-standby-total"
+ROSTER_STANDBY_24H = "roster-standby-24h"
+ROSTER_WARNING_COUNT = "roster-warning-count"
+ROSTER_STANDBY = "roster-standby"
+ROSTER_NEXT = "roster-next"
+ROSTER_WARNINGS = "roster-warnings"
+ROSTER_TIMELINE = "roster-timeline"
+ROSTER_OFFICERS = "roster-officers"
+ROSTER_LEAVE = "roster-leave"
+ROSTER_PARTS = "roster-parts"
+
+DISPATCH_PAGE = "dispatch-page"
+DISPATCH_LIVE = "dispatch-live"
+DISPATCH_INCIDENT = "dispatch-incident"
+DISPATCH_SKILLS = "dispatch-skills"
+DISPATCH_LANGUAGES = "dispatch-languages"
+DISPATCH_CANDIDATES = "dispatch-candidates"
+DISPATCH_PICK = "dispatch-pick"
+DISPATCH_CONFIRM_PANEL = "dispatch-confirm-panel"
+DISPATCH_NOTE = "dispatch-note"
+DISPATCH_CONFIRM = "dispatch-confirm"
+DISPATCH_CANCEL = "dispatch-cancel"
+DISPATCH_MESSAGE = "dispatch-message"
+DISPATCH_ACTIVE = "dispatch-active"
+
+INCIDENT_DISPATCH_LINK = "incident-dispatch-link"
+INCIDENT_COMING = "incident-coming"
+INCIDENT_COMING_LIVE = "incident-coming-live"
+INCIDENT_COMING_ID = "incident-coming-id"
+MAP_COMING = "map-coming"
+
+
+def dispatch_send(officer_id: Any) -> dict[str, Any]:
+    """Pattern-matching id of the "Send" button of a ranked candidate."""
+    return {"type": "dispatch-send", "officer": officer_id}
+
+
+def dispatch_step(dispatch_id: Any, status: Any) -> dict[str, Any]:
+    """Pattern-matching id of the button that moves a dispatch to its next ``status``."""
+    return {"type": "dispatch-step", "dispatch": dispatch_id, "to": status}
+
+
+def attrs(values: dict[str, str]) -> dict[str, Any]:
+    """``data-*`` attributes for a Dash html component (``**ids.attrs({...})``), typed loosely."""
+    return dict(values)

@@ -55,6 +55,11 @@ def _header() -> html.Header:
             # (assets/crisis_people.js; first figure from crisis/ui/pages/people.py).
             dcc.Link("", id=ids.NEEDS_HELP_BADGE, href="/people", className="needs-help-badge none"),
             dcc.Store(id=ids.NEEDS_HELP_SEED),
+            # Roster coverage warnings (next 30 days; loud when one is in force now): on every
+            # page, walls too, naming no one (assets/crisis_roster.js; first figures from
+            # crisis/ui/pages/roster.py, then the live "roster" messages).
+            dcc.Link("", id=ids.ROSTER_BADGE, href="/roster", className="roster-badge none"),
+            dcc.Store(id=ids.ROSTER_SEED),
             dcc.Link("feeds: waiting", id=ids.LIVE_FEEDS, href="/feeds", className="live-feeds waiting"),
             html.Span(who, className="shell-user"),
             html.A("API", href="/api/v1/docs", className="shell-logout", target="_blank"),
@@ -110,6 +115,8 @@ def create_dash(server: Flask, map_style: str, stale_minutes: int = 60) -> dash.
     from crisis.ui.pages import incident  # noqa: F401
     from crisis.ui.pages import people  # noqa: F401
     from crisis.ui.pages import areas  # noqa: F401
+    from crisis.ui.pages import roster  # noqa: F401
+    from crisis.ui.pages import dispatch  # noqa: F401
     from crisis.ui.pages import audit  # noqa: F401
 
     app.layout = _layout

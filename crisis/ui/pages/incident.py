@@ -3,6 +3,9 @@
 The action callbacks here serve every page that shows the incident detail panel. The
 affected people's counts follow the live "affected" messages in the browser
 (assets/crisis_people.js); the table and burn-down are re-read when one arrives.
+Surge officers: "Dispatch a surge officer" (editors) opens /dispatch?incident=ID (crisis/ui/pages/dispatch.py),
+and "Coming" lists the active dispatches to the incident with their ETA, re-read when a live
+"dispatch" message concerns it (assets/crisis_dispatch.js).
 """
 
 from __future__ import annotations
@@ -10,12 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 import dash
-from dash import ALL, Input, Output, State, html, no_update
+from dash import ALL, Input, Output, State, dcc, html, no_update
 from dash import ctx as dash_ctx
 from flask import current_app, g
 
 from crisis.domain import access
 from crisis.domain.accountability import incident_scope
+from crisis.layers.dispatches import dispatch_rows
 from crisis.ui import ids
 from crisis.ui.commands import change_incident
 from crisis.ui.components.affected_people import (
@@ -38,10 +42,43 @@ def _people(incident_id: str) -> Any:
                         sees_names=access.sees_names(g.principal), can_edit=access.can_edit(g.principal))
 
 
+def coming(incident_id: str) -> Any:
+    """The officers dispatched to this incident and still active, soonest first (a wall: no names)."""
+    from crisis import views_roster
+
+    found = views_roster.dispatches(current_app.extensions["crisis"], incident=incident_id, status="active", viewer=g.principal)
+    if not found:
+        return html.P("No officer dispatched.", className="detail-empty coming-none")
+    found.sort(key=lambda d: str(d.get("eta") or ""))
+    return html.Ul(className="coming-list", children=[
+        html.Li(className=f"coming-item status-{row['status']}", **ids.attrs({"data-status": str(row["status"])}), children=[
+            html.Span(row["officer"], className="coming-who"),
+            html.Span(str(row["status"]).replace("_", " "), className="coming-status"),
+            html.Span(row["eta"], className="coming-eta"),
+            html.Span(f"from {row['from']}" if row["from"] else "", className="coming-from"),
+        ]) for row in dispatch_rows(found)
+    ])
+
+
+def _surge(incident_id: str) -> html.Section:
+    """Surge officers: the way to dispatch one (three clicks: this link, Send, Confirm) and who is coming."""
+    return html.Section(className="surge-panel", children=[
+        dcc.Store(id=ids.INCIDENT_COMING_LIVE),
+        dcc.Store(id=ids.INCIDENT_COMING_ID, data=incident_id),
+        html.Div(className="surge-head", children=[
+            html.H3("Coming"),
+            dcc.Link("Dispatch a surge officer", href=f"/dispatch?incident={incident_id}", id=ids.INCIDENT_DISPATCH_LINK,
+                     className="action dispatch-link") if access.can_edit(g.principal) else None,
+        ]),
+        html.Div(coming(incident_id), id=ids.INCIDENT_COMING),
+    ])
+
+
 def layout(incident_id: str | None = None, **_query: Any) -> html.Div:
     detail = detail_view(current_app.extensions["crisis"], g.principal, incident_id or "")
     return html.Div(className="incident-page", children=[
         html.Div(incident_detail(detail), id=ids.BOARD_DETAIL),
+        _surge(incident_id or "") if detail is not None else None,
         _people(incident_id or "") if detail is not None else None,
     ])
 
@@ -130,3 +167,16 @@ def set_status(clicks: list[int | None], selected: list[dict[str, Any]] | None, 
     message = set_people_status(current_app.extensions["crisis"], g.principal, incident_scope(incident_id), chosen,
                                 str(trigger["to"]), note)
     return (outcome(message), *_people_parts(incident_id))
+
+
+@dash.callback(
+    Output(ids.INCIDENT_COMING, "children"),
+    Input(ids.INCIDENT_COMING_LIVE, "data"),
+    State(ids.INCIDENT_COMING_ID, "data"),
+    prevent_initial_call=True,
+)
+def refresh_coming(live: dict[str, Any] | None, incident_id: str | None) -> Any:
+    """Re-read who is coming when a live "dispatch" message concerns this incident (assets/crisis_dispatch.js)."""
+    if not incident_id or (live and live.get("incident") not in (None, incident_id)):
+        return no_update
+    return coming(incident_id)

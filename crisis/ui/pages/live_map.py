@@ -35,6 +35,8 @@ def layout(**_query: Any) -> html.Div:
                     html.P("Click the map to report an incident there.", className="report-hint") if g.principal.role in EDITORS else None,
                     html.P("Click an incident to see who it affects; click a traveller to see who it is.", className="report-hint"),
                     html.Section(id=INCIDENT_PEOPLE, className="map-people", style={"display": "none"}),
+                    # Who is coming to the picked incident (assets/crisis_dispatch.js).
+                    html.Section(id=ids.MAP_COMING, className="map-coming", style={"display": "none"}),
                     html.H2("Open incidents"),
                     html.Ul(id=ids.INCIDENT_LIST, className="incident-list"),
                 ],
