@@ -40,7 +40,7 @@
     mapSentAt: null,
     rev: 0,
     incRev: 0,                 // bumped whenever the incidents changed
-    drawn: {inc: -1},          // what the map's incident trace shows now
+    drawn: {inc: -1, areas: {}},  // what the map's incident trace (incRev) and area layers show now
     flushTimer: null,
     lastDataAt: null,          // when the newest data (incident or positions) arrived
     lastHeardAt: null,         // when the server last said anything (data or heartbeat)
@@ -323,9 +323,14 @@
         return m.incident.title + " (severity " + m.incident.severity + ", " + m.incident.status + ")";
       }));
       patch.assign(["data", cfg.incident_trace, "marker", "color"], open.map(function (m) { return m.colour; }));
+      // Only the area layers that changed: Plotly replaces a layer whose source is assigned
+      // (a style change, new tiles from the worker, more frames to draw; see updateTravellers).
       for (var s = 1; s <= 5; s++) {
         var features = open.filter(function (m) { return m.display_area && m.incident.severity === s; })
           .map(function (m) { return {type: "Feature", geometry: m.display_area, properties: {id: m.incident.id}}; });
+        var areas = JSON.stringify(features);
+        if (live.drawn.areas[s] === areas) { continue; }
+        live.drawn.areas[s] = areas;
         patch.assign(["layout", "map", "layers", cfg.area_layer_first + s - 1, "source"],
                      {type: "FeatureCollection", features: features});
       }
@@ -433,8 +438,11 @@
     lastAt: 0,
     sentAt: null,              // when the update in flight was sent (null: none in flight)
     workerMs: 0,               // how long the last update took until drawn (worker, tiles)
-    // updates: recomputations (each one setData: "full" counts them too); lastDiff: features sent last.
-    stats: {updates: 0, full: 0, diffs: 0, points: 0, lastMs: 0, maxMs: 0, totalMs: 0, lastDiff: 0, workerMs: 0, maps: 0}
+    looks: null,               // Map feature key -> what it looks like, as last sent (see looks())
+    cells: new Map(),          // cell key -> its latest {n, r, a, h}, for the tooltip (see clusterLines())
+    // updates: recomputations; full: those sent with setData; skipped: those that would have
+    // drawn the same pixels, not sent (see updateTravellers); lastDiff: features sent last.
+    stats: {updates: 0, full: 0, skipped: 0, diffs: 0, points: 0, lastMs: 0, maxMs: 0, totalMs: 0, lastDiff: 0, workerMs: 0, maps: 0}
   };
 
   function colourExpression() {
@@ -509,9 +517,47 @@
   // is that traveller. Closer in, every traveller in and around the view. So MapLibre's
   // worker (which also tiles the incidents) only ever gets a few thousand features.
   var CELL_PX = 50;
+  // Cluster radius by count: the same stops as the clusters layer's "circle-radius".
+  var RADIUS_STOPS = [[2, 7], [100, 11], [1000, 16], [10000, 24], [50000, 30]];
+
+  function clusterRadius(n) {
+    var s = RADIUS_STOPS;
+    if (n <= s[0][0]) { return s[0][1]; }
+    for (var i = 1; i < s.length; i++) {
+      if (n <= s[i][0]) { return s[i - 1][1] + (s[i][1] - s[i - 1][1]) * (n - s[i - 1][0]) / (s[i][0] - s[i - 1][0]); }
+    }
+    return s[s.length - 1][1];
+  }
+
+  // What a feature looks like on screen: its place in half pixels at the next whole zoom
+  // level (never coarser than the screen at any zoom the layer is kept for), its colour, ring
+  // and radius (a quarter pixel). A batch of positions that changes none of these (at world
+  // zoom, a few hundred metres' move inside a cell of thousands of kilometres) would make
+  // MapLibre tile and draw two identical frames; each frame costs the page's main thread a
+  // wait for the WebGL canvas (see updateTravellers).
+  function looks(features, zoom) {
+    var scale = 2 * 512 * Math.pow(2, zoom + 1) / 360, out = new Map();
+    for (var i = 0; i < features.length; i++) {
+      var f = features[i], p = f.properties, c = f.geometry.coordinates;
+      var lat = Math.max(-85.05, Math.min(85.05, c[1])) * Math.PI / 180;
+      var y = Math.log(Math.tan(Math.PI / 4 + lat / 2)) * 180 / Math.PI;
+      var key = p.cluster ? "c" + p.key : "p" + f.id;
+      out.set(key, Math.round(c[0] * scale) + "," + Math.round(y * scale) + "," + p.r + "," + (p.a > 0 ? 1 : 0) +
+              (p.cluster ? "," + Math.round(4 * clusterRadius(p.point_count)) : ""));
+    }
+    return out;
+  }
+
+  function sameLooks(a, b) {
+    if (a === null || b === null || a.size !== b.size) { return false; }
+    var same = true;
+    a.forEach(function (v, key) { if (same && b.get(key) !== v) { same = false; } });
+    return same;
+  }
 
   function aggregate(map, t) {
     var zoom = Math.floor(map.getZoom()), features = [], k;
+    travLayer.cells = new Map();
     var sent = travLayer.sent = new Uint8Array(t.lat.length);
     travLayer.view = {zoom: zoom, bounds: null};
     if (zoom > CLUSTER_MAX_ZOOM) {
@@ -544,12 +590,13 @@
       if (t.rank[k] > c.r) { c.r = t.rank[k]; }
       if (t.rank[k] === STATUS_RANK.needs_help) { c.h += 1; }
     }
-    cells.forEach(function (c) {
+    cells.forEach(function (c, key) {
       if (c.n === 1) { features.push(feature(t, c.k)); return; }
       var mx = c.x / c.n, my = c.y / c.n;
+      travLayer.cells.set(key, c);
       features.push({type: "Feature", geometry: {type: "Point", coordinates: [
         mx * 360 - 180, Math.atan(Math.sinh(Math.PI * (1 - 2 * my))) * 180 / Math.PI]},
-        properties: {cluster: true, point_count: c.n, r: c.r, a: c.a, h: c.h}});
+        properties: {cluster: true, key: key, point_count: c.n, r: c.r, a: c.a, h: c.h}});
     });
     return features;
   }
@@ -604,12 +651,25 @@
     if (!travLayer.full && travLayer.dirty.size === 0) { return; }
     var t = live.trav, started = performance.now();
     var features = aggregate(map, t);
-    // What the layer was computed from (for tests: the positions it shows, per id).
+    // What the layer was computed from (for tests: the positions it shows, per id; an update
+    // not sent below shows the same pixels).
     travLayer.drawn = {ids: t.ids.slice(0, t.n), lat: t.lat.slice(0, t.n), lon: t.lon.slice(0, t.n)};
-    source.setData({type: "FeatureCollection", features: features});
+    // With the WebGL canvas drawn in software (a machine without a GPU, headless Chromium),
+    // every frame MapLibre renders makes the page's next compositing commit wait on the main
+    // thread until the canvas is read back (measured: BENCHMARKS.md section 8), and each setData
+    // renders two (one when the worker has the data, one when the tiles are in). So an update
+    // that would draw exactly what is on screen is not sent (a new map, picture or view always
+    // is: travLayer.full). The tooltip reads the cells' latest counts (travLayer.cells).
+    var look = looks(features, travLayer.view.zoom), diffSize = features.length;
+    if (!travLayer.full && sameLooks(look, travLayer.looks)) {
+      travLayer.stats.skipped += 1;
+      diffSize = 0;
+    } else {
+      source.setData({type: "FeatureCollection", features: features});
+      travLayer.looks = look;
+      travLayer.stats.full += 1;
+    }
     travLayer.full = false;
-    travLayer.stats.full += 1;
-    var diffSize = features.length;
     travLayer.dirty.clear();
     if (diffSize > 0) { travLayer.sentAt = Date.now(); }
     var took = performance.now() - started, st = travLayer.stats;
@@ -668,6 +728,9 @@
   }
 
   function clusterLines(props) {
+    // The cell's latest counts: an update that changed no pixel was not sent to the layer.
+    var latest = props.key !== undefined ? travLayer.cells.get(props.key) : undefined;
+    if (latest) { props = {point_count: latest.n, r: latest.r, a: latest.a, h: latest.h}; }
     var lines = [props.point_count + " travellers", "worst status: " + STATUS_LABELS[props.r || 0]];
     if (props.a) { lines.push(props.a + " affected"); }
     if (props.h) { lines.push(props.h + " NEED HELP"); }
@@ -826,6 +889,7 @@
     travLayer.full = true;
     travLayer.sent = new Uint8Array(0);
     travLayer.sentAt = null;
+    travLayer.looks = null;
     if (!addTravellersLayer(map)) {
       var retry = function () { if (addTravellersLayer(map)) { map.off("styledata", retry); } };
       map.on("styledata", retry);
@@ -916,7 +980,7 @@
         if (!live.ready || !mounted) { return window.dash_clientside.no_update; }
         live.config.area_layer_first = mounted.area_layer_first;
         if (window.dash_clientside.callback_context.triggered_id === "map-mounted") {
-          live.drawn = {inc: -1};
+          live.drawn = {inc: -1, areas: {}};
           live.mapSentAt = null;
         }
         if (live.drawn.inc === live.incRev) { return window.dash_clientside.no_update; }  // nothing new

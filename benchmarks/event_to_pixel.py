@@ -248,6 +248,12 @@ def _measure(chromium: Any, server: Server, feed_token: str, travellers: int, in
     if PROFILE:
         cdp.send("Profiler.enable")
         cdp.send("Profiler.start")
+    trace: list[dict[str, Any]] = []
+    if TRACE:
+        traced = threading.Event()
+        cdp.on("Tracing.dataCollected", lambda params: trace.extend(params["value"]))
+        cdp.on("Tracing.tracingComplete", lambda params: traced.set())
+        cdp.send("Tracing.start", {"categories": TRACE_CATEGORIES, "transferMode": "ReportEvents"})
     layer0 = page.evaluate("() => Object.assign({}, window.crisisLive.layer.stats)")
     busy0, wall0 = _metric(cdp, "TaskDuration"), time.monotonic()
     cpu0 = _cpu_snapshot()
@@ -283,6 +289,11 @@ def _measure(chromium: Any, server: Server, feed_token: str, travellers: int, in
     cpu1 = _cpu_snapshot()
     if PROFILE:
         _print_profile(cdp.send("Profiler.stop")["profile"])
+    if TRACE:
+        cdp.send("Tracing.end")
+        while not traced.is_set():
+            page.wait_for_timeout(200)
+        _print_trace(trace)
     page_t1 = page.evaluate("() => performance.now()")
     long_tasks = page.evaluate("([a, b]) => window.__longTasks.filter(t => t[0] >= a && t[0] <= b)", [page_t0, page_t1])
     layer1 = page.evaluate("() => Object.assign({}, window.crisisLive.layer.stats)")
@@ -310,6 +321,8 @@ def _measure(chromium: Any, server: Server, feed_token: str, travellers: int, in
         "long_tasks": len(long_tasks),
         "long_task_share": sum(t[1] for t in long_tasks) / ((page_t1 - page_t0) or 1.0),
         "layer_updates": updates,
+        # Recomputations that would have drawn the same pixels, so not sent (crisis_live.js).
+        "layer_updates_skipped": layer1.get("skipped", 0) - layer0.get("skipped", 0),
         # The busiest renderer is the page's (the login page's is gone): CPU, not wall, so
         # not inflated by waiting for a core on a loaded machine.
         "main_cpu_share": max((cpu1[p][0] - cpu0[p][0] for p in cpu1 if p in cpu0), default=float("nan")) / window_s,
@@ -333,6 +346,35 @@ def _measure(chromium: Any, server: Server, feed_token: str, travellers: int, in
 
 
 PROFILE = False
+TRACE = False
+TRACE_CATEGORIES = "devtools.timeline,disabled-by-default-devtools.timeline,toplevel,gpu,cc"
+
+
+def _print_trace(events: list[dict[str, Any]], top: int = 20) -> None:
+    """Diagnosis: where the page's main thread spends its task time over the incident window, in
+    wall time and in CPU time (trace events' ``dur`` and ``tdur``; nested events include their
+    children). A large wall time with little CPU is a wait: for a core, or for the GPU process."""
+    threads = {(e["pid"], e["tid"]): e["args"]["name"] for e in events
+               if e.get("ph") == "M" and e.get("name") == "thread_name"}
+    spans = [e for e in events if e.get("ph") == "X"]
+    per_thread: dict[tuple[int, int], int] = {}
+    for e in spans:
+        per_thread[(e["pid"], e["tid"])] = per_thread.get((e["pid"], e["tid"]), 0) + 1
+    mains = [k for k, name in threads.items() if name == "CrRendererMain"]
+    if not mains:
+        log("[event_to_pixel] trace: no renderer main thread found")
+        return
+    main = max(mains, key=lambda k: per_thread.get(k, 0))
+    by_name: dict[str, list[float]] = {}
+    for e in spans:
+        if (e["pid"], e["tid"]) == main:
+            row = by_name.setdefault(e["name"], [0, 0.0, 0.0])
+            row[0] += 1
+            row[1] += e.get("dur", 0) / 1000.0
+            row[2] += e.get("tdur", 0) / 1000.0
+    log("[event_to_pixel] page main thread, trace events by wall time (count, wall ms, CPU ms):")
+    for name, (n, wall, cpu) in sorted(by_name.items(), key=lambda kv: -kv[1][1])[:top]:
+        log(f"  {n:6.0f} {wall:9.0f} {cpu:9.0f}  {name}")
 
 
 def _print_profile(profile: dict[str, Any], top: int = 25) -> None:
@@ -375,7 +417,8 @@ def format_result(r: dict[str, Any]) -> str:
         f"(the whole renderer process, with MapLibre's workers: {100 * r['renderer_cpu_share']:.1f} % of a core; "
         f"load average {r['load_average']}) |",
         f"| long tasks (> 50 ms) | {r['long_tasks']}, {100 * r['long_task_share']:.1f} % of the window |",
-        f"| travellers layer updates in the window | {r['layer_updates']} (main thread {r['layer_update_ms_mean']:.1f} "
+        f"| travellers layer updates in the window | {r['layer_updates']}, {r.get('layer_updates_skipped', 0)} of them "
+        f"not sent (the same pixels) (main thread {r['layer_update_ms_mean']:.1f} "
         f"ms each on average, max {r['layer_update_ms_max']:.0f} ms over the page's life; the last one drawn "
         f"{r['layer_stats'].get('workerMs', float('nan')):.0f} ms after it was sent) |",
         f"| map frames rendered (MapLibre render events) | {r['map_frames_per_s']:.1f} per second |",
@@ -394,9 +437,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument("--profile", action="store_true", help="diagnosis: print the page's JS self time by function")
+    parser.add_argument("--trace", action="store_true",
+                        help="diagnosis: print the page's main thread trace events by wall and CPU time")
     args = parser.parse_args(argv)
-    global PROFILE
+    global PROFILE, TRACE
     PROFILE = args.profile
+    TRACE = args.trace
     result = run(args.travellers, args.incidents, args.moving, seed=args.seed)
     print(format_result(result))
     verdict = "MET" if result["target_met"] else "NOT MET"
