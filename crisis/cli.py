@@ -199,56 +199,25 @@ def ingest_command(ctx: click.Context, feed: str, location: str) -> None:
 
 def _ingest_travellers(ctx: click.Context, path: Path) -> None:
     """``crisis ingest travellers PATH``: a JSON or CSV export, with a progress bar."""
-    from crisis.errors import InputError
-    from crisis.feeds.travellers import CSV_TYPES, intake
+    from crisis.feeds import travellers
 
-    settings = _settings(ctx)
-    if not path.is_file():
-        raise click.ClickException(f"cannot read {path}: not a file")
-    body = path.read_bytes()
-    content_type = "text/csv" if path.suffix.lower() == ".csv" else "application/json"
-    bar: Any = None
-
-    def progress(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = click.progressbar(length=max(total, 1), label=f"validating {total} travellers", file=sys.stderr)
-            bar.__enter__()
-        bar.update(done - bar.pos)
-
-    def run(context: Any) -> Any:
-        try:
-            outcome = intake(context, body, content_type, "cli", {"remote": "cli"}, progress)
-            _audit(context, "travellers.import", "travellers",
-                   after={"accepted": outcome["accepted"], "updated": outcome["updated"], "rejected": len(outcome["rejected"])},
-                   detail={"location": str(path)})
-            return outcome
-        except InputError as exc:
-            dead = context.feed_log.rejected("travellers", exc.errors, body, {"remote": "cli"})
-            click.echo(f"travellers: rejected ({exc.message}); dead letter {dead}", err=True)
-            for error in exc.errors:
-                click.echo(f"  {error['field']}: {error['message']}", err=True)
-            return None
-        finally:
-            if bar is not None:
-                bar.__exit__(None, None, None)
-
-    result = _with_context(settings, run)
-    if result is None:
-        ctx.exit(1)
-    kind = "CSV" if content_type in CSV_TYPES else "JSON"
-    click.echo(f"travellers ({kind}): {result['accepted']} accepted, {result['updated']} updated, "
-               f"{len(result['rejected'])} rejected")
-    for item in result["rejected"]:
-        click.echo(f"  rejected row {item['row']} {item['field']}: {item['message']} (dead letter {item['dead_letter_id']})", err=True)
-    if result["rejected"]:
-        ctx.exit(1)
+    _ingest_people(ctx, path, travellers.intake, travellers.CSV_TYPES, "travellers", "travellers.import", "travellers",
+                   "travellers")
 
 
 def _ingest_roster(ctx: click.Context, path: Path) -> None:
     """``crisis ingest roster PATH``: the officers, JSON or CSV, with a progress bar."""
+    from crisis.feeds import roster
+
+    _ingest_people(ctx, path, roster.intake, roster.CSV_TYPES, roster.FEED, "roster.officers_import", "roster officers",
+                   "officers")
+
+
+def _ingest_people(ctx: click.Context, path: Path, intake: Any, csv_types: Any, feed: str, action: str, label: str,
+                   noun: str) -> None:
+    """An import of people (JSON, or CSV by the file's .csv suffix) through ``intake``, as the
+    API takes it: a progress bar, the audit entry, each rejected row on stderr (exit 1)."""
     from crisis.errors import InputError
-    from crisis.feeds.roster import CSV_TYPES, FEED, intake
 
     settings = _settings(ctx)
     if not path.is_file():
@@ -260,20 +229,20 @@ def _ingest_roster(ctx: click.Context, path: Path) -> None:
     def progress(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = click.progressbar(length=max(total, 1), label=f"validating {total} officers", file=sys.stderr)
+            bar = click.progressbar(length=max(total, 1), label=f"validating {total} {noun}", file=sys.stderr)
             bar.__enter__()
         bar.update(done - bar.pos)
 
     def run(context: Any) -> Any:
         try:
             outcome = intake(context, body, content_type, "cli", {"remote": "cli"}, progress)
-            _audit(context, "roster.officers_import", "roster",
+            _audit(context, action, feed,
                    after={"accepted": outcome["accepted"], "updated": outcome["updated"], "rejected": len(outcome["rejected"])},
                    detail={"location": str(path)})
             return outcome
         except InputError as exc:
-            dead = context.feed_log.rejected(FEED, exc.errors, body, {"remote": "cli"})
-            click.echo(f"roster: rejected ({exc.message}); dead letter {dead}", err=True)
+            dead = context.feed_log.rejected(feed, exc.errors, body, {"remote": "cli"})
+            click.echo(f"{feed}: rejected ({exc.message}); dead letter {dead}", err=True)
             for error in exc.errors:
                 click.echo(f"  {error['field']}: {error['message']}", err=True)
             return None
@@ -284,8 +253,8 @@ def _ingest_roster(ctx: click.Context, path: Path) -> None:
     result = _with_context(settings, run)
     if result is None:
         ctx.exit(1)
-    kind = "CSV" if content_type in CSV_TYPES else "JSON"
-    click.echo(f"roster officers ({kind}): {result['accepted']} accepted, {result['updated']} updated, "
+    kind = "CSV" if content_type in csv_types else "JSON"
+    click.echo(f"{label} ({kind}): {result['accepted']} accepted, {result['updated']} updated, "
                f"{len(result['rejected'])} rejected")
     for item in result["rejected"]:
         click.echo(f"  rejected row {item['row']} {item['field']}: {item['message']} (dead letter {item['dead_letter_id']})", err=True)

@@ -31,7 +31,7 @@ from crisis import views
 from crisis.adapters import keys
 from crisis.bootstrap import Context
 from crisis.domain import access
-from crisis.realtime.gateway import Gateway, Viewer, room_viewer
+from crisis.realtime.gateway import Gateway, access_viewer
 
 log = logging.getLogger(__name__)
 
@@ -41,13 +41,6 @@ REFRESH_S = 30.0
 STREAMS = (keys.PEOPLE_STREAM, keys.INCIDENT_STREAM, keys.AREAS_STREAM)
 
 
-def viewer_of(room: str) -> Viewer:
-    """The access viewer a room stands for (a full-access room: a duty officer's, or a
-    regional desk's for a region room)."""
-    viewer, region = room_viewer(room)
-    if viewer is not None:
-        return viewer
-    return Viewer("duty_officer") if region is None else Viewer("regional_desk", region)
 
 
 class AccountabilityPush:
@@ -98,7 +91,7 @@ class AccountabilityPush:
         summaries: dict[str | None, dict[str, Any] | None] = {}  # region (None: every region) -> summary
 
         def message_for(room: str) -> dict[str, Any] | None:
-            viewer = viewer_of(room)
+            viewer = access_viewer(room)
             scope = access.region_scope(viewer)
             if scope not in summaries:
                 summaries[scope] = views.live_accountability_summary(self._ctx, viewer)

@@ -25,7 +25,7 @@ from crisis.adapters import keys
 from crisis.bootstrap import Context
 from crisis.domain import access
 from crisis.domain.accountability import area_scope
-from crisis.realtime.gateway import Gateway, Viewer, room_viewer
+from crisis.realtime.gateway import Gateway, access_viewer
 from crisis.views_areas import area_for, areas, roll
 
 log = logging.getLogger(__name__)
@@ -34,13 +34,6 @@ MOVEMENT_EVENTS = frozenset({"movement.confirmed", "movement.person_added", "mov
                              "movement.person_removed", "movement.overdue"})
 
 
-def viewer_of(room: str) -> Viewer:
-    """The access viewer a room stands for (a full-access room is a duty officer's or a
-    regional desk's)."""
-    viewer, region = room_viewer(room)
-    if viewer is not None:
-        return viewer
-    return Viewer("duty_officer") if region is None else Viewer("regional_desk", region)
 
 
 def area_message_for(area: dict[str, Any], statuses: dict[str, str], profiles: dict[str, dict[str, Any]],
@@ -48,7 +41,7 @@ def area_message_for(area: dict[str, Any], statuses: dict[str, str], profiles: d
     """``message_for(room)`` for ``Gateway.emit_per_room``."""
 
     def message_for(room: str) -> dict[str, Any] | None:
-        viewer = viewer_of(room)
+        viewer = access_viewer(room)
         if not access.may_see_region(viewer, area.get("region")):
             return None
         return {"area": area_for(viewer, area, statuses, profiles, now), "event": event_type, "stream_id": stream_id}

@@ -93,6 +93,15 @@ def room_viewer(room: str) -> tuple[Viewer | None, str | None]:
     return viewer, region
 
 
+def access_viewer(room: str) -> Viewer:
+    """The access viewer a room stands for: its role's (a wall's), or for a full-access room
+    a duty officer's, or a regional desk's in a region's room."""
+    viewer, region = room_viewer(room)
+    if viewer is not None:
+        return viewer
+    return Viewer("duty_officer") if region is None else Viewer("regional_desk", region)
+
+
 def receives_ids(viewer: access.HasRole | None) -> bool:
     """Whether this viewer may receive traveller ids (PERSON_FIELDS, through person_view)."""
     return viewer is None or "traveller_id" in access.person_view(viewer, {"traveller_id": ""})

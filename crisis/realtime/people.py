@@ -57,7 +57,7 @@ from crisis.domain.events import Event
 from crisis.domain.serialize import incident_to_dict
 from crisis.fusion.affected import default_radii
 from crisis.fusion.people import CONFIDENCES, NO_TIME, NOT_AFFECTED, SOURCES, PeoplePicture, from_us, is_open
-from crisis.realtime.gateway import Gateway, Pseudonyms, Viewer, receives_ids, room_viewer
+from crisis.realtime.gateway import Gateway, Pseudonyms, Viewer, access_viewer, receives_ids, room_viewer
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +80,7 @@ STREAMS = (keys.POSITION_STREAM, keys.INCIDENT_STREAM, keys.TRAVELLERS_STREAM, k
 
 def viewer_of(room: str) -> tuple[Viewer, str | None]:
     """The access viewer a room stands for, and its region (None: every region)."""
-    viewer, region = room_viewer(room)
-    if viewer is None:
-        viewer = Viewer("duty_officer") if region is None else Viewer("regional_desk", region)
-    return viewer, region
+    return access_viewer(room), room_viewer(room)[1]
 
 
 class PeopleLive:

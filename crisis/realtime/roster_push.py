@@ -33,7 +33,7 @@ from crisis.adapters import keys
 from crisis.bootstrap import Context
 from crisis.domain import access
 from crisis.layers.dispatches import standby_counts, warning_for
-from crisis.realtime.gateway import Gateway, Viewer, room_viewer
+from crisis.realtime.gateway import Gateway, access_viewer
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +45,6 @@ _cache_lock = threading.Lock()
 _cache: dict[int, tuple[tuple[str, int], dict[str, Any]]] = {}
 
 
-def viewer_of(room: str) -> Viewer:
-    """The access viewer a room stands for (a full-access room is a duty officer's or a
-    regional desk's)."""
-    viewer, region = room_viewer(room)
-    if viewer is not None:
-        return viewer
-    return Viewer("duty_officer") if region is None else Viewer("regional_desk", region)
 
 
 def compute(ctx: Context, now: datetime | None = None) -> dict[str, Any]:
@@ -86,7 +79,7 @@ def warnings_for(viewer: access.HasRole, warnings: list[dict[str, Any]]) -> list
 
 def roster_message_for(figures: dict[str, Any], event_type: str, stream_id: str) -> Callable[[str], dict[str, Any]]:
     def message_for(room: str) -> dict[str, Any]:
-        viewer = viewer_of(room)
+        viewer = access_viewer(room)
         return {"event": event_type, "stream_id": stream_id, "at": figures["at"],
                 "warnings": warnings_for(viewer, figures["warnings"]), "standby_now": figures["standby_now"]}
 
@@ -100,7 +93,7 @@ def dispatch_message_for(dispatch: dict[str, Any], event_type: str,
     from crisis import views_roster
 
     def message_for(room: str) -> dict[str, Any] | None:
-        cut = views_roster.dispatch_for(viewer_of(room), dispatch)
+        cut = views_roster.dispatch_for(access_viewer(room), dispatch)
         if cut is None:
             return None
         return {"event": event_type, "stream_id": stream_id, "dispatch": cut}
