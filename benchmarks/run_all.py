@@ -45,6 +45,7 @@ import event_to_pixel  # noqa: E402
 import incident_latency  # noqa: E402
 import login_flood  # noqa: E402
 import positions_throughput  # noqa: E402
+import roster  # noqa: E402
 import socket_flood  # noqa: E402
 from common import ROOT, format_stats, log, machine_info, percentile, summary_ms  # noqa: E402
 
@@ -52,7 +53,7 @@ OUTPUT = ROOT / "BENCHMARKS.md"
 COMMAND = ".venv/bin/python benchmarks/run_all.py"
 # The benchmarks in the order of their numbered sections ("## 1. ... (`benchmarks/NAME.py`)").
 BENCHMARKS = ("incident_latency", "positions_throughput", "cap_ingest", "login_flood", "socket_flood", "affected",
-              "people_memory", "event_to_pixel")
+              "people_memory", "event_to_pixel", "roster")
 Attempt = tuple[dict[str, Any] | None, str | None]
 
 
@@ -527,9 +528,18 @@ def report_event_to_pixel(args: argparse.Namespace, runs: dict[str, Any]) -> tup
         "at its place. Main thread busy: the renderer main thread's task time (CDP `TaskDuration`) over the "
         "incidents' window, in wall time; on a loaded machine a task also waits for a core, so the thread's CPU "
         "time over the same window is given next to it. The travellers are a MapLibre layer of their own "
-        "(docs/adr/004-travellers-layer.md).",
+        "(docs/adr/004-travellers-layer.md). Where the busy time goes (`event_to_pixel.py --trace`): with "
+        "`--disable-gpu` Chromium composites in software, so each frame MapLibre renders into its WebGL canvas is "
+        "read back on the main thread at the next commit (`GLES2::ReadPixels` in `LayerTreeHost::DoUpdateLayers`), "
+        "waiting, with almost no CPU, until SwiftShader in the GPU process has drawn it; the busy share is about "
+        "map frames per second times that wait, which grows with the machine's load, so the frames per second "
+        "(last rows) is the part that does not depend on the machine.",
     ]
     return row, lines + _details(ok, event_to_pixel.format_result) + _failures(attempts)
+
+
+def report_roster(args: argparse.Namespace, runs: dict[str, Any]) -> tuple[list[str], list[str]]:
+    return roster.report(runs["roster"], _where("roster"), _verdict, BENCHMARKS.index("roster") + 1)
 
 
 REPORTS = {name: globals()[f"report_{name}"] for name in BENCHMARKS}
@@ -873,6 +883,7 @@ def main() -> int:
                                                  None, 6),
         "affected": lambda: affected.run(),
         "event_to_pixel": lambda: event_to_pixel.run(args.e2p_travellers, args.e2p_incidents),
+        "roster": lambda: roster.run(),
     }
     runs: dict[str, Any] = {name: [] for name in names if name in repeated}
     for i in range(args.repeat):
