@@ -215,11 +215,15 @@ def _checked_terms(ctx: Context, skills: Sequence[str], languages: Sequence[str]
 
 
 def candidates(ctx: Context, incident_id: str, skills: Sequence[str] = (), languages: Sequence[str] = (),
-               at: datetime | None = None, viewer: access.HasRole | None = None) -> dict[str, Any]:
-    """The officers ranked for an incident (``crisis.roster.ranking.rank``):
+               at: datetime | None = None, viewer: access.HasRole | None = None,
+               limit: int | None = None) -> dict[str, Any]:
+    """The officers ranked for an incident (``crisis.roster.ranking.rank_top``):
     {"incident": {"id", "title", "lat", "lon", "region", "status"}, "at", "eta_terms",
-    "candidates": [...]}. NotFound for no incident (or one the viewer may not see);
-    InputError ("skills", "languages") for an unknown skill or a bad language code."""
+    "candidates": [the first ``limit``, all when None], "total" (officers ranked), "more"
+    (ranked but not in this answer), "unavailable" ({reason: how many of all the ranked})}.
+    A regional desk's officers are those of its region, ranked among themselves.
+    NotFound for no incident (or one the viewer may not see); InputError ("skills",
+    "languages") for an unknown skill or a bad language code."""
     incident = ctx.deps.incidents.get(incident_id)
     if incident is None or (viewer is not None and not access.may_see_region(viewer, incident.region)):
         raise NotFound(f"no incident {incident_id}")
@@ -227,8 +231,12 @@ def candidates(ctx: Context, incident_id: str, skills: Sequence[str] = (), langu
     at = at or ctx.deps.clock()
     current = state(ctx)
     roster_rules = rules(ctx)
-    ranked = ranking.rank((incident.location.lat, incident.location.lon), list(current.officers.values()), at,
-                          current.slots, current.leave, current.dispatches, roster_rules, wanted_skills, wanted_languages)
+    officers = list(current.officers.values())
+    if viewer is not None:
+        officers = [o for o in officers if access.may_see_region(viewer, o.region)]
+    found = ranking.rank_top((incident.location.lat, incident.location.lon), officers, at, current.slots,
+                             current.leave, current.dispatches, roster_rules, wanted_skills, wanted_languages, limit)
+    ranked = found.candidates
     if viewer is not None:
         ranked = [c for c in (officer_for(viewer, r) for r in ranked) if c is not None]
     return {
@@ -239,6 +247,9 @@ def candidates(ctx: Context, incident_id: str, skills: Sequence[str] = (), langu
         "skills": wanted_skills,
         "languages": wanted_languages,
         "candidates": ranked,
+        "total": found.total,
+        "more": found.total - len(found.candidates),
+        "unavailable": found.unavailable,
     }
 
 

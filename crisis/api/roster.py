@@ -247,9 +247,16 @@ class LeaveQuery(_Strict):
     end: AwareDatetime | None = Field(default=None, alias="to")
 
 
+CANDIDATES_DEFAULT = 50
+CANDIDATES_MAX = 100_000
+
+
 class CandidatesQuery(_Strict):
     skills: str | None = Field(default=None, description="Comma-separated skills required (the configured vocabulary).")
     languages: str | None = Field(default=None, description="Comma-separated ISO 639-1 codes required.")
+    limit: int = Field(default=CANDIDATES_DEFAULT, ge=1, le=CANDIDATES_MAX,
+                       description="How many of the ranked officers to answer in full, best first (every officer is ranked; "
+                                   "`total`, `more` and `unavailable` say what the answer leaves out).")
 
 
 class DispatchQuery(_Strict):
@@ -605,7 +612,7 @@ def candidates(incident_id: str) -> Response:
     problems += [{"field": "languages", "message": p} for p in (feed.language_error(code) for code in languages) if p]
     if problems:
         raise InputError(problems)
-    return jsonify(views_roster.candidates(_ctx(), incident_id, skills, languages, viewer=_viewer()))
+    return jsonify(views_roster.candidates(_ctx(), incident_id, skills, languages, viewer=_viewer(), limit=query.limit))
 
 
 @roster_api.post("/dispatches")
@@ -782,7 +789,10 @@ class CandidateList(BaseModel):
     incident: Any
     at: AwareDatetime
     eta_terms: dict[str, float] = Field(description="cruise_kmh, overhead_hours, off_standby_notice_hours.")
-    candidates: list[Candidate]
+    candidates: list[Candidate] = Field(description="The best `limit` (default 50), best first.")
+    total: int = Field(ge=0, description="Officers ranked (a regional desk: those of its region).")
+    more: int = Field(ge=0, description="Ranked but not in this answer (ask with a larger `limit`).")
+    unavailable: dict[str, int] = Field(description="Of all the ranked, how many are on_leave, deployed or resting (listed last).")
 
 
 class DispatchOut(BaseModel):

@@ -26,6 +26,7 @@ import gc
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -196,20 +197,39 @@ def _terms(officer_skills: tuple[str, ...], officer_languages: tuple[str, ...], 
     return skills_matched, skills_missing, languages_matched, languages_missing, sentences
 
 
+@dataclass(frozen=True)
+class Ranking:
+    """The best ``len(candidates)`` of ``total`` officers ranked (all when no limit), and how
+    many of all the ranked are unavailable, by reason: what a shortened answer leaves out
+    is said, never silently dropped."""
+
+    candidates: list[dict[str, Any]]
+    total: int
+    unavailable: dict[str, int]
+
+
 def rank(point: tuple[float, float], officers: Sequence[Officer], at: datetime, slots: Sequence[Slot],
          leave: Sequence[Leave], dispatches: Sequence[Dispatch], rules: RosterRules,
          skills: Sequence[str] = (), languages: Sequence[str] = ()) -> list[dict[str, Any]]:
     """Every officer, ranked for an incident at ``point`` (lat, lon) at time ``at``."""
+    return rank_top(point, officers, at, slots, leave, dispatches, rules, skills, languages).candidates
+
+
+def rank_top(point: tuple[float, float], officers: Sequence[Officer], at: datetime, slots: Sequence[Slot],
+             leave: Sequence[Leave], dispatches: Sequence[Dispatch], rules: RosterRules,
+             skills: Sequence[str] = (), languages: Sequence[str] = (), limit: int | None = None) -> Ranking:
+    """Every officer ranked (the whole order is decided over all of them), the first
+    ``limit`` answered in full (all when None), with the counts of the unavailable."""
     with quiet_gc():
-        return _rank(point, officers, at, slots, leave, dispatches, rules, skills, languages)
+        return _rank(point, officers, at, slots, leave, dispatches, rules, skills, languages, limit)
 
 
 def _rank(point: tuple[float, float], officers: Sequence[Officer], at: datetime, slots: Sequence[Slot],
           leave: Sequence[Leave], dispatches: Sequence[Dispatch], rules: RosterRules,
-          skills: Sequence[str], languages: Sequence[str]) -> list[dict[str, Any]]:
+          skills: Sequence[str], languages: Sequence[str], limit: int | None) -> Ranking:
     n = len(officers)
     if n == 0:
-        return []
+        return Ranking([], 0, {})
     status = Availability(at, leave, dispatches, rules)
     away = {officer_id: state for officer_id in status.concerned() if (state := status.of(officer_id))[0] is not None}
     on_slot = standby_slots(at, slots)
@@ -224,19 +244,24 @@ def _rank(point: tuple[float, float], officers: Sequence[Officer], at: datetime,
     wanted_skills = tuple(dict.fromkeys(skills))
     wanted_languages = tuple(dict.fromkeys(languages))
     terms_of: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[list[str], list[str], list[str], list[str], list[str]]] = {}
-    terms = []
-    for o in officers:
+
+    def terms(o: Officer) -> tuple[list[str], list[str], list[str], list[str], list[str]]:
         key = (o.skills, o.languages)
         known = terms_of.get(key)
         if known is None:
             known = terms_of[key] = _terms(o.skills, o.languages, wanted_skills, wanted_languages)
-        terms.append(known)
+        return known
+
     unavailable = [officer_id in away for officer_id in ids]
-    missing = np.fromiter((bool(t[1] or t[3]) for t in terms), np.bool_, n)
+    need_skills, need_languages = frozenset(wanted_skills), frozenset(wanted_languages)
+    missing = np.fromiter((not (need_skills.issubset(o.skills) and need_languages.issubset(o.languages))
+                           for o in officers), np.bool_, n)
     off_standby = np.fromiter((s is None for s in held), np.bool_, n)
     by_id = np.empty(n, np.int64)
     by_id[np.argsort(np.asarray(ids))] = np.arange(n)
     order = np.lexsort((by_id, eta, off_standby, missing, np.asarray(unavailable, bool))).tolist()  # the last key sorts first
+    if limit is not None:
+        order = order[:max(limit, 0)]
 
     km_list, eta_list = km.tolist(), eta.tolist()
     distance_out = np.round(km, 1).tolist()
@@ -258,7 +283,7 @@ def _rank(point: tuple[float, float], officers: Sequence[Officer], at: datetime,
         officer = officers[i]
         home = officer.home
         slot = held[i]
-        matched_skills, missing_skills, matched_languages, missing_languages, sentences = terms[i]
+        matched_skills, missing_skills, matched_languages, missing_languages, sentences = terms(officer)
         why: str | None = None
         until: datetime | None = None
         if unavailable[i]:
@@ -293,4 +318,8 @@ def _rank(point: tuple[float, float], officers: Sequence[Officer], at: datetime,
             "availability": why, "available_from": iso(until) if until is not None else None,
             "reasons": reasons,
         })
-    return ranked
+    counts: dict[str, int] = {}
+    for why_away, _ in away.values():
+        if why_away is not None:
+            counts[why_away] = counts.get(why_away, 0) + 1
+    return Ranking(ranked, n, counts)

@@ -302,6 +302,13 @@ def test_candidates_are_ranked_and_explained(context: Context, live_server: Live
     assert not ranked[1]["on_standby"] and abs(ranked[1]["eta_hours"] - (72 + ranked[1]["distance_km"] / 800 + 6)) < 0.05
     assert ranked[2]["on_standby"] and ranked[2]["skills_missing"] == ["hostage_incident_management"]
     assert ranked[3]["availability"] == "on_leave" and any("leave" in r for r in ranked[3]["reasons"])
+    assert body["total"] == 4 and body["more"] == 0 and body["unavailable"] == {"on_leave": 1}
+    # a shorter answer keeps the order and says what it leaves out
+    short = requests.get(url, params={"skills": "hostage_incident_management", "languages": "ar", "limit": "2"},
+                         headers=duty, timeout=30).json()
+    assert [c["officer_id"] for c in short["candidates"]] == ["A", "B"]
+    assert short["total"] == 4 and short["more"] == 2 and short["unavailable"] == {"on_leave": 1}
+    refused(requests.get(url, params={"limit": "0"}, headers=duty, timeout=30), 422, "limit")
     # bad terms name their field; an unknown incident is 404
     refused(requests.get(url, params={"skills": "juggling"}, headers=duty, timeout=30), 422, "skills")
     refused(requests.get(url, params={"languages": "ar,xx"}, headers=duty, timeout=30), 422, "languages")

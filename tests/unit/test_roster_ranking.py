@@ -218,3 +218,20 @@ def test_order_and_availability_hold_on_a_random_roster() -> None:
              r["eta_hours"]) for r in rows]
     assert keys == sorted(keys)
     assert {r["availability"] for r in rows} == {None, "on_leave", "deployed", "resting"}
+
+
+def test_a_limited_answer_is_the_head_of_the_whole_ranking_and_counts_the_unavailable() -> None:
+    from crisis.roster.ranking import rank_top
+
+    officers = [officer("leave"), officer("deployed"), officer("resting"), officer("free", GENEVA, skills=()),
+                officer("near"), officer("far", SUVA)]
+    slots = [slot("leave"), slot("near")]
+    leave = [Leave("l1", "leave", AT - DAY, datetime(2026, 12, 5, 0, 0, tzinfo=UTC))]
+    dispatches = [dispatch("deployed", "travelling", AT - DAY),
+                  dispatch("resting", "returned", AT - 10 * DAY, returned=AT - 2 * DAY)]
+    whole = rank(GOMA, officers, AT, slots, leave, dispatches, RULES)
+    for limit in (0, 1, 3, 6, 10):
+        top = rank_top(GOMA, officers, AT, slots, leave, dispatches, RULES, limit=limit)
+        assert top.candidates == whole[:limit]
+        assert top.total == 6 and top.unavailable == {"on_leave": 1, "deployed": 1, "resting": 1}
+    assert rank_top(GOMA, officers, AT, slots, leave, dispatches, RULES).candidates == whole

@@ -35,7 +35,8 @@ from crisis.roster.dispatch import TRANSITIONS
 from crisis.ui import ids
 from crisis.ui.commands import _audit, _explain
 
-SHOWN = 30  # candidates listed (the best; the unavailable come last anyway)
+SHOWN = 30  # candidates listed in full (the best; how many more, and how many are unavailable, is said)
+AWAY_WORDS = {"on_leave": "on leave", "deployed": "deployed", "resting": "resting"}
 STEP_LABELS = {"accepted": "Accepted", "declined": "Declined", "travelling": "Travelling", "on_site": "On site",
                "stood_down": "Stood down", "returned": "Returned"}
 NOT_ALLOWED = "Dispatching officers is for duty officers and administrators."
@@ -154,19 +155,24 @@ def candidates_part(ctx: Context, principal: Principal, incident_id: str | None,
     if incident is None or not access.may_see_region(principal, incident.region):
         return html.P("No such incident.", className="detail-empty")
     try:
-        ranked = views_roster.candidates(ctx, incident_id, list(skills or []), list(languages or []), viewer=principal)
+        ranked = views_roster.candidates(ctx, incident_id, list(skills or []), list(languages or []), viewer=principal,
+                                         limit=SHOWN)
     except (InputError, NotFound, Conflict) as exc:
         return html.P(_problem(exc).replace("Not sent: ", ""), className="detail-empty")
     found = ranked.get("candidates") or []
     terms = ranked.get("eta_terms") or {}
     note = (f"ETA = readiness notice (standby readiness, else {terms.get('off_standby_notice_hours')} h) + distance / "
             f"{terms.get('cruise_kmh')} km/h + {terms.get('overhead_hours')} h overheads.") if terms else ""
-    shown = found[:SHOWN]
-    more = len(found) - len(shown)
+    more = int(ranked.get("more") or 0)
+    away = ranked.get("unavailable") or {}
+    away_text = ", ".join(f"{n} {AWAY_WORDS.get(k, k)}" for k, n in sorted(away.items()) if n)
     return [
-        html.P([f"{len(found)} officers ranked for ", html.B(incident.title), f". {note}"], className="cand-note"),
-        html.Ol([candidate_item(c, ranked.get("at")) for c in shown], className="candidates"),
-        html.P(f"and {more} more, ranked lower.", className="cand-note") if more > 0 else None,
+        html.P([f"{ranked.get('total', len(found))} officers ranked for ", html.B(incident.title), f". {note}"],
+               className="cand-note"),
+        html.Ol([candidate_item(c, ranked.get("at")) for c in found], className="candidates"),
+        html.P(f"and {more} more, ranked lower" + (f" (unavailable, listed last: {away_text})." if away_text else "."),
+               className="cand-note cand-more") if more > 0 else
+        (html.P(f"Unavailable, listed last: {away_text}.", className="cand-note") if away_text else None),
     ]
 
 
