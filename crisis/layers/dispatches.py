@@ -17,6 +17,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from crisis.domain.regions import REGIONS
+from crisis.roster.ranking import language_name, words
 
 WORLDWIDE_ROW = "Worldwide (24 h)"
 COVER_COLOUR = "#2e7d32"
@@ -96,16 +97,24 @@ def standby_counts(standby: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def coverage_figure(coverage: Mapping[str, Any] | None, regions: Sequence[str] = tuple(REGIONS),
-                    min_worldwide_24h: int = 2, min_per_region: int = 1) -> go.Figure:
-    """The coverage timeline: a row per region and one for 24 h readiness worldwide; a
-    bar per piecewise-constant segment, green where cover holds, amber when thin (one
-    above the minimum is not reached but cover exists), red for a gap (below the minimum)."""
+                    min_worldwide_24h: int = 2, min_per_region: int = 1, required_languages: Sequence[str] = (),
+                    required_skills: Sequence[str] = ()) -> go.Figure:
+    """The coverage timeline: a row per region, one for 24 h readiness worldwide, and one
+    per required language and skill (at least one on standby); a bar per
+    piecewise-constant segment, green where cover holds, amber when thin (one above the
+    minimum is not reached but cover exists), red for a gap (below the minimum)."""
     fig = go.Figure()
     rows: list[tuple[str, list[Mapping[str, Any]], int]] = [
         (WORLDWIDE_ROW, list((coverage or {}).get("worldwide_24h") or []), min_worldwide_24h)]
     region_segments = (coverage or {}).get("regions") or {}
     for region in regions:
         rows.append((region_label(region), list(region_segments.get(region) or []), min_per_region))
+    language_segments = (coverage or {}).get("languages") or {}
+    for code in required_languages:
+        rows.append((f"Speaks {language_name(code)}", list(language_segments.get(code) or []), 1))
+    skill_segments = (coverage or {}).get("skills") or {}
+    for skill in required_skills:
+        rows.append((words(skill).capitalize(), list(skill_segments.get(skill) or []), 1))
     groups: dict[str, dict[str, list[Any]]] = {
         name: {"y": [], "base": [], "x": [], "text": []} for name in ("cover", "thin", "gap")}
     for label, segments, minimum in rows:

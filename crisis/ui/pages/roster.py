@@ -158,7 +158,8 @@ def parts(ctx: Any, principal: Any) -> dict[str, Any]:
                           "Nobody is on standby now."),
         "next": _table(["Region", "Next officer", "Role", "Readiness", "From"], next_rows, ids.ROSTER_NEXT + "-table", "-"),
         "warnings": warning_items or [html.Li("No coverage warning in the next 30 days.", className="roster-ok")],
-        "figure": coverage_figure(cover, rules.regions, rules.min_worldwide_24h, rules.min_per_region),
+        "figure": coverage_figure(cover, rules.regions, rules.min_worldwide_24h, rules.min_per_region,
+                                  rules.required_languages, rules.required_skills),
         "officers": officer_rows,
         "leave": leave_rows,
     }
