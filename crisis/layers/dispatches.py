@@ -55,12 +55,13 @@ def region_label(region: str | None) -> str:
 
 
 def warning_for(warning: Mapping[str, Any], sees_names: bool) -> dict[str, Any]:
-    """A warning as a viewer may receive it: a wall gets no officer id and a message that
-    names no one (the warning's own message may name the officer)."""
+    """A warning as a viewer may receive it: a wall gets no officer id. The rules' messages
+    name no one (``crisis.roster.coverage`` says "an officer"), so a wall reads the same
+    sentence as a duty officer."""
     if sees_names:
         return dict(warning)
     cut = {k: warning[k] for k in ANONYMOUS_WARNING_FIELDS if k in warning}
-    cut["message"] = anonymous_message(warning)
+    cut["message"] = str(warning.get("message") or anonymous_message(warning))
     return cut
 
 

@@ -44,3 +44,19 @@ def test_a_french_gap_during_leave_is_a_red_bar_on_the_french_row_only() -> None
     # without the required rows the French gap is nowhere on the chart but in the regions' gaps
     plain = coverage_figure(cover, RULES.regions, RULES.min_worldwide_24h, RULES.min_per_region)
     assert "Speaks French" not in list(plain.layout.yaxis.categoryarray)
+
+
+def test_a_wall_reads_the_same_warning_sentences_without_the_officer() -> None:
+    from crisis.layers.dispatches import warning_for
+
+    rules = RosterRules(skills=RULES.skills, min_worldwide_24h=1, min_per_region=1, required_languages=("fr",),
+                        required_skills=(), max_standby_days=3)
+    officers = {"o-secret": Officer("o-secret", "Secret Name", Home("Dakar", 14.7, -17.4, "SEN"), "africa", "P3", (), ("en",))}
+    slots = [Slot("s1", "o-secret", T0, T0 + 10 * DAY, 24, "primary", None)]
+    warnings = coverage(officers, slots, [], [], T0, T0 + 10 * DAY, rules)["warnings"]
+    kinds = {w["kind"] for w in warnings}
+    assert {"language_missing", "standby_too_long"} <= kinds
+    for warning in warnings:
+        wall = warning_for(warning, sees_names=False)
+        assert wall["message"] == warning["message"] and "officer_id" not in wall
+        assert "o-secret" not in str(wall) and "Secret" not in str(wall)
