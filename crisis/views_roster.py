@@ -47,14 +47,13 @@ from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any
 
-import numpy as np
 import pycountry
-from pyproj import Geod
 
 from crisis.adapters.roster_store import RosterStore
 from crisis.bootstrap import Context
 from crisis.domain import access
 from crisis.errors import InputError, NotFound
+from crisis.layers.areas import great_circle
 from crisis.roster import coverage as coverage_rules
 from crisis.roster import ranking
 from crisis.roster import slots as slot_rules
@@ -70,7 +69,6 @@ from crisis.roster.model import (
 )
 
 PATH_POINTS = 64
-_GEOD = Geod(ellps="WGS84")
 # Fields that name an officer beyond access.IDENTITY_FIELDS (added by these views).
 _NAME_FIELDS = frozenset({"officer_name"})
 
@@ -257,12 +255,8 @@ def candidates(ctx: Context, incident_id: str, skills: Sequence[str] = (), langu
 def path(origin: tuple[float, float], destination: tuple[float, float], points: int = PATH_POINTS) -> list[list[float]]:
     """``points`` [lon, lat] on the geodesic from origin to destination, both (lat, lon),
     endpoints included, longitudes unwrapped (see the module's docstring). Pure."""
-    (lat1, lon1), (lat2, lon2) = origin, destination
-    middle = _GEOD.npts(lon1, lat1, lon2, lat2, points - 2) if points > 2 else []
-    lons = np.array([lon1, *(p[0] for p in middle), lon2], dtype=np.float64)
-    lats = np.array([lat1, *(p[1] for p in middle), lat2], dtype=np.float64)
-    lons = np.unwrap(lons, period=360.0)
-    return [[round(float(x), 6), round(float(y), 6)] for x, y in zip(lons, lats)]
+    lats, lons = great_circle(origin[0], origin[1], destination[0], destination[1], points - 1, digits=6)
+    return [[x, y] for x, y in zip(lons, lats)]
 
 
 def dispatch_dict(d: Dispatch, officer: Officer | None, incident: Any) -> dict[str, Any]:

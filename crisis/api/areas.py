@@ -24,16 +24,16 @@ an entry in the audit trail; each refusal names the field and is dead-lettered.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import shapely.geometry
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
-    field_validator,
     model_validator,
 )
 
@@ -93,24 +93,19 @@ def _region(value: str | None) -> str | None:
     return value
 
 
+# A polygon and a region, checked the same way wherever an area is given or changed.
+Geometry = Annotated[dict[str, Any] | None, AfterValidator(_polygon)]
+Region = Annotated[str | None, AfterValidator(_region)]
+
+
 class AreaIn(_Strict):
     """A security area: a polygon or a whole country, and its phase."""
 
     name: str = Field(min_length=1, max_length=200)
     phase: int = Field(ge=MIN_PHASE, le=MAX_PHASE, strict=True, description="0 none, 1 I precautionary, 2 II restricted movement, 3 III relocation, 4 IV programme suspension, 5 V evacuation.")
-    geometry: dict[str, Any] | None = Field(default=None, description="GeoJSON Polygon or MultiPolygon ([lon, lat]); or give country.")
+    geometry: Geometry = Field(default=None, description="GeoJSON Polygon or MultiPolygon ([lon, lat]); or give country.")
     country: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$", description="ISO 3166-1 alpha-3: the whole country is the area; or give geometry.")
-    region: str | None = Field(default=None, description="The regional desk; found from the area's centre (or country) when absent.")
-
-    @field_validator("geometry")
-    @classmethod
-    def _geometry(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        return _polygon(value)
-
-    @field_validator("region")
-    @classmethod
-    def _check_region(cls, value: str | None) -> str | None:
-        return _region(value)
+    region: Region = Field(default=None, description="The regional desk; found from the area's centre (or country) when absent.")
 
     @model_validator(mode="after")
     def _one_place(self) -> AreaIn:
@@ -124,20 +119,10 @@ class AreaPatch(_Strict):
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     phase: int | None = Field(default=None, ge=MIN_PHASE, le=MAX_PHASE, strict=True)
-    geometry: dict[str, Any] | None = None
+    geometry: Geometry = None
     country: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
-    region: str | None = None
+    region: Region = None
     note: str | None = Field(default=None, max_length=5_000)
-
-    @field_validator("geometry")
-    @classmethod
-    def _geometry(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        return _polygon(value)
-
-    @field_validator("region")
-    @classmethod
-    def _check_region(cls, value: str | None) -> str | None:
-        return _region(value)
 
     @model_validator(mode="after")
     def _not_both(self) -> AreaPatch:

@@ -41,7 +41,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from crisis.domain.regions import REGIONS
 from crisis.errors import InputError
 from crisis.feeds.schemas import Latitude, Longitude, _Strict, field_errors
-from crisis.http_safety import load_json
+from crisis.feeds.travellers import json_list
 from crisis.roster.model import Home, Officer
 
 CSV_COLUMNS = ("id", "name", "home_name", "home_lat", "home_lon", "home_country", "region", "grade", "skills",
@@ -162,13 +162,7 @@ def _dedupe(found: list[tuple[int, Officer]], rejected: list[dict[str, Any]], bo
 
 def parse_json_rows(body: bytes | str, skills_vocab: Sequence[str] | None = None, progress: Progress | None = None) -> Parsed:
     """A JSON document (raises InputError when the document as a whole is unusable)."""
-    data = load_json(body.encode() if isinstance(body, str) else body)
-    if isinstance(data, dict) and set(data) == {"officers"}:
-        data = data["officers"]
-    if not isinstance(data, list):
-        raise InputError([{"field": "body", "message": 'expected a list of officers or {"officers": [...]}'}])
-    if len(data) > MAX_OFFICERS:
-        raise InputError([{"field": "body", "message": f"{len(data)} officers; at most {MAX_OFFICERS} a document"}])
+    data = json_list(body, "officers", MAX_OFFICERS)
     vocabulary = _skills_of(skills_vocab)
     found: list[tuple[int, Officer]] = []
     rejected: list[dict[str, Any]] = []

@@ -199,15 +199,22 @@ def validate(data: Any) -> tuple[Traveller | None, list[dict[str, Any]]]:
         return None, _errors(exc)
 
 
+def json_list(body: bytes | str, noun: str, limit: int) -> list[Any]:
+    """A JSON import document: a list, or {"<noun>": [...]}, of at most ``limit`` items
+    (InputError on "body" otherwise). Shared by the travellers and the officers imports."""
+    data = load_json(body.encode() if isinstance(body, str) else body)
+    if isinstance(data, dict) and set(data) == {noun}:
+        data = data[noun]
+    if not isinstance(data, list):
+        raise InputError([{"field": "body", "message": f'expected a list of {noun} or {{"{noun}": [...]}}'}])
+    if len(data) > limit:
+        raise InputError([{"field": "body", "message": f"{len(data)} {noun}; at most {limit} a document"}])
+    return data
+
+
 def parse_json(body: bytes | str, progress: Progress | None = None) -> Parsed:
     """A JSON export (raises InputError when the document as a whole is unusable)."""
-    data = load_json(body.encode() if isinstance(body, str) else body)
-    if isinstance(data, dict) and set(data) == {"travellers"}:
-        data = data["travellers"]
-    if not isinstance(data, list):
-        raise InputError([{"field": "body", "message": 'expected a list of travellers or {"travellers": [...]}'}])
-    if len(data) > MAX_TRAVELLERS:
-        raise InputError([{"field": "body", "message": f"{len(data)} travellers; at most {MAX_TRAVELLERS} a document"}])
+    data = json_list(body, "travellers", MAX_TRAVELLERS)
     out = Parsed(rows=len(data))
     for index, item in enumerate(data):
         if progress is not None and index % 500 == 0:

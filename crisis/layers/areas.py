@@ -20,14 +20,17 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+from pyproj import Geod
+
 from crisis.domain.areas import ROMAN, with_overdue
-from crisis.domain.travellers import great_circle_point
 
 PHASE_COLOURS = {0: "#9e9e9e", 1: "#fdd835", 2: "#fb8c00", 3: "#e53935", 4: "#b71c1c", 5: "#4a148c"}
 OVERDUE_COLOUR = "#d50000"
 ON_TIME_COLOUR = "#1b5e20"
 LINE_COLOUR = "#263238"
 _LINE_STEPS = 24
+_GEOD = Geod(ellps="WGS84")
 
 
 def area_geometry(area: Mapping[str, Any], country_shapes: Mapping[str, Mapping[str, Any]] | None = None) -> Mapping[str, Any] | None:
@@ -80,21 +83,16 @@ def movement_label(counts: Mapping[str, int]) -> str:
     return text
 
 
-def great_circle(lat1: float, lon1: float, lat2: float, lon2: float, steps: int = _LINE_STEPS) -> tuple[list[float], list[float]]:
-    """Points along the great circle, longitudes kept continuous (they may leave -180..180
-    so a line across the antimeridian is drawn the short way)."""
-    lats: list[float] = []
-    lons: list[float] = []
-    for k in range(steps + 1):
-        lat, lon = great_circle_point(lat1, lon1, lat2, lon2, k / steps)
-        if lons:
-            while lon - lons[-1] > 180.0:
-                lon -= 360.0
-            while lon - lons[-1] < -180.0:
-                lon += 360.0
-        lats.append(round(lat, 5))
-        lons.append(round(lon, 5))
-    return lats, lons
+def great_circle(lat1: float, lon1: float, lat2: float, lon2: float, steps: int = _LINE_STEPS,
+                 digits: int = 5) -> tuple[list[float], list[float]]:
+    """``steps + 1`` points along the geodesic (WGS84), endpoints included, longitudes kept
+    continuous (they may leave -180..180 so a line across the antimeridian is drawn the
+    short way). The one line-drawing rule: movement lines here, dispatch routes
+    (``crisis.views_roster.path``)."""
+    middle = _GEOD.npts(lon1, lat1, lon2, lat2, steps - 1) if steps > 1 else []
+    lons = np.unwrap(np.array([lon1, *(p[0] for p in middle), lon2], dtype=np.float64), period=360.0)
+    lats = np.array([lat1, *(p[1] for p in middle), lat2], dtype=np.float64)
+    return np.round(lats, digits).tolist(), np.round(lons, digits).tolist()
 
 
 def movement_lines(areas: Sequence[Mapping[str, Any]], now: datetime) -> list[dict[str, Any]]:

@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 HORIZON = timedelta(days=30)
 RECHECK_SECONDS = 60.0
 DISPATCH_EVENTS = frozenset({"dispatch.created", "dispatch.step", "dispatch.position"})
+COVER_NEUTRAL = frozenset({"dispatch.position"})  # roster events that cannot change cover or standby
 
 _cache_lock = threading.Lock()
 _cache: dict[int, tuple[tuple[str, int], dict[str, Any]]] = {}
@@ -129,8 +130,9 @@ class RosterPush:
         self._gateway.on_tick(self.on_tick)
 
     def on_event(self, entry_id: str, event: Any) -> None:
-        with self._lock:
-            self._pending = (str(event.type), entry_id)
+        if event.type not in COVER_NEUTRAL:  # a reported position changes no cover: no recomputation
+            with self._lock:
+                self._pending = (str(event.type), entry_id)
         if event.type in DISPATCH_EVENTS and isinstance(event.payload.get("dispatch"), dict):
             dispatch = full_dispatch(self._ctx, event.payload["dispatch"])
             self._gateway.emit_per_room("dispatch", dispatch_message_for(dispatch, event.type, entry_id))
@@ -144,7 +146,7 @@ class RosterPush:
                 self._last_sent = None  # nobody listened: the next listener's first look pushes
             return
         self._next_check = time.monotonic() + self._recheck
-        figures = compute(self._ctx)
+        figures = summary(self._ctx)  # cached: the pages this push makes re-read get the same figures
         self.recomputed += 1
         fingerprint = (figures["warnings"], figures["standby_now"])
         if pending is None and fingerprint == self._last_sent:

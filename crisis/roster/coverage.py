@@ -247,22 +247,21 @@ def _coverage(officers: Mapping[str, Officer], slots: Sequence[Slot], leave: Seq
             have = "No officer" if most == 0 else f"Fewer than {rules.min_per_region} officers"
             warnings.append({"kind": "region_uncovered", "region": region, "from": iso(a_), "to": iso(b_),
                              "message": f"{have} on standby for {_region_name(region)} {_period(a_, b_)}"})
+    # Per skill and per language: a timeline each, and a warning while a required one has nobody.
     skill_counts: dict[str, list[dict[str, Any]]] = {}
-    for i, skill in enumerate(skills):
-        counts = sweep(officer_skill[piece_officer, i])
-        skill_counts[skill] = segments(counts)
-        if skill in rules.required_skills:
-            for a_, b_, _, _ in low(counts, 1):
-                warnings.append({"kind": "skill_missing", "skill": skill, "from": iso(a_), "to": iso(b_),
-                                 "message": f"No one with {words(skill)} on standby {_period(a_, b_)}"})
     language_counts: dict[str, list[dict[str, Any]]] = {}
-    for i, code in enumerate(languages):
-        counts = sweep(officer_language[piece_officer, i])
-        language_counts[code] = segments(counts)
-        if code in rules.required_languages:
-            for a_, b_, _, _ in low(counts, 1):
-                warnings.append({"kind": "language_missing", "language": code, "from": iso(a_), "to": iso(b_),
-                                 "message": f"No {language_name(code)} speaker on standby {_period(a_, b_)}"})
+    terms = ((skills, officer_skill, skill_counts, rules.required_skills, "skill_missing", "skill",
+              _nobody_with),
+             (languages, officer_language, language_counts, rules.required_languages, "language_missing", "language",
+              _no_speaker))
+    for names, has, out, required, kind, key, missing in terms:
+        for i, name in enumerate(names):
+            counts = sweep(has[piece_officer, i])
+            out[name] = segments(counts)
+            if name in required:
+                for a_, b_, _, _ in low(counts, 1):
+                    warnings.append({"kind": kind, key: name, "from": iso(a_), "to": iso(b_),
+                                     "message": f"{missing(name)} {_period(a_, b_)}"})
     _gaps(slots, dispatches, start, end, warnings)
     warnings.sort(key=lambda w: (w["from"], w["kind"], w.get("region") or "", w.get("skill") or "",
                                  w.get("language") or "", w.get("officer_id") or ""))
@@ -298,6 +297,14 @@ def _too_long(piece_start: np.ndarray, piece_end: np.ndarray, piece_officer: np.
         warnings.append({"kind": "standby_too_long", "officer_id": ids[officer], "from": iso(a_), "to": iso(b_),
                          "message": f"An officer is on standby {days:.0f} days without a break ({_period(began, ended)}); "
                                     f"the rest rule allows {rules.max_standby_days:g}"})
+
+
+def _nobody_with(skill: str) -> str:
+    return f"No one with {words(skill)} on standby"
+
+
+def _no_speaker(code: str) -> str:
+    return f"No {language_name(code)} speaker on standby"
 
 
 def _gaps(slots: Sequence[Slot], dispatches: Sequence[Dispatch], start: datetime, end: datetime,

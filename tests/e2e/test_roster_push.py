@@ -174,6 +174,10 @@ def test_a_burst_of_events_is_one_recomputation_and_time_passing_is_pushed(conte
     assert gateway.sent[0][1]["event"] == "roster.slots_added" and gateway.sent[0][1]["stream_id"] == "1-49"
     push.on_tick(rooms)  # nothing new, the recheck not due
     assert push.recomputed == 2 and len(gateway.sent) == 2
+    for n in range(5):  # officers' reported positions change no cover: no recomputation, nothing pushed
+        push.on_event(f"2-{n}", Event("dispatch.position", {}))
+    push.on_tick(rooms)
+    assert push.recomputed == 2 and len(gateway.sent) == 2
 
     # Thirteen days later the slots have ended: a recheck (due now) pushes the new figures.
     later = context.deps.clock() + timedelta(days=13)

@@ -334,13 +334,8 @@ def confirm(clicks: int | None, area_id: str | None, name: Any, lat: Any, lon: A
     prevent_initial_call=True,
 )
 def progress(clicks: list[int | None], area_id: str | None, selected: list[dict[str, Any]] | None, reason: str | None) -> Any:
-    trigger = dash_ctx.triggered_id
-    if not trigger or not any(clicks):
-        return no_update, no_update
-    if not area_id:
-        return outcome("Select an area first."), no_update
-    chosen = [str(r["traveller_id"]) for r in selected or [] if r.get("traveller_id")]
-    return _done(set_area_progress(current_app.extensions["crisis"], g.principal, area_id, chosen, str(trigger["to"]), reason), area_id)
+    return _on_selected(clicks, area_id, selected, lambda ctx, chosen, to: set_area_progress(
+        ctx, g.principal, str(area_id), chosen, to, reason))
 
 
 @dash.callback(
@@ -354,11 +349,18 @@ def progress(clicks: list[int | None], area_id: str | None, selected: list[dict[
 )
 def set_status(clicks: list[int | None], area_id: str | None, selected: list[dict[str, Any]] | None, note: str | None) -> Any:
     """Accountability in the area's movement (its own roll-call, scope "area:<id>")."""
+    return _on_selected(clicks, area_id, selected, lambda ctx, chosen, to: set_people_status(
+        ctx, g.principal, area_scope(str(area_id)), chosen, to, note))
+
+
+def _on_selected(clicks: list[int | None], area_id: str | None, selected: list[dict[str, Any]] | None,
+                 act: Any) -> Any:
+    """A button of a pattern group ("to": the value) pressed for the ticked people of the
+    selected area: ``act(ctx, traveller_ids, to)`` says what happened."""
     trigger = dash_ctx.triggered_id
     if not trigger or not any(clicks):
         return no_update, no_update
     if not area_id:
         return outcome("Select an area first."), no_update
     chosen = [str(r["traveller_id"]) for r in selected or [] if r.get("traveller_id")]
-    return _done(set_people_status(current_app.extensions["crisis"], g.principal, area_scope(area_id), chosen,
-                                   str(trigger["to"]), note), area_id)
+    return _done(act(current_app.extensions["crisis"], chosen, str(trigger["to"])), area_id)
