@@ -165,7 +165,7 @@ def test_three_clicks_dispatch_shows_on_the_map_and_changes_cover_on_another_pag
 
 def test_a_wall_sees_the_cover_warnings_but_no_names(context: Context, live_server: LiveServer, browser: Any) -> None:
     incident = _seed(context, live_server)
-    handlers_roster.create_dispatch(context, incident, "OF-AMIRA", None, "roster-test")
+    sent = handlers_roster.create_dispatch(context, incident, "OF-AMIRA", None, "roster-test")
     wall = open_page(browser, live_server, "/roster", "wall")
     wall.wait_for_selector("#roster-warnings li[data-kind='dispatch_gap']", timeout=15_000)
     wall.wait_for_selector("#roster-badge.loud", timeout=15_000)
@@ -187,6 +187,10 @@ def test_a_wall_sees_the_cover_warnings_but_no_names(context: Context, live_serv
     wall.wait_for_selector(".dispatch-page", timeout=15_000)
     assert "for duty officers" in wall.inner_text(".dispatch-page")
     assert wall.locator("li.candidate").count() == 0
+    # a dispatch's step pushed meanwhile leaves the refused page as it is, without an error
+    handlers_roster.step_dispatch(context, sent.id, "accepted", "roster-test")
+    wall.wait_for_timeout(2_000)
+    assert "for duty officers" in wall.inner_text(".dispatch-page")
     assert wall.errors == []
     wall.context.close()
 

@@ -202,7 +202,8 @@ def layout(incident: str | None = None, **_query: Any) -> html.Div:
     ctx = _ctx()
     principal = g.principal
     if not access.can_edit(principal):
-        return html.Div(html.P(NOT_ALLOWED, className="detail-empty"), className="dispatch-page", id=ids.DISPATCH_PAGE)
+        # No DISPATCH_PAGE id: that marks a page holding the live store (assets/crisis_dispatch.js refreshes it).
+        return html.Div(html.P(NOT_ALLOWED, className="detail-empty"), className="dispatch-page")
     from crisis import views_roster
 
     rules = views_roster.rules(ctx)
