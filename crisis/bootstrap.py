@@ -74,7 +74,7 @@ def bootstrap(settings: Settings, countries: CountryIndex | None = None) -> Cont
         log=log,
         incidents=IncidentStore(client),
         positions=PositionStore(client),
-        countries=countries or CountryIndex.from_file(BASEMAP),
+        countries=countries or CountryIndex.from_file(BASEMAP, settings.sea_region_km),
         lock=lock,
         travellers=TravellerStore(client),
     )

@@ -404,10 +404,21 @@ def _check_account(name: str, role: str, region: str | None) -> None:
 
 
 def _check_region(role: str, region: str | None) -> None:
-    if region is not None and region not in REGIONS:
-        raise click.BadParameter(f"unknown region {region!r}; one of: {', '.join(REGIONS)}", param_hint="--region")
+    for code in (region or "").split(","):
+        if region is not None and code not in REGIONS:
+            raise click.BadParameter(f"unknown region {code!r}; one of: {', '.join(REGIONS)}", param_hint="--region")
     if role == "regional_desk" and region is None:
         raise click.BadParameter("a regional_desk user needs --region", param_hint="--region")
+
+
+def _regions_option(values: tuple[str, ...]) -> str | None:
+    """The --region values (repeated, or codes joined by ",") as one comma list, each once;
+    None for none. A regional desk may be granted several regions."""
+    codes = [c.strip() for v in values for c in v.split(",") if c.strip()]
+    return ",".join(dict.fromkeys(codes)) or None
+
+
+_REGION_HELP = f"Regional desk's region; repeat it (or join codes with commas) for several: {', '.join(REGIONS)}."
 
 
 def _with_context(settings: Settings, action: Any) -> Any:
@@ -454,13 +465,14 @@ USER_ROLES = tuple(r for r in ROLES if r not in ("traveller", "warden"))
 @users.command("add")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(USER_ROLES))
-@click.option("--region", default=None, help=f"Regional desk: {', '.join(REGIONS)}.")
+@click.option("--region", "regions", multiple=True, help=_REGION_HELP)
 @click.pass_context
-def users_add(ctx: click.Context, name: str, role: str, region: str | None) -> None:
+def users_add(ctx: click.Context, name: str, role: str, regions: tuple[str, ...]) -> None:
     """Add (or replace) a user. The password is read from stdin or prompted for.
 
     Replacing a user ends every session it had.
     """
+    region = _regions_option(regions)
     _check_account(name, role, region)
     password = _read_password()
 
@@ -491,10 +503,11 @@ def users_passwd(ctx: click.Context, name: str) -> None:
 @users.command("change")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(USER_ROLES))
-@click.option("--region", default=None, help=f"Regional desk: {', '.join(REGIONS)}.")
+@click.option("--region", "regions", multiple=True, help=_REGION_HELP)
 @click.pass_context
-def users_change(ctx: click.Context, name: str, role: str, region: str | None) -> None:
-    """Change a user's role (and region). It takes effect at once, on open sessions too."""
+def users_change(ctx: click.Context, name: str, role: str, regions: tuple[str, ...]) -> None:
+    """Change a user's role (and regions). It takes effect at once, on open sessions too."""
+    region = _regions_option(regions)
     _check_account(name, role, region)
 
     def change(c: Any) -> None:
@@ -553,7 +566,7 @@ def users_list(ctx: click.Context) -> None:
     """List users: name, role, region, status, created."""
     for user in _with_context(ctx.obj, lambda c: c.accounts.user_list()):
         status = "disabled" if user.disabled else "active"
-        click.echo(f"{user.name}\t{user.role}\t{user.region or '-'}\t{status}\t{user.created or '-'}")
+        click.echo(f"{user.name}\t{user.role}\t{','.join(user.regions) or '-'}\t{status}\t{user.created or '-'}")
 
 
 @main.group()
@@ -564,15 +577,16 @@ def tokens() -> None:
 @tokens.command("create")
 @click.argument("name")
 @click.option("--role", required=True, type=click.Choice(ROLES))
-@click.option("--region", default=None, help="Region, for a regional_desk token.")
+@click.option("--region", "regions", multiple=True, help="Region(s), for a regional_desk token (repeat, or a comma list).")
 @click.option("--traveller", "traveller_id", default=None,
               help="For a traveller token: the one person it checks in for (must be imported).")
 @click.pass_context
-def tokens_create(ctx: click.Context, name: str, role: str, region: str | None, traveller_id: str | None) -> None:
+def tokens_create(ctx: click.Context, name: str, role: str, regions: tuple[str, ...], traveller_id: str | None) -> None:
     """Create an API token. It is printed once, alone on the last line; only its hash is kept.
 
     A "traveller" token (--traveller ID) and a "warden" token (people assigned with
     `crisis wardens assign`) may only post check-ins."""
+    region = _regions_option(regions)
     if role in ("traveller", "warden"):
         _check_account(name, "feed", region)  # the same name rules; these roles have no user
     else:
@@ -600,7 +614,7 @@ def tokens_create(ctx: click.Context, name: str, role: str, region: str | None, 
 def tokens_list(ctx: click.Context) -> None:
     """List API tokens: name, role, region, created (never the token)."""
     for token in _with_context(ctx.obj, lambda c: c.accounts.tokens()):
-        click.echo(f"{token.name}\t{token.role}\t{token.region or '-'}\t{token.created or '-'}")
+        click.echo(f"{token.name}\t{token.role}\t{','.join(token.regions) or '-'}\t{token.created or '-'}")
 
 
 @tokens.command("revoke")
@@ -620,6 +634,94 @@ def tokens_revoke(ctx: click.Context, name: str) -> None:
     if not count:
         raise click.ClickException(f"no token named {name!r}")
     click.echo(f"{count} token(s) of {name} revoked")
+
+
+@main.group()
+def displays() -> None:
+    """Wall displays: long-lived, revocable display links and pairing codes (a wall sees counts, never names)."""
+
+
+def _display_base(settings: Settings, url: str | None) -> str:
+    return url or os.environ.get("CRISIS_PUBLIC_URL") or f"http://{settings.host}:{settings.port}"
+
+
+@displays.command("add")
+@click.argument("name")
+@click.option("--url", default=None, help="The dashboard's address as the display reaches it "
+                                          "(default CRISIS_PUBLIC_URL, else http://CRISIS_HOST:CRISIS_PORT).")
+@click.pass_context
+def displays_add(ctx: click.Context, name: str, url: str | None) -> None:
+    """Make a display link. Open it once on the wall's browser: it stays signed in (restarts
+    too) until `crisis displays revoke NAME`. The link is printed once, alone on the last line."""
+    from crisis.auth import display
+
+    _check_account(name, display.DISPLAY_ROLE, None)
+
+    def add(c: Any) -> str:
+        try:
+            token = display.add_display(c.accounts, name)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        _audit(c, "display.add", name, after={"name": name, "role": display.DISPLAY_ROLE})
+        return token
+
+    token = _with_context(ctx.obj, add)
+    click.echo(f"display {name} created; open this link once on the wall's browser (it signs the wall in, keep it secret):")
+    click.echo(display.display_url(_display_base(ctx.obj, url), token))
+
+
+@displays.command("list")
+@click.pass_context
+def displays_list(ctx: click.Context) -> None:
+    """List the displays: name, created (never the token)."""
+    from crisis.auth import display
+
+    for token in _with_context(ctx.obj, lambda c: display.displays(c.accounts)):
+        click.echo(f"{token.name}\t{token.created or '-'}")
+
+
+@displays.command("revoke")
+@click.argument("name")
+@click.pass_context
+def displays_revoke(ctx: click.Context, name: str) -> None:
+    """End a display at once: its pages are refused and its live connection is closed."""
+    from crisis.auth import display
+
+    def revoke(c: Any) -> int:
+        before = [t.as_dict() for t in display.displays(c.accounts) if t.name == name]
+        try:
+            count = display.revoke_display(c.accounts, name)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+        if count:
+            _audit(c, "display.revoke", name, before=before, detail={"revoked": count})
+        return count
+
+    count = _with_context(ctx.obj, revoke)
+    if not count:
+        raise click.ClickException(f"no display named {name!r}")
+    click.echo(f"display {name} revoked ({count} link(s)); it is signed out now")
+
+
+@displays.command("pair")
+@click.argument("code")
+@click.argument("name")
+@click.pass_context
+def displays_pair(ctx: click.Context, code: str, name: str) -> None:
+    """Sign in the screen showing CODE (opened at /wall/pair) as display NAME."""
+    from crisis.auth import display
+
+    _check_account(name, display.DISPLAY_ROLE, None)
+
+    def pair(c: Any) -> None:
+        try:
+            display.pair_display(c.redis, c.accounts, code, name)
+        except (LookupError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from None
+        _audit(c, "display.pair", name, after={"name": name, "role": display.DISPLAY_ROLE})
+
+    _with_context(ctx.obj, pair)
+    click.echo(f"display {name} paired; the screen signs in within a few seconds")
 
 
 @main.group()

@@ -40,6 +40,9 @@ class Settings:
     positions_maxlen: int = 2_000_000
     map_style: str = "white-bg"
     stale_incident_minutes: int = 60
+    # A point at sea takes the region of the nearest country within this (geodesic km); beyond, its ocean basin's
+    sea_region_km: float = 500.0
+    closed_visible_minutes: int = 60  # a closed incident stays on the list and board, greyed, this long
     feeds_enabled: bool = True
     cap_url: str | None = None
     cap_interval: float = 60.0
@@ -80,6 +83,8 @@ class Settings:
     # Cursor-on-Target listener of `crisis feeds` (TCP and UDP on the same port; 0: off)
     cot_host: str = "127.0.0.1"
     cot_port: int = 8087
+    # Wall display (issue 9): clocks besides UTC, as IANA time zone names ("Europe/Zurich,America/New_York")
+    wall_timezones: tuple[str, ...] = ("America/New_York", "Europe/Zurich", "Asia/Bangkok")
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -96,6 +101,8 @@ class Settings:
             positions_maxlen=int(env.get("CRISIS_POSITIONS_MAXLEN", "2000000")),
             map_style=env.get("CRISIS_MAP_STYLE", "white-bg"),
             stale_incident_minutes=int(env.get("CRISIS_STALE_INCIDENT_MINUTES", "60")),
+            sea_region_km=float(env.get("CRISIS_SEA_REGION_KM") or "500"),
+            closed_visible_minutes=int(env.get("CRISIS_CLOSED_VISIBLE_MINUTES") or "60"),
             feeds_enabled=_bool(env.get("CRISIS_FEEDS"), True),
             cap_url=env.get("CRISIS_CAP_URL") or None,
             cap_interval=float(env.get("CRISIS_CAP_INTERVAL", "60")),
@@ -131,6 +138,7 @@ class Settings:
                                                   or cls.roster_off_standby_notice_hours),
             cot_host=env.get("CRISIS_COT_HOST") or cls.cot_host,
             cot_port=int(env.get("CRISIS_COT_PORT") or cls.cot_port),
+            wall_timezones=_words(env.get("CRISIS_WALL_TIMEZONES"), cls.wall_timezones),
         )
         return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
 

@@ -59,12 +59,11 @@ class Stored:
     created: bool
 
 
-def _place(deps: Deps, lat: float, lon: float, country: str | None) -> tuple[str | None, str | None]:
-    iso, region = deps.countries.locate(np.array([lat]), np.array([lon]))
-    if country:
-        known = deps.countries.countries.loc[deps.countries.countries["iso_a3"] == country, "region"]
-        return country, (known.iloc[0] if len(known) else region[0])
-    return iso[0], region[0]
+def _place(deps: Deps, lat: float, lon: float, country: str | None, countries: tuple[str, ...] = (),
+           area: dict[str, Any] | None = None) -> tuple[str | None, tuple[str, ...]]:
+    """(country, every region the incident touches: the point's or named country's first,
+    then the other countries' and those its area overlaps) - ``CountryIndex.regions_for``."""
+    return deps.countries.regions_for(lat, lon, country, countries, area)
 
 
 def _store(deps: Deps, event_type: str, incident: Incident, change: dict[str, Any], aliases: list[str]) -> str:
@@ -104,7 +103,7 @@ def report_incident(deps: Deps, cmd: IncidentIn, actor: str | None) -> Stored:
 
 def _create(deps: Deps, cmd: IncidentIn, actor: str | None, incident_id: str) -> Stored:
     now = deps.clock()
-    country, region = _place(deps, cmd.lat, cmd.lon, cmd.country)
+    country, regions = _place(deps, cmd.lat, cmd.lon, cmd.country, cmd.countries, cmd.area)
     incident = Incident(
         id=incident_id,
         title=cmd.title,
@@ -117,7 +116,8 @@ def _create(deps: Deps, cmd: IncidentIn, actor: str | None, incident_id: str) ->
         radius_km=cmd.radius_km,
         area=cmd.area,
         country=country,
-        region=region,
+        region=regions[0] if regions else None,
+        regions=regions,
         description=cmd.description,
         source=cmd.source,
         source_id=cmd.source_id,
@@ -146,8 +146,9 @@ def _apply_report(deps: Deps, incident_id: str, cmd: IncidentIn, actor: str | No
             "description": cmd.description,
             "approximate": cmd.approximate,
         }
-        if cmd.country:
-            facts["country"], facts["region"] = _place(deps, cmd.lat, cmd.lon, cmd.country)
+        if cmd.country or cmd.countries or facts["location"] != current.location or cmd.area != current.area:
+            facts["country"], facts["regions"] = _place(deps, cmd.lat, cmd.lon, cmd.country, cmd.countries, cmd.area)
+            facts["region"] = facts["regions"][0] if facts["regions"] else None
         changed = {k: v for k, v in facts.items() if getattr(current, k) != v}
         updated = current.with_changes(**changed, updated_at=now) if changed else current
         event_type = ev.INCIDENT_UPDATED
@@ -181,7 +182,8 @@ def update_incident(deps: Deps, incident_id: str, patch: IncidentPatch, actor: s
             location = GeoPoint(patch.lat, patch.lon)
             if location != current.location:
                 changes["location"] = location
-                changes["country"], changes["region"] = _place(deps, patch.lat, patch.lon, None)
+                changes["country"], changes["regions"] = _place(deps, patch.lat, patch.lon, None, (), current.area)
+                changes["region"] = changes["regions"][0] if changes["regions"] else None
         updated = current.with_changes(**changes, updated_at=now)
         details: dict[str, Any] = {"fields": sorted(changes)}
         if "owner" in changes:

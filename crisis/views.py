@@ -44,7 +44,7 @@ def live_picture(ctx: Context, principal: Principal) -> dict[str, Any]:
     messages = [
         incident_message(access.record_view(principal, incident_to_dict(i)), "snapshot", head)
         for i in ctx.deps.incidents.all()
-        if access.may_see_region(principal, i.region)
+        if access.may_see_regions(principal, i.regions)
     ]
     positions = ctx.deps.positions.snapshot(region)
     return {"head": head, "incidents": messages, "lat": positions["lat"], "lon": positions["lon"]}
@@ -57,7 +57,7 @@ def incident_detail(ctx: Context, principal: Principal, incident_id: str, now: A
     Names of people (who changed it, who owns it) only for the roles that may see them.
     """
     incident = ctx.deps.incidents.get(incident_id)
-    if incident is None or not access.may_see_region(principal, incident.region):
+    if incident is None or not access.may_see_regions(principal, incident.regions):
         return None
     now = now or datetime.now(timezone.utc)
     quiet = timedelta(minutes=ctx.settings.stale_incident_minutes)
@@ -214,7 +214,7 @@ def affected_people(ctx: Context, principal: Principal, incident_id: str, now: d
     ``crisis.domain.accountability``'s over the people the caller sees.
     """
     incident = ctx.deps.incidents.get(incident_id)
-    if incident is None or not access.may_see_region(principal, incident.region):
+    if incident is None or not access.may_see_regions(principal, incident.regions):
         return None
     from crisis.realtime.people import live_for  # this web process's live picture, if any
 
@@ -392,7 +392,7 @@ def live_accountability_summary(ctx: Context, principal: access.HasRole) -> dict
 def _accountability(ctx: Context, principal: access.HasRole, now: datetime | None,
                     live_only: bool) -> dict[str, Any] | None:
     region = access.region_scope(principal)
-    incidents = [i for i in open_incidents(ctx) if access.may_see_region(principal, i.region)]
+    incidents = [i for i in open_incidents(ctx) if access.may_see_regions(principal, i.regions)]
     movements = {a: m for a, m in open_movements(ctx).items()
                  if access.may_see_region(principal, m["area"].get("region"))}
     found = _incident_members(ctx, incidents, now, live_only)
@@ -407,7 +407,7 @@ def _accountability(ctx: Context, principal: access.HasRole, now: datetime | Non
         where[str(profile.get("id"))] = person_region
 
     def seen(ids: Any) -> list[str]:
-        return sorted(t for t in ids if t in where and (region is None or where[t] == region))
+        return sorted(t for t in ids if t in where and access.in_scope(region, (where[t],)))
 
     scopes: dict[str, list[str]] = {accountability.incident_scope(i): seen(people) for i, people in members.items()}
     for area_id, movement in movements.items():
@@ -474,7 +474,7 @@ def incident_burndown(ctx: Context, principal: Principal, incident_id: str, now:
     (``accountability.burndown``: today's affected people the caller sees, their status
     changes in this incident since its ``reported_at``), or None when not visible."""
     incident = ctx.deps.incidents.get(incident_id)
-    if incident is None or not access.may_see_region(principal, incident.region):
+    if incident is None or not access.may_see_regions(principal, incident.regions):
         return None
     # A wall receives no ids but sees every region: the same people as the whole list.
     viewer = principal if access.sees_names(principal) else _SYSTEM

@@ -113,7 +113,7 @@ def rules(ctx: Context) -> RosterRules:
 
 # --- cutting for a viewer ----------------------------------------------------------------
 def _desk_region(viewer: access.HasRole | None) -> str | None:
-    """The one region a viewer is limited to (None: all); PermissionError for a non-reader."""
+    """The viewer's regions as a scope key (None: all); PermissionError for a non-reader."""
     if viewer is None:
         return None
     return access.region_scope(viewer)
@@ -140,7 +140,7 @@ def slot_for(viewer: access.HasRole, record: Mapping[str, Any], officer_region: 
     viewer may receive it, given the officer's region; None when not for them."""
     if not access.can_read(viewer):
         return None
-    if not access.sees_all_regions(viewer) and viewer.region not in (officer_region, record.get("region")):
+    if not access.may_see_regions(viewer, (officer_region, record.get("region"))):
         return None
     return _strip_names(viewer, record)
 
@@ -148,7 +148,7 @@ def slot_for(viewer: access.HasRole, record: Mapping[str, Any], officer_region: 
 def dispatch_for(viewer: access.HasRole, dispatch: Mapping[str, Any]) -> dict[str, Any] | None:
     """A dispatch dict (from ``dispatches``: with "incident_region") as this viewer may
     receive it; None when the incident is not visible to them."""
-    if not access.may_see_region(viewer, dispatch.get("incident_region")):
+    if not access.may_see_regions(viewer, dispatch.get("incident_regions") or (dispatch.get("incident_region"),)):
         return None
     out = _strip_names(viewer, dispatch)
     if "steps" in out:
@@ -223,7 +223,7 @@ def candidates(ctx: Context, incident_id: str, skills: Sequence[str] = (), langu
     NotFound for no incident (or one the viewer may not see); InputError ("skills",
     "languages") for an unknown skill or a bad language code."""
     incident = ctx.deps.incidents.get(incident_id)
-    if incident is None or (viewer is not None and not access.may_see_region(viewer, incident.region)):
+    if incident is None or (viewer is not None and not access.may_see_regions(viewer, incident.regions)):
         raise NotFound(f"no incident {incident_id}")
     wanted_skills, wanted_languages = _checked_terms(ctx, skills, languages)
     at = at or ctx.deps.clock()
@@ -266,6 +266,7 @@ def dispatch_dict(d: Dispatch, officer: Officer | None, incident: Any) -> dict[s
     out["officer_name"] = officer.name if officer else None
     out["incident_title"] = incident.title if incident is not None else None
     out["incident_region"] = incident.region if incident is not None else None
+    out["incident_regions"] = list(incident.regions) if incident is not None else []
     if d.origin is not None and d.destination:
         out["path"] = path((d.origin.lat, d.origin.lon), (float(d.destination["lat"]), float(d.destination["lon"])))
     else:

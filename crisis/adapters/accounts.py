@@ -1,9 +1,11 @@
 """Users (hashed passwords) and API tokens (stored as SHA-256 digests) in Redis.
 
-A user record: ``password_hash`` (argon2), ``role``, ``region``, ``generation`` (random;
+A user record: ``password_hash`` (argon2), ``role``, ``region`` and ``regions`` (a regional
+desk may be granted several regions: ``regions`` lists them all, ``region`` is the first,
+as older records had it), ``generation`` (random;
 a session names it, and a new one ends every session of the user: sign-out, password
 change, re-adding), ``disabled`` and ``created``. A token record: ``name``, ``role``,
-``region`` and ``created``, under the digest of the token (the token itself is never
+``region``, ``regions`` and ``created``, under the digest of the token (the token itself is never
 kept). A token whose name is a disabled user's works no more than that user does.
 A "traveller" token's record also has ``traveller_id`` (the one person it checks in
 for); a "warden" token's record has ``people`` (the traveller ids assigned to that
@@ -57,6 +59,9 @@ class Principal:
     # A "traveller" token's person; a "warden" token's assigned people (crisis.domain.access.may_check_in).
     traveller_id: str | None = None
     people: frozenset[str] = frozenset()
+    # Every region granted (a regional desk may have several); ``region`` is the first.
+    # Read them through ``crisis.domain.access.regions_of``.
+    regions: tuple[str, ...] = ()
 
     # The rules live in crisis.domain.access; these read them for this principal.
     @property
@@ -89,10 +94,11 @@ class UserInfo:
     region: str | None
     disabled: bool
     created: str
+    regions: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "role": self.role, "region": self.region, "disabled": self.disabled,
-                "created": self.created}
+        return {"name": self.name, "role": self.role, "region": self.region, "regions": list(self.regions),
+                "disabled": self.disabled, "created": self.created}
 
 
 @dataclass(frozen=True)
@@ -103,9 +109,11 @@ class TokenInfo:
     role: str
     region: str | None
     created: str
+    regions: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "role": self.role, "region": self.region, "created": self.created}
+        return {"name": self.name, "role": self.role, "region": self.region, "regions": list(self.regions),
+                "created": self.created}
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,30 @@ class Verdict:
 
     principal: Principal | None
     reason: str  # "ok", "unknown user", "wrong password", "disabled"
+
+
+Regions = str | Iterable[str] | None
+
+
+def region_list(region: Regions) -> list[str]:
+    """Granted regions as given: one code, codes joined by "," or a list; each once, in order."""
+    items = [region] if isinstance(region, str) else list(region or ())
+    found: dict[str, None] = {}
+    for item in items:
+        for code in str(item).split(","):
+            if code.strip():
+                found.setdefault(code.strip(), None)
+    return list(found)
+
+
+def _granted(record: dict[str, Any]) -> tuple[str, ...]:
+    """A record's regions: its ``regions``, or its one ``region`` (records written before)."""
+    return tuple(region_list(record.get("regions") or record.get("region")))
+
+
+def _region_fields(region: Regions) -> dict[str, Any]:
+    codes = region_list(region)
+    return {"region": codes[0] if codes else None, "regions": codes}
 
 
 def _now() -> str:
@@ -161,17 +193,19 @@ class AccountStore:
         return before, after
 
     def _principal(self, name: str, record: dict[str, Any]) -> Principal:
-        return Principal(name=name, role=record["role"], region=record.get("region"),
+        granted = _granted(record)
+        return Principal(name=name, role=record["role"], region=granted[0] if granted else None, regions=granted,
                          credential=str(record.get("generation") or ""))
 
-    def add_user(self, name: str, password: str, role: str, region: str | None = None) -> None:
-        """Add a user, or replace one (new password, role and region): replacing ends
-        every session of the old one."""
+    def add_user(self, name: str, password: str, role: str, region: Regions = None) -> None:
+        """Add a user, or replace one (new password, role and region(s): one code, codes
+        joined by "," or a list): replacing ends every session of the old one."""
         password_hash = self._hasher.hash(password)
 
         def replace(old: dict[str, Any] | None) -> dict[str, Any]:
-            return {"password_hash": password_hash, "role": role, "region": region, "generation": _new_generation(),
-                    "disabled": False, "created": (old or {}).get("created") or _now()}
+            return {"password_hash": password_hash, "role": role, **_region_fields(region),
+                    "generation": _new_generation(), "disabled": False,
+                    "created": (old or {}).get("created") or _now()}
 
         self._update(name, replace)
 
@@ -181,10 +215,10 @@ class AccountStore:
         self._update(name, _existing(name, lambda r: {**r, "password_hash": password_hash,
                                                        "generation": _new_generation()}))
 
-    def change_user(self, name: str, role: str, region: str | None) -> tuple[UserInfo, UserInfo]:
-        """A new role and region (sessions go on, with the new rights from their next
+    def change_user(self, name: str, role: str, region: Regions) -> tuple[UserInfo, UserInfo]:
+        """A new role and region(s) (sessions go on, with the new rights from their next
         request). Returns (before, after)."""
-        before, after = self._update(name, _existing(name, lambda r: {**r, "role": role, "region": region}))
+        before, after = self._update(name, _existing(name, lambda r: {**r, "role": role, **_region_fields(region)}))
         return _info(name, before), _info(name, after)
 
     def set_disabled(self, name: str, disabled: bool) -> tuple[UserInfo, UserInfo]:
@@ -269,14 +303,14 @@ class AccountStore:
 
     # -- tokens --------------------------------------------------------------------
 
-    def create_token(self, name: str, role: str, region: str | None = None, traveller_id: str | None = None) -> str:
+    def create_token(self, name: str, role: str, region: Regions = None, traveller_id: str | None = None) -> str:
         """A new token. A "traveller" token checks in for ``traveller_id`` only (without one,
         for nobody); only a traveller token has one (ValueError). A "warden" token starts
         with the people already assigned to that warden name."""
         if traveller_id and role != "traveller":
             raise ValueError("only a traveller token is bound to a traveller id")
         token = secrets.token_urlsafe(32)
-        record: dict[str, Any] = {"name": name, "role": role, "region": region, "created": _now()}
+        record: dict[str, Any] = {"name": name, "role": role, **_region_fields(region), "created": _now()}
         if traveller_id:
             record["traveller_id"] = traveller_id
         if role == "warden":
@@ -293,8 +327,9 @@ class AccountStore:
         owner = self._record(record["name"])
         if owner is not None and owner.get("disabled"):
             return None  # a disabled user's tokens stop working with it
-        return Principal(name=record["name"], role=record["role"], region=record.get("region"), via_token=True,
-                         credential=digest, traveller_id=record.get("traveller_id"),
+        granted = _granted(record)
+        return Principal(name=record["name"], role=record["role"], region=granted[0] if granted else None,
+                         regions=granted, via_token=True, credential=digest, traveller_id=record.get("traveller_id"),
                          people=frozenset(record.get("people") or ()))
 
     def token(self, token: str) -> Principal | None:
@@ -304,7 +339,7 @@ class AccountStore:
 
     def tokens(self) -> list[TokenInfo]:
         records = [json.loads(raw) for raw in cast("dict[str, str]", self._redis.hgetall(keys.TOKENS)).values()]
-        infos = [TokenInfo(r["name"], r["role"], r.get("region"), r.get("created") or "") for r in records]
+        infos = [TokenInfo(r["name"], r["role"], r.get("region"), r.get("created") or "", _granted(r)) for r in records]
         return sorted(infos, key=lambda t: (t.name, t.created))
 
     def revoke_tokens(self, name: str) -> int:
@@ -381,7 +416,7 @@ def _existing(name: str, change: Callable[[dict[str, Any]], dict[str, Any] | Non
 def _info(name: str, record: dict[str, Any] | None) -> UserInfo:
     record = record or {}
     return UserInfo(name, str(record.get("role", "")), record.get("region"), bool(record.get("disabled")),
-                    str(record.get("created") or ""))
+                    str(record.get("created") or ""), _granted(record))
 
 
 def _digest(token: str) -> str:

@@ -34,6 +34,15 @@ class FeedLog:
             pipe.expire(keys.feed_minute_counts(feed, "accepted"), 7200)
             pipe.execute()
 
+    def flagged(self, feed: str, reason: str) -> None:
+        """An accepted message that departs from its standard (a CAP schema defect): counted
+        and its reason kept as the feed's last defect (feed health), never dead-lettered."""
+        now = datetime.now(timezone.utc).isoformat()
+        with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hset(keys.feed_stats(feed), mapping={"last_defect": reason[:2000], "last_defect_at": now})
+            pipe.hincrby(keys.feed_stats(feed), "flagged_total", 1)
+            pipe.execute()
+
     def rejected(
         self, feed: str, errors: list[dict[str, Any]], body: bytes | str, detail: dict[str, str] | None = None
     ) -> str:

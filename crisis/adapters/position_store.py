@@ -9,6 +9,7 @@ import numpy as np
 import redis
 
 from crisis.adapters import keys
+from crisis.domain import access
 
 
 class PositionStore:
@@ -28,7 +29,9 @@ class PositionStore:
         pipe.hset(keys.POSITIONS, mapping=mapping)
 
     def snapshot(self, region: str | None = None) -> dict[str, Any]:
-        """Every traveller's latest position as columns (lat/lon as float32 arrays)."""
+        """Every traveller's latest position as columns (lat/lon as float32 arrays); with
+        ``region`` (a scope key: one region, or several joined by ","), those in it only."""
+        wanted = access.scope_regions(region)
         ids: list[str] = []
         lat: list[float] = []
         lon: list[float] = []
@@ -36,7 +39,7 @@ class PositionStore:
         regions: list[str | None] = []
         for tid, raw in self._redis.hscan_iter(keys.POSITIONS, count=5000):
             p_lat, p_lon, p_time, _src, _country, p_region = json.loads(raw)
-            if region is not None and p_region != region:
+            if wanted is not None and p_region not in wanted:
                 continue
             ids.append(tid)
             lat.append(p_lat)

@@ -30,6 +30,7 @@ from crisis.api.checkins import ScopeCounts
 from crisis.api.routes import READERS, WRITERS
 from crisis.domain.access import ADMINS
 from crisis.domain.accountability import STATUSES as ACCOUNTABILITY_STATUSES
+from crisis.domain import taxonomy
 from crisis.domain.model import SEVERITY_MAX, SEVERITY_MIN, IncidentStatus, IncidentType
 from crisis.domain.travellers import CATEGORIES
 from crisis.feeds.schemas import (
@@ -90,14 +91,18 @@ class Incident(BaseModel):
 
     id: str = Field(description='Assigned by the centre ("inc-" and 12 hex digits).', examples=["inc-3f2a9c01b7de"])
     title: str
-    type: IncidentType
+    type: IncidentType = Field(description="The incident's sub-type (see IncidentIn.type for the list by category).")
+    category: Literal[tuple(taxonomy.CATEGORIES)] = Field(  # type: ignore[valid-type]
+        description="The category of the sub-type: " + ", ".join(f"{c} ({label})" for c, label in taxonomy.CATEGORIES.items()) + ".")
     severity: int = Field(ge=SEVERITY_MIN, le=SEVERITY_MAX, description="1 minor, 2 moderate, 3 serious, 4 major, 5 critical.")
     lat: float = Field(ge=-90, le=90)
     lon: float = Field(ge=-180, le=180)
     radius_km: float | None = Field(description="Radius of the affected area around lat/lon, if known.")
     area: dict[str, Any] | None = Field(description="The affected area as a GeoJSON Polygon or MultiPolygon ([lon, lat] coordinates), if known.")
     country: str | None = Field(description="ISO 3166-1 alpha-3 code: as reported, else found from the location (null at sea).")
-    region: str | None = Field(description="The centre's region of the country; regional desks see only theirs.")
+    region: str | None = Field(description="The centre's region of the incident's point (or named country): the first of `regions`.")
+    regions: list[str] = Field(description="Every region the incident touches (its point's first, then those of the other countries "
+                                           "it names and its area overlaps). A regional desk sees an incident when one of them is its own.")
     status: IncidentStatus
     reported_at: AwareDatetime = Field(description="When the source says it was reported (ISO 8601, UTC).")
     updated_at: AwareDatetime = Field(description="When the centre last changed it.")
@@ -230,6 +235,10 @@ class FeedHealth(BaseModel):
     rejected_total: int
     last_error: str | None = Field(description="The reason of the last rejection, if any (details in the dead letters).")
     last_error_at: AwareDatetime | None
+    flagged_total: int = Field(default=0, description="Messages accepted with defects (CAP: departures from the "
+                               "official CAP schema, such as a missing required element); each is flagged on its incident.")
+    last_defect: str | None = Field(default=None, description="The defects of the last message accepted with defects, in words.")
+    last_defect_at: AwareDatetime | None = None
     expected_interval_seconds: float | None = Field(description="The polling interval of a polled feed; null for push feeds.")
 
 
@@ -371,13 +380,19 @@ RESPONSE_MODELS: tuple[type[BaseModel], ...] = (
 FIELD_NOTES: dict[str, dict[str, str]] = {
     "IncidentIn": {
         "title": "A one-line summary, as it will appear on the wall.",
-        "type": "What kind of incident.",
+        "type": "What kind of incident: a sub-type, listed here by category (category (code): sub-types). "
+                + taxonomy.in_words() + ". An unknown type is refused (422) with this list in words.",
+        "category": "Optional: the category of `type`, checked against it (a mismatch is refused with 422). "
+                    "Sent without `type`, it stands for the category's \"other\" sub-type (crime, civil_unrest, "
+                    "armed_conflict, terrorism, hostage for hostage_abduction, other); a hazard must name its type.",
         "severity": "1 minor, 2 moderate, 3 serious, 4 major, 5 critical.",
         "lat": "Latitude of the incident, WGS 84 decimal degrees.",
         "lon": "Longitude of the incident, WGS 84 decimal degrees.",
         "radius_km": "Radius of the affected area around lat/lon.",
         "area": "The affected area: a GeoJSON Polygon or MultiPolygon, [lon, lat] coordinates, valid (not self-intersecting).",
         "country": "ISO 3166-1 alpha-3 code (any case). If absent it is found from lat/lon.",
+        "countries": "Every country the incident is over (ISO 3166-1 alpha-3 codes), e.g. a drought over Iraq and Iran: "
+                     "the incident belongs to the region of each, and each of those regional desks sees it.",
         "reported_at": "When it was reported, with a time zone (stored in UTC). Defaults to the time of receipt.",
         "description": "Free text.",
         "source": 'Who reports it: a known feed (api, cap, gdacs, usgs, positions, sim) or the name of the '
@@ -389,7 +404,7 @@ FIELD_NOTES: dict[str, dict[str, str]] = {
     },
     "IncidentPatch": {
         "title": "New one-line summary.",
-        "type": "New incident type.",
+        "type": "New incident type (a sub-type; its category follows from it).",
         "severity": "New severity, 1 minor .. 5 critical.",
         "lat": "New latitude; only together with lon.",
         "lon": "New longitude; only together with lat. The country and region are found again.",
@@ -829,7 +844,8 @@ TAGS = (
 # A module listed here documents its own routes: it defines ``openapi_operations()``
 # (a list of ``Op``, built with the helpers above; import them inside the function),
 # ``OPENAPI_TAGS`` (tag dicts), ``OPENAPI_REQUEST_MODELS`` and ``OPENAPI_RESPONSE_MODELS``.
-EXTENSIONS: tuple[str, ...] = ("crisis.api.areas", "crisis.api.cot", "crisis.api.checkins", "crisis.api.roster")
+EXTENSIONS: tuple[str, ...] = ("crisis.api.areas", "crisis.api.cot", "crisis.api.checkins", "crisis.api.roster", "crisis.api.exports",
+                                 "crisis.api.shiftlog")
 
 
 def _extensions() -> list[Any]:

@@ -371,7 +371,7 @@ def _viewer() -> Any:
 def _check_incident(incident_id: str) -> None:
     """A body's incident: a field error when there is none the caller may see."""
     incident = _ctx().deps.incidents.get(incident_id)
-    if incident is None or not access.may_see_region(_viewer(), incident.region):
+    if incident is None or not access.may_see_regions(_viewer(), incident.regions):
         raise InputError([{"field": "incident_id", "message": f"no incident {incident_id!r}"}])
 
 

@@ -16,6 +16,7 @@ from crisis import handlers, views
 from crisis.adapters.accounts import Principal
 from crisis.api import audit
 from crisis.api.common import ctx
+from crisis.api.exports import exports_api
 from crisis.auth import current_principal, request_origin, require_role
 from crisis.domain import access
 from crisis.domain.serialize import incident_to_dict
@@ -31,6 +32,7 @@ from crisis.feeds.schemas import (
 from crisis.http_safety import MALFORMED_JSON, load_json, status_for
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
+api.register_blueprint(exports_api)  # /api/v1/exports/...: lists as CSV, GeoJSON, KML (crisis.api.exports)
 
 WRITERS = access.WRITERS  # the role tuples live in crisis.domain.access (openapi imports these names)
 READERS = access.READERS
@@ -46,12 +48,13 @@ def _json_body(feed: str) -> Any:
     return load_json(request.get_data(cache=True))
 
 
-def _visible(principal: Principal, region: str | None) -> bool:
-    return access.may_see_region(principal, region)
+def _visible(principal: Principal, regions: tuple[str, ...]) -> bool:
+    """Whether an incident in ``regions`` (every region it touches) is the caller's to see."""
+    return access.may_see_regions(principal, regions)
 
 
 def _region_scope(principal: Principal) -> str | None:
-    """The caller's one region, or None for every region; 403 for a caller that may not
+    """The caller's regions as a scope key (``access.region_scope``), or None for every region; 403 for a caller that may not
     read (a feed, a regional desk without a region), which must never mean "every region"."""
     try:
         return access.region_scope(principal)
@@ -114,7 +117,7 @@ def list_incidents() -> Response:
     incidents = [
         access.record_view(principal, incident_to_dict(i))
         for i in _ctx().deps.incidents.all()
-        if _visible(principal, i.region) and (status is None or i.status.value == status)
+        if _visible(principal, i.regions) and (status is None or i.status.value == status)
     ]
     incidents.sort(key=lambda i: i["updated_at"], reverse=True)
     return jsonify(incidents=incidents, count=len(incidents))
@@ -126,7 +129,7 @@ def get_incident(incident_id: str) -> Response:
     principal = current_principal()
     _region_scope(principal)
     incident = _ctx().deps.incidents.get(incident_id)
-    if incident is None or not _visible(principal, incident.region):
+    if incident is None or not _visible(principal, incident.regions):
         raise NotFound(f"no incident {incident_id}")
     history = [access.record_view(principal, change) for change in _ctx().deps.incidents.history(incident_id)]
     return jsonify({**access.record_view(principal, incident_to_dict(incident)), "history": history})

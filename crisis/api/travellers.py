@@ -151,7 +151,7 @@ def list_travellers() -> Response:
     incident = area = None
     if incident_id is not None:
         incident = ctx.deps.incidents.get(incident_id)
-        if incident is None or not access.may_see_region(principal, incident.region):
+        if incident is None or not access.may_see_regions(principal, incident.regions):
             raise InputError([{"field": "incident", "message": f"no incident {incident_id!r}"}])
     if area_id is not None:
         area = views_areas.areas(ctx).get(area_id)

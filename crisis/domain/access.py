@@ -11,7 +11,8 @@ role           reads writes edits     regions                 about a person, re
 ============== ===== ====== ========= ======================= =============================
 admin          yes   yes    yes       all                     everything
 duty_officer   yes   yes    yes       all                     everything
-regional_desk  yes   no     no        its own (none: nothing) everything, in its region
+regional_desk  yes   no     no        its own (one or several;
+                                       none: nothing)          everything, in its regions
 wall           yes   no     no        all                     counts and anonymous points
 feed           no    yes    no        none                    nothing (it only posts)
 traveller      no    no     no        none                    nothing (it only checks in)
@@ -32,7 +33,7 @@ no page, no socket, no other API route (they are in no other role tuple).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 
 ROLES = ("admin", "duty_officer", "regional_desk", "wall", "feed", "traveller", "warden")
@@ -106,7 +107,7 @@ def check_in_via(who: HasRole) -> str:
 
 def can_read(who: HasRole) -> bool:
     """May see pages, callbacks, the live socket and the read API."""
-    return who.role in READERS and (who.role in ALL_REGIONS or bool(who.region))
+    return who.role in READERS and (who.role in ALL_REGIONS or bool(_granted(who)))
 
 
 def can_write(who: HasRole) -> bool:
@@ -129,26 +130,84 @@ def sees_names(who: HasRole) -> bool:
     return "*" in PERSON_FIELDS.get(who.role, frozenset())
 
 
+# Regions
+# =======
+# A regional desk may be granted several regions. A caller's regions are its ``regions``
+# (when it has that attribute) and its ``region``; a ``region`` may itself be a scope key,
+# several codes joined by "," (``scope_key``), as a room or a viewer carries them.
+# A thing (an incident over several countries) may be in several regions too: a caller
+# sees it when the two sets overlap. Nobody else compares regions: they ask here.
+
+SCOPE_SEPARATOR = ","
+
+
+def _split(region: str | None) -> tuple[str, ...]:
+    return tuple(code for code in (region or "").split(SCOPE_SEPARATOR) if code)
+
+
+def _granted(who: HasRole) -> frozenset[str]:
+    extra: Iterable[str] = getattr(who, "regions", None) or ()
+    return frozenset(code for item in (*extra, who.region) for code in _split(item))
+
+
+def regions_of(who: HasRole) -> frozenset[str] | None:
+    """The regions this caller may see: None for every region; empty for a caller that may
+    not read (a feed, a regional desk with no region granted)."""
+    if sees_all_regions(who):
+        return None
+    if who.role not in READERS:
+        return frozenset()
+    return _granted(who)
+
+
+def scope_key(regions: Iterable[str] | None) -> str | None:
+    """One string for a set of regions (codes sorted, joined by ","): a room's, a cache's
+    key; None for every region."""
+    if regions is None:
+        return None
+    return SCOPE_SEPARATOR.join(sorted(set(regions)))
+
+
+def scope_regions(scope: str | None) -> frozenset[str] | None:
+    """The regions of a scope key (None: every region)."""
+    return None if scope is None else frozenset(_split(scope))
+
+
+def in_scope(scope: str | None, regions: Iterable[str | None]) -> bool:
+    """Whether a thing in ``regions`` belongs to the scope key ``scope`` (None: every region)."""
+    wanted = scope_regions(scope)
+    return wanted is None or any(r in wanted for r in regions if r)
+
+
 def region_scope(who: HasRole) -> str | None:
-    """The one region this caller is limited to, or None for every region.
+    """This caller's regions as one scope key (``scope_key``; a desk of one region: that
+    region's code), or None for every region.
 
     Raises PermissionError for a caller that may not read at all (a feed, a regional desk
     without a region): such a caller must never be mistaken for "every region".
     """
     if sees_all_regions(who):
         return None
-    if who.role in READERS and who.region:
-        return who.region
+    granted = regions_of(who)
+    if who.role in READERS and granted:
+        return scope_key(granted)
     raise PermissionError(f"role {who.role!r} without a region may not read")
+
+
+def may_see_regions(who: HasRole, regions: Iterable[str | None]) -> bool:
+    """Whether a thing in ``regions`` (an incident over several countries: all of them) is
+    visible to this caller: any one of them in the caller's regions."""
+    if not can_read(who):
+        return False
+    granted = regions_of(who)
+    if granted is None:
+        return True
+    return any(r in granted for r in regions if r)
 
 
 def may_see_region(who: HasRole, region: str | None) -> bool:
     """Whether a thing in ``region`` is visible to this caller."""
-    if not can_read(who):
-        return False
-    if sees_all_regions(who):
-        return True
-    return region is not None and region == who.region
+    return may_see_regions(who, (region,))
 
 
 def person_view(who: HasRole, record: Mapping[str, Any]) -> dict[str, Any]:

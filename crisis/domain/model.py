@@ -37,6 +37,34 @@ class IncidentType(str, enum.Enum):
     WEATHER = "weather"
     ACCIDENT = "accident"
     OTHER = "other"
+    # Sub-types added with categories (crisis.domain.taxonomy maps every value to its category).
+    ARMED_ROBBERY = "armed_robbery"
+    ROBBERY = "robbery"
+    BURGLARY = "burglary"
+    CARJACKING = "carjacking"
+    ASSAULT = "assault"
+    SEXUAL_ASSAULT = "sexual_assault"
+    HOMICIDE = "homicide"
+    THEFT = "theft"
+    INTIMIDATION = "intimidation"
+    ARREST_DETENTION = "arrest_detention"
+    DEMONSTRATION = "demonstration"
+    RIOT = "riot"
+    ROADBLOCK = "roadblock"
+    STRIKE = "strike"
+    LOOTING = "looting"
+    AIRSTRIKE = "airstrike"
+    SHELLING = "shelling"
+    EXCHANGE_OF_FIRE = "exchange_of_fire"
+    GROUND_FIGHTING = "ground_fighting"
+    LANDMINE_UXO = "landmine_uxo"
+    IED = "ied"
+    SUICIDE_ATTACK = "suicide_attack"
+    VEHICLE_BOMB = "vehicle_bomb"
+    ARMED_ATTACK = "armed_attack"
+    GRENADE_ATTACK = "grenade_attack"
+    KIDNAPPING = "kidnapping"
+    ABDUCTION = "abduction"
 
 
 class Readiness(str, enum.Enum):
@@ -81,20 +109,31 @@ class Incident:
     radius_km: float | None = None
     area: dict[str, Any] | None = None
     country: str | None = None
-    region: str | None = None
+    region: str | None = None  # the first of ``regions`` (where the incident's point is)
     description: str = ""
     source: str = "api"
     source_id: str | None = None
     approximate: bool = False
     owner: str | None = None
+    # Every region the incident touches (its point's first, then the other countries or
+    # the area's): an incident over several countries reaches every desk it touches.
+    regions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        # ``region`` and ``regions`` are kept in step: region is regions[0] (None when empty).
+        if self.regions:
+            if self.region != self.regions[0]:
+                object.__setattr__(self, "region", self.regions[0])
+        elif self.region is not None:
+            object.__setattr__(self, "regions", (self.region,))
         if not SEVERITY_MIN <= self.severity <= SEVERITY_MAX:
             raise ValueError(f"severity {self.severity} is outside {SEVERITY_MIN}..{SEVERITY_MAX}")
         if self.radius_km is not None and self.radius_km <= 0:
             raise ValueError("radius_km must be positive")
 
     def with_changes(self, **changes: Any) -> Incident:
+        if "region" in changes and "regions" not in changes:  # a new single region replaces the old set
+            changes["regions"] = (changes["region"],) if changes["region"] else ()
         return replace(self, **changes)
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from crisis.domain.model import GeoPoint, Incident, IncidentStatus, IncidentType
+from crisis.domain.taxonomy import category_of
 
 
 def incident_to_dict(incident: Incident) -> dict[str, Any]:
@@ -13,6 +14,7 @@ def incident_to_dict(incident: Incident) -> dict[str, Any]:
         "id": incident.id,
         "title": incident.title,
         "type": incident.type.value,
+        "category": category_of(incident.type.value),
         "severity": incident.severity,
         "lat": incident.location.lat,
         "lon": incident.location.lon,
@@ -20,6 +22,7 @@ def incident_to_dict(incident: Incident) -> dict[str, Any]:
         "area": incident.area,
         "country": incident.country,
         "region": incident.region,
+        "regions": list(incident.regions),
         "status": incident.status.value,
         "reported_at": incident.reported_at.isoformat(),
         "updated_at": incident.updated_at.isoformat(),
@@ -42,6 +45,7 @@ def incident_from_dict(data: dict[str, Any]) -> Incident:
         area=data.get("area"),
         country=data.get("country"),
         region=data.get("region"),
+        regions=tuple(data.get("regions") or ()),
         status=IncidentStatus(data.get("status", "reported")),
         reported_at=datetime.fromisoformat(data["reported_at"]),
         updated_at=datetime.fromisoformat(data["updated_at"]),

@@ -13,11 +13,28 @@ Geometry: CAP writes points "lat,lon"; GeoJSON wants [lon, lat]. Polygons are me
 a union because adjacent warning areas share edges, which a MultiPolygon must not. A
 circle gives the location and radius (it is the more precise "where" for e.g. an
 epicentre); otherwise the location is the centroid of the polygons; otherwise (only
-``<areaDesc>``/``<geocode>``) an optional gazetteer places the alert approximately.
+``<areaDesc>``/``<geocode>``) an optional gazetteer places the alert approximately: by an
+ISO 3166-2 subdivision, a country code or a national geocode scheme, a country name in any
+script, and, when the area says nothing it knows, by the sender's country
+(``sender_place``: a WMO register OID or the country domain of the sender's address). Only
+an alert that cannot be placed anywhere is refused (and dead-lettered).
+
+Schema policy: accept and flag. Every alert is checked against the official OASIS schema
+of its version (``crisis.feeds.cap_validation``). A departure from the schema, including a
+*missing required element* (``<scope>``, ``<severity>``, ``<identifier>``, ... all alike),
+does not refuse the alert: it is taken with a stated default (see ``MISSING_DEFAULTS``)
+and every defect is listed in ``CapMessage.defects``, at the end of the incident's
+description ("The source alert departs from CAP 1.2: ...") and in the CAP feed's health
+(``last_defect``, ``flagged_total``). An alert is refused only when it cannot be placed, or
+when a value the centre must read is there but unreadable (a status, message type,
+urgency, severity or certainty outside CAP's lists; a time that is not a time; a polygon or
+circle that is not coordinates), because guessing those could put a wrong incident on the
+wall.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Callable
@@ -32,6 +49,8 @@ from shapely.ops import unary_union
 
 from crisis.domain.model import IncidentStatus, IncidentType
 from crisis.errors import FeedError
+from crisis.feeds import cap_validation
+from crisis.feeds.cap_validation import Defect
 from crisis.feeds.schemas import IncidentIn
 from crisis.feeds.xml import parse_xml
 
@@ -39,8 +58,23 @@ NAMESPACES = ("urn:oasis:names:tc:emergency:cap:1.2", "urn:oasis:names:tc:emerge
 STATUSES = ("Actual", "Exercise", "System", "Test", "Draft")
 MSG_TYPES = ("Alert", "Update", "Cancel", "Ack", "Error")
 
-# area name and geocodes -> (lat, lon, ISO3 country or None), or None if unknown.
+# area name and geocodes -> (lat, lon, ISO3 country or None), or None if unknown. A gazetteer
+# may also have ``sender_place(sender, identifier)`` -> the same (crisis.feeds.gazetteer).
 Gazetteer = Callable[[str, list[tuple[str, str]]], tuple[float, float, str | None] | None]
+
+# What a missing required element is taken to be (the alert is flagged, not refused).
+MISSING_DEFAULTS = {
+    "identifier": "a digest of the message (so the same message twice is one incident)",
+    "sender": '"unknown sender"',
+    "sent": "the time of receipt",
+    "status": "Actual (an alert that might be real is shown)",
+    "msgType": "Alert",
+    "scope": "Public",
+    "category": "none (the type is read from the event text)",
+    "event": "the headline, else the area description",
+    "urgency": "Unknown", "severity": "Unknown", "certainty": "Unknown",
+    "areaDesc": "no name (placed by its geometry or geocodes)",
+}
 
 
 @dataclass(frozen=True)
@@ -55,11 +89,13 @@ class CapMessage:
 
     identifier: str
     sender: str
-    sent: datetime
+    sent: datetime | None
     status: str
     msg_type: str
     references: tuple[str, ...]
     incident: IncidentIn | None
+    # Departures from the CAP schema, in words (the message was accepted with them).
+    defects: tuple[Defect, ...] = ()
 
 
 _SEVERITY = {"extreme": 5, "severe": 4, "moderate": 3, "minor": 2, "unknown": 2}
@@ -99,13 +135,19 @@ _EVENT_TYPES: tuple[tuple[str, IncidentType], ...] = (
     (r"flood", IncidentType.FLOOD),
     (r"drought", IncidentType.DROUGHT),
     (r"epidemic|pandemic|outbreak|disease|cholera|ebola", IncidentType.EPIDEMIC),
-    (r"hostage|kidnap", IncidentType.HOSTAGE),
-    (r"terror|\bbomb|explosive device|homeland security", IncidentType.TERRORISM),
-    (r"missile|rocket|air ?raid|air ?strike|shelling|artillery|hostile aircraft",
-     IncidentType.ARMED_CONFLICT),
-    (r"\briot|protest|demonstration|civil (unrest|disturbance)|curfew",
-     IncidentType.CIVIL_UNREST),
-    (r"abduct|\bamber\b|shooter|shooting|law enforcement|police", IncidentType.CRIME),
+    (r"hostage", IncidentType.HOSTAGE),
+    (r"kidnap", IncidentType.KIDNAPPING),
+    (r"abduct|\bamber\b", IncidentType.ABDUCTION),  # AMBER: a child abduction alert
+    (r"suicide (attack|bomb)", IncidentType.SUICIDE_ATTACK),
+    (r"explosive device|\bied\b", IncidentType.IED),
+    (r"terror|\bbomb|homeland security", IncidentType.TERRORISM),
+    (r"air ?raid|air ?strike|hostile aircraft", IncidentType.AIRSTRIKE),
+    (r"shelling|artillery", IncidentType.SHELLING),
+    (r"missile|rocket", IncidentType.ARMED_CONFLICT),
+    (r"\briot", IncidentType.RIOT),
+    (r"protest|demonstration", IncidentType.DEMONSTRATION),
+    (r"civil (unrest|disturbance)|curfew", IncidentType.CIVIL_UNREST),
+    (r"shooter|shooting|law enforcement|police", IncidentType.CRIME),
     (r"storm|tornado|\bwinds?\b|blizzard|\bsnow|\bice\b|\bhail|\bheat\b|\bcold\b|frost"
      r"|\bfog\b|\brain|winter|weather", IncidentType.WEATHER),
     (r"hazmat|hazardous|chemical|\bspill|derail|crash|collision|accident|explosion"
@@ -137,20 +179,26 @@ def parse_cap(data: bytes, gazetteer: Gazetteer | None = None) -> CapMessage:
     if name != "alert" or ns not in NAMESPACES:
         raise FeedError("alert", f"not a CAP alert: root element is <{root.tag}>; expected "
                         f"<alert> in namespace {' or '.join(NAMESPACES)}")
+    defects = tuple(cap_validation.defects(root, ns))
     for element in root.iter():  # drop the CAP namespace once; foreign elements keep theirs
         if isinstance(element.tag, str):
             element.tag = element.tag.removeprefix(f"{{{ns}}}")
-    identifier, sender = _required(root, "identifier"), _required(root, "sender")
-    sent = _time(_required(root, "sent"), "alert.sent")
-    status = _choice(_required(root, "status"), STATUSES, "alert.status")
-    msg_type = _choice(_required(root, "msgType"), MSG_TYPES, "alert.msgType")
+    identifier = _text(root, "identifier") or "sha1-" + hashlib.sha1(data).hexdigest()[:16]
+    sender = _text(root, "sender") or "unknown sender"
+    sent_text = _text(root, "sent")
+    sent = _time(sent_text, "alert.sent") if sent_text else None
+    status = _choice(_text(root, "status") or "Actual", STATUSES, "alert.status")
+    msg_type = _choice(_text(root, "msgType") or "Alert", MSG_TYPES, "alert.msgType")
     references = _references(_text(root, "references") or "")
     infos = root.findall("info")
     incident = None
     if infos and msg_type not in ("Ack", "Error") and status in ("Actual", "Exercise"):
-        fields = _incident_fields(infos, gazetteer)
+        fields = _incident_fields(infos, gazetteer, (_text(root, "sender") or "", identifier))
         if status == "Exercise":
             fields["title"] = _clip(f"[Exercise] {fields['title']}", 300)
+        if defects:
+            fields["description"] = _clip(_with_defects(fields["description"], defects,
+                                                        cap_validation.version_of(ns)), 20_000)
         fields.update(
             source="cap", source_id=f"{sender},{identifier}", supersedes=references,
             reported_at=sent, status=IncidentStatus.CLOSED if msg_type == "Cancel" else None,
@@ -158,7 +206,21 @@ def parse_cap(data: bytes, gazetteer: Gazetteer | None = None) -> CapMessage:
         incident = _validated(fields)
     elif msg_type in ("Alert", "Update") and not infos:
         raise FeedError("alert.info", f"an {msg_type} must carry at least one <info> block")
-    return CapMessage(identifier, sender, sent, status, msg_type, references, incident)
+    return CapMessage(identifier, sender, sent, status, msg_type, references, incident, defects)
+
+
+def defects_in_words(defects: tuple[Defect, ...] | list[Defect]) -> str:
+    """The defects as one sentence list, each missing element with what it was taken to be."""
+    parts = []
+    for defect in defects:
+        taken = MISSING_DEFAULTS.get(defect.missing or "")
+        parts.append(f"{defect.message}, taken as {taken}" if taken else defect.message)
+    return "; ".join(parts)
+
+
+def _with_defects(description: str, defects: tuple[Defect, ...], version: str) -> str:
+    note = f"The source alert departs from CAP {version}: {defects_in_words(defects)}."
+    return f"{description}\n\n{note}" if description else note
 
 
 def _text(parent: Element, name: str) -> str | None:
@@ -169,14 +231,8 @@ def _texts(parent: Element, name: str) -> list[str]:
     return [t for t in ((e.text or "").strip() for e in parent.findall(name)) if t]
 
 
-def _required(parent: Element, name: str) -> str:
-    value = _text(parent, name)
-    if value is None:
-        raise FeedError(f"alert.{name}", f"required element <{name}> is missing or empty")
-    return value
-
-
-def _incident_fields(infos: list[Element], gazetteer: Gazetteer | None) -> dict[str, Any]:
+def _incident_fields(infos: list[Element], gazetteer: Gazetteer | None,
+                     sender: tuple[str, str] = ("", "")) -> dict[str, Any]:
     main = next((i for i in infos
                  if (_text(i, "language") or "en-US").lower().startswith("en")), infos[0])
     severity = 1
@@ -192,8 +248,9 @@ def _incident_fields(infos: list[Element], gazetteer: Gazetteer | None) -> dict[
             values.append(value)
         severity = max(severity, cap_severity(*values))
     event, headline = _text(main, "event") or "", _text(main, "headline") or ""
-    if not (headline or event):
-        raise FeedError(f"alert.info[{infos.index(main)}].event", "no <headline> or <event>")
+    if not (headline or event):  # <event> is required: flagged, named after its area
+        names = [d for a in main.findall("area") if (d := _text(a, "areaDesc"))]
+        headline = "Alert" + (f" for {names[0]}" if names else "") + " (no event named)"
     description = "\n\n".join(
         t for t in (_text(main, "description"), _text(main, "instruction")) if t
     )
@@ -201,10 +258,11 @@ def _incident_fields(infos: list[Element], gazetteer: Gazetteer | None) -> dict[
         "title": _clip(headline or event, 300), "description": _clip(description, 20_000),
         "severity": severity, "type": cap_type(f"{event} {headline}", _texts(main, "category")),
     }
-    return fields | _where(infos, main, gazetteer)
+    return fields | _where(infos, main, gazetteer, sender)
 
 
-def _where(infos: list[Element], main: Element, gazetteer: Gazetteer | None) -> dict[str, Any]:
+def _where(infos: list[Element], main: Element, gazetteer: Gazetteer | None,
+           sender: tuple[str, str] = ("", "")) -> dict[str, Any]:
     """Location, radius and area from every block's <area>; see the module docstring."""
     polygons: list[shapely.geometry.Polygon] = []
     circles: list[tuple[float, float, float]] = []
@@ -224,13 +282,12 @@ def _where(infos: list[Element], main: Element, gazetteer: Gazetteer | None) -> 
         # longitudes, which breaks at the antimeridian).
         radius = max([radius] + [_km(lat, lon, la, lo) + r for la, lo, r in rest])
         fields.update(lat=lat, lon=lon, radius_km=radius or None)
-    return fields or _gazetteer_location(infos.index(main), main, gazetteer)
+    return fields or _gazetteer_location(infos.index(main), main, gazetteer, sender)
 
 
-def _gazetteer_location(n: int, info: Element, gazetteer: Gazetteer | None) -> dict[str, Any]:
+def _gazetteer_location(n: int, info: Element, gazetteer: Gazetteer | None,
+                        sender: tuple[str, str] = ("", "")) -> dict[str, Any]:
     areas = info.findall("area")
-    if not areas:
-        raise FeedError(f"alert.info[{n}].area", "the alert has no <area>")
     for m, area in enumerate(areas):
         geocodes = [(_text(g, "valueName") or "", _text(g, "value") or "")
                     for g in area.findall("geocode")]
@@ -239,11 +296,21 @@ def _gazetteer_location(n: int, info: Element, gazetteer: Gazetteer | None) -> d
             lat, lon, country = found
             _check_point(lat, lon, f"alert.info[{n}].area[{m}]")
             return {"lat": lat, "lon": lon, "country": country, "approximate": True}
+    sender_place = getattr(gazetteer, "sender_place", None)
+    found = sender_place(*sender) if sender_place is not None and any(sender) else None
+    if found is not None:  # nothing in the area places it: the sender's country does
+        lat, lon, country = found
+        _check_point(lat, lon, "alert.sender")
+        return {"lat": lat, "lon": lon, "country": country, "approximate": True}
+    if not areas:
+        raise FeedError(f"alert.info[{n}].area", "the alert has no <area>"
+                        + (" and its sender names no country" if sender_place is not None else ""))
     names = "; ".join(repr(_text(a, "areaDesc") or "") for a in areas)
     why = ("no gazetteer is configured to place" if gazetteer is None
            else "the gazetteer knows none of")
+    tail = ", nor its sender's country" if sender_place is not None else ""
     raise FeedError(f"alert.info[{n}].area[0]", "the alert has no locatable area: no "
-                    f"<polygon> or <circle>, and {why} its areas ({names})")
+                    f"<polygon> or <circle>, and {why} its areas ({names}){tail}")
 
 
 def _points(text: str, path: str) -> list[tuple[float, float]]:

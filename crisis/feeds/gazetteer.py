@@ -20,6 +20,16 @@ What is understood, in this order (machine codes before free text):
    few common long forms and abbreviations ("U.S.", "USA", "UK": case-sensitive, so the
    word "us" is not a country). The first country mentioned wins.
 
+4. A country named in another script (``crisis.feeds.places.country_in_script``: "Ливан",
+   "لبنان", "黎巴嫩"), from pycountry's translations.
+
+An ISO 3166-2 subdivision code ("AU-NSW", under an ISO value name, a URL value name such as
+"https://www.iso.org/obp/ui/#iso:code:3166:AU", or any scheme not known to be national) places
+the alert at a populated place inside that subdivision (``crisis.feeds.places``), not at the
+country's point. A country the basemap lacks (Mauritius, small islands) is placed at its
+central populated place. When the area says nothing, ``sender_place`` places the alert in
+the sender's country (a WMO register OID, or the country domain of its address).
+
 Known limit: a name is only a name. "Georgia" in "Fulton County, Georgia" is the
 country; alerts from the US carry SAME/UGC codes, which are read first.
 """
@@ -29,6 +39,7 @@ from __future__ import annotations
 import functools
 import re
 
+from crisis.feeds import places
 from crisis.fusion.countries import CountryIndex
 
 Place = tuple[float, float, str | None]
@@ -76,11 +87,16 @@ _ABBREVIATIONS = {
 _NATIONAL_SCHEMES = {"same": "USA", "fips6": "USA", "ugc": "USA"}
 _CANADIAN_SCHEME = "profile:capcp:location"
 _COUNTRY_PREFIX_SCHEMES = ("emmaid", "nuts")
-_ISO_SCHEMES = ("iso3166", "iso", "country", "countrycode", "iso2", "iso3")
+_ISO_SCHEMES = ("iso3166", "iso", "country", "countrycode", "iso2", "iso3")  # and "iso3166url"
 
 
 def _scheme(value_name: str) -> str:
-    return re.sub(r"[\s_.\-]", "", value_name).casefold()
+    folded = re.sub(r"[\s_.\-]", "", value_name).casefold()
+    # A value name that is a URL about ISO 3166 ("https://www.iso.org/obp/ui/#iso:code:3166:AU",
+    # "http://www.iso.org/iso/country_codes") is the ISO scheme.
+    if re.match(r"^(https?:|urn:)", folded) and "iso" in folded and ("3166" in folded or "country" in folded):
+        return "iso3166url"
+    return folded
 
 
 class CountryGazetteer:
@@ -105,11 +121,32 @@ class CountryGazetteer:
         self._pattern = re.compile(rf"(?<!\w)(?:{body})(?!\w)")
 
     def __call__(self, area_desc: str, geocodes: list[tuple[str, str]]) -> Place | None:
-        iso = self.country_of(area_desc, geocodes)
-        if iso is None:
+        for value_name, value in geocodes:
+            place = self._subdivision(_scheme(value_name), value.strip().upper())
+            if place is not None:
+                return place
+        iso = self.country_of(area_desc, geocodes) or places.country_in_script(area_desc)
+        return self._country_place(iso) if iso else None
+
+    def sender_place(self, sender: str, identifier: str = "") -> Place | None:
+        """The sender's country (WMO register OID, or its address's country domain)."""
+        iso = places.sender_country(sender, identifier)
+        return self._country_place(iso) if iso else None
+
+    def _country_place(self, iso: str) -> Place | None:
+        point = self._points.get(iso) or places.country_point(iso)
+        return (point[0], point[1], iso) if point else None
+
+    def _subdivision(self, scheme: str, value: str) -> Place | None:
+        if places.ISO_3166_2.match(value) is None:
             return None
-        lat, lon = self._points[iso]
-        return lat, lon, iso
+        if scheme in _NATIONAL_SCHEMES or scheme.startswith((_CANADIAN_SCHEME, *_COUNTRY_PREFIX_SCHEMES)):
+            return None
+        found = places.subdivision(value)
+        if found is None:
+            return None
+        point = places.subdivision_point(value)
+        return (point[0], point[1], found[0]) if point else self._country_place(found[0])
 
     def country_of(self, area_desc: str, geocodes: list[tuple[str, str]]) -> str | None:
         """The ISO3 code of the country the area lies in, or None when nothing says."""
@@ -137,10 +174,14 @@ class CountryGazetteer:
         if scheme.startswith(_ISO_SCHEMES):
             code = value.split("-", 1)[0] if re.fullmatch(r"[A-Z]{2}-[A-Z0-9]{1,3}", value) else value
             if len(code) == 2:
-                return self._alpha2.get(code)
-            if len(code) == 3 and code in self._points:
-                return code
+                return self._alpha2.get(code) or self._placeable(places.alpha3(code))
+            if len(code) == 3 and code.isalpha():
+                return code if code in self._points else self._placeable(code)
         return None
+
+    def _placeable(self, iso: str | None) -> str | None:
+        """An ISO3 code the basemap lacks but the places table can place, else None."""
+        return iso if iso and places.country_point(iso) is not None else None
 
 
 @functools.lru_cache(maxsize=4)

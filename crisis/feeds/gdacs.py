@@ -100,6 +100,7 @@ def _incident(item: Element, bbox_area: bool) -> IncidentIn:
         "lat": lat,
         "lon": lon,
         "country": _country(item),
+        "countries": _countries(item),
         "reported_at": _reported_at(item),
         "description": _description(item),
         "source": "gdacs",
@@ -184,6 +185,14 @@ def _country(item: Element) -> str | None:
     iso3 = (_text(item, "gdacs:iso3") or "").upper()
     several = "," in (_text(item, "gdacs:country") or "")
     return iso3 if re.fullmatch(r"[A-Z]{3}", iso3) and not several else None
+
+
+def _countries(item: Element) -> tuple[str, ...]:
+    """Every country named in ``<gdacs:country>`` (ISO3): a multi-country event (a drought
+    over Iraq and Iran) belongs to the region of each (crisis.fusion.countries)."""
+    from crisis.fusion.countries import iso3_of_names
+
+    return iso3_of_names(_text(item, "gdacs:country") or "")
 
 
 def _reported_at(item: Element) -> datetime | None:

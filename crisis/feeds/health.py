@@ -39,7 +39,7 @@ FEED_LOG_NAMES: dict[str, tuple[str, ...]] = {
     "api": ("api", "api:create_incident", "api:patch_incident", "api:oversize"),
     "positions": ("positions", "api:post_positions"),
 }
-_COUNTS = ("accepted_total", "rejected_total", "accepted_last_hour", "rejected_last_hour")
+_COUNTS = ("accepted_total", "rejected_total", "accepted_last_hour", "rejected_last_hour", "flagged_total")
 
 
 def _time(value: Any) -> datetime | None:
@@ -82,7 +82,7 @@ def feed_status(stats: Mapping[str, Any], expected_interval: float | None, now: 
 def merge_stats(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Several FeedLog stats (one feed recorded under several names) as one."""
     merged: dict[str, Any] = {key: 0 for key in _COUNTS}
-    merged.update(last_message_at=None, last_error=None, last_error_at=None)
+    merged.update(last_message_at=None, last_error=None, last_error_at=None, last_defect=None, last_defect_at=None)
     for part in parts:
         for key in _COUNTS:
             merged[key] += _int(part.get(key))
@@ -92,6 +92,9 @@ def merge_stats(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         error_at = _time(part.get("last_error_at"))
         if error_at is not None and (merged["last_error_at"] is None or error_at > merged["last_error_at"]):
             merged["last_error_at"], merged["last_error"] = error_at, part.get("last_error")
+        defect_at = _time(part.get("last_defect_at"))
+        if defect_at is not None and (merged["last_defect_at"] is None or defect_at > merged["last_defect_at"]):
+            merged["last_defect_at"], merged["last_defect"] = defect_at, part.get("last_defect")
     return merged
 
 
@@ -107,6 +110,9 @@ def feed_health(stats: Mapping[str, Any], expected_interval: float | None, now: 
         "rejected_total": merged["rejected_total"],
         "last_error": merged["last_error"],
         "last_error_at": _iso(merged["last_error_at"]),
+        "flagged_total": merged["flagged_total"],
+        "last_defect": merged["last_defect"],
+        "last_defect_at": _iso(merged["last_defect_at"]),
         "expected_interval_seconds": expected_interval,
     }
 

@@ -32,7 +32,7 @@ from crisis import handlers
 from crisis.bootstrap import Context
 from crisis.domain.model import GeoPoint, Incident, IncidentStatus
 from crisis.errors import Conflict, FeedError, InputError
-from crisis.feeds.cap import parse_cap
+from crisis.feeds.cap import defects_in_words, parse_cap
 from crisis.feeds.gazetteer import gazetteer_for
 from crisis.feeds.gdacs import parse_gdacs
 from crisis.feeds.schemas import IncidentIn, IncidentPatch
@@ -160,6 +160,10 @@ def ingest_cap(context: Context, body: bytes, actor: str | None) -> IntakeResult
         _reject(context, "cap", exc, body, actor, detail)
     result.accepted = 1
     context.feed_log.accepted("cap")
+    if message.defects:  # the CAP policy: accepted, and flagged here and on the incident
+        words = defects_in_words(message.defects)
+        context.feed_log.flagged("cap", f"{message.sender},{message.identifier}: {words}")
+        result.notes.append(f"CAP message {message.identifier} accepted with defects: {words}")
     return result
 
 

@@ -22,8 +22,16 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from crisis.domain.model import IncidentStatus, IncidentType
+from crisis.domain.taxonomy import (
+    CATEGORIES,
+    GENERAL_SUBTYPE,
+    category_of,
+    subtypes_of,
+    unknown_type_message,
+)
 from crisis.errors import InputError
 from crisis.feeds.health import FEEDS
 
@@ -53,12 +61,18 @@ class IncidentIn(_Strict):
 
     title: str = Field(min_length=1, max_length=300)
     type: IncidentType = IncidentType.OTHER
+    # Optional: the type's category (crisis.domain.taxonomy), checked against the type; alone,
+    # it stands for its category's "other or unspecified" sub-type.
+    category: Literal[tuple(CATEGORIES)] | None = None  # type: ignore[valid-type]
     severity: int = Field(ge=1, le=5, strict=True)
     lat: Latitude
     lon: Longitude
     radius_km: float | None = Field(default=None, gt=0, le=5000, allow_inf_nan=False, strict=True)
     area: dict[str, Any] | None = None
     country: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
+    # Every country the incident is over (ISO 3166-1 alpha-3), e.g. a drought over Iraq and
+    # Iran: the incident belongs to the region of each (crisis.fusion.countries.regions_for).
+    countries: tuple[Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")], ...] = Field(default=(), max_length=60)
     reported_at: AwareDatetime | None = None
     description: str = Field(default="", max_length=20_000)
     source: SourceName = "api"
@@ -73,6 +87,44 @@ class IncidentIn(_Strict):
     @classmethod
     def _upper(cls, value: str | None) -> str | None:
         return value.upper() if value else value
+
+    @field_validator("countries")
+    @classmethod
+    def _upper_all(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(code.upper() for code in value))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _type_from_category(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("type") is None and data.get("category") is not None:
+            category = data["category"]
+            if category in GENERAL_SUBTYPE:
+                return {**data, "type": GENERAL_SUBTYPE[category]}
+            if category in CATEGORIES:
+                names = ", ".join(subtypes_of(category))
+                raise PydanticCustomError("incident_category", "{text}", {"text": (
+                    f'category "{category}" ({CATEGORIES[category]}) needs a "type" saying which: one of {names}')})
+        return data
+
+    _known_type = field_validator("type", mode="before")(lambda value: _incident_type(value))
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _known_category(cls, value: Any) -> Any:
+        if value is not None and value not in CATEGORIES:
+            raise PydanticCustomError("incident_category", "{text}", {"text": _unknown_category(value)})
+        return value
+
+    @model_validator(mode="after")
+    def _category_matches(self) -> IncidentIn:
+        actual = category_of(self.type.value)
+        if self.category is not None and self.category != actual:
+            raise PydanticCustomError("incident_category", "{text}", {"text": (
+                f'type "{self.type.value}" belongs to category "{actual}" ({CATEGORIES[actual]}), '
+                f'not "{self.category}": send the matching category, or leave it out')})
+        if self.category is None:
+            object.__setattr__(self, "category", actual)
+        return self
 
     @field_validator("reported_at")
     @classmethod
@@ -117,6 +169,8 @@ class IncidentPatch(_Strict):
     status: IncidentStatus | None = None
     owner: str | None = Field(default=None, max_length=120)
     note: str | None = Field(default=None, max_length=5_000)
+
+    _known_type = field_validator("type", mode="before")(lambda value: _incident_type(value))
 
     @model_validator(mode="after")
     def _lat_lon_together(self) -> IncidentPatch:
@@ -170,6 +224,19 @@ def check_sources(sources: dict[str, str], account: str) -> None:
     ]
     if errors:
         raise InputError(errors)
+
+
+def _incident_type(value: Any) -> Any:
+    """Refuse an unknown incident type in words that list every category and sub-type."""
+    known = {t.value for t in IncidentType}
+    if value is not None and not isinstance(value, IncidentType) and value not in known:
+        raise PydanticCustomError("incident_type", "{text}", {"text": unknown_type_message(value)})
+    return value
+
+
+def _unknown_category(value: Any) -> str:
+    names = ", ".join(f"{label.lower()} ({code})" for code, label in CATEGORIES.items())
+    return f'"{value}" is not an incident category we know. The categories are: {names}.'
 
 
 def field_errors(exc: ValidationError) -> list[dict[str, Any]]:

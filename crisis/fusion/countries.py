@@ -1,27 +1,46 @@
 """Which country (and so which regional desk) a point lies in, for many points at once.
 
 Built once from the Natural Earth basemap; ``locate`` queries the spatial index in bulk.
-Points in the sea near a coast (the 1:110m outlines are coarse: many airports and ports
-fall just outside them) take the nearest country within ``coast_tolerance_deg``; that
-is an attribution to a country, not a distance measurement, so degrees are fine here.
+Every point gets a region (a desk):
+
+* on land: the country it lies in;
+* at sea within ``sea_region_km`` (CRISIS_SEA_REGION_KM, default 500 km) of a country: the
+  nearest country, by geodesic distance (WGS84) from the point to the nearest point of
+  the country's outline (the outline's nearest point is found in lon/lat, then measured
+  on the ellipsoid: an attribution to a desk, not a survey). The 1:110m outlines are
+  coarse and leave out small islands, so ports, airports and offshore quakes fall here;
+* beyond that: the desk of its ocean basin (``crisis.domain.regions.OCEAN_BASINS``), with
+  no country.
+
+An incident over several countries belongs to every region it touches: ``regions_for``
+adds the regions of the countries it names and of those its area (a polygon) overlaps.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pycountry
 import shapely
+from pyproj import Geod
 
-from crisis.domain.regions import region_for_country
+from crisis.domain.regions import region_at_sea, region_for_country, unique_regions
+
+SEA_REGION_KM = 500.0
+_GEOD = Geod(ellps="WGS84")
+_KM_PER_DEG_LAT = 110.5
 
 # Natural Earth 110m leaves some codes as -99; these are the ISO codes in use.
 _ISO_FIXES = {"France": "FRA", "Norway": "NOR", "Kosovo": "XKX", "N. Cyprus": "CYP", "Somaliland": "SOM"}
 
 
 class CountryIndex:
-    def __init__(self, countries: gpd.GeoDataFrame, coast_tolerance_deg: float = 1.0) -> None:
+    def __init__(self, countries: gpd.GeoDataFrame, sea_region_km: float = SEA_REGION_KM) -> None:
         if countries.crs is None or countries.crs.to_epsg() != 4326:
             raise ValueError("the countries layer must be in EPSG:4326 (lon/lat degrees)")
         iso = countries["iso_a3"].where(countries["iso_a3"] != "-99", countries["name"].map(_ISO_FIXES))
@@ -31,12 +50,13 @@ class CountryIndex:
         )
         self._iso = self.countries["iso_a3"].to_numpy(dtype=object)
         self._region = self.countries["region"].to_numpy(dtype=object)
-        self._tolerance = coast_tolerance_deg
+        self.sea_region_km = float(sea_region_km)
+        self._geoms = self.countries.geometry.to_numpy()
         self.countries.sindex  # build the index now, not on the first request
 
     @classmethod
-    def from_file(cls, path: Path) -> CountryIndex:
-        return cls(gpd.read_file(path))
+    def from_file(cls, path: Path, sea_region_km: float = SEA_REGION_KM) -> CountryIndex:
+        return cls(gpd.read_file(path), sea_region_km)
 
     def locate(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """ISO3 codes and region codes for each point (None where none is near)."""
@@ -50,12 +70,71 @@ class CountryIndex:
         region[inside_pts] = self._region[inside_geoms]
         missing = np.flatnonzero(iso == None)  # noqa: E711 - element-wise on an object array
         if len(missing):
-            near_pts, near_geoms = self.countries.sindex.nearest(
-                points[missing], max_distance=self._tolerance, return_all=False
-            )
-            iso[missing[near_pts]] = self._iso[near_geoms]
-            region[missing[near_pts]] = self._region[near_geoms]
+            near = self._nearest_within(points[missing], np.asarray(lat, dtype=float)[missing],
+                                        np.asarray(lon, dtype=float)[missing])
+            found = near >= 0
+            iso[missing[found]] = self._iso[near[found]]
+            region[missing[found]] = self._region[near[found]]
+            for i in missing[~found].tolist():  # far out at sea: the desk of the ocean basin
+                region[i] = region_at_sea(float(np.asarray(lat)[i]), float(np.asarray(lon)[i]))
         return iso, region
+
+    def _nearest_within(self, points: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        """For each point, the row of the nearest country within ``sea_region_km``
+        (geodesic), or -1. Candidates come from the index within a lon/lat box wide
+        enough for that distance at the point's latitude; each is measured on WGS84."""
+        best = np.full(len(points), -1, dtype=np.int64)
+        if self.sea_region_km <= 0 or not len(points):
+            return best
+        # degrees of longitude that ``sea_region_km`` may span at the point's latitude (or poleward of it)
+        reach_lat = self.sea_region_km / _KM_PER_DEG_LAT
+        poleward = np.minimum(np.abs(lat) + reach_lat, 89.0)
+        reach = np.minimum(reach_lat / np.cos(np.radians(poleward)), 360.0)
+        boxes = shapely.box(lon - reach, lat - reach_lat, lon + reach, lat + reach_lat)
+        pts, rows = self.countries.sindex.query(boxes, predicate="intersects")
+        if not len(pts):
+            return best
+        lines = shapely.shortest_line(points[pts], self._geoms[rows])
+        coords = shapely.get_coordinates(lines).reshape(-1, 2, 2)
+        _, _, metres = _GEOD.inv(coords[:, 0, 0], coords[:, 0, 1], coords[:, 1, 0], coords[:, 1, 1])
+        km = np.asarray(metres) / 1000.0
+        order = np.lexsort((km, pts))  # by point, nearest first
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = pts[order][1:] != pts[order][:-1]
+        for k in order[first].tolist():
+            if km[k] <= self.sea_region_km:
+                best[pts[k]] = rows[k]
+        return best
+
+    def region_of_country(self, iso3: str) -> str | None:
+        """The desk of a country by its code (one the basemap has no outline for too)."""
+        code = iso3.upper()
+        rows = np.flatnonzero(self._iso == code)
+        if len(rows) and self._region[rows[0]]:
+            return str(self._region[rows[0]])
+        return region_for_country(code)
+
+    def countries_in_area(self, area: Mapping[str, Any] | None) -> list[str]:
+        """ISO3 codes of the countries an area (a GeoJSON Polygon/MultiPolygon) overlaps."""
+        if not area:
+            return []
+        try:
+            shape = shapely.geometry.shape(area)
+        except (ValueError, TypeError, AttributeError, KeyError):
+            return []
+        rows = self.countries.sindex.query(shape, predicate="intersects")
+        return [str(self._iso[r]) for r in sorted(rows.tolist()) if self._iso[r]]
+
+    def regions_for(self, lat: float, lon: float, country: str | None = None,
+                    countries: Iterable[str] = (), area: Mapping[str, Any] | None = None) -> tuple[str | None, tuple[str, ...]]:
+        """(country, regions) of an incident: the country it names or its point lies in, and
+        every region it touches: the point's (or named country's) first, then those of the
+        other countries it names and of the countries its area overlaps."""
+        iso, region = self.locate(np.array([lat]), np.array([lon]))
+        first = self.region_of_country(country) if country else None
+        named = [self.region_of_country(c) for c in countries]
+        touched = [self._region[np.flatnonzero(self._iso == c)[0]] for c in self.countries_in_area(area)]
+        return (country or iso[0]), unique_regions([first or region[0], region[0], *named, *touched])
 
     def centroid(self, iso3: str) -> tuple[float, float] | None:
         """(lat, lon) of a representative point of the country, for approximate locations."""
@@ -64,3 +143,40 @@ class CountryIndex:
             return None
         point = rows.geometry.iloc[0].representative_point()
         return point.y, point.x
+
+
+# Country names as news and feeds still write them that ISO 3166 (pycountry) no longer lists.
+_FORMER_NAMES = {
+    "turkey": "TUR", "swaziland": "SWZ", "burma": "MMR", "ivory coast": "CIV", "cape verde": "CPV",
+    "east timor": "TLS", "democratic republic of the congo": "COD", "dr congo": "COD", "drc": "COD",
+    "kosovo": "XKX",
+}
+
+
+def iso3_of_names(text: str) -> tuple[str, ...]:
+    """ISO3 codes of the countries named in a list like "Bulgaria, Iraq, Iran, Turkey"
+    (GDACS's ``<gdacs:country>``), in order, each once: each name looked up in ISO 3166
+    (pycountry: names, official and common names, then its fuzzy search when that finds
+    exactly one), or among the former names above. Names not found are left out."""
+    found: dict[str, None] = {}
+    for name in re.split(r"\s*[,;]\s*", text or ""):
+        code = _iso3_of_name(name.replace("&", "and").strip())
+        if code:
+            found.setdefault(code, None)
+    return tuple(found)
+
+
+def _iso3_of_name(name: str) -> str | None:
+    if not name:
+        return None
+    if name.lower() in _FORMER_NAMES:
+        return _FORMER_NAMES[name.lower()]
+    try:
+        return str(pycountry.countries.lookup(name).alpha_3)
+    except LookupError:
+        pass
+    try:
+        fuzzy = pycountry.countries.search_fuzzy(name)
+    except LookupError:
+        return None
+    return str(fuzzy[0].alpha_3) if len(fuzzy) == 1 else None

@@ -2,14 +2,18 @@
 
 Each web process tails the incident and position streams itself (XREAD BLOCK), so no
 message queue is needed to scale out: every instance pushes to its own clients.
-Incidents go out at once, one message each. Positions are merged per traveller and sent
+Incidents go out at once, one message each, to every room whose regions overlap the
+incident's (``Incident.regions``: an incident over several countries reaches each desk it
+touches); a socket is in one room, so it gets each message once. Positions are merged per traveller and sent
 once per tick (about 250 ms), one message per room, with coordinates as float32 bytes.
 
 Rooms (``room_for``): a socket is in exactly one, which says what it may receive:
 
 - ``all``: every region, every field (duty officers, admins);
-- ``region:<code>``: one region, every field (a regional desk);
-- ``view:<role>:all`` / ``view:<role>:region:<code>``: a role that may not receive every
+- ``region:<codes>``: a regional desk's regions, every field; ``<codes>`` is the desk's
+  scope key (``access.scope_key``: one code, or several sorted and joined by ",", for a
+  desk granted several regions), so a desk's socket is still in one room;
+- ``view:<role>:all`` / ``view:<role>:region:<codes>``: a role that may not receive every
   field about a person (``crisis.domain.access.PERSON_FIELDS``), a wall display: its
   messages are cut to what that role may receive (no traveller ids, no owner names).
 
@@ -60,15 +64,22 @@ AccountsChanged = Callable[[str | None, str | None], None]
 
 
 def region_room(region: str) -> str:
+    """The room of a desk of ``region``: one code, or a scope key of several (``access.scope_key``)."""
     return f"region:{region}"
 
 
 @dataclass(frozen=True)
 class Viewer:
-    """What a room stands for, as the access rules see a caller: a role and its region."""
+    """What a room stands for, as the access rules see a caller: a role and its region
+    (a scope key: one code or several joined by ",", read by ``access.regions_of``)."""
 
     role: str
     region: str | None = None
+
+
+def incident_regions(incident: dict[str, Any]) -> list[str | None]:
+    """Every region of an incident message (its ``regions``; older messages: its ``region``)."""
+    return list(incident.get("regions") or ()) or [incident.get("region")]
 
 
 def room_for(who: access.HasRole) -> str:
@@ -270,13 +281,19 @@ class Gateway:
 
     def push_incident(self, incident: dict[str, Any], event_type: str, stream_id: str) -> None:
         message = incident_message(incident, event_type, stream_id)
-        region = incident.get("region")
-        self._socketio.emit("incident", message, namespace=NAMESPACE, to=[ALL] + ([region_room(region)] if region else []))
+        regions = incident_regions(incident)
+        full_rooms = [ALL]
         for room in self._rooms_in_use():
             viewer, room_region = room_viewer(room)
-            if viewer is None or (room_region is not None and room_region != region):
+            if room_region is not None and not access.in_scope(room_region, regions):
                 continue
-            self._socketio.emit("incident", incident_for(viewer, message), namespace=NAMESPACE, to=room)
+            if viewer is None:
+                if room != ALL:
+                    full_rooms.append(room)
+            else:
+                self._socketio.emit("incident", incident_for(viewer, message), namespace=NAMESPACE, to=room)
+        # Each socket is in one room: one emit to all the full-field rooms sends it once each.
+        self._socketio.emit("incident", message, namespace=NAMESPACE, to=full_rooms)
         self.sent_incidents += 1
 
     def _ticker(self) -> None:
@@ -324,8 +341,8 @@ class Gateway:
             if region is None:
                 room_ids, room_lat, room_lon = ids, lat, lon
             else:
-                if region not in masks:
-                    masks[region] = regions == region
+                if region not in masks:  # a person is in one region: those of the room's regions
+                    masks[region] = np.isin(regions, sorted(access.scope_regions(region) or ()))
                 mask = masks[region]
                 if not mask.any():
                     continue

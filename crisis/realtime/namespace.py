@@ -48,11 +48,13 @@ from socketio import packet as sio_packet
 from crisis.adapters import keys
 from crisis.adapters.accounts import Principal
 from crisis.bootstrap import Context, secret_key
+from crisis.domain import access
 from crisis.domain import events as ev
 from crisis.domain.serialize import incident_to_dict
 from crisis.layers.incidents import incident_message
 from crisis.realtime.gateway import (
-    NAMESPACE, FeedReport, Pseudonyms, incident_for, positions_message, receives_ids, room_for, room_viewer,
+    NAMESPACE, FeedReport, Pseudonyms, incident_for, incident_regions, positions_message, receives_ids, room_for,
+    room_viewer,
 )
 
 REPLAY_LIMIT = 5000
@@ -315,7 +317,9 @@ class LiveNamespace(Namespace):
 
     @staticmethod
     def _welcome(principal: Principal, room: str) -> dict[str, Any]:
-        return {"user": principal.name, "role": principal.role, "region": principal.region, "scope": room}
+        granted = access.regions_of(principal)
+        return {"user": principal.name, "role": principal.role, "region": principal.region,
+                "regions": None if granted is None else sorted(granted), "scope": room}
 
     # -- every event: rate limit ---------------------------------------------------------
 
@@ -364,14 +368,14 @@ class LiveNamespace(Namespace):
                 mode = "replay"
                 for event in missed:
                     incident = event.payload["incident"]
-                    if region is None or incident.get("region") == region:
+                    if access.in_scope(region, incident_regions(incident)):
                         message = incident_message(incident, event.type, event.id or "")
                         self._send("incident", incident_for(viewer, message), sid)
         if mode == "snapshot":
             incidents = self._cached("incidents", conn.room, head, lambda: [
                 incident_for(viewer, incident_message(incident_to_dict(i), "snapshot", head))
                 for i in self._incidents.all()
-                if region is None or i.region == region
+                if access.in_scope(region, i.regions)
             ])
             self._send("snapshot", {"incidents": incidents, "stream_id": head, "scope": conn.room}, sid)
 
@@ -419,6 +423,7 @@ class LiveNamespace(Namespace):
         if not self._log.covers(keys.POSITION_STREAM, after):
             return None
         latest: dict[str, tuple[float, float]] = {}
+        wanted = access.scope_regions(region)
         cursor, entries, positions = after, 0, 0
         while True:
             events = self._log.read_after(keys.POSITION_STREAM, cursor, _DELTA_CHUNK)
@@ -429,7 +434,7 @@ class LiveNamespace(Namespace):
                 p = event.payload
                 positions += len(p["ids"])
                 for tid, lat, lon, reg in zip(p["ids"], p["lat"], p["lon"], p["region"]):
-                    if region is None or reg == region:
+                    if wanted is None or reg in wanted:
                         latest[tid] = (lat, lon)
             entries += len(events)
             if entries > POSITIONS_DELTA_MAX_ENTRIES or positions > POSITIONS_DELTA_MAX_POSITIONS:

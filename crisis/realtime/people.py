@@ -368,10 +368,17 @@ class PeopleLive:
 
     def _affected_message(self, viewer: Viewer | access.HasRole, region: str | None, record: dict[str, Any],
                           by_region: dict[str | None, dict[str, int]], now: str) -> dict[str, Any] | None:
-        if not access.may_see_region(viewer, record.get("region")):
+        if not access.may_see_regions(viewer, record.get("regions") or (record.get("region"),)):
             return None
         iid = str(record["id"])
-        c = by_region.get(region) or counts(())
+        wanted = access.scope_regions(region)
+        if wanted is None:
+            c = by_region.get(None) or counts(())
+        else:  # the people of the scope's regions (a person is in one region)
+            c = counts(())
+            for code in wanted:
+                for key, n in (by_region.get(code) or {}).items():
+                    c[key] = c.get(key, 0) + n
         return {"incident": iid, "counts": c, "accounted_pct": accounted_pct(c),
                 "radius_km_used": self.picture.radius_used(iid), "open": iid in self.picture.incidents, "at": now}
 
@@ -383,8 +390,9 @@ class PeopleLive:
                         full: bool = False) -> dict[str, Any] | None:
         picture = self.picture
         rows = np.asarray(rows, dtype=np.int64)
-        if region is not None:
-            rows = rows[np.array([reg == region for reg in picture.region[rows].tolist()], dtype=bool)]
+        wanted = access.scope_regions(region)
+        if wanted is not None:
+            rows = rows[np.array([reg in wanted for reg in picture.region[rows].tolist()], dtype=bool)]
         if not len(rows) and not full:
             return None
         ids = [picture.ids[r] for r in rows.tolist()]

@@ -163,7 +163,8 @@ def test_feed_health_lists_every_feed(live_server: LiveServer) -> None:
     assert set(feeds) == {"api", "cap", "gdacs", "usgs", "positions", "sim", "cot"}
     for row in feeds.values():
         assert set(row) == {"status", "last_message_at", "accepted_last_hour", "rejected_last_hour", "accepted_total",
-                            "rejected_total", "last_error", "last_error_at", "expected_interval_seconds"}
+                            "rejected_total", "last_error", "last_error_at", "expected_interval_seconds",
+                            "flagged_total", "last_defect", "last_defect_at"}
         assert row["status"] in {"ok", "silent", "failing", "unknown"}
     assert feeds["gdacs"]["status"] == "ok" and feeds["gdacs"]["accepted_last_hour"] >= 1
     assert feeds["gdacs"]["expected_interval_seconds"] is None  # no poller on the test server

@@ -91,7 +91,7 @@ def test_the_four_oasis_examples_become_incidents(context: Context) -> None:
     assert three.radius_km is None and three.area is None  # "32.9525,-115.5527 0": a point
     assert three.source_id == "trinet@caltech.edu,TRI13970876.2"
     assert three.reported_at == datetime(2003, 6, 12, 3, 56, tzinfo=timezone.utc)
-    assert four.title == "Amber Alert in Los Angeles County" and four.severity == 4 and four.type.value == "crime"
+    assert four.title == "Amber Alert in Los Angeles County" and four.severity == 4 and four.type.value == "abduction"
     assert four.source_id == "KARO@CLETS.DOJ.CA.GOV,KAR0-0306112239-SW"
     assert four.approximate and four.country == "USA"  # placed by its SAME geocode
     assert four.reported_at == datetime(2003, 6, 12, 5, 39, tzinfo=timezone.utc)

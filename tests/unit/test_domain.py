@@ -122,7 +122,7 @@ def test_incident_command_lists_every_problem_with_its_field() -> None:
     fields = {e["field"] for e in caught.value.errors}
     assert fields == {"title", "severity", "lat", "type"}
     type_error = next(e for e in caught.value.errors if e["field"] == "type")
-    assert "'alien'" in type_error["message"] and "earthquake" in type_error["message"]
+    assert '"alien"' in type_error["message"] and "earthquake" in type_error["message"]
 
 
 def test_incident_command_refuses_unknown_fields_and_naive_times() -> None:

@@ -4,6 +4,7 @@ messages for what the examples do not cover."""
 from __future__ import annotations
 
 import itertools
+import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -163,7 +164,7 @@ def test_example4_two_languages_make_one_english_incident() -> None:
     assert incident is not None
     assert incident.title == "Amber Alert in Los Angeles County"
     assert incident.description.startswith("DATE/TIME: 06/11/03, 1915 HRS.")
-    assert incident.type is IncidentType.CRIME
+    assert incident.type is IncidentType.ABDUCTION  # an AMBER alert: a child abduction
     assert incident.severity == 4
     assert incident.approximate is True and incident.country is None
     assert seen == [[("SAME", "006037")]]  # the English block's area only
@@ -297,12 +298,70 @@ def test_wrong_root_element() -> None:
     assert "root element is <rss>" in error["message"]
 
 
-@pytest.mark.parametrize("element", ["identifier", "sender", "sent", "status", "msgType"])
-def test_missing_required_element(element: str) -> None:
-    assert refusal(alert(omit=element)) == {
-        "field": f"alert.{element}",
-        "message": f"required element <{element}> is missing or empty",
-    }
+REQUIRED = {  # CAP 1.2's required elements -> their path in a one-info, one-area alert
+    "identifier": "alert.identifier", "sender": "alert.sender", "sent": "alert.sent",
+    "status": "alert.status", "msgType": "alert.msgType", "scope": "alert.scope",
+    "category": "alert.info[0].category", "event": "alert.info[0].event",
+    "urgency": "alert.info[0].urgency", "severity": "alert.info[0].severity",
+    "certainty": "alert.info[0].certainty", "areaDesc": "alert.info[0].area[0].areaDesc",
+}
+
+
+def without(element: str, ns: str = CAP12) -> bytes:
+    data = alert(ns=ns)
+    return re.sub(rf"<{element}>[^<]*</{element}>".encode(), b"", data, count=1)
+
+
+@pytest.mark.parametrize("ns", [CAP12, CAP11])
+@pytest.mark.parametrize("element", list(REQUIRED))
+def test_every_missing_required_element_is_accepted_and_flagged_alike(element: str, ns: str) -> None:
+    """One policy: a missing <scope> is treated exactly like a missing <severity> or <sent>."""
+    message = parse_cap(without(element, ns))
+    assert message.incident is not None  # accepted
+    missing = [d for d in message.defects if d.missing == element]
+    assert len(missing) == 1 and missing[0].field == REQUIRED[element]
+    assert f"required element <{element}> is missing" in missing[0].message
+    version = "1.2" if ns == CAP12 else "1.1"
+    assert f"The source alert departs from CAP {version}: required element <{element}> is missing" \
+        in message.incident.description
+    assert "taken as" in message.incident.description
+
+
+def test_missing_scope_and_missing_severity_get_the_same_treatment() -> None:
+    scope, severity = parse_cap(without("scope")), parse_cap(without("severity"))
+    for message in (scope, severity):
+        assert message.incident is not None and len(message.defects) == 1
+    assert scope.incident is not None and severity.incident is not None
+    assert scope.incident.severity == 4  # Severe / Immediate / Observed, as sent
+    assert severity.incident.severity == 2  # Unknown severity: 2, never lower
+
+
+def test_defaults_for_a_missing_envelope() -> None:
+    message = parse_cap(without("status"))
+    assert message.status == "Actual" and message.incident is not None
+    assert parse_cap(without("msgType")).msg_type == "Alert"
+    no_sent = parse_cap(without("sent"))
+    assert no_sent.sent is None and no_sent.incident is not None and no_sent.incident.reported_at is None
+    no_id = without("identifier")
+    first, again = parse_cap(no_id), parse_cap(no_id)
+    assert first.identifier.startswith("sha1-") and first.identifier == again.identifier
+    assert first.incident is not None and first.incident.source_id == f"ops@example.org,{first.identifier}"
+
+
+def test_a_valid_alert_has_no_defects_and_a_clean_description() -> None:
+    for n in (1, 2, 3, 4):
+        message = parse_cap(read_sample("cap", f"example{n}.xml"), gazetteer=lambda d, c: (1.0, 2.0, None))
+        assert message.defects == ()
+        assert message.incident is not None and "departs from CAP" not in message.incident.description
+
+
+def test_other_schema_departures_are_flagged_not_refused() -> None:
+    data = alert(sent="2024-03-01T08:00:00Z")  # ISO 8601, but CAP 1.2 wants a numeric offset
+    message = parse_cap(data.replace(b"<category>Met</category>", b"<category>Weather</category>"))
+    assert message.incident is not None
+    fields = {d.field: d.message for d in message.defects}
+    assert "no Z" in fields["alert.sent"]
+    assert "'Weather'" in fields["alert.info[0].category[0]"]
 
 
 @pytest.mark.parametrize(
@@ -503,8 +562,14 @@ def test_unlikely_lowers_an_extreme_alert_by_two() -> None:
      ("Hurricane Warning", ["Met"], IncidentType.CYCLONE),
      ("Flash Flood", ["Met"], IncidentType.FLOOD),
      ("Bushfire", ["Fire"], IncidentType.WILDFIRE),
-     ("Child Abduction", ["Rescue"], IncidentType.CRIME),
+     ("Child Abduction", ["Rescue"], IncidentType.ABDUCTION),
      ("Missile alert", ["Security"], IncidentType.ARMED_CONFLICT),
+     ("Air raid warning", ["Security"], IncidentType.AIRSTRIKE),
+     ("Artillery shelling expected", ["Security"], IncidentType.SHELLING),
+     ("Riot in the city centre", ["Security"], IncidentType.RIOT),
+     ("Protest march", ["Security"], IncidentType.DEMONSTRATION),
+     ("Kidnapping threat", ["Security"], IncidentType.KIDNAPPING),
+     ("Suspected explosive device", ["Security"], IncidentType.IED),
      ("Civil Disturbance", ["Security"], IncidentType.CIVIL_UNREST),
      ("Hostage situation", ["Security"], IncidentType.HOSTAGE),
      ("Cholera outbreak", ["Health"], IncidentType.EPIDEMIC),
