@@ -13,7 +13,8 @@
     if (s < 60) { return s + " s"; }
     if (s < 3600) { return Math.floor(s / 60) + " min"; }
     if (s < 86400) { return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min"; }
-    return Math.floor(s / 86400) + " d";
+    if (s < 86400 * 365) { return Math.floor(s / 86400) + " d"; }
+    return (s / (86400 * 365.25)).toFixed(1) + " y";
   }
 
   // Used by the grid's valueFormatter (dash-ag-grid looks functions up here).
@@ -22,25 +23,32 @@
 
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.crisis = Object.assign(window.dash_clientside.crisis || {}, {
-    boardRows: function (signal, region, types, severities, statuses, windowKey, config) {
+    // Rows from the live state. A closed incident stays, greyed, for closed_visible_minutes
+    // after closing even when "closed" is not ticked (ticked: every closed one).
+    boardRows: function (signal, region, types, severities, statuses, windowKey, config, board) {
       var live = window.crisisLive && window.crisisLive.state;
       if (!live || !live.ready) { return window.dash_clientside.no_update; }
       var now = Date.now();
       var since = WINDOW_MS[windowKey] ? now - WINDOW_MS[windowKey] : null;
       var staleMs = (config && config.stale_minutes ? config.stale_minutes : 60) * 60e3;
+      var keepClosedMs = (board && board.closed_visible_minutes ? board.closed_visible_minutes : 60) * 60e3;
+      var labels = (board && board.type_labels) || {};
       var rows = [];
       live.incidents.forEach(function (m) {
         var i = m.incident;
-        if (region && i.region !== region) { return; }
+        var updated = Date.parse(i.updated_at);
+        // a desk granted several regions has a scope of several codes ("africa,middle_east_north_africa")
+        if (region && !String(region).split(",").some(function (r) {
+          return i.region === r || (i.regions || []).indexOf(r) >= 0; })) { return; }
         if (types && types.length && types.indexOf(i.type) < 0) { return; }
         if (severities && severities.indexOf(i.severity) < 0) { return; }
-        if (statuses && statuses.indexOf(i.status) < 0) { return; }
-        var updated = Date.parse(i.updated_at);
+        var recentlyClosed = i.status === "closed" && now - updated < keepClosedMs;
+        if (statuses && statuses.indexOf(i.status) < 0 && !recentlyClosed) { return; }
         if (since !== null && updated < since) { return; }
         rows.push({
-          id: i.id, severity: i.severity, title: i.title, type: i.type.replace(/_/g, " "),
+          id: i.id, severity: i.severity, title: i.title, type: labels[i.type] || i.type.replace(/_/g, " "),
           country: i.country || "-", region_label: REGION_LABELS[i.region] || "-", status: i.status,
-          updated_at: i.updated_at, owner: i.owner || "",
+          reported_at: i.reported_at, updated_at: i.updated_at, owner: i.owner || "",
           stale: i.status !== "closed" && now - updated > staleMs ? "STALE" : ""
         });
       });

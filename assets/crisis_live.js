@@ -19,7 +19,14 @@
   "use strict";
 
   var FLUSH_MS = 60;
-  var STALE_AFTER_MS = 20000;  // no word from the server for this long: say so
+  // No word from the server (data or heartbeat) for this long: STALE. The server sends a
+  // heartbeat every HEARTBEAT_MS (crisis/realtime/gateway.py HEARTBEAT_SECONDS, passed in the
+  // page's live config); 1.6 heartbeats lets one arrive up to 3 s late without a false alarm
+  // and still shows STALE within 2 heartbeats (~10 s) of the server falling silent.
+  var HEARTBEAT_MS = 5000;
+  var STALE_AFTER_MS = 8000;
+  var STATE_CHECK_MS = 250;   // how often the state is re-judged (a silent server sends no event)
+  var BANNER_GRACE_MS = 3000; // a page just opened says nothing loud while it first connects
 
   var live = {
     config: null,
@@ -44,8 +51,26 @@
     flushTimer: null,
     lastDataAt: null,          // when the newest data (incident or positions) arrived
     lastHeardAt: null,         // when the server last said anything (data or heartbeat)
-    lastError: null
+    lastError: null,
+    status: null,              // "live" | "stale" | "reconnecting" (null before the first judgement)
+    startedAt: Date.now(),     // when this page started (the banner's first-connection grace)
+    downSince: null,           // when the connection was lost (null while connected)
+    everConnected: false,
+    shown: {}                  // what the header and banner show now (set_props only on change)
   };
+
+  // Hooks (the contract of window.crisisLive): fn(msg) after every applied incident message,
+  // live or from a snapshot or replay; fn(state) on every change of the connection state.
+  var incidentHooks = [];
+  var statusHooks = [];
+
+  function onIncident(fn) { incidentHooks.push(fn); }
+
+  // fn is also called once at once with the current state when there is one.
+  function onStatus(fn) {
+    statusHooks.push(fn);
+    if (live.status !== null) { try { fn(live.status); } catch (err) { console.error(err); } }
+  }
 
   function compareIds(a, b) {
     var pa = a.split("-"), pb = b.split("-");
@@ -67,6 +92,9 @@
       live.lastIncidentId = msg.stream_id;
     }
     live.dirty.incidents = true;
+    for (var h = 0; h < incidentHooks.length; h++) {
+      try { incidentHooks[h](msg); } catch (err) { console.error(err); }
+    }
   }
 
   // -- travellers: columns in memory -------------------------------------------------------
@@ -189,8 +217,58 @@
     window.dash_clientside.set_props("live-signal", {data: signal});
   }
 
-  function setStatus(text, state) {
-    window.dash_clientside.set_props("live-status", {children: text, className: "live-status " + state});
+  // -- connection state: exactly one of LIVE / STALE / RECONNECTING at a time ---------------
+  // LIVE: connected and the server heard within STALE_AFTER_MS; STALE: connected but the
+  // server silent (frozen, overloaded, a proxy holding the connection); RECONNECTING: not
+  // connected. The header's #live-status says the one word, #live-age only the age (never a
+  // second state word), and the shell's #live-banner says it loud on every page when not live.
+  var STATUS_WORDS = {live: "LIVE", stale: "STALE", reconnecting: "RECONNECTING"};
+  var STATUS_CLASSES = {live: "ok", stale: "stale", reconnecting: "down"};
+
+  function judge(now) {
+    if (!live.connected) { return "reconnecting"; }
+    var silent = live.lastHeardAt === null ? 0 : now - live.lastHeardAt;
+    return silent > STALE_AFTER_MS ? "stale" : "live";
+  }
+
+  function show(id, props) {
+    var key = JSON.stringify(props);
+    if (live.shown[id] === key) { return; }
+    live.shown[id] = key;
+    window.dash_clientside.set_props(id, props);
+  }
+
+  function bannerText(state, now) {
+    if (state === "stale") {
+      var silent = live.lastHeardAt === null ? 0 : now - live.lastHeardAt;
+      return ["STALE", "No word from the server for " + fmtAge(silent) +
+              ". What is shown may be out of date."];
+    }
+    var since = live.downSince === null ? 0 : now - live.downSince;
+    return ["RECONNECTING", (live.everConnected ? "The connection to the server was lost " + fmtAge(since) + " ago"
+                                                 : "Not connected to the server yet") +
+            ". What is shown may be out of date; it catches up by itself once connected."];
+  }
+
+  function refreshStatus() {
+    var now = Date.now();
+    var state = judge(now);
+    show("live-status", {children: STATUS_WORDS[state], className: "live-status " + STATUS_CLASSES[state]});
+    var quiet = state === "live" || (!live.everConnected && now - live.startedAt < BANNER_GRACE_MS);
+    if (quiet) {
+      show("live-banner", {children: "", className: "live-banner hidden"});
+    } else {
+      var words = bannerText(state, now);
+      show("live-banner", {children: words[0] + ": " + words[1], className: "live-banner " + STATUS_CLASSES[state]});
+    }
+    if (document.body) { document.body.setAttribute("data-live", state); }
+    if (state !== live.status) {
+      live.status = state;
+      for (var h = 0; h < statusHooks.length; h++) {
+        try { statusHooks[h](state); } catch (err) { console.error(err); }
+      }
+    }
+    updateAge(now, state);
   }
 
   function fmtAge(ms) {
@@ -200,19 +278,14 @@
     return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
   }
 
-  function updateAge() {
-    var now = Date.now();
-    var text = "no data yet", state = "waiting";
+  // The age of the newest data (whole seconds, so it changes once a second at most).
+  function updateAge(now, state) {
+    var text = "no data yet", cls = "waiting";
     if (live.lastDataAt !== null) {
       text = "newest data " + fmtAge(now - live.lastDataAt) + " ago";
-      state = "fresh";
+      cls = state === "live" ? "fresh" : "old";
     }
-    var silent = live.lastHeardAt === null ? Infinity : now - live.lastHeardAt;
-    if (!live.connected || silent > STALE_AFTER_MS) {
-      state = "stale";
-      text = "STALE - " + text + (live.connected ? " (server silent " + fmtAge(silent) + ")" : " (not connected)");
-    }
-    window.dash_clientside.set_props("live-age", {children: text, className: "live-age " + state});
+    show("live-age", {children: text, className: "live-age " + cls});
   }
 
   function sync(socket) {
@@ -237,6 +310,10 @@
   function start(config) {
     if (live.socket) { return; }
     live.config = config;
+    if (typeof config.heartbeat_seconds === "number" && config.heartbeat_seconds > 0) {
+      HEARTBEAT_MS = config.heartbeat_seconds * 1000;
+      STALE_AFTER_MS = Math.max(1.6 * HEARTBEAT_MS, HEARTBEAT_MS + 2000);
+    }
     var socket = window.io(config.namespace, {
       // Called on every (re)connection: the session cookie authenticates browsers;
       // a token in the config is for kiosk pages opened with one.
@@ -245,17 +322,23 @@
     live.socket = socket;
     socket.on("connect", function () {
       live.connected = true;
-      setStatus("LIVE", "ok");
+      live.everConnected = true;
+      live.downSince = null;
+      heard(false);
+      refreshStatus();
       sync(socket);
     });
     socket.on("disconnect", function (reason) {
       live.connected = false;
-      setStatus("RECONNECTING (" + reason + ")", "down");
+      live.lastError = reason;
+      if (live.downSince === null) { live.downSince = Date.now(); }
+      refreshStatus();
     });
     socket.on("connect_error", function (err) {
       live.connected = false;
       live.lastError = err.message;
-      setStatus("NOT CONNECTED: " + err.message, "down");
+      if (live.downSince === null) { live.downSince = Date.now(); }
+      refreshStatus();
     });
     socket.on("snapshot", function (msg) {
       live.incidents = new Map();
@@ -280,9 +363,10 @@
         document.dispatchEvent(new CustomEvent("crisis:" + name, {detail: msg}));
       });
     });
-    socket.on("heartbeat", function () { heard(false); });
+    socket.on("heartbeat", function () { heard(false); if (live.status !== "live") { refreshStatus(); } });
     socket.on("feeds", function (msg) { live.feeds = msg; live.dirty.feeds = true; heard(false); scheduleFlush(); });
-    setInterval(updateAge, 1000);
+    setInterval(refreshStatus, STATE_CHECK_MS);
+    refreshStatus();
   }
 
   function openIncidents() {
@@ -339,33 +423,7 @@
     return patch.build();
   }
 
-  function ageText(iso) {
-    return fmtAge(Date.now() - Date.parse(iso)) + " ago";
-  }
-
-  function incidentItems() {
-    var open = openIncidents();
-    // The most severe first; among equals, the latest change first.
-    open.sort(function (a, b) {
-      return (b.incident.severity - a.incident.severity) || compareIds(b.stream_id, a.stream_id);
-    });
-    return open.slice(0, 40).map(function (m) {
-      var i = m.incident;
-      return {
-        type: "Li", namespace: "dash_html_components",
-        props: {
-          className: "incident-item sev-" + i.severity,
-          "data-incident-id": i.id,
-          children: [
-            {type: "Span", namespace: "dash_html_components", props: {className: "sev-badge", children: String(i.severity)}},
-            {type: "Span", namespace: "dash_html_components", props: {className: "incident-title", children: i.title}},
-            {type: "Span", namespace: "dash_html_components", props: {className: "incident-meta",
-              children: (i.country || "-") + " | " + i.status + " | " + ageText(i.updated_at)}}
-          ]
-        }
-      };
-    });
-  }
+  // The open-incident list is drawn by assets/crisis_workspace.js (in place, only what changed).
 
   // Plotly finishes a map redraw asynchronously (a burst of incidents redraws the map several
   // times a second). When the user leaves the page meanwhile, dcc.Graph purges the graph and the
@@ -657,8 +715,8 @@
     // With the WebGL canvas drawn in software (a machine without a GPU, headless Chromium),
     // every frame MapLibre renders makes the page's next compositing commit wait on the main
     // thread until the canvas is read back (measured: BENCHMARKS.md section 8), and each setData
-    // renders two (one when the worker has the data, one when the tiles are in). So an update
-    // that would draw exactly what is on screen is not sent (a new map, picture or view always
+    // renders at least once (once, not twice, with the frame gate: assets/crisis_live_frames.js).
+    // So an update that would draw exactly what is on screen is not sent (a new map, picture or view always
     // is: travLayer.full). The tooltip reads the cells' latest counts (travLayer.cells).
     var look = looks(features, travLayer.view.zoom), diffSize = features.length;
     if (!travLayer.full && sameLooks(look, travLayer.looks)) {
@@ -849,6 +907,8 @@
   }
 
   function pickIncident(id) {
+    // The duty officer's incident panel (assets/crisis_workspace.js), where the page has one.
+    if (window.crisisWorkspace && window.crisisWorkspace.open(id)) { return; }
     if (!document.getElementById("map-incident-people")) { return; }
     picked.id = id;
     renderPicked(null);
@@ -921,7 +981,8 @@
       if (travLayer.map === map && viewChanged(map)) { travLayer.full = true; scheduleTravellers(true); }
     });
     // A click on a traveller shows who it is, on a cluster zooms into it, on an incident
-    // shows who it affects (plotly_click below); elsewhere it opens the report form there.
+    // opens it (plotly_click below); elsewhere, only after "Report an incident"
+    // (#report-start, assets/crisis_workspace.js), it puts the report's pin there.
     map.on("click", function (e) {
       var f = travellerAt(map, e.point);
       if (f && f.properties.cluster) {
@@ -934,12 +995,9 @@
       if (f) { personDetails(map, e.point, f.id - 1); return; }
       hideTip(map, true);
       if (incidentHit(map, e.point)) { return; }
-      if (!document.getElementById("report-panel")) { return; }
-      window.dash_clientside.set_props("report-click", {data: {
-        lat: Math.round(e.lngLat.lat * 1e5) / 1e5,
-        lon: Math.round(((e.lngLat.lng + 540) % 360 - 180) * 1e5) / 1e5,
-        at: Date.now()
-      }});
+      var workspace = window.crisisWorkspace;
+      if (!workspace || !workspace.placing() || !document.getElementById("report-panel")) { return; }
+      workspace.place(Math.round(e.lngLat.lat * 1e5) / 1e5, Math.round(((e.lngLat.lng + 540) % 360 - 180) * 1e5) / 1e5);
     });
     if (gd && typeof gd.on === "function") {
       gd.on("plotly_click", function (data) {
@@ -966,6 +1024,9 @@
 
   window.crisisLive = {
     state: live, start: start, layer: travLayer, onMap: onMap,
+    onIncident: onIncident, onStatus: onStatus,
+    status: function () { return live.status; },
+    staleAfterMs: function () { return STALE_AFTER_MS; },
     // For tests and benchmarks: what the travellers source holds.
     TRAV_SOURCE: TRAV_SOURCE, TRAV_LAYERS: [TRAV_CLUSTERS, TRAV_POINTS], STATUS_COLOURS: STATUS_COLOURS
   };
@@ -991,10 +1052,6 @@
         // Only a guarded Plotly.react (attachMap guards it) tells when the patch is drawn.
         live.mapSentAt = window.Plotly && window.Plotly.react.__crisisGuarded ? Date.now() : null;
         return mapPatch();
-      },
-      incidentList: function (signal) {
-        if (!live.ready) { return window.dash_clientside.no_update; }
-        return incidentItems();
       },
       reportOpen: function (click) {
         if (!click) { return [{display: "none"}, ""]; }

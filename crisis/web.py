@@ -20,6 +20,7 @@ from crisis.api.feeds import feeds_api
 from crisis.api.openapi import openapi
 from crisis.api.roster import roster_api
 from crisis.api.routes import api
+from crisis.api.shiftlog import shiftlog_api
 from crisis.api.travellers import travellers_api
 from crisis.auth import init_auth
 from crisis.bootstrap import Context, bootstrap, secret_key
@@ -95,6 +96,7 @@ def create_app(
     server.register_blueprint(areas_api)
     server.register_blueprint(cot_api)
     server.register_blueprint(roster_api)
+    server.register_blueprint(shiftlog_api)
     app = create_dash(server, settings.map_style, settings.stale_incident_minutes)
     init_http_safety(server, app)  # safe JSON bodies, JSON errors, security headers
 

@@ -98,3 +98,8 @@ OFFICERS = f"{PREFIX}:roster:officers"  # hash officer id -> JSON officer
 SLOTS = f"{PREFIX}:roster:slots"  # hash slot id -> JSON slot
 LEAVE = f"{PREFIX}:roster:leave"  # hash leave id -> JSON leave period
 DISPATCHES = f"{PREFIX}:roster:dispatches"  # hash dispatch id -> JSON dispatch (with its steps)
+
+# --- shift log (issue 9) ----------------------------------------------------------------
+# The duty officers' free notes, append-only (crisis.adapters.shiftlog_store); the automatic
+# entries are read from the incidents' histories and the audit trail, not copied here.
+SHIFTLOG_NOTES = f"{PREFIX}:log:shiftlog"

@@ -26,6 +26,7 @@ from typing import Any, Callable
 
 from flask import Flask, Response, g, request
 
+from crisis.auth import display
 from crisis.auth.csrf import (
     FORM_PATHS,
     UNSAFE_METHODS,
@@ -72,12 +73,15 @@ def require_role(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., An
 def install_gate(app: Flask) -> None:
     """Register the gate as ``app``'s ``before_request``."""
     tokens_seen: dict[str, str] = {}  # digest -> UTC day already recorded (this process)
+    display.install_display(app)  # wall displays: their cookie signs them in (crisis.auth.display)
 
     @app.before_request
     def authenticate() -> Response | None:
         path = request.path
-        if path in OPEN_PATHS:
+        if path in OPEN_PATHS or path in display.OPEN_PATHS:
             return None
+        if path == display.WALL_PATH and display.URL_PARAM in request.args:
+            return display.sign_in_by_url()
         principal = principal_from_request()
         if principal is None:
             return _unauthorised()

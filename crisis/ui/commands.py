@@ -18,6 +18,7 @@ from crisis.adapters.audit import incident_change, incident_facts
 from crisis.bootstrap import Context
 from crisis.errors import Conflict, InputError, NotFound
 from crisis.feeds.schemas import IncidentIn, IncidentPatch, parse
+from crisis.ui.messages import in_words
 
 EDITORS = ("admin", "duty_officer")
 
@@ -29,7 +30,7 @@ def _audit(ctx: Context, principal: Principal, action: str, target: str, **value
 
 
 def _explain(exc: InputError) -> str:
-    return "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors)
+    return " ".join(in_words(exc.errors))  # in plain words (crisis/ui/messages.py)
 
 
 def change_incident(ctx: Context, principal: Principal, incident_id: str, **changes: Any) -> str:

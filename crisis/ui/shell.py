@@ -10,9 +10,13 @@ from flask import Flask, current_app, g
 
 from crisis.auth import csrf_token
 from crisis.bootstrap import ASSETS
+from crisis.domain import access
+from crisis.domain.regions import region_names
 from crisis.layers import map_figure
-from crisis.realtime.gateway import NAMESPACE
+from crisis.realtime.gateway import HEARTBEAT_SECONDS, NAMESPACE
 from crisis.ui import ids
+
+LIVE_BANNER = "live-banner"
 
 ROLE_LABELS = {
     "admin": "Administrator",
@@ -34,8 +38,9 @@ def _header() -> html.Header:
     who = ""
     if principal is not None:
         who = f"{principal.name} - {ROLE_LABELS.get(principal.role, principal.role)}"
-        if principal.region:
-            who += f" ({principal.region})"
+        granted = access.regions_of(principal)
+        if granted:  # the desk's region(s) by name: "Middle East and North Africa"
+            who += f", {region_names(granted)}"
     return html.Header(
         className="shell-header",
         children=[
@@ -48,7 +53,7 @@ def _header() -> html.Header:
                     if page.get("nav", True) and _may_open(page, principal)
                 ],
             ),
-            html.Span("CONNECTING", id=ids.LIVE_STATUS, className="live-status waiting"),
+            html.Span("RECONNECTING", id=ids.LIVE_STATUS, className="live-status waiting"),
             html.Span("no data yet", id=ids.LIVE_AGE, className="live-age waiting"),
             html.Span("", id=ids.LIVE_COUNTS, className="live-counts"),
             # People needing help across the incidents this viewer sees: loud on every page
@@ -83,12 +88,17 @@ def _layout() -> Any:
         "traveller_trace": map_figure.TRAVELLER_TRACE,
         "incident_trace": map_figure.INCIDENT_TRACE,
         "stale_minutes": current_app.config.get("CRISIS_STALE_MINUTES", 60),
+        # The client says STALE when the server has been silent for 1.6 heartbeats (assets/crisis_live.js).
+        "heartbeat_seconds": HEARTBEAT_SECONDS,
     }
     return html.Div(
         className="shell",
         children=[
             dcc.Store(id=ids.LIVE_CONFIG, data=config),
             dcc.Store(id=ids.LIVE_SIGNAL),
+            # Loud, full width, on every page (walls too) whenever the picture is not live:
+            # "STALE: ..." or "RECONNECTING: ..." (assets/crisis_live.js refreshStatus).
+            html.Div("", id=LIVE_BANNER, className="live-banner hidden", role="alert", **{"aria-live": "assertive"}),
             _header(),
             html.Main(dash.page_container, className="shell-main"),
         ],
@@ -118,6 +128,8 @@ def create_dash(server: Flask, map_style: str, stale_minutes: int = 60) -> dash.
     from crisis.ui.pages import roster  # noqa: F401
     from crisis.ui.pages import dispatch  # noqa: F401
     from crisis.ui.pages import audit  # noqa: F401
+    from crisis.ui.pages import shiftlog  # noqa: F401
+    from crisis.ui.pages import wall  # noqa: F401  (not in the navigation; its page hides the shell's links)
 
     app.layout = _layout
     app.clientside_callback(

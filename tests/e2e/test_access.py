@@ -26,7 +26,8 @@ from crisis.adapters import keys
 from crisis.domain.access import ADMINS, CHECKERS, EDITORS, READERS, ROLES, WRITERS
 from tests.conftest import PASSWORD, LiveServer, csrf_header, random_ref, sign_in
 
-OPEN_RULES = {"/login", "/healthz"}
+# /wall/pair: a screen without its display cookie yet asks for a pairing code (crisis.auth.display)
+OPEN_RULES = {"/login", "/healthz", "/wall/pair"}
 # any valid credential (the API's description) but the check-in-only tokens (a traveller's
 # or a warden's), which may post check-ins and nothing else
 EVERYONE = tuple(r for r in ROLES if r not in ("traveller", "warden"))
@@ -67,6 +68,15 @@ API_ROLES: dict[tuple[str, str], tuple[str, ...]] = {
     ("POST", "/api/v1/areas/<area_id>/movement/people"): EDITORS,
     ("PUT", "/api/v1/areas/<area_id>/movement/people/<traveller_id>"): EDITORS,
     ("DELETE", "/api/v1/areas/<area_id>/movement/people/<traveller_id>"): EDITORS,
+    # shift log and handover (crisis.api.shiftlog): notes by editors, read by editors and desks
+    ("POST", "/api/v1/shiftlog/notes"): EDITORS,
+    ("GET", "/api/v1/shiftlog"): (*EDITORS, "regional_desk"),
+    ("GET", "/api/v1/handover"): (*EDITORS, "regional_desk"),
+    # exports (crisis.api.exports): what each reader may see, as files
+    **{("GET", f"/api/v1/exports/{path}"): READERS for path in (
+        "incidents.csv", "incidents.geojson", "incidents.kml", "incidents/<incident_id>/affected.csv",
+        "incidents/<incident_id>/affected.geojson", "areas.kml", "areas/<area_id>/movement.csv",
+        "areas/<area_id>/movement.geojson")},
     ("POST", "/api/v1/roster/officers"): EDITORS,
     ("GET", "/api/v1/roster/officers"): READERS,
     ("GET", "/api/v1/roster/officers/<officer_id>"): READERS,

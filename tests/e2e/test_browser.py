@@ -108,10 +108,13 @@ def test_connection_loss_is_shown(browser: object, live_server: LiveServer) -> N
 def test_duty_officer_reports_through_the_map_form_and_works_it_on_the_board(browser: object, live_server: LiveServer) -> None:
     page = login(browser, live_server)
     box = page.locator("#live-map .maplibregl-canvas").bounding_box()
-    # Where no traveller is drawn: a click on a traveller shows who it is instead.
+    # Reporting is explicit: the button, then a click where no traveller is drawn (a click on
+    # a traveller shows who it is instead) puts the pin there.
+    page.click("#report-start")
+    page.wait_for_selector("#report-locate", state="visible", timeout=20_000)
     page.mouse.click(box["x"] + box["width"] * 0.40, box["y"] + box["height"] * 0.55)
-    page.wait_for_selector("#report-panel", state="visible", timeout=5_000)
-    assert page.inner_text("#report-where").startswith("at ")
+    page.wait_for_selector("#report-panel", state="visible", timeout=20_000)
+    assert page.inner_text("#report-where").startswith("Pin at ")
     page.fill("#report-title", "Checkpoint shooting reported by warden")
     page.click("#report-severity input[value='4']")
     page.fill("#report-radius", "15")

@@ -16,7 +16,7 @@ import requests
 import socketio
 
 from crisis.adapters import keys
-from crisis.auth import OPEN_PATHS
+from crisis.auth import OPEN_PATHS, display
 from crisis.bootstrap import Context
 from tests.conftest import LiveServer, random_ref
 
@@ -353,8 +353,8 @@ def test_traveller_and_warden_tokens_may_do_nothing_else(context: Context, live_
     assert ("POST", "/api/v1/checkins") in routes and len(routes) > 20
     for method, path in routes + [("GET", "/"), ("GET", "/_dash-layout"), ("POST", "/_dash-update-component"),
                                   ("GET", "/logout")]:
-        if (method, path) == ("POST", "/api/v1/checkins") or path in OPEN_PATHS:
-            continue  # the open paths (sign-in page, health check) answer anyone
+        if (method, path) == ("POST", "/api/v1/checkins") or path in OPEN_PATHS or path in display.OPEN_PATHS:
+            continue  # the open paths (sign-in page, health check, a wall's pairing page) answer anyone
         answer = requests.request(method, live_server.url + path, headers=headers, json={}, timeout=30,
                                   allow_redirects=False)
         assert answer.status_code == 403, f"{method} {path}: {answer.status_code}"

@@ -263,8 +263,8 @@ def test_clicking_an_incident_shows_who_it_affects(browser: Any, live_server: Li
     page.mouse.move(at["x"], at["y"])
     page.wait_for_timeout(300)
     page.mouse.click(at["x"], at["y"])
-    page.wait_for_selector("#map-incident-people .map-person", timeout=10_000)
-    panel = page.inner_text("#map-incident-people").lower()
+    page.wait_for_selector("#incident-panel-people .map-person", timeout=10_000)
+    panel = page.inner_text("#incident-panel").lower()
     assert "storm at the field office" in panel and "jonas berg" in panel and "1 affected" in panel, panel
     assert page.locator("#report-panel").is_hidden()  # a click on an incident does not start a report
     # The counts follow the "affected" messages (crisis:affected) while it is shown.
@@ -274,7 +274,7 @@ def test_clicking_an_incident_shows_who_it_affects(browser: Any, live_server: Li
              accounted_pct: 100.0, radius_km_used: 20, at: new Date().toISOString()}}))""",
         incident["id"],
     )
-    page.wait_for_selector("#map-people-counts:has-text('100.0 % accounted for')", timeout=5_000)
+    page.wait_for_selector("#incident-panel-counts:has-text('100.0 % accounted for')", timeout=5_000)
     assert page.errors == []
     page.close()
 

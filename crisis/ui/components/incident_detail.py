@@ -7,10 +7,10 @@ from typing import Any
 from dash import dcc, html
 
 from crisis.domain.model import SEVERITY_LABELS
-from crisis.domain.regions import REGIONS
+from crisis.domain.regions import region_names
+from crisis.ui.components.lifecycle import lifecycle_buttons
 from crisis.ui import ids
 
-STATUS_VERBS = {"verified": "Verify", "active": "Mark active", "contained": "Mark contained", "closed": "Close", "reported": "Reopen"}
 
 
 def _fact(label: str, value: Any) -> html.Div:
@@ -39,20 +39,54 @@ def _history_item(change: dict[str, Any]) -> html.Li:
     )
 
 
+# The parts of the detail that follow the incident live (assets/crisis_incident.js sets the
+# signal when a pushed incident message is about the incident shown; the callback in
+# crisis/ui/pages/incident.py re-renders the facts and the history, not the owner and note
+# fields someone may be typing in).
+DETAIL_LIVE_SIGNAL = "incident-detail-signal"
+DETAIL_FACTS = "incident-detail-facts"
+DETAIL_HISTORY = "incident-detail-history"
+NOT_VISIBLE = "No such incident, or it is outside your region."
+
+
+def detail_facts(detail: dict[str, Any]) -> list[Any]:
+    """Title, stale flag, facts, description and the next lifecycle steps (editors)."""
+    incident = detail["incident"]
+    return [
+        html.H2([html.Span(str(incident["severity"]), className="sev-badge"), " ", incident["title"]]),
+        html.Div("STALE: no update for longer than the agreed interval", className="stale-flag") if detail["stale"] else None,
+        html.Dl(
+            className="facts",
+            children=[
+                _fact("Status", incident["status"]),
+                _fact("Severity", f"{incident['severity']} ({SEVERITY_LABELS[int(incident['severity'])]})"),
+                _fact("Type", incident["type"].replace("_", " ")),
+                _fact("Country", incident.get("country")),
+                _fact("Region", region_names(incident.get("regions") or [r for r in [incident.get("region")] if r])),
+                _fact("Location", f"{incident['lat']:.4f}, {incident['lon']:.4f}" + (" (approximate)" if incident.get("approximate") else "")),
+                _fact("Affected radius", f"{incident['radius_km']} km" if incident.get("radius_km") else ("polygon" if incident.get("area") else None)),
+                _fact("Reported", incident["reported_at"][:19].replace("T", " ") + " UTC"),
+                _fact("Updated", incident["updated_at"][:19].replace("T", " ") + " UTC"),
+                _fact("Owner", incident.get("owner")) if "owner" in incident else None,
+                _fact("Source", f"{incident['source']} {incident.get('source_id') or ''}".strip()),
+            ],
+        ),
+        html.P(incident.get("description") or "", className="detail-description"),
+        lifecycle_buttons(incident["id"], incident["status"], detail["next_statuses"]) if detail["can_edit"] else None,
+    ]
+
+
+def detail_history(detail: dict[str, Any]) -> list[Any]:
+    return [html.H3("History"), html.Ol([_history_item(c) for c in reversed(detail["history"])], className="history")]
+
+
 def incident_detail(detail: dict[str, Any] | None, message: str = "") -> html.Div:
     if detail is None:
-        return html.Div("No such incident, or it is outside your region.", className="detail-empty")
+        return html.Div(NOT_VISIBLE, className="detail-empty")
     incident = detail["incident"]
     actions: list[Any] = []
     if detail["can_edit"]:
         actions = [
-            html.Div(
-                className="detail-actions",
-                children=[
-                    html.Button(STATUS_VERBS.get(s, s), id=ids.status_action(incident["id"], s), className=f"action action-{s}")
-                    for s in detail["next_statuses"]
-                ],
-            ),
             html.Div(
                 className="detail-edit",
                 children=[
@@ -67,29 +101,11 @@ def incident_detail(detail: dict[str, Any] | None, message: str = "") -> html.Di
         **{"data-incident-id": incident["id"]},
         children=[
             dcc.Store(id=ids.DETAIL_INCIDENT, data=incident["id"]),
-            html.H2([html.Span(str(incident["severity"]), className="sev-badge"), " ", incident["title"]]),
-            html.Div("STALE: no update for longer than the agreed interval", className="stale-flag") if detail["stale"] else None,
-            html.Dl(
-                className="facts",
-                children=[
-                    _fact("Status", incident["status"]),
-                    _fact("Severity", f"{incident['severity']} ({SEVERITY_LABELS[int(incident['severity'])]})"),
-                    _fact("Type", incident["type"].replace("_", " ")),
-                    _fact("Country", incident.get("country")),
-                    _fact("Region", REGIONS.get(incident.get("region") or "", incident.get("region"))),
-                    _fact("Location", f"{incident['lat']:.4f}, {incident['lon']:.4f}" + (" (approximate)" if incident.get("approximate") else "")),
-                    _fact("Affected radius", f"{incident['radius_km']} km" if incident.get("radius_km") else ("polygon" if incident.get("area") else None)),
-                    _fact("Reported", incident["reported_at"][:19].replace("T", " ") + " UTC"),
-                    _fact("Updated", incident["updated_at"][:19].replace("T", " ") + " UTC"),
-                    _fact("Owner", incident.get("owner")) if "owner" in incident else None,
-                    _fact("Source", f"{incident['source']} {incident.get('source_id') or ''}".strip()),
-                ],
-            ),
-            html.P(incident.get("description") or "", className="detail-description"),
+            dcc.Store(id=DETAIL_LIVE_SIGNAL),
+            html.Div(detail_facts(detail), id=DETAIL_FACTS, className="detail-live"),
             *actions,
             html.Div(message, id=ids.DETAIL_MESSAGE, className="detail-message", role="status"),
-            html.H3("History"),
-            html.Ol([_history_item(c) for c in reversed(detail["history"])], className="history"),
+            html.Div(detail_history(detail), id=DETAIL_HISTORY),
             dcc.Link("Open the incident's own page", href=f"/incident/{incident['id']}", className="detail-link"),
         ],
     )

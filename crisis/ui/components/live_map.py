@@ -9,6 +9,8 @@ from __future__ import annotations
 from dash import dcc, html
 from flask import current_app, g
 
+from crisis.domain import access
+from crisis.domain.regions import initial_view
 from crisis.layers import map_figure
 from crisis.ui import ids
 from crisis.views import live_picture
@@ -43,6 +45,9 @@ def live_map(class_name: str = "live-map") -> list[object]:
     picture = live_picture(current_app.extensions["crisis"], g.principal)
     style = current_app.config.get("CRISIS_MAP_STYLE", "white-bg")
     figure = map_figure.map_figure(picture["incidents"], style)
+    view = initial_view(access.regions_of(g.principal))  # a regional desk's map opens on its region(s)
+    if view is not None:
+        figure.update_layout(map_center=view["center"], map_zoom=view["zoom"])
     area_first = len(figure.layout.map.layers) - len(map_figure.SEVERITY_COLOURS)
     return [
         dcc.Store(id=ids.MAP_MOUNTED, data={"head": picture["head"], "area_layer_first": area_first}),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from crisis.domain.model import SEVERITY_LABELS, IncidentType
+from crisis.domain.model import SEVERITY_LABELS
+from crisis.domain.taxonomy import choices as type_choices
 from crisis.ui import ids
 
 
@@ -18,7 +19,7 @@ def report_form() -> html.Div:
             html.H2("Report an incident"),
             html.Div("", id=ids.REPORT_WHERE, className="report-where"),
             html.Label(["What happened", dcc.Input(id=ids.REPORT_TITLE, placeholder="e.g. Armed clash near the UN compound", maxLength=300)]),
-            html.Label(["Type", dcc.Dropdown(id=ids.REPORT_TYPE, options=[{"label": t.value.replace("_", " "), "value": t.value} for t in IncidentType], value="other", clearable=False)]),
+            html.Label(["Type", dcc.Dropdown(id=ids.REPORT_TYPE, options=[{"label": c["label"], "value": c["value"]} for c in type_choices()], value="other", clearable=False)]),
             html.Label(["Severity", dcc.RadioItems(id=ids.REPORT_SEVERITY, options=[{"label": f"{s} {SEVERITY_LABELS[s]}", "value": s} for s in range(1, 6)], value=3, inline=True)]),
             html.Label(["Affected radius (km, optional)", dcc.Input(id=ids.REPORT_RADIUS, type="number", min=0.1, max=5000, step=0.1)]),
             html.Label(["Details", dcc.Textarea(id=ids.REPORT_DESCRIPTION, placeholder="source, casualties, staff involved...")]),

@@ -234,7 +234,7 @@ def _selected(area_id: str | None, region: str | None = None) -> tuple[list[dict
     """The areas the caller sees (in ``region`` when one is chosen), and the selected one."""
     areas = areas_view(current_app.extensions["crisis"], g.principal)
     area = next((a for a in areas if a["id"] == area_id), None) if area_id else None
-    return [a for a in areas if region is None or a.get("region") == region], area
+    return [a for a in areas if access.in_scope(region, (a.get("region"),))], area
 
 
 @dash.callback(

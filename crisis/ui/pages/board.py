@@ -9,8 +9,9 @@ import dash_ag_grid as dag
 from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 from flask import current_app, g
 
-from crisis.domain.model import IncidentStatus, IncidentType
+from crisis.domain.model import IncidentStatus
 from crisis.domain.regions import REGIONS
+from crisis.domain.taxonomy import choices as type_choices
 from crisis.ui import ids
 from crisis.ui.components.incident_detail import incident_detail
 from crisis.ui.components.live_map import live_map
@@ -19,34 +20,49 @@ from crisis.views import region_scope
 
 WINDOWS = {"1h": "last hour", "6h": "6 hours", "24h": "24 hours", "7d": "7 days", "all": "all"}
 OPEN_STATUSES = [s.value for s in IncidentStatus if s != IncidentStatus.CLOSED]
+BOARD_CONFIG = "board-config"
+BOARD_CLOSED_NOTE = "board-closed-note"
 
+
+def _config() -> dict[str, Any]:
+    """For assets/crisis_board.js: how long a closed incident stays, and the types' labels."""
+    return {"closed_visible_minutes": current_app.extensions["crisis"].settings.closed_visible_minutes,
+            "type_labels": {c["value"]: c["label"] for c in type_choices()}}
+
+# Every column fits at 1920 px (the board takes 1.35/2.35 of the width): Stale too.
 COLUMNS = [
-    {"field": "severity", "headerName": "Sev", "width": 80, "sort": "desc", "cellClass": "sev-cell", "filter": False,
+    {"field": "severity", "headerName": "Sev", "width": 70, "sort": "desc", "cellClass": "sev-cell", "filter": False,
      "cellClassRules": {f"sev-{n}": f"params.value == {n}" for n in range(1, 6)}},
-    {"field": "title", "headerName": "Incident", "flex": 3, "minWidth": 220},
-    {"field": "type", "headerName": "Type", "width": 140},
-    {"field": "country", "headerName": "Place", "width": 90},
-    {"field": "region_label", "headerName": "Region", "width": 170},
-    {"field": "status", "headerName": "Status", "width": 110},
-    {"field": "updated_at", "headerName": "Age", "width": 110, "valueFormatter": {"function": "crisisAge(params.value)"}},
-    {"field": "owner", "headerName": "Owner", "width": 120},
-    {"field": "stale", "headerName": "Stale", "width": 80},
+    {"field": "title", "headerName": "Incident", "flex": 3, "minWidth": 160},
+    {"field": "type", "headerName": "Type", "width": 150, "tooltipField": "type"},
+    {"field": "country", "headerName": "Place", "width": 75},
+    {"field": "region_label", "headerName": "Region", "width": 130, "tooltipField": "region_label"},
+    {"field": "status", "headerName": "Status", "width": 95},
+    # Age: since the event was reported (a 2019 drought is years old); Updated: since the last change.
+    {"field": "reported_at", "headerName": "Age", "width": 85, "valueFormatter": {"function": "crisisAge(params.value)"},
+     "headerTooltip": "Since the event was reported"},
+    {"field": "updated_at", "headerName": "Updated", "width": 95, "valueFormatter": {"function": "crisisAge(params.value)"},
+     "headerTooltip": "Since the last update"},
+    {"field": "stale", "headerName": "Stale", "width": 75, "cellClass": "stale-cell"},
+    {"field": "owner", "headerName": "Owner", "width": 100},
 ]
 
 
-def _filters(region: str | None) -> html.Div:
+def _filters(region: str | None, closed_minutes: int) -> html.Div:
     region_options = [{"label": label, "value": code} for code, label in REGIONS.items()]
     return html.Div(
         className="board-filters",
         children=[
             dcc.Dropdown(id=ids.BOARD_FILTER_REGION, options=region_options, value=region, placeholder="All regions",
                          disabled=region is not None, clearable=region is None),
-            dcc.Dropdown(id=ids.BOARD_FILTER_TYPE, options=[{"label": t.value.replace("_", " "), "value": t.value} for t in IncidentType],
+            dcc.Dropdown(id=ids.BOARD_FILTER_TYPE, options=[{"label": c["label"], "value": c["value"]} for c in type_choices()],
                          multi=True, placeholder="All types"),
             dcc.Checklist(id=ids.BOARD_FILTER_SEVERITY, options=[{"label": str(s), "value": s} for s in range(1, 6)],
                           value=[1, 2, 3, 4, 5], inline=True, className="board-check"),
             dcc.Checklist(id=ids.BOARD_FILTER_STATUS, options=[s.value for s in IncidentStatus], value=OPEN_STATUSES,
                           inline=True, className="board-check"),
+            html.Span(f"Closed incidents stay listed, greyed, for {closed_minutes} min after closing; "
+                      "tick \"closed\" to show every closed one.", id=BOARD_CLOSED_NOTE, className="board-closed-note"),
             dcc.RadioItems(id=ids.BOARD_FILTER_WINDOW, options=[{"label": v, "value": k} for k, v in WINDOWS.items()],
                            value="all", inline=True, className="board-check"),
         ],
@@ -60,7 +76,8 @@ def layout(**_query: Any) -> html.Div:
             html.Div(
                 className="board-left",
                 children=[
-                    _filters(region_scope(g.principal)),
+                    dcc.Store(id=BOARD_CONFIG, data=_config()),
+                    _filters(region_scope(g.principal), current_app.extensions["crisis"].settings.closed_visible_minutes),
                     dag.AgGrid(
                         id=ids.BOARD_GRID,
                         columnDefs=COLUMNS,
@@ -68,7 +85,9 @@ def layout(**_query: Any) -> html.Div:
                         getRowId="params.data.id",
                         defaultColDef={"sortable": True, "resizable": True, "filter": True},
                         dashGridOptions={"rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
-                                         "animateRows": False},
+                                         "animateRows": False, "tooltipShowDelay": 300},
+                        # A closed incident stays a while, greyed (assets/workspace.css).
+                        rowClassRules={"row-closed": "params.data.status === 'closed'"},
                         className="ag-theme-alpine board-grid",
                         style={"height": "100%"},
                     ),
@@ -96,6 +115,7 @@ dash.clientside_callback(
     Input(ids.BOARD_FILTER_STATUS, "value"),
     Input(ids.BOARD_FILTER_WINDOW, "value"),
     State(ids.LIVE_CONFIG, "data"),
+    State(BOARD_CONFIG, "data"),
 )
 
 dash.clientside_callback(

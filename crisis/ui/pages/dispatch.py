@@ -64,7 +64,7 @@ def dispatch_officer(ctx: Context, principal: Principal, incident_id: str, offic
     if not access.can_edit(principal):
         return None, _refuse(ctx, principal, f"incident/{incident_id}", "dispatch.create")
     incident = ctx.deps.incidents.get(incident_id)
-    if incident is None or not access.may_see_region(principal, incident.region):
+    if incident is None or not access.may_see_regions(principal, incident.regions):
         return None, "Not sent: no such incident."
     try:
         made = handlers_roster.create_dispatch(ctx, incident_id, officer_id, (note or "").strip() or None, principal.name)
@@ -95,7 +95,7 @@ def step(ctx: Context, principal: Principal, dispatch_id: str, status: str) -> s
 
 
 def incident_options(ctx: Context, principal: Principal) -> list[dict[str, str]]:
-    found = [i for i in views.open_incidents(ctx) if access.may_see_region(principal, i.region)]
+    found = [i for i in views.open_incidents(ctx) if access.may_see_regions(principal, i.regions)]
     found.sort(key=lambda i: (-int(i.severity), i.title))
     return [{"label": f"{i.title} (severity {int(i.severity)}, {REGIONS.get(i.region or '', i.region or '-')})", "value": i.id}
             for i in found]
@@ -152,7 +152,7 @@ def candidates_part(ctx: Context, principal: Principal, incident_id: str | None,
     if not incident_id:
         return html.P("Choose the incident first.", className="detail-empty")
     incident = ctx.deps.incidents.get(incident_id)
-    if incident is None or not access.may_see_region(principal, incident.region):
+    if incident is None or not access.may_see_regions(principal, incident.regions):
         return html.P("No such incident.", className="detail-empty")
     try:
         ranked = views_roster.candidates(ctx, incident_id, list(skills or []), list(languages or []), viewer=principal,

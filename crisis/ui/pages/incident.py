@@ -1,5 +1,10 @@
 """One incident's own page: facts, whole history, its affected people, and the duty officer's actions.
 
+Every part follows the incident live, without a reload: its facts, status, next steps and
+history re-render when a pushed incident message is about it (``follow_incident``, signalled
+by assets/crisis_incident.js through ``crisisLive.onIncident``), on this page and wherever
+else the detail is shown.
+
 The action callbacks here serve every page that shows the incident detail panel. The
 affected people's counts follow the live "affected" messages in the browser
 (assets/crisis_people.js); the table and burn-down are re-read when one arrives.
@@ -29,7 +34,15 @@ from crisis.ui.components.affected_people import (
     people_panel,
     people_rows,
 )
-from crisis.ui.components.incident_detail import incident_detail
+from crisis.ui.components.incident_detail import (
+    DETAIL_FACTS,
+    DETAIL_HISTORY,
+    DETAIL_LIVE_SIGNAL,
+    NOT_VISIBLE,
+    detail_facts,
+    detail_history,
+    incident_detail,
+)
 from crisis.ui.people_commands import incident_burndown, set_people_status
 from crisis.views import affected_people
 from crisis.views import incident_detail as detail_view
@@ -105,6 +118,24 @@ def move_status(clicks: list[int | None]) -> Any:
         return no_update
     message = change_incident(current_app.extensions["crisis"], g.principal, trigger["incident"], status=trigger["to"])
     return _rerender(trigger["incident"], message)
+
+
+@dash.callback(
+    Output(DETAIL_FACTS, "children"),
+    Output(DETAIL_HISTORY, "children"),
+    Input(DETAIL_LIVE_SIGNAL, "data"),
+    State(ids.DETAIL_INCIDENT, "data"),
+    prevent_initial_call=True,
+)
+def follow_incident(signal: dict[str, Any] | None, incident_id: str | None) -> Any:
+    """A pushed message changed the incident shown (assets/crisis_incident.js): its facts,
+    next steps and history as they are now, wherever the detail is (this page, the board)."""
+    if not signal or not incident_id or signal.get("id") != incident_id:
+        return no_update, no_update
+    detail = detail_view(current_app.extensions["crisis"], g.principal, incident_id)
+    if detail is None:  # gone out of the viewer's scope
+        return [html.P(NOT_VISIBLE, className="detail-empty")], []
+    return detail_facts(detail), detail_history(detail)
 
 
 @dash.callback(

@@ -1,40 +1,99 @@
-"""The live map: incidents and travellers, updated by push without reloading.
+"""The live map: the duty officer's landing page (incidents and travellers, live).
 
-Clicking an incident on the map shows who it affects in ``INCIDENT_PEOPLE`` (filled by
-assets/crisis_live.js from GET /api/v1/incidents/{id}/affected, its counts kept live by
-the "affected" socket messages); hovering or clicking a traveller shows who, status,
-position source and age.
+- The open-incident list (``#incident-list``) and the incident panel (``#incident-panel``)
+  beside the map are drawn by assets/crisis_workspace.js, straight into the DOM and only
+  where something changed (no Dash round trip per pushed event), so a list item can be
+  clicked and its text selected while positions stream. A list item or an incident marker
+  opens the panel: facts (event age, last update), affected people (needs help first,
+  "% accounted for"), movements under way around it, the best 5 surge candidates with
+  Send, then Confirm (POST /api/v1/dispatches): a dispatch in 3 clicks from this page.
+- Reporting is explicit: "Report an incident" (``#report-start``), then a click on the map,
+  or coordinates or a place name typed in ``#report-place`` (the offline gazetteer,
+  crisis/feeds/gazetteer.py), puts a pin there and opens the form.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import dash
-from dash import ClientsideFunction, Input, Output, State, html, no_update
+from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 from flask import current_app, g
 
+from crisis.domain import access
+from crisis.domain.regions import REGIONS
+from crisis.domain.taxonomy import choices as type_choices
+from crisis.feeds.gazetteer import gazetteer_for
 from crisis.ui import ids
 from crisis.ui.commands import EDITORS, report_from_form
+from crisis.ui.components.lifecycle import workflow_table
 from crisis.ui.components.live_map import live_map
 from crisis.ui.components.report_form import report_form
 
-# Filled by assets/crisis_live.js (set_props) when an incident is clicked on the map.
+# Kept for older page scripts: the panel of who an incident affects is now #incident-panel.
 INCIDENT_PEOPLE = "map-incident-people"
+PANEL = "incident-panel"
+WORKSPACE_CONFIG = "workspace-config"
+REPORT_START = "report-start"
+REPORT_LOCATE = "report-locate"
+REPORT_PLACE = "report-place"
+REPORT_PLACE_GO = "report-place-go"
+REPORT_PLACE_MESSAGE = "report-place-message"
+REPORT_LOCATE_CANCEL = "report-locate-cancel"
+
+_COORDS = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*[,;\s]\s*(-?\d+(?:\.\d+)?)\s*$")
+
+
+def workspace_config() -> html.Div:
+    """What assets/crisis_workspace.js needs from the server, as a data attribute (no inline script)."""
+    settings = current_app.extensions["crisis"].settings
+    config = {
+        "closed_visible_minutes": settings.closed_visible_minutes,
+        "stale_minutes": settings.stale_incident_minutes,
+        "can_edit": access.can_edit(g.principal),
+        "sees_names": access.sees_names(g.principal),
+        "workflow": workflow_table(),
+        "regions": REGIONS,
+        "type_labels": {c["value"]: c["label"] for c in type_choices()},
+    }
+    return html.Div(id=WORKSPACE_CONFIG, hidden=True, **{"data-config": json.dumps(config)})
+
+
+def _reporting() -> list[Any]:
+    return [
+        html.Button("Report an incident", id=REPORT_START, className="action action-primary report-start"),
+        html.Div(id=REPORT_LOCATE, className="report-locate", style={"display": "none"}, children=[
+            html.P("Where did it happen? Click the map, or type coordinates (lat, lon) or a place name.",
+                   className="report-hint"),
+            html.Div(className="report-place-row", children=[
+                dcc.Input(id=REPORT_PLACE, placeholder="e.g. 33.89, 35.50 or Lebanon", debounce=False, n_submit=0,
+                          autoComplete="off"),
+                html.Button("Put the pin", id=REPORT_PLACE_GO, className="action"),
+                html.Button("Cancel", id=REPORT_LOCATE_CANCEL, className="action"),
+            ]),
+            html.Div("", id=REPORT_PLACE_MESSAGE, className="report-place-message", role="status"),
+        ]),
+        report_form(),
+    ]
 
 
 def layout(**_query: Any) -> html.Div:
+    editor = g.principal.role in EDITORS
     return html.Div(
         className="live-page",
         children=[
             *live_map(),
             html.Aside(
-                className="incident-panel",
+                className="incident-panel workspace-side",
                 children=[
-                    report_form() if g.principal.role in EDITORS else None,
-                    html.P("Click the map to report an incident there.", className="report-hint") if g.principal.role in EDITORS else None,
-                    html.P("Click an incident to see who it affects; click a traveller to see who it is.", className="report-hint"),
-                    html.Section(id=INCIDENT_PEOPLE, className="map-people", style={"display": "none"}),
+                    workspace_config(),
+                    *(_reporting() if editor else []),
+                    html.P("Click an incident (on the map or in the list) to open it; click a traveller to see who it is.",
+                           className="report-hint"),
+                    # Filled by assets/crisis_workspace.js (plain DOM, not Dash).
+                    html.Section(id=PANEL, className="workspace-panel", hidden=True),
                     # Who is coming to the picked incident (assets/crisis_dispatch.js).
                     html.Section(id=ids.MAP_COMING, className="map-coming", style={"display": "none"}),
                     html.H2("Open incidents"),
@@ -55,14 +114,7 @@ dash.clientside_callback(
 )
 
 dash.clientside_callback(
-    ClientsideFunction("crisis", "incidentList"),
-    Output(ids.INCIDENT_LIST, "children"),
-    Input(ids.LIVE_SIGNAL, "data"),
-    Input(ids.MAP_MOUNTED, "data"),
-)
-
-dash.clientside_callback(
-    ClientsideFunction("crisis", "reportOpen"),
+    ClientsideFunction("crisis", "reportPlaced"),
     Output(ids.REPORT_PANEL, "style"),
     Output(ids.REPORT_WHERE, "children"),
     Input(ids.REPORT_CLICK, "data"),
@@ -74,6 +126,44 @@ dash.clientside_callback(
     Input(ids.REPORT_CANCEL, "n_clicks"),
     prevent_initial_call=True,
 )
+
+
+def place(text: str | None) -> tuple[dict[str, Any] | None, str]:
+    """Typed coordinates ("33.89, 35.5") or a place name -> (the point, what was understood)."""
+    text = (text or "").strip()
+    if not text:
+        return None, "Type coordinates (lat, lon) or a place name."
+    match = _COORDS.match(text)
+    if match:
+        lat, lon = float(match.group(1)), float(match.group(2))
+        if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            return None, "The latitude must be between -90 and 90, the longitude between -180 and 180."
+        return {"lat": round(lat, 5), "lon": round(lon, 5)}, f"Pin at {lat:.4f}, {lon:.4f}."
+    countries = current_app.extensions["crisis"].deps.countries
+    found = gazetteer_for(countries)(text, [])
+    if found is None:
+        return None, (f"No place called \"{text}\" in the offline gazetteer (it knows countries): "
+                      "click the map or type coordinates instead.")
+    lat, lon, iso = found
+    return ({"lat": round(lat, 5), "lon": round(lon, 5), "approximate": True},
+            f"Pin in {iso} ({lat:.2f}, {lon:.2f}), approximate: move it by clicking the map.")
+
+
+@dash.callback(
+    Output(ids.REPORT_CLICK, "data", allow_duplicate=True),
+    Output(REPORT_PLACE_MESSAGE, "children"),
+    Input(REPORT_PLACE_GO, "n_clicks"),
+    Input(REPORT_PLACE, "n_submit"),
+    State(REPORT_PLACE, "value"),
+    prevent_initial_call=True,
+)
+def locate(clicks: int | None, submits: int | None, text: str | None) -> Any:
+    if not clicks and not submits:
+        return no_update, no_update
+    point, message = place(text)
+    if point is None:
+        return no_update, message
+    return {**point, "via": "typed"}, message
 
 
 @dash.callback(
@@ -93,5 +183,7 @@ def submit_report(clicks, where, title, kind, severity, radius, description):  #
         return no_update, no_update
     form = {"title": title, "type": kind, "severity": severity, "lat": where["lat"], "lon": where["lon"],
             "radius_km": radius, "description": description or ""}
+    if where.get("approximate"):
+        form["approximate"] = True
     incident_id, message = report_from_form(current_app.extensions["crisis"], g.principal, form)
     return message, ("" if incident_id else no_update)

@@ -74,7 +74,7 @@ def visible_officers(ctx: Any, principal: Any, officers: Mapping[str, Any]) -> d
     region = access.region_scope(principal)
     shown: dict[str, dict[str, Any]] = {}
     for oid, officer in officers.items():
-        if region is not None and officer.region != region:
+        if not access.in_scope(region, (officer.region,)):
             continue
         cut = views_roster.officer_for(principal, officer.to_dict())
         if cut is not None:

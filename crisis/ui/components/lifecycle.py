@@ -1,0 +1,58 @@
+"""An incident's lifecycle buttons: the next step first (and primary), in one fixed order.
+
+The workflow is reported -> verified -> active -> contained -> closed
+(``crisis.domain.incidents.ALLOWED_TRANSITIONS``: a step may be skipped forward, a contained
+incident may flare up again, a closed one may be reopened). The buttons follow that order
+whatever the current status, so they never move about: first the steps forward (the very
+next one is the primary button), then the steps back (flare up, reopen). "Close" asks for
+confirmation in the browser (``data-confirm``, assets/crisis_workspace.js).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from dash import html
+
+from crisis.domain.incidents import ALLOWED_TRANSITIONS
+from crisis.domain.model import IncidentStatus
+from crisis.ui import ids
+
+WORKFLOW = ("reported", "verified", "active", "contained", "closed")
+LABELS = {"verified": "Verify", "active": "Mark active", "contained": "Mark contained", "closed": "Close"}
+BACK_LABELS = {("contained", "active"): "Flared up: mark active again", ("closed", "active"): "Reopen"}
+CONFIRM = {"closed": "Close this incident? It stays visible, greyed, for a while, and can be reopened."}
+
+
+def steps(status: str, allowed: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """The lifecycle steps from ``status``: [{"to", "label", "primary", "confirm"}], forward
+    steps first in workflow order (the first is primary), then steps back."""
+    if allowed is None:
+        allowed = [s.value for s in ALLOWED_TRANSITIONS[IncidentStatus(status)]]
+    allowed = set(allowed)
+    here = WORKFLOW.index(status) if status in WORKFLOW else -1
+    forward = [s for s in WORKFLOW if s in allowed and WORKFLOW.index(s) > here]
+    back = [s for s in WORKFLOW if s in allowed and WORKFLOW.index(s) <= here]
+    out = []
+    for n, to in enumerate(forward + back):
+        out.append({"to": to, "label": BACK_LABELS.get((status, to)) or LABELS.get(to, to),
+                    "primary": n == 0, "confirm": CONFIRM.get(to)})
+    return out
+
+
+def workflow_table() -> dict[str, list[dict[str, Any]]]:
+    """Every status's steps, for the browser (the incident panel of the live map)."""
+    return {s.value: steps(s.value) for s in IncidentStatus}
+
+
+def lifecycle_buttons(incident_id: str, status: str, allowed: Iterable[str] | None = None) -> html.Div:
+    """The buttons (pattern ids ``ids.status_action``) in workflow order, the next step primary."""
+    buttons = []
+    for step in steps(status, allowed):
+        extra = {"data-confirm": step["confirm"]} if step["confirm"] else {}
+        buttons.append(html.Button(
+            step["label"], id=ids.status_action(incident_id, step["to"]),
+            className="action lifecycle-step action-" + step["to"] + (" action-primary lifecycle-next" if step["primary"] else ""),
+            **extra))
+    return html.Div(buttons, className="detail-actions lifecycle", **{"data-status": status})

@@ -1,0 +1,392 @@
+"""The shift log and the handover summary, as a caller may see them.
+
+The shift log (``log_entries``) is read, not kept: automatic entries come from what the
+product already records, and free notes from their own append-only stream.
+
+- every change to an incident (created, status, facts, owner, notes; by a person, a feed or
+  the simulator): the incident's own history (``crisis.adapters.incident_store``);
+- every other change made by a person (areas and phases, movements, accountability
+  statuses, check-ins, roster and dispatches, handsets, imports): the audit trail
+  (``crisis.adapters.audit``), in plain words. Sign-ins, refusals, position batches and
+  feed documents are not changes to the situation and are left out (feed documents show
+  as the incidents they created or changed);
+- free notes (``crisis.adapters.shiftlog_store``).
+
+Scope: an incident's entries follow the incident's regions; an area's, a movement's and a
+dispatch's follow the area or the incident; a note follows the regions it names. Entries
+that belong to no region (a roster rotation, a travellers import, a note for every region)
+are for readers of every region only. Everything goes through ``crisis.domain.access``.
+
+The handover summary (``handover``): open incidents, people not accounted for, movements
+in progress, dispatches in flight, roster coverage warnings and the notes of the shift,
+limited to the caller's scope, as JSON, CSV or Markdown (``handover_csv``, ``handover_md``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from crisis import views, views_areas, views_roster
+from crisis.adapters.audit import AuditQuery
+from crisis.adapters.shiftlog_store import ShiftLogStore
+from crisis.bootstrap import Context
+from crisis.domain import access
+from crisis.domain import accountability as acc
+from crisis.domain.incidents import is_stale
+from crisis.domain.model import Incident
+from crisis.domain.regions import REGIONS
+from crisis.domain.serialize import incident_to_dict
+
+# Who may read the shift log and the handover: duty officers, admins, regional desks (their
+# regions). Walls do not: a log names people.
+READERS = (*access.EDITORS, "regional_desk")
+WRITERS = access.EDITORS  # free notes
+DEFAULT_HOURS = 12
+MAX_HOURS = 24 * 7
+MAX_ENTRIES = 500
+FORMATS = ("json", "csv", "md")
+
+_SKIPPED = ("auth.", "access.", "token.", "user.", "incident.", "positions.", "feed.", "shiftlog.", "dispatch.position")
+ACTION_WORDS = {
+    "area.create": "Security area created",
+    "area.phase": "Security phase changed",
+    "area.update": "Security area changed",
+    "movement.confirm": "Movement confirmed",
+    "movement.person_add": "Person added to a movement",
+    "movement.progress": "Movement progress",
+    "movement.person_remove": "Person taken off a movement",
+    "accountability.status_set": "Accountability status set",
+    "checkin.record": "Check-in",
+    "dispatch.create": "Surge officer dispatched",
+    "dispatch.step": "Dispatch moved on",
+    "device.add": "Handset registered",
+    "device.remove": "Handset removed",
+    "travellers.import": "Travellers imported",
+    "roster.officers_import": "Surge officers imported",
+    "roster.slots_add": "Standby slots added",
+    "roster.slot_change": "Standby slot changed",
+    "roster.slot_remove": "Standby slot removed",
+    "roster.override": "Standby slot given to another officer",
+    "roster.swap": "Standby slots swapped",
+    "roster.rotation": "Rotation laid out",
+    "roster.leave_add": "Leave recorded",
+    "roster.leave_remove": "Leave removed",
+}
+
+
+def incident_regions(incident: Incident) -> tuple[str | None, ...]:
+    return tuple(incident.regions) or (incident.region,)
+
+
+def _time(value: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _sees(who: access.HasRole, regions: Iterable[str | None] | None) -> bool:
+    """Regions None or empty: the thing belongs to no region; only readers of every region see it."""
+    wanted = [r for r in regions or () if r]
+    if not wanted:
+        return access.regions_of(who) is None and access.can_read(who)
+    return access.may_see_regions(who, wanted)
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k.replace('_', ' ')} {_value(v)}" for k, v in value.items() if not isinstance(v, (list, dict)))
+    if isinstance(value, (list, tuple)):
+        return f"{len(value)} items"
+    return str(value).replace("_", " ")
+
+
+def _summary(after: Any, limit: int = 160) -> str:
+    text = _value(after) if after not in (None, "", {}) else ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _change_text(change: Mapping[str, Any]) -> str:
+    parts = []
+    if change.get("status"):
+        start = change.get("status_from")
+        parts.append(f"status {start} -> {change['status']}" if start else f"status {change['status']}")
+    if change.get("fields"):
+        parts.append("changed " + ", ".join(str(f).replace("_", " ") for f in change["fields"]))
+    if change.get("owner"):
+        parts.append(f"owner {change['owner']}")
+    if change.get("note"):
+        parts.append(f"note: {change['note']}")
+    return "; ".join(parts) or str(change.get("kind", "changed")).replace("_", " ")
+
+
+class _Places:
+    """The regions an audit entry's target belongs to, looked up once each."""
+
+    def __init__(self, ctx: Context, incidents: Mapping[str, Incident]) -> None:
+        self._ctx = ctx
+        self._incidents = incidents
+        self._areas: dict[str, Any] = {}
+        self._dispatches: dict[str, str] | None = None
+
+    def incident(self, incident_id: str) -> tuple[str | None, ...] | None:
+        found = self._incidents.get(incident_id)
+        return incident_regions(found) if found is not None else None
+
+    def area(self, area_id: str) -> tuple[str | None, ...] | None:
+        if area_id not in self._areas:
+            self._areas[area_id] = views_areas.areas(self._ctx).get(area_id)
+        area = self._areas[area_id]
+        if not area:
+            return None
+        return tuple(area.get("regions") or ()) or (area.get("region"),)
+
+    def dispatch(self, dispatch_id: str) -> tuple[str | None, ...] | None:
+        if self._dispatches is None:
+            self._dispatches = {d.id: d.incident_id for d in views_roster.state(self._ctx).dispatches}
+        incident_id = self._dispatches.get(dispatch_id)
+        return self.incident(incident_id) if incident_id else None
+
+    def label(self, action: str, target: str) -> str:
+        """What an entry is about, in words: the area's name, the incident's title (and the person)."""
+        head, first = action.split(".")[0], target.split("/")[0]
+        person = target.split("/", 1)[1] if "/" in target else ""
+        name = ""
+        if head in ("area", "movement"):
+            name = str((self._areas.get(first) or {}).get("name") or "")
+        elif head == "dispatch":
+            self.dispatch(target)
+            found = self._incidents.get((self._dispatches or {}).get(target, ""))
+            name = found.title if found is not None else ""
+        elif head == "accountability":
+            kind, _, ident = first.partition(":")
+            found = self._incidents.get(ident) if kind == acc.INCIDENT_SCOPE else None
+            name = found.title if found is not None else str((self._areas.get(ident) or {}).get("name") or "")
+        if not name:
+            return target
+        return f"{name} ({person})" if person else name
+
+    def of(self, action: str, target: str) -> tuple[str | None, ...] | None:
+        head = action.split(".")[0]
+        if head in ("area", "movement"):
+            return self.area(target.split("/")[0])
+        if head == "dispatch":
+            return self.dispatch(target)
+        if head == "accountability":
+            kind, _, ident = target.split("/")[0].partition(":")
+            return self.incident(ident) if kind == acc.INCIDENT_SCOPE else self.area(ident) if kind == acc.AREA_SCOPE else None
+        return None
+
+
+def log_entries(ctx: Context, who: access.HasRole, since: datetime, now: datetime | None = None,
+                limit: int = MAX_ENTRIES) -> list[dict[str, Any]]:
+    """The shift log from ``since``: automatic entries and notes the caller may see, newest first.
+
+    Each entry: ``time`` (ISO), ``kind`` ("incident", "area", "movement", "dispatch", ...,
+    "note"), ``auto`` (False for a note), ``what`` (the thing it is about, in words),
+    ``text``, ``by`` (only for roles that see names), ``incident_id`` (when about one)."""
+    now = now or datetime.now(UTC)
+    names = access.sees_names(who)
+    out: list[dict[str, Any]] = []
+    incidents = {i.id: i for i in ctx.deps.incidents.all()}
+    for incident in incidents.values():
+        if incident.updated_at < since or not _sees(who, incident_regions(incident)):
+            continue
+        for change in ctx.deps.incidents.history(incident.id):
+            at = _time(change.get("time"))
+            if at is None or at < since or at > now:
+                continue
+            seen = access.record_view(who, change)
+            entry = {"time": at.isoformat(), "kind": "incident", "auto": True, "what": incident.title,
+                     "text": _change_text(seen), "incident_id": incident.id}
+            if names:
+                entry["by"] = seen.get("by") or incident.source
+            out.append(entry)
+    places = _Places(ctx, incidents)
+    for record in ctx.audit.entries(AuditQuery(since=since, until=now)):
+        action = str(record.get("action", ""))
+        if action.startswith(_SKIPPED) or action not in ACTION_WORDS:
+            continue
+        target = str(record.get("target", ""))
+        if not _sees(who, places.of(action, target)):
+            continue
+        words = ACTION_WORDS[action]
+        detail = _summary(record.get("after"))
+        what = places.label(action, target)
+        entry = {"time": str(record.get("time")), "kind": action.split(".")[0], "auto": True,
+                 "what": what if names else "", "text": f"{words}: {detail}" if detail else words}
+        if names:
+            entry["by"] = record.get("actor") or ""
+        out.append(entry)
+    for note in ShiftLogStore(ctx.redis).notes(since):
+        if not _sees(who, note["regions"]):
+            continue
+        what = incidents[note["incident_id"]].title if note.get("incident_id") in incidents else ""
+        entry = {"time": note["time"], "kind": "note", "auto": False, "what": what, "text": note["text"],
+                 "incident_id": note.get("incident_id"), "regions": note["regions"], "id": note["id"]}
+        if names:
+            entry["by"] = note["author"]
+        out.append(entry)
+    out.sort(key=lambda e: e["time"], reverse=True)
+    return out[:limit]
+
+
+def scope_label(who: access.HasRole) -> str:
+    regions = access.regions_of(who)
+    if regions is None:
+        return "every region"
+    return ", ".join(REGIONS.get(r, r) for r in sorted(regions)) or "no region"
+
+
+def handover(ctx: Context, who: access.HasRole, now: datetime | None = None, hours: int = DEFAULT_HOURS) -> dict[str, Any]:
+    """What the next shift needs, as the caller may see it (see the module's docstring)."""
+    now = now or datetime.now(UTC)
+    quiet = timedelta(minutes=ctx.settings.stale_incident_minutes)
+    open_incidents = [i for i in views.open_incidents(ctx) if _sees(who, incident_regions(i))]
+    open_incidents.sort(key=lambda i: i.updated_at, reverse=True)
+    open_incidents.sort(key=lambda i: -i.severity)  # most severe first, then the latest changed
+    incidents = []
+    for i in open_incidents:
+        facts = access.record_view(who, incident_to_dict(i))
+        incidents.append({k: facts.get(k) for k in ("id", "title", "type", "category", "severity", "status", "country",
+                                                     "region", "regions", "reported_at", "updated_at", "owner") if k in facts}
+                         | {"stale": is_stale(i, now, quiet)})
+    summary = views.accountability_summary(ctx, who)
+    unaccounted = []
+    for kind, key, name in (("incident", "incidents", "title"), ("movement", "areas", "name")):
+        for item in summary.get(key, []):
+            counts = item["counts"]
+            missing = int(counts.get("total", 0)) - acc.accounted(counts)
+            if missing > 0 or counts.get("needs_help"):
+                unaccounted.append({"kind": kind, "id": item.get("incident") or item.get("area"), "name": item.get(name),
+                                    "not_accounted": missing, "needs_help": int(counts.get("needs_help", 0)),
+                                    "unreachable": int(counts.get("unreachable", 0)),
+                                    "no_response": int(counts.get("no_response", 0)), "total": int(counts.get("total", 0)),
+                                    "accounted_pct": item.get("accounted_pct")})
+    people_total = sum(int(r["counts"].get("total", 0)) - acc.accounted(r["counts"]) for r in summary.get("regions", []))
+    needs_help = sum(int(r["counts"].get("needs_help", 0)) for r in summary.get("regions", []))
+    movements = []
+    for area in views_areas.areas_view(ctx, who, now):
+        movement = area.get("movement")
+        if not movement:
+            continue
+        counts = movement.get("counts") or {}
+        movements.append({"area": area.get("id"), "name": area.get("name"), "phase": area.get("phase"),
+                          "action": movement.get("action"), "safe_haven": (movement.get("safe_haven") or {}).get("name"),
+                          "mode": movement.get("mode"), "expected_arrival": movement.get("expected_arrival"),
+                          **{k: int(counts.get(k, 0)) for k in ("to_move", "moving", "arrived", "stayed", "overdue", "total")}})
+    dispatches = []
+    for d in views_roster.dispatches(ctx, status="active", viewer=who):
+        entry = {"id": d.get("id"), "incident_id": d.get("incident_id"), "incident": d.get("incident_title"),
+                 "status": d.get("status"), "eta": d.get("eta")}
+        if "officer_name" in d and access.sees_names(who):
+            entry["officer"] = d.get("officer_name") or d.get("officer_id")
+        dispatches.append(entry)
+    start, end = views_roster.default_window(ctx)
+    warnings = [{k: w.get(k) for k in ("kind", "region", "from", "to", "message")}
+                for w in views_roster.coverage(ctx, start, end, who)["warnings"]
+                if not w.get("region") or access.may_see_regions(who, [w.get("region")])]
+    since = now - timedelta(hours=hours)
+    notes = [e for e in log_entries(ctx, who, since, now) if e["kind"] == "note"]
+    return {
+        "generated_at": now.isoformat(),
+        "scope": scope_label(who),
+        "shift_hours": hours,
+        "open_incidents": incidents,
+        "unaccounted": {"people": people_total, "needs_help": needs_help, "by_scope": unaccounted},
+        "movements": movements,
+        "dispatches": dispatches,
+        "roster_warnings": warnings,
+        "notes": [{k: n.get(k) for k in ("time", "by", "text", "what") if k in n} for n in notes],
+    }
+
+
+# --- exports -----------------------------------------------------------------------------
+
+CSV_COLUMNS = ("section", "id", "name", "status", "severity", "region", "detail", "time")
+
+
+def region_names(codes: Iterable[str | None] | None) -> str:
+    return ", ".join(REGIONS.get(c, c) for c in codes or () if c)
+
+
+def handover_rows(h: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The summary as one flat table (``CSV_COLUMNS``)."""
+    rows: list[dict[str, Any]] = []
+    for i in h["open_incidents"]:
+        rows.append({"section": "open incident", "id": i["id"], "name": i["title"], "status": i["status"],
+                     "severity": i["severity"], "region": region_names(i.get("regions") or [i.get("region")]),
+                     "detail": ("STALE; " if i["stale"] else "") + str(i.get("type", "")).replace("_", " "),
+                     "time": i["updated_at"]})
+    u = h["unaccounted"]
+    rows.append({"section": "people not accounted for", "name": "total", "detail":
+                 f"{u['people']} not accounted for, {u['needs_help']} need help"})
+    for s in u["by_scope"]:
+        rows.append({"section": "people not accounted for", "id": s["id"], "name": s["name"], "status": s["kind"],
+                     "detail": f"{s['not_accounted']} of {s['total']} not accounted for, {s['needs_help']} need help, "
+                               f"{s['unreachable']} unreachable, {s['no_response']} no response"})
+    for m in h["movements"]:
+        rows.append({"section": "movement", "id": m["area"], "name": m["name"], "status": m["action"],
+                     "detail": f"phase {m['phase']}; to {m['safe_haven'] or 'safe haven not set'}; {m['to_move']} to move, "
+                               f"{m['moving']} moving, {m['arrived']} arrived, {m['overdue']} overdue",
+                     "time": m["expected_arrival"]})
+    for d in h["dispatches"]:
+        rows.append({"section": "dispatch", "id": d["id"], "name": d.get("officer", ""), "status": d["status"],
+                     "detail": f"to {d['incident']}", "time": d["eta"]})
+    for w in h["roster_warnings"]:
+        rows.append({"section": "roster warning", "name": str(w["kind"]).replace("_", " "), "region": region_names([w["region"]]),
+                     "detail": w["message"], "time": w["from"]})
+    for n in h["notes"]:
+        rows.append({"section": "note", "name": n.get("by", ""), "detail": n["text"], "time": n["time"]})
+    return rows
+
+
+def handover_csv(h: Mapping[str, Any]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    for row in handover_rows(h):
+        # A cell that starts like a formula is read as text by spreadsheets (CSV injection).
+        writer.writerow({k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v) for k, v in row.items()})
+    return out.getvalue()
+
+
+def _md(value: Any) -> str:
+    return str("" if value is None else value).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
+    if not rows:
+        return ["None.", ""]
+    return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers),
+            *("| " + " | ".join(_md(c) for c in row) + " |" for row in rows), ""]
+
+
+def handover_md(h: Mapping[str, Any]) -> str:
+    u = h["unaccounted"]
+    lines = [f"# Shift handover: {h['scope']}", "", f"Generated {h['generated_at'][:19].replace('T', ' ')} UTC.", "",
+             f"## Open incidents ({len(h['open_incidents'])})", ""]
+    lines += _table(["Severity", "Incident", "Status", "Region", "Updated", "Stale"],
+                    [[i["severity"], i["title"], i["status"], region_names(i.get("regions") or [i.get("region")]),
+                      str(i["updated_at"])[:16].replace("T", " "), "STALE" if i["stale"] else ""] for i in h["open_incidents"]])
+    lines += [f"## People not accounted for: {u['people']} ({u['needs_help']} need help)", ""]
+    lines += _table(["Where", "Not accounted for", "Needs help", "Unreachable", "No response", "Of"],
+                    [[s["name"], s["not_accounted"], s["needs_help"], s["unreachable"], s["no_response"], s["total"]]
+                     for s in u["by_scope"]])
+    lines += [f"## Movements in progress ({len(h['movements'])})", ""]
+    lines += _table(["Area", "Phase", "Action", "Safe haven", "To move", "Moving", "Arrived", "Overdue", "Expected"],
+                    [[m["name"], m["phase"], m["action"], m["safe_haven"], m["to_move"], m["moving"], m["arrived"],
+                      m["overdue"], m["expected_arrival"]] for m in h["movements"]])
+    lines += [f"## Dispatches in flight ({len(h['dispatches'])})", ""]
+    lines += _table(["Officer", "Incident", "Status", "ETA"],
+                    [[d.get("officer", ""), d["incident"], str(d["status"]).replace("_", " "), d["eta"]] for d in h["dispatches"]])
+    lines += [f"## Roster warnings ({len(h['roster_warnings'])})", ""]
+    lines += [f"- {w['message']}" for w in h["roster_warnings"]] or ["None."]
+    lines += ["", f"## Notes of the last {h['shift_hours']} hours ({len(h['notes'])})", ""]
+    lines += [f"- {str(n['time'])[:16].replace('T', ' ')} {n.get('by', '')}: {n['text']}" for n in h["notes"]] or ["None."]
+    return "\n".join(lines) + "\n"

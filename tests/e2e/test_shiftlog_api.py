@@ -1,0 +1,137 @@
+"""The shift log and the handover over HTTP, on the real server: notes (validated, audited,
+dead-lettered when refused), automatic entries for changes, and the handover summary in
+JSON, CSV and Markdown, each limited to the caller's scope."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import requests
+
+from crisis.adapters import keys
+from crisis.adapters.audit import AuditQuery
+from crisis.bootstrap import Context
+from tests.conftest import LiveServer
+from tests.e2e.test_people_pages_browser import BEIRUT as BEIRUT_OFFICE
+from tests.e2e.test_people_pages_browser import traveller
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+BEIRUT = {"title": "Shelling near Beirut port", "type": "armed_conflict", "severity": 4, "lat": 33.9, "lon": 35.5,
+          "radius_km": 20}
+NAIROBI = {"title": "Riot in central Nairobi", "type": "civil_unrest", "severity": 3, "lat": -1.29, "lon": 36.82,
+           "radius_km": 10}
+
+
+def _incident(server: LiveServer, officer: dict[str, str], body: dict[str, Any]) -> str:
+    answer = requests.post(server.url + "/api/v1/incidents", json=body, headers=officer, timeout=10)
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
+
+
+def test_notes_and_automatic_entries_limited_to_the_callers_scope(context: Context, live_server: LiveServer) -> None:
+    officer = bearer(live_server.token("duty_officer"))
+    beirut = _incident(live_server, officer, BEIRUT)
+    nairobi = _incident(live_server, officer, NAIROBI)
+    assert requests.patch(f"{live_server.url}/api/v1/incidents/{beirut}", json={"status": "active", "note": "confirmed by the CSA"},
+                          headers=officer, timeout=10).status_code == 200
+
+    note = requests.post(live_server.url + "/api/v1/shiftlog/notes", headers=officer, timeout=10,
+                         json={"text": "  Called the Beirut CSA: convoy leaves at 06:00.  ", "region": "middle_east_north_africa",
+                               "incident_id": beirut})
+    assert note.status_code == 201, note.text
+    assert note.json()["text"] == "Called the Beirut CSA: convoy leaves at 06:00."
+    general = requests.post(live_server.url + "/api/v1/shiftlog/notes", json={"text": "Generator test at 14:00."},
+                            headers=officer, timeout=10)
+    assert general.status_code == 201
+    audited = context.audit.page(AuditQuery(action="shiftlog.note")).entries
+    assert {e["target"] for e in audited} == {note.json()["id"], general.json()["id"]}
+    assert audited[0]["role"] == "duty_officer"
+
+    area = requests.post(live_server.url + "/api/v1/areas", json={"name": "South Lebanon (test)", "phase": 2, "country": "LBN"},
+                         headers=officer, timeout=30)
+    assert area.status_code == 201, area.text
+
+    log = requests.get(live_server.url + "/api/v1/shiftlog", headers=officer, timeout=10).json()["entries"]
+    made = [e for e in log if e["kind"] == "area"]
+    assert made and made[0]["what"] == "South Lebanon (test)" and made[0]["text"].startswith("Security area created"), made
+    texts = [e["text"] for e in log]
+    assert any("status reported -> active" in t and "confirmed by the CSA" in t for t in texts), texts
+    assert any(e["kind"] == "incident" and e["incident_id"] == nairobi for e in log)
+    assert [e["time"] for e in log] == sorted((e["time"] for e in log), reverse=True)  # newest first
+    assert {"Called the Beirut CSA: convoy leaves at 06:00.", "Generator test at 14:00."} <= set(texts)
+
+    # A desk of Africa: Nairobi's entries only; not Beirut's, nor the MENA note, nor a note for every region.
+    desk = bearer(live_server.token("regional_desk", "africa"))
+    seen = requests.get(live_server.url + "/api/v1/shiftlog", headers=desk, timeout=10).json()["entries"]
+    assert seen and {e.get("incident_id") for e in seen} == {nairobi}, seen
+    assert not any(e["kind"] == "area" for e in seen)
+    assert not any(e["kind"] == "note" for e in seen)
+    mena = bearer(live_server.token("regional_desk", "middle_east_north_africa"))
+    seen = requests.get(live_server.url + "/api/v1/shiftlog", headers=mena, timeout=10).json()["entries"]
+    assert [e["text"] for e in seen if e["kind"] == "note"] == ["Called the Beirut CSA: convoy leaves at 06:00."]
+
+    # A desk may not write notes; a wall may not read the log.
+    assert requests.post(live_server.url + "/api/v1/shiftlog/notes", json={"text": "x"}, headers=mena, timeout=10).status_code == 403
+    assert requests.get(live_server.url + "/api/v1/shiftlog", headers=bearer(live_server.token("wall")), timeout=10).status_code == 403
+
+
+def test_a_bad_note_is_refused_naming_the_field_and_dead_lettered(context: Context, live_server: LiveServer) -> None:
+    officer = bearer(live_server.token("duty_officer"))
+    for body, field in (({"text": ""}, "text"), ({"text": "x", "region": "atlantis"}, "region"),
+                        ({"text": "x", "colour": "red"}, "colour"), ({"text": "x", "incident_id": "inc-nope"}, "incident_id"),
+                        ({"text": "x" * 4001}, "text")):
+        answer = requests.post(live_server.url + "/api/v1/shiftlog/notes", json=body, headers=officer, timeout=10)
+        assert answer.status_code == 422, (body, answer.text)
+        fields = [e["field"] for e in answer.json()["errors"]]
+        assert field in fields, (body, fields)
+        letter = answer.json()["dead_letter_id"]
+        assert context.redis.xrange(keys.DEADLETTER_STREAM, min=letter, max=letter)
+    broken = requests.post(live_server.url + "/api/v1/shiftlog/notes", data=b"{not json", headers={**officer, "Content-Type": "application/json"},
+                           timeout=10)
+    assert broken.status_code == 400 and broken.json()["dead_letter_id"]
+    assert context.redis.xlen(keys.SHIFTLOG_NOTES) == 0
+    bad = requests.get(live_server.url + "/api/v1/handover?format=pdf", headers=officer, timeout=10)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "format"
+
+
+def test_the_handover_in_json_csv_and_markdown_for_the_callers_scope(context: Context, live_server: LiveServer) -> None:
+    officer = bearer(live_server.token("duty_officer"))
+    beirut = _incident(live_server, officer, BEIRUT)
+    nairobi = _incident(live_server, officer, NAIROBI)
+    closed = _incident(live_server, officer, {**NAIROBI, "title": "Old robbery"})
+    requests.patch(f"{live_server.url}/api/v1/incidents/{closed}", json={"status": "closed"}, headers=officer, timeout=10)
+    people = [traveller(f"HB{n}", f"Person {n}", BEIRUT_OFFICE, n) for n in range(3)]
+    answer = requests.post(live_server.url + "/api/v1/travellers", json=people, headers=officer, timeout=30)
+    assert answer.status_code == 200, answer.text
+    requests.put(f"{live_server.url}/api/v1/incidents/{beirut}/people/HB0", json={"status": "needs_help"}, headers=officer, timeout=10)
+    requests.post(live_server.url + "/api/v1/shiftlog/notes", json={"text": "Watch the port road."}, headers=officer, timeout=10)
+
+    h = requests.get(live_server.url + "/api/v1/handover", headers=officer, timeout=30).json()
+    assert [i["id"] for i in h["open_incidents"]] == [beirut, nairobi]  # most severe first; closed ones left out
+    assert h["unaccounted"]["people"] == 2 and h["unaccounted"]["needs_help"] == 1, h["unaccounted"]
+    scope = next(s for s in h["unaccounted"]["by_scope"] if s["id"] == beirut)
+    assert scope["not_accounted"] == 2 and scope["needs_help"] == 1  # needs help is accounted for, and loud
+    assert [n["text"] for n in h["notes"]] == ["Watch the port road."]
+    assert h["scope"] == "every region" and isinstance(h["roster_warnings"], list)
+
+    desk = bearer(live_server.token("regional_desk", "africa"))
+    d = requests.get(live_server.url + "/api/v1/handover", headers=desk, timeout=30).json()
+    assert [i["id"] for i in d["open_incidents"]] == [nairobi] and d["unaccounted"]["people"] == 0
+    assert d["notes"] == [] and d["scope"] == "Africa"
+
+    answer = requests.get(live_server.url + "/api/v1/handover?format=csv", headers=officer, timeout=30)
+    assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in answer.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert [r["id"] for r in rows if r["section"] == "open incident"] == [beirut, nairobi]
+    assert any(r["section"] == "note" and r["detail"] == "Watch the port road." for r in rows)
+    md = requests.get(live_server.url + "/api/v1/handover?format=md", headers=desk, timeout=30)
+    assert md.status_code == 200 and md.headers["Content-Type"].startswith("text/markdown")
+    assert md.text.startswith("# Shift handover: Africa") and "Riot in central Nairobi" in md.text
+    assert "Beirut" not in md.text

@@ -1,0 +1,190 @@
+"""The wall display in a real headless Chromium at 3840x2160, signed in by its display link:
+legible from across the room (type scales with the screen), no controls, the world drawn
+once, stacked incidents as one marker with a count, every panel, counts and no names; and
+panels pinned and turned by URL parameters.
+
+With CRISIS_SCREENSHOTS=1 the wall is saved to docs/wall.png (CI leaves docs/ alone).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from crisis.auth import display
+from tests.conftest import LiveServer, random_ref
+from tests.e2e.test_people_pages_browser import BEIRUT, NAMES, bearer, traveller
+from tests.e2e.test_roster_browser import NAMES as OFFICER_NAMES
+from tests.e2e.test_roster_browser import _seed as seed_roster
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+W, H = 3840, 2160
+# Places for the other incidents (the most severe 10 are listed, the rest counted).
+PLACES = [("Flood in Dhaka", 23.81, 90.41, 3), ("Earthquake near Kathmandu", 27.72, 85.32, 5),
+          ("Riot in Port-au-Prince", 18.54, -72.34, 4), ("Cyclone over Mauritius", -20.16, 57.5, 4),
+          ("Armed robbery in Lagos", 6.52, 3.38, 2), ("Demonstration in Caracas", 10.48, -66.9, 2),
+          ("Shelling near Donetsk", 48.0, 37.8, 4), ("Carjacking in Johannesburg", -26.2, 28.05, 2),
+          ("Wildfire near Sydney", -33.87, 151.2, 3), ("Abduction near Kidal", 18.44, 1.41, 5),
+          ("Landslide in Cusco", -13.53, -71.97, 3), ("Heat wave in Delhi", 28.61, 77.2, 1)]
+SAME_PLACE = (15.5, 32.56)  # Khartoum: two incidents reported at the very same point
+
+
+def _seed(live_server: LiveServer) -> dict[str, Any]:
+    feed = bearer(live_server.token("feed"))
+    prefix = random_ref("W")[:8].upper()
+    people = [traveller(f"{prefix}{n}", NAMES[n], BEIRUT, n) for n in range(6)]
+    assert requests.post(live_server.url + "/api/v1/travellers", json=people, headers=feed, timeout=30).status_code == 200
+    seed_roster(live_server.context, live_server)  # officers on standby and an incident near Beirut
+    officer = bearer(live_server.token("duty_officer"))
+    posted = []
+    for title, lat, lon, severity in PLACES + [("Exchange of fire in Khartoum", *SAME_PLACE, 5),
+                                               ("Looting in Khartoum", *SAME_PLACE, 3)]:
+        body = {"title": title, "type": "armed_conflict", "severity": severity, "lat": lat, "lon": lon, "radius_km": 25}
+        answer = requests.post(live_server.url + "/api/v1/incidents", json=body, headers=officer, timeout=30)
+        assert answer.status_code == 201, answer.text
+        posted.append(answer.json()["id"])
+    return {"stacked": set(posted[-2:]), "people": people}
+
+
+def _wall(browser: Any, live_server: LiveServer, query: str = "", size: tuple[int, int] = (W, H)) -> Any:
+    token = display.add_display(live_server.context.accounts, random_ref("wall-test-"))
+    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    page.goto(display.display_url(live_server.url, token) + query)
+    page.wait_for_selector("#wall-root", timeout=90_000)
+    page.wait_for_selector(".live-status.ok", timeout=60_000)
+    return page
+
+
+VISIBLE_TEXT_SIZES = """() => {
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    if (!node.textContent.trim()) { continue; }
+    const el = node.parentElement;
+    const box = el.getBoundingClientRect();
+    const style = getComputedStyle(el);
+    if (!box.width || !box.height || style.visibility === 'hidden' || el.closest('.maplibregl-ctrl, .maplibregl-ctrl-attrib')) { continue; }
+    out.push({text: node.textContent.trim().slice(0, 40), size: parseFloat(style.fontSize), cls: el.className});
+  }
+  return out;
+}"""
+
+CONTROLS = """() => Array.from(document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea, [role=button], .modebar'))
+  .filter(el => { const b = el.getBoundingClientRect(); return b.width > 0 && b.height > 0 && getComputedStyle(el).visibility !== 'hidden'; })
+  .map(el => el.outerHTML.slice(0, 80))"""
+
+MAP_VIEW = """() => {
+  const map = window.crisisLive.layer.map;
+  const b = map.getBounds();
+  const box = map.getContainer().getBoundingClientRect();
+  const left = map.project([-180, 0]).x, right = map.project([180, 0]).x;
+  return {copies: map.getRenderWorldCopies(), west: b.getWest(), east: b.getEast(), width: box.width,
+          worldLeft: left, worldRight: right, zoom: map.getZoom(), dragPan: map.dragPan.isEnabled(),
+          scrollZoom: map.scrollZoom.isEnabled(),
+          pointer: getComputedStyle(document.querySelector('#wall-map .js-plotly-plot')).pointerEvents, travellers: !!map.getSource(window.crisisLive.TRAV_SOURCE)};
+}"""
+
+
+def test_wall_at_4k_is_legible_still_drawn_once_and_names_no_one(live_server: LiveServer, browser: Any) -> None:
+    seeded = _seed(live_server)
+    page = _wall(browser, live_server)
+    try:
+        page.wait_for_function("() => document.querySelectorAll('#wall-incident-list li').length >= 10", timeout=120_000)
+        # Every open incident is in exactly one marker, once the map is drawn and fitted.
+        page.wait_for_function("""() => window.crisisWall.state.map && window.crisisLive.state.ready &&
+            Array.from(document.querySelectorAll('.wall-marker')).reduce((n, m) => n + Number(m.dataset.count), 0) ===
+            Array.from(window.crisisLive.state.incidents.values()).filter(m => m.incident.status !== 'closed').length""",
+                               timeout=120_000)
+        page.wait_for_function("() => document.querySelectorAll('.wall-clock').length >= 2", timeout=30_000)
+        assert page.url.endswith("/wall")  # the token left the address bar
+
+        # Every panel is there.
+        for panel in ("#wall-map", "#wall-incidents", "#wall-accountability", "#wall-movements", "#wall-roster", "#wall-clocks"):
+            assert page.is_visible(panel), panel
+
+        # Type that scales with the screen: titles at least 1.2 % of the height, nothing under 1 %.
+        sizes = page.evaluate(VISIBLE_TEXT_SIZES)
+        assert sizes
+        smallest = min(sizes, key=lambda s: s["size"])
+        assert smallest["size"] >= 0.01 * H, smallest
+        for selector in (".shell-title", ".wall-panel-title", ".live-status", ".wall-incident-title"):
+            size = page.eval_on_selector(selector, "el => parseFloat(getComputedStyle(el).fontSize)")
+            assert size >= 0.012 * H, (selector, size)
+
+        # Dark: the page and panels.
+        background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert background == "rgb(11, 18, 25)", background
+
+        # No controls, no sign-out, no API link.
+        assert page.evaluate(CONTROLS) == []
+        body = page.inner_text("body")
+        assert "Sign out" not in body and "API" not in body.split()
+
+        # The world once, fitted to the panel's width, and still.
+        view = page.evaluate(MAP_VIEW)
+        assert view["copies"] is False, view
+        assert abs((view["worldRight"] - view["worldLeft"]) - view["width"]) < 2, view  # one world = the panel's width
+        assert not view["scrollZoom"] and view["pointer"] == "none", view
+        assert view["travellers"], view
+
+        # Two incidents at one place: one marker with the count 2.
+        stacked = page.eval_on_selector_all(".wall-marker.stacked", "els => els.map(e => [e.dataset.count, e.dataset.incidentIds, e.innerText])")
+        mine = [s for s in stacked if set(s[1].split()) >= seeded["stacked"]]
+        assert mine and mine[0][0] == "2" and mine[0][2] == "2", stacked
+        assert page.locator(".wall-legend").inner_text().count("critical") == 1
+
+        # The list is capped and says so.
+        assert page.locator("#wall-incident-list li").count() == 10
+        more = page.inner_text("#wall-incidents-more")
+        assert "not shown" in more, more
+        first = page.locator("#wall-incident-list li .wall-sev-badge").first.inner_text()
+        assert first == "5"
+
+        # Roster cover (counts), clocks (UTC and the configured zones), accountability (counts).
+        page.wait_for_function("() => document.querySelector('#wall-roster-standby').innerText.includes('on standby now')", timeout=10_000)
+        clocks = page.inner_text("#wall-clocks")
+        for label in ("UTC", "New York", "Zurich", "Bangkok"):
+            assert label in clocks, clocks
+        assert "accounted for" in page.inner_text("#wall-accountability") or "Nobody" in page.inner_text("#wall-accountability")
+
+        # Counts, never names.
+        text = page.inner_text("body")
+        for name in NAMES + OFFICER_NAMES:
+            assert name not in text, name
+
+        # Live: a new incident appears in the list and on the map.
+        officer = bearer(live_server.token("duty_officer"))
+        body = {"title": "Coup attempt in the capital", "type": "armed_conflict", "severity": 5, "lat": 12.64, "lon": -8.0}
+        new = requests.post(live_server.url + "/api/v1/incidents", json=body, headers=officer, timeout=30).json()["id"]
+        page.wait_for_selector(f"#wall-incident-list li[data-incident-id='{new}']", timeout=20_000)
+        page.wait_for_function(f"() => Array.from(document.querySelectorAll('.wall-marker')).some(m => m.dataset.incidentIds.split(' ').includes('{new}'))",
+                               timeout=20_000)
+        page.wait_for_timeout(1500)  # the travellers layer and tiles settle
+        if os.environ.get("CRISIS_SCREENSHOTS") == "1":
+            page.screenshot(path=str(DOCS / "wall.png"))
+        assert page.errors == []
+    finally:
+        page.context.close()
+
+
+def test_url_parameters_pin_panels_and_turn_them(live_server: LiveServer, browser: Any) -> None:
+    page = _wall(browser, live_server, "&panels=incidents,clocks&rotate=5", size=(1920, 1080))
+    try:
+        assert page.locator("#wall-map").count() == 0 and page.locator("#wall-roster").count() == 0
+        page.wait_for_selector("#wall-incidents.wall-shown", timeout=5_000)
+        assert not page.is_visible("#wall-clocks")
+        page.wait_for_selector("#wall-clocks.wall-shown", timeout=8_000)
+        assert not page.is_visible("#wall-incidents")
+        page.wait_for_selector("#wall-incidents.wall-shown", timeout=8_000)  # and round again
+        # Never under 14 px on a smaller screen either.
+        assert page.eval_on_selector("html", "el => parseFloat(getComputedStyle(el).fontSize)") >= 14
+        assert page.errors == []
+    finally:
+        page.context.close()

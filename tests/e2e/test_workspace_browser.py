@@ -1,0 +1,330 @@
+"""The duty officer workspace on the live map (/), in a real headless Chromium.
+
+- A list item or an incident marker opens the incident beside the map (#incident-panel):
+  facts with the event's age and the last update, our people (needs help first, "%
+  accounted for"), the movements under way around it and the best 5 surge candidates;
+  a dispatch is 3 clicks from the landing page (open, Send, Confirm).
+- Reporting is explicit: "Report an incident", then a map click, typed coordinates or a
+  place name from the offline gazetteer puts a pin; a click on the map alone reports nothing.
+- The incident list changes only what changed: no DOM change while positions stream,
+  text stays selected, and an item can be clicked meanwhile.
+- The lifecycle buttons: next step first, fixed order, Close asks first; a closed
+  incident stays on the list, greyed, under a heading that says for how long.
+- Form errors in plain words.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+import requests
+
+from crisis.bootstrap import Context
+from tests.conftest import LiveServer, random_ref
+from tests.e2e.test_areas_api import SOUTH, import_population
+from tests.e2e.test_map_scale_browser import _zoom_to
+from tests.e2e.test_people_pages_browser import open_page
+from tests.e2e.test_roster_browser import _seed
+
+PIN = """() => { const map = window.crisisLive.layer.map, s = map && map.getSource('crisis-report-pin');
+                 const d = s && s.serialize().data; return d && d.features.length ? d.features[0].geometry.coordinates : null; }"""
+
+
+@pytest.fixture
+def opened(browser: Any, live_server: LiveServer) -> Any:
+    """open(path): a signed-in duty officer's page; every page is closed after the test, passed or not."""
+    pages: list[Any] = []
+
+    def open_(path: str) -> Any:
+        page = open_page(browser, live_server, path)
+        pages.append(page)
+        return page
+
+    yield open_
+    for page in pages:
+        page.context.close()
+    
+
+def _post_incident(live_server: LiveServer, **fields: Any) -> dict[str, Any]:
+    body = {"title": "Incident " + random_ref(), "type": "riot", "severity": 3, "lat": 10.0, "lon": 10.0, **fields}
+    answer = requests.post(live_server.url + "/api/v1/incidents", json=body,
+                           headers={"Authorization": "Bearer " + live_server.token("feed")}, timeout=30)
+    assert answer.status_code == 201, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def _item(incident_id: str) -> str:
+    return f"#incident-list li[data-incident-id='{incident_id}']"
+
+
+def test_a_list_item_opens_the_incident_and_a_dispatch_takes_three_clicks(context: Context, live_server: LiveServer,
+                                                                          opened: Any) -> None:
+    incident = _seed(context, live_server)  # three officers on standby, an incident near Beirut
+    officer = {"Authorization": "Bearer " + live_server.token("duty_officer")}
+    import_population(live_server, officer)  # travellers in Tyre (inside SOUTH) and Beirut
+    area = requests.post(live_server.url + "/api/v1/areas", json={"name": "South Lebanon", "phase": 3, "geometry": SOUTH},
+                         headers=officer, timeout=30)
+    assert area.status_code == 201, area.text
+    page = opened("/")
+    clicks = 0
+
+    page.wait_for_selector(_item(incident), timeout=30_000)
+    page.click(_item(incident))
+    clicks += 1
+    page.wait_for_selector("#incident-panel-facts [data-fact='age']", timeout=30_000)
+    facts = page.inner_text("#incident-panel-facts").lower()
+    assert "event age" in facts and "last update" in facts and "reported 20" in facts, facts
+    assert "Kidnapping near Beirut" in page.inner_text("#incident-panel-title")
+    assert page.locator("#report-panel").is_hidden()  # opening an incident is not reporting one
+    page.wait_for_selector("#incident-panel-people:has-text('% accounted for')", timeout=30_000)
+    page.wait_for_selector("#incident-panel-movements .ip-movement", timeout=30_000)
+    movement = page.inner_text("#incident-panel-movements")
+    assert "South Lebanon" in movement and "relocation" in movement and "to move" in movement, movement
+    page.wait_for_selector("#incident-panel-candidates .candidate-send", timeout=30_000)
+    ranked = page.eval_on_selector_all("#incident-panel-candidates li.candidate", "els => els.map(e => e.dataset.officerId)")
+    assert ranked[0] == "OF-AMIRA" and set(ranked) == {"OF-AMIRA", "OF-JEAN", "OF-KOFI"}, ranked
+    assert page.get_attribute("#incident-panel-open", "href") == f"/incident/{incident}"
+
+    page.click("#incident-panel-candidates .candidate-send[data-officer-id='OF-AMIRA']")
+    clicks += 1
+    page.wait_for_selector("#incident-panel-confirm:visible", timeout=20_000)
+    assert "Amira Haddad" in page.inner_text("#incident-panel-confirm-box")
+    assert context.roster.dispatches() == []  # Send alone dispatches no one
+    page.click("#incident-panel-confirm")
+    clicks += 1
+    page.wait_for_selector("#incident-panel-dispatch-result.dispatch-done", timeout=30_000)
+    assert "Dispatched Amira Haddad" in page.inner_text("#incident-panel-dispatch-result")
+    dispatches = context.roster.dispatches()
+    assert [(d.officer_id, d.incident_id, d.status) for d in dispatches] == [("OF-AMIRA", incident, "requested")]
+    assert clicks == 3
+    assert page.errors == []
+
+
+def test_a_marker_opens_the_incident_and_reporting_is_explicit(context: Context, live_server: LiveServer, opened: Any) -> None:
+    incident = _post_incident(live_server, title="Roadblock at the border", lat=-20.0, lon=-50.0, severity=4)
+    page = opened("/")
+    page.wait_for_function(
+        "id => { const g = document.querySelector('#live-map .js-plotly-plot');"
+        " return !!g && !!g.data && Array.from(g.data[1].customdata || []).includes(id); }",
+        arg=incident["id"], timeout=30_000)
+    page.wait_for_function("() => !!window.crisisLive.layer.map", timeout=30_000)
+    at = _zoom_to(page, -20.0, -50.0, 6)
+    page.mouse.move(at["x"] - 20, at["y"])
+    page.mouse.move(at["x"], at["y"])
+    page.wait_for_timeout(300)
+    page.mouse.click(at["x"], at["y"])  # the marker
+    page.wait_for_selector("#incident-panel-title:has-text('Roadblock at the border')", timeout=30_000)
+    assert page.locator("#report-panel").is_hidden()
+    # An empty spot of the map, without "Report an incident": nothing is reported, no pin.
+    page.mouse.click(at["x"] + 150, at["y"] + 120)
+    page.wait_for_timeout(500)
+    assert page.locator("#report-panel").is_hidden() and page.evaluate(PIN) is None
+
+    # Report: the button, then a click on the map puts the pin there and opens the form.
+    page.click("#report-start")
+    page.wait_for_selector("#report-locate:visible", timeout=20_000)
+    page.mouse.click(at["x"] + 150, at["y"] + 120)
+    page.wait_for_selector("#report-panel:visible", timeout=20_000)
+    pin = page.wait_for_function(PIN, timeout=20_000).json_value()
+    assert -25 < pin[1] < -20 and -50 < pin[0] < -45, pin  # south-east of the marker, where clicked
+    assert page.inner_text("#report-where").startswith("Pin at ")
+    # Typed coordinates move it.
+    page.fill("#report-place", "33.89, 35.5")
+    page.click("#report-place-go")
+    page.wait_for_function(PIN.replace("return d && d.features.length ? d.features[0].geometry.coordinates : null;",
+                                       "return d && d.features.length && Math.abs(d.features[0].geometry.coordinates[1] - 33.89) < 1e-6;"),
+                           timeout=20_000)
+    assert "33.8900, 35.5000" in page.inner_text("#report-where")
+    # A place name from the offline gazetteer; an unknown one is said in words.
+    page.fill("#report-place", "Atlantis")
+    page.press("#report-place", "Enter")
+    page.wait_for_selector("#report-place-message:has-text('No place called')", timeout=20_000)
+    page.fill("#report-place", "Kenya")
+    page.click("#report-place-go")
+    page.wait_for_selector("#report-place-message:has-text('KEN')", timeout=20_000)
+    pin = page.wait_for_function(PIN.replace("return d && d.features.length ? d.features[0].geometry.coordinates : null;",
+                                             "return d && d.features.length && d.features[0].geometry.coordinates[1] < 5 ? "
+                                             "d.features[0].geometry.coordinates : null;"), timeout=20_000).json_value()
+    assert -5 < pin[1] < 5 and 33 < pin[0] < 42, pin  # Kenya
+    # An error in words, then the report.
+    page.click("#report-submit")
+    page.wait_for_selector("#report-result:has-text('Give the incident a title.')", timeout=30_000)
+    assert "Field required" not in page.inner_text("#report-result")
+    page.fill("#report-title", "Protest at the ministry")
+    page.click("#report-submit")
+    # (has-text ignores case: "Not reported: ..." would match "Reported:")
+    page.wait_for_function("() => document.getElementById('report-result').textContent.startsWith('Reported:')", timeout=30_000)
+    incident_id = page.inner_text("#report-result").rsplit("(", 1)[1].rstrip(").")
+    stored = context.deps.incidents.get(incident_id)
+    assert stored is not None and stored.approximate and stored.country == "KEN" and stored.source == "ui"
+    page.wait_for_function(PIN.replace("return d && d.features.length ? d.features[0].geometry.coordinates : null;",
+                                       "return !d || d.features.length === 0;"), timeout=20_000)  # the pin goes
+    assert page.errors == []
+
+
+def _stream_positions(live_server: LiveServer, stop: threading.Event) -> threading.Thread:
+    feed = {"Authorization": "Bearer " + live_server.token("feed")}
+
+    def run() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            batch = [{"traveller_id": f"S{i}", "lat": -10 + (i + n) % 50 * 0.01, "lon": 20 + i * 0.01} for i in range(200)]
+            requests.post(live_server.url + "/api/v1/positions", json=batch, headers=feed, timeout=30)
+            time.sleep(0.1)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+COUNT_MUTATIONS = """() => { window.__mutations = []; const list = document.getElementById('incident-list');
+    const key = node => node.dataset ? (node.dataset.incidentId || node.dataset.note || '?') : '?';
+    window.__observer = new MutationObserver(records => records.forEach(r => {
+        if (r.target === list) {  // an item added, removed or moved: that item
+            Array.from(r.addedNodes).concat(Array.from(r.removedNodes)).forEach(n => window.__mutations.push(key(n)));
+            return; }
+        const item = (r.target.closest ? r.target : r.target.parentElement).closest('li');
+        window.__mutations.push(item ? key(item) : 'list'); }));
+    window.__observer.observe(list, {childList: true, subtree: true, characterData: true, attributes: true}); }"""
+
+
+def test_the_list_changes_only_what_changed_while_positions_stream(context: Context, live_server: LiveServer,
+                                                                    opened: Any) -> None:
+    incidents = [_post_incident(live_server, title=f"Incident {n}", severity=1 + n % 5, lat=5.0 + n, lon=5.0 + n)
+                 for n in range(8)]
+    page = opened("/")
+    for incident in incidents:
+        page.wait_for_selector(_item(incident["id"]), timeout=30_000)
+    stop = threading.Event()
+    thread = _stream_positions(live_server, stop)
+    try:
+        page.wait_for_function("() => window.crisisLive.layer.stats.points >= 200", timeout=30_000)
+        page.evaluate(COUNT_MUTATIONS)
+        # Select an item's title text while positions stream: it stays selected.
+        title = _item(incidents[3]["id"]) + " .incident-title"
+        page.evaluate("""sel => { const r = document.createRange(); r.selectNodeContents(document.querySelector(sel));
+                                  const s = window.getSelection(); s.removeAllRanges(); s.addRange(r); }""", title)
+        page.wait_for_timeout(5_000)
+        mutations = page.evaluate("() => window.__mutations.length")
+        assert mutations <= 2, page.evaluate("() => window.__mutations")  # was 80 in 5 s when rebuilt
+        assert page.evaluate("() => window.getSelection().toString()") == "Incident 3"
+        # A change to one incident changes that item only.
+        page.evaluate("() => { window.__mutations = []; }")
+        answer = requests.patch(f"{live_server.url}/api/v1/incidents/{incidents[5]['id']}", json={"title": "Incident 5 renamed"},
+                                headers={"Authorization": "Bearer " + live_server.token("duty_officer")}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        page.wait_for_selector(_item(incidents[5]["id"]) + ":has-text('Incident 5 renamed')", timeout=30_000)
+        page.wait_for_timeout(300)
+        touched = set(page.evaluate("() => window.__mutations"))
+        assert touched == {incidents[5]["id"]}, touched
+        # Clickable while positions stream.
+        page.evaluate("() => window.getSelection().removeAllRanges()")
+        page.click(_item(incidents[2]["id"]))
+        page.wait_for_selector("#incident-panel-title:has-text('Incident 2')", timeout=30_000)
+        assert "picked" in (page.get_attribute(_item(incidents[2]["id"]), "class") or "")
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert page.errors == []
+
+
+def test_lifecycle_next_step_first_close_asks_and_a_closed_incident_stays_greyed(context: Context, live_server: LiveServer,
+                                                                                opened: Any) -> None:
+    incident = _post_incident(live_server, title="Shooting at the checkpoint", severity=4)
+    page = opened("/")
+    page.wait_for_selector(_item(incident["id"]), timeout=30_000)
+    page.click(_item(incident["id"]))
+    steps = "() => Array.from(document.querySelectorAll('#incident-panel-lifecycle button')).map(b => b.textContent)"
+    page.wait_for_selector("#incident-panel-lifecycle button", timeout=30_000)
+    assert page.evaluate(steps) == ["Verify", "Mark active", "Mark contained", "Close"]
+    assert page.get_attribute("#incident-panel-lifecycle button >> nth=0", "class").count("lifecycle-next") == 1
+    page.click("#incident-panel-lifecycle button:has-text('Verify')")
+    page.wait_for_selector("#incident-panel-lifecycle[data-status='verified']", timeout=30_000)
+    assert page.evaluate(steps) == ["Mark active", "Mark contained", "Close"]
+    page.wait_for_selector("#incident-panel-facts [data-fact='status'] dd:has-text('verified')", timeout=30_000)
+    # Close asks first: dismissed, nothing changes.
+    asked: list[str] = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    page.click("#incident-panel-lifecycle button:has-text('Close')")
+    page.wait_for_timeout(800)
+    assert asked and "Close this incident?" in asked[0]
+    assert context.deps.incidents.get(incident["id"]).status.value == "verified"
+    page.once("dialog", lambda d: d.accept())
+    page.click("#incident-panel-lifecycle button:has-text('Close')")
+    page.wait_for_selector("#incident-panel-lifecycle[data-status='closed']", timeout=30_000)
+    assert context.deps.incidents.get(incident["id"]).status.value == "closed"
+    assert page.evaluate(steps) == ["Reopen"]
+    # Still on the list, greyed, under a heading that says for how long.
+    page.wait_for_selector(_item(incident["id"]) + ".incident-closed", timeout=30_000)
+    assert "Closed in the last 60 min" in page.inner_text("#incident-list li.incident-closed-head")
+    order = page.eval_on_selector_all("#incident-list li", "els => els.map(e => e.dataset.incidentId || e.dataset.note)")
+    assert order.index("__closed") < order.index(incident["id"])
+    assert page.errors == []
+
+
+def _open_board(opened: Any) -> Any:
+    page = opened("/incidents")
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    return page
+
+
+def test_board_age_and_updated_apart_stale_visible_at_1920_closed_greyed_and_detail_live(
+        context: Context, live_server: LiveServer, opened: Any) -> None:
+    drought = _post_incident(live_server, title="Drought in the south", type="drought", severity=2,
+                             reported_at="2019-06-01T00:00:00Z", lat=-15.0, lon=30.0)
+    riot = _post_incident(live_server, title="Riot in the capital", severity=4, lat=12.0, lon=15.0)
+    page = _open_board(opened)
+    row = f".ag-center-cols-container .ag-row[row-id='{drought['id']}']"
+    page.wait_for_selector(row, timeout=30_000)
+    age = page.inner_text(row + " .ag-cell[col-id='reported_at']")
+    updated = page.inner_text(row + " .ag-cell[col-id='updated_at']")
+    assert age.endswith(" y") and float(age.split()[0]) >= 5, age  # since the event: years
+    assert updated.endswith((" s", " min")), updated  # since the last update: just now
+    headers = page.eval_on_selector_all("#incident-grid .ag-header-cell", "els => els.map(e => e.getAttribute('col-id'))")
+    assert "reported_at" in headers and "updated_at" in headers
+    # The Stale column is on screen at 1920 x 1080, inside the grid, not scrolled off.
+    stale = page.locator("#incident-grid .ag-header-cell[col-id='stale']").bounding_box()
+    grid = page.locator("#incident-grid").bounding_box()
+    assert stale is not None and stale["x"] + stale["width"] <= grid["x"] + grid["width"] + 1, (stale, grid)
+    assert stale["x"] + stale["width"] <= 1920
+
+    # The detail follows the incident live (reopened, closed... by someone else).
+    page.click(f".ag-row[row-id='{riot['id']}'] .ag-cell[col-id='title']")
+    page.wait_for_selector(f".incident-detail[data-incident-id='{riot['id']}']", timeout=30_000)
+    officer = {"Authorization": "Bearer " + live_server.token("duty_officer")}
+    answer = requests.patch(f"{live_server.url}/api/v1/incidents/{riot['id']}", json={"status": "active"}, headers=officer, timeout=30)
+    assert answer.status_code == 200, answer.text
+    page.wait_for_selector("#incident-detail .fact:has-text('active')", timeout=30_000)
+    # Closed: still on the board, greyed, while the filter says how long closed ones stay.
+    answer = requests.patch(f"{live_server.url}/api/v1/incidents/{riot['id']}", json={"status": "closed"}, headers=officer, timeout=30)
+    assert answer.status_code == 200, answer.text
+    page.wait_for_selector(f".ag-center-cols-container .ag-row.row-closed[row-id='{riot['id']}']", timeout=30_000)
+    assert "greyed, for 60 min" in page.inner_text("#board-closed-note")
+    assert page.errors == []
+
+
+def test_board_lifecycle_buttons_in_workflow_order_and_close_asks(context: Context, live_server: LiveServer, opened: Any) -> None:
+    incident = _post_incident(live_server, title="Carjacking on the airport road", severity=3)
+    page = _open_board(opened)
+    page.wait_for_selector(f".ag-row[row-id='{incident['id']}'] .ag-cell[col-id='title']", timeout=30_000)
+    page.click(f".ag-row[row-id='{incident['id']}'] .ag-cell[col-id='title']")
+    buttons = "() => Array.from(document.querySelectorAll('#incident-detail .detail-actions button')).map(b => b.textContent)"
+    page.wait_for_selector("#incident-detail .detail-actions button", timeout=30_000)
+    assert page.evaluate(buttons) == ["Verify", "Mark active", "Mark contained", "Close"]
+    assert "lifecycle-next" in (page.get_attribute("#incident-detail .detail-actions button >> nth=0", "class") or "")
+    page.once("dialog", lambda d: d.dismiss())
+    page.click("#incident-detail .detail-actions button:has-text('Close')")
+    page.wait_for_timeout(1_000)
+    assert context.deps.incidents.get(incident["id"]).status.value == "reported"
+    page.once("dialog", lambda d: d.accept())
+    page.click("#incident-detail .detail-actions button:has-text('Close')")
+    deadline = time.monotonic() + 30
+    while context.deps.incidents.get(incident["id"]).status.value != "closed" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert context.deps.incidents.get(incident["id"]).status.value == "closed"
+    page.wait_for_selector("#incident-detail .detail-actions button:has-text('Reopen')", timeout=30_000)
+    assert page.errors == []
