@@ -19,6 +19,11 @@ like the demo's) for the whole run. A duty officer signs in in headless Chromium
   (CDP ``Performance.getMetrics`` ``TaskDuration``, delta / wall time), and the long
   tasks (> 50 ms, PerformanceObserver) summed, as a cross-check.
 
+Map frames are counted in the page (MapLibre ``render`` events: per second, per incident, in
+the second after each POST), and every GeoJSON ``setData`` by source; ``--trace`` adds the
+canvas readback time per frame; ``--alternate N`` switches the frame gate
+(assets/crisis_live_frames.js) off and on every N incidents and compares the two in one run.
+
 The travellers layer's own cost is reported too (crisis_live.js ``layer.stats``: updates,
 main-thread ms per update). Chromium runs with --disable-gpu: WebGL is software
 (SwiftShader) in the GPU process, so drawing costs CPU there, not on the page's main thread.
@@ -75,13 +80,25 @@ PROBE_JS = """() => {
       const id = ids[i];
       if (window.__drawn[id] !== undefined || !(window.__want || {})[id]) { continue; }
       const p = map.project([data.lon[i], data.lat[i]]);
-      const hit = map.queryRenderedFeatures([[p.x - 2, p.y - 2], [p.x + 2, p.y + 2]])
-        .some(f => f.layer && f.layer.id.indexOf(prefix) === 0);
+      const box = [[p.x - 2, p.y - 2], [p.x + 2, p.y + 2]];
+      const hit = map.queryRenderedFeatures(box).some(f => f.layer && f.layer.id.indexOf(prefix) === 0);
       if (hit) { window.__drawn[id] = performance.timeOrigin + performance.now(); }
     }
   };
   window.__renders = 0;
-  map.on('render', () => { window.__renders += 1; check(); });
+  window.__renderAt = [];
+  map.on('render', () => { window.__renders += 1; window.__renderAt.push(performance.timeOrigin + performance.now()); check(); });
+  // Every GeoJSON setData (the travellers', the incidents', Plotly's), by source id.
+  window.__setData = {};
+  const proto = Object.getPrototypeOf(map.getSource(window.crisisLive.TRAV_SOURCE));
+  if (!proto.__benchWrapped) {
+    const setData = proto.setData;
+    proto.setData = function (d) {
+      window.__setData[this.id] = (window.__setData[this.id] || 0) + 1;
+      return setData.apply(this, arguments);
+    };
+    proto.__benchWrapped = true;
+  }
   window.__want = {};
 }"""
 
@@ -197,7 +214,7 @@ def _metric(cdp: Any, name: str) -> float:
 
 
 def run(travellers: int = 100_000, incidents: int = 40, moving: int = 1000, min_gap_s: float = 1.0,
-        max_gap_s: float = 2.0, seed: int = 11) -> dict[str, Any]:
+        max_gap_s: float = 2.0, seed: int = 11, variant: str = "gate", alternate: int = 0) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
@@ -217,7 +234,7 @@ def run(travellers: int = 100_000, incidents: int = 40, moving: int = 1000, min_
                 chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 try:
                     return _measure(chromium, server, feed_token, travellers, incidents, rng, min_gap_s, max_gap_s,
-                                    mover, seed_s, moving)
+                                    mover, seed_s, moving, variant, alternate)
                 finally:
                     chromium.close()
         finally:
@@ -226,8 +243,13 @@ def run(travellers: int = 100_000, incidents: int = 40, moving: int = 1000, min_
 
 
 def _measure(chromium: Any, server: Server, feed_token: str, travellers: int, incidents: int, rng: random.Random,
-             min_gap_s: float, max_gap_s: float, mover: Mover, seed_s: float, moving: int) -> dict[str, Any]:
+             min_gap_s: float, max_gap_s: float, mover: Mover, seed_s: float, moving: int,
+             variant: str = "gate", alternate: int = 0) -> dict[str, Any]:
     page = chromium.new_page(viewport={"width": 1600, "height": 900})
+    if variant == "before":
+        # For comparison: every frame MapLibre asks for is drawn, as before the frame gate
+        # (assets/crisis_live_frames.js reads this switch when it wires a map).
+        page.add_init_script("window.CRISIS_FRAME_GATE = false;")
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(server.url + "/login")
@@ -249,6 +271,7 @@ def _measure(chromium: Any, server: Server, feed_token: str, travellers: int, in
         cdp.send("Profiler.enable")
         cdp.send("Profiler.start")
     trace: list[dict[str, Any]] = []
+    readback: dict[str, float] = {}
     if TRACE:
         traced = threading.Event()
         cdp.on("Tracing.dataCollected", lambda params: trace.extend(params["value"]))
@@ -263,7 +286,22 @@ def _measure(chromium: Any, server: Server, feed_token: str, travellers: int, in
     session.headers["Authorization"] = f"Bearer {feed_token}"
     posted: list[tuple[str, float, float]] = []
     log(f"[event_to_pixel] posting {incidents} incidents")
+    blocks: list[dict[str, Any]] = []
+
+    def close_block() -> None:
+        if blocks:
+            b = blocks[-1]
+            b["renders"] = page.evaluate("() => window.__renders") - b["renders0"]
+            b["busy_s"] = _metric(cdp, "TaskDuration") - b["busy0"]
+            b["wall_s"] = time.monotonic() - b["wall0"]
+
     for i in range(incidents):
+        if alternate and i % alternate == 0:
+            close_block()
+            gate_on = (i // alternate) % 2 == 1
+            page.evaluate("on => { window.CRISIS_FRAME_GATE = on; }", gate_on)
+            blocks.append({"gate": gate_on, "first": i, "renders0": page.evaluate("() => window.__renders"),
+                           "busy0": _metric(cdp, "TaskDuration"), "wall0": time.monotonic()})
         lat, lon = land_point(rng)
         body: dict[str, Any] = {"title": f"pixel {i}", "type": "armed_conflict", "severity": rng.randint(1, 5), "lat": lat,
                 "lon": lon, "description": "event to pixel"}
@@ -278,6 +316,7 @@ def _measure(chromium: Any, server: Server, feed_token: str, travellers: int, in
         page.evaluate("id => { window.__want[id] = true; }", incident_id)
         posted.append((incident_id, sent, returned))
         page.wait_for_timeout(rng.uniform(min_gap_s, max_gap_s) * 1000)
+    close_block()
     deadline = time.monotonic() + MARKER_TIMEOUT_S
     drawn: dict[str, float] = {}
     while time.monotonic() < deadline:
@@ -293,17 +332,21 @@ def _measure(chromium: Any, server: Server, feed_token: str, travellers: int, in
         cdp.send("Tracing.end")
         while not traced.is_set():
             page.wait_for_timeout(200)
-        _print_trace(trace)
+        readback = _print_trace(trace)
     page_t1 = page.evaluate("() => performance.now()")
     long_tasks = page.evaluate("([a, b]) => window.__longTasks.filter(t => t[0] >= a && t[0] <= b)", [page_t0, page_t1])
     layer1 = page.evaluate("() => Object.assign({}, window.crisisLive.layer.stats)")
     renders = page.evaluate("() => window.__renders")
+    render_at = page.evaluate("() => window.__renderAt")
+    set_data = page.evaluate("() => window.__setData")
+    frames1 = page.evaluate("() => Object.assign({}, window.crisisLive.frames || {})")
     window_s = wall1 - wall0
     latencies = [drawn[i] / 1000.0 - sent for i, sent, _ in posted if i in drawn]
     from_return = [drawn[i] / 1000.0 - ret for i, _, ret in posted if i in drawn]
     updates = layer1["updates"] - layer0["updates"]
     result: dict[str, Any] = {
         "travellers": travellers,
+        "variant": variant,
         "moving_per_s": moving,
         "incidents": incidents,
         "seed_s": seed_s,
@@ -314,6 +357,7 @@ def _measure(chromium: Any, server: Server, feed_token: str, travellers: int, in
         "latencies_in_order_ms": [round((drawn[i] / 1000.0 - sent) * 1000) if i in drawn else None
                                   for i, sent, _ in posted],
         "layer_stats": layer1,
+        "frame_gate": frames1,
         "latency_p95_ms": percentile(sorted(latencies), 95) * 1000 if latencies else float("nan"),
         "from_response_ms": summary_ms(from_return),
         "window_s": window_s,
@@ -329,6 +373,14 @@ def _measure(chromium: Any, server: Server, feed_token: str, travellers: int, in
         "renderer_cpu_share": max((cpu1[p][1] - cpu0[p][1] for p in cpu1 if p in cpu0), default=float("nan")) / window_s,
         "load_average": Path("/proc/loadavg").read_text().split()[0],
         "map_frames_per_s": renders / window_s if window_s else float("nan"),
+        "map_frames": renders,
+        # Frames per incident: all frames of the window over the incidents; and the frames in
+        # the 1 s after each POST (its own, the rings it changes, and any travellers update then).
+        "frames_per_incident": renders / len(posted) if posted else float("nan"),
+        "frames_within_1s": summary_count([sum(1 for t in render_at if sent <= t / 1000.0 < sent + 1.0)
+                                           for _, sent, _ in posted]),
+        "set_data": set_data,
+        "readback": readback,
         "layer_update_ms_mean": (layer1["totalMs"] - layer0["totalMs"]) / updates if updates else float("nan"),
         "layer_update_ms_max": layer1["maxMs"],
         "layer_points": layer1["points"],
@@ -339,6 +391,29 @@ def _measure(chromium: Any, server: Server, feed_token: str, travellers: int, in
         "page_errors": errors,
         "_raw_latency_s": latencies,  # for pooling runs (run_all.py); not printed
     }
+    if blocks:
+        # The frame gate off and on in turns, on the same page, server and load (--alternate).
+        by_variant: dict[str, Any] = {}
+        for b in blocks:
+            ids = [p[0] for p in posted[b["first"]:b["first"] + alternate]]
+            sent_at = {p[0]: p[1] for p in posted}
+            v = by_variant.setdefault("gate" if b["gate"] else "before",
+                                      {"blocks": 0, "incidents": 0, "renders": 0, "busy_s": 0.0, "wall_s": 0.0, "lat": []})
+            v["blocks"] += 1
+            v["incidents"] += len(ids)
+            v["renders"] += b["renders"]
+            v["busy_s"] += b["busy_s"]
+            v["wall_s"] += b["wall_s"]
+            v["lat"] += [drawn[i] / 1000.0 - sent_at[i] for i in ids if i in drawn]
+        for v in by_variant.values():
+            v["frames_per_incident"] = v["renders"] / v["incidents"] if v["incidents"] else float("nan")
+            v["frames_per_s"] = v["renders"] / v["wall_s"] if v["wall_s"] else float("nan")
+            v["busy_share"] = v["busy_s"] / v["wall_s"] if v["wall_s"] else float("nan")
+            v["busy_ms_per_frame"] = 1000 * v["busy_s"] / v["renders"] if v["renders"] else float("nan")
+            v["latency_ms"] = summary_ms(v["lat"]) if v["lat"] else {}
+            v["latency_p95_ms"] = percentile(sorted(v["lat"]), 95) * 1000 if v["lat"] else float("nan")
+            del v["lat"]
+        result["alternate"] = {"every": alternate, "variants": by_variant}
     result["target_met"] = bool(result["missing"] == 0 and result["latency_p95_ms"] < TARGET_P95_MS
                                 and result["busy_share"] < TARGET_BUSY)
     page.close()
@@ -350,7 +425,14 @@ TRACE = False
 TRACE_CATEGORIES = "devtools.timeline,disabled-by-default-devtools.timeline,toplevel,gpu,cc"
 
 
-def _print_trace(events: list[dict[str, Any]], top: int = 20) -> None:
+def summary_count(values: list[int]) -> dict[str, float]:
+    values = sorted(values)
+    if not values:
+        return {"mean": float("nan"), "p50": float("nan"), "max": float("nan")}
+    return {"mean": sum(values) / len(values), "p50": float(values[len(values) // 2]), "max": float(values[-1])}
+
+
+def _print_trace(events: list[dict[str, Any]], top: int = 20) -> dict[str, float]:
     """Diagnosis: where the page's main thread spends its task time over the incident window, in
     wall time and in CPU time (trace events' ``dur`` and ``tdur``; nested events include their
     children). A large wall time with little CPU is a wait: for a core, or for the GPU process."""
@@ -363,7 +445,7 @@ def _print_trace(events: list[dict[str, Any]], top: int = 20) -> None:
     mains = [k for k, name in threads.items() if name == "CrRendererMain"]
     if not mains:
         log("[event_to_pixel] trace: no renderer main thread found")
-        return
+        return {}
     main = max(mains, key=lambda k: per_thread.get(k, 0))
     by_name: dict[str, list[float]] = {}
     for e in spans:
@@ -375,6 +457,13 @@ def _print_trace(events: list[dict[str, Any]], top: int = 20) -> None:
     log("[event_to_pixel] page main thread, trace events by wall time (count, wall ms, CPU ms):")
     for name, (n, wall, cpu) in sorted(by_name.items(), key=lambda kv: -kv[1][1])[:top]:
         log(f"  {n:6.0f} {wall:9.0f} {cpu:9.0f}  {name}")
+    # The per-frame cost: the synchronous readback of the WebGL canvas (software compositing).
+    reads = [e.get("dur", 0) / 1000.0 for e in spans if (e["pid"], e["tid"]) == main and e["name"] == "GLES2::ReadPixels"]
+    reads.sort()
+    if not reads:
+        return {}
+    return {"count": float(len(reads)), "total_ms": sum(reads), "mean_ms": sum(reads) / len(reads),
+            "p50_ms": reads[len(reads) // 2], "max_ms": reads[-1]}
 
 
 def _print_profile(profile: dict[str, Any], top: int = 25) -> None:
@@ -401,7 +490,8 @@ def format_result(r: dict[str, Any]) -> str:
     lines = [
         f"{r['travellers']:,} travellers ({r['moving_per_s']:,} moving each second: {r['moved']:,} positions posted "
         f"during the run, {r['mover_errors']} refused; POST p50 {r['mover_post_ms']['p50']:.0f} ms), "
-        f"{r['incidents']} incidents, live map in headless Chromium 1600x900.",
+        f"{r['incidents']} incidents, live map in headless Chromium 1600x900"
+        f"{' (frame gate switched off, as before)' if r.get('variant') == 'before' else ''}.",
         "",
         "| measure | value |",
         "|---|---|",
@@ -421,9 +511,28 @@ def format_result(r: dict[str, Any]) -> str:
         f"not sent (the same pixels) (main thread {r['layer_update_ms_mean']:.1f} "
         f"ms each on average, max {r['layer_update_ms_max']:.0f} ms over the page's life; the last one drawn "
         f"{r['layer_stats'].get('workerMs', float('nan')):.0f} ms after it was sent) |",
-        f"| map frames rendered (MapLibre render events) | {r['map_frames_per_s']:.1f} per second |",
+        f"| map frames rendered (MapLibre render events) | {r['map_frames_per_s']:.1f} per second, "
+        f"{r['map_frames']} in all: {r['frames_per_incident']:.2f} per incident; in the 1 s after a POST mean "
+        f"{r['frames_within_1s']['mean']:.2f}, max {r['frames_within_1s']['max']:.0f} |",
+        f"| GeoJSON setData calls in the window, by source | "
+        f"{', '.join(f'{k}: {v}' for k, v in sorted(r['set_data'].items())) or '-'} |",
         f"| seeding {r['travellers']:,} positions | {r['seed_s']:.1f} s |",
     ]
+    if r.get("readback"):
+        rb = r["readback"]
+        lines.append(f"| canvas readbacks (GLES2::ReadPixels on the main thread, from the trace) | {rb['count']:.0f}, "
+                     f"mean {rb['mean_ms']:.0f} ms, p50 {rb['p50_ms']:.0f} ms, max {rb['max_ms']:.0f} ms; "
+                     f"{rb['total_ms'] / 1000:.1f} s of {r['window_s']:.0f} s |")
+    if r.get("alternate"):
+        lines += ["", f"Frame gate off and on in turns, every {r['alternate']['every']} incidents (same page, server "
+                  "and load):", "",
+                  "| variant | incidents | frames per incident | frames per second | main thread busy (wall) | "
+                  "busy ms per frame | latency p50 / p95 |", "|---|---|---|---|---|---|---|"]
+        for name, v in r["alternate"]["variants"].items():
+            lat = v["latency_ms"]
+            lines.append(f"| {name} | {v['incidents']} ({v['blocks']} blocks) | {v['frames_per_incident']:.2f} | "
+                         f"{v['frames_per_s']:.2f} | {100 * v['busy_share']:.1f} % | {v['busy_ms_per_frame']:.0f} | "
+                         f"{(str(round(lat['p50'])) + ' / ' + str(round(v['latency_p95_ms'])) + ' ms') if lat else '-'} |")
     if r["page_errors"]:
         lines.append(f"| page errors | {len(r['page_errors'])}: {r['page_errors'][:3]} |")
     return "\n".join(lines)
@@ -436,6 +545,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--moving", type=int, default=1000, help="travellers moved each second")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--variant", choices=("gate", "before"), default="gate",
+                        help="diagnosis: 'before' switches the frame gate off (assets/crisis_live_frames.js)")
+    parser.add_argument("--alternate", type=int, default=0, metavar="N",
+                        help="diagnosis: the frame gate off and on in turns every N incidents, compared in one run")
     parser.add_argument("--profile", action="store_true", help="diagnosis: print the page's JS self time by function")
     parser.add_argument("--trace", action="store_true",
                         help="diagnosis: print the page's main thread trace events by wall and CPU time")
@@ -443,7 +556,8 @@ def main(argv: list[str] | None = None) -> int:
     global PROFILE, TRACE
     PROFILE = args.profile
     TRACE = args.trace
-    result = run(args.travellers, args.incidents, args.moving, seed=args.seed)
+    result = run(args.travellers, args.incidents, args.moving, seed=args.seed, variant=args.variant,
+                 alternate=args.alternate)
     print(format_result(result))
     verdict = "MET" if result["target_met"] else "NOT MET"
     print(f"\ntarget p95 < {TARGET_P95_MS:.0f} ms and main thread busy < {100 * TARGET_BUSY:.0f} %: {verdict}")

@@ -47,13 +47,14 @@ import login_flood  # noqa: E402
 import positions_throughput  # noqa: E402
 import roster  # noqa: E402
 import socket_flood  # noqa: E402
+import workspaces  # noqa: E402
 from common import ROOT, format_stats, log, machine_info, percentile, summary_ms  # noqa: E402
 
 OUTPUT = ROOT / "BENCHMARKS.md"
 COMMAND = ".venv/bin/python benchmarks/run_all.py"
 # The benchmarks in the order of their numbered sections ("## 1. ... (`benchmarks/NAME.py`)").
 BENCHMARKS = ("incident_latency", "positions_throughput", "cap_ingest", "login_flood", "socket_flood", "affected",
-              "people_memory", "event_to_pixel", "roster")
+              "people_memory", "event_to_pixel", "roster", "workspaces")
 Attempt = tuple[dict[str, Any] | None, str | None]
 
 
@@ -533,13 +534,59 @@ def report_event_to_pixel(args: argparse.Namespace, runs: dict[str, Any]) -> tup
         "read back on the main thread at the next commit (`GLES2::ReadPixels` in `LayerTreeHost::DoUpdateLayers`), "
         "waiting, with almost no CPU, until SwiftShader in the GPU process has drawn it; the busy share is about "
         "map frames per second times that wait, which grows with the machine's load, so the frames per second "
-        "(last rows) is the part that does not depend on the machine.",
+        "and per incident (last rows) are the part that does not depend on the machine. Each GeoJSON data update "
+        "(the travellers' layer, Plotly's incident trace, an incident area) is drawn in one frame, not two: the "
+        "frame gate (assets/crisis_live_frames.js) holds a repaint while tiles in view are being replaced, so the "
+        "frame showing the old tiles again is not drawn, and updates whose tiles load together share a frame. "
+        "`event_to_pixel.py --alternate 5` switches it off and on every 5 incidents in one run (same page, server "
+        "and load) and compares frames per incident; `--trace` adds the readback time per frame.",
     ]
     return row, lines + _details(ok, event_to_pixel.format_result) + _failures(attempts)
 
 
 def report_roster(args: argparse.Namespace, runs: dict[str, Any]) -> tuple[list[str], list[str]]:
     return roster.report(runs["roster"], _where("roster"), _verdict, BENCHMARKS.index("roster") + 1)
+
+
+def report_workspaces(args: argparse.Namespace, runs: dict[str, Any]) -> tuple[list[str], list[str]]:
+    attempts: list[Attempt] = runs["workspaces"]
+    ok = _ok(attempts)
+    failed = len(_errors(attempts))
+    names = list(ok[0]["pages"]) if ok else ["wall", "duty officer", "regional desk"]
+    rows = []
+    for kind, raw, unit in (("load", "_raw_load_ms", 1.0), ("incident", "_raw_latency_s", 1000.0)):
+        pooled = {n: sorted(x * unit for r in ok for x in r["pages"][n][raw]) for n in names}
+        p95 = {n: percentile(v, 95) if v else float("nan") for n, v in pooled.items()}
+        missing = sum(r["pages"][n]["missing"] for r in ok for n in names) if kind == "incident" else 0
+        met = bool(ok) and missing == 0 and all(v < workspaces.TARGET_P95_MS for v in p95.values())
+        key = "load_p95_ms" if kind == "load" else "latency_p95_ms"
+        runs_met = sum(1 for r in ok if all(r["pages"][n][key] < workspaces.TARGET_P95_MS for n in names))
+        what = ("page load -> map drawn with data" if kind == "load" else "incident POST -> marker drawn")
+        single = "; ".join(", ".join(f"{n} {_fmt(r['pages'][n][key], 0)}" for n in names) for r in ok) or "-"
+        rows.append(
+            f"| workspaces: wall, duty officer and regional desk open at once in headless Chromium, {what} p95 < "
+            f"{workspaces.TARGET_P95_MS:.0f} ms on each page {_where('workspaces')} | p95 "
+            + ", ".join(f"{n} {_fmt(p95[n], 0)} ms" for n in names)
+            + (f" ({missing} never drawn)" if kind == "incident" else "")
+            + f" | {single} | {_verdict(met, runs_met, len(ok), failed)} |")
+    lines = [
+        f"## {BENCHMARKS.index('workspaces') + 1}. Workspaces: wall, duty officer and regional desk at once "
+        "(`benchmarks/workspaces.py`)",
+        "",
+        f"Command for one run: `.venv/bin/python benchmarks/workspaces.py --incidents {args.ws_incidents}`. "
+        f"A fresh server; {ok[0]['travellers'] if ok else 10_000:,} travellers (one in ten in the desk's region), "
+        f"{ok[0]['moving_per_s'] if ok else 200} of them moving every second; "
+        f"{ok[0]['seed_incidents'] if ok else 10} incidents before the pages open, all in the desk's region (Middle "
+        "East and North Africa). One headless "
+        "Chromium (Debian's, software WebGL) with three signed-in browser contexts: the wall (`/wall`, role wall, "
+        "1920x1080; `/` when the server has no wall page), a duty officer (`/`) and a regional desk (`/`). Load: the "
+        f"three pages navigated at once, {ok[0]['loads'] if ok else 5} times (after one untimed round); for each, "
+        "navigation start -> every "
+        "seeded incident drawn on its map (a rendered MapLibre feature of the incident trace under its position; on "
+        "the wall its marker element) and the travellers layer rendered. Incident: POST sent -> on each page the "
+        "first MapLibre frame with its marker (on the wall: its marker element added).",
+    ]
+    return rows, lines + _details(ok, workspaces.format_result) + _failures(attempts)
 
 
 REPORTS = {name: globals()[f"report_{name}"] for name in BENCHMARKS}
@@ -863,6 +910,7 @@ def main() -> int:
     parser.add_argument("--flood-travellers", type=int, default=5000, help="socket flood: travellers seeded")
     parser.add_argument("--e2p-travellers", type=int, default=100_000, help="event to pixel: travellers streaming")
     parser.add_argument("--e2p-incidents", type=int, default=40, help="event to pixel: incidents posted")
+    parser.add_argument("--ws-incidents", type=int, default=20, help="workspaces: incidents posted")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each target benchmark (fresh server each)")
     parser.add_argument("--no-diagnostics", action="store_true", help="only the target benchmarks")
     parser.add_argument("--output", type=Path, default=OUTPUT)
@@ -884,6 +932,7 @@ def main() -> int:
         "affected": lambda: affected.run(),
         "event_to_pixel": lambda: event_to_pixel.run(args.e2p_travellers, args.e2p_incidents),
         "roster": lambda: roster.run(),
+        "workspaces": lambda: workspaces.run(incidents=args.ws_incidents),
     }
     runs: dict[str, Any] = {name: [] for name in names if name in repeated}
     for i in range(args.repeat):

@@ -35,7 +35,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, NotFound
 
 from crisis.errors import InputError
-from crisis.layers.map_figure import ONLINE_STYLES
+from crisis.layers.map_figure import ONLINE_STYLES, style_origin
 
 log = logging.getLogger(__name__)
 
@@ -192,9 +192,12 @@ class ContentSecurityPolicy:
     clientside callbacks written inline). They are worked out on first use, after every
     callback has been registered, and again should Dash gain another inline script."""
 
-    def __init__(self, dash_app: dash.Dash, online_map: bool = False) -> None:
+    def __init__(self, dash_app: dash.Dash, online_map: bool = False, map_origin: str | None = None) -> None:
         self._dash = dash_app
         self._online_map = online_map
+        # CRISIS_MAP_STYLE given as the address of a style document: its server (style,
+        # tiles, glyphs, sprites) is allowed, and no other.
+        self._map_origin = map_origin
         self._script_src = "'self'"
         self._seen: tuple[int, int, str] | None = None
         self._lock = threading.Lock()
@@ -221,6 +224,9 @@ class ContentSecurityPolicy:
         if self._online_map:
             policy["connect-src"] += " " + ONLINE_MAP_SOURCES
             policy["img-src"] += " " + ONLINE_MAP_SOURCES
+        if self._map_origin:
+            policy["connect-src"] += " " + self._map_origin
+            policy["img-src"] += " " + self._map_origin
         return "; ".join(f"{name} {value}" for name, value in policy.items())
 
 
@@ -242,7 +248,8 @@ def _origin() -> dict[str, str]:
 def init_http_safety(server: Flask, dash_app: dash.Dash) -> None:
     """Safe JSON bodies, JSON errors and security headers for ``server``."""
     server.json = SafeJSONProvider(server)
-    policy = ContentSecurityPolicy(dash_app, server.config.get("CRISIS_MAP_STYLE") in ONLINE_STYLES)
+    map_style = str(server.config.get("CRISIS_MAP_STYLE") or "")
+    policy = ContentSecurityPolicy(dash_app, map_style in ONLINE_STYLES, style_origin(map_style))
 
     @server.errorhandler(InputError)
     def _input_error(exc: InputError) -> tuple[Response, int]:

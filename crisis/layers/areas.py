@@ -148,7 +148,7 @@ def areas_figure(areas: Sequence[Mapping[str, Any]], now: datetime, map_style: s
     """The Areas page's map: the basemap, every area shaded by phase, and each confirmed
     movement drawn to its safe haven with its counts (red when anyone is overdue). Centred
     on the areas when there are any."""
-    from crisis.layers.map_figure import ONLINE_STYLES, basemap_layers
+    from crisis.layers.map_figure import basemap_layers, figure_style
 
     centres = [a["centre"] for a in areas if isinstance(a.get("centre"), Mapping) and "lat" in a["centre"]]
     havens = [line["to"] for line in movement_lines(areas, now)]
@@ -163,7 +163,7 @@ def areas_figure(areas: Sequence[Mapping[str, Any]], now: datetime, map_style: s
     return {
         "data": movement_traces(areas, now),
         "layout": {
-            "map": {"style": map_style if map_style in ONLINE_STYLES else "white-bg", "center": {"lat": lat0, "lon": lon0},
+            "map": {"style": figure_style(map_style), "center": {"lat": lat0, "lon": lon0},
                     "zoom": zoom, "layers": basemap_layers(map_style) + area_layers(areas, country_shapes)},
             "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
             "uirevision": "areas-map",

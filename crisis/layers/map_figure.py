@@ -15,6 +15,7 @@ uses the same numbers, read from the page's live-config store.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import plotly.graph_objects as go
@@ -26,15 +27,43 @@ INCIDENT_TRACE = 1
 AREA_LAYER_FIRST = 2  # layers 0-1 are the basemap; then one area layer per severity
 BASEMAP_URL = "/assets/basemap/countries.geojson"
 ONLINE_STYLES = {"open-street-map", "carto-positron", "carto-darkmatter", "basic", "dark", "light", "outdoors", "satellite", "satellite-streets", "streets"}
+# From this zoom on, the browser draws the 1:10m detail (assets/crisis_basemap.js, data
+# built by scripts/build_basemap.py) in place of the 1:110m countries, which stop here.
+DETAIL_ZOOM = 4
+
+
+def is_online_style(map_style: str) -> bool:
+    """A style drawn from a tile server: one of plotly's named online styles, or the
+    http(s) address of a MapLibre style document (an online or self-hosted server)."""
+    return map_style in ONLINE_STYLES or map_style.lower().startswith(("http://", "https://"))
+
+
+def figure_style(map_style: str) -> str:
+    """The figure's ``map.style``: the configured online style, else the offline white
+    background that the basemap layers draw on."""
+    return map_style if is_online_style(map_style) else "white-bg"
+
+
+def style_origin(map_style: str) -> str | None:
+    """The origin (scheme://host[:port]) of a style given by address, for the CSP."""
+    if not map_style.lower().startswith(("http://", "https://")):
+        return None
+    parts = urlsplit(map_style)
+    if not parts.hostname:
+        return None
+    return f"{parts.scheme.lower()}://{parts.netloc.rpartition('@')[2].lower()}"
 
 
 def basemap_layers(map_style: str) -> list[dict[str, Any]]:
-    """The offline Natural Earth basemap as map layers (none for an online style)."""
-    if map_style in ONLINE_STYLES:
+    """The offline Natural Earth 1:110m basemap as map layers, up to ``DETAIL_ZOOM``
+    (none for an online style)."""
+    if is_online_style(map_style):
         return []
     return [
-        {"sourcetype": "geojson", "source": BASEMAP_URL, "type": "fill", "color": "#dfe5ea", "below": "traces"},
-        {"sourcetype": "geojson", "source": BASEMAP_URL, "type": "line", "color": "#8a99a8", "line": {"width": 0.6}, "below": "traces"},
+        {"sourcetype": "geojson", "source": BASEMAP_URL, "type": "fill", "color": "#dfe5ea", "below": "traces",
+         "maxzoom": DETAIL_ZOOM},
+        {"sourcetype": "geojson", "source": BASEMAP_URL, "type": "line", "color": "#8a99a8", "line": {"width": 0.6},
+         "below": "traces", "maxzoom": DETAIL_ZOOM},
     ]
 
 
@@ -81,7 +110,7 @@ def map_figure(incident_messages: list[dict[str, Any]], map_style: str = "white-
     figure = go.Figure([travellers, incidents])
     figure.update_layout(
         map={
-            "style": "white-bg" if map_style not in ONLINE_STYLES else map_style,
+            "style": figure_style(map_style),
             "center": {"lat": 20, "lon": 15},
             "zoom": 1.2,
             "layers": basemap_layers(map_style) + _area_layers(incident_messages),
