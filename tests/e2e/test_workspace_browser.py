@@ -139,7 +139,7 @@ def test_a_marker_opens_the_incident_and_reporting_is_explicit(context: Context,
                            timeout=20_000)
     assert "33.8900, 35.5000" in page.inner_text("#report-where")
     # A place name from the offline gazetteer; an unknown one is said in words.
-    page.fill("#report-place", "Atlantis")
+    page.fill("#report-place", "Nowhere-on-earth")
     page.press("#report-place", "Enter")
     page.wait_for_selector("#report-place-message:has-text('No place called')", timeout=20_000)
     page.fill("#report-place", "Kenya")
@@ -149,6 +149,15 @@ def test_a_marker_opens_the_incident_and_reporting_is_explicit(context: Context,
                                              "return d && d.features.length && d.features[0].geometry.coordinates[1] < 5 ? "
                                              "d.features[0].geometry.coordinates : null;"), timeout=20_000).json_value()
     assert -5 < pin[1] < 5 and 33 < pin[0] < 42, pin  # Kenya
+    # A town of the offline gazetteer (GeoNames places of 15,000 people or more).
+    page.fill("#report-place", "Beirut")
+    page.click("#report-place-go")
+    page.wait_for_selector("#report-place-message:has-text('Pin at Beirut')", timeout=20_000)
+    page.fill("#report-place", "Kenya")
+    page.click("#report-place-go")
+    page.wait_for_function(PIN.replace("return d && d.features.length ? d.features[0].geometry.coordinates : null;",
+                                       "return d && d.features.length && d.features[0].geometry.coordinates[1] < 5 ? "
+                                       "d.features[0].geometry.coordinates : null;"), timeout=20_000)
     # An error in words, then the report.
     page.click("#report-submit")
     page.wait_for_selector("#report-result:has-text('Give the incident a title.')", timeout=30_000)

@@ -23,17 +23,19 @@ from crisis.domain import access
 from crisis.domain.accountability import area_scope
 from crisis.domain.areas import MODES, PHASES, PROGRESS, phase_name
 from crisis.domain.regions import REGIONS
+from crisis.layers.areas import areas_figure
 from crisis.ui import ids
 from crisis.ui.components.affected_people import STATUS_VERBS, outcome, status_rules
+from crisis.ui.components.downloads import areas_downloads, movement_downloads
 from crisis.ui.people_commands import (
     change_area_phase,
     confirm_area_movement,
     set_area_progress,
     set_people_status,
 )
-from crisis.layers.areas import areas_figure
 from crisis.views_areas import areas_view, country_shapes
 
+MOVEMENT_DOWNLOADS = "movement-downloads"
 LOUD_AREA = "params.data.needs_help > 0 || params.data.overdue > 0"
 
 AREA_COLUMNS = [
@@ -187,6 +189,7 @@ def layout(**_query: Any) -> html.Div:
                                  value=region, placeholder="All regions", disabled=region is not None, clearable=region is None,
                                  className="areas-filter"),
                 ]),
+                areas_downloads(),
                 dag.AgGrid(
                     id=ids.AREAS_GRID, columnDefs=AREA_COLUMNS, rowData=area_rows(areas_view(context, g.principal)),
                     getRowId="params.data.id", defaultColDef={"sortable": True, "resizable": True},
@@ -202,6 +205,7 @@ def layout(**_query: Any) -> html.Div:
                 *(_editor_controls() if can_edit else []),
                 html.Div("", id=ids.AREA_MESSAGE, className="detail-message", role="status"),
                 html.H3("Who is on the movement list"),
+                html.Div(id=MOVEMENT_DOWNLOADS),
                 _progress_controls() if can_edit else None,
                 dag.AgGrid(
                     id=ids.MOVEMENT_GRID, columnDefs=movement_columns(access.sees_names(g.principal)), rowData=[],
@@ -259,6 +263,11 @@ def select_area(cell: dict[str, Any] | None) -> Any:
 def refresh_areas(_live: Any, area_id: str | None, region: str | None) -> Any:
     areas, area = _selected(area_id, region)
     return area_rows(areas), area_facts(area), movement_rows(area), _map(areas)
+
+
+@dash.callback(Output(MOVEMENT_DOWNLOADS, "children"), Input(ids.AREAS_SELECTED, "data"))
+def movement_links(area_id: str | None) -> Any:
+    return movement_downloads(area_id)
 
 
 @dash.callback(

@@ -13,6 +13,7 @@ from crisis.domain.model import IncidentStatus
 from crisis.domain.regions import REGIONS
 from crisis.domain.taxonomy import choices as type_choices
 from crisis.ui import ids
+from crisis.ui.components.downloads import incidents_downloads
 from crisis.ui.components.incident_detail import incident_detail
 from crisis.ui.components.live_map import live_map
 from crisis.views import incident_detail as detail_view
@@ -78,6 +79,7 @@ def layout(**_query: Any) -> html.Div:
                 children=[
                     dcc.Store(id=BOARD_CONFIG, data=_config()),
                     _filters(region_scope(g.principal), current_app.extensions["crisis"].settings.closed_visible_minutes),
+                    incidents_downloads(),
                     dag.AgGrid(
                         id=ids.BOARD_GRID,
                         columnDefs=COLUMNS,

@@ -34,6 +34,7 @@ from crisis.ui.components.affected_people import (
     people_panel,
     people_rows,
 )
+from crisis.ui.components.downloads import affected_downloads
 from crisis.ui.components.incident_detail import (
     DETAIL_FACTS,
     DETAIL_HISTORY,
@@ -93,6 +94,7 @@ def layout(incident_id: str | None = None, **_query: Any) -> html.Div:
         html.Div(incident_detail(detail), id=ids.BOARD_DETAIL),
         _surge(incident_id or "") if detail is not None else None,
         _people(incident_id or "") if detail is not None else None,
+        affected_downloads(incident_id or "") if detail is not None else None,
     ])
 
 

@@ -25,6 +25,7 @@ from flask import current_app, g
 from crisis.domain import access
 from crisis.domain.regions import REGIONS
 from crisis.domain.taxonomy import choices as type_choices
+from crisis.feeds import towns
 from crisis.feeds.gazetteer import gazetteer_for
 from crisis.ui import ids
 from crisis.ui.commands import EDITORS, report_from_form
@@ -139,11 +140,16 @@ def place(text: str | None) -> tuple[dict[str, Any] | None, str]:
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
             return None, "The latitude must be between -90 and 90, the longitude between -180 and 180."
         return {"lat": round(lat, 5), "lon": round(lon, 5)}, f"Pin at {lat:.4f}, {lon:.4f}."
+    named_town = None if towns.is_country(text) else towns.town(text)
+    if named_town is not None:
+        lat, lon, name = named_town
+        return ({"lat": round(lat, 5), "lon": round(lon, 5), "approximate": True},
+                f"Pin at {name} ({lat:.2f}, {lon:.2f}), the town's centre: move it by clicking the map.")
     countries = current_app.extensions["crisis"].deps.countries
     found = gazetteer_for(countries)(text, [])
     if found is None:
-        return None, (f"No place called \"{text}\" in the offline gazetteer (it knows countries): "
-                      "click the map or type coordinates instead.")
+        return None, (f"No place called \"{text}\" in the offline gazetteer (it knows countries and towns of "
+                      "15,000 people or more): click the map or type coordinates instead.")
     lat, lon, iso = found
     return ({"lat": round(lat, 5), "lon": round(lon, 5), "approximate": True},
             f"Pin in {iso} ({lat:.2f}, {lon:.2f}), approximate: move it by clicking the map.")

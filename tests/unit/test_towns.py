@@ -1,0 +1,26 @@
+"""Towns by name for a report typed as a place (crisis/feeds/towns.py)."""
+
+from __future__ import annotations
+
+from crisis.feeds import towns
+
+
+def test_a_town_is_found_by_its_name_without_case_or_accents() -> None:
+    beirut = towns.town("beirut")
+    assert beirut is not None and beirut[2] == "Beirut"
+    assert abs(beirut[0] - 33.89) < 0.1 and abs(beirut[1] - 35.50) < 0.1
+    sao_paulo = towns.town("  sao   PAULO ")
+    assert sao_paulo is not None and sao_paulo[2] == "São Paulo" and sao_paulo[0] < -23
+
+
+def test_the_most_populous_of_a_shared_name_wins_and_unknown_names_are_none() -> None:
+    tripoli = towns.town("Tripoli")
+    assert tripoli is not None and 12 < tripoli[1] < 14  # Libya's capital, not Lebanon's Tripoli (35.8 E)
+    assert towns.town("Nowhere-on-earth") is None
+    assert towns.town("") is None
+
+
+def test_a_countrys_own_name_is_the_country_not_its_capital() -> None:
+    assert towns.town("Djibouti") is not None  # a town of that name exists...
+    assert towns.is_country("Djibouti") and towns.is_country("lbn")  # ...but the country is meant
+    assert not towns.is_country("Beirut")
