@@ -2,7 +2,7 @@
 Redis): an incident over several countries reaches every desk it touches, each once; a
 desk granted two regions sees both and not a third; offshore events reach a desk.
 
-The drought is the real GDACS sample (../shared/testdata/gdacs/gdacs-rss.xml, (c) European
+The drought is the real GDACS sample (tests/samples/gdacs/gdacs-rss.xml, (c) European
 Union, syndication allowed with acknowledgement of the source), posted to the GDACS feed.
 """
 
@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import queue
 import time
-from pathlib import Path
 from typing import Any
 
 import requests
 import socketio
 
 from tests.conftest import LiveServer, random_ref
+from tests.testdata import samples_dir
 
-TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata"
+TESTDATA = samples_dir()  # tests/samples: the shared testdata, copied unmodified (tests/testdata.py)
 MENA, EUROPE, AFRICA, ASIA, AMERICAS = ("middle_east_north_africa", "europe_central_asia", "africa", "asia_pacific",
                                         "americas")
 

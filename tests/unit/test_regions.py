@@ -1,16 +1,15 @@
 """Every incident and person belongs to a region; an incident over several countries to
 every region it touches; a desk may be granted several regions (issue 9, regional desks).
 
-Samples: ../shared/testdata/gdacs/gdacs-rss.xml (GDACS, (c) European Union) and
-../shared/testdata/usgs/all_day_2019-01-30.geojson (USGS, public domain), read in place.
+Samples: tests/samples/gdacs/gdacs-rss.xml (GDACS, (c) European Union) and
+tests/samples/usgs/all_day_2019-01-30.geojson (USGS, public domain), read in place.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from pathlib import Path
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -18,12 +17,20 @@ import pytest
 from crisis.adapters.accounts import Principal
 from crisis.domain import access
 from crisis.domain.model import GeoPoint, Incident, IncidentType
-from crisis.domain.regions import REGION_BOUNDS, REGIONS, initial_view, region_at_sea, region_for_country, region_names
+from crisis.domain.regions import (
+    REGION_BOUNDS,
+    REGIONS,
+    initial_view,
+    region_at_sea,
+    region_for_country,
+    region_names,
+)
 from crisis.domain.serialize import incident_from_dict, incident_to_dict
 from crisis.feeds.gdacs import parse_gdacs
 from crisis.fusion.countries import CountryIndex, iso3_of_names
+from tests.testdata import samples_dir
 
-TESTDATA = Path(__file__).resolve().parents[3] / "shared" / "testdata"
+TESTDATA = samples_dir()  # tests/samples: the shared testdata, copied unmodified (tests/testdata.py)
 MENA, EUROPE, AFRICA, ASIA, AMERICAS = ("middle_east_north_africa", "europe_central_asia", "africa", "asia_pacific",
                                         "americas")
 
@@ -111,7 +118,7 @@ def test_an_area_over_several_countries_touches_each_region(countries: CountryIn
 
 
 def test_incident_region_is_the_first_of_its_regions() -> None:
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
     incident = Incident("i", "t", IncidentType.DROUGHT, 2, GeoPoint(39.5, 31.9), now, now, regions=(EUROPE, MENA))
     assert incident.region == EUROPE
     back = incident_from_dict(incident_to_dict(incident))
