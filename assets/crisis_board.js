@@ -33,13 +33,13 @@
       var staleMs = (config && config.stale_minutes ? config.stale_minutes : 60) * 60e3;
       var keepClosedMs = (board && board.closed_visible_minutes ? board.closed_visible_minutes : 60) * 60e3;
       var labels = (board && board.type_labels) || {};
+      // a desk granted several regions has a scope of several codes ("africa,middle_east_north_africa")
+      var scope = region ? String(region).split(",") : null;
       var rows = [];
       live.incidents.forEach(function (m) {
         var i = m.incident;
         var updated = Date.parse(i.updated_at);
-        // a desk granted several regions has a scope of several codes ("africa,middle_east_north_africa")
-        if (region && !String(region).split(",").some(function (r) {
-          return i.region === r || (i.regions || []).indexOf(r) >= 0; })) { return; }
+        if (scope && !scope.some(function (r) { return i.region === r || (i.regions || []).indexOf(r) >= 0; })) { return; }
         if (types && types.length && types.indexOf(i.type) < 0) { return; }
         if (severities && severities.indexOf(i.severity) < 0) { return; }
         var recentlyClosed = i.status === "closed" && now - updated < keepClosedMs;

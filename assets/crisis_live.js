@@ -3,7 +3,8 @@
  * One Socket.IO connection per page (namespace /live) keeps the incidents and traveller
  * positions in memory. Incoming incident messages only mark what changed; at most every
  * 60 ms a signal goes to Dash (set_props on the live-signal store), whose clientside
- * callbacks return Patch objects for the map's incident trace and the incident list. No
+ * callbacks return Patch objects for the map's incident trace (the incident list is drawn by
+ * assets/crisis_workspace.js, through onIncident). No
  * server callback runs per pushed event. On reconnect the client sends the last incident
  * and positions stream ids it applied and the scope its picture was built for; the server
  * replays what was missed (or sends a snapshot) and sends the positions changed since (or
@@ -261,7 +262,7 @@
       var words = bannerText(state, now);
       show("live-banner", {children: words[0] + ": " + words[1], className: "live-banner " + STATUS_CLASSES[state]});
     }
-    if (document.body) { document.body.setAttribute("data-live", state); }
+    if (document.body && document.body.getAttribute("data-live") !== state) { document.body.setAttribute("data-live", state); }
     if (state !== live.status) {
       live.status = state;
       for (var h = 0; h < statusHooks.length; h++) {
@@ -1024,7 +1025,7 @@
 
   window.crisisLive = {
     state: live, start: start, layer: travLayer, onMap: onMap,
-    onIncident: onIncident, onStatus: onStatus,
+    onIncident: onIncident, onStatus: onStatus, compareIds: compareIds,
     status: function () { return live.status; },
     staleAfterMs: function () { return STALE_AFTER_MS; },
     // For tests and benchmarks: what the travellers source holds.
@@ -1052,10 +1053,6 @@
         // Only a guarded Plotly.react (attachMap guards it) tells when the patch is drawn.
         live.mapSentAt = window.Plotly && window.Plotly.react.__crisisGuarded ? Date.now() : null;
         return mapPatch();
-      },
-      reportOpen: function (click) {
-        if (!click) { return [{display: "none"}, ""]; }
-        return [{display: "block"}, "at " + click.lat.toFixed(4) + ", " + click.lon.toFixed(4)];
       },
       reportClose: function () {
         return {display: "none"};

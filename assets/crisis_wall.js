@@ -20,12 +20,12 @@
 
   var WALL = "wall-root";
   var POLL_MS = 250;
-  var ROWS = 8;                 // accountability and movements rows at most (then "N more ... not shown")
+  var ROWS = 3;                 // accountability and movements rows at most (what fits a 16:9 panel) (then "N more ... not shown")
   var WARNING_ROWS = 2;         // roster warnings at most (they take two lines each)
   var wall = {
     seed: null, started: false, incRev: -1, listKey: null, map: null, markers: [],
     accountability: null, movements: new Map(), roster: null, panel: 0, rotateTimer: null,
-    drawnAt: null, draws: 0
+    drawnAt: null, draws: 0, open: null, openRev: -1
   };
 
   function onWall() { return document.getElementById(WALL) !== null; }
@@ -59,14 +59,18 @@
 
   // -- incidents -------------------------------------------------------------------------
 
+  // Sorted once per change of the incidents (incRev), not on every frame of a map move.
   function openIncidents() {
     var live = window.crisisLive && window.crisisLive.state;
+    if (!live) { return []; }
+    if (wall.open && wall.openRev === live.incRev) { return wall.open; }
     var out = [];
-    if (!live) { return out; }
     live.incidents.forEach(function (m) { if (m.incident.status !== "closed") { out.push(m.incident); } });
     out.sort(function (a, b) {
       return (b.severity - a.severity) || (Date.parse(b.updated_at) - Date.parse(a.updated_at));
     });
+    wall.open = out;
+    wall.openRev = live.incRev;
     return out;
   }
 
@@ -224,7 +228,7 @@
         h("Span", "wall-row-detail", countsText(r.counts) + " (" + r.counts.total + ")")
       ]);
     });
-    if (rows.length > shown.length) { items.push(h("Li", "wall-more has-more", plural(rows.length - shown.length, "more") + " not shown")); }
+    if (rows.length > shown.length) { items.push(h("Li", "wall-more has-more", plural(rows.length - shown.length, "more", "more") + " not shown")); }
     setProps("wall-accountability-list", {children: items});
   }
 
@@ -350,11 +354,9 @@
     if (!onWall()) { return; }
     var live = window.crisisLive && window.crisisLive.state;
     if (!live || !live.ready) { return; }
-    var open = null;
     if (live.incRev !== wall.incRev || wall.listKey === null) {
       wall.incRev = live.incRev;
-      open = openIncidents();
-      renderIncidents(open);
+      renderIncidents(openIncidents());
       drawMarkers();
     }
   }
@@ -378,7 +380,6 @@
     setInterval(function () { if (onWall()) { renderClocks(); } }, 1000);
     setInterval(function () { if (onWall()) { wall.listKey = null; tick(); } }, 30000);  // ages move on
     if (window.crisisLive && window.crisisLive.onMap) { window.crisisLive.onMap(wireMap); }
-    if (window.crisisLive && window.crisisLive.onIncident) { window.crisisLive.onIncident(function () { setTimeout(tick, 0); }); }
   }
 
   document.addEventListener("crisis:accountability", function (e) {

@@ -37,7 +37,7 @@
   var W = {
     configEl: null, config: null,
     listEl: null, nodes: new Map(), listRev: -1, listAt: 0,
-    panelEl: null, picked: null, pickedStream: null, lifecycleFor: null,
+    picked: null, lifecycleFor: null,
     affected: null, affectedAt: 0, affectedTimer: null,
     areas: null, areasAt: 0, areasTimer: null,
     candidates: null, chosen: null,
@@ -83,12 +83,6 @@
 
   function utc(iso) { return iso ? String(iso).slice(0, 16).replace("T", " ") + " UTC" : "unknown"; }
 
-  function compareIds(a, b) {
-    var pa = String(a).split("-"), pb = String(b).split("-");
-    var d = Number(pa[0]) - Number(pb[0]);
-    return d !== 0 ? d : Number(pa[1] || 0) - Number(pb[1] || 0);
-  }
-
   function csrf() {
     var m = document.cookie.match(/(?:^|;\s*)_csrf_token=([^;]+)/);
     return m ? decodeURIComponent(m[1]) : "";
@@ -131,7 +125,7 @@
   // -- the open-incident list ----------------------------------------------------------------
 
   function listed() {
-    var live = liveState(), c = config() || {};
+    var live = liveState(), c = config() || {}, compareIds = window.crisisLive.compareIds;
     var keepMs = (c.closed_visible_minutes || 60) * 60e3, now = Date.now();
     var open = [], closed = [];
     live.incidents.forEach(function (m) {
@@ -145,10 +139,9 @@
   }
 
   function itemNode(id) {
-    var li = h("li", {"data-incident-id": id, tabindex: "0", role: "button"}, [
+    return h("li", {"data-incident-id": id, tabindex: "0", role: "button"}, [
       h("span", {className: "sev-badge"}), h("span", {className: "incident-title"}), h("span", {className: "incident-meta"})
     ]);
-    return li;
   }
 
   function fillItem(li, i, now) {
@@ -170,7 +163,9 @@
     var el = document.getElementById("incident-list"), live = liveState();
     if (!el || !live || !live.ready) { return; }
     if (el !== W.listEl) { W.listEl = el; W.nodes = new Map(); el.textContent = ""; }
-    W.listRev = live.incRev;
+    // What this render shows: the incidents as of the next flush too (crisis_live.js flush bumps
+    // incRev for what is dirty now), so the tick does not draw the same list again.
+    W.listRev = live.incRev + (live.dirty.incidents ? 1 : 0);
     W.listAt = Date.now();
     var now = Date.now(), c = config() || {};
     var want = listed(), order = [];
@@ -281,7 +276,6 @@
     var link = document.getElementById("incident-panel-open");
     if (link) { link.setAttribute("href", "/incident/" + encodeURIComponent(i.id)); }
     renderLifecycle(i);
-    markPicked();
   }
 
   function renderLifecycle(i) {
@@ -514,7 +508,6 @@
     W.areas = null;
     W.candidates = null;
     W.chosen = null;
-    if (W.panelEl !== panel || !document.getElementById("incident-panel-facts")) { W.panelEl = panel; }
     skeleton(panel, c);
     panel.hidden = false;
     panel.setAttribute("data-incident-id", id);
@@ -524,6 +517,7 @@
       });
     }
     renderFacts();
+    markPicked();
     renderPeople();
     renderMovements();
     renderCandidates();
@@ -609,8 +603,10 @@
       geometry: {type: "Point", coordinates: [W.pin.lon, W.pin.lat]}}] : []};
   }
 
+  function liveMap() { return window.crisisLive && window.crisisLive.layer && window.crisisLive.layer.map; }
+
   function drawPin(map) {
-    map = map || (window.crisisLive && window.crisisLive.layer && window.crisisLive.layer.map);
+    map = map || liveMap();
     if (!map || !map.getStyle || !map.getStyle()) { return; }
     try {
       var source = map.getSource(PIN_SOURCE);
@@ -632,7 +628,7 @@
   function startPlacing() {
     W.placing = true;
     setProps("report-locate", {style: {display: "block"}});
-    var map = window.crisisLive && window.crisisLive.layer && window.crisisLive.layer.map;
+    var map = liveMap();
     if (map) { map.getCanvas().style.cursor = "crosshair"; map.getCanvas().classList.add("placing"); }
     var input = document.getElementById("report-place");
     if (input) { input.focus(); }
@@ -644,7 +640,7 @@
     W.pin = null;
     drawPin();
     setProps("report-locate", {style: {display: "none"}});
-    var map = window.crisisLive && window.crisisLive.layer && window.crisisLive.layer.map;
+    var map = liveMap();
     if (map) { map.getCanvas().style.cursor = ""; map.getCanvas().classList.remove("placing"); }
     document.body.classList.remove("report-placing");
   }

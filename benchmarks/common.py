@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import requests
 
@@ -175,6 +175,34 @@ class Server:
         if not lines:
             raise RuntimeError("crisis tokens create printed nothing")
         return lines[-1]
+
+    def add_user(self, name: str, role: str, password: str, region: str | None = None) -> None:
+        """A new account via ``crisis users add`` (the password on stdin)."""
+        args = [str(CRISIS), "users", "add", name, "--role", role] + (["--region", region] if region else [])
+        done = subprocess.run(args, input=password + "\n", env=self.env, cwd=str(ROOT), capture_output=True, text=True,
+                              timeout=CLI_TIMEOUT_S, check=False)
+        if done.returncode != 0:
+            raise RuntimeError(f"crisis users add {name} failed ({done.returncode}): {done.stderr[-2000:]}")
+
+
+def seed_positions(url: str, token: str, travellers: int, point: Callable[[int], tuple[float, float]],
+                   prefix: str = "T", batch: int = 10_000) -> dict[str, list[float]]:
+    """A position for each of ``travellers`` travellers ("T000000"...), traveller ``i`` at
+    ``point(i)``, POSTed in batches; returns id -> [lat, lon]."""
+    positions: dict[str, list[float]] = {}
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    for start in range(0, travellers, batch):
+        rows: list[dict[str, Any]] = []
+        for i in range(start, min(travellers, start + batch)):
+            tid = f"{prefix}{i:06d}"
+            lat, lon = point(i)
+            positions[tid] = [lat, lon]
+            rows.append({"traveller_id": tid, "lat": lat, "lon": lon})
+        answer = session.post(f"{url}/api/v1/positions", json=rows, timeout=120)
+        if answer.status_code != 202:
+            raise RuntimeError(f"seeding positions answered {answer.status_code}: {answer.text[:300]}")
+    return positions
 
 
 def _group_alive(pgid: int) -> bool:

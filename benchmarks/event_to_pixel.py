@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import subprocess
 import sys
 import threading
 import time
@@ -47,13 +46,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import requests  # noqa: E402
 
-from common import CLI_TIMEOUT_S, CRISIS, ROOT, Server, land_point, log, percentile, summary_ms  # noqa: E402
+from common import Server, land_point, log, percentile, seed_positions, summary_ms  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run"]
 PASSWORD = "event to pixel benchmark"
-BATCH = 10_000
 TARGET_P95_MS = 1000.0
 TARGET_BUSY = 0.50
 DRAW_TIMEOUT_S = 180.0
@@ -153,31 +151,6 @@ class Mover(threading.Thread):
             self.stop.wait(max(0.0, next_at - time.monotonic()))
 
 
-def _add_user(server: Server, name: str) -> None:
-    done = subprocess.run([str(CRISIS), "users", "add", name, "--role", "duty_officer"], input=PASSWORD + "\n",
-                          env=server.env, cwd=str(ROOT), capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
-                          check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"crisis users add failed ({done.returncode}): {done.stderr[-2000:]}")
-
-
-def _seed(url: str, token: str, travellers: int, rng: random.Random) -> dict[str, list[float]]:
-    positions: dict[str, list[float]] = {}
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
-    for start in range(0, travellers, BATCH):
-        batch: list[dict[str, Any]] = []
-        for i in range(start, min(travellers, start + BATCH)):
-            tid = f"T{i:06d}"
-            lat, lon = land_point(rng)
-            positions[tid] = [lat, lon]
-            batch.append({"traveller_id": tid, "lat": lat, "lon": lon})
-        answer = session.post(f"{url}/api/v1/positions", json=batch, timeout=120)
-        if answer.status_code != 202:
-            raise RuntimeError(f"seeding positions answered {answer.status_code}: {answer.text[:300]}")
-    return positions
-
-
 def _renderers() -> list[int]:
     """Pids of the Chromium renderer processes (the page's main thread is each one's first thread)."""
     found = []
@@ -222,10 +195,10 @@ def run(travellers: int = 100_000, incidents: int = 40, moving: int = 1000, min_
     rng = random.Random(seed)
     with Server() as server:
         feed_token = server.token("bench-feed", "feed")
-        _add_user(server, "bench-officer")
+        server.add_user("bench-officer", "duty_officer", PASSWORD)
         log(f"[event_to_pixel] server {server.url}; seeding {travellers:,} travellers")
         t0 = time.monotonic()
-        positions = _seed(server.url, feed_token, travellers, rng)
+        positions = seed_positions(server.url, feed_token, travellers, lambda i: land_point(rng))
         seed_s = time.monotonic() - t0
         mover = Mover(server.url, feed_token, positions, moving, seed + 1)
         mover.start()

@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -43,9 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import requests  # noqa: E402
 
-from common import CLI_TIMEOUT_S, CRISIS, ROOT, Server, log, percentile, summary_ms  # noqa: E402
-from common import land_point  # noqa: E402
-from event_to_pixel import BATCH, CHROMIUM, CHROMIUM_ARGS, Mover  # noqa: E402
+from common import ROOT, Server, land_point, log, percentile, seed_positions, summary_ms  # noqa: E402
+from event_to_pixel import CHROMIUM, CHROMIUM_ARGS, Mover  # noqa: E402
 
 PASSWORD = "workspaces benchmark"
 TARGET_P95_MS = 1000.0
@@ -127,34 +125,9 @@ PROBE_JS = """() => {
 }"""
 
 
-def _add_user(server: Server, name: str, role: str, region: str | None = None) -> None:
-    args = [str(CRISIS), "users", "add", name, "--role", role] + (["--region", region] if region else [])
-    done = subprocess.run(args, input=PASSWORD + "\n", env=server.env, cwd=str(ROOT), capture_output=True, text=True,
-                          timeout=CLI_TIMEOUT_S, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"crisis users add {name} failed ({done.returncode}): {done.stderr[-2000:]}")
-
-
 def _incident_point(rng: random.Random) -> tuple[float, float]:
     lat0, lat1, lon0, lon1 = INCIDENT_BOX
     return round(rng.uniform(lat0, lat1), 5), round(rng.uniform(lon0, lon1), 5)
-
-
-def _seed(url: str, token: str, travellers: int, rng: random.Random) -> dict[str, list[float]]:
-    """Positions for ``travellers``, one in ten in the desk's region (so each page has some)."""
-    positions: dict[str, list[float]] = {}
-    session = requests.Session()
-    session.headers["Authorization"] = f"Bearer {token}"
-    for start in range(0, travellers, BATCH):
-        batch: list[dict[str, Any]] = []
-        for i in range(start, min(travellers, start + BATCH)):
-            lat, lon = _incident_point(rng) if i % 10 == 0 else land_point(rng)
-            positions[f"W{i:06d}"] = [lat, lon]
-            batch.append({"traveller_id": f"W{i:06d}", "lat": lat, "lon": lon})
-        answer = session.post(f"{url}/api/v1/positions", json=batch, timeout=120)
-        if answer.status_code != 202:
-            raise RuntimeError(f"seeding positions answered {answer.status_code}: {answer.text[:300]}")
-    return positions
 
 
 def _post_incident(session: requests.Session, url: str, rng: random.Random, title: str) -> tuple[str, float]:
@@ -179,13 +152,16 @@ def run(travellers: int = 10_000, incidents: int = 20, seed_incidents: int = 10,
     rng = random.Random(seed)
     with Server() as server:
         feed_token = server.token("bench-feed", "feed")
-        _add_user(server, "bench-officer", "duty_officer")
-        _add_user(server, "bench-desk", "regional_desk", DESK_REGION)
-        _add_user(server, "bench-wall", "wall")
+        server.add_user("bench-officer", "duty_officer", PASSWORD)
+        server.add_user("bench-desk", "regional_desk", PASSWORD, DESK_REGION)
+        server.add_user("bench-wall", "wall", PASSWORD)
         # Dash routes every path in the page, so an unknown one is no 404: the page module tells.
         wall_path = "/wall" if (ROOT / "crisis" / "ui" / "pages" / "wall.py").exists() else "/"
         log(f"[workspaces] server {server.url}; wall page {wall_path}; seeding {travellers:,} travellers")
-        positions = _seed(server.url, feed_token, travellers, rng) if travellers else {}
+        # one in ten in the desk's region, so each page has some
+        positions = seed_positions(server.url, feed_token, travellers,
+                                   lambda i: _incident_point(rng) if i % 10 == 0 else land_point(rng),
+                                   prefix="W") if travellers else {}
         session = requests.Session()
         session.headers["Authorization"] = f"Bearer {feed_token}"
         seeded = [_post_incident(session, server.url, rng, f"seeded {i}")[0] for i in range(seed_incidents)]

@@ -476,9 +476,7 @@ def incident_burndown(ctx: Context, principal: Principal, incident_id: str, now:
     incident = ctx.deps.incidents.get(incident_id)
     if incident is None or not access.may_see_regions(principal, incident.regions):
         return None
-    # A wall receives no ids but sees every region: the same people as the whole list.
-    viewer = principal if access.sees_names(principal) else _SYSTEM
-    affected = affected_people(ctx, viewer, incident_id, now)  # now=None: the live picture when there is one
+    affected = affected_people(ctx, people_reader(principal), incident_id, now)  # now=None: the live picture when there is one
     if affected is None:
         return None
     now = now or datetime.fromisoformat(affected["computed_at"])
@@ -492,3 +490,10 @@ def incident_burndown(ctx: Context, principal: Principal, incident_id: str, now:
 
 
 _SYSTEM = Principal(name="system", role="admin")
+
+
+def people_reader(principal: Principal) -> Principal:
+    """Whom to ask a list of people as for this caller: the caller, or for a role that
+    receives no identities (a wall, which sees every region) an all-regions reader; the
+    caller then gets its rows cut by ``access.person_view`` (positions, statuses, counts)."""
+    return principal if access.sees_names(principal) else _SYSTEM

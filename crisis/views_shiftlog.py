@@ -41,9 +41,7 @@ from crisis.domain.model import Incident
 from crisis.domain.regions import REGIONS
 from crisis.domain.serialize import incident_to_dict
 
-# Who may read the shift log and the handover: duty officers, admins, regional desks (their
-# regions). Walls do not: a log names people.
-READERS = (*access.EDITORS, "regional_desk")
+READERS = access.LOG_READERS
 WRITERS = access.EDITORS  # free notes
 DEFAULT_HOURS = 12
 MAX_HOURS = 24 * 7
@@ -76,10 +74,6 @@ ACTION_WORDS = {
     "roster.leave_add": "Leave recorded",
     "roster.leave_remove": "Leave removed",
 }
-
-
-def incident_regions(incident: Incident) -> tuple[str | None, ...]:
-    return tuple(incident.regions) or (incident.region,)
 
 
 def _time(value: Any) -> datetime | None:
@@ -136,7 +130,7 @@ class _Places:
 
     def incident(self, incident_id: str) -> tuple[str | None, ...] | None:
         found = self._incidents.get(incident_id)
-        return incident_regions(found) if found is not None else None
+        return found.regions if found is not None else None
 
     def area(self, area_id: str) -> tuple[str | None, ...] | None:
         if area_id not in self._areas:
@@ -195,7 +189,7 @@ def log_entries(ctx: Context, who: access.HasRole, since: datetime, now: datetim
     out: list[dict[str, Any]] = []
     incidents = {i.id: i for i in ctx.deps.incidents.all()}
     for incident in incidents.values():
-        if incident.updated_at < since or not _sees(who, incident_regions(incident)):
+        if incident.updated_at < since or not _sees(who, incident.regions):
             continue
         for change in ctx.deps.incidents.history(incident.id):
             at = _time(change.get("time"))
@@ -223,6 +217,16 @@ def log_entries(ctx: Context, who: access.HasRole, since: datetime, now: datetim
         if names:
             entry["by"] = record.get("actor") or ""
         out.append(entry)
+    out.extend(_note_entries(ctx, who, since, incidents))
+    out.sort(key=lambda e: e["time"], reverse=True)
+    return out[:limit]
+
+
+def _note_entries(ctx: Context, who: access.HasRole, since: datetime,
+                  incidents: Mapping[str, Incident]) -> list[dict[str, Any]]:
+    """The free notes from ``since`` the caller may see, as log entries (``log_entries``)."""
+    names = access.sees_names(who)
+    out: list[dict[str, Any]] = []
     for note in ShiftLogStore(ctx.redis).notes(since):
         if not _sees(who, note["regions"]):
             continue
@@ -232,8 +236,7 @@ def log_entries(ctx: Context, who: access.HasRole, since: datetime, now: datetim
         if names:
             entry["by"] = note["author"]
         out.append(entry)
-    out.sort(key=lambda e: e["time"], reverse=True)
-    return out[:limit]
+    return out
 
 
 def scope_label(who: access.HasRole) -> str:
@@ -247,7 +250,7 @@ def handover(ctx: Context, who: access.HasRole, now: datetime | None = None, hou
     """What the next shift needs, as the caller may see it (see the module's docstring)."""
     now = now or datetime.now(UTC)
     quiet = timedelta(minutes=ctx.settings.stale_incident_minutes)
-    open_incidents = [i for i in views.open_incidents(ctx) if _sees(who, incident_regions(i))]
+    open_incidents = [i for i in views.open_incidents(ctx) if _sees(who, i.regions)]
     open_incidents.sort(key=lambda i: i.updated_at, reverse=True)
     open_incidents.sort(key=lambda i: -i.severity)  # most severe first, then the latest changed
     incidents = []
@@ -292,7 +295,10 @@ def handover(ctx: Context, who: access.HasRole, now: datetime | None = None, hou
                 for w in views_roster.coverage(ctx, start, end, who)["warnings"]
                 if not w.get("region") or access.may_see_regions(who, [w.get("region")])]
     since = now - timedelta(hours=hours)
-    notes = [e for e in log_entries(ctx, who, since, now) if e["kind"] == "note"]
+    # The notes alone: not the whole log (every incident's history, the audit trail) to keep them.
+    notes = _note_entries(ctx, who, since, {i.id: i for i in ctx.deps.incidents.all()})
+    notes.sort(key=lambda e: e["time"], reverse=True)
+    notes = notes[:MAX_ENTRIES]
     return {
         "generated_at": now.isoformat(),
         "scope": scope_label(who),

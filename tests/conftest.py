@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import socket
+import subprocess
 import threading
 import time
 import uuid
@@ -59,6 +60,31 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_healthy(url: str, timeout_s: float, process: subprocess.Popen[bytes] | None = None,
+                 poll_s: float = 0.05) -> bool:
+    """Whether ``url``/healthz answers 200 within ``timeout_s`` (False at once if ``process`` exits)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return True
+        except requests.ConnectionError:
+            pass
+        if (process is not None and process.poll() is not None) or time.monotonic() > deadline:
+            return False
+        time.sleep(poll_s)
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 15) -> None:
+    """Terminate ``process``; kill it if it has not exited within ``timeout_s``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @dataclass
@@ -117,15 +143,7 @@ def live_server(session_context: Context, settings: Settings) -> Iterator[LiveSe
     thread = threading.Thread(target=app.run, args=("127.0.0.1", port), daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.05)
+    if not wait_healthy(url, 30):
+        raise RuntimeError("the test server did not start")
     yield LiveServer(url, session_context, app)
     app.gateway.stop()

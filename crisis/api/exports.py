@@ -137,13 +137,6 @@ def _sees_incident(principal: Any, incident: Incident) -> bool:
     return access.may_see_regions(principal, incident.regions)  # over several countries: every region it touches
 
 
-def _reader(principal: Any) -> Any:
-    """Whom to ask the views as: the caller, or for a role that receives no identities
-    (a wall) an all-regions reader, whose rows are then cut by ``access.person_view``
-    for the caller (positions and statuses, never who). A wall sees every region."""
-    return principal if access.sees_names(principal) else views._SYSTEM
-
-
 def _positions(ids: Iterable[str]) -> dict[str, tuple[float, float]]:
     """traveller id -> (lat, lon) of their best-known position (``views.place_travellers``)."""
     context = ctx()
@@ -151,6 +144,18 @@ def _positions(ids: Iterable[str]) -> dict[str, tuple[float, float]]:
     profiles = list(context.deps.travellers.many(sorted({i for i in ids if i})).values())
     return {str(profile.get("id")): (position.lat, position.lon)
             for profile, position, _, _ in views.place_travellers(context, profiles) if position is not None}
+
+
+def _placed_rows(principal: Any, people: Sequence[Mapping[str, Any]], kept: Sequence[str] = ()) -> list[dict[str, Any]]:
+    """Each person with their best-known position (lat, lon), as ``access.person_view`` lets
+    the caller receive them; the fields ``kept`` stay for every caller."""
+    where = _positions(str(p.get("traveller_id")) for p in people)
+    rows = []
+    for person in people:
+        lat, lon = where.get(str(person.get("traveller_id")), (None, None))
+        full = {**person, "lat": lat, "lon": lon}
+        rows.append({**{k: full.get(k) for k in kept}, **access.person_view(principal, full)})
+    return rows
 
 
 def _columns(principal: Any, columns: Sequence[str], kept: Sequence[str] = ()) -> list[str]:
@@ -256,14 +261,10 @@ def export_affected(incident_id: str, fmt: str) -> Response:
     incident = ctx().deps.incidents.get(incident_id)
     if incident is None or not _sees_incident(principal, incident):
         raise NotFound(f"no incident {incident_id}")
-    answer = views.affected_people(ctx(), _reader(principal), incident_id)
+    answer = views.affected_people(ctx(), views.people_reader(principal), incident_id)
     if answer is None:
         raise NotFound(f"no incident {incident_id}")
-    where = _positions(str(p.get("traveller_id")) for p in answer["people"])
-    rows = []
-    for person in answer["people"]:
-        lat, lon = where.get(str(person.get("traveller_id")), (None, None))
-        rows.append(access.person_view(principal, {**person, "lat": lat, "lon": lon}))
+    rows = _placed_rows(principal, answer["people"])
     audit_request("export.affected", target=incident_id, detail={"format": fmt, "rows": len(rows)})
     stem = f"incident-{incident_id}-affected"
     if fmt == "csv":
@@ -324,15 +325,10 @@ def export_movement(area_id: str, fmt: str) -> Response:
     if area is None:
         raise NotFound(f"no area {area_id}")
     if not access.sees_names(principal):  # the view gives such a caller counts only: ask for the list, then cut it
-        area = views_areas.area_view(ctx(), _reader(principal), area_id) or area
+        area = views_areas.area_view(ctx(), views.people_reader(principal), area_id) or area
     movement = area.get("movement") or {}
     people = movement.get("people") or []
-    where = _positions(str(p.get("traveller_id")) for p in people)
-    rows = []
-    for person in people:
-        lat, lon = where.get(str(person.get("traveller_id")), (None, None))
-        full = {**person, "lat": lat, "lon": lon}
-        rows.append({**{k: full.get(k) for k in MOVEMENT_FACTS}, **access.person_view(principal, full)})
+    rows = _placed_rows(principal, people, MOVEMENT_FACTS)
     audit_request("export.movement", target=area_id, detail={"format": fmt, "rows": len(rows)})
     stem = f"area-{area.get('name') or area_id}-movement"
     if fmt == "csv":

@@ -383,8 +383,9 @@ FIELD_NOTES: dict[str, dict[str, str]] = {
         "type": "What kind of incident: a sub-type, listed here by category (category (code): sub-types). "
                 + taxonomy.in_words() + ". An unknown type is refused (422) with this list in words.",
         "category": "Optional: the category of `type`, checked against it (a mismatch is refused with 422). "
-                    "Sent without `type`, it stands for the category's \"other\" sub-type (crime, civil_unrest, "
-                    "armed_conflict, terrorism, hostage for hostage_abduction, other); a hazard must name its type.",
+                    "Sent without `type`, it stands for the category's \"other\" sub-type ("
+                    + ", ".join(sub if sub == cat else f"{sub} for {cat}" for cat, sub in taxonomy.GENERAL_SUBTYPE.items())
+                    + "); a hazard must name its type.",
         "severity": "1 minor, 2 moderate, 3 serious, 4 major, 5 critical.",
         "lat": "Latitude of the incident, WGS 84 decimal degrees.",
         "lon": "Longitude of the incident, WGS 84 decimal degrees.",

@@ -91,7 +91,7 @@ def add_note(context: Context, who: access.HasRole, name: str, note: NoteIn) -> 
         raise PermissionError(f"role {who.role!r} may not write in the shift log")
     if note.incident_id is not None:
         incident = context.deps.incidents.get(note.incident_id)
-        if incident is None or not access.may_see_regions(who, views_shiftlog.incident_regions(incident)):
+        if incident is None or not access.may_see_regions(who, incident.regions):
             raise InputError([{"field": "incident_id", "message": f"no incident {note.incident_id}"}])
     if note.region is not None and not access.may_see_regions(who, [note.region]):
         raise InputError([{"field": "region", "message": "outside your regions"}])
@@ -207,6 +207,7 @@ def openapi_operations() -> list[Any]:
              "schema": {"type": "integer", "minimum": 1, "maximum": views_shiftlog.MAX_HOURS, "default": views_shiftlog.DEFAULT_HOURS}}
     fmt = {"name": "format", "in": "query", "required": False, "description": "json (default), csv or md (Markdown), "
            "the last two as a download.", "schema": {"type": "string", "enum": list(views_shiftlog.FORMATS), "default": "json"}}
+    refused = {"422": _json(_ref("ErrorResponse"), "A parameter is invalid. Kept as a dead letter."), **_common("401", "403")}
     return [
         Op("post", "/api/v1/shiftlog/notes", "Shift log", "Add a note to the shift log",
            "A free note for the log and the next shift, about a region (or every region) and optionally an incident. "
@@ -223,8 +224,7 @@ def openapi_operations() -> list[Any]:
            "areas, movements, accountability, check-ins, dispatches, roster, handsets, imports) and free notes. "
            "A regional desk: its regions only.",
            readers,
-           {"200": _json(_ref("ShiftLogEntries"), "The entries."),
-            "422": _json(_ref("ErrorResponse"), "A parameter is invalid. Kept as a dead letter."), **_common("401", "403")},
+           {"200": _json(_ref("ShiftLogEntries"), "The entries."), **refused},
            parameters=(hours,), operation_id="getShiftLog"),
         Op("get", "/api/v1/handover", "Shift log", "The handover summary",
            "What the next shift needs: open incidents, people not accounted for, movements in progress, dispatches "
@@ -234,6 +234,6 @@ def openapi_operations() -> list[Any]:
            {"200": {"description": "The summary.", "content": {
                "application/json": {"schema": _ref("Handover")},
                "text/csv": {"schema": {"type": "string"}}, "text/markdown": {"schema": {"type": "string"}}}},
-            "422": _json(_ref("ErrorResponse"), "A parameter is invalid. Kept as a dead letter."), **_common("401", "403")},
+            **refused},
            parameters=(hours, fmt), operation_id="getHandover"),
     ]

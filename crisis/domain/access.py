@@ -44,6 +44,9 @@ ADMINS = ("admin",)
 ALL_REGIONS = ("admin", "duty_officer", "wall")
 # Who may post a check-in at all; for whom, ``may_check_in`` decides.
 CHECKERS = ("admin", "duty_officer", "traveller", "warden")
+# Who may read the shift log and the handover (``crisis.views_shiftlog``): the readers
+# but walls, since a log names people; a regional desk its regions only.
+LOG_READERS = (*EDITORS, "regional_desk")
 
 # The fields of a person (traveller, officer, position report, history entry's actor)
 # that each role may receive. "*" is every field. Anything not listed is removed.

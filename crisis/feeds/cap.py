@@ -153,6 +153,7 @@ _EVENT_TYPES: tuple[tuple[str, IncidentType], ...] = (
     (r"hazmat|hazardous|chemical|\bspill|derail|crash|collision|accident|explosion"
      r"|gas leak|collapse", IncidentType.ACCIDENT),
 )
+_EVENT_PATTERNS = tuple((re.compile(pattern), incident_type) for pattern, incident_type in _EVENT_TYPES)
 # <category> when the event text says nothing more specific. Security covers police,
 # military and homeland security alike, so it stays "other" unless the event says which.
 _CATEGORY_TYPES = {"Met": IncidentType.WEATHER, "Fire": IncidentType.WILDFIRE,
@@ -163,8 +164,8 @@ _CATEGORY_TYPES = {"Met": IncidentType.WEATHER, "Fire": IncidentType.WILDFIRE,
 def cap_type(event: str, categories: list[str]) -> IncidentType:
     """The incident type from the event/headline text, else the first mapped category."""
     text = event.lower()
-    for pattern, incident_type in _EVENT_TYPES:
-        if re.search(pattern, text):
+    for pattern, incident_type in _EVENT_PATTERNS:
+        if pattern.search(text):
             return incident_type
     for category in categories:
         if category in _CATEGORY_TYPES:

@@ -78,11 +78,14 @@ def _paths(root: Element) -> dict[int, str]:
 def defects(root: Element, namespace: str) -> list[Defect]:
     """Every departure of ``root`` (a CAP ``<alert>``, tags still namespaced) from its schema."""
     version = version_of(namespace)
-    paths = _paths(root)
+    paths: dict[int, str] | None = None  # built at the first error: a valid alert needs none
     out: list[Defect] = []
     for error in _schema(namespace).iter_errors(root):
         element = error.elem if isinstance(error.elem, Element) else None
-        where = paths.get(id(element), "alert") if element is not None else "alert"
+        where = "alert"
+        if element is not None:
+            paths = paths if paths is not None else _paths(root)
+            where = paths.get(id(element), "alert")
         out.append(_in_words(error, element, where, version))
         if len(out) >= MAX_DEFECTS:
             break

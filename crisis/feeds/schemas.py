@@ -226,10 +226,12 @@ def check_sources(sources: dict[str, str], account: str) -> None:
         raise InputError(errors)
 
 
+_TYPE_VALUES = frozenset(t.value for t in IncidentType)
+
+
 def _incident_type(value: Any) -> Any:
     """Refuse an unknown incident type in words that list every category and sub-type."""
-    known = {t.value for t in IncidentType}
-    if value is not None and not isinstance(value, IncidentType) and value not in known:
+    if value is not None and not isinstance(value, IncidentType) and value not in _TYPE_VALUES:
         raise PydanticCustomError("incident_type", "{text}", {"text": unknown_type_message(value)})
     return value
 

@@ -57,7 +57,9 @@ from crisis.domain.events import Event
 from crisis.domain.serialize import incident_to_dict
 from crisis.fusion.affected import default_radii
 from crisis.fusion.people import CONFIDENCES, NO_TIME, NOT_AFFECTED, SOURCES, PeoplePicture, from_us, is_open
-from crisis.realtime.gateway import Gateway, Pseudonyms, Viewer, access_viewer, receives_ids, room_viewer
+from crisis.realtime.gateway import (
+    Gateway, Pseudonyms, Viewer, access_viewer, incident_regions, receives_ids, room_viewer,
+)
 
 log = logging.getLogger(__name__)
 
@@ -368,7 +370,7 @@ class PeopleLive:
 
     def _affected_message(self, viewer: Viewer | access.HasRole, region: str | None, record: dict[str, Any],
                           by_region: dict[str | None, dict[str, int]], now: str) -> dict[str, Any] | None:
-        if not access.may_see_regions(viewer, record.get("regions") or (record.get("region"),)):
+        if not access.may_see_regions(viewer, incident_regions(record)):
             return None
         iid = str(record["id"])
         wanted = access.scope_regions(region)

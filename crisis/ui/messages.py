@@ -99,7 +99,7 @@ def _sentence(error: Mapping[str, Any]) -> str:
     if kind == "number_type":
         return f"The {noun} must be a number{(' of' + unit) if unit.strip() == 'km' else ''}."
     if kind == "enum":
-        return MISSING.get(field, f"Choose the {noun} from the list.") if field in MISSING else f"Choose the {noun} from the list."
+        return MISSING.get(field, f"Choose the {noun} from the list.")
     if kind == "extra_forbidden":
         return f"The form has a field this page does not know ({noun}): reload the page."
     if kind == "string_pattern_mismatch":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,20 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from crisis.bootstrap import Context
 from crisis.config import Settings
 from crisis.realtime.gateway import HEARTBEAT_SECONDS
-from tests.conftest import PASSWORD, random_ref
+from tests.conftest import PASSWORD, _free_port, random_ref, stop_process, wait_healthy
 
 STATES = {"LIVE", "STALE", "RECONNECTING"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -47,27 +39,14 @@ def served(settings: Settings, session_context: Context) -> Iterator[tuple[str, 
     process = subprocess.Popen([str(crisis), "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
     try:
-        while True:
-            try:
-                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("crisis serve did not start")
-            time.sleep(0.2)
+        if not wait_healthy(url, 60, process, poll_s=0.2):
+            raise RuntimeError("crisis serve did not start")
         yield url, process
     finally:
         if process.poll() is None:
             os.kill(process.pid, signal.SIGCONT)
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, 20)
 
 
 def _banner(page: object) -> tuple[bool, str]:

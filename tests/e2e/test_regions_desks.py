@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import requests
@@ -39,29 +40,24 @@ class Listener:
                             wait_timeout=10)
         self.welcome = self.wait("welcome")
 
-    def wait(self, name: str, timeout: float = 5.0) -> Any:
-        deadline = time.monotonic() + timeout
+    def _arriving(self, seconds: float) -> Iterator[tuple[str, Any]]:
+        """Each event as it arrives (taken off the queue), for up to ``seconds``."""
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             try:
-                event, data = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
+                yield self.events.get(timeout=max(0.01, deadline - time.monotonic()))
             except queue.Empty:
-                break
+                return
+
+    def wait(self, name: str, timeout: float = 5.0) -> Any:
+        for event, data in self._arriving(timeout):
             if event == name:
                 return data
         raise AssertionError(f"no {name!r} within {timeout} s")
 
     def incidents(self, seconds: float) -> list[dict[str, Any]]:
         """Every incident message that arrives within ``seconds``."""
-        got: list[dict[str, Any]] = []
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            try:
-                event, data = self.events.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            if event == "incident":
-                got.append(data["incident"])
-        return got
+        return [data["incident"] for event, data in self._arriving(seconds) if event == "incident"]
 
     def close(self) -> None:
         self.client.disconnect()

