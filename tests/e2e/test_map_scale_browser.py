@@ -58,10 +58,14 @@ def _rendered(page: Any) -> dict[str, int]:
 def _zoom_to(page: Any, lat: float, lon: float, zoom: float) -> dict[str, float]:
     """Centre the map there; the point's place on the page once MapLibre has settled."""
     # Plotly sets the view of its first draw when that completes: until then, a jump may be undone.
+    # The figure may be drawn before its map is wired to the live layer (or re-wired after a
+    # redraw): wait for a map, and take the current one on every try.
+    page.wait_for_function("() => !!(window.crisisLive && window.crisisLive.layer.map)", timeout=30_000)
     return page.evaluate(  # type: ignore[no-any-return]
         """async ([lat, lon, zoom]) => {
-             const map = window.crisisLive.layer.map;
+             let map = window.crisisLive.layer.map;
              for (let tries = 0; tries < 40; tries++) {
+               map = window.crisisLive.layer.map || map;
                // 'idle' never comes while the map keeps rendering (a busy machine): wait at most 3 s
                const idle = new Promise(resolve => { map.once('idle', resolve); setTimeout(resolve, 3000); });
                // As a user's move (an event behind it), which Plotly keeps across its redraws.
