@@ -37,6 +37,12 @@
     incidents: new Map(),      // incident id -> message {stream_id, incident, display_area, colour}
     lastIncidentId: null,      // newest incident stream id applied
     lastPositionsId: null,     // newest positions stream id applied
+    // What the next sync asks from: everything up to these was received. They move with
+    // live pushes only once this connection's sync has answered: pushes that arrive before
+    // it may be newer than a replay still to come, and a link lost then must not skip it.
+    cursorIncidentId: null,
+    cursorPositionsId: null,
+    synced: false,             // this connection's sync answered (live pushes follow its replay)
     scope: null,               // what the picture shows (the server's room), from the last snapshot
     // Travellers as columns; k is a traveller's row. rank: the colour (STATUS_RANK), aff: 1 when
     // affected by an open incident or movement, src: SOURCES index of its best-known position,
@@ -56,6 +62,7 @@
     status: null,              // "live" | "stale" | "reconnecting" (null before the first judgement)
     startedAt: Date.now(),     // when this page started (the banner's first-connection grace)
     downSince: null,           // when the connection was lost (null while connected)
+    storageDownSince: null,    // H1: the server's storage (Redis) unavailable since (ms), from the heartbeat; null: it answers
     everConnected: false,
     shown: {}                  // what the header and banner show now (set_props only on change)
   };
@@ -92,6 +99,7 @@
     if (!live.lastIncidentId || compareIds(msg.stream_id, live.lastIncidentId) > 0) {
       live.lastIncidentId = msg.stream_id;
     }
+    if (live.synced) { live.cursorIncidentId = newest(live.cursorIncidentId, msg.stream_id); }
     live.dirty.incidents = true;
     for (var h = 0; h < incidentHooks.length; h++) {
       try { incidentHooks[h](msg); } catch (err) { console.error(err); }
@@ -154,6 +162,7 @@
     if (msg.full || !live.lastPositionsId || compareIds(msg.stream_id, live.lastPositionsId) > 0) {
       live.lastPositionsId = msg.stream_id;
     }
+    if (live.synced) { live.cursorPositionsId = newest(live.cursorPositionsId, msg.stream_id); }
     if (msg.scope) {
       live.scope = msg.scope;
       live.identities = msg.scope.indexOf("view:") !== 0;
@@ -256,7 +265,14 @@
     var state = judge(now);
     show("live-status", {children: STATUS_WORDS[state], className: "live-status " + STATUS_CLASSES[state]});
     var quiet = state === "live" || (!live.everConnected && now - live.startedAt < BANNER_GRACE_MS);
-    if (quiet) {
+    var storage = live.storageDownSince === null ? "ok" : "unavailable";
+    if (document.body && document.body.getAttribute("data-storage") !== storage) { document.body.setAttribute("data-storage", storage); }
+    if (state === "live" && storage !== "ok") {
+      // H1: connected, but the server cannot reach its storage: nothing can be saved.
+      show("live-banner", {children: "STORAGE UNAVAILABLE: the server cannot reach its storage (for " +
+                           fmtAge(now - live.storageDownSince) + "). Changes cannot be saved and what is shown " +
+                           "may be out of date; it recovers by itself.", className: "live-banner down"});
+    } else if (quiet) {
       show("live-banner", {children: "", className: "live-banner hidden"});
     } else {
       var words = bannerText(state, now);
@@ -289,12 +305,27 @@
     show("live-age", {children: text, className: "live-age " + cls});
   }
 
+  function newest(a, b) {
+    if (!a) { return b || null; }
+    if (!b) { return a; }
+    return compareIds(a, b) >= 0 ? a : b;
+  }
+
   function sync(socket) {
-    var ask = {last_id: live.lastIncidentId, positions_id: live.lastPositionsId, scope: live.scope};
+    live.synced = false;
+    var ask = {last_id: live.cursorIncidentId, positions_id: live.cursorPositionsId, scope: live.scope};
     socket.emit("sync", ask, function (ack) {
       if (ack && ack.error === "rate limited") {
         setTimeout(function () { if (socket.connected) { sync(socket); } }, 1000 * (ack.retry_after || 1));
         return;
+      }
+      if (ack && !ack.error) {
+        // The replay (or snapshot) came before this answer, up to ack.stream_id; every live
+        // push received on this connection is newer than that: all up to the newest id seen
+        // is here now.
+        live.cursorIncidentId = newest(ack.stream_id, live.lastIncidentId);
+        live.cursorPositionsId = newest(ack.positions_id, live.lastPositionsId);
+        live.synced = true;
       }
       live.ready = true;
       heard(false);
@@ -331,6 +362,7 @@
     });
     socket.on("disconnect", function (reason) {
       live.connected = false;
+      live.synced = false;
       live.lastError = reason;
       if (live.downSince === null) { live.downSince = Date.now(); }
       refreshStatus();
@@ -354,6 +386,9 @@
       scheduleFlush();
     });
     socket.on("incident", function (msg) { applyIncident(msg); heard(true); scheduleFlush(); });
+    // Too far behind (a slow link or a busy page): the server stopped sending incidents and
+    // positions to this socket; ask again from the last ones applied, as after a reconnection.
+    socket.on("resync", function () { heard(false); sync(socket); });
     // Positions never go through Dash: the travellers layer takes them (throttled).
     socket.on("positions", function (msg) { applyPositions(msg); heard(true); });
     // People, areas and movements: re-announced on the page as DOM events
@@ -364,7 +399,15 @@
         document.dispatchEvent(new CustomEvent("crisis:" + name, {detail: msg}));
       });
     });
-    socket.on("heartbeat", function () { heard(false); if (live.status !== "live") { refreshStatus(); } });
+    socket.on("heartbeat", function (msg) {
+      heard(false);
+      // H1: the heartbeat says whether the server's storage answers (sent at once when that changes).
+      var down = !!(msg && msg.storage === "unavailable");
+      if (down !== (live.storageDownSince !== null)) {
+        live.storageDownSince = down ? Date.now() : null;  // this clock, not the server's: no skew
+        refreshStatus();
+      } else if (live.status !== "live") { refreshStatus(); }
+    });
     socket.on("feeds", function (msg) { live.feeds = msg; live.dirty.feeds = true; heard(false); scheduleFlush(); });
     setInterval(refreshStatus, STATE_CHECK_MS);
     refreshStatus();

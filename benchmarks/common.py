@@ -330,7 +330,7 @@ def _stop_embedded_redis(data_dir: Path) -> None:
         cmdline = Path(f"/proc/{record['pid']}/cmdline").read_bytes()
     except (OSError, ValueError, KeyError):
         return
-    if b"redis-server" in cmdline:
+    if b"redis-server" in cmdline or b"valkey-server" in cmdline:  # the embedded engine (ADR 005)
         try:
             os.kill(record["pid"], signal.SIGTERM)
         except ProcessLookupError:

@@ -16,8 +16,10 @@ from crisis.adapters.feed_log import FeedLog
 from crisis.adapters.incident_store import IncidentStore
 from crisis.adapters.position_store import PositionStore
 from crisis.adapters.redis_server import RedisHandle, open_redis
+from crisis.adapters.retention import stream_maxlens
 from crisis.adapters.roll_store import RollStore
 from crisis.adapters.roster_store import RosterStore
+from crisis.adapters.storage_health import StorageHealth, request_options, tail_options
 from crisis.adapters.traveller_store import TravellerStore
 from crisis.config import Settings
 from crisis.fusion.countries import CountryIndex
@@ -41,9 +43,14 @@ class Context:
     audit: AuditLog
     roll: RollStore  # accountability statuses per scope, check-in places (crisis.adapters.roll_store)
     roster: RosterStore  # officers, standby slots, leave, dispatches (crisis.adapters.roster_store)
+    # H1 (issue 10): ``redis`` has the short time-outs of request paths; blocking reads
+    # (XREAD/XREADGROUP BLOCK, pub/sub) use ``tail_redis``; ``storage`` says whether Redis answers.
+    tail_redis: redis.Redis
+    storage: StorageHealth
 
     def close(self) -> None:
         self.redis.close()
+        self.tail_redis.close()
         self.redis_handle.stop()
 
 
@@ -64,8 +71,8 @@ def secret_key(settings: Settings) -> str:
 
 def bootstrap(settings: Settings, countries: CountryIndex | None = None) -> Context:
     handle = open_redis(settings)
-    client = handle.client()
-    log = EventLog(client, maxlen={keys.POSITION_STREAM: settings.positions_maxlen})
+    client = handle.client(**request_options(settings.storage_timeout_s))  # H1: a stalled Redis costs 0.5 s, not a hang
+    log = EventLog(client, maxlen=stream_maxlens(settings))  # H4: every stream's retention
 
     def lock(name: str):  # type: ignore[no-untyped-def]
         return client.lock(f"{keys.PREFIX}:lock:{name}", timeout=30, blocking_timeout=30)
@@ -78,5 +85,6 @@ def bootstrap(settings: Settings, countries: CountryIndex | None = None) -> Cont
         lock=lock,
         travellers=TravellerStore(client),
     )
-    return Context(settings, handle, client, deps, AccountStore(client), FeedLog(client), AuditLog(client, settings.audit_keep_days),
-                   RollStore(client), RosterStore(client))
+    return Context(settings, handle, client, deps, AccountStore(client), FeedLog(client, settings.deadletter_maxlen), AuditLog(client, settings.audit_keep_days),
+                   RollStore(client), RosterStore(client), tail_redis=handle.client(**tail_options(settings.storage_timeout_s)),
+                   storage=StorageHealth(client, settings.storage_retry_after_s))

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 import os
+
+# H6 (issue 10): CRISIS_ASYNC_MODE=gevent serves the socket with greenlets; gevent must patch
+# the standard library before anything (redis, threading, sockets) is imported.
+if (os.environ.get("CRISIS_ASYNC_MODE") or "").strip().lower() == "gevent":
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -270,10 +278,12 @@ def feeds_command(ctx: click.Context) -> None:
     CRISIS_COT_HOST, default 127.0.0.1; CRISIS_COT_PORT=0 turns it off) until Ctrl-C.
 
     For a feed process of its own: run the web process with CRISIS_FEEDS=0 then, or both
-    would poll.
+    would poll. Every document goes through the feeds inbox (consumer group "intake"): one
+    killed mid-work leaves it pending, and this process (restarted) or another claims it.
     """
     from crisis.bootstrap import bootstrap
     from crisis.feeds.cot_listener import CotListener
+    from crisis.feeds.inbox import InboxWorker
     from crisis.feeds.pollers import Pollers, feed_sources
 
     settings = _settings(ctx)
@@ -281,9 +291,10 @@ def feeds_command(ctx: click.Context) -> None:
         raise click.UsageError("no feed to poll: set CRISIS_GDACS_URL, CRISIS_USGS_URL or CRISIS_CAP_URL, "
                                "or CRISIS_COT_PORT for the CoT listener")
     context = bootstrap(settings)
-    pollers = Pollers.from_settings(context, settings)
+    inbox = InboxWorker.from_settings(context, settings)
+    pollers = Pollers.from_settings(context, settings, inbox)
     try:
-        listener = CotListener.from_settings(context, settings)
+        listener = CotListener.from_settings(context, settings, inbox)
     except OSError as exc:
         context.close()
         raise click.ClickException(f"cannot listen for CoT on {settings.cot_host}:{settings.cot_port}: {exc}") from None
@@ -292,8 +303,10 @@ def feeds_command(ctx: click.Context) -> None:
         click.echo(line.strip())
     if listener is not None:
         click.echo(listener.describe())
+    click.echo(f"inbox consumer {inbox.consumer}")
     click.echo("stop with Ctrl-C")
     sys.stdout.flush()
+    inbox.start()
     pollers.start()
     if listener is not None:
         listener.start()
@@ -305,6 +318,7 @@ def feeds_command(ctx: click.Context) -> None:
         pollers.stop()
         if listener is not None:
             listener.stop()
+        inbox.stop()
         context.close()
 
 
@@ -771,6 +785,65 @@ def rebuild(ctx: click.Context) -> None:
 
     count = _with_context(ctx.obj, lambda c: IncidentStore(c.redis).rebuild(c.deps.log))
     click.echo(f"replayed {count} incident events")
+
+
+# --- backup and restore (issue 10, H4; crisis.adapters.backup) ------------------------------
+def _with_raw_redis(settings: Settings, action: Any) -> Any:
+    """Run ``action(client)`` on a client that keeps bytes (no bootstrap: no basemap load)."""
+    from crisis.adapters.backup import BackupError
+    from crisis.adapters.redis_server import open_redis
+
+    handle = open_redis(settings)
+    client = handle.client(decode=False)
+    try:
+        return action(client)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # the backup file: no such directory, no permission, disk full
+        raise click.ClickException(f"{exc.filename or ''}: {exc.strerror or exc}") from None
+    finally:
+        client.close()
+        handle.stop()
+
+
+@main.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def backup_command(ctx: click.Context, path: Path) -> None:
+    """Write every key of the product (logs with their ids, projections, accounts, audit,
+    consumer groups, TTLs) to PATH: JSON lines, gzip when PATH ends in .gz, mode 0600.
+
+    Safe while `crisis serve` runs: one MULTI/EXEC snapshot, then the streams up to it."""
+    from crisis.adapters.backup import write_backup
+
+    summary = _with_raw_redis(_settings(ctx), lambda client: write_backup(client, path))
+    click.echo(f"backup {path}: {summary.describe()}")
+
+
+@main.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Restore into a database that has keys: the product's keys are deleted first.")
+@click.pass_context
+def restore_command(ctx: click.Context, path: Path, force: bool) -> None:
+    """Restore a `crisis backup` file (stream ids, groups and TTLs kept) into an empty database.
+
+    Stop the web and feeds processes first (or restart them after): they keep state in memory."""
+    from crisis.adapters.backup import restore_backup
+
+    summary = _with_raw_redis(_settings(ctx), lambda client: restore_backup(client, path, force=force))
+    click.echo(f"restored {path}: {summary.describe()}")
+
+
+@main.command("retention")
+@click.pass_context
+def retention_command(ctx: click.Context) -> None:
+    """Each stream: its retention setting and limit, entries kept, memory, oldest entry."""
+    from crisis.adapters.retention import retention_report
+
+    settings = _settings(ctx)
+    click.echo("stream\tsetting\tlimit\tentries\tmemory_bytes\toldest")
+    for row in _with_raw_redis(settings, lambda client: retention_report(client, settings)):
+        click.echo("\t".join(str(v) for v in row))
 
 
 @main.command("audit")

@@ -37,7 +37,7 @@ class Settings:
     port: int = 8050
     tick_seconds: float = 0.25
     redis_fsync: str = "always"
-    positions_maxlen: int = 2_000_000
+    positions_maxlen: int = 200_000
     map_style: str = "white-bg"
     stale_incident_minutes: int = 60
     # A point at sea takes the region of the nearest country within this (geodesic km); beyond, its ocean basin's
@@ -85,6 +85,34 @@ class Settings:
     cot_port: int = 8087
     # Wall display (issue 9): clocks besides UTC, as IANA time zone names ("Europe/Zurich,America/New_York")
     wall_timezones: tuple[str, ...] = ("America/New_York", "Europe/Zurich", "Asia/Bangkok")
+    # H1 (issue 10): a Redis outage (crisis.adapters.storage_health)
+    storage_timeout_s: float = 0.5  # read/connect time-out of request paths: a stalled Redis is a 503 after this
+    storage_retry_after_s: int = 2  # Retry-After of a 503 "storage_unavailable"
+    redis_watchdog_s: float = 0.5  # embedded server: how often each process checks it is alive (restarts it if not)
+    # H5 (issue 10): the feeds inbox (crisis.feeds.inbox): consumer group "intake"
+    inbox_claim_idle_ms: int = 60_000  # an entry unacknowledged this long is claimed (XAUTOCLAIM) by a live consumer
+    inbox_max_deliveries: int = 5  # an entry delivered more often than this is dead-lettered, not retried
+    inbox_consumer: str = ""  # this process's consumer name; empty: host:pid
+    inbox_test_pause: str = ""  # tests only: "read" or "processed" makes the intake stop there (to be killed)
+    # H2 (issue 10): Redis behind Sentinel, and acknowledging writes after WAIT (crisis.adapters.redis_ha)
+    redis_sentinels: tuple[str, ...] = ()  # "host:port,host:port"; set: the primary is asked of them (REDIS_URL unused)
+    redis_sentinel_service: str = "crisis"  # the name the Sentinels monitor the primary under
+    wait_replicas: int = 0  # >0: every write is acknowledged only once this many replicas have it (WAIT)
+    wait_timeout_ms: int = 1000  # how long a write waits for them; fewer in time: 503, retry
+    # H4 (issue 10): retention, each stream's MAXLEN (approximate, on every append); 0 keeps every
+    # entry. positions_maxlen (above) and audit_keep_days (by age) are the others. The incident,
+    # area and roster logs are what `crisis rebuild` replays: trim them only with a backup kept.
+    incidents_maxlen: int = 0
+    areas_maxlen: int = 0
+    roster_maxlen: int = 0
+    people_maxlen: int = 1_000_000
+    travellers_maxlen: int = 100_000
+    devices_maxlen: int = 100_000
+    deadletter_maxlen: int = 100_000
+    # H6 (issue 10): the live socket's concurrency model and slow clients (crisis.realtime.gateway.BoundedManager)
+    async_mode: str = "threading"  # "threading" or "gevent" (monkey-patched at `crisis serve` start)
+    socket_lag_packets: int = 32  # a client this many messages behind gets positions coalesced, no heartbeat
+    socket_max_backlog: int = 400  # this many behind: incidents stop for it and it is told to "resync"
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -98,7 +126,7 @@ class Settings:
             port=int(env.get("CRISIS_PORT", "8050")),
             tick_seconds=float(env.get("CRISIS_TICK_SECONDS", "0.25")),
             redis_fsync=env.get("CRISIS_REDIS_FSYNC", "always"),
-            positions_maxlen=int(env.get("CRISIS_POSITIONS_MAXLEN", "2000000")),
+            positions_maxlen=int(env.get("CRISIS_POSITIONS_MAXLEN", "200000")),
             map_style=env.get("CRISIS_MAP_STYLE", "white-bg"),
             stale_incident_minutes=int(env.get("CRISIS_STALE_INCIDENT_MINUTES", "60")),
             sea_region_km=float(env.get("CRISIS_SEA_REGION_KM") or "500"),
@@ -139,6 +167,32 @@ class Settings:
             cot_host=env.get("CRISIS_COT_HOST") or cls.cot_host,
             cot_port=int(env.get("CRISIS_COT_PORT") or cls.cot_port),
             wall_timezones=_words(env.get("CRISIS_WALL_TIMEZONES"), cls.wall_timezones),
+            # H1 (issue 10): a Redis outage
+            storage_timeout_s=float(env.get("CRISIS_STORAGE_TIMEOUT") or cls.storage_timeout_s),
+            storage_retry_after_s=int(env.get("CRISIS_STORAGE_RETRY_AFTER") or cls.storage_retry_after_s),
+            redis_watchdog_s=float(env.get("CRISIS_REDIS_WATCHDOG_SECONDS") or cls.redis_watchdog_s),
+            # H5 (issue 10): the feeds inbox
+            inbox_claim_idle_ms=int(env.get("CRISIS_INBOX_CLAIM_IDLE_MS") or cls.inbox_claim_idle_ms),
+            inbox_max_deliveries=int(env.get("CRISIS_INBOX_MAX_DELIVERIES") or cls.inbox_max_deliveries),
+            inbox_consumer=env.get("CRISIS_INBOX_CONSUMER") or "",
+            inbox_test_pause=env.get("CRISIS_INBOX_TEST_PAUSE") or "",
+            # H2 (issue 10): Sentinel and WAIT
+            redis_sentinels=_words(env.get("REDIS_SENTINELS")),
+            redis_sentinel_service=env.get("REDIS_SENTINEL_SERVICE") or cls.redis_sentinel_service,
+            wait_replicas=int(env.get("CRISIS_WAIT_REPLICAS") or cls.wait_replicas),
+            wait_timeout_ms=int(env.get("CRISIS_WAIT_TIMEOUT_MS") or cls.wait_timeout_ms),
+            # H4 (issue 10): retention
+            incidents_maxlen=int(env.get("CRISIS_INCIDENTS_MAXLEN") or cls.incidents_maxlen),
+            areas_maxlen=int(env.get("CRISIS_AREAS_MAXLEN") or cls.areas_maxlen),
+            roster_maxlen=int(env.get("CRISIS_ROSTER_MAXLEN") or cls.roster_maxlen),
+            people_maxlen=int(env.get("CRISIS_PEOPLE_MAXLEN") or cls.people_maxlen),
+            travellers_maxlen=int(env.get("CRISIS_TRAVELLERS_MAXLEN") or cls.travellers_maxlen),
+            devices_maxlen=int(env.get("CRISIS_DEVICES_MAXLEN") or cls.devices_maxlen),
+            deadletter_maxlen=int(env.get("CRISIS_DEADLETTER_MAXLEN") or cls.deadletter_maxlen),
+            # H6 (issue 10): socket concurrency and slow clients
+            async_mode=(env.get("CRISIS_ASYNC_MODE") or cls.async_mode).strip().lower(),
+            socket_lag_packets=int(env.get("CRISIS_SOCKET_LAG_PACKETS") or cls.socket_lag_packets),
+            socket_max_backlog=int(env.get("CRISIS_SOCKET_MAX_BACKLOG") or cls.socket_max_backlog),
         )
         return replace(settings, **overrides) if overrides else settings  # type: ignore[arg-type]
 

@@ -98,6 +98,10 @@ def report_incident(deps: Deps, cmd: IncidentIn, actor: str | None) -> Stored:
                 return _create(deps, cmd, actor, candidate)
         if existing_id is None:  # it only supersedes messages we never saw
             return _create(deps, cmd, actor, deps.new_id())
+        if deps.incidents.get(existing_id) is None:
+            # Claimed but never created: the process died, or the write was refused (a replica
+            # did not confirm it: 503), between the claim and the event. The retry creates it.
+            return _create(deps, cmd, actor, existing_id)
     return _apply_report(deps, existing_id, cmd, actor)
 
 

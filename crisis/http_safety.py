@@ -10,6 +10,11 @@
 * **Errors**: no exception on ``/api/*`` or ``/_dash-*`` is answered with an HTML page:
   an unexpected one is logged with its traceback and answered as a JSON 500 that says
   nothing of the internals; an HTTP error (404, 405, 415, ...) is answered as JSON.
+* **Storage unavailable**: a Redis outage met by a request (:data:`~crisis.adapters.storage_health.STORAGE_ERRORS`:
+  refused, timed out after ``CRISIS_STORAGE_TIMEOUT``, loading, read-only, not confirmed)
+  is answered 503 with ``Retry-After``: on ``/api/*`` and ``/_dash-*`` as JSON
+  ``{"error": "storage_unavailable", "message": ..., "retry_after": s}``, on a page as a
+  short HTML page that reloads itself. Never an HTML 500, never a hang.
 * **Headers** on every response: a Content-Security-Policy (see
   docs/adr/003-content-security-policy.md), ``X-Content-Type-Options: nosniff``,
   ``X-Frame-Options: DENY``, ``Referrer-Policy: same-origin``, and
@@ -34,7 +39,8 @@ from flask import Flask, Response, current_app, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, NotFound
 
-from crisis.errors import InputError
+from crisis.adapters.storage_health import STORAGE_ERRORS, UNAVAILABLE_MESSAGE, StorageHealth
+from crisis.errors import InputError, StorageError
 from crisis.layers.map_figure import ONLINE_STYLES, style_origin
 
 log = logging.getLogger(__name__)
@@ -245,6 +251,32 @@ def _origin() -> dict[str, str]:
     return {"actor": principal.name if principal else "", "remote": request.remote_addr or ""}
 
 
+STORAGE_UNAVAILABLE = "storage_unavailable"
+UNAVAILABLE_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="{retry_after}"><title>Storage unavailable</title>
+<link rel="stylesheet" href="/assets/app.css"></head><body class="login-body"><main class="login-card">
+<h1>Storage unavailable</h1><p class="login-error" role="alert">The crisis centre's storage does not answer.
+Nothing can be read or saved until it is back. This page tries again every {retry_after} s.</p></main></body></html>"""
+
+
+def storage_unavailable(exc: BaseException, health: StorageHealth | None) -> Response:
+    """The 503 for a request that met a Redis outage: JSON under /api/ and /_dash-, a page elsewhere."""
+    retry_after = health.retry_after_s if health is not None else 2
+    if health is not None:
+        health.failed(exc)
+    # A StorageError says what went wrong (e.g. a write not confirmed by a replica); a
+    # driver error's text names sockets and addresses, which a client has no use for.
+    message = str(exc) if isinstance(exc, StorageError) and str(exc) else UNAVAILABLE_MESSAGE
+    log.debug("storage unavailable on %s %s: %s: %s", request.method, request.path, type(exc).__name__, exc)
+    if _is_api(request.path):
+        answer = jsonify(error=STORAGE_UNAVAILABLE, message=message, retry_after=retry_after)
+    else:
+        answer = Response(UNAVAILABLE_PAGE.format(retry_after=retry_after), mimetype="text/html")
+    answer.status_code = 503
+    answer.headers["Retry-After"] = str(retry_after)
+    return answer
+
+
 def init_http_safety(server: Flask, dash_app: dash.Dash) -> None:
     """Safe JSON bodies, JSON errors and security headers for ``server``."""
     server.json = SafeJSONProvider(server)
@@ -260,6 +292,8 @@ def init_http_safety(server: Flask, dash_app: dash.Dash) -> None:
 
     @server.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
+        if isinstance(exc, STORAGE_ERRORS):  # H1: a Redis outage is a 503, whatever raised it
+            return storage_unavailable(exc, current_app.extensions["crisis"].storage)
         if isinstance(exc, HTTPException):
             if not _is_api(request.path) or exc.code is None:
                 return exc

@@ -30,7 +30,7 @@ from crisis.fusion.affected import default_radii
 from crisis.http_safety import init_http_safety
 from crisis.realtime import areas_push, roster_push
 from crisis.realtime.accountability_push import AccountabilityPush
-from crisis.realtime.gateway import Gateway
+from crisis.realtime.gateway import BoundedManager, Gateway
 from crisis.realtime.people import PeopleLive
 from crisis.realtime.namespace import LiveNamespace, TolerantPacket, origin_check
 from crisis.ui.shell import create_dash
@@ -100,14 +100,19 @@ def create_app(
     app = create_dash(server, settings.map_style, settings.stale_incident_minutes)
     init_http_safety(server, app)  # safe JSON bodies, JSON errors, security headers
 
-    socketio = SocketIO(server, async_mode="threading", cors_allowed_origins=origin_check(settings.allowed_origins),
-                        max_http_buffer_size=MAX_BODY_BYTES, serializer=TolerantPacket)
+    # H6 (issue 10): threading (default) or gevent (CRISIS_ASYNC_MODE; `crisis serve` monkey-patches first);
+    # a bounded backlog per client (slow clients: coalesced positions, "resync" instead of an endless queue)
+    socketio = SocketIO(server, async_mode=settings.async_mode, cors_allowed_origins=origin_check(settings.allowed_origins),
+                        max_http_buffer_size=MAX_BODY_BYTES, serializer=TolerantPacket,
+                        client_manager=BoundedManager(settings.socket_lag_packets, settings.socket_max_backlog))
     deps = context.deps
     feed_report = functools.partial(feed_health_report, context)
 
     live = LiveNamespace(context, feed_report)
     socketio.on_namespace(live)
-    gateway = Gateway(socketio, context.redis, deps.log, settings.tick_seconds, feed_report, live.pseudonyms, live.recheck)
+    # H1: the tail client (long read time-out for XREAD BLOCK); the heartbeat says whether storage answers
+    gateway = Gateway(socketio, context.tail_redis, deps.log, settings.tick_seconds, feed_report, live.pseudonyms, live.recheck)
+    gateway.storage = context.storage
     gateway.follow(keys.AREAS_STREAM, areas_push.follower(context, gateway))
     gateway.on_tick(areas_push.OverdueWatch(context, gateway))
     people = PeopleLive(context, live.pseudonyms)  # who is affected, live: "affected" and "people" pushes

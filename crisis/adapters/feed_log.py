@@ -21,8 +21,9 @@ DEADLETTER_MAXLEN = 100_000
 
 
 class FeedLog:
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, deadletter_maxlen: int = DEADLETTER_MAXLEN) -> None:
         self._redis = client
+        self._deadletter_maxlen = deadletter_maxlen or None  # 0: keep every dead letter (CRISIS_DEADLETTER_MAXLEN)
 
     def accepted(self, feed: str, count: int = 1) -> None:
         now = datetime.now(timezone.utc).isoformat()
@@ -61,7 +62,7 @@ class FeedLog:
             **(detail or {}),
         }
         with self._redis.pipeline(transaction=True) as pipe:
-            pipe.xadd(keys.DEADLETTER_STREAM, xadd_fields(entry), maxlen=DEADLETTER_MAXLEN, approximate=True)
+            pipe.xadd(keys.DEADLETTER_STREAM, xadd_fields(entry), maxlen=self._deadletter_maxlen, approximate=True)
             pipe.hset(keys.feed_stats(feed), mapping={"last_message_at": now, "last_error": reason, "last_error_at": now})
             pipe.hincrby(keys.feed_stats(feed), "rejected_total", 1)
             pipe.hincrby(keys.feed_minute_counts(feed, "rejected"), minute, 1)

@@ -103,3 +103,14 @@ DISPATCHES = f"{PREFIX}:roster:dispatches"  # hash dispatch id -> JSON dispatch 
 # The duty officers' free notes, append-only (crisis.adapters.shiftlog_store); the automatic
 # entries are read from the incidents' histories and the audit trail, not copied here.
 SHIFTLOG_NOTES = f"{PREFIX}:log:shiftlog"
+
+# --- the feeds inbox (issue 10, crisis.feeds.inbox) -------------------------------------
+# Fetched feed documents and CoT datagrams wait here until the consumer group "intake" has
+# taken them in; an entry is deleted when acknowledged, so the stream holds only work to do.
+FEED_INBOX = f"{PREFIX}:feeds:inbox"
+FEED_INBOX_GROUP = "intake"
+
+
+def inbox_done(entry_id: str) -> str:
+    """The steps of an inbox entry already applied (hash step -> result), while it is in flight."""
+    return f"{FEED_INBOX}:done:{entry_id}"

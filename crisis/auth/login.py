@@ -120,7 +120,9 @@ def init_auth(app: Flask, settings: Any = None) -> Limiter:
         get_remote_address,
         app=app,
         storage_uri=_storage_uri(context.redis_handle.url),
-        storage_options={"key_prefix": keys.LIMITS_PREFIX},
+        # H1 (issue 10): a stalled Redis is a 503 within CRISIS_STORAGE_TIMEOUT here too, not after 5 s
+        storage_options={"key_prefix": keys.LIMITS_PREFIX, "socket_timeout": settings.storage_timeout_s,
+                         "socket_connect_timeout": settings.storage_timeout_s},
         strategy="moving-window",
         default_limits=[],
     )

@@ -14,6 +14,10 @@ a thread that owns its own ``requests.Session`` needs no locking.
   log, where the feed health shows it, and never ends the thread. After ``n`` failures
   in a row the next poll waits ``interval * 2**n``, at most 10 minutes (or the interval,
   when that is longer): a failing server is not hammered, and recovery is seen soon.
+* ``Pollers`` (the pollers of a process) hand each fetched document to the feeds inbox
+  (``crisis.feeds.inbox``): it is stored there first, then taken in by the consumer group,
+  so a process killed mid-work loses nothing. A poller waits for its document's outcome,
+  so the validators above are kept only for a document taken in (or still queued).
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ from urllib.request import url2pathname
 
 import requests
 
+from crisis.adapters.storage_health import is_storage_error
 from crisis.bootstrap import Context
 from crisis.config import Settings
 from crisis.feeds import usgs, xml
 from crisis.feeds.health import FEEDS
+from crisis.feeds.inbox import InboxWorker
 from crisis.feeds.intake import IntakeResult, MessageRejected, ingest
 
 log = logging.getLogger(__name__)
@@ -40,6 +46,9 @@ log = logging.getLogger(__name__)
 ALLOWED_SCHEMES = ("http", "https", "file")
 FETCH_TIMEOUT_S = 20.0
 MAX_BACKOFF_S = 600.0
+# H1: Redis down is not the feed's fault: retry soon (1, 2, 4 ... s, at most this), and the
+# document not stored is fetched again (its validators were not kept): the feed catches up.
+MAX_STORAGE_BACKOFF_S = 15.0
 MAX_BYTES = {"cap": xml.DEFAULT_MAX_BYTES, "gdacs": xml.DEFAULT_MAX_BYTES, "usgs": usgs.DEFAULT_MAX_BYTES}
 ACCEPT = {
     "cap": "application/cap+xml, application/xml;q=0.9, text/xml;q=0.8",
@@ -79,6 +88,12 @@ def next_delay(interval: float, failures: int, max_backoff: float = MAX_BACKOFF_
     if failures <= 0:
         return interval
     return min(interval * 2 ** min(failures, 32), max(interval, max_backoff))
+
+
+def storage_delay(interval: float, storage_failures: int, max_backoff: float = MAX_STORAGE_BACKOFF_S) -> float:
+    """Seconds to wait after ``storage_failures`` polls in a row met a Redis outage (H1):
+    1, 2, 4 ... s, at most ``max_backoff`` and never longer than the feed's own interval."""
+    return min(2.0 ** max(0, min(storage_failures, 32) - 1), max_backoff, interval)
 
 
 def display_location(location: str) -> str:
@@ -162,7 +177,7 @@ class Fetcher:
             raise FetchError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
-Intake = Callable[[Context, str, bytes, str | None], IntakeResult]
+Intake = Callable[[Context, str, bytes, str | None], IntakeResult | None]  # None: queued, not taken in yet
 
 
 class Poller:
@@ -174,6 +189,7 @@ class Poller:
         self._fetcher = fetcher
         self._intake = intake
         self.failures = 0
+        self.storage_failures = 0  # H1: polls in a row that met a Redis outage
         self.polls = 0
         self.last_result: IntakeResult | None = None
 
@@ -192,16 +208,22 @@ class Poller:
             else:
                 self.last_result = self._intake(self.context, feed, fetched.body, self.actor)
                 self._fetcher.remember(location, fetched)
-            self.failures = 0
+            self.failures = self.storage_failures = 0
             return self.last_result if fetched.body is not None else None
         except MessageRejected as exc:  # already counted and dead-lettered by the intake
             log.warning("%s: %s rejected: %s", feed, display_location(location), exc)
         except FetchError as exc:
             self._record(f"{display_location(location)}: {exc}")
         except Exception as exc:  # noqa: BLE001 - Redis down, a bug: the thread must live on
+            if is_storage_error(exc):  # H1: not a feed failure; nothing to record it in either
+                self.storage_failures += 1
+                log.warning("%s: storage unavailable (%s: %s); trying again in %.0f s", feed, type(exc).__name__, exc,
+                            storage_delay(self.source.interval, self.storage_failures))
+                return None
             log.exception("%s: polling %s failed", feed, display_location(location))
             self._record(f"{display_location(location)}: {type(exc).__name__}: {exc}")
         self.failures += 1
+        self.storage_failures = 0  # H1: storage answered; the feed is what failed
         return None
 
     def _record(self, message: str) -> None:
@@ -218,26 +240,40 @@ class Poller:
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             self.poll_once()
-            stop.wait(next_delay(self.source.interval, self.failures))
+            stop.wait(self.delay())
+
+    def delay(self) -> float:
+        """Seconds until the next poll: a short back-off while storage is down (H1), else ``next_delay``."""
+        if self.storage_failures:
+            return storage_delay(self.source.interval, self.storage_failures)
+        return next_delay(self.source.interval, self.failures)
 
 
 class Pollers:
     """The pollers of one process: ``start()`` a thread per feed, ``stop()`` them all."""
 
-    def __init__(self, context: Context, sources: list[FeedSource], user_agent: str) -> None:
-        self.pollers = [Poller(context, s, Fetcher(user_agent)) for s in sources]
+    def __init__(self, context: Context, sources: list[FeedSource], user_agent: str,
+                 inbox: InboxWorker | None = None) -> None:
+        """``inbox``: the process's inbox consumer (started and stopped by its owner); None:
+        one of their own, started with the pollers (when there are any)."""
+        self._own_inbox = inbox is None
+        self.inbox = inbox if inbox is not None else InboxWorker.from_settings(context)
+        self.pollers = [Poller(context, s, Fetcher(user_agent), self.inbox.submit) for s in sources]
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     @classmethod
-    def from_settings(cls, context: Context, settings: Settings | None = None) -> Pollers:
+    def from_settings(cls, context: Context, settings: Settings | None = None,
+                      inbox: InboxWorker | None = None) -> Pollers:
         settings = settings or context.settings
-        return cls(context, feed_sources(settings), settings.feed_user_agent)
+        return cls(context, feed_sources(settings), settings.feed_user_agent, inbox)
 
     def start(self) -> None:
         if self._threads:
             return
         self._stop.clear()
+        if self._own_inbox and self.pollers:
+            self.inbox.start()
         for poller in self.pollers:
             log.info("polling %s every %.0f s from %s", poller.source.feed, poller.source.interval,
                      display_location(poller.source.location))
@@ -255,6 +291,8 @@ class Pollers:
         self._threads = []
         for poller in self.pollers:
             poller.close()
+        if self._own_inbox:
+            self.inbox.stop()
 
     def wait(self) -> None:
         """Block until ``stop`` (for ``crisis feeds``); wakes up for signals."""

@@ -41,10 +41,14 @@ from typing import Any, Callable
 import numpy as np
 import numpy.typing as npt
 import redis
+import socketio
+from engineio import packet as eio_packet
 from flask_socketio import SocketIO
+from socketio import packet as sio_packet
 
 from crisis.adapters import keys
 from crisis.adapters.eventlog import EventLog, decode
+from crisis.adapters.storage_health import StorageHealth, is_storage_error
 from crisis.domain import access
 from crisis.domain import events as ev
 from crisis.layers.incidents import incident_message
@@ -55,6 +59,8 @@ NAMESPACE = "/live"
 ALL = "all"
 VIEW_PREFIX = "view:"
 HEARTBEAT_SECONDS = 5.0
+STORAGE_RETRY_SECONDS = 0.5  # a tail thread whose Redis is down tries again this often (H1)
+STORAGE_WARN_EVERY_SECONDS = 30.0  # and says so in the log at most this often
 
 FeedReport = Callable[[], dict[str, Any]]
 StreamFollower = Callable[[str, Any], None]  # (entry id, crisis.domain.events.Event)
@@ -197,6 +203,10 @@ class PositionBuffer:
 class Gateway:
     """Tails the log and pushes to rooms. One per web process."""
 
+    # H1 (issue 10): whether Redis answers, carried by the heartbeat (set by crisis.web)
+    storage: StorageHealth | None = None
+    _storage_shown: dict[str, Any] | None = None
+
     def __init__(
         self,
         socketio: SocketIO,
@@ -311,16 +321,25 @@ class Gateway:
         listening = self._rooms_in_use()
         if latest and listening:
             self._flush(latest, stream_id, listening)
-        for listener in self._tickers:
+        flush_lagging = getattr(self._socketio.server.manager, "flush_lagging", None)
+        if flush_lagging is not None:  # a BoundedManager: coalesced positions of lagging clients (H6)
+            flush_lagging(NAMESPACE)
+        storage = self.storage.state() if self.storage is not None else {}
+        # H1: while storage is down the listeners (which read Redis) wait, so that the
+        # heartbeat saying so is not held up by their time-outs.
+        for listener in self._tickers if storage.get("storage", "ok") == "ok" else ():
             try:
                 listener(listening)
-            except Exception:
-                log.exception("tick listener failed")
-        if time.monotonic() >= next_heartbeat:
+            except Exception as exc:
+                if not is_storage_error(exc):  # Redis down: the heartbeat says so; no traceback per tick
+                    log.exception("tick listener failed")
+        if time.monotonic() >= next_heartbeat or storage != self._storage_shown:
             if listening:
-                # Lets an idle page tell "nothing happened" from "the server is gone".
-                self._socketio.emit("heartbeat", {"time": time.time()}, namespace=NAMESPACE)
-                if self._feed_report is not None:
+                # Lets an idle page tell "nothing happened" from "the server is gone", and
+                # (sent at once when it changes) whether storage answers: the page's banner.
+                self._socketio.emit("heartbeat", {"time": time.time(), **storage}, namespace=NAMESPACE)
+                self._storage_shown = storage
+                if self._feed_report is not None and storage.get("storage", "ok") == "ok":
                     self._socketio.emit("feeds", self._feed_report(), namespace=NAMESPACE)
             next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
         return next_heartbeat
@@ -400,13 +419,282 @@ def _forever(target: Callable[[], None], stop: threading.Event) -> Callable[[], 
     """Run ``target`` again after an error (Redis restart, network blip) until stopped."""
 
     def run() -> None:
+        warned_at = float("-inf")
         while not stop.is_set():
             try:
                 target()
-            except Exception:  # noqa: BLE001 - a push thread must outlive any one failure
+            except Exception as exc:  # noqa: BLE001 - a push thread must outlive any one failure
                 if stop.is_set():
                     return
+                if is_storage_error(exc):
+                    # Redis down, stalled or restarting (H1): try again soon; the tail resumes
+                    # from its cursors (the last id it handled), so nothing is skipped.
+                    if time.monotonic() - warned_at >= STORAGE_WARN_EVERY_SECONDS:
+                        log.warning("live gateway thread %s: storage unavailable (%s: %s); retrying every %.1f s",
+                                    threading.current_thread().name, type(exc).__name__, exc, STORAGE_RETRY_SECONDS)
+                        warned_at = time.monotonic()
+                    stop.wait(STORAGE_RETRY_SECONDS)
+                    continue
                 log.exception("live gateway thread failed; restarting in 1 s")
                 stop.wait(1.0)
 
     return run
+
+
+# -- slow clients: a bounded backlog per socket (H6, issue 10) ----------------------------
+
+# Pushes a lagging client can do without: the next one says the same, newer.
+SKIPPABLE_WHEN_LAGGING = frozenset({"heartbeat", "feeds"})
+# Pushes that a "sync" replays from the log (namespace.LiveNamespace.on_sync).
+REPLAYABLE = frozenset({"incident", "positions"})
+RESYNC_REPEAT_SECONDS = 5.0  # a client told to resync that has not: told again this often
+MAX_COALESCED_POSITIONS = 200_000  # per lagging client; more: it resyncs (a positions snapshot) instead
+
+
+def stream_key(stream_id: str | None) -> tuple[int, int]:
+    """A Redis stream id ("ms-seq") as a tuple that sorts like the ids."""
+    ms, _, seq = (stream_id or "0-0").partition("-")
+    try:
+        return int(ms), int(seq or 0)
+    except ValueError:
+        return 0, 0
+
+
+@dataclass
+class _Coalesced:
+    """Positions held back from a lagging client: the latest per traveller."""
+
+    eio_sid: str
+    latest: dict[str, tuple[float, float]]
+    stream_id: str
+
+
+class _Behind:
+    """A client told to resync: its replayable pushes are dropped until it sends ``sync``,
+    and held while that sync reads the log (``begin_sync``/``end_sync``), so that nothing
+    falls between the replay and the live pushes that follow it."""
+
+    def __init__(self, eio_sid: str) -> None:
+        self.eio_sid = eio_sid
+        self.lock = threading.Lock()
+        self.holding = False
+        self.done = False
+        self.held: list[tuple[str, Any]] = []
+        self.told_at = time.monotonic()
+
+
+class BoundedManager(socketio.Manager):  # type: ignore[misc]
+    """Socket.IO's in-memory client manager, with a bounded backlog per client.
+
+    Each socket's outgoing queue (Engine.IO's, drained by its writer) is looked at before
+    a push to a shared room is queued for it:
+
+    - ``lag_packets`` or more waiting: the client is lagging. Its ``positions`` are
+      coalesced (the latest per traveller, held here and sent as one message when its
+      queue is short again, at the next tick); ``heartbeat`` and ``feeds`` are skipped.
+    - ``max_backlog`` or more waiting when an ``incident`` is due: the client is too far
+      behind. It gets one ``resync`` message (queued after what it has not read yet) and
+      no more incidents or positions until it sends ``sync``, which replays from its last
+      stream id (``begin_sync``/``end_sync`` around it hold the live pushes meanwhile).
+
+    Incidents are never dropped without the client being told to resync; the other pushes
+    (areas, people, roster...) are always queued. Messages sent to one client (its sync
+    answer) are never held back. A client that does not read at all stops answering
+    Engine.IO's pings and is disconnected by Engine.IO (ping_interval + ping_timeout).
+    """
+
+    def __init__(self, lag_packets: int = 32, max_backlog: int = 400) -> None:
+        super().__init__()
+        self.lag_packets = max(1, lag_packets)
+        self.max_backlog = max(self.lag_packets + 1, max_backlog)
+        self._behind: dict[str, _Behind] = {}
+        self._coalesced: dict[str, _Coalesced] = {}
+        self._state_lock = threading.Lock()
+        # The packets of one message (a binary one is a header and its attachments) are
+        # queued together: one thread's message must not land between another's packets,
+        # which the client would read as an unexpected attachment.
+        self._send_lock = threading.RLock()
+        self.resyncs_sent = 0
+        self.positions_coalesced = 0
+
+    def initialize(self) -> None:
+        super().initialize()
+        send_one = self.server._send_eio_packet
+
+        def send_locked(eio_sid: str, pkt: Any) -> None:
+            with self._send_lock:
+                send_one(eio_sid, pkt)
+
+        self.server._send_eio_packet = send_locked  # every packet, also acks and connects
+
+    # -- the per-client backlog ----------------------------------------------------------
+
+    def backlog(self, eio_sid: str) -> int:
+        """Messages queued for this Engine.IO socket and not yet taken by its writer."""
+        sock = self.server.eio.sockets.get(eio_sid)
+        queue = getattr(sock, "queue", None)
+        try:
+            return int(queue.qsize()) if queue is not None else 0
+        except NotImplementedError:  # pragma: no cover - a queue without qsize
+            return 0
+
+    def is_behind(self, sid: str) -> bool:
+        return sid in self._behind
+
+    # -- emit ----------------------------------------------------------------------------
+
+    def emit(self, event: str, data: Any, namespace: str, room: Any = None, skip_sid: Any = None,
+             callback: Any = None, to: Any = None, **kwargs: Any) -> None:
+        room = to or room
+        if callback is not None or namespace not in self.rooms:
+            super().emit(event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, **kwargs)
+            return
+        shared = _shared(room)
+        skip = skip_sid if isinstance(skip_sid, list) else [skip_sid]
+        packets: list[Any] | None = None
+        for sid, eio_sid in self.get_participants(namespace, room):
+            if sid in skip or (shared and not self._admit(sid, eio_sid, event, data, namespace)):
+                continue
+            if packets is None:
+                packets = self._packets(event, data, namespace)
+            self._send_packets(eio_sid, packets)
+
+    def _send_packets(self, eio_sid: str, packets: list[Any]) -> None:
+        with self._send_lock:
+            for p in packets:
+                self.server._send_eio_packet(eio_sid, p)
+
+    def _packets(self, event: str, data: Any, namespace: str) -> list[Any]:
+        args = list(data) if isinstance(data, tuple) else ([] if data is None else [data])
+        encoded = self.server.packet_class(sio_packet.EVENT, namespace=namespace, data=[event] + args).encode()
+        return [eio_packet.Packet(eio_packet.MESSAGE, p) for p in (encoded if isinstance(encoded, list) else [encoded])]
+
+    def _send_to(self, eio_sid: str, event: str, data: Any, namespace: str) -> None:
+        self._send_packets(eio_sid, self._packets(event, data, namespace))
+
+    def _admit(self, sid: str, eio_sid: str, event: str, data: Any, namespace: str) -> bool:
+        """Whether to queue this shared push for this client now (else: held, coalesced or skipped)."""
+        behind = self._behind.get(sid)
+        if behind is not None and event in REPLAYABLE and self._hold(behind, event, data):
+            return False
+        if event in SKIPPABLE_WHEN_LAGGING:
+            return self.backlog(eio_sid) < self.lag_packets
+        if event == "positions" and isinstance(data, dict) and not data.get("full"):
+            if sid in self._coalesced or self.backlog(eio_sid) >= self.lag_packets:
+                self._coalesce(sid, eio_sid, data, namespace)
+                return False
+            return True
+        if event == "incident" and self.backlog(eio_sid) >= self.max_backlog:
+            self._fall_behind(sid, eio_sid, namespace)
+            return False
+        return True
+
+    @staticmethod
+    def _hold(behind: _Behind, event: str, data: Any) -> bool:
+        with behind.lock:
+            if behind.done:
+                return False
+            if behind.holding:
+                behind.held.append((event, data))
+            return True
+
+    def _coalesce(self, sid: str, eio_sid: str, data: dict[str, Any], namespace: str) -> None:
+        lat = np.frombuffer(data["lat"], dtype=np.float32)
+        lon = np.frombuffer(data["lon"], dtype=np.float32)
+        with self._state_lock:
+            found = self._coalesced.get(sid)
+            if found is None:
+                found = self._coalesced[sid] = _Coalesced(eio_sid, {}, data["stream_id"])
+            for tid, a, o in zip(data["ids"], lat.tolist(), lon.tolist()):
+                found.latest[tid] = (a, o)
+            found.stream_id = data["stream_id"]
+            too_many = len(found.latest) > MAX_COALESCED_POSITIONS
+        self.positions_coalesced += len(data["ids"])
+        if too_many:
+            self._fall_behind(sid, eio_sid, namespace)
+
+    def _fall_behind(self, sid: str, eio_sid: str, namespace: str) -> None:
+        with self._state_lock:
+            if sid in self._behind:
+                return
+            self._behind[sid] = _Behind(eio_sid)
+            self._coalesced.pop(sid, None)  # the sync sends the positions it missed
+        self.resyncs_sent += 1
+        log.info("live client %s is %d messages behind: told to resync", sid, self.backlog(eio_sid))
+        self._send_to(eio_sid, "resync", {"reason": "behind"}, namespace)
+
+    # -- the tick: coalesced positions out, resync reminders -------------------------------
+
+    def flush_lagging(self, namespace: str = NAMESPACE) -> int:
+        """Send each lagging client whose queue is short again its coalesced positions (one
+        message), and remind a client told to resync long ago. How many were sent."""
+        sent = 0
+        now = time.monotonic()
+        with self._state_lock:
+            ready = [(sid, c) for sid, c in self._coalesced.items() if self.backlog(c.eio_sid) < self.lag_packets]
+            for sid, _ in ready:
+                del self._coalesced[sid]
+            remind = [b for b in self._behind.values()
+                      if not b.holding and now - b.told_at >= RESYNC_REPEAT_SECONDS
+                      and self.backlog(b.eio_sid) < self.lag_packets]
+        for sid, c in ready:
+            ids = list(c.latest)
+            values = list(c.latest.values())
+            self._send_to(c.eio_sid, "positions", positions_message(
+                ids, [v[0] for v in values], [v[1] for v in values], c.stream_id, False), namespace)
+            sent += 1
+        for behind in remind:
+            behind.told_at = now
+            self._send_to(behind.eio_sid, "resync", {"reason": "behind"}, namespace)
+            sent += 1
+        return sent
+
+    # -- a resync (called by the namespace's sync handler) ---------------------------------
+
+    def begin_sync(self, sid: str) -> None:
+        """A sync of ``sid`` starts: if it was behind, hold its live pushes from now on."""
+        behind = self._behind.get(sid)
+        if behind is not None:
+            with behind.lock:
+                behind.holding = True
+                behind.held = []
+
+    def end_sync(self, sid: str, namespace: str, stream_id: str | None, positions_id: str | None) -> None:
+        """The sync of ``sid`` sent the log up to ``stream_id`` (incidents) and
+        ``positions_id``: send what was held that is newer, and follow live again."""
+        behind = self._behind.get(sid)
+        if behind is None:
+            return
+        with behind.lock:
+            incidents_to, positions_to = stream_key(stream_id), stream_key(positions_id)
+            for event, data in behind.held:
+                newer = stream_key(data.get("stream_id")) > (incidents_to if event == "incident" else positions_to)
+                if newer:
+                    self._send_to(behind.eio_sid, event, data, namespace)
+            behind.held = []
+            behind.done = True
+            with self._state_lock:
+                self._behind.pop(sid, None)
+
+    def abort_sync(self, sid: str) -> None:
+        """The sync of ``sid`` failed: drop what was held; it stays behind (told again later)."""
+        behind = self._behind.get(sid)
+        if behind is not None:
+            with behind.lock:
+                behind.holding = False
+                behind.held = []
+
+    def disconnect(self, sid: str, namespace: str, **kwargs: Any) -> Any:
+        with self._state_lock:
+            self._behind.pop(sid, None)
+            self._coalesced.pop(sid, None)
+        return super().disconnect(sid, namespace, **kwargs)
+
+
+def _shared(room: Any) -> bool:
+    """Whether an emit goes to shared rooms (a broadcast, or rooms of ``is_shared_room``)."""
+    if room is None:
+        return True
+    if isinstance(room, str):
+        return is_shared_room(room)
+    return all(isinstance(r, str) and is_shared_room(r) for r in room)

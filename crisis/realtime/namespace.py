@@ -355,7 +355,21 @@ class LiveNamespace(Namespace):
             same_scope = wanted["scope"] is None or wanted["scope"] == conn.room
             last_id = _newest(wanted["last_id"] if same_scope else None, conn.sent_incidents)
             positions_id = _newest(wanted["positions_id"] if same_scope else None, conn.sent_positions)
-            return self._send_picture(sid, conn, last_id, positions_id)
+            # A client told to "resync" (too far behind: gateway.BoundedManager): its live pushes
+            # are held while the log is read, then those newer than what was replayed follow.
+            manager = self.socketio.server.manager
+            bounded = hasattr(manager, "begin_sync")
+            if bounded:
+                manager.begin_sync(sid)
+            try:
+                ack = self._send_picture(sid, conn, last_id, positions_id)
+            except BaseException:
+                if bounded:
+                    manager.abort_sync(sid)
+                raise
+            if bounded:
+                manager.end_sync(sid, NAMESPACE, ack["stream_id"], ack["positions_id"])
+            return ack
 
     def _send_picture(self, sid: str, conn: Connection, last_id: str | None, positions_id: str | None) -> dict[str, Any]:
         """Send ``sid`` what it missed of its room's picture (all of it without ids)."""

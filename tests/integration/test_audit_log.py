@@ -134,10 +134,14 @@ def test_the_kept_age_is_configurable_and_recording_trims(context: Context) -> N
 
 
 def test_no_product_code_can_change_or_delete_an_entry() -> None:
-    """Only crisis/adapters/audit.py touches the stream, and only with XADD, XTRIM MINID,
-    XRANGE, XREVRANGE and XLEN."""
+    """Only crisis/adapters/audit.py writes the stream, and only with XADD, XTRIM MINID,
+    XRANGE, XREVRANGE and XLEN; the retention report (``crisis retention``) names it to read
+    its length and size, with read-only commands."""
     users = [p for p in (ROOT / "crisis").rglob("*.py") if "AUDIT_STREAM" in p.read_text()]
-    assert sorted(p.relative_to(ROOT).as_posix() for p in users) == ["crisis/adapters/audit.py", "crisis/adapters/keys.py"]
+    assert sorted(p.relative_to(ROOT).as_posix() for p in users) == [
+        "crisis/adapters/audit.py", "crisis/adapters/keys.py", "crisis/adapters/retention.py"]
+    reporting = set(re.findall(r"client\.(\w+)\(", (ROOT / "crisis/adapters/retention.py").read_text()))
+    assert reporting <= {"xrange", "xlen", "memory_usage", "scan_iter", "keys"}, reporting
     calls = set(re.findall(r"self\._redis\.(\w+)\(", (ROOT / "crisis/adapters/audit.py").read_text()))
     assert calls == {"xadd", "xtrim", "xrange", "xrevrange", "xlen"}
     spelled_out = [p.name for p in (ROOT / "crisis").rglob("*.py") if p.name != "keys.py" and re.search(r":audit[\"']", p.read_text())]

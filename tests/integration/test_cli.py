@@ -66,7 +66,7 @@ def _running(pid: int) -> bool:
 
 def _redis_children(pid: int) -> list[int]:
     stats = {int(e.name): _proc_stat(int(e.name)) for e in Path("/proc").iterdir() if e.name.isdigit()}
-    return [child for child, s in stats.items() if s and s[2] == pid and "redis" in s[0] and s[1] not in ("Z", "X")]
+    return [child for child, s in stats.items() if s and s[2] == pid and ("redis" in s[0] or "valkey" in s[0]) and s[1] not in ("Z", "X")]
 
 
 def _everything_in(url: str) -> str:
@@ -91,7 +91,8 @@ def env(tmp_path: Path) -> Iterator[dict[str, str]]:
     if record.exists():
         pid = json.loads(record.read_text())["pid"]
         with contextlib.suppress(OSError):  # it may exit meanwhile
-            if _running(pid) and b"redis-server" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            if _running(pid) and any(name in Path(f"/proc/{pid}/cmdline").read_bytes()
+                                       for name in (b"redis-server", b"valkey-server")):
                 os.kill(pid, signal.SIGTERM)
 
 
