@@ -32,7 +32,9 @@ import time
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
 from redis.exceptions import ReadOnlyError
+from redis.retry import Retry
 
 from crisis.errors import StorageError
 
@@ -55,8 +57,12 @@ def is_storage_error(exc: BaseException) -> bool:
 
 
 def request_options(timeout: float = DEFAULT_REQUEST_TIMEOUT_S) -> dict[str, Any]:
-    """``RedisHandle.client(**options)`` of request paths (see the module docstring)."""
-    return {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+    """``RedisHandle.client(**options)`` of request paths (see the module docstring).
+
+    No retries: redis-py's default (10 on a connection error or time-out) would send a
+    MULTI/EXEC again whose first EXEC may have been applied (a connection cut after it),
+    storing a write twice, and would keep a request waiting on a stalled server."""
+    return {"socket_timeout": timeout, "socket_connect_timeout": timeout, "retry": Retry(NoBackoff(), 0)}
 
 
 def tail_options(connect_timeout: float = DEFAULT_REQUEST_TIMEOUT_S) -> dict[str, Any]:
