@@ -15,7 +15,7 @@ front, rendered from deploy/haproxy.cfg.in: sticky by cookie, health checks ever
     finally:
         layout.stop()
 
-Self-contained (stdlib and requests): import it with ``sys.path.insert(0, ".../benchmarks")``.
+Stdlib, requests and benchmarks/common.py: import it with ``sys.path.insert(0, ".../benchmarks")``.
 Every process runs in its own process group and is stopped (SIGTERM, then SIGKILL) by
 ``stop()``; an embedded redis-server whose users were all killed is stopped too.
 
@@ -33,9 +33,9 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,17 +43,11 @@ from pathlib import Path
 from typing import IO, Self
 
 import requests
+from common import CLI_TIMEOUT_S, CRISIS, HOST, ROOT, START_TIMEOUT_S, STOP_TIMEOUT_S, _group_alive, free_port
 
-ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = ROOT / ".venv" / "bin"
-CRISIS = VENV_BIN / "crisis"
 TEMPLATE = ROOT / "deploy" / "haproxy.cfg.in"
 COMPOSE_CFG = ROOT / "deploy" / "haproxy.cfg"
-HOST = "127.0.0.1"
-
-START_TIMEOUT_S = 90.0
-STOP_TIMEOUT_S = 15.0
-CLI_TIMEOUT_S = 90.0
+INCIDENT = {"title": "Checkpoint closed", "type": "civil_unrest", "severity": 3, "lat": 33.89, "lon": 35.5}
 
 COMPOSE_RESOLVERS = """
 # Docker's DNS: the app containers may start after HAProxy, or get a new address.
@@ -66,12 +60,6 @@ resolvers docker
 def haproxy_binary() -> str:
     """HAPROXY, else haproxy on PATH, else Debian's /usr/sbin/haproxy (`make haproxy` installs it)."""
     return os.environ.get("HAPROXY") or shutil.which("haproxy") or "/usr/sbin/haproxy"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
 
 
 def render_haproxy_cfg(bind: str, servers: list[tuple[str, str]], stats_bind: str, resolvers: bool = False) -> str:
@@ -92,16 +80,6 @@ def compose_cfg() -> str:
 
 
 # -- processes -----------------------------------------------------------------------------
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _signal_group(pid: int, sig: int) -> None:
@@ -349,6 +327,44 @@ class WebLayout:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+class IncidentPoster:
+    """Posts incidents (INCIDENT, titled "<title> <n>") to ``url`` from a thread, one every
+    ``every_s``, from ``start()`` until ``stop()``; keeps the stream ids acknowledged (201)
+    and the failures (the status, or the exception's name)."""
+
+    def __init__(self, url: str, token: str, every_s: float, title: str = "posted") -> None:
+        self.url, self.every_s, self.title = url, every_s, title
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {token}"
+        self.acknowledged: list[str] = []
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 60) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        n = 0
+        while not self._stop.is_set():
+            n += 1
+            try:
+                answer = self.http.post(f"{self.url}/api/v1/incidents", json={**INCIDENT, "title": f"{self.title} {n}"},
+                                        timeout=30)
+                if answer.status_code == 201:
+                    self.acknowledged.append(answer.json()["stream_id"])
+                else:
+                    self.failures.append(str(answer.status_code))
+            except requests.RequestException as exc:
+                self.failures.append(type(exc).__name__)
+            self._stop.wait(self.every_s)
 
 
 def start_web(tmpdir: str | Path, n: int = 2, redis_url: str | None = None, env: Mapping[str, str] | None = None,

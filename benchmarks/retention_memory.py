@@ -44,16 +44,23 @@ MONTH = {
     "audit": ("audit entries: every API write + sign-ins (~1.1 per incident event)", 1_200_000),
     "deadletter": ("dead letters: a broken feed rejected every 60 s (2 KiB documents)", 43_200),
 }
-# The cap that applies to each kind's stream (defaults), entries; None: kept whole / by age.
+# The setting that caps each kind's stream and the Settings field it sets; None: kept by age.
 CAPS = {
-    "incident_report": ("CRISIS_INCIDENTS_MAXLEN", None),
-    "incident_update": ("CRISIS_INCIDENTS_MAXLEN", None),
-    "position_batch": ("CRISIS_POSITIONS_MAXLEN", 2_000_000),
-    "position_single": ("CRISIS_POSITIONS_MAXLEN", 2_000_000),
-    "checkin": ("CRISIS_PEOPLE_MAXLEN", 1_000_000),
+    "incident_report": ("CRISIS_INCIDENTS_MAXLEN", "incidents_maxlen"),
+    "incident_update": ("CRISIS_INCIDENTS_MAXLEN", "incidents_maxlen"),
+    "position_batch": ("CRISIS_POSITIONS_MAXLEN", "positions_maxlen"),
+    "position_single": ("CRISIS_POSITIONS_MAXLEN", "positions_maxlen"),
+    "checkin": ("CRISIS_PEOPLE_MAXLEN", "people_maxlen"),
     "audit": ("CRISIS_AUDIT_KEEP_DAYS", None),
-    "deadletter": ("CRISIS_DEADLETTER_MAXLEN", 100_000),
+    "deadletter": ("CRISIS_DEADLETTER_MAXLEN", "deadletter_maxlen"),
 }
+
+
+def default_cap(kind: str) -> tuple[str, int | None]:
+    """The setting that caps ``kind``'s stream and its default (entries, as the product runs
+    with nothing set); None: every entry kept, or kept by age."""
+    setting, field = CAPS[kind]
+    return setting, (getattr(Settings.from_env({}), field) or None) if field else None
 STREAM = {
     "incident_report": keys.INCIDENT_STREAM, "incident_update": keys.INCIDENT_STREAM,
     "position_batch": keys.POSITION_STREAM, "position_single": keys.POSITION_STREAM,
@@ -201,7 +208,7 @@ def table(results: list[dict[str, Any]]) -> list[str]:
         if r["kind"].startswith("_"):
             continue  # the server and the backup's timing
         label, month = MONTH[r["kind"]]
-        setting, cap = CAPS[r["kind"]]
+        setting, cap = default_cap(r["kind"])
         events_per_item = r["entries"] / r["n"] if r["n"] else 1
         kept = month if cap is None else min(month, int(cap / max(events_per_item, 1e-9)))
         # The stream is capped; projections (latest position, incident records) are not entries.

@@ -27,10 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import layout_web
-import requests
 import socketio
-
-INCIDENT = {"title": "Checkpoint closed", "type": "civil_unrest", "severity": 3, "lat": 33.89, "lon": 35.5}
 
 
 def _id(stream_id: str) -> tuple[int, int]:
@@ -102,27 +99,7 @@ def run(clients: int, kills: int, rate: float, instances: int) -> dict[str, Any]
             deadline = time.monotonic() + 120
             while not all(w.modes for w in watchers) and time.monotonic() < deadline:
                 time.sleep(0.1)
-            stop = threading.Event()
-            acked: list[str] = []
-            failed: list[str] = []
-
-            def post() -> None:
-                http = requests.Session()
-                http.headers["Authorization"] = f"Bearer {feed}"
-                n = 0
-                while not stop.is_set():
-                    n += 1
-                    try:
-                        r = http.post(f"{layout.url}/api/v1/incidents", json={**INCIDENT, "title": f"scale {n}"}, timeout=30)
-                        if r.status_code == 201:
-                            acked.append(r.json()["stream_id"])
-                        else:
-                            failed.append(str(r.status_code))
-                    except requests.RequestException as exc:
-                        failed.append(type(exc).__name__)
-                    stop.wait(1.0 / rate)
-
-            poster = threading.Thread(target=post, daemon=True)
+            poster = layout_web.IncidentPoster(layout.url, feed, 1.0 / rate, "scale")
             poster.start()
             rounds: list[dict[str, Any]] = []
             for k in range(kills):
@@ -150,8 +127,7 @@ def run(clients: int, kills: int, rate: float, instances: int) -> dict[str, Any]
                                "not_back": len(moved) - len(reconnect), "down_seen_s": down_s})
                 print(f"kill {k + 1}: {rounds[-1]}", file=sys.stderr, flush=True)
             time.sleep(3)
-            stop.set()
-            poster.join(timeout=60)
+            poster.stop()
             truth = [str(eid) for eid, _ in store.xrange(keys.INCIDENT_STREAM, min=f"({start}")]
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and not all(set(w.applied()) >= set(truth) for w in watchers):
@@ -163,9 +139,9 @@ def run(clients: int, kills: int, rate: float, instances: int) -> dict[str, Any]
             store.close()
             handle.stop()
             return {"clients": clients, "instances": instances, "rate": rate, "up_s": up_s, "rounds": rounds,
-                    "posted": len(truth), "acked": len(acked), "failed": failed, "missed": missed,
+                    "posted": len(truth), "acked": len(poster.acknowledged), "failed": poster.failures, "missed": missed,
                     "out_of_order_clients": out_of_order,
-                    "acked_in_log": set(acked) <= set(truth), "load": os.getloadavg()}
+                    "acked_in_log": set(poster.acknowledged) <= set(truth), "load": os.getloadavg()}
         finally:
             layout.stop()
 

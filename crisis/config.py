@@ -59,6 +59,7 @@ class Settings:
     audit_keep_days: int = 400
     login_limit_account: str = "20 per minute"  # failed sign-ins per account name
     login_limit_address: str = "60 per minute"  # failed sign-ins per client address
+    pair_limit_address: str = "20 per minute"  # new wall pairing codes (/wall/pair) per client address
     max_concurrent_hashes: int = 2  # password hashes computed at once (64 MiB each)
     socket_events_per_second: float = 2.0  # per connection, bursts of socket_event_burst
     socket_event_burst: int = 10
@@ -146,6 +147,7 @@ class Settings:
             audit_keep_days=int(env.get("CRISIS_AUDIT_KEEP_DAYS", "400")),
             login_limit_account=env.get("CRISIS_LOGIN_LIMIT_ACCOUNT") or cls.login_limit_account,
             login_limit_address=env.get("CRISIS_LOGIN_LIMIT_ADDRESS") or cls.login_limit_address,
+            pair_limit_address=env.get("CRISIS_PAIR_LIMIT_ADDRESS") or cls.pair_limit_address,
             max_concurrent_hashes=int(env.get("CRISIS_MAX_CONCURRENT_HASHES", "2")),
             socket_events_per_second=float(env.get("CRISIS_SOCKET_EVENTS_PER_SECOND", "2")),
             socket_event_burst=int(env.get("CRISIS_SOCKET_EVENT_BURST", "10")),

@@ -39,6 +39,8 @@ from flask import Flask, Response, current_app, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, NotFound
 
+from crisis.adapters import redis_ha
+from crisis.adapters.redis_ha import ReplicationUnconfirmed
 from crisis.adapters.storage_health import STORAGE_ERRORS, UNAVAILABLE_MESSAGE, StorageHealth
 from crisis.errors import InputError, StorageError
 from crisis.layers.map_figure import ONLINE_STYLES, style_origin
@@ -275,6 +277,30 @@ def storage_unavailable(exc: BaseException, health: StorageHealth | None) -> Res
     answer.status_code = 503
     answer.headers["Retry-After"] = str(retry_after)
     return answer
+
+
+def init_write_confirmation(server: Flask) -> None:
+    """CRISIS_WAIT_REPLICAS: one WAIT for all a request's writes, once its answer is built
+    (crisis.adapters.redis_ha.defer_waits); not confirmed in time, the answer is the 503.
+    Registered before the other hooks, so that it covers what their before_request writes
+    and runs after their after_request."""
+
+    @server.before_request
+    def _defer_waits() -> None:
+        redis_ha.defer_waits(current_app.extensions["crisis"].redis)
+
+    @server.after_request
+    def _confirm_writes(response: Response) -> Response:
+        context = current_app.extensions["crisis"]
+        try:
+            redis_ha.confirm_writes(context.redis)
+        except ReplicationUnconfirmed as exc:
+            return storage_unavailable(exc, context.storage)
+        return response
+
+    @server.teardown_request
+    def _end_deferral(exc: BaseException | None) -> None:
+        redis_ha.end_deferral(current_app.extensions["crisis"].redis)
 
 
 def init_http_safety(server: Flask, dash_app: dash.Dash) -> None:

@@ -10,6 +10,7 @@ import dash
 from flask import Flask
 from flask_socketio import SocketIO
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.serving import WSGIRequestHandler
 
 from crisis.adapters import keys
 from crisis.api.areas import areas_api
@@ -27,7 +28,7 @@ from crisis.bootstrap import Context, bootstrap, secret_key
 from crisis.config import Settings
 from crisis.feeds.pollers import Pollers
 from crisis.fusion.affected import default_radii
-from crisis.http_safety import init_http_safety
+from crisis.http_safety import init_http_safety, init_write_confirmation
 from crisis.realtime import areas_push, roster_push
 from crisis.realtime.accountability_push import AccountabilityPush
 from crisis.realtime.gateway import BoundedManager, Gateway
@@ -37,6 +38,22 @@ from crisis.ui.shell import create_dash
 from crisis.views import feed_health_report
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+class ClosingRequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler, except that a connection it was told dropped is closed.
+
+    A WebSocket session ends (in Engine.IO's threading driver) by raising ConnectionError
+    out of the WSGI call. Werkzeug's own handler then keeps the connection open as HTTP/1.1
+    keep-alive and reads the next request from it: when the server ended the session first
+    (a ping time-out, a revoked token, a client told to go), the client's last frames were
+    parsed as an HTTP request ("code 400, Bad request syntax") and the 400 page sent back
+    was read by the client as WebSocket frames. Nothing may be read as HTTP after a
+    WebSocket session, so the connection is closed."""
+
+    def connection_dropped(self, error: BaseException, environ: dict | None = None) -> None:  # type: ignore[type-arg]
+        self.close_connection = True
+        super().connection_dropped(error, environ)
 
 
 @dataclass
@@ -52,7 +69,9 @@ class CrisisApp:
         return self.dash.server  # type: ignore[no-any-return]
 
     def run(self, host: str, port: int) -> None:
-        self.socketio.run(self.server, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
+        options = {"request_handler": ClosingRequestHandler} if self.socketio.async_mode == "threading" else {}
+        self.socketio.run(self.server, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False,
+                          **options)
 
     def close(self) -> None:
         if self.pollers is not None:
@@ -86,6 +105,7 @@ def create_app(
         # from their X-Forwarded-* headers; without this setting those headers are ignored.
         n = settings.trusted_proxies
         server.wsgi_app = ProxyFix(server.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
+    init_write_confirmation(server)  # first: one WAIT per request, around every other hook
     init_auth(server, settings)
     server.register_blueprint(api)
     server.register_blueprint(feeds_api)

@@ -7,18 +7,21 @@ database.
 
 from __future__ import annotations
 
+import queue
 import re
 import socket
 import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
+import socketio
 
 from crisis.bootstrap import BASEMAP, Context, bootstrap
 from crisis.config import Settings
@@ -87,6 +90,60 @@ def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 15) -> Non
         process.wait()
 
 
+class SocketEvents:
+    """A real python-socketio client of ``/live`` that keeps the events named, in the order
+    they arrive, for a test to wait on.
+
+        events = SocketEvents(url, ("welcome", "incident"), auth={"token": token})
+        events.wait("incident", lambda d: d["incident"]["id"] == posted["id"])
+    """
+
+    def __init__(self, url: str, names: Iterable[str], *, auth: dict[str, Any] | None = None,
+                 headers: dict[str, str] | None = None, wait_timeout: float = 10, wait_s: float = 5.0,
+                 **client_options: Any) -> None:
+        self.wait_s = wait_s  # how long wait() waits unless told
+        self.received: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.client = socketio.Client(**{"reconnection": False, **client_options})
+        for name in names:
+            self.client.on(name, self._keeper(name), namespace="/live")
+        self.client.connect(url, namespaces=["/live"], auth=auth, headers=headers or {}, transports=["websocket"],
+                            wait_timeout=wait_timeout)
+
+    def _keeper(self, name: str) -> Callable[[Any], None]:
+        return lambda data: self.received.put((name, data))
+
+    def wait(self, name: str, match: Callable[[Any], bool] = lambda d: True, timeout: float | None = None) -> Any:
+        """The first ``name`` event from here on that ``match`` accepts (those before it are
+        dropped); an AssertionError if none arrives within ``timeout`` seconds (``wait_s``)."""
+        timeout = self.wait_s if timeout is None else timeout
+        deadline = time.monotonic() + timeout
+        seen: list[Any] = []
+        while True:
+            try:
+                event, data = self.received.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            if event == name:
+                if match(data):
+                    return data
+                seen.append(data)
+        raise AssertionError(f"no matching {name!r} event within {timeout} s (connected: {self.client.connected});"
+                             f" last seen {seen[-3:]}")
+
+    def drain(self, seconds: float) -> list[tuple[str, Any]]:
+        """Every event that arrives within ``seconds`` (and any not yet taken), as (name, data)."""
+        got = []
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                got.append(self.received.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                return got
+
+    def disconnect(self) -> None:
+        self.client.disconnect()
+
+
 @dataclass
 class LiveServer:
     url: str
@@ -132,6 +189,20 @@ def sign_in(url: str, http: requests.Session, name: str, password: str = PASSWOR
     assert token, page.text
     data = {"username": name, "password": password, "csrf_token": token[1], **form}
     return http.post(f"{url}/login", data=data, allow_redirects=False, timeout=30)
+
+
+def live_page(browser: Any, url: str, name: str, width: int = 1600, timeout_ms: float = 30_000) -> tuple[Any, list[str]]:
+    """A new Chromium page signed in as ``name`` on ``url``'s incident list, once its live
+    connection is up (LIVE in the header); and the list its uncaught page errors go to."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url + "/incidents")
+    page.fill("#username", name)
+    page.fill("#password", PASSWORD)
+    page.click("#login-button")
+    page.wait_for_selector(".live-status.ok", timeout=timeout_ms)
+    return page, errors
 
 
 @pytest.fixture(scope="session")

@@ -6,15 +6,14 @@ transaction, whatever projection writes the caller queued, so the log and the cu
 state never disagree; it returns only after Redis has answered (and, with
 ``appendfsync always``, after the AOF was fsynced).
 
-``GroupConsumer`` reads a stream through a consumer group: it first re-reads the
-entries it had been given but not acknowledged (a crash between processing and ack),
-then new ones, so a restarted consumer resumes where it stopped.
+Reading a stream through a consumer group (pending entries first, then new ones; stale
+ones claimed) is the feeds inbox's (crisis/feeds/inbox.py); ``group_entries`` reads the
+reply.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import cast
@@ -23,8 +22,6 @@ import redis
 from redis.typing import EncodableT, FieldT, StreamRangeResponse, XReadGroupResponse
 
 from crisis.domain.events import Event
-
-log = logging.getLogger(__name__)
 
 Entry = tuple[str, dict[str, str]]
 QueueWrites = Callable[["redis.client.Pipeline"], None]
@@ -129,55 +126,3 @@ class EventLog:
 def _id_tuple(stream_id: str) -> tuple[int, int]:
     ms, _, seq = stream_id.partition("-")
     return int(ms), int(seq or 0)
-
-
-class GroupConsumer:
-    """A named consumer in a consumer group that resumes after a restart."""
-
-    def __init__(self, client: redis.Redis, stream: str, group: str, consumer: str) -> None:
-        self._redis = client
-        self.stream = stream
-        self.group = group
-        self.consumer = consumer
-        try:
-            client.xgroup_create(stream, group, id="0", mkstream=True)
-        except redis.ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-        self._pending_first = True
-
-    def read(self, count: int = 100, block_ms: int | None = None) -> list[Event]:
-        """The next events: unacknowledged ones given to this consumer before, then new ones."""
-        while self._pending_first:
-            pending = group_entries(
-                self._redis.xreadgroup(self.group, self.consumer, {self.stream: "0"}, count=count)
-            )
-            # An entry trimmed from the stream (MAXLEN) before it was acked comes back with
-            # no fields: it cannot be processed any more. Ack it, say so, and go on, or the
-            # consumer would stop on it after every restart.
-            gone = [eid for eid, fields in pending if not fields]
-            if gone:
-                log.warning("%s/%s: %d unacknowledged entries were trimmed from %s before processing: %s",
-                            self.group, self.consumer, len(gone), self.stream, ", ".join(gone[:10]))
-                self._redis.xack(self.stream, self.group, *gone)
-            kept = [decode(eid, fields) for eid, fields in pending if fields]
-            if kept:
-                return kept
-            if not gone:
-                self._pending_first = False
-        fresh = group_entries(
-            self._redis.xreadgroup(self.group, self.consumer, {self.stream: ">"}, count=count, block=block_ms)
-        )
-        return [decode(eid, fields) for eid, fields in fresh]
-
-    def ack(self, events: list[Event]) -> None:
-        ids = [e.id for e in events if e.id]
-        if ids:
-            self._redis.xack(self.stream, self.group, *ids)
-
-    def claim_stale(self, min_idle_ms: int, count: int = 100) -> list[Event]:
-        """Take over entries another consumer of the group was given but never acked."""
-        _, entries, *_ = self._redis.xautoclaim(
-            self.stream, self.group, self.consumer, min_idle_ms, start_id="0-0", count=count
-        )
-        return [decode(eid, fields) for eid, fields in entries if fields]

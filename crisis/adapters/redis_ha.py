@@ -19,18 +19,30 @@ Two independent settings (docs/adr/007-redis-failover-and-wait.md):
   being asynchronous, WAIT does not make Redis strongly consistent: it makes an
   acknowledged write survive the failover of one node (the replica that acknowledged it
   is the one the Sentinels promote, being the most up to date).
+
+  A web request WAITs once, not after each of its writes (:func:`defer_waits` when it
+  starts, :func:`confirm_writes` once its answer is built, :func:`end_deferral` when it
+  ends: crisis/http_safety.py). Meanwhile the commands of its thread share one connection
+  of the pool (:class:`DeferringPool`), so that one WAIT on it covers every write the
+  request made; a WAIT that fails then turns the answer into the 503, so a write no replica
+  confirmed is still never acknowledged. Other threads (the live gateway, the feeds) WAIT
+  after each write as before.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 import redis.client
-from redis.sentinel import Sentinel
+from redis.sentinel import Sentinel, SentinelConnectionPool
 
 from crisis.errors import StorageError
+
+log = logging.getLogger(__name__)
 
 # Commands that change data (replicated): a WAIT follows them. Not: PUBLISH (no data), and a
 # consumer group's bookkeeping (XREADGROUP, XACK, XCLAIM, XAUTOCLAIM, XGROUP): losing it in a
@@ -97,6 +109,92 @@ def wait_for_replicas(connection: Any, policy: WaitPolicy) -> int:
     return acknowledged
 
 
+class _Deferral(threading.local):
+    """One thread's request: WAITs deferred, the connection its commands share, whether
+    they wrote since the last WAIT."""
+
+    active = False
+    connection: Any = None
+    wrote = False
+
+
+class DeferringPool(redis.ConnectionPool):
+    """A connection pool that, while a thread defers its WAITs (:func:`defer_waits`),
+    answers that thread the same connection every time and keeps it until
+    :func:`end_deferral`: one WAIT on it then covers all the thread's writes. (A thread's
+    commands run one after another, so they never interleave on it; other threads get
+    connections of their own as before.)"""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deferral = _Deferral()
+
+    def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        deferral = self.deferral
+        if not deferral.active:
+            return super().get_connection(*args, **kwargs)
+        if deferral.connection is None:
+            deferral.connection = super().get_connection(*args, **kwargs)
+        return deferral.connection
+
+    def release(self, connection: Any) -> None:
+        if not (self.deferral.active and connection is self.deferral.connection):
+            super().release(connection)
+
+
+class DeferringSentinelPool(DeferringPool, SentinelConnectionPool):
+    """DeferringPool of the primary a Sentinel layout names."""
+
+
+def _deferral(client: Any) -> _Deferral | None:
+    """The thread's deferral on ``client``'s pool, when it is deferring."""
+    deferral = getattr(client.connection_pool, "deferral", None)
+    return deferral if deferral is not None and deferral.active else None
+
+
+def _waited(connection: Any, client: Any, policy: WaitPolicy) -> None:
+    """After a write on ``connection``: WAIT now, or note it for the request's one WAIT."""
+    deferral = _deferral(client)
+    if deferral is not None:
+        deferral.wrote = True
+    else:
+        wait_for_replicas(connection, policy)
+
+
+def defer_waits(client: redis.Redis) -> None:
+    """From now on this thread's writes through ``client`` are WAITed once, by
+    :func:`confirm_writes` (a WaitingRedis; anything else: nothing to do)."""
+    pool = client.connection_pool
+    if isinstance(client, WaitingRedis) and isinstance(pool, DeferringPool):
+        pool.deferral.active, pool.deferral.connection, pool.deferral.wrote = True, None, False
+
+
+def confirm_writes(client: redis.Redis) -> None:
+    """WAIT once for this thread's writes since :func:`defer_waits` (on the connection they
+    shared); ReplicationUnconfirmed as after a single write."""
+    deferral = _deferral(client)
+    if deferral is not None and deferral.wrote and deferral.connection is not None:
+        deferral.wrote = False
+        wait_for_replicas(deferral.connection, client.wait_policy)  # type: ignore[attr-defined]
+
+
+def end_deferral(client: redis.Redis) -> None:
+    """Back to a WAIT after each write; the shared connection goes back to the pool. Writes
+    made after :func:`confirm_writes` (none are expected) are WAITed here, and only logged
+    if unconfirmed: the answer has gone."""
+    deferral = _deferral(client)
+    if deferral is None:
+        return
+    try:
+        confirm_writes(client)
+    except ReplicationUnconfirmed as exc:
+        log.error("writes made after the answer was built: %s", exc)
+    finally:
+        connection, deferral.connection, deferral.active, deferral.wrote = deferral.connection, None, False, False
+        if connection is not None:
+            client.connection_pool.release(connection)
+
+
 class WaitingPipeline(redis.client.Pipeline):
     """A pipeline that, after a transaction or a batch holding a write, WAITs on its connection."""
 
@@ -105,13 +203,13 @@ class WaitingPipeline(redis.client.Pipeline):
     def _execute_transaction(self, connection: Any, commands: Any, raise_on_error: bool) -> list[Any]:
         result: list[Any] = super()._execute_transaction(connection, commands, raise_on_error)
         if _has_write(commands):
-            wait_for_replicas(connection, self.wait_policy)
+            _waited(connection, self, self.wait_policy)
         return result
 
     def _execute_pipeline(self, connection: Any, commands: Any, raise_on_error: bool) -> list[Any]:
         result: list[Any] = super()._execute_pipeline(connection, commands, raise_on_error)  # type: ignore[no-untyped-call]
         if _has_write(commands):
-            wait_for_replicas(connection, self.wait_policy)
+            _waited(connection, self, self.wait_policy)
         return result
 
 
@@ -136,7 +234,7 @@ class WaitingRedis(redis.Redis):
     def _send_command_parse_response(self, conn: Any, command_name: Any, *args: Any, **options: Any) -> Any:
         response = super()._send_command_parse_response(conn, command_name, *args, **options)  # type: ignore[no-untyped-call]
         if is_write(command_name):
-            wait_for_replicas(conn, self.wait_policy)
+            _waited(conn, self, self.wait_policy)
         return response
 
 
@@ -168,8 +266,12 @@ def connect(url: str, sentinels: list[tuple[str, int]], service: str, wait: Wait
             if options.get(name) is not None:
                 timeouts[name] = min(timeouts[name], float(options[name]))
         manager = Sentinel(sentinels, sentinel_kwargs=timeouts)  # type: ignore[no-untyped-call]
+        pool_class = DeferringSentinelPool if wait.replicas > 0 else SentinelConnectionPool
         client: redis.Redis = manager.master_for(  # type: ignore[no-untyped-call]
-            service, redis_class=redis_class, decode_responses=decode, **options)
+            service, redis_class=redis_class, connection_pool_class=pool_class, decode_responses=decode, **options)
+    elif wait.replicas > 0:
+        client = redis_class(connection_pool=DeferringPool.from_url(url, decode_responses=decode, **options))
+        client.auto_close_connection_pool = True
     else:
         client = redis_class.from_url(url, decode_responses=decode, **options)
     if isinstance(client, WaitingRedis):

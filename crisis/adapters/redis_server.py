@@ -168,7 +168,7 @@ class RedisHandle:
         with _locked(self.redis_dir / "start.lock"):
             if self._stopping.is_set() or not self._server_gone():
                 return False  # stopping, or another process restarted it meanwhile
-            survivors = _servers_on(_socket_path(self.redis_dir))
+            survivors = servers_on(_socket_path(self.redis_dir))
             if survivors:
                 # Its socket does not answer, but a server of this data directory still runs
                 # (its socket file removed, or stalled): a second one on the same AOF would
@@ -280,7 +280,7 @@ MAX_RESTARTS = 3  # by one process within RESTART_WINDOW_S
 RESTART_WINDOW_S = 60
 
 
-def _servers_on(socket_path: str) -> list[int]:
+def servers_on(socket_path: str) -> list[int]:
     """The live (not zombie) processes whose command line names this unix socket: redis-server
     shows ``unixsocket:<path>`` as its title. Linux only (/proc); elsewhere, none are found."""
     found = []

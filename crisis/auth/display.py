@@ -25,12 +25,15 @@ A display is a "wall": counts and anonymous points, never names
 
 from __future__ import annotations
 
+import math
 import secrets
+import time
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, Response, current_app, g, redirect, request, session
 from flask_login import logout_user
+from limits import parse as parse_limit
 
 from crisis.adapters.accounts import Principal
 from crisis.adapters.display_pairing import PAIR_TTL_S, PairingStore
@@ -55,6 +58,14 @@ INVALID_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <p class="login-error" role="alert">It was revoked, or it was copied wrongly.
 An administrator can make a new one (crisis displays add NAME) or pair this screen with a code.</p>
 <p><a href="/wall/pair">Pair this screen with a code</a></p></main></body></html>"""
+
+TOO_MANY_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="{{ wait }}">
+<title>Too many pairing codes - Crisis Coordination Centre</title>
+<link rel="stylesheet" href="/assets/wall.css"></head>
+<body class="login-body"><main class="login-card"><h1>Too many pairing codes from this address</h1>
+<p class="login-error" role="alert">Screens at this address asked for more new codes than allowed in a minute.
+This page tries again in {{ wait }} s.</p></main></body></html>"""
 
 PAIR_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="refresh" content="{{ refresh }}">
@@ -143,12 +154,38 @@ def pair_page() -> Response:
                 return response
             code = None  # paired to a display revoked meanwhile: a new code
     if code is None:
+        wait = _pairing_refused()
+        if wait:
+            return _too_many_codes(wait)
         secret = secrets.token_urlsafe(32)
         code = store.open(secret)
     body = _render(PAIR_PAGE, code=code, refresh=PAIR_REFRESH_S, minutes=PAIR_TTL_S // 60)
     response = Response(body, mimetype="text/html")
     response.set_cookie(PAIR_COOKIE, secret, max_age=PAIR_TTL_S, path=PAIR_PATH, httponly=True,
                         secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")), samesite="Lax")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _pairing_refused() -> int:
+    """Seconds to wait when this address opened its share of new codes already (the page
+    needs no sign-in, so an anonymous flood must not fill Redis with codes), else 0. A
+    screen asking again about the code it shows does not count."""
+    limiter = current_app.extensions.get("crisis_limiter")
+    if limiter is None:
+        return 0
+    item = parse_limit(_ctx().settings.pair_limit_address)
+    ids = ("wall-pair", request.remote_addr or "")
+    if limiter.limiter.hit(item, *ids):
+        return 0
+    reset = limiter.limiter.get_window_stats(item, *ids).reset_time
+    return max(1, math.ceil(reset - time.time()))
+
+
+def _too_many_codes(wait: int) -> Response:
+    body = _render(TOO_MANY_PAGE, wait=wait)
+    response = Response(body, status=429, mimetype="text/html")
+    response.headers["Retry-After"] = str(wait)
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -131,6 +131,7 @@ def init_auth(app: Flask, settings: Any = None) -> Limiter:
     hashes = HashGate(min(settings.max_concurrent_hashes, max(1, (os.cpu_count() or 2) - 1)))
     devices = DeviceCookies(str(app.config["SECRET_KEY"]))
     app.extensions["crisis_login_throttle"] = throttle
+    app.extensions["crisis_limiter"] = limiter  # also counts new wall pairing codes (crisis.auth.display)
 
     blueprint = Blueprint("auth", __name__)
 

@@ -6,7 +6,6 @@ for the current counts over the socket."""
 
 from __future__ import annotations
 
-import queue
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -15,7 +14,7 @@ import requests
 import socketio
 
 from crisis.bootstrap import Context
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, SocketEvents
 
 NAIROBI = {"name": "Nairobi office", "lat": -1.2921, "lon": 36.8219, "country": "KEN"}
 MOMBASA = {"name": "Mombasa office", "lat": -4.0435, "lon": 39.6682, "country": "KEN"}
@@ -23,9 +22,6 @@ WADI_HALFA = {"name": "Wadi Halfa", "lat": 21.80, "lon": 31.35, "country": "SDN"
 ABU_SIMBEL = {"name": "Abu Simbel", "lat": 22.34, "lon": 31.61, "country": "EGY"}  # middle_east_north_africa
 KM_PER_DEG_LAT = 111.2
 PUSH_TIMEOUT = 20.0  # generous: a loaded CI machine; a push normally lands within a tick or two
-
-Received = "queue.Queue[tuple[str, dict[str, Any]]]"
-
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
@@ -36,37 +32,13 @@ def traveller(tid: str, station: dict[str, Any]) -> dict[str, Any]:
             "essential": False, "duty_station": station, "phone": "+1 555", "email": f"{tid}@example.org"}
 
 
-def connect(live_server: LiveServer, token: str) -> tuple[socketio.Client, Any]:
-    received: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
-    client = socketio.Client(reconnection=False)
-    for name in ("affected", "people", "welcome"):
-        client.on(name, (lambda n: lambda data: received.put((n, data)))(name), namespace="/live")
-    client.connect(live_server.url, namespaces=["/live"], auth={"token": token}, transports=["websocket"], wait_timeout=10)
-    return client, received
+def connect(live_server: LiveServer, token: str) -> tuple[socketio.Client, SocketEvents]:
+    events = SocketEvents(live_server.url, ("affected", "people", "welcome"), auth={"token": token}, wait_s=PUSH_TIMEOUT)
+    return events.client, events
 
 
-def wait_for(received: Any, name: str, match: Any = lambda d: True, timeout: float = PUSH_TIMEOUT) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    seen = []
-    while time.monotonic() < deadline:
-        try:
-            event, data = received.get(timeout=max(0.01, deadline - time.monotonic()))
-        except queue.Empty:
-            break
-        if event == name:
-            seen.append(data)
-            if match(data):
-                return data
-    raise AssertionError(f"no matching {name!r} event within {timeout} s; saw {seen[-5:]}")
-
-
-def nothing(received: Any, name: str, match: Any, seconds: float = 1.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            event, data = received.get(timeout=max(0.01, deadline - time.monotonic()))
-        except queue.Empty:
-            return
+def nothing(events: SocketEvents, name: str, match: Any, seconds: float = 1.0) -> None:
+    for event, data in events.drain(seconds):
         assert not (event == name and match(data)), data
 
 
@@ -97,7 +69,7 @@ def test_a_position_batch_and_a_status_change_push_new_counts(context: Context, 
     try:
         post(live_server, "/api/v1/travellers", [traveller("K1", NAIROBI), traveller("K2", MOMBASA)], feed, 200)
         inc = incident(live_server, officer, NAIROBI, 20)
-        first = wait_for(received, "affected", of(inc, total=1))
+        first = received.wait("affected", of(inc, total=1))
         assert first["counts"] == {"total": 1, "safe": 0, "needs_help": 0, "unsure": 0, "unreachable": 0, "no_response": 1}
         assert first["accounted_pct"] == 0.0 and first["radius_km_used"] == 20.0 and first["open"] is True
         assert client.call("affected", inc, namespace="/live", timeout=10)["counts"]["total"] == 1
@@ -106,9 +78,9 @@ def test_a_position_batch_and_a_status_change_push_new_counts(context: Context, 
         sent = time.monotonic()
         post(live_server, "/api/v1/positions", [{"traveller_id": "K2", "lat": NAIROBI["lat"] + 10 / KM_PER_DEG_LAT,
                                                  "lon": NAIROBI["lon"]}], feed, 202)
-        moved = wait_for(received, "affected", of(inc, total=2))
+        moved = received.wait("affected", of(inc, total=2))
         assert time.monotonic() - sent < PUSH_TIMEOUT and moved["counts"]["no_response"] == 2
-        people = wait_for(received, "people", lambda d: "K2" in d["ids"])
+        people = received.wait("people", lambda d: "K2" in d["ids"])
         k = people["ids"].index("K2")
         assert (people["status"][k], people["affected"][k], people["source"][k]) == ("no_response", True, "report")
         assert people["at"][k] > 0
@@ -117,13 +89,13 @@ def test_a_position_batch_and_a_status_change_push_new_counts(context: Context, 
         answer = requests.put(f"{live_server.url}/api/v1/incidents/{inc}/people/K2", json={"status": "needs_help"},
                               headers=bearer(officer), timeout=30)
         assert answer.status_code == 200, answer.text
-        marked = wait_for(received, "affected", of(inc, total=2, needs_help=1))
+        marked = received.wait("affected", of(inc, total=2, needs_help=1))
         assert marked["accounted_pct"] == 50.0
-        people = wait_for(received, "people", lambda d: "K2" in d["ids"] and d["status"][d["ids"].index("K2")] == "needs_help")
+        people = received.wait("people", lambda d: "K2" in d["ids"] and d["status"][d["ids"].index("K2")] == "needs_help")
         # a check-in with a place outside moves K1 out: one left, safe is not counted for someone outside
         post(live_server, "/api/v1/checkins", {"traveller_id": "K1", "status": "safe", "incident_id": inc,
                                                "lat": MOMBASA["lat"], "lon": MOMBASA["lon"]}, officer, 201)
-        left = wait_for(received, "affected", of(inc, total=1))
+        left = received.wait("affected", of(inc, total=1))
         assert left["counts"]["needs_help"] == 1 and left["accounted_pct"] == 100.0
         # a page opened later asks for the current counts
         late, _ = connect(live_server, officer)
@@ -145,7 +117,7 @@ def test_a_position_batch_and_a_status_change_push_new_counts(context: Context, 
         answer = requests.patch(f"{live_server.url}/api/v1/incidents/{inc}", json={"status": "closed"},
                                 headers=bearer(officer), timeout=30)
         assert answer.status_code == 200, answer.text
-        closed = wait_for(received, "affected", lambda d: d["incident"] == inc and d["open"] is False)
+        closed = received.wait("affected", lambda d: d["incident"] == inc and d["open"] is False)
         assert closed["counts"]["total"] == 0
     finally:
         client.disconnect()
@@ -160,14 +132,14 @@ def test_a_regional_desk_gets_only_its_region(context: Context, live_server: Liv
         post(live_server, "/api/v1/travellers", [traveller("S1", WADI_HALFA), traveller("E1", ABU_SIMBEL)], feed, 200)
         # in Sudan (africa), reaching over the border into Egypt (middle_east_north_africa)
         inc = incident(live_server, officer, {"lat": 21.9, "lon": 31.4}, 60)
-        assert wait_for(all_received, "affected", of(inc, total=2))["counts"]["total"] == 2
-        assert wait_for(africa_received, "affected", of(inc))["counts"]["total"] == 1  # only the one placed in africa
+        assert all_received.wait("affected", of(inc, total=2))["counts"]["total"] == 2
+        assert africa_received.wait("affected", of(inc))["counts"]["total"] == 1  # only the one placed in africa
         nothing(mena_received, "affected", lambda d: d["incident"] == inc)
         assert mena.call("affected", inc, namespace="/live", timeout=10)["error"] == "not found"
         assert africa.call("affected", inc, namespace="/live", timeout=10)["counts"]["total"] == 1
         # people: each desk only its region's
         post(live_server, "/api/v1/checkins", {"traveller_id": "E1", "status": "unsure", "incident_id": inc}, officer, 201)
-        wait_for(all_received, "people", lambda d: "E1" in d["ids"] and d["status"][d["ids"].index("E1")] == "unsure")
+        all_received.wait("people", lambda d: "E1" in d["ids"] and d["status"][d["ids"].index("E1")] == "unsure")
         nothing(africa_received, "people", lambda d: "E1" in d["ids"])
         assert "E1" not in africa.call("people", namespace="/live", timeout=10)["ids"]
         assert "E1" in mena.call("people", namespace="/live", timeout=10)["ids"]
@@ -184,8 +156,8 @@ def test_a_wall_gets_counts_and_no_identities(context: Context, live_server: Liv
         inc = incident(live_server, officer, NAIROBI, 20)
         post(live_server, "/api/v1/positions", [{"traveller_id": "W1", "lat": NAIROBI["lat"], "lon": NAIROBI["lon"]}],
              feed, 202)
-        assert wait_for(received, "affected", of(inc, total=1))["accounted_pct"] == 0.0
-        people = wait_for(received, "people", lambda d: len(d["ids"]) > 0)
+        assert received.wait("affected", of(inc, total=1))["accounted_pct"] == 0.0
+        people = received.wait("people", lambda d: len(d["ids"]) > 0)
         assert "W1" not in people["ids"] and all(i.startswith("p") for i in people["ids"])
         assert people["status"] == ["no_response"] and people["affected"] == [True]
         snapshot = wall.call("people", namespace="/live", timeout=10)

@@ -6,19 +6,16 @@ from __future__ import annotations
 
 import itertools
 import json
-import queue
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
-import socketio
 
 from crisis.adapters import keys
 from crisis.adapters.roll_store import RollStore
 from crisis.bootstrap import Context
 from crisis.domain.travellers import CATEGORIES
-from tests.conftest import LiveServer, random_ref
+from tests.conftest import LiveServer, SocketEvents, random_ref
 
 TYRE = {"name": "Tyre office", "lat": 33.27, "lon": 35.20, "country": "LBN"}
 BEIRUT = {"name": "Beirut office", "lat": 33.89, "lon": 35.50, "country": "LBN"}
@@ -260,25 +257,8 @@ def test_only_duty_officers_and_admins_change_areas_and_desks_see_their_region(c
     assert not any(tid in text for tid in ids.values()) and "Name " not in text
 
 
-def _connect(live_server: LiveServer, token: str) -> tuple[socketio.Client, queue.Queue[tuple[str, dict[str, Any]]]]:
-    received: queue.Queue[tuple[str, dict[str, Any]]] = queue.Queue()
-    client = socketio.Client(reconnection=False)
-    for name in ("welcome", "areas", "movement"):
-        client.on(name, (lambda n: lambda data: received.put((n, data)))(name), namespace="/live")
-    client.connect(live_server.url, namespaces=["/live"], auth={"token": token}, transports=["websocket"], wait_timeout=10)
-    return client, received
-
-
-def _wait(received: queue.Queue[tuple[str, dict[str, Any]]], name: str, match: Any, timeout: float = 8.0) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            event, data = received.get(timeout=max(0.01, deadline - time.monotonic()))
-        except queue.Empty:
-            break
-        if event == name and match(data):
-            return data
-    raise AssertionError(f"no {name!r} arrived within {timeout} s")
+def _connect(live_server: LiveServer, token: str) -> SocketEvents:
+    return SocketEvents(live_server.url, ("welcome", "areas", "movement"), auth={"token": token}, wait_s=8.0)
 
 
 def test_a_phase_change_is_pushed_to_each_room_cut_for_it(context: Context, live_server: LiveServer) -> None:
@@ -288,31 +268,28 @@ def test_a_phase_change_is_pushed_to_each_room_cut_for_it(context: Context, live
     clients = {role: _connect(live_server, live_server.token(role, region))
                for role, region in (("duty_officer", None), ("wall", None), ("regional_desk", "africa"))}
     try:
-        for _, received in clients.values():
-            _wait(received, "welcome", lambda d: True)
+        for events in clients.values():
+            events.wait("welcome")
         area = requests.post(live_server.url + "/api/v1/areas", json={"name": "South", "phase": 2, "geometry": SOUTH},
                              headers=officer, timeout=30).json()
         requests.patch(f"{live_server.url}/api/v1/areas/{area['id']}", json={"phase": 3}, headers=officer, timeout=30)
         def mine(d: dict[str, Any]) -> bool:
             return bool(d["area"]["id"] == area["id"] and d["area"]["phase"] == 3)
 
-        full = _wait(clients["duty_officer"][1], "areas", mine)
+        full = clients["duty_officer"].wait("areas", mine)
         assert full["event"] == "area.phase_changed" and listed(full["area"], ids) == RELOCATED
-        wall = _wait(clients["wall"][1], "areas", mine)
+        wall = clients["wall"].wait("areas", mine)
         assert wall["area"]["movement"]["people"] == [] and wall["area"]["movement"]["counts"]["total"] == 7
         assert not any(tid in json.dumps(wall) for tid in ids.values())
         requests.put(f"{live_server.url}/api/v1/areas/{area['id']}/movement/people/{ids['visitor-non']}",
                      json={"progress": "moving"}, headers=officer, timeout=30)
-        moved = _wait(clients["duty_officer"][1], "movement", lambda d: d["area"]["id"] == area["id"])
+        moved = clients["duty_officer"].wait("movement", lambda d: d["area"]["id"] == area["id"])
         assert moved["event"] == "movement.progress" and moved["area"]["movement"]["counts"]["moving"] == 1
-        time.sleep(0.5)
-        leaked = []
-        while not clients["regional_desk"][1].empty():
-            leaked.append(clients["regional_desk"][1].get_nowait())
+        leaked = clients["regional_desk"].drain(0.5)
         assert not [e for e, d in leaked if e in ("areas", "movement")], "an African desk got a Lebanese area"
     finally:
-        for client, _ in clients.values():
-            client.disconnect()
+        for events in clients.values():
+            events.disconnect()
 
 
 def test_people_become_overdue_live_when_the_expected_arrival_passes(context: Context, live_server: LiveServer) -> None:
@@ -320,18 +297,18 @@ def test_people_become_overdue_live_when_the_expected_arrival_passes(context: Co
     import_population(live_server, officer)
     area = requests.post(live_server.url + "/api/v1/areas", json={"name": "South", "phase": 3, "geometry": SOUTH},
                          headers=officer, timeout=30).json()
-    client, received = _connect(live_server, live_server.token("duty_officer"))
+    events = _connect(live_server, live_server.token("duty_officer"))
     try:
-        _wait(received, "welcome", lambda d: True)
+        events.wait("welcome")
         soon = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
         confirm = {"safe_haven": {"name": "Amman", "lat": 31.95, "lon": 35.93}, "mode": "road", "expected_arrival": soon}
         answer = requests.post(f"{live_server.url}/api/v1/areas/{area['id']}/movement", json=confirm, headers=officer, timeout=30)
         assert answer.status_code == 200 and answer.json()["movement"]["counts"]["overdue"] == 0
-        late = _wait(received, "movement", lambda d: d["event"] == "movement.overdue" and d["area"]["id"] == area["id"])
+        late = events.wait("movement", lambda d: d["event"] == "movement.overdue" and d["area"]["id"] == area["id"])
         assert late["area"]["movement"]["counts"]["overdue"] == 7
         assert all(p["overdue"] for p in late["area"]["movement"]["people"])
     finally:
-        client.disconnect()
+        events.disconnect()
 
 
 def test_the_projection_rebuilds_from_the_log(context: Context, live_server: LiveServer) -> None:

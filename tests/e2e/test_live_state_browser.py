@@ -23,7 +23,7 @@ import pytest
 from crisis.bootstrap import Context
 from crisis.config import Settings
 from crisis.realtime.gateway import HEARTBEAT_SECONDS
-from tests.conftest import PASSWORD, _free_port, random_ref, stop_process, wait_healthy
+from tests.conftest import PASSWORD, _free_port, live_page, random_ref, stop_process, wait_healthy
 
 STATES = {"LIVE", "STALE", "RECONNECTING"}
 
@@ -61,14 +61,7 @@ def test_a_frozen_server_shows_stale_within_two_heartbeats_and_recovery_clears_i
     url, process = served
     name = random_ref("duty-")
     session_context.accounts.add_user(name, PASSWORD, "duty_officer", None)
-    page = browser.new_page(viewport={"width": 1600, "height": 900})  # type: ignore[attr-defined]
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(url + "/incidents")
-    page.fill("#username", name)
-    page.fill("#password", PASSWORD)
-    page.click("#login-button")
-    page.wait_for_selector(".live-status.ok", timeout=30_000)
+    page, errors = live_page(browser, url, name)
     # Every text the header's state ever shows, and every state the hook reports, from here on.
     page.evaluate("""() => {
         window.__seen = []; window.__hook = [];

@@ -14,7 +14,7 @@ from typing import Any
 import redis
 
 from crisis.adapters.accounts import AccountStore
-from tests.conftest import PASSWORD, random_ref
+from tests.conftest import PASSWORD, live_page, random_ref
 from tests.integration.test_redis_outage import RedisServer, own_redis, serve, short_dir  # noqa: F401 - fixtures
 
 BANNER = "() => { const b = document.getElementById('live-banner'); return b && b.offsetHeight > 0 ? b.innerText : ''; }"
@@ -25,14 +25,7 @@ def test_the_banner_says_storage_is_unavailable_while_redis_stalls_and_clears_af
     url = serve({"REDIS_URL": own_redis.url})
     name = random_ref("duty-")
     AccountStore(redis.Redis.from_url(own_redis.url, decode_responses=True)).add_user(name, PASSWORD, "duty_officer")
-    page = browser.new_page(viewport={"width": 1600, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(url + "/incidents")
-    page.fill("#username", name)
-    page.fill("#password", PASSWORD)
-    page.click("#login-button")
-    page.wait_for_selector(".live-status.ok", timeout=30_000)
+    page, errors = live_page(browser, url, name)
     page.wait_for_function("() => document.body.getAttribute('data-storage') === 'ok'", timeout=30_000)
     assert page.evaluate(BANNER) == ""
 

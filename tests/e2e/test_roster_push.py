@@ -8,59 +8,25 @@ the figures change."""
 from __future__ import annotations
 
 import json
-import queue
-import time
 from datetime import timedelta
 from typing import Any
 
 import requests
-import socketio
 
 from crisis import handlers_roster
 from crisis.bootstrap import Context
 from crisis.realtime.roster_push import RosterPush
 from crisis.roster.model import Home, Officer, Slot
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, SocketEvents
 
 MENA = "middle_east_north_africa"
 NAMES = ("Amira Haddad", "Jean Dupont", "Kofi Mensah")
 IDS = ("OF-AMIRA", "OF-JEAN", "OF-KOFI")
 
 
-def connect(live_server: LiveServer, role: str, region: str | None = None) -> tuple[socketio.Client, queue.Queue[tuple[str, Any]]]:
-    received: queue.Queue[tuple[str, Any]] = queue.Queue()
-    client = socketio.Client(reconnection=False)
-    def keep(name: str) -> Any:
-        return lambda data: received.put((name, data))
-
-    for name in ("roster", "dispatch", "welcome"):
-        client.on(name, keep(name), namespace="/live")
-    client.connect(live_server.url, namespaces=["/live"], auth={"token": live_server.token(role, region)},
-                   transports=["websocket"], wait_timeout=10)
-    return client, received
-
-
-def wait_for(received: queue.Queue[tuple[str, Any]], name: str, match: Any = lambda d: True, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            event, data = received.get(timeout=max(0.01, deadline - time.monotonic()))
-        except queue.Empty:
-            break
-        if event == name and match(data):
-            return data
-    raise AssertionError(f"no matching {name!r} event arrived within {timeout} s")
-
-
-def drain(received: queue.Queue[tuple[str, Any]], seconds: float) -> list[tuple[str, Any]]:
-    got = []
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            got.append(received.get(timeout=max(0.01, deadline - time.monotonic())))
-        except queue.Empty:
-            break
-    return got
+def connect(live_server: LiveServer, role: str, region: str | None = None) -> SocketEvents:
+    return SocketEvents(live_server.url, ("roster", "dispatch", "welcome"), auth={"token": live_server.token(role, region)},
+                        wait_s=10.0)
 
 
 def seed(context: Context) -> None:
@@ -84,55 +50,55 @@ def test_dispatch_and_cover_are_pushed_and_cut_for_a_wall(context: Context, live
     officer = {"Authorization": "Bearer " + live_server.token("duty_officer")}
     incident = requests.post(live_server.url + "/api/v1/incidents", headers=officer, timeout=30, json={
         "title": "Kidnapping near Beirut", "type": "armed_conflict", "severity": 4, "lat": 33.89, "lon": 35.5}).json()
-    duty, duty_got = connect(live_server, "duty_officer")
-    wall, wall_got = connect(live_server, "wall")
-    desk, desk_got = connect(live_server, "regional_desk", "africa")
+    duty = connect(live_server, "duty_officer")
+    wall = connect(live_server, "wall")
+    desk = connect(live_server, "regional_desk", "africa")
     try:
-        for got in (duty_got, wall_got, desk_got):
-            wait_for(got, "welcome")
+        for events in (duty, wall, desk):
+            events.wait("welcome")
         posted = requests.post(live_server.url + "/api/v1/dispatches", headers=officer, timeout=30,
                                json={"incident_id": incident["id"], "officer_id": IDS[0], "note": "closest"})
         assert posted.status_code == 201, posted.text
         dispatch_id = posted.json()["id"]
 
-        full = wait_for(duty_got, "dispatch", lambda m: m["dispatch"]["id"] == dispatch_id)
+        full = duty.wait("dispatch", lambda m: m["dispatch"]["id"] == dispatch_id)
         assert full["event"] == "dispatch.created" and full["stream_id"]
         d = full["dispatch"]
         assert d["officer_id"] == IDS[0] and d["officer_name"] == NAMES[0] and d["status"] == "requested"
         assert d["incident_title"] == "Kidnapping near Beirut" and d["eta"]
         assert len(d["path"]) == 64 and d["path"][0] == [35.93, 31.95] and d["path"][-1] == [35.5, 33.89]
 
-        cut = wait_for(wall_got, "dispatch", lambda m: m["dispatch"].get("id") == dispatch_id)["dispatch"]
+        cut = wall.wait("dispatch", lambda m: m["dispatch"].get("id") == dispatch_id)["dispatch"]
         assert cut["path"] == d["path"] and cut["eta"] == d["eta"] and cut["incident_id"] == incident["id"]
         text = json.dumps(cut)
         assert not any(x in text for x in (*NAMES, *IDS)), text
         assert "officer_id" not in cut and "officer_name" not in cut and "by" not in cut
 
         # The cover changed: one fewer on standby, and the Middle East slot left empty.
-        roster = wait_for(duty_got, "roster", lambda m: m["standby_now"]["total"] == 2)
+        roster = duty.wait("roster", lambda m: m["standby_now"]["total"] == 2)
         gaps = [w for w in roster["warnings"] if w["kind"] == "dispatch_gap"]
         assert gaps and roster["standby_now"]["readiness_24h"] == 2
         assert roster["event"].startswith("dispatch.") or roster["event"].startswith("roster.")
-        wall_roster = wait_for(wall_got, "roster", lambda m: m["standby_now"]["total"] == 2)
+        wall_roster = wall.wait("roster", lambda m: m["standby_now"]["total"] == 2)
         assert [w["kind"] for w in wall_roster["warnings"]] == [w["kind"] for w in roster["warnings"]]
         wall_text = json.dumps(wall_roster)
         assert not any(x in wall_text for x in (*NAMES, *IDS)), wall_text
         assert all("officer_id" not in w for w in wall_roster["warnings"])
         # a regional desk (Africa) gets the aggregate cover, not the dispatch to a Middle East incident
-        wait_for(desk_got, "roster", lambda m: m["standby_now"]["total"] == 2)
+        desk.wait("roster", lambda m: m["standby_now"]["total"] == 2)
 
         # A step is pushed too.
         patched = requests.patch(live_server.url + f"/api/v1/dispatches/{dispatch_id}", headers=officer, timeout=30,
                                  json={"status": "accepted"})
         assert patched.status_code == 200, patched.text
-        step = wait_for(duty_got, "dispatch", lambda m: m["dispatch"]["status"] == "accepted")
+        step = duty.wait("dispatch", lambda m: m["dispatch"]["status"] == "accepted")
         assert step["event"] == "dispatch.step" and step["dispatch"]["steps"][-1]["by"]
-        wall_step = wait_for(wall_got, "dispatch", lambda m: m["dispatch"]["status"] == "accepted")["dispatch"]
+        wall_step = wall.wait("dispatch", lambda m: m["dispatch"]["status"] == "accepted")["dispatch"]
         assert all("by" not in s for s in wall_step["steps"])
-        assert not any(name == "dispatch" for name, _ in drain(desk_got, 1.0))
+        assert not any(name == "dispatch" for name, _ in desk.drain(1.0))
     finally:
-        for client in (duty, wall, desk):
-            client.disconnect()
+        for events in (duty, wall, desk):
+            events.disconnect()
 
 
 class FakeGateway:

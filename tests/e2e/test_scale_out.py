@@ -27,14 +27,13 @@ from crisis.adapters import keys
 from crisis.bootstrap import Context, bootstrap
 from crisis.config import Settings
 from crisis.fusion.countries import CountryIndex
-from tests.conftest import PASSWORD, random_ref
+from tests.conftest import PASSWORD, live_page, random_ref
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import layout_web
 
 pytestmark = pytest.mark.timeout(600)
 
-INCIDENT = {"title": "Checkpoint closed", "type": "civil_unrest", "severity": 3, "lat": 33.89, "lon": 35.5}
 MOVE_WITHIN_S = 10.0
 
 
@@ -58,7 +57,7 @@ def storage(layout: layout_web.WebLayout, countries: CountryIndex) -> Iterator[C
 
 
 def post_incident(url: str, token: str, title: str) -> dict[str, Any]:
-    answer = requests.post(f"{url}/api/v1/incidents", json={**INCIDENT, "title": title},
+    answer = requests.post(f"{url}/api/v1/incidents", json={**layout_web.INCIDENT, "title": title},
                            headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert answer.status_code == 201, answer.text
     return answer.json()  # type: ignore[no-any-return]
@@ -197,35 +196,14 @@ def test_killing_an_instance_moves_its_clients_within_10_s_and_they_miss_nothing
     watchers = [Watcher(layout.url, token, start) for _ in range(6)]
     for watcher in watchers:
         watcher.connect()
-    stop = threading.Event()
-    acknowledged: list[str] = []
-    failures: list[str] = []
-
-    def post_continuously() -> None:
-        http = requests.Session()
-        http.headers["Authorization"] = f"Bearer {feed}"
-        n = 0
-        while not stop.is_set():
-            n += 1
-            try:
-                answer = http.post(f"{layout.url}/api/v1/incidents", json={**INCIDENT, "title": f"during kill {n}"},
-                                   timeout=30)
-                if answer.status_code == 201:
-                    acknowledged.append(answer.json()["stream_id"])
-                else:
-                    failures.append(f"{answer.status_code}")
-            except requests.RequestException as exc:
-                failures.append(type(exc).__name__)
-            stop.wait(0.2)
-
-    poster = threading.Thread(target=post_continuously, daemon=True)
+    poster = layout_web.IncidentPoster(layout.url, feed, 0.2, "during kill")
     try:
         wait_until(lambda: all(w.modes for w in watchers), 60, "every client synced")
         victim = 0
         wait_until(lambda: layout.connections(victim) > 0 and layout.connections(1) > 0, 30,
                    "HAProxy spreads the clients over both instances")
         poster.start()
-        wait_until(lambda: len(acknowledged) >= 5, 60, "posts flowing before the kill")
+        wait_until(lambda: len(poster.acknowledged) >= 5, 60, "posts flowing before the kill")
         killed_at, killed_wall = time.monotonic(), time.time()
         layout.kill_instance(victim)
         wait_until(lambda: any(w.disconnects for w in watchers), 10, "the victim's clients see the disconnect")
@@ -235,12 +213,11 @@ def test_killing_an_instance_moves_its_clients_within_10_s_and_they_miss_nothing
                    "every client of the killed instance reconnected through HAProxy")
         move_s = max(w.connects[-1] for w in moved) - killed_at
         wait_until(lambda: layout.server_status(victim) == "DOWN", 10, "HAProxy marks the killed instance DOWN")
-        acked_after_move = len(acknowledged)
-        wait_until(lambda: len(acknowledged) >= acked_after_move + 5, 60, "posts flowing after the move")
-        stop.set()
-        poster.join(timeout=60)
+        acked_after_move = len(poster.acknowledged)
+        wait_until(lambda: len(poster.acknowledged) >= acked_after_move + 5, 60, "posts flowing after the move")
+        poster.stop()
         truth = _log_ids(storage, start)
-        assert set(acknowledged) <= set(truth)
+        assert set(poster.acknowledged) <= set(truth)
         for watcher in watchers:
             try:
                 wait_until(lambda w=watcher: set(w.applied()) >= set(truth), 30, "a client has every incident")
@@ -254,11 +231,11 @@ def test_killing_an_instance_moves_its_clients_within_10_s_and_they_miss_nothing
         for watcher in moved:
             assert watcher.modes[-1] == "replay", watcher.modes  # resynced from its last stream id
         print(f"\nkill -> every client reconnected in {move_s:.2f} s; {len(moved)} of {len(watchers)} moved; "
-              f"{len(acknowledged)} posts acknowledged, {len(failures)} failed during the kill: {failures}; "
+              f"{len(poster.acknowledged)} posts acknowledged, {len(poster.failures)} failed during the kill: {poster.failures}; "
               f"arrivals out of stream order (before the sync's answer): {[w.out_of_order_arrivals() for w in watchers]}; "
               f"told to resync: {[w.resyncs for w in watchers]}")
     finally:
-        stop.set()
+        poster.stop()
         for watcher in watchers:
             watcher.client.disconnect()
         layout.restart_instance(victim)
@@ -283,14 +260,9 @@ def test_a_browser_page_through_haproxy_stays_live_when_its_instance_dies(browse
                                                                           storage: Context) -> None:
     name = random_ref("duty-")
     storage.accounts.add_user(name, PASSWORD, "duty_officer", None)
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page, _ = live_page(browser, layout.url, name, width=1400, timeout_ms=60_000)
     victim: int | None = None
     try:
-        page.goto(layout.url + "/incidents")
-        page.fill("#username", name)
-        page.fill("#password", PASSWORD)
-        page.click("#login-button")
-        page.wait_for_selector(".live-status.ok", timeout=60_000)
         page.evaluate("() => { window.__states = []; window.crisisLive.onStatus(s => window.__states.push(s)); }")
         sticky = {c["name"]: c["value"] for c in page.context.cookies()}.get("crisis_web")
         assert sticky in {p.name for p in layout.instances}, "HAProxy's sticky cookie is set"

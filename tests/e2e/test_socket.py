@@ -1,58 +1,38 @@
 """Socket.IO with a real python-socketio client against the running server."""
 
-import queue
-import time
-
 import pytest
 import requests
 import socketio
 
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, SocketEvents
 
 INCIDENT = {"title": "Demonstration turns violent", "type": "civil_unrest", "severity": 4, "lat": 33.89, "lon": 35.5}
 
 
-def connect(live_server: LiveServer, auth: dict | None = None, headers: dict | None = None) -> tuple[socketio.Client, "queue.Queue[tuple[str, dict]]"]:
-    received: queue.Queue[tuple[str, dict]] = queue.Queue()
-    client = socketio.Client(reconnection=False)
-    for name in ("incident", "snapshot", "positions", "welcome", "feeds"):
-        client.on(name, (lambda n: lambda data: received.put((n, data)))(name), namespace="/live")
-    client.connect(live_server.url, namespaces=["/live"], auth=auth, headers=headers or {}, transports=["websocket"], wait_timeout=10)
-    return client, received
-
-
-def wait_for(received: "queue.Queue[tuple[str, dict]]", name: str, match=lambda d: True, timeout: float = 5.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            event, data = received.get(timeout=max(0.01, deadline - time.monotonic()))
-        except queue.Empty:
-            break
-        if event == name and match(data):
-            return data
-    raise AssertionError(f"no {name!r} event arrived within {timeout} s")
+def connect(live_server: LiveServer, auth: dict | None = None, headers: dict | None = None) -> SocketEvents:
+    return SocketEvents(live_server.url, ("incident", "snapshot", "positions", "welcome", "feeds"), auth=auth, headers=headers)
 
 
 def test_posted_incident_reaches_a_token_client(live_server: LiveServer) -> None:
-    client, received = connect(live_server, auth={"token": live_server.token()})
+    events = connect(live_server, auth={"token": live_server.token()})
     try:
-        assert wait_for(received, "welcome")["role"] == "duty_officer"
+        assert events.wait("welcome")["role"] == "duty_officer"
         posted = requests.post(live_server.url + "/api/v1/incidents", json=INCIDENT, headers={"Authorization": "Bearer " + live_server.token("feed")}).json()
-        message = wait_for(received, "incident", lambda d: d["incident"]["id"] == posted["id"])
+        message = events.wait("incident", lambda d: d["incident"]["id"] == posted["id"])
         assert message["stream_id"] == posted["stream_id"]
         assert message["incident"]["title"] == INCIDENT["title"] and message["event"] == "incident.reported"
     finally:
-        client.disconnect()
+        events.disconnect()
 
 
 def test_session_cookie_authenticates_a_socket(live_server: LiveServer) -> None:
     http = live_server.session()
     cookie = "; ".join(f"{c.name}={c.value}" for c in http.cookies)
-    client, received = connect(live_server, headers={"Cookie": cookie})
+    events = connect(live_server, headers={"Cookie": cookie})
     try:
-        assert wait_for(received, "welcome")["role"] == "duty_officer"
+        assert events.wait("welcome")["role"] == "duty_officer"
     finally:
-        client.disconnect()
+        events.disconnect()
 
 
 @pytest.mark.parametrize("auth", [None, {"token": "forged"}])
@@ -71,75 +51,75 @@ def test_feed_token_cannot_listen(live_server: LiveServer) -> None:
 
 
 def test_regional_desk_socket_gets_only_its_region(live_server: LiveServer) -> None:
-    client, received = connect(live_server, auth={"token": live_server.token("regional_desk", "africa")})
+    events = connect(live_server, auth={"token": live_server.token("regional_desk", "africa")})
     feed = {"Authorization": "Bearer " + live_server.token("feed")}
     try:
         beirut = requests.post(live_server.url + "/api/v1/incidents", json=INCIDENT, headers=feed).json()
         nairobi = requests.post(live_server.url + "/api/v1/incidents", json={**INCIDENT, "lat": -1.29, "lon": 36.82}, headers=feed).json()
-        got = wait_for(received, "incident", lambda d: d["incident"]["id"] in (beirut["id"], nairobi["id"]))
+        got = events.wait("incident", lambda d: d["incident"]["id"] in (beirut["id"], nairobi["id"]))
         assert got["incident"]["id"] == nairobi["id"]
     finally:
-        client.disconnect()
+        events.disconnect()
 
 
 def test_reconnect_replays_what_was_missed(live_server: LiveServer) -> None:
     token = live_server.token()
     feed = {"Authorization": "Bearer " + live_server.token("feed")}
-    client, received = connect(live_server, auth={"token": token})
+    events = connect(live_server, auth={"token": token})
     first = requests.post(live_server.url + "/api/v1/incidents", json=INCIDENT, headers=feed).json()
-    last_applied = wait_for(received, "incident", lambda d: d["incident"]["id"] == first["id"])["stream_id"]
-    client.disconnect()
+    last_applied = events.wait("incident", lambda d: d["incident"]["id"] == first["id"])["stream_id"]
+    events.disconnect()
     missed = [requests.post(live_server.url + "/api/v1/incidents", json={**INCIDENT, "title": f"missed {n}"}, headers=feed).json() for n in range(3)]
 
-    client, received = connect(live_server, auth={"token": token})
+    events = connect(live_server, auth={"token": token})
     try:
-        summary = client.call("sync", {"last_id": last_applied}, namespace="/live", timeout=10)
+        summary = events.client.call("sync", {"last_id": last_applied}, namespace="/live", timeout=10)
         assert summary["mode"] == "replay"
-        replayed = [wait_for(received, "incident", lambda d: d["incident"]["id"] in {m["id"] for m in missed})["incident"]["id"] for _ in missed]
+        replayed = [events.wait("incident", lambda d: d["incident"]["id"] in {m["id"] for m in missed})["incident"]["id"] for _ in missed]
         assert replayed == [m["id"] for m in missed]
-        positions = wait_for(received, "positions", lambda d: d["full"])
+        positions = events.wait("positions", lambda d: d["full"])
         assert len(positions["lat"]) == 4 * len(positions["ids"])  # float32 bytes
     finally:
-        client.disconnect()
+        events.disconnect()
 
 
 def test_unknown_last_id_gets_a_snapshot(live_server: LiveServer) -> None:
     requests.post(live_server.url + "/api/v1/incidents", json=INCIDENT, headers={"Authorization": "Bearer " + live_server.token("feed")})
-    client, received = connect(live_server, auth={"token": live_server.token()})
+    events = connect(live_server, auth={"token": live_server.token()})
     try:
-        assert client.call("sync", {"last_id": None}, namespace="/live", timeout=10)["mode"] == "snapshot"
-        snapshot = wait_for(received, "snapshot")
+        assert events.client.call("sync", {"last_id": None}, namespace="/live", timeout=10)["mode"] == "snapshot"
+        snapshot = events.wait("snapshot")
         assert snapshot["incidents"] and all("display_area" in m for m in snapshot["incidents"])
     finally:
-        client.disconnect()
+        events.disconnect()
 
 
 def test_positions_are_pushed_in_ticks_as_float32(live_server: LiveServer) -> None:
     import numpy as np
 
-    client, received = connect(live_server, auth={"token": live_server.token()})
+    events = connect(live_server, auth={"token": live_server.token()})
     try:
         batch = [{"traveller_id": f"P{i}", "lat": 10 + i, "lon": 20 + i} for i in range(5)]
         requests.post(live_server.url + "/api/v1/positions", json=batch, headers={"Authorization": "Bearer " + live_server.token("feed")})
-        tick = wait_for(received, "positions", lambda d: not d["full"] and "P0" in d["ids"])
+        tick = events.wait("positions", lambda d: not d["full"] and "P0" in d["ids"])
         lat = np.frombuffer(tick["lat"], dtype=np.float32)
         assert dict(zip(tick["ids"], lat.tolist()))["P3"] == pytest.approx(13.0)
     finally:
-        client.disconnect()
+        events.disconnect()
 
 
 def test_feed_health_comes_on_sync_and_again_with_the_heartbeat(live_server: LiveServer) -> None:
-    client, received = connect(live_server, auth={"token": live_server.token("regional_desk", "africa")})
+    events = connect(live_server, auth={"token": live_server.token("regional_desk", "africa")})
     try:
-        client.call("sync", {"last_id": None}, namespace="/live", timeout=10)
-        first = wait_for(received, "feeds")
+        events.client.call("sync", {"last_id": None}, namespace="/live", timeout=10)
+        first = events.wait("feeds")
         assert set(first["feeds"]) == {"api", "cap", "gdacs", "usgs", "positions", "sim", "cot"}
         refused = requests.post(live_server.url + "/api/v1/feeds/cap", data=b"<alert><unclosed>",
                                 headers={"Authorization": "Bearer " + live_server.token("feed"), "Content-Type": "application/xml"})
         assert refused.status_code == 400
-        later = wait_for(received, "feeds", lambda d: d["feeds"]["cap"]["rejected_total"] > first["feeds"]["cap"]["rejected_total"],
+        later = events.wait("feeds", lambda d: d["feeds"]["cap"]["rejected_total"] > first["feeds"]["cap"]["rejected_total"],
                          timeout=15.0)
         assert "malformed XML at line 1" in later["feeds"]["cap"]["last_error"]
         assert later["checked_at"] > first["checked_at"]
     finally:
-        client.disconnect()
+        events.disconnect()

@@ -10,9 +10,10 @@ import time
 import requests
 from click.testing import CliRunner
 
+from crisis.adapters import keys
 from crisis.auth import display
 from tests.conftest import LiveServer, random_ref
-from tests.e2e.test_socket import INCIDENT, connect, wait_for
+from tests.e2e.test_socket import INCIDENT, connect
 
 
 def _display_session(live_server: LiveServer) -> tuple[str, str, requests.Session]:
@@ -66,9 +67,10 @@ def test_a_wrong_or_non_wall_link_signs_nothing_in(live_server: LiveServer) -> N
 
 def test_revoking_a_display_ends_its_pages_and_its_socket_at_once(live_server: LiveServer) -> None:
     name, _, http = _display_session(live_server)
-    client, received = connect(live_server, headers={"Cookie": _cookie_header(http)})
+    events = connect(live_server, headers={"Cookie": _cookie_header(http)})
+    client = events.client
     try:
-        assert wait_for(received, "welcome")["role"] == "wall"
+        assert events.wait("welcome")["role"] == "wall"
         assert display.revoke_display(live_server.context.accounts, name) == 1
         deadline = time.monotonic() + 5
         while client.connected and time.monotonic() < deadline:
@@ -85,25 +87,25 @@ def test_a_display_reconnects_and_gets_what_it_missed(live_server: LiveServer) -
     _, _, http = _display_session(live_server)
     cookie = _cookie_header(http)
     feed = {"Authorization": "Bearer " + live_server.token("feed")}
-    client, received = connect(live_server, headers={"Cookie": cookie})
+    events = connect(live_server, headers={"Cookie": cookie})
     first = requests.post(live_server.url + "/api/v1/incidents", json=INCIDENT, headers=feed, timeout=10).json()
-    client.call("sync", {}, namespace="/live", timeout=10)
-    last = wait_for(received, "incident", lambda d: d["incident"]["id"] == first["id"])["stream_id"]
-    client.disconnect()
+    events.client.call("sync", {}, namespace="/live", timeout=10)
+    last = events.wait("incident", lambda d: d["incident"]["id"] == first["id"])["stream_id"]
+    events.disconnect()
     missed = [requests.post(live_server.url + "/api/v1/incidents", json={**INCIDENT, "title": f"while away {n}"},
                             headers=feed, timeout=10).json() for n in range(3)]
 
-    client, received = connect(live_server, headers={"Cookie": cookie})  # the same display, back
+    events = connect(live_server, headers={"Cookie": cookie})  # the same display, back
     try:
-        assert wait_for(received, "welcome")["role"] == "wall"
-        summary = client.call("sync", {"last_id": last}, namespace="/live", timeout=10)
+        assert events.wait("welcome")["role"] == "wall"
+        summary = events.client.call("sync", {"last_id": last}, namespace="/live", timeout=10)
         assert summary["mode"] == "replay"
-        got = [wait_for(received, "incident", lambda d: d["incident"]["id"] in {m["id"] for m in missed})["incident"]
+        got = [events.wait("incident", lambda d: d["incident"]["id"] in {m["id"] for m in missed})["incident"]
                for _ in missed]
         assert [i["id"] for i in got] == [m["id"] for m in missed]
         assert all("owner" not in i for i in got)  # a wall gets no one's name
     finally:
-        client.disconnect()
+        events.disconnect()
 
 
 def test_pairing_code_signs_in_the_screen_that_shows_it_once(live_server: LiveServer) -> None:
@@ -174,3 +176,32 @@ def test_a_pairing_code_gives_its_token_once_and_only_to_its_screen(live_server:
     assert store.collect(code, "the screen's secret") == "TOKEN"
     assert store.collect(code, "the screen's secret") is None  # used up
     assert store.code_of("the screen's secret") is None and not store.waiting(code)
+
+
+def _clear_limits(live_server: LiveServer) -> None:
+    doomed = list(live_server.context.redis.scan_iter(f"{keys.LIMITS_PREFIX}*"))
+    if doomed:
+        live_server.context.redis.delete(*doomed)
+
+
+def test_new_pairing_codes_are_limited_per_address_and_a_waiting_screen_keeps_its_code(live_server: LiveServer) -> None:
+    """/wall/pair needs no sign-in: an address gets CRISIS_PAIR_LIMIT_ADDRESS new codes a
+    minute (20 by default), then a 429 with Retry-After and no code made."""
+    redis = live_server.context.redis
+    _clear_limits(live_server)
+    try:
+        waiting = requests.Session()
+        assert waiting.get(live_server.url + display.PAIR_PATH, timeout=10).status_code == 200
+        for n in range(19):  # the other 19 new codes of the minute
+            assert requests.get(live_server.url + display.PAIR_PATH, timeout=10).status_code == 200, n
+        codes = len(list(redis.scan_iter("crisis:display:pair:*")))
+        refused = requests.get(live_server.url + display.PAIR_PATH, timeout=10)
+        assert refused.status_code == 429, refused.text
+        assert 1 <= int(refused.headers["Retry-After"]) <= 60
+        assert "Too many pairing codes" in refused.text and "pair-code" not in refused.text
+        assert display.PAIR_COOKIE not in refused.cookies
+        assert len(list(redis.scan_iter("crisis:display:pair:*"))) == codes  # nothing stored for it
+        again = waiting.get(live_server.url + display.PAIR_PATH, timeout=10)  # asking again is not a new code
+        assert again.status_code == 200 and 'id="pair-code"' in again.text
+    finally:
+        _clear_limits(live_server)

@@ -26,7 +26,6 @@ import requests
 
 from crisis.adapters import keys
 from crisis.adapters.backup import BackupError, restore_backup, write_backup
-from crisis.adapters.eventlog import GroupConsumer
 from crisis.adapters.redis_server import _redis_server_binary
 from crisis.bootstrap import Context, bootstrap
 from crisis.config import Settings
@@ -167,8 +166,9 @@ def populate(context: Context) -> None:
     context.audit.record("incident.create", actor="ana", role="duty_officer", via="session", target=stored[0].incident.id)
     context.feed_log.accepted("usgs", 3)
     context.feed_log.rejected("cap", [{"field": "body", "message": "not XML"}], b"\xff\xfe not xml")
-    consumer = GroupConsumer(context.redis, keys.INCIDENT_STREAM, "backup-test", "worker-1")
-    assert len(consumer.read(count=2)) == 2  # given, never acknowledged: pending
+    context.redis.xgroup_create(keys.INCIDENT_STREAM, "backup-test", id="0")
+    given = context.redis.xreadgroup("backup-test", "worker-1", {keys.INCIDENT_STREAM: ">"}, count=2)
+    assert len(given[0][1]) == 2  # given, never acknowledged: pending
     context.redis.xgroup_createconsumer(keys.INCIDENT_STREAM, "backup-test", "worker-2")
     context.redis.xgroup_create(keys.POSITION_STREAM, "idle-group", id="$")
     raw = raw_client(context)

@@ -2,10 +2,7 @@
 
 from datetime import datetime, timezone
 
-import pytest
-
 from crisis.adapters import keys
-from crisis.adapters.eventlog import GroupConsumer
 from crisis.adapters.incident_store import IncidentStore
 from crisis.bootstrap import Context
 from crisis.domain.events import Event
@@ -86,64 +83,6 @@ def test_positions_batch_is_one_event_and_latest_position_wins(context: Context)
 
 def _event(n: int) -> Event:
     return Event(type="test.event", time=datetime.now(timezone.utc), payload={"n": n})
-
-
-def test_restarted_consumer_resumes_without_loss_or_duplicates(context: Context) -> None:
-    stream = "crisis:test:" + random_ref()
-    for n in range(10):
-        context.deps.log.append(stream, _event(n))
-    seen: list[int] = []
-
-    consumer = GroupConsumer(context.redis, stream, "fusion", "worker-1")
-    batch = consumer.read(count=4)
-    seen += [e.payload["n"] for e in batch]
-    consumer.ack(batch)
-    unacked = consumer.read(count=3)  # processed but the worker "crashes" before acking
-    assert [e.payload["n"] for e in unacked] == [4, 5, 6]
-
-    restarted = GroupConsumer(context.redis, stream, "fusion", "worker-1")
-    for n in range(10, 12):
-        context.deps.log.append(stream, _event(n))
-    while True:
-        events = restarted.read(count=5, block_ms=100)
-        if not events:
-            break
-        seen += [e.payload["n"] for e in events]
-        restarted.ack(events)
-    assert seen == list(range(12))
-    assert context.redis.xpending(stream, "fusion")["pending"] == 0
-
-
-def test_a_restarted_consumer_goes_past_entries_trimmed_before_it_acked_them(
-    context: Context, caplog: pytest.LogCaptureFixture
-) -> None:
-    stream = "crisis:test:" + random_ref()
-    for n in range(3):
-        context.deps.log.append(stream, _event(n))
-    assert len(GroupConsumer(context.redis, stream, "fusion", "worker-1").read(count=3)) == 3  # never acked
-    context.redis.xtrim(stream, maxlen=1, approximate=False)  # 0 and 1 are gone, 2 is left
-    context.deps.log.append(stream, _event(3))
-
-    restarted = GroupConsumer(context.redis, stream, "fusion", "worker-1")
-    seen: list[int] = []
-    with caplog.at_level("WARNING", logger="crisis.adapters.eventlog"):
-        while events := restarted.read(count=10, block_ms=100):
-            seen += [e.payload["n"] for e in events]
-            restarted.ack(events)
-    assert seen == [2, 3]
-    assert "2 unacknowledged entries were trimmed" in caplog.text
-    assert context.redis.xpending(stream, "fusion")["pending"] == 0
-
-
-def test_another_worker_claims_a_dead_workers_pending_entries(context: Context) -> None:
-    stream = "crisis:test:" + random_ref()
-    for n in range(3):
-        context.deps.log.append(stream, _event(n))
-    dead = GroupConsumer(context.redis, stream, "fusion", "dead")
-    assert len(dead.read(count=3)) == 3
-    alive = GroupConsumer(context.redis, stream, "fusion", "alive")
-    claimed = alive.claim_stale(min_idle_ms=0)
-    assert [e.payload["n"] for e in claimed] == [0, 1, 2]
 
 
 def test_replay_coverage_detects_trimmed_history(context: Context) -> None:

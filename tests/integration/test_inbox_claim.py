@@ -219,6 +219,60 @@ def test_bytes_that_are_not_text_survive_the_inbox(context: Context) -> None:
     assert InboxItem.from_entry(entry_id, context.redis.xrange(keys.FEED_INBOX)[0][1]).body == body
 
 
+def _recording(worker: InboxWorker, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of the entries ``worker`` takes in, in order (each time it does)."""
+    taken: list[str] = []
+    take_in_one = worker._take_in
+
+    def record(item: InboxItem) -> Any:
+        taken.append(item.id)
+        return take_in_one(item)
+
+    monkeypatch.setattr(worker, "_take_in", record)
+    return taken
+
+
+def test_a_consumer_restarted_under_its_name_takes_in_what_it_left_pending_first_and_once(
+        context: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries a consumer was given but never acknowledged (killed between taking them in and
+    the ack) are re-read by its successor of the same name before new ones: none is lost,
+    none taken in twice."""
+    store = InboxStore(context.redis)
+    store.ensure_group()
+    entries = [store.put("cap", f"<alert n='{n}'/>".encode(), "poller:cap") for n in range(3)]
+    assert [i for i, _ in store.read_new("same", count=2, block_ms=1)] == entries[:2]  # given, never acknowledged
+    worker = InboxWorker(context, "same", claim_idle_ms=600_000)  # no claims: its own list only
+    taken = _recording(worker, monkeypatch)
+    worker.start()
+    try:
+        entries.append(worker.put("cap", b"<alert n='3'/>", "poller:cap"))
+        wait_for(lambda: inbox_state(context) == (0, 0), what="every entry taken in")
+    finally:
+        worker.stop()
+    assert taken == entries and worker.processed == 4
+
+
+def test_an_entry_deleted_before_it_was_acknowledged_is_passed_over(context: Context,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pending entry gone from the stream (its consumer's own list gives its id without
+    fields) is acknowledged and passed over; the consumer does not stop on it. (A running
+    worker's first claim round clears such entries too: XAUTOCLAIM drops deleted ones.)"""
+    store = InboxStore(context.redis)
+    store.ensure_group()
+    gone, kept = (store.put("cap", f"<alert n='{n}'/>".encode(), "poller:cap") for n in range(2))
+    assert len(store.read_new("same", block_ms=1)) == 2  # both given, neither acknowledged
+    context.redis.xdel(keys.FEED_INBOX, gone)
+    worker = InboxWorker(context, "same")
+    taken = _recording(worker, monkeypatch)
+    try:
+        own = store.read_own("same")
+        assert own[0] == (gone, {})
+        worker.work(own)
+    finally:
+        worker.stop()
+    assert taken == [kept] and inbox_state(context) == (0, 0)
+
+
 def test_a_live_slow_consumer_keeps_its_entry_and_a_dead_ones_is_claimed(context: Context) -> None:
     """Keep-alive: an entry in hand longer than the claim idle time is not claimed while its
     consumer lives; once it stops, the other consumer claims it and takes it in."""

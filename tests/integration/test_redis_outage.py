@@ -13,7 +13,6 @@ import contextlib
 import fcntl
 import json
 import os
-import queue
 import re
 import shutil
 import signal
@@ -29,10 +28,9 @@ from typing import Any
 import pytest
 import redis
 import requests
-import socketio
 
 from crisis.adapters.accounts import AccountStore
-from crisis.adapters.redis_server import _listening, _redis_server_binary, open_redis
+from crisis.adapters.redis_server import _listening, _redis_server_binary, open_redis, servers_on
 from crisis.bootstrap import bootstrap
 from crisis.config import Settings
 from crisis.feeds.pollers import FeedSource, Fetcher, Poller
@@ -41,6 +39,7 @@ from crisis.realtime.gateway import HEARTBEAT_SECONDS
 from tests.conftest import (
     PASSWORD,
     LiveServer,
+    SocketEvents,
     _free_port,
     csrf_header,
     random_ref,
@@ -181,31 +180,9 @@ def own_redis(short_dir: Path) -> Iterator[RedisServer]:
 # --- clients -------------------------------------------------------------------------
 
 
-class LiveClient:
-    """A python-socketio client of /live that keeps every message it gets."""
-
-    def __init__(self, url: str, token: str) -> None:
-        self.received: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self.seen: list[tuple[str, Any]] = []
-        self.client = socketio.Client(reconnection=False)
-        for name in ("incident", "heartbeat", "welcome"):
-            self.client.on(name, (lambda n: lambda data: self.received.put((n, data)))(name), namespace="/live")
-        self.client.connect(url, namespaces=["/live"], auth={"token": token}, transports=["websocket"], wait_timeout=20)
-
-    def wait_for(self, name: str, match: Callable[[Any], bool], timeout_s: float) -> Any:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                event, data = self.received.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                break
-            self.seen.append((event, data))
-            if event == name and match(data):
-                return data
-        raise AssertionError(f"no {name!r} message matching within {timeout_s} s; still connected: {self.client.connected}")
-
-    def close(self) -> None:
-        self.client.disconnect()
+def _live(url: str, token: str) -> SocketEvents:
+    """A python-socketio client of /live that keeps its incidents, heartbeats and welcome."""
+    return SocketEvents(url, ("incident", "heartbeat", "welcome"), auth={"token": token}, wait_timeout=20)
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -267,18 +244,18 @@ def test_a_stalled_redis_is_a_503_json_within_a_second_then_200_and_the_live_cli
     accounts = AccountStore(redis.Redis.from_url(own_redis.url, decode_responses=True))
     reader, writer = accounts.create_token(random_ref("do-"), "duty_officer"), accounts.create_token(random_ref("feed-"), "feed")
     http = _signed_in(url, accounts)
-    live = LiveClient(url, reader)
+    live = _live(url, reader)
     try:
-        live.wait_for("welcome", lambda d: True, 20)
+        live.wait("welcome", lambda d: True, 20)
         assert _post_incident(url, writer, "before the stall").status_code == 201
-        live.wait_for("heartbeat", lambda d: d.get("storage") == "ok", 20)
+        live.wait("heartbeat", lambda d: d.get("storage") == "ok", 20)
         visitor = requests.Session()
         login_form = re.search(r'name="csrf_token" value="([^"]+)"', visitor.get(f"{url}/login", timeout=10).text)
         assert login_form
 
         # A periodic heartbeat (the next is due HEARTBEAT_SECONDS after it); the stall must be
         # announced before that: the heartbeat goes out at once when the storage state changes.
-        last_periodic = live.wait_for("heartbeat", lambda d: d.get("storage") == "ok", 20)["time"]
+        last_periodic = live.wait("heartbeat", lambda d: d.get("storage") == "ok", 20)["time"]
         own_redis.signal(signal.SIGSTOP)
         try:
             # Signing in (its throttle keeps counts in Redis through its own client) is a 503 page too.
@@ -296,20 +273,20 @@ def test_a_stalled_redis_is_a_503_json_within_a_second_then_200_and_the_live_cli
             assert page.status_code == 503 and took < ANSWER_WITHIN_S, (page.status_code, took, page.text[:300])
             assert page.headers["Content-Type"].startswith("text/html") and "Storage unavailable" in page.text
             assert int(page.headers["Retry-After"]) >= 1
-            beat = live.wait_for("heartbeat", lambda d: d.get("storage") == "unavailable", 20)
+            beat = live.wait("heartbeat", lambda d: d.get("storage") == "unavailable", 20)
             assert beat["retry_after"] >= 1 and beat["storage_down_since"] > 0
             assert beat["time"] - last_periodic < HEARTBEAT_SECONDS - 0.5, "the change waited for the periodic heartbeat"
         finally:
             own_redis.signal(signal.SIGCONT)
 
         _wait(lambda: _recovered(url, reader), RECOVERY_S, "no 200 after SIGCONT")
-        live.wait_for("heartbeat", lambda d: d.get("storage") == "ok", 20)
+        live.wait("heartbeat", lambda d: d.get("storage") == "ok", 20)
         posted = _post_incident(url, writer, "after the stall")
         assert posted.status_code == 201, posted.text
-        live.wait_for("incident", lambda d: d["incident"]["id"] == posted.json()["id"], 20)
+        live.wait("incident", lambda d: d["incident"]["id"] == posted.json()["id"], 20)
         assert live.client.connected
     finally:
-        live.close()
+        live.disconnect()
 
 
 def test_an_external_redis_killed_and_started_again_is_reconnected_to_without_a_restart(
@@ -320,11 +297,11 @@ def test_an_external_redis_killed_and_started_again_is_reconnected_to_without_a_
     url = serve({"REDIS_URL": own_redis.url})
     accounts = AccountStore(redis.Redis.from_url(own_redis.url, decode_responses=True))
     reader, writer = accounts.create_token(random_ref("do-"), "duty_officer"), accounts.create_token(random_ref("feed-"), "feed")
-    live = LiveClient(url, reader)
+    live = _live(url, reader)
     try:
-        live.wait_for("welcome", lambda d: True, 20)
+        live.wait("welcome", lambda d: True, 20)
         before = _post_incident(url, writer, "before the kill").json()
-        live.wait_for("incident", lambda d: d["incident"]["id"] == before["id"], 20)
+        live.wait("incident", lambda d: d["incident"]["id"] == before["id"], 20)
 
         own_redis.kill()
         answer, took = _timed(lambda: requests.get(f"{url}/api/v1/incidents", headers=_bearer(reader), timeout=10))
@@ -337,9 +314,9 @@ def test_an_external_redis_killed_and_started_again_is_reconnected_to_without_a_
         assert before["id"] in {i["id"] for i in listed["incidents"]}  # acknowledged before: kept (AOF, fsync always)
         after = _post_incident(url, writer, "after the restart")
         assert after.status_code == 201, after.text
-        live.wait_for("incident", lambda d: d["incident"]["id"] == after.json()["id"], 20)
+        live.wait("incident", lambda d: d["incident"]["id"] == after.json()["id"], 20)
     finally:
-        live.close()
+        live.disconnect()
 
 
 def test_the_embedded_redis_killed_is_restarted_by_the_app_itself(
@@ -355,11 +332,11 @@ def test_the_embedded_redis_killed_is_restarted_by_the_app_itself(
     record = json.loads((redis_dir / "redis.json").read_text())
     accounts = AccountStore(redis.Redis.from_url(record["url"], decode_responses=True))
     reader, writer = accounts.create_token(random_ref("do-"), "duty_officer"), accounts.create_token(random_ref("feed-"), "feed")
-    live = LiveClient(url, reader)
+    live = _live(url, reader)
     try:
-        live.wait_for("welcome", lambda d: True, 20)
+        live.wait("welcome", lambda d: True, 20)
         before = _post_incident(url, writer, "before the kill").json()
-        live.wait_for("incident", lambda d: d["incident"]["id"] == before["id"], 20)
+        live.wait("incident", lambda d: d["incident"]["id"] == before["id"], 20)
 
         # A stalled server is not a dead one: the watchdog (every 0.5 s) must leave it alone
         # (a second server on the same AOF would corrupt it); requests are 503 meanwhile.
@@ -383,7 +360,7 @@ def test_the_embedded_redis_killed_is_restarted_by_the_app_itself(
             os.kill(record["pid"], signal.SIGKILL)
             answer, took = _timed(lambda: requests.get(f"{url}/api/v1/incidents", headers=_bearer(reader), timeout=10))
             _assert_storage_503(answer, took)
-            live.wait_for("heartbeat", lambda d: d.get("storage") == "unavailable", 20)
+            live.wait("heartbeat", lambda d: d.get("storage") == "unavailable", 20)
         # lock released: the watchdog may restart it now
 
         _wait(lambda: _recovered(url, reader), RECOVERY_S, "the app did not restart its embedded redis-server")
@@ -393,14 +370,14 @@ def test_the_embedded_redis_killed_is_restarted_by_the_app_itself(
         assert restarted["url"] == record["url"]
         listed = requests.get(f"{url}/api/v1/incidents", headers=_bearer(reader), timeout=10).json()
         assert before["id"] in {i["id"] for i in listed["incidents"]}  # reloaded from the AOF
-        live.wait_for("heartbeat", lambda d: d.get("storage") == "ok", 20)
+        live.wait("heartbeat", lambda d: d.get("storage") == "ok", 20)
         after = _post_incident(url, writer, "after the restart")
         assert after.status_code == 201, after.text
-        message = live.wait_for("incident", lambda d: d["incident"]["id"] == after.json()["id"], 20)
+        message = live.wait("incident", lambda d: d["incident"]["id"] == after.json()["id"], 20)
         assert _stream_id(message["stream_id"]) > _stream_id(before["stream_id"])  # the log went on where it was
         assert live.client.connected
     finally:
-        live.close()
+        live.disconnect()
 
 
 def test_blocking_reads_have_their_own_client_and_are_not_cut_short(live_server: LiveServer) -> None:
@@ -444,53 +421,38 @@ def test_a_poller_backs_off_briefly_while_storage_is_down_and_catches_up_after(
         context.close()
 
 
-def _servers_of(redis_dir: Path) -> list[int]:
-    """The redis-server processes running on this data directory (by their socket)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError, IndexError):
-            command = (entry / "cmdline").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-            if (b"redis-server" in command or b"valkey-server" in command) and str(redis_dir).encode() in command \
-                    and state not in ("Z", "X"):
-                found.append(int(entry.name))
-    return found
-
-
 def test_the_watchdog_never_starts_a_second_server_beside_one_that_still_runs(short_dir: Path) -> None:
     """A server whose socket no longer answers but whose process still runs (its socket file
     removed) is not "gone": starting another on the same AOF would corrupt it. And a server
     that keeps going is not restarted more than a few times a minute (no restart storm)."""
     handle = open_redis(Settings(data_dir=short_dir / "data", redis_fsync="always", redis_watchdog_s=0))
     redis_dir = short_dir / "data" / "redis"
+    socket_path = handle.url.removeprefix("unix://")
     try:
-        assert len(_servers_of(redis_dir)) == 1
-        os.unlink(handle.url.removeprefix("unix://"))  # the server runs on, unreachable
+        assert len(servers_on(socket_path)) == 1
+        os.unlink(socket_path)  # the server runs on, unreachable
         assert handle.restart_if_gone() is False
         # Even when nothing on disk says it runs (its record lost too), its process does.
         owner, handle.process = handle.process, None
         (redis_dir / "redis.json").unlink()
         assert handle.restart_if_gone() is False
-        assert len(_servers_of(redis_dir)) == 1, "a second server was started beside a running one"
-        for pid in _servers_of(redis_dir):
+        assert len(servers_on(socket_path)) == 1, "a second server was started beside a running one"
+        for pid in servers_on(socket_path):
             os.kill(pid, signal.SIGKILL)
         if owner is not None:
             owner.wait(10)
-        _wait(lambda: not _servers_of(redis_dir), 10, "the killed server is still there")
+        _wait(lambda: not servers_on(socket_path), 10, "the killed server is still there")
         # Killed three times in a row: restarted each time; the fourth within the minute is refused.
         # (Until a killed server's socket is closed it is not gone: a child of it, such as
         # Valkey's AOF rewrite, may hold the socket a moment longer. That wait is no restart.)
         for _ in range(3):
             _wait(handle.restart_if_gone, 30, "the killed server was not restarted")
-            assert len(_servers_of(redis_dir)) == 1
-            os.kill(_servers_of(redis_dir)[0], signal.SIGKILL)
-            _wait(lambda: not _servers_of(redis_dir), 10, "the killed server is still there")
-        socket_path = handle.url.removeprefix("unix://")
+            assert len(servers_on(socket_path)) == 1
+            os.kill(servers_on(socket_path)[0], signal.SIGKILL)
+            _wait(lambda: not servers_on(socket_path), 10, "the killed server is still there")
         _wait(lambda: not _listening(socket_path), 30, "the killed server's socket still answers")
         assert handle.restart_if_gone() is False
-        assert not _servers_of(redis_dir)
+        assert not servers_on(socket_path)
     finally:
         handle.stop()
         _kill_embedded_left_running(redis_dir)

@@ -8,7 +8,6 @@ Sentinels run it with --sentinel). Every wait has a deadline; nothing asserts on
 from __future__ import annotations
 
 import os
-import queue
 import signal
 import subprocess
 import sys
@@ -20,11 +19,10 @@ from typing import Any
 
 import pytest
 import requests
-import socketio
 
 from benchmarks.layout_redis import RedisHA, start_redis_ha
 from crisis import handlers
-from crisis.adapters import keys
+from crisis.adapters import keys, redis_ha
 from crisis.adapters.redis_ha import ReplicationUnconfirmed, WaitPolicy, is_write, parse_sentinels
 from crisis.adapters.redis_server import open_redis
 from crisis.bootstrap import Context, bootstrap
@@ -32,7 +30,7 @@ from crisis.config import Settings
 from crisis.errors import StorageError
 from crisis.feeds.schemas import IncidentIn
 from crisis.fusion.countries import CountryIndex
-from tests.conftest import PASSWORD, _free_port, random_ref, sign_in, stop_process, wait_healthy
+from tests.conftest import PASSWORD, SocketEvents, _free_port, random_ref, sign_in, stop_process, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 _SCRIPT = Path(sys.executable).with_name("crisis")
@@ -141,6 +139,55 @@ def test_a_write_no_replica_confirms_is_refused_not_acknowledged(layout: RedisHA
         context.close()
 
 
+def test_a_request_waits_once_for_all_its_writes_and_an_unconfirmed_one_is_a_503(
+        layout: RedisHA, tmp_path: Path, countries: CountryIndex, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A web request's writes share one connection and are WAITed once, when its answer is
+    built (not after each write); when no replica confirms them, the answer it built is
+    replaced by the 503: the write is on the primary but never acknowledged."""
+    from crisis.web import create_app
+
+    context = _context(layout, tmp_path, countries, wait_replicas=1, wait_timeout_ms=300)
+    app = create_app(context.settings, context, start_gateway=False, start_feeds=False)
+    here = threading.get_ident()
+    writes: list[int] = []
+    waits: list[int] = []
+    noted, waited = redis_ha._waited, redis_ha.wait_for_replicas
+
+    def counted_write(connection: Any, client: Any, policy: WaitPolicy) -> None:
+        writes.append(threading.get_ident())
+        noted(connection, client, policy)
+
+    def counted_wait(connection: Any, policy: WaitPolicy) -> int:
+        waits.append(threading.get_ident())
+        return waited(connection, policy)
+
+    monkeypatch.setattr(redis_ha, "_waited", counted_write)
+    monkeypatch.setattr(redis_ha, "wait_for_replicas", counted_wait)
+    http = app.server.test_client()
+    feed = {"Authorization": "Bearer " + context.accounts.create_token(random_ref("feed-"), "feed")}
+    replica = layout.node(layout.replica_ports()[0])
+    assert replica.process is not None
+    try:
+        writes.clear()
+        waits.clear()
+        answer = http.post("/api/v1/incidents", json=INCIDENT, headers=feed)
+        assert answer.status_code == 201, answer.text
+        assert writes.count(here) >= 2 and waits.count(here) == 1, (writes.count(here), waits.count(here))
+        assert context.redis.set(random_ref("plain-"), "1")  # outside a request: WAITed at once
+        assert waits.count(here) == 2
+
+        os.kill(replica.process.pid, signal.SIGSTOP)  # the replica stops acknowledging
+        before = context.redis.xlen(keys.INCIDENT_STREAM)
+        refused = http.post("/api/v1/incidents", json={**INCIDENT, "title": "Only on the primary"}, headers=feed)
+        assert refused.status_code == 503, refused.text
+        assert refused.json["error"] == "storage_unavailable" and "not confirmed on 1 replica" in refused.json["message"]
+        assert refused.headers["Retry-After"]
+        assert context.redis.xlen(keys.INCIDENT_STREAM) == before + 1  # stored on the primary, not acknowledged
+    finally:
+        os.kill(replica.process.pid, signal.SIGCONT)
+        app.close()
+
+
 def test_failover_during_writes_with_wait_loses_no_acknowledged_write(layout: RedisHA, tmp_path: Path,
                                                                       countries: CountryIndex) -> None:
     context = _context(layout, tmp_path, countries, wait_replicas=1, wait_timeout_ms=1000)
@@ -193,27 +240,6 @@ def test_failover_during_writes_with_wait_loses_no_acknowledged_write(layout: Re
 # -- the app follows the new primary -----------------------------------------------------
 
 
-def _connect(url: str, token: str) -> tuple[socketio.Client, queue.Queue[tuple[str, Any]]]:
-    received: queue.Queue[tuple[str, Any]] = queue.Queue()
-    client = socketio.Client(reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1)
-    for name in ("incident", "welcome"):
-        client.on(name, (lambda n: lambda data: received.put((n, data)))(name), namespace="/live")
-    client.connect(url, namespaces=["/live"], auth={"token": token}, transports=["websocket"], wait_timeout=20)
-    return client, received
-
-
-def _wait_for(received: queue.Queue[tuple[str, Any]], name: str, match: Any, timeout: float) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            event, data = received.get(timeout=max(0.01, deadline - time.monotonic()))
-        except queue.Empty:
-            break
-        if event == name and match(data):
-            return data
-    raise AssertionError(f"no {name!r} event arrived within {timeout} s")
-
-
 def test_the_app_follows_the_new_primary_without_a_restart(layout: RedisHA, tmp_path: Path,
                                                            countries: CountryIndex) -> None:
     port = _free_port()
@@ -229,13 +255,14 @@ def test_the_app_follows_the_new_primary_without_a_restart(layout: RedisHA, tmp_
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as log:
         server = subprocess.Popen([*CRISIS, "serve"], env=env, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-    client = None
+    events = None
     try:
         assert wait_healthy(url, 90, server), log_path.read_text(errors="replace")[-3000:]
         before = requests.post(f"{url}/api/v1/incidents", json=INCIDENT, headers=feed, timeout=30)
         assert before.status_code == 201, before.text
-        client, received = _connect(url, watcher)
-        _wait_for(received, "welcome", lambda d: True, 20)
+        events = SocketEvents(url, ("incident", "welcome"), auth={"token": watcher}, wait_timeout=20,
+                              reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1)
+        events.wait("welcome", timeout=20)
         _replicated(layout, keys.INCIDENT_STREAM)
 
         old = layout.kill_primary()
@@ -255,7 +282,7 @@ def test_the_app_follows_the_new_primary_without_a_restart(layout: RedisHA, tmp_
         assert layout.primary_port() != old and server.poll() is None  # a new primary, the same app process
         after = answer.json()
         # The live tail (a blocking XREAD) followed too: the socket client connected before gets it.
-        _wait_for(received, "incident", lambda d: d["incident"]["id"] == after["id"], FOLLOW_WITHIN_S)
+        events.wait("incident", lambda d: d["incident"]["id"] == after["id"], FOLLOW_WITHIN_S)
         listed = requests.get(f"{url}/api/v1/incidents/{before.json()['id']}", headers={"Authorization": f"Bearer {watcher}"},
                               timeout=30)
         assert listed.status_code == 200, listed.text  # written before the failover, replicated, still there
@@ -263,7 +290,7 @@ def test_the_app_follows_the_new_primary_without_a_restart(layout: RedisHA, tmp_
         assert sign_in(url, requests.Session(), officer).status_code == 302
         print(f"followed the new primary {followed_s:.1f} s after the kill; answers meanwhile {statuses}")
     finally:
-        if client is not None:
-            client.disconnect()
+        if events is not None:
+            events.disconnect()
         stop_process(server)
         context.close()
