@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import engineio
 import pytest
 import requests
 import socketio
@@ -90,6 +91,30 @@ def stop_process(process: subprocess.Popen[bytes], timeout_s: float = 15) -> Non
         process.wait()
 
 
+class _InOrderEngineIO(engineio.Client):
+    def _trigger_event(self, event: str, *args: Any, **kwargs: Any) -> Any:
+        if event == "message":
+            kwargs["run_async"] = False  # on the read loop, one after another
+        return super()._trigger_event(event, *args, **kwargs)
+
+
+class LiveClient(socketio.Client):
+    """python-socketio's threaded Client, taking in Engine.IO messages in the order they arrive.
+
+    The stock Client hands each Engine.IO message to a thread of its own. A binary Socket.IO
+    message (``positions``: a header and two float32 attachments) is several Engine.IO
+    messages, so under load an attachment can be taken in before its header, or after a
+    disconnect has dropped the header: the client then decodes the floats as a packet and
+    its thread dies ("invalid literal for int()"; CI saw it with the lat attachment of a
+    test's Nairobi and Beirut positions, reported as an unhandled thread exception in the
+    next test). Here messages are handled on the read loop, in order; a handler must then not
+    block on a ``call`` (none in the tests does: they queue what they get, or ``emit`` with
+    a callback)."""
+
+    def _engineio_client_class(self) -> type[engineio.Client]:
+        return _InOrderEngineIO
+
+
 class SocketEvents:
     """A real python-socketio client of ``/live`` that keeps the events named, in the order
     they arrive, for a test to wait on.
@@ -103,7 +128,7 @@ class SocketEvents:
                  **client_options: Any) -> None:
         self.wait_s = wait_s  # how long wait() waits unless told
         self.received: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self.client = socketio.Client(**{"reconnection": False, **client_options})
+        self.client = LiveClient(**{"reconnection": False, **client_options})
         for name in names:
             self.client.on(name, self._keeper(name), namespace="/live")
         self.client.connect(url, namespaces=["/live"], auth=auth, headers=headers or {}, transports=["websocket"],

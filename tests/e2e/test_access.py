@@ -24,7 +24,7 @@ from flask_login.utils import encode_cookie
 
 from crisis.adapters import keys
 from crisis.domain.access import ADMINS, CHECKERS, EDITORS, READERS, ROLES, WRITERS
-from tests.conftest import PASSWORD, LiveServer, csrf_header, random_ref, sign_in
+from tests.conftest import csrf_header, LiveClient, LiveServer, PASSWORD, random_ref, sign_in
 
 # /wall/pair: a screen without its display cookie yet asks for a pairing code (crisis.auth.display)
 OPEN_RULES = {"/login", "/healthz", "/wall/pair"}
@@ -374,7 +374,7 @@ def test_session_writes_need_the_csrf_header_and_json(live_server: LiveServer) -
 
 
 def _socket_refused(live_server: LiveServer, cookies: dict[str, str]) -> bool:
-    client = socketio.Client(reconnection=False)
+    client = LiveClient(reconnection=False)
     cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
     try:
         client.connect(live_server.url, namespaces=["/live"], headers={"Cookie": cookie}, transports=["websocket"], wait_timeout=10)

@@ -18,7 +18,7 @@ import socketio
 from crisis.adapters import keys
 from crisis.auth import OPEN_PATHS, display
 from crisis.bootstrap import Context
-from tests.conftest import LiveServer, random_ref
+from tests.conftest import LiveClient, LiveServer, random_ref
 
 NAIROBI = {"name": "Nairobi office", "lat": -1.2921, "lon": 36.8219, "country": "KEN"}
 BEIRUT = {"name": "Beirut office", "lat": 33.8938, "lon": 35.5018, "country": "LBN"}
@@ -359,7 +359,7 @@ def test_traveller_and_warden_tokens_may_do_nothing_else(context: Context, live_
                                   allow_redirects=False)
         assert answer.status_code == 403, f"{method} {path}: {answer.status_code}"
     with pytest.raises(socketio.exceptions.ConnectionError):
-        socketio.Client(reconnection=False).connect(live_server.url, namespaces=[NAMESPACE], auth={"token": token},
+        LiveClient(reconnection=False).connect(live_server.url, namespaces=[NAMESPACE], auth={"token": token},
                                                     transports=["websocket"], wait_timeout=5)
     assert _checkin(live_server, headers, traveller_id="N1", status="safe").status_code == 201
 
@@ -379,7 +379,7 @@ def test_a_signed_in_officer_marks_a_status_from_the_browser(context: Context, l
 
 def _listen(live_server: LiveServer, token: str, event: str) -> tuple[Any, list[dict[str, Any]]]:
     received: list[dict[str, Any]] = []
-    client = socketio.Client(reconnection=False)
+    client = LiveClient(reconnection=False)
     client.on(event, received.append, namespace=NAMESPACE)
     client.connect(live_server.url, namespaces=[NAMESPACE], auth={"token": token}, transports=["websocket"], wait_timeout=10)
     return client, received

@@ -14,9 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import requests
-import socketio
 
-from tests.conftest import LiveServer, random_ref
+from tests.conftest import LiveClient, LiveServer, random_ref
 from tests.testdata import samples_dir
 
 TESTDATA = samples_dir()  # tests/samples: the shared testdata, copied unmodified (tests/testdata.py)
@@ -33,7 +32,7 @@ class Listener:
 
     def __init__(self, server: LiveServer, token: str) -> None:
         self.events: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self.client = socketio.Client(reconnection=False)
+        self.client = LiveClient(reconnection=False)
         for name in ("incident", "snapshot", "welcome"):
             self.client.on(name, (lambda n: lambda data: self.events.put((n, data)))(name), namespace="/live")
         self.client.connect(server.url, namespaces=["/live"], auth={"token": token}, transports=["websocket"],

@@ -21,13 +21,12 @@ from typing import Any
 
 import pytest
 import requests
-import socketio
 
 from crisis.adapters import keys
 from crisis.bootstrap import Context, bootstrap
 from crisis.config import Settings
 from crisis.fusion.countries import CountryIndex
-from tests.conftest import PASSWORD, live_page, random_ref
+from tests.conftest import live_page, LiveClient, PASSWORD, random_ref
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 import layout_web
@@ -89,7 +88,7 @@ class Watcher:
         self._lock = threading.Lock()
         self._syncing = False
         self._held: list[str] = []
-        self.client = socketio.Client(reconnection=True, reconnection_delay=0.5, reconnection_delay_max=1.0)
+        self.client = LiveClient(reconnection=True, reconnection_delay=0.5, reconnection_delay_max=1.0)
         self.client.on("connect", self._connected, namespace="/live")
         self.client.on("disconnect", self._disconnected, namespace="/live")
         self.client.on("incident", self._incident, namespace="/live")

@@ -1,10 +1,13 @@
 """Socket.IO with a real python-socketio client against the running server."""
 
+import threading
+import time
+
 import pytest
 import requests
 import socketio
 
-from tests.conftest import LiveServer, SocketEvents
+from tests.conftest import LiveClient, LiveServer, SocketEvents
 
 INCIDENT = {"title": "Demonstration turns violent", "type": "civil_unrest", "severity": 4, "lat": 33.89, "lon": 35.5}
 
@@ -38,7 +41,7 @@ def test_session_cookie_authenticates_a_socket(live_server: LiveServer) -> None:
 @pytest.mark.parametrize("auth", [None, {"token": "forged"}])
 def test_unauthenticated_socket_is_refused(live_server: LiveServer, auth: dict | None) -> None:
     reasons: list[object] = []
-    client = socketio.Client(reconnection=False)
+    client = LiveClient(reconnection=False)
     client.on("connect_error", reasons.append, namespace="/live")
     with pytest.raises(socketio.exceptions.ConnectionError):
         client.connect(live_server.url, namespaces=["/live"], auth=auth, transports=["websocket"], wait_timeout=5)
@@ -123,3 +126,46 @@ def test_feed_health_comes_on_sync_and_again_with_the_heartbeat(live_server: Liv
         assert later["checked_at"] > first["checked_at"]
     finally:
         events.disconnect()
+
+
+def test_a_stream_of_positions_arrives_whole_and_a_disconnect_amid_it_is_clean(live_server: LiveServer) -> None:
+    """Each positions message is a header and two float32 attachments: every one arrives
+    with as many latitudes and longitudes as ids, each pair that of its traveller (lat and
+    lon never swapped), and disconnecting while they stream leaves no thread failing on a
+    stray attachment (pytest reports such a thread as an error). tests.conftest.LiveClient."""
+    import numpy as np
+
+    feed = {"Authorization": "Bearer " + live_server.token("feed")}
+    events = connect(live_server, auth={"token": live_server.token()})
+    posted: dict[str, tuple[float, float]] = {}
+    stop = threading.Event()
+
+    def post_batches() -> None:
+        k = 0
+        while not stop.is_set():
+            batch = [{"traveller_id": f"S{k}-{i}", "lat": -40 + (k % 80) + i / 10, "lon": 100 + (k % 70) + i / 10}
+                     for i in range(20)]
+            if requests.post(live_server.url + "/api/v1/positions", json=batch, headers=feed, timeout=10).ok:
+                posted.update({p["traveller_id"]: (p["lat"], p["lon"]) for p in batch})
+            k += 1
+
+    poster = threading.Thread(target=post_batches, daemon=True)
+    poster.start()
+    try:
+        checked = 0
+        deadline = time.monotonic() + 10
+        while checked < 200 and time.monotonic() < deadline:
+            message = events.wait("positions", lambda d: not d["full"])
+            lat = np.frombuffer(message["lat"], dtype=np.float32)
+            lon = np.frombuffer(message["lon"], dtype=np.float32)
+            assert len(lat) == len(lon) == len(message["ids"])
+            for tid, la, lo in zip(message["ids"], lat.tolist(), lon.tolist()):
+                if tid in posted:
+                    assert (la, lo) == (pytest.approx(posted[tid][0], abs=1e-4), pytest.approx(posted[tid][1], abs=1e-4)), tid
+                    checked += 1
+        assert checked >= 200, f"only {checked} positions checked in 10 s"
+    finally:
+        events.disconnect()  # amid the stream
+        time.sleep(0.5)
+        stop.set()
+        poster.join(timeout=10)

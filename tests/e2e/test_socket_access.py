@@ -16,7 +16,7 @@ import requests
 import socketio
 
 from crisis.adapters import keys
-from tests.conftest import LiveServer, random_ref, sign_in
+from tests.conftest import LiveClient, LiveServer, random_ref, sign_in
 
 NAMESPACE = "/live"
 BEIRUT = {"title": "Demonstration turns violent", "type": "civil_unrest", "severity": 4, "lat": 33.89, "lon": 35.5}
@@ -36,7 +36,7 @@ class Listener:
         self.log: list[tuple[str, Any]] = []
         self._mark = 0
         self.disconnected = threading.Event()
-        self.client = socketio.Client(reconnection=False, **client_options)
+        self.client = LiveClient(reconnection=False, **client_options)
         self.client.on("*", self._any, namespace=NAMESPACE)
         self.client.on("disconnect", lambda *a: self.disconnected.set(), namespace=NAMESPACE)
         self.client.connect(live_server.url, namespaces=[NAMESPACE], auth=auth, headers=headers or {},
@@ -147,7 +147,7 @@ def test_a_regional_desk_without_a_region_is_refused(live_server: LiveServer) ->
     name = random_ref("desk-")
     token = live_server.context.accounts.create_token(name, "regional_desk", None)
     reasons: list[Any] = []
-    client = socketio.Client(reconnection=False)
+    client = LiveClient(reconnection=False)
     client.on("connect_error", reasons.append, namespace=NAMESPACE)
     with pytest.raises(socketio.exceptions.ConnectionError):
         client.connect(live_server.url, namespaces=[NAMESPACE], auth={"token": token}, transports=["websocket"],
