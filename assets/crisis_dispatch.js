@@ -138,7 +138,13 @@
     var ids = map.getStyle().layers.map(function (l) { return l.id; });
     var before = beforeId(map);
     var at = before ? ids.indexOf(before) : ids.length;
-    if (ids[at - 1] !== POSITIONS || ids[at - 2] !== HOMES || ids[at - 3] !== LINES) {
+    // Moved only when out of place (a layer moved is a map frame more): in order, under the
+    // travellers (or the incidents), over every basemap or area layer.
+    var lines = ids.indexOf(LINES), homes = ids.indexOf(HOMES), positions = ids.indexOf(POSITIONS), under = false;
+    for (var i = lines + 1; i < ids.length; i++) {
+      if (ids[i].indexOf("plotly-layout-layer-") === 0) { under = true; break; }
+    }
+    if (!(lines < homes && homes < positions && positions < at) || under) {
       LAYERS.forEach(function (id) { map.moveLayer(id, before); });
     }
   }

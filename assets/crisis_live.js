@@ -467,6 +467,25 @@
     return patch.build();
   }
 
+  // Whether the map's figure, drawn by the server at incident stream id mounted.head, already
+  // shows what this page knows: every incident message applied here is no newer than that
+  // (a snapshot's messages carry the head it was taken at; a picture behind the figure is
+  // completed by the replay, and its next change patches from the whole picture).
+  function figureCurrent(mounted) {
+    if (!live.lastIncidentId) { return true; }
+    return !!mounted.head && compareIds(live.lastIncidentId, mounted.head) <= 0;
+  }
+
+  // What the figure shows now, as mapPatch records it: the next patch sends only what differs.
+  function markDrawn() {
+    var open = openIncidents();
+    live.drawn.inc = live.incRev;
+    for (var s = 1; s <= 5; s++) {
+      live.drawn.areas[s] = JSON.stringify(open.filter(function (m) { return m.display_area && m.incident.severity === s; })
+        .map(function (m) { return {type: "Feature", geometry: m.display_area, properties: {id: m.incident.id}}; }));
+    }
+  }
+
   // The open-incident list is drawn by assets/crisis_workspace.js (in place, only what changed).
 
   // Plotly finishes a map redraw asynchronously (a burst of incidents redraws the map several
@@ -592,9 +611,12 @@
   }
 
   // Plotly's trace layers (the incidents) stay on top of the travellers; the basemap and the
-  // incident areas stay below them.
+  // incident areas stay below them. The areas are each under a layer of the two traces
+  // (crisis/layers/map_figure.py LAYER_BELOW, the last one under the incident markers'
+  // circle layer): the travellers go right under that circle layer, so above every area.
   function firstTraceLayer(map) {
-    var found;
+    var uid = incidentUid(), found;
+    if (uid && map.getLayer("plotly-trace-layer-" + uid + "-circle")) { return "plotly-trace-layer-" + uid + "-circle"; }
     (map.getStyle().layers || []).some(function (l) {
       if (l.id.indexOf("plotly-trace-layer-") === 0) { found = l.id; return true; }
       return false;
@@ -602,12 +624,18 @@
     return found;
   }
 
+  // Moved only when out of place (above the markers, or under a basemap or area layer): a
+  // layer moved is a map frame more.
   function keepLayerOrder(map) {
     if (!map.getLayer(TRAV_POINTS)) { return; }
     var ids = map.getStyle().layers.map(function (l) { return l.id; });
     var before = firstTraceLayer(map);
     var at = before ? ids.indexOf(before) : ids.length;
-    if (ids[at - 1] !== TRAV_POINTS || ids[at - 2] !== TRAV_CLUSTERS) {
+    var points = ids.indexOf(TRAV_POINTS), under = false;
+    for (var i = points + 1; i < ids.length; i++) {
+      if (ids[i].indexOf("plotly-layout-layer-") === 0) { under = true; break; }
+    }
+    if (points > at || ids[points - 1] !== TRAV_CLUSTERS || under) {
       map.moveLayer(TRAV_CLUSTERS, before);
       map.moveLayer(TRAV_POINTS, before);
     }
@@ -1056,11 +1084,17 @@
     guardPlotly();
     var gd = document.querySelector("#live-map .js-plotly-plot");
     var subplot = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
-    // Not before Plotly's first draw is done: a big travellers source would hold it up
-    // (MapLibre's "load" waits for every source), and a figure that arrives meanwhile is
-    // queued by dcc.Graph and drawn even after the graph has left the page.
-    if (!subplot || !subplot.map || mapBusy()) {
-      if (tries > 0) { setTimeout(function () { attachMap(tries - 1); }, 250); }
+    // As soon as the map's style is in, not after Plotly's first draw is done (which waits for
+    // MapLibre's "load", several seconds on a busy machine): the travellers layer then loads
+    // with Plotly's own layers and is in the first complete frame, with no frame of its own
+    // after. Its source is a few thousand aggregated features at most (see aggregate()), so it
+    // holds "load" up very little. Patches still wait for the first draw (mapBusy, in "map").
+    // Not on the wall: it fits its own view (assets/crisis_wall.js), which Plotly's first draw
+    // would set back to the figure's; it waits for that draw, as before.
+    var styled = subplot && subplot.map && subplot.map.style && subplot.map.style._loaded &&
+      !document.getElementById("wall-root");
+    if (!subplot || !subplot.map || (!styled && mapBusy())) {
+      if (tries > 0) { setTimeout(function () { attachMap(tries - 1); }, 100); }
       return;
     }
     if (!subplot.map.__crisisWired) { wireMap(subplot.map, gd); }
@@ -1081,14 +1115,22 @@
         if (config) { start(config); }
       },
       map: function (signal, mounted) {
-        attachMap(120);
+        attachMap(300);  // up to 30 s
         if (!live.ready || !mounted) { return window.dash_clientside.no_update; }
         live.config.area_layer_first = mounted.area_layer_first;
+        live.mountedHead = mounted.head;  // the incident stream id the map's figure was drawn at
         if (window.dash_clientside.callback_context.triggered_id === "map-mounted") {
           live.drawn = {inc: -1, areas: {}};
           live.mapSentAt = null;
         }
         if (live.drawn.inc === live.incRev) { return window.dash_clientside.no_update; }  // nothing new
+        if (live.drawn.inc === -1 && figureCurrent(mounted)) {
+          // The figure the server drew holds every incident this page has: no patch (a
+          // patch redraws the trace and re-adds each area source: more map frames, later
+          // data on a page just opened). Later changes patch only what they change.
+          markDrawn();
+          return window.dash_clientside.no_update;
+        }
         if (mapBusy()) {
           redrawSoon();
           return window.dash_clientside.no_update;

@@ -7,11 +7,13 @@
  * travellers' layer, Plotly's incident trace, an incident area) made MapLibre render twice:
  * once when the worker has the data (its tiles only start reloading, so it draws the old
  * tiles again: the same pixels) and once when the new tiles are in. Here a repaint that
- * MapLibre asks for while tiles in view are being replaced is held until they are all in,
- * and then made once: the frame that would show the old tiles again is not drawn. A
+ * MapLibre asks for while tiles in view are being replaced, or while a GeoJSON source's new
+ * data is still in the worker, is held until they are all in, and then made once: the frame
+ * that would show the old tiles again is not drawn. A
  * map the user is moving is never held, and nothing is held longer than HOLD_MAX_MS (a tile
  * that never loads cannot stop the map). fadeDuration 0: symbol placement (labels) never
- * asks for the 300 ms of fade frames after a data change.
+ * asks for the 300 ms of fade frames after a data change, and paint transitions are off (no
+ * 300 ms of transition frames after a layer is added again or its paint changes).
  *
  * Switched off while window.CRISIS_FRAME_GATE === false (benchmarks/event_to_pixel.py
  * --alternate: the same page, server and load, with and without it, in turns).
@@ -29,6 +31,11 @@
     map.__crisisFrameGate = true;
     stats.maps += 1;
     map._fadeDuration = 0;  // the option fadeDuration, read by MapLibre at every placement
+    // No paint transitions (300 ms of frames after a layer's paint changes or a layer is added
+    // again): a change is drawn in one frame.
+    try {
+      if (map.style && typeof map.style.setTransition === "function") { map.style.setTransition({duration: 0, delay: 0}); }
+    } catch (err) { /* a style being replaced: MapLibre's default transitions */ }
     var repaint = map.triggerRepaint;
     var timer = null, deciding = false;
     function pass() {
@@ -50,6 +57,11 @@
       if (!managers) { return !map.areTilesLoaded(); }
       for (var id in managers) {
         var m = managers[id];
+        // A GeoJSON source whose new data is still in MapLibre's worker (setData sent, not back):
+        // a frame now would draw its old tiles again (Plotly's redraw of the incident trace
+        // changes the style in the same task, which asks for one at once: BENCHMARKS.md section 8).
+        var source = typeof m.getSource === "function" ? m.getSource() : m._source;
+        if (source && source.type === "geojson" && typeof source.loaded === "function" && !source.loaded()) { return true; }
         var tiles = m._inViewTiles && typeof m._inViewTiles.getAllTiles === "function" ? m._inViewTiles.getAllTiles() :
           m._tiles ? Object.keys(m._tiles).map(function (k) { return m._tiles[k]; }) : null;
         if (tiles === null) { return !map.areTilesLoaded(); }

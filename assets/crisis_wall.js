@@ -25,7 +25,7 @@
   var wall = {
     seed: null, started: false, incRev: -1, listKey: null, map: null, markers: [],
     accountability: null, movements: new Map(), roster: null, panel: 0, rotateTimer: null,
-    drawnAt: null, draws: 0, open: null, openRev: -1
+    drawnAt: null, draws: 0, open: null, openRev: -1, soon: null
   };
 
   function onWall() { return document.getElementById(WALL) !== null; }
@@ -125,7 +125,9 @@
   function wireMap(map, gd) {
     if (!onWall() || map.__crisisWall) { return; }
     // Plotly turns dragging back on after each redraw: off again (the panel also takes no pointer: wall.css).
-    if (gd && typeof gd.on === "function") { gd.on("plotly_afterplot", function () { still(map); }); }
+    // The map is wired as soon as its style is in (crisis_live.js attachMap), before Plotly's first
+    // draw is done, which sets the figure's view: fitted again after each draw (a no-op when fitted).
+    if (gd && typeof gd.on === "function") { gd.on("plotly_afterplot", function () { still(map); fitWorld(map); }); }
     map.__crisisWall = true;
     wall.map = map;
     map.setRenderWorldCopies(false);   // the world once: no repeated copies (and no repeated markers)
@@ -380,6 +382,14 @@
     setInterval(function () { if (onWall()) { renderClocks(); } }, 1000);
     setInterval(function () { if (onWall()) { wall.listKey = null; tick(); } }, 30000);  // ages move on
     if (window.crisisLive && window.crisisLive.onMap) { window.crisisLive.onMap(wireMap); }
+    // A new incident is drawn once the live picture has taken it in (crisis_live.js marks the
+    // change within its 60 ms flush), not at the next poll: up to POLL_MS sooner.
+    if (window.crisisLive && window.crisisLive.onIncident) {
+      window.crisisLive.onIncident(function () {
+        if (wall.soon) { return; }
+        wall.soon = setTimeout(function () { wall.soon = null; tick(); }, 80);
+      });
+    }
   }
 
   document.addEventListener("crisis:accountability", function (e) {

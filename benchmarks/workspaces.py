@@ -59,7 +59,7 @@ MARKER_TIMEOUT_S = 20.0
 DRAWN_JS = """([want, travellers]) => {
   const live = window.crisisLive;
   const wall = document.getElementById('wall-markers');
-  if (!live || !live.layer || !live.layer.map) { return false; }
+  if (!live || !live.layer || !live.layer.map || !live.state.config) { return false; }
   const map = live.layer.map;
   if (travellers > 0) {
     const source = map.getSource(live.TRAV_SOURCE);

@@ -36,18 +36,19 @@ def region_scope(principal: Principal) -> str | None:
     return access.region_scope(principal)
 
 
-def live_picture(ctx: Context, principal: Principal) -> dict[str, Any]:
-    """The first picture of a page's map: the incidents and travellers' points this caller
-    may see (anonymous points: no traveller ids). PermissionError for a caller that may not read."""
-    region = region_scope(principal)
+def live_incidents(ctx: Context, principal: Principal) -> dict[str, Any]:
+    """The incidents of a page map's first picture that this caller may see, and the incident
+    stream's head. (The travellers come over the socket: scanning every position on each page
+    load was a pass over all of them, 100,000 at a time, for nothing.) PermissionError for a
+    caller that may not read."""
+    region_scope(principal)
     head = ctx.deps.log.last_id(keys.INCIDENT_STREAM)
     messages = [
         incident_message(access.record_view(principal, incident_to_dict(i)), "snapshot", head)
         for i in ctx.deps.incidents.all()
         if access.may_see_regions(principal, i.regions)
     ]
-    positions = ctx.deps.positions.snapshot(region)
-    return {"head": head, "incidents": messages, "lat": positions["lat"], "lon": positions["lon"]}
+    return {"head": head, "incidents": messages}
 
 
 def incident_detail(ctx: Context, principal: Principal, incident_id: str, now: Any = None) -> dict[str, Any] | None:

@@ -24,6 +24,29 @@ from crisis.layers.incidents import SEVERITY_COLOURS, area_features
 
 TRAVELLER_TRACE = 0
 INCIDENT_TRACE = 1
+# Fixed trace uids: Plotly names a trace's MapLibre layers plotly-trace-layer-<uid>-<fill|line|
+# circle|symbol>, which the layout layers below are placed under by name.
+TRAVELLER_UID = "travellers"
+INCIDENT_UID = "incidents"
+_TRACE_LAYER = "plotly-trace-layer-"
+# Where each layout layer goes (its ``below``), one name per layer: Plotly removes and adds
+# again, at every redraw, every layout layer whose ``below`` another layer shares (to keep
+# their order), and MapLibre then tiles its source again; with seven layers all "traces",
+# each incident redrawn re-tiled the basemap and every incident area (more worker time and
+# map frames: BENCHMARKS.md section 8). So each goes under its own trace layer, in order: the
+# travellers' placeholder trace is empty, and the incident trace (markers) has no fill or
+# line, so the layers between them draw nothing. Style order: basemap fill, basemap line,
+# areas of severity 1 to 5, the travellers (assets/crisis_live.js: under the incident trace's
+# circle layer), the incident markers.
+LAYER_BELOW = (
+    "traces",  # the first trace layer, the travellers' fill: a name of its own, not shared
+    f"{_TRACE_LAYER}{TRAVELLER_UID}-fill",
+    f"{_TRACE_LAYER}{TRAVELLER_UID}-line",
+    f"{_TRACE_LAYER}{TRAVELLER_UID}-circle",
+    f"{_TRACE_LAYER}{TRAVELLER_UID}-symbol",
+    f"{_TRACE_LAYER}{INCIDENT_UID}-fill",
+    f"{_TRACE_LAYER}{INCIDENT_UID}-line",
+)
 AREA_LAYER_FIRST = 2  # layers 0-1 are the basemap; then one area layer per severity
 BASEMAP_URL = "/assets/basemap/countries.geojson"
 ONLINE_STYLES = {"open-street-map", "carto-positron", "carto-darkmatter", "basic", "dark", "light", "outdoors", "satellite", "satellite-streets", "streets"}
@@ -60,18 +83,19 @@ def basemap_layers(map_style: str) -> list[dict[str, Any]]:
     if is_online_style(map_style):
         return []
     return [
-        {"sourcetype": "geojson", "source": BASEMAP_URL, "type": "fill", "color": "#dfe5ea", "below": "traces",
+        {"sourcetype": "geojson", "source": BASEMAP_URL, "type": "fill", "color": "#dfe5ea", "below": LAYER_BELOW[0],
          "maxzoom": DETAIL_ZOOM},
         {"sourcetype": "geojson", "source": BASEMAP_URL, "type": "line", "color": "#8a99a8", "line": {"width": 0.6},
-         "below": "traces", "maxzoom": DETAIL_ZOOM},
+         "below": LAYER_BELOW[1], "maxzoom": DETAIL_ZOOM},
     ]
 
 
 def _area_layers(incident_messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     areas = area_features(incident_messages)
     return [
-        {"sourcetype": "geojson", "source": areas[s], "type": "fill", "color": colour, "opacity": 0.25, "below": "traces"}
-        for s, colour in SEVERITY_COLOURS.items()
+        {"sourcetype": "geojson", "source": areas[s], "type": "fill", "color": colour, "opacity": 0.25,
+         "below": LAYER_BELOW[AREA_LAYER_FIRST + i]}
+        for i, (s, colour) in enumerate(SEVERITY_COLOURS.items())
     ]
 
 
@@ -91,6 +115,7 @@ def map_figure(incident_messages: list[dict[str, Any]], map_style: str = "white-
     # A placeholder: the travellers are the browser's MapLibre layer (see the module docstring).
     travellers = go.Scattermap(
         name="Travellers",
+        uid=TRAVELLER_UID,
         lat=np.zeros(0, dtype=np.float32),
         lon=np.zeros(0, dtype=np.float32),
         mode="markers",
@@ -99,6 +124,7 @@ def map_figure(incident_messages: list[dict[str, Any]], map_style: str = "white-
     )
     incidents = go.Scattermap(
         name="Incidents",
+        uid=INCIDENT_UID,
         lat=columns["lat"],
         lon=columns["lon"],
         text=columns["text"],

@@ -6,7 +6,7 @@ from typing import Any
 
 import dash
 from dash import ClientsideFunction, Input, dcc, html
-from flask import Flask, current_app, g
+from flask import Flask, Response, current_app, g, request
 
 from crisis.auth import csrf_token
 from crisis.bootstrap import ASSETS
@@ -17,6 +17,13 @@ from crisis.realtime.gateway import HEARTBEAT_SECONDS, NAMESPACE
 from crisis.ui import ids
 
 LIVE_BANNER = "live-banner"
+# The page's scripts and styles under /assets/ are linked with Dash's cache-buster (``?m=``, the
+# file's modification time): a new file is a new address. So the browser may keep one for a
+# year and never ask again; without this, each page load asked again for every one of the
+# twenty (each answered 304 Not Modified, but each a round trip before the page could start:
+# BENCHMARKS.md section 10). Addresses without ``m`` (the basemap, which MapLibre fetches)
+# are still asked for each time.
+ASSET_MAX_AGE_S = 365 * 86_400
 
 ROLE_LABELS = {
     "admin": "Administrator",
@@ -116,6 +123,15 @@ def create_dash(server: Flask, map_style: str, stale_minutes: int = 60) -> dash.
         update_title=None,
         suppress_callback_exceptions=True,
     )
+    assets_prefix = app.config.requests_pathname_prefix + app.config.assets_url_path.strip("/") + "/"
+
+    @server.after_request
+    def _cache_assets(response: Response) -> Response:
+        if (request.method == "GET" and response.status_code in (200, 304) and request.args.get("m")
+                and request.path.startswith(assets_prefix)):
+            response.headers["Cache-Control"] = f"public, max-age={ASSET_MAX_AGE_S}, immutable"
+        return response
+
     server.config["CRISIS_MAP_STYLE"] = map_style
     server.config["CRISIS_STALE_MINUTES"] = stale_minutes
     # Importing a page registers it and its callbacks; the order is the navigation's.

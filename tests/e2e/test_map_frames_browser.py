@@ -107,3 +107,38 @@ def test_a_moving_map_is_never_held_and_a_new_incident_is_drawn(browser: Any, li
     )
     assert page.errors == []
     page.close()
+
+
+def test_an_incident_redraw_leaves_the_basemap_and_other_areas_alone(browser: Any, live_server: LiveServer) -> None:
+    """Plotly removes and adds again, at every redraw, each layout layer whose ``below`` another
+    one shares, and MapLibre tiles its source again (crisis/layers/map_figure.py LAYER_BELOW):
+    an incident redraws its own trace and at most its severity's area layer, nothing else."""
+    page: Any = login(browser, live_server)
+    _settled(page)
+    page.evaluate("""() => { const map = window.crisisLive.layer.map; window.__removed = [];
+                             const remove = map.removeLayer;
+                             map.removeLayer = function (id) { window.__removed.push(id); return remove.apply(this, arguments); }; }""")
+    feed = {"Authorization": "Bearer " + live_server.token("feed")}
+    ids = []
+    for n, (lat, lon) in enumerate(((14.0, 33.0), (-8.0, 28.0))):
+        ids.append(requests.post(live_server.url + "/api/v1/incidents", headers=feed, json={
+            "title": f"Layers check {n}", "type": "flood", "severity": 2, "lat": lat, "lon": lon, "radius_km": 30}).json()["id"])
+    page.wait_for_function(
+        """ids => { const gd = document.querySelector('#live-map .js-plotly-plot');
+                    const data = gd.data[window.crisisLive.state.config.incident_trace];
+                    return ids.every(id => Array.from(data.customdata || []).includes(id)) && !window.crisisLive.state.mapSentAt; }""",
+        arg=ids, timeout=15_000,
+    )
+    page.wait_for_timeout(1000)
+    removed = page.evaluate("() => window.__removed")
+    layout = [r for r in removed if r.startswith("plotly-layout-layer-")]
+    # Only the severity-2 area layer (the figure's layout layer 3: basemap fill, line, severity 1, 2, ...).
+    assert layout and all(r.endswith("-3") for r in layout), removed
+    # Style order: every basemap and area layer under the travellers, the travellers under the markers.
+    order = page.evaluate("() => window.crisisLive.layer.map.getStyle().layers.map(l => l.id)")
+    points = order.index("crisis-travellers-points")
+    assert order[points - 1] == "crisis-travellers-clusters", order
+    assert not [i for i in order[points:] if i.startswith("plotly-layout-layer-")], order
+    assert points < order.index("plotly-trace-layer-incidents-circle"), order
+    assert page.errors == []
+    page.close()

@@ -13,7 +13,7 @@ from crisis.domain import access
 from crisis.domain.regions import initial_view
 from crisis.layers import map_figure
 from crisis.ui import ids
-from crisis.views import live_picture
+from crisis.views import live_incidents
 
 # The map's legend of traveller colours: (status, label), in the order of the colour rank
 # of assets/crisis_live.js (STATUS_RANK; the worst status of a cluster is its colour).
@@ -42,7 +42,7 @@ def traveller_legend() -> html.Div:
 
 def live_map(class_name: str = "live-map") -> list[object]:
     """The map and its mount store; the clientside "map" callback keeps it live."""
-    picture = live_picture(current_app.extensions["crisis"], g.principal)
+    picture = live_incidents(current_app.extensions["crisis"], g.principal)
     style = current_app.config.get("CRISIS_MAP_STYLE", "white-bg")
     figure = map_figure.map_figure(picture["incidents"], style)
     view = initial_view(access.regions_of(g.principal))  # a regional desk's map opens on its region(s)

@@ -147,10 +147,15 @@ def _first_figures(principal: Any) -> dict[str, Any]:
 
 
 def wall_figure(incident_messages: list[dict[str, Any]], style: str) -> Any:
-    """The live map's figure, dark; its incident trace hidden (the wall draws the incidents
+    """The live map's figure, dark; its incident trace transparent (the wall draws the incidents
     itself, one marker per place with a count: assets/crisis_wall.js)."""
     figure = map_figure.map_figure(incident_messages, style)
-    figure.data[map_figure.INCIDENT_TRACE].visible = False
+    # Not visible=False: without the trace, its MapLibre layers, which the incident areas are
+    # placed under (map_figure.LAYER_BELOW), would not exist. Transparent, and no hover.
+    incidents = figure.data[map_figure.INCIDENT_TRACE]
+    incidents.marker.opacity = 0
+    incidents.hoverinfo = "skip"
+    incidents.hovertemplate = None
     layers = list(figure.layout.map.layers)
     for layer in layers[:map_figure.AREA_LAYER_FIRST]:
         if layer.type == "fill":
@@ -162,7 +167,7 @@ def wall_figure(incident_messages: list[dict[str, Any]], style: str) -> Any:
 
 
 def _map_panel(principal: Any) -> html.Section:
-    picture = views.live_picture(_ctx(), principal)
+    picture = views.live_incidents(_ctx(), principal)
     figure = wall_figure(picture["incidents"], current_app.config.get("CRISIS_MAP_STYLE", "white-bg"))
     area_first = len(figure.layout.map.layers) - len(map_figure.SEVERITY_COLOURS)
     legend = html.Div(className="wall-legend", children=[
