@@ -221,14 +221,16 @@ def test_failover_during_writes_with_wait_loses_no_acknowledged_write(layout: Re
         old = layout.kill_primary()  # while the writer is writing
         before_kill = len(acknowledged)
         layout.wait_failover(30)
+        assert layout.primary_port() != old  # another node took over
         layout.restart_node(old)  # a replica again, so that WAIT 1 can be answered
         until(lambda: len(acknowledged) >= before_kill + 20, 60, "no writes acknowledged after the failover")
     finally:
         stop.set()
         writer.join(30)
     try:
-        assert layout.primary_port() != old
-        stored = {i.id for i in context.deps.incidents.all()}  # asked of the new primary
+        # Asked of the primary now: on a loaded machine the Sentinels may since have failed
+        # over again, even back to the old node (by then a replica holding every WAITed write).
+        stored = {i.id for i in context.deps.incidents.all()}
         lost = [i for i in acknowledged if i not in stored]
         assert not lost, f"{len(lost)} acknowledged writes lost in the failover: {lost[:5]}"
         assert set(acknowledged) <= _logged_ids(context)
