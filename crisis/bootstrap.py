@@ -15,6 +15,7 @@ from crisis.adapters.eventlog import EventLog
 from crisis.adapters.feed_log import FeedLog
 from crisis.adapters.incident_store import IncidentStore
 from crisis.adapters.position_store import PositionStore
+from crisis.adapters.redis_ha import LeasedLock
 from crisis.adapters.redis_server import RedisHandle, open_redis
 from crisis.adapters.retention import stream_maxlens
 from crisis.adapters.roll_store import RollStore
@@ -74,8 +75,11 @@ def bootstrap(settings: Settings, countries: CountryIndex | None = None) -> Cont
     client = handle.client(**request_options(settings.storage_timeout_s))  # H1: a stalled Redis costs 0.5 s, not a hang
     log = EventLog(client, maxlen=stream_maxlens(settings))  # H4: every stream's retention
 
-    def lock(name: str):  # type: ignore[no-untyped-def]
-        return client.lock(f"{keys.PREFIX}:lock:{name}", timeout=30, blocking_timeout=30)
+    def lock(name: str) -> LeasedLock:
+        # A short lease its holder's process renews while it works: a holder killed (kill -9)
+        # frees the lock within CRISIS_LOCK_LEASE_S, a live one is never overtaken (redis_ha.LeasedLock)
+        return LeasedLock(client, f"{keys.PREFIX}:lock:{name}", lease_s=settings.lock_lease_s,
+                          wait_s=settings.lock_wait_s)
 
     deps = Deps(
         log=log,

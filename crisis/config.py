@@ -98,8 +98,18 @@ class Settings:
     # H2 (issue 10): Redis behind Sentinel, and acknowledging writes after WAIT (crisis.adapters.redis_ha)
     redis_sentinels: tuple[str, ...] = ()  # "host:port,host:port"; set: the primary is asked of them (REDIS_URL unused)
     redis_sentinel_service: str = "crisis"  # the name the Sentinels monitor the primary under
+    # Credentials and TLS of an external Redis beyond REDIS_URL (crisis.adapters.redis_ha.RedisAuth)
+    redis_username: str | None = None  # the data nodes' ACL user (REDIS_URL's own wins)
+    redis_password: str | None = None  # the data nodes' requirepass / ACL password (REDIS_URL's own wins)
+    redis_sentinel_username: str | None = None  # the Sentinels' own user
+    redis_sentinel_password: str | None = None  # the Sentinels' own requirepass
+    redis_tls: bool = False  # Sentinel mode: TLS to the Sentinels and the data nodes (REDIS_URL: use rediss://)
+    redis_tls_ca_certs: str | None = None  # PEM file of the CA(s) the servers' certificates are checked against
     wait_replicas: int = 0  # >0: every write is acknowledged only once this many replicas have it (WAIT)
     wait_timeout_ms: int = 1000  # how long a write waits for them; fewer in time: 503, retry
+    # The named lock of the handlers (crisis.adapters.redis_ha.LeasedLock): a lease its holder renews
+    lock_lease_s: float = 5.0  # a holder killed frees the lock after at most this long
+    lock_wait_s: float = 30.0  # a caller waits this long for a lock held by another, then fails
     # H4 (issue 10): retention, each stream's MAXLEN (approximate, on every append); 0 keeps every
     # entry. positions_maxlen (above) and audit_keep_days (by age) are the others. The incident,
     # area and roster logs are what `crisis rebuild` replays: trim them only with a backup kept.
@@ -181,8 +191,16 @@ class Settings:
             # H2 (issue 10): Sentinel and WAIT
             redis_sentinels=_words(env.get("REDIS_SENTINELS")),
             redis_sentinel_service=env.get("REDIS_SENTINEL_SERVICE") or cls.redis_sentinel_service,
+            redis_username=env.get("REDIS_USERNAME") or None,
+            redis_password=env.get("REDIS_PASSWORD") or None,
+            redis_sentinel_username=env.get("REDIS_SENTINEL_USERNAME") or None,
+            redis_sentinel_password=env.get("REDIS_SENTINEL_PASSWORD") or None,
+            redis_tls=_bool(env.get("REDIS_TLS"), False),
+            redis_tls_ca_certs=env.get("REDIS_TLS_CA_CERTS") or None,
             wait_replicas=int(env.get("CRISIS_WAIT_REPLICAS") or cls.wait_replicas),
             wait_timeout_ms=int(env.get("CRISIS_WAIT_TIMEOUT_MS") or cls.wait_timeout_ms),
+            lock_lease_s=float(env.get("CRISIS_LOCK_LEASE_S") or cls.lock_lease_s),
+            lock_wait_s=float(env.get("CRISIS_LOCK_WAIT_S") or cls.lock_wait_s),
             # H4 (issue 10): retention
             incidents_maxlen=int(env.get("CRISIS_INCIDENTS_MAXLEN") or cls.incidents_maxlen),
             areas_maxlen=int(env.get("CRISIS_AREAS_MAXLEN") or cls.areas_maxlen),

@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import dash
-from flask import Flask
+from flask import Flask, jsonify
 from flask_socketio import SocketIO
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import WSGIRequestHandler
@@ -28,7 +29,8 @@ from crisis.bootstrap import Context, bootstrap, secret_key
 from crisis.config import Settings
 from crisis.feeds.pollers import Pollers
 from crisis.fusion.affected import default_radii
-from crisis.http_safety import init_http_safety, init_write_confirmation
+from crisis.adapters.storage_health import UNAVAILABLE_MESSAGE
+from crisis.http_safety import STORAGE_UNAVAILABLE, init_http_safety, init_write_confirmation
 from crisis.realtime import areas_push, roster_push
 from crisis.realtime.accountability_push import AccountabilityPush
 from crisis.realtime.gateway import BoundedManager, Gateway
@@ -80,6 +82,26 @@ class CrisisApp:
         self.context.close()
 
 
+def add_readiness(server: Flask, context: Context) -> None:
+    """``/readyz``, for orchestrators: 200 while Redis answers, else 503 JSON with Retry-After
+    (the API's "storage_unavailable" answer). ``/healthz`` (crisis.auth.login) never asks Redis:
+    a load balancer keeps routing during an outage, so the API can answer its own 503s.
+    Both are open without sign-in (crisis.auth.gate.OPEN_PATHS) and say nothing about people;
+    readiness PINGs at most once a second however often it is asked (StorageHealth.available)."""
+
+    @server.route("/readyz")
+    def readyz() -> Any:
+        health = context.storage
+        if health.available():
+            return jsonify(status="ready", storage="ok")
+        answer = jsonify(status="unavailable", error=STORAGE_UNAVAILABLE, message=UNAVAILABLE_MESSAGE,
+                         retry_after=health.retry_after_s)
+        answer.status_code = 503
+        answer.headers["Retry-After"] = str(health.retry_after_s)
+        answer.headers["Cache-Control"] = "no-store"
+        return answer
+
+
 def create_app(
     settings: Settings, context: Context | None = None, start_gateway: bool = True, start_feeds: bool | None = None
 ) -> CrisisApp:
@@ -119,6 +141,7 @@ def create_app(
     server.register_blueprint(shiftlog_api)
     app = create_dash(server, settings.map_style, settings.stale_incident_minutes)
     init_http_safety(server, app)  # safe JSON bodies, JSON errors, security headers
+    add_readiness(server, context)
 
     # H6 (issue 10): threading (default) or gevent (CRISIS_ASYNC_MODE; `crisis serve` monkey-patches first);
     # a bounded backlog per client (slow clients: coalesced positions, "resync" instead of an endless queue)

@@ -27,17 +27,30 @@ Two independent settings (docs/adr/007-redis-failover-and-wait.md):
   request made; a WAIT that fails then turns the answer into the 503, so a write no replica
   confirmed is still never acknowledged. Other threads (the live gateway, the feeds) WAIT
   after each write as before.
+
+A third part, for kill -9 rather than failover: :class:`LeasedLock`, the named lock of
+``Deps.lock``. Its key lives only ``CRISIS_LOCK_LEASE_S`` (5 s) unless its holder renews it:
+a :class:`LockKeeper` thread of the holder's process renews every lock the process holds
+every third of the lease, for as long as the holder works. A holder killed (SIGKILL, a
+crash, the power) stops renewing, so the next caller waits at most one lease, not 30 s.
+A live holder is never overtaken while its renewals reach Redis: it would take Redis
+unreachable from the holder for a whole lease (when its own writes fail too), or the
+holder's process frozen that long (SIGSTOP, swap), for the key to expire under it; its
+release then raises LockNotOwnedError and the loss is logged.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import redis
 import redis.client
+from redis.exceptions import LockError, LockNotOwnedError
 from redis.sentinel import Sentinel, SentinelConnectionPool
 
 from crisis.errors import StorageError
@@ -238,6 +251,64 @@ class WaitingRedis(redis.Redis):
         return response
 
 
+def check_access(url: str, sentinels: list[tuple[str, int]], service: str, auth: RedisAuth) -> None:
+    """At startup, a StorageError naming the setting when a server refuses the credentials
+    (or speaks no TLS where TLS is asked): at run time that would look like an outage, a
+    503 on every request for ever. A server that does not answer is not an error here:
+    the app starts and answers 503 until it does (crisis.adapters.storage_health)."""
+    probe: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+    if url.startswith("redis://") and auth.tls:
+        raise StorageError("REDIS_TLS=1 with a redis:// REDIS_URL: use rediss:// (TLS) in REDIS_URL, or unset REDIS_TLS")
+    for host, port in sentinels:
+        sentinel = redis.Redis(host=host, port=port, **probe, **auth.sentinel_options())
+        try:
+            sentinel.ping()
+        except (redis.AuthenticationError, redis.ResponseError) as exc:
+            raise StorageError(f"the Sentinel at {host}:{port} refused the credentials of REDIS_SENTINEL_USERNAME / "
+                               f"REDIS_SENTINEL_PASSWORD (set them to the Sentinels' own requirepass): {exc}") from None
+        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+            if _tls_failure(exc) is not None:
+                raise StorageError(f"TLS with the Sentinel at {host}:{port} failed ({_tls_failure(exc)}): check "
+                                   "REDIS_TLS and REDIS_TLS_CA_CERTS") from None
+            continue  # down: another may answer
+        finally:
+            sentinel.close()
+    client = connect(url, sentinels, service, WaitPolicy(), auth=auth, **probe)
+    where = "REDIS_USERNAME / REDIS_PASSWORD" if sentinels or not _url_has_credentials(url) else "REDIS_URL's credentials"
+    try:
+        client.ping()
+    except (redis.AuthenticationError, redis.ResponseError) as exc:
+        raise StorageError(f"Redis refused the credentials of {where} (the data nodes' requirepass or ACL user): "
+                           f"{exc}") from None
+    except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
+        refused = _tls_failure(exc)
+        if refused is not None:  # a server that answers, with a certificate we do not trust (or no TLS)
+            raise StorageError(f"TLS with Redis failed ({refused}): check REDIS_TLS_CA_CERTS (the CA of the "
+                               "servers' certificates), REDIS_TLS and rediss:// in REDIS_URL") from None
+    finally:
+        client.close()
+
+
+def _tls_failure(exc: BaseException) -> BaseException | None:
+    """The ssl.SSLError behind a connection error, if any (redis-py keeps it as the context)."""
+    import ssl
+
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def _url_has_credentials(url: str) -> bool:
+    from urllib.parse import urlparse
+
+    return bool(urlparse(url).password)
+
+
 def parse_sentinels(addresses: tuple[str, ...] | list[str]) -> list[tuple[str, int]]:
     """"host:port" each (REDIS_SENTINELS); a StorageError naming a malformed one."""
     parsed = []
@@ -254,26 +325,175 @@ def sentinel_url(sentinels: list[tuple[str, int]], service: str) -> str:
     return "redis+sentinel://" + ",".join(f"{h}:{p}" for h, p in sentinels) + f"/{service}"
 
 
+@dataclass(frozen=True)
+class RedisAuth:
+    """Credentials and TLS of an external Redis, beyond what REDIS_URL carries
+    (REDIS_USERNAME, REDIS_PASSWORD, REDIS_SENTINEL_USERNAME, REDIS_SENTINEL_PASSWORD,
+    REDIS_TLS, REDIS_TLS_CA_CERTS), as redis-py's own connection options.
+
+    * The data nodes (the primary and replicas) take ``username``/``password``: with
+      Sentinels, the only way to give them; with REDIS_URL, credentials in the URL win.
+    * The Sentinels take ``sentinel_username``/``sentinel_password`` (Sentinel's own
+      ``requirepass``); never the data nodes' password by default.
+    * TLS: with Sentinels, ``tls`` makes every connection (Sentinels and data nodes) TLS;
+      with REDIS_URL, the scheme says it (rediss://) and REDIS_TLS=1 with redis:// is refused.
+      ``ca_certs`` (a PEM file) verifies the servers' certificates (the system's CAs when
+      unset); the hostname is checked. Client certificates (mutual TLS) are not supported.
+    """
+
+    username: str | None = None
+    password: str | None = None
+    sentinel_username: str | None = None
+    sentinel_password: str | None = None
+    tls: bool = False
+    ca_certs: str | None = None
+
+    def data_options(self, url: str = "") -> dict[str, Any]:
+        """redis-py options of the data nodes' connections (at ``url`` when not Sentinel)."""
+        options: dict[str, Any] = {}
+        if self.username:
+            options["username"] = self.username
+        if self.password:
+            options["password"] = self.password
+        if self.tls and not url:
+            options["ssl"] = True
+        if self.ca_certs and (self.tls or url.startswith("rediss://")):
+            options["ssl_ca_certs"] = self.ca_certs
+        return options
+
+    def sentinel_options(self) -> dict[str, Any]:
+        """redis-py options of the connections to the Sentinels (username and password
+        always named, None when unset: nothing falls back to the data nodes' password)."""
+        options: dict[str, Any] = {"username": self.sentinel_username or None, "password": self.sentinel_password or None}
+        if self.tls:
+            options["ssl"] = True
+            if self.ca_certs:
+                options["ssl_ca_certs"] = self.ca_certs
+        return options
+
+
 def connect(url: str, sentinels: list[tuple[str, int]], service: str, wait: WaitPolicy,
-            decode: bool = True, **options: Any) -> redis.Redis:
+            decode: bool = True, auth: RedisAuth | None = None, **options: Any) -> redis.Redis:
     """A client of the primary: asked of the Sentinels when there are any, else at ``url``;
     a WaitingRedis when ``wait.replicas`` > 0. ``options`` go to the connections
-    (socket_timeout, socket_connect_timeout, health_check_interval, retry, ...)."""
+    (socket_timeout, socket_connect_timeout, health_check_interval, retry, ...); ``auth``
+    adds the credentials and TLS of :class:`RedisAuth`."""
+    auth = auth or RedisAuth()
     redis_class: type[redis.Redis] = WaitingRedis if wait.replicas > 0 else redis.Redis
     if sentinels:
         timeouts = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
         for name in timeouts:  # never wait on a Sentinel longer than on the data
             if options.get(name) is not None:
                 timeouts[name] = min(timeouts[name], float(options[name]))
-        manager = Sentinel(sentinels, sentinel_kwargs=timeouts)  # type: ignore[no-untyped-call]
+        options = {**auth.data_options(), **options}
+        manager = Sentinel(sentinels, sentinel_kwargs={**timeouts, **auth.sentinel_options()})  # type: ignore[no-untyped-call]
         pool_class = DeferringSentinelPool if wait.replicas > 0 else SentinelConnectionPool
         client: redis.Redis = manager.master_for(  # type: ignore[no-untyped-call]
             service, redis_class=redis_class, connection_pool_class=pool_class, decode_responses=decode, **options)
     elif wait.replicas > 0:
+        options = {**auth.data_options(url), **options}
         client = redis_class(connection_pool=DeferringPool.from_url(url, decode_responses=decode, **options))
         client.auto_close_connection_pool = True
     else:
-        client = redis_class.from_url(url, decode_responses=decode, **options)
+        client = redis_class.from_url(url, decode_responses=decode, **{**auth.data_options(url), **options})
     if isinstance(client, WaitingRedis):
         client.wait_policy = wait
     return client
+
+
+# --- the named lock (Deps.lock): a short lease that a live holder renews --------------------
+DEFAULT_LOCK_LEASE_S = 5.0
+DEFAULT_LOCK_WAIT_S = 30.0
+
+
+class LockKeeper:
+    """One daemon thread per process that renews, every ``lease / 3``, the lease of every
+    :class:`LeasedLock` the process holds (one thread, not one per lock: locks are taken
+    on every incident update, every dispatch). A renewal that fails for want of Redis is
+    tried again next round (a lease survives two missed rounds); one that finds the lock
+    gone (expired under a frozen process, or lost in a failover) is logged and dropped."""
+
+    def __init__(self) -> None:
+        self._held: dict[int, tuple[Any, float]] = {}  # id(lock) -> (redis-py Lock, lease_s)
+        self._mutex = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def hold(self, lock: Any, lease_s: float) -> None:
+        with self._mutex:
+            self._held[id(lock)] = (lock, lease_s)
+            self._wake.set()
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid = os.getpid()  # a forked child has no keeper thread: start its own
+                self._thread = threading.Thread(target=self._run, name="lock-keeper", daemon=True)
+                self._thread.start()
+
+    def drop(self, lock: Any) -> None:
+        with self._mutex:
+            self._held.pop(id(lock), None)
+
+    def holding(self, lock: Any) -> bool:
+        with self._mutex:
+            return id(lock) in self._held
+
+    def _run(self) -> None:
+        last: dict[int, float] = {}
+        while True:
+            with self._mutex:
+                held = list(self._held.items())
+            now = time.monotonic()
+            for key, (lock, lease_s) in held:
+                if key not in last:  # just taken: its lease is fresh
+                    last[key] = now
+                if now - last[key] < lease_s / 3:
+                    continue
+                last[key] = now
+                self.renew(lock)
+            with self._mutex:
+                for key in set(last) - set(self._held):
+                    del last[key]
+                shortest = min((lease for _, lease in self._held.values()), default=None)
+                self._wake.clear()
+            self._wake.wait(max(0.05, shortest / 12) if shortest is not None else None)  # idle: until a hold
+
+    def renew(self, lock: Any) -> None:
+        try:
+            lock.reacquire()
+        except LockNotOwnedError:
+            if self.holding(lock):  # not a release racing this renewal
+                log.error("lock %s expired while its holder still works (Redis unreachable, or this process "
+                          "frozen, for a whole lease; or lost in a failover)", lock.name)
+                self.drop(lock)
+        except (redis.RedisError, OSError) as exc:
+            log.warning("lock %s not renewed (%s); retrying", lock.name, exc)
+
+
+KEEPER = LockKeeper()
+
+
+class LeasedLock:
+    """``with LeasedLock(client, name):`` one holder at a time across every process, for
+    as long as it works; a holder killed frees the lock within ``lease_s`` (see the module
+    docstring). Raises LockError when not acquired within ``wait_s``."""
+
+    def __init__(self, client: redis.Redis, name: str, lease_s: float = DEFAULT_LOCK_LEASE_S,
+                 wait_s: float = DEFAULT_LOCK_WAIT_S, keeper: LockKeeper | None = None) -> None:
+        # thread_local=False: the keeper's thread renews with the token the holder's thread got
+        self._lock = client.lock(name, timeout=lease_s, blocking_timeout=wait_s, thread_local=False)
+        self._lease_s = lease_s
+        self._keeper = keeper or KEEPER
+
+    @property
+    def name(self) -> str:
+        return str(self._lock.name)
+
+    def __enter__(self) -> LeasedLock:
+        if not self._lock.acquire():
+            raise LockError(f"lock {self.name} not acquired within {self._lock.blocking_timeout} s")
+        self._keeper.hold(self._lock, self._lease_s)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._keeper.drop(self._lock)  # first: a release that fails (Redis down) lets the lease run out
+        self._lock.release()

@@ -109,6 +109,7 @@ class RedisHandle:
     sentinels: list[tuple[str, int]] = field(default_factory=list)
     service: str = "crisis"
     wait: WaitPolicy = field(default_factory=WaitPolicy)  # WAIT for replicas after every write
+    auth: redis_ha.RedisAuth = field(default_factory=redis_ha.RedisAuth)  # credentials, TLS (external servers)
     # H1 (issue 10): the embedded server's watchdog (``watch``): restarts it after a kill -9
     fsync: str = "always"
     _stopping: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -120,7 +121,15 @@ class RedisHandle:
         Sentinels; WAITing for replicas after writes when set). ``options`` go to its
         connections (socket_timeout, socket_connect_timeout, retry, ...)."""
         options.setdefault("health_check_interval", 30)
-        return redis_ha.connect(self.url, self.sentinels, self.service, self.wait, decode, **options)
+        return redis_ha.connect(self.url, self.sentinels, self.service, self.wait, decode, self.auth, **options)
+
+    def limiter_options(self) -> dict[str, Any]:
+        """The credentials and TLS of ``auth`` as the limits library's storage options (its
+        redis+sentinel:// storage would otherwise send the data nodes' password to the Sentinels)."""
+        if self.sentinels:
+            return {**self.auth.data_options(),
+                    "sentinel_kwargs": {"socket_timeout": 1.0, "socket_connect_timeout": 1.0, **self.auth.sentinel_options()}}
+        return self.auth.data_options(self.url)
 
     @property
     def owns_server(self) -> bool:
@@ -368,12 +377,20 @@ def open_redis(settings: Settings) -> RedisHandle:
     """Connect to the Sentinels' primary (REDIS_SENTINELS), to REDIS_URL, or to this data
     directory's embedded server (starting it)."""
     wait = WaitPolicy(settings.wait_replicas, settings.wait_timeout_ms)
+    auth = redis_ha.RedisAuth(settings.redis_username, settings.redis_password, settings.redis_sentinel_username,
+                              settings.redis_sentinel_password, settings.redis_tls, settings.redis_tls_ca_certs)
     if settings.redis_sentinels:
         sentinels = redis_ha.parse_sentinels(settings.redis_sentinels)
         service = settings.redis_sentinel_service
-        return RedisHandle(url=redis_ha.sentinel_url(sentinels, service), sentinels=sentinels, service=service, wait=wait)
+        redis_ha.check_access("", sentinels, service, auth)  # refused credentials: an error naming the setting
+        return RedisHandle(url=redis_ha.sentinel_url(sentinels, service), sentinels=sentinels, service=service, wait=wait,
+                           auth=auth)
     if settings.redis_url:
-        return RedisHandle(url=settings.redis_url, wait=wait)
+        redis_ha.check_access(settings.redis_url, [], "", auth)
+        return RedisHandle(url=settings.redis_url, wait=wait, auth=auth)
+    if auth != redis_ha.RedisAuth():
+        raise StorageError("REDIS_USERNAME, REDIS_PASSWORD, REDIS_SENTINEL_*, REDIS_TLS and REDIS_TLS_CA_CERTS are for "
+                           "an external server (REDIS_URL or REDIS_SENTINELS); the embedded server takes none")
     if wait.replicas:
         raise StorageError(f"CRISIS_WAIT_REPLICAS={wait.replicas} needs a server with replicas (REDIS_SENTINELS or "
                            "REDIS_URL); the embedded server has none")

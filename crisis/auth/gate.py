@@ -44,7 +44,7 @@ from crisis.auth.principal import (
 from crisis.auth.refusals import _audit_denied, _json_error, _unauthorised, forbidden
 from crisis.domain import access
 
-OPEN_PATHS = ("/login", "/healthz", "/assets/app.css", "/assets/favicon.ico")
+OPEN_PATHS = ("/login", "/healthz", "/readyz", "/assets/app.css", "/assets/favicon.ico")
 # The one request a traveller or warden token may make (``access.only_checks_in``).
 CHECKIN_REQUEST = ("POST", "/api/v1/checkins")
 

@@ -122,7 +122,8 @@ def init_auth(app: Flask, settings: Any = None) -> Limiter:
         storage_uri=_storage_uri(context.redis_handle.url),
         # H1 (issue 10): a stalled Redis is a 503 within CRISIS_STORAGE_TIMEOUT here too, not after 5 s
         storage_options={"key_prefix": keys.LIMITS_PREFIX, "socket_timeout": settings.storage_timeout_s,
-                         "socket_connect_timeout": settings.storage_timeout_s},
+                         "socket_connect_timeout": settings.storage_timeout_s,
+                         **context.redis_handle.limiter_options()},  # REDIS_PASSWORD, REDIS_TLS, ... (issue 10)
         strategy="moving-window",
         default_limits=[],
     )

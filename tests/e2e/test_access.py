@@ -27,7 +27,7 @@ from crisis.domain.access import ADMINS, CHECKERS, EDITORS, READERS, ROLES, WRIT
 from tests.conftest import csrf_header, LiveClient, LiveServer, PASSWORD, random_ref, sign_in
 
 # /wall/pair: a screen without its display cookie yet asks for a pairing code (crisis.auth.display)
-OPEN_RULES = {"/login", "/healthz", "/wall/pair"}
+OPEN_RULES = {"/login", "/healthz", "/readyz", "/wall/pair"}
 # any valid credential (the API's description) but the check-in-only tokens (a traveller's
 # or a warden's), which may post check-ins and nothing else
 EVERYONE = tuple(r for r in ROLES if r not in ("traveller", "warden"))

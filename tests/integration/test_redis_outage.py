@@ -289,6 +289,46 @@ def test_a_stalled_redis_is_a_503_json_within_a_second_then_200_and_the_live_cli
         live.disconnect()
 
 
+def test_readyz_is_503_json_while_redis_is_down_and_healthz_stays_200_both_without_sign_in(
+    own_redis: RedisServer, serve: Callable[[dict[str, str]], str]
+) -> None:
+    """/readyz (orchestrators): 200 while Redis answers; stalled (SIGSTOP) or killed, a 503
+    JSON with Retry-After, each answer within 1 s, then 200 again by itself. /healthz (the
+    load balancer's check) stays 200 throughout. Neither needs a sign-in nor says anything
+    but the storage state."""
+    url = serve({"REDIS_URL": own_redis.url})
+    anonymous = requests.Session()
+
+    def ask(path: str) -> tuple[requests.Response, float]:
+        return _timed(lambda: anonymous.get(f"{url}{path}", timeout=10, allow_redirects=False))
+
+    def ready_is(status: int) -> bool:
+        answer, took = ask("/readyz")
+        assert took < ANSWER_WITHIN_S, f"/readyz took {took:.2f} s"
+        return answer.status_code == status
+
+    answer, _ = ask("/readyz")
+    assert answer.status_code == 200 and answer.json() == {"status": "ready", "storage": "ok"}
+    for outage in (lambda: own_redis.signal(signal.SIGSTOP), own_redis.kill):
+        outage()
+        try:
+            _wait(lambda: ready_is(503), 10, "/readyz did not turn 503 while Redis was down")
+            answer, _ = ask("/readyz")
+            assert answer.status_code == 503 and answer.headers["Content-Type"].startswith("application/json")
+            assert int(answer.headers["Retry-After"]) >= 1
+            body = answer.json()
+            assert set(body) == {"status", "error", "message", "retry_after"}, body  # nothing about people
+            assert body["error"] == "storage_unavailable" and body["retry_after"] >= 1
+            health, took = ask("/healthz")
+            assert health.status_code == 200 and took < ANSWER_WITHIN_S and health.json() == {"status": "ok"}
+        finally:
+            if own_redis.process is not None and own_redis.process.poll() is None:
+                own_redis.signal(signal.SIGCONT)
+            else:
+                own_redis.start()
+        _wait(lambda: ready_is(200), RECOVERY_S, "/readyz did not turn 200 after Redis came back")
+
+
 def test_an_external_redis_killed_and_started_again_is_reconnected_to_without_a_restart(
     own_redis: RedisServer, serve: Callable[[dict[str, str]], str]
 ) -> None:
