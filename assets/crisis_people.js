@@ -72,7 +72,9 @@
       setProps("people-count-" + s, {children: String(n)});
       setProps("people-count-" + s + "-box", {className: "count count-" + s + (s === "needs_help" && n ? " loud" : "")});
     });
-    setProps("people-pct", {children: Number(msg.accounted_pct || 0).toFixed(1)});
+    var nobody = !counts.total;  // not "0.0 %" (nor 100 %) of nobody: crisis.ui.components.affected_people
+    setProps("people-pct", {children: nobody ? "" : Number(msg.accounted_pct || 0).toFixed(1)});
+    setProps("people-pct-label", {children: nobody ? "Nobody of ours is affected" : "% accounted for"});
     return true;
   }
 

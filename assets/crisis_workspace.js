@@ -307,7 +307,8 @@
   }
 
   function countsText(counts, pct) {
-    if (!counts || !counts.total) { return "Nobody of ours affected so far | 100 % accounted for"; }
+    // Nobody affected: say so; "100 %" (or "0 %") of nobody would read as a roll-call done.
+    if (!counts || !counts.total) { return "Nobody of ours is affected so far."; }
     var parts = STATUS_ORDER.map(function (s) { return (counts[s] || 0) + " " + STATUS_WORDS[s]; });
     return counts.total + " affected: " + parts.join(", ") + " | " + (typeof pct === "number" ? pct.toFixed(1) : "0.0") +
       " % accounted for";

@@ -12,7 +12,10 @@ surge officer is dispatched to southern Lebanon and reports their way there unti
 at 400 (``crisis.sim.roster.dispatch_story``); stood down after the ceasefire. Background
 incidents appear every 20-40 s at real duty stations. Every message restates the whole
 incident (the handlers take all facts from each message) under a stable ``source_id``,
-and its ``status`` walks reported -> verified -> active -> contained -> closed.
+and its ``status`` walks reported -> verified -> active -> contained -> closed. Every
+incident is filed by category and sub-type (``crisis.domain.taxonomy``), as a desk would:
+an exchange of fire, airstrikes, shelling, a demonstration; in the background armed
+robberies, riots, IEDs, abductions, floods; never a bare "Other ..." sub-type.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import numpy as np
 
 from crisis.domain.model import IncidentStatus as S
 from crisis.domain.model import IncidentType as T
+from crisis.domain.taxonomy import category_of
 from crisis.feeds.schemas import IncidentIn
 from crisis.sim.people import AREA_KEY, AreaPhase, ConfirmMovement
 from crisis.sim.places import AMMAN, HIGH_RISK, STATIONS, ellipse, offset
@@ -77,7 +81,7 @@ def _message(sid: str, title: str, kind: T, severity: int, lat: float, lon: floa
              reported_at: datetime, radius_km: float | None = None, area: dict[str, Any] | None = None,
              country: str | None = None, description: str = "") -> IncidentIn:
     return IncidentIn(
-        title=title, type=kind, severity=severity, lat=round(lat, 5), lon=round(lon, 5),
+        title=title, category=category_of(kind.value), type=kind, severity=severity, lat=round(lat, 5), lon=round(lon, 5),
         radius_km=radius_km, area=area, country=country, reported_at=reported_at,
         description=f"{description} {DEMO_NOTE}".strip(), source="sim", source_id=sid, status=status,
     )
@@ -97,15 +101,16 @@ def storyline(cycle: int, tag: str, start: datetime) -> list[tuple[float, Action
         out.append((base + t, _message(sid, title, kind, sev, lat, lon, status, reported, **kw)))
 
     lb = {"country": "LBN"}
-    ac, cu = T.ARMED_CONFLICT, T.CIVIL_UNREST
+    # Category plus sub-type (crisis.domain.taxonomy), as a desk would file them.
+    fire, shelling, air, demo = T.EXCHANGE_OF_FIRE, T.SHELLING, T.AIRSTRIKE, T.DEMONSTRATION
     south = dict(area=SOUTH_LEBANON, **lb)
     phase = "Security phase IV declared for Lebanon: dependants and non-essential staff evacuate by road to Amman."
-    at(15, "leb-1", "Exchange of fire along the Blue Line near Naqoura", ac, 3, 33.12, 35.17, S.REPORTED, radius_km=10, **lb)
-    at(40, "leb-1", "Exchange of fire along the Blue Line near Naqoura", ac, 3, 33.12, 35.17, S.VERIFIED, radius_km=10, **lb,
+    at(15, "leb-1", "Exchange of fire along the Blue Line near Naqoura", fire, 3, 33.12, 35.17, S.REPORTED, radius_km=10, **lb)
+    at(40, "leb-1", "Exchange of fire along the Blue Line near Naqoura", fire, 3, 33.12, 35.17, S.VERIFIED, radius_km=10, **lb,
        description="Confirmed by UNIFIL; staff in Naqoura sheltering.")
-    at(60, "leb-2", "Airstrike reported near Tyre", ac, 3, 33.27, 35.24, S.REPORTED, radius_km=5, **lb)
-    at(90, "leb-2", "Airstrikes on Tyre: several strikes confirmed", ac, 4, 33.27, 35.24, S.VERIFIED, radius_km=8, **lb)
-    at(100, "leb-1", "Hostilities escalate across southern Lebanon", ac, 4, 33.25, 35.40, S.ACTIVE, **south,
+    at(60, "leb-2", "Airstrike reported near Tyre", air, 3, 33.27, 35.24, S.REPORTED, radius_km=5, **lb)
+    at(90, "leb-2", "Airstrikes on Tyre: several strikes confirmed", air, 4, 33.27, 35.24, S.VERIFIED, radius_km=8, **lb)
+    at(100, "leb-1", "Hostilities escalate across southern Lebanon", shelling, 4, 33.25, 35.40, S.ACTIVE, **south,
        description="Security phase III (relocation) for areas south of the Litani.")
     out.append((base + 20, AreaPhase(AREA_KEY, AREA_NAME, AREA_GEOMETRY, 2,
                                      "Restricted movement south of the Litani after the exchange of fire near Naqoura.")))
@@ -115,40 +120,40 @@ def storyline(cycle: int, tag: str, start: datetime) -> list[tuple[float, Action
     out.append((base + 115, ConfirmMovement(AREA_KEY, dict(SAFE_HAVEN), "road",
                                             start + timedelta(seconds=base + 115 + RELOCATION_EXPECTED_S))))
     out.append((base + 125, DEPART))
-    at(130, "leb-3", "Airstrike reported near Nabatieh", ac, 3, 33.375, 35.49, S.REPORTED, radius_km=5, **lb)
-    at(160, "leb-3", "Airstrikes hit roads around Nabatieh", ac, 4, 33.375, 35.49, S.VERIFIED, radius_km=8, **lb)
-    at(210, "leb-7", "Bridge destroyed on the coastal highway at Damour", ac, 3, 33.70, 35.455, S.REPORTED, radius_km=2, **lb)
-    at(170, "leb-4", "Airstrikes reported in Beirut southern suburbs", ac, 4, 33.85, 35.51, S.REPORTED, radius_km=4, **lb)
-    at(260, "leb-1", "Armed conflict in southern Lebanon: heavy bombardment", ac, 5, 33.25, 35.40, S.ACTIVE, **south,
+    at(130, "leb-3", "Airstrike reported near Nabatieh", air, 3, 33.375, 35.49, S.REPORTED, radius_km=5, **lb)
+    at(160, "leb-3", "Airstrikes hit roads around Nabatieh", air, 4, 33.375, 35.49, S.VERIFIED, radius_km=8, **lb)
+    at(210, "leb-7", "Bridge destroyed on the coastal highway at Damour", air, 3, 33.70, 35.455, S.REPORTED, radius_km=2, **lb)
+    at(170, "leb-4", "Airstrikes reported in Beirut southern suburbs", air, 4, 33.85, 35.51, S.REPORTED, radius_km=4, **lb)
+    at(260, "leb-1", "Armed conflict in southern Lebanon: heavy bombardment", shelling, 5, 33.25, 35.40, S.ACTIVE, **south,
        description="Security phase III (relocation) for areas south of the Litani.")
-    at(270, "leb-4", "Heavy airstrikes on Beirut southern suburbs (Dahiyeh)", ac, 5, 33.85, 35.51, S.VERIFIED, radius_km=6, **lb)
-    at(285, "leb-6", "Beirut airport closed after strike on runways", ac, 4, 33.82, 35.49, S.REPORTED, radius_km=3, **lb)
-    at(300, "leb-6", "Beirut airport closed after strike on runways", ac, 4, 33.82, 35.49, S.VERIFIED, radius_km=3, **lb,
+    at(270, "leb-4", "Heavy airstrikes on Beirut southern suburbs (Dahiyeh)", air, 5, 33.85, 35.51, S.VERIFIED, radius_km=6, **lb)
+    at(285, "leb-6", "Beirut airport closed after strike on runways", air, 4, 33.82, 35.49, S.REPORTED, radius_km=3, **lb)
+    at(300, "leb-6", "Beirut airport closed after strike on runways", air, 4, 33.82, 35.49, S.VERIFIED, radius_km=3, **lb,
        description="All flights suspended; departures only by road.")
-    at(300, "leb-5", "Demonstrations and road blockades in central Beirut", cu, 3, 33.895, 35.50, S.REPORTED, radius_km=2, **lb)
-    at(320, "leb-5", "Demonstrations and road blockades in central Beirut", cu, 3, 33.895, 35.50, S.VERIFIED, radius_km=2, **lb)
+    at(300, "leb-5", "Demonstrations and road blockades in central Beirut", demo, 3, 33.895, 35.50, S.REPORTED, radius_km=2, **lb)
+    at(320, "leb-5", "Demonstrations and road blockades in central Beirut", demo, 3, 33.895, 35.50, S.VERIFIED, radius_km=2, **lb)
     out.append((base + 330, EVACUATE))
-    at(330, "leb-4", "Heavy airstrikes on Beirut southern suburbs (Dahiyeh)", ac, 5, 33.85, 35.51, S.ACTIVE, radius_km=6, **lb,
+    at(330, "leb-4", "Heavy airstrikes on Beirut southern suburbs (Dahiyeh)", air, 5, 33.85, 35.51, S.ACTIVE, radius_km=6, **lb,
        description=phase)
-    at(420, "leb-2", "Airstrikes on Tyre: several strikes confirmed", ac, 4, 33.27, 35.24, S.ACTIVE, radius_km=8, **lb)
-    at(430, "leb-3", "Airstrikes hit roads around Nabatieh", ac, 4, 33.375, 35.49, S.ACTIVE, radius_km=8, **lb)
-    at(600, "leb-5", "Demonstrations in central Beirut dispersing", cu, 2, 33.895, 35.50, S.CONTAINED, radius_km=2, **lb)
-    at(900, "leb-5", "Demonstrations in central Beirut dispersing", cu, 2, 33.895, 35.50, S.CLOSED, radius_km=2, **lb)
-    at(900, "leb-7", "Temporary crossing opened at Damour", ac, 2, 33.70, 35.455, S.CONTAINED, radius_km=2, **lb)
-    at(1080, "leb-2", "Strikes around Tyre subsiding", ac, 3, 33.27, 35.24, S.CONTAINED, radius_km=8, **lb)
-    at(1110, "leb-3", "Strikes around Nabatieh subsiding", ac, 3, 33.375, 35.49, S.CONTAINED, radius_km=8, **lb)
-    at(1140, "leb-4", "Strikes on Beirut southern suburbs have stopped", ac, 4, 33.85, 35.51, S.CONTAINED, radius_km=6, **lb)
-    at(1200, "leb-1", "Ceasefire takes effect in southern Lebanon", ac, 4, 33.25, 35.40, S.CONTAINED, **south,
+    at(420, "leb-2", "Airstrikes on Tyre: several strikes confirmed", air, 4, 33.27, 35.24, S.ACTIVE, radius_km=8, **lb)
+    at(430, "leb-3", "Airstrikes hit roads around Nabatieh", air, 4, 33.375, 35.49, S.ACTIVE, radius_km=8, **lb)
+    at(600, "leb-5", "Demonstrations in central Beirut dispersing", demo, 2, 33.895, 35.50, S.CONTAINED, radius_km=2, **lb)
+    at(900, "leb-5", "Demonstrations in central Beirut dispersing", demo, 2, 33.895, 35.50, S.CLOSED, radius_km=2, **lb)
+    at(900, "leb-7", "Temporary crossing opened at Damour", air, 2, 33.70, 35.455, S.CONTAINED, radius_km=2, **lb)
+    at(1080, "leb-2", "Strikes around Tyre subsiding", air, 3, 33.27, 35.24, S.CONTAINED, radius_km=8, **lb)
+    at(1110, "leb-3", "Strikes around Nabatieh subsiding", air, 3, 33.375, 35.49, S.CONTAINED, radius_km=8, **lb)
+    at(1140, "leb-4", "Strikes on Beirut southern suburbs have stopped", air, 4, 33.85, 35.51, S.CONTAINED, radius_km=6, **lb)
+    at(1200, "leb-1", "Ceasefire takes effect in southern Lebanon", shelling, 4, 33.25, 35.40, S.CONTAINED, **south,
        description="Evacuated staff return by road from Amman.")
     out.append((base + 1200, RETURN))
     out.append((base + 1200, AreaPhase(AREA_KEY, AREA_NAME, AREA_GEOMETRY, 1,
                                        "Ceasefire: phase lowered to I; the relocation is closed and staff return.")))
-    at(1260, "leb-6", "Beirut airport reopens", ac, 2, 33.82, 35.49, S.CLOSED, radius_km=3, **lb)
-    at(1500, "leb-2", "Strikes around Tyre subsiding", ac, 2, 33.27, 35.24, S.CLOSED, radius_km=8, **lb)
-    at(1500, "leb-3", "Strikes around Nabatieh subsiding", ac, 2, 33.375, 35.49, S.CLOSED, radius_km=8, **lb)
-    at(1560, "leb-7", "Temporary crossing opened at Damour", ac, 1, 33.70, 35.455, S.CLOSED, radius_km=2, **lb)
-    at(1620, "leb-4", "Strikes on Beirut southern suburbs have stopped", ac, 3, 33.85, 35.51, S.CLOSED, radius_km=6, **lb)
-    at(1700, "leb-1", "Ceasefire holding in southern Lebanon", ac, 3, 33.25, 35.40, S.CLOSED, **south)
+    at(1260, "leb-6", "Beirut airport reopens", air, 2, 33.82, 35.49, S.CLOSED, radius_km=3, **lb)
+    at(1500, "leb-2", "Strikes around Tyre subsiding", air, 2, 33.27, 35.24, S.CLOSED, radius_km=8, **lb)
+    at(1500, "leb-3", "Strikes around Nabatieh subsiding", air, 2, 33.375, 35.49, S.CLOSED, radius_km=8, **lb)
+    at(1560, "leb-7", "Temporary crossing opened at Damour", air, 1, 33.70, 35.455, S.CLOSED, radius_km=2, **lb)
+    at(1620, "leb-4", "Strikes on Beirut southern suburbs have stopped", air, 3, 33.85, 35.51, S.CLOSED, radius_km=6, **lb)
+    at(1700, "leb-1", "Ceasefire holding in southern Lebanon", shelling, 3, 33.25, 35.40, S.CLOSED, **south)
     out.extend(dispatch_story(cycle, base, f"{prefix}leb-1{suffix}"))  # a surge officer to southern Lebanon
     _earthquake(at, cycle)
     return out
@@ -178,27 +183,32 @@ def _earthquake(at: Any, cycle: int) -> None:
     at(1750, "eq-1", title, eq, 3, lat, lon, S.CLOSED, **kw, description="Recovery phase.")
 
 
-# type, severity range, radius range (km), only at high-risk stations, titles
-_BACKGROUND: list[tuple[T, tuple[int, int], tuple[float, float], bool, tuple[str, ...]]] = [
-    (T.CRIME, (1, 3), (1, 3), False, (
-        "Armed robbery of a UN vehicle in {city}", "Carjacking reported on the airport road, {city}",
-        "Break-in at a staff residence in {city}", "Staff member robbed at gunpoint near the market in {city}")),
-    (T.CIVIL_UNREST, (2, 3), (1, 5), False, (
-        "Demonstration outside government offices in {city}", "Road blockades and burning tyres in {city}",
-        "Clashes between protesters and police in {city}", "General strike paralyses traffic in {city}")),
-    (T.FLOOD, (2, 4), (10, 40), False, (
-        "Flash flooding after heavy rain in {city}", "River bursts its banks near {city}")),
-    (T.EPIDEMIC, (2, 3), (20, 60), False, (
-        "Cholera outbreak reported in the {city} area", "Suspected measles cluster near {city}",
-        "Dengue cases rising in {city}")),
-    (T.ACCIDENT, (1, 2), (1, 2), False, ("Road accident involving a UN vehicle near {city}",)),
-    (T.WEATHER, (1, 2), (20, 80), False, ("Dust storm disrupts flights at {city}", "Heatwave warning for {city}")),
-    (T.TERRORISM, (3, 4), (1, 5), True, (
-        "IED found near a checkpoint outside {city}", "Attack on a police post in {city}")),
-    (T.HOSTAGE, (4, 4), (1, 3), True, ("Aid worker abducted near {city}",)),
-    (T.ARMED_CONFLICT, (3, 4), (5, 20), True, ("Fighting reported on the outskirts of {city}",)),
+# sub-type of each title, severity range, radius range (km), only at high-risk stations
+_BACKGROUND: list[tuple[tuple[tuple[T, str], ...], tuple[int, int], tuple[float, float], bool]] = [
+    (((T.ARMED_ROBBERY, "Armed robbery of a UN vehicle in {city}"),
+      (T.CARJACKING, "Carjacking reported on the airport road, {city}"),
+      (T.BURGLARY, "Break-in at a staff residence in {city}"),
+      (T.ARMED_ROBBERY, "Staff member robbed at gunpoint near the market in {city}")), (1, 3), (1, 3), False),
+    (((T.DEMONSTRATION, "Demonstration outside government offices in {city}"),
+      (T.ROADBLOCK, "Road blockades and burning tyres in {city}"),
+      (T.RIOT, "Clashes between protesters and police in {city}"),
+      (T.STRIKE, "General strike paralyses traffic in {city}")), (2, 3), (1, 5), False),
+    (((T.FLOOD, "Flash flooding after heavy rain in {city}"),
+      (T.FLOOD, "River bursts its banks near {city}")), (2, 4), (10, 40), False),
+    (((T.EPIDEMIC, "Cholera outbreak reported in the {city} area"),
+      (T.EPIDEMIC, "Suspected measles cluster near {city}"),
+      (T.EPIDEMIC, "Dengue cases rising in {city}")), (2, 3), (20, 60), False),
+    (((T.ACCIDENT, "Road accident involving a UN vehicle near {city}"),), (1, 2), (1, 2), False),
+    (((T.WEATHER, "Dust storm disrupts flights at {city}"),
+      (T.WEATHER, "Heatwave warning for {city}")), (1, 2), (20, 80), False),
+    (((T.IED, "IED found near a checkpoint outside {city}"),
+      (T.ARMED_ATTACK, "Attack on a police post in {city}")), (3, 4), (1, 5), True),
+    (((T.ABDUCTION, "Aid worker abducted near {city}"),), (4, 4), (1, 3), True),
+    (((T.GROUND_FIGHTING, "Fighting reported on the outskirts of {city}"),), (3, 4), (5, 20), True),
 ]
-_ESCALATES = frozenset({T.CIVIL_UNREST, T.FLOOD, T.EPIDEMIC, T.TERRORISM, T.HOSTAGE, T.ARMED_CONFLICT})
+# Categories whose incidents may get worse before they calm down.
+_ESCALATES = frozenset({"civil_unrest", "terrorism", "hostage_abduction", "armed_conflict"})
+_ESCALATING_HAZARDS = frozenset({T.FLOOD, T.EPIDEMIC})
 _STATION_P = np.sqrt([s.weight for s in STATIONS])
 _STATION_P = _STATION_P / _STATION_P.sum()
 
@@ -225,8 +235,9 @@ class Background:
         sid = f"{self._prefix}{self._count}"
         station = STATIONS[int(rng.choice(len(STATIONS), p=_STATION_P))]
         options = [b for b in _BACKGROUND if not b[3] or station.code in HIGH_RISK]
-        kind, (lo, hi), (r_lo, r_hi), _, titles = options[int(rng.integers(len(options)))]
-        title = str(rng.choice(titles)).format(city=station.city)
+        titles, (lo, hi), (r_lo, r_hi), _ = options[int(rng.integers(len(options)))]
+        kind, title = titles[int(rng.integers(len(titles)))]
+        title = title.format(city=station.city)
         sev = int(rng.integers(lo, hi + 1))
         radius = round(float(rng.uniform(r_lo, r_hi)), 1)
         lat, lon = offset(station.lat, station.lon, float(rng.uniform(0, 360)), float(rng.uniform(0.5, 6.0)))
@@ -237,7 +248,8 @@ class Background:
 
         times = [t, t + rng.uniform(20, 60)]
         steps = [msg(S.REPORTED, sev), msg(S.VERIFIED, sev)]
-        if kind in _ESCALATES and rng.random() < 0.4:  # gets worse before it calms down
+        escalates = category_of(kind.value) in _ESCALATES or kind in _ESCALATING_HAZARDS
+        if escalates and rng.random() < 0.4:  # gets worse before it calms down
             times.append(times[-1] + rng.uniform(60, 120))
             steps.append(msg(S.ACTIVE, min(5, sev + 1)))
         times += [times[-1] + rng.uniform(180, 600), 0.0]

@@ -337,3 +337,76 @@ def test_board_lifecycle_buttons_in_workflow_order_and_close_asks(context: Conte
     assert context.deps.incidents.get(incident["id"]).status.value == "closed"
     page.wait_for_selector("#incident-detail .detail-actions button:has-text('Reopen')", timeout=30_000)
     assert page.errors == []
+
+
+NOBODY_JS = """(detail) => document.dispatchEvent(new CustomEvent('crisis:affected', {detail}))"""
+
+
+def _affected(incident_id: str, total: int, safe: int) -> dict[str, Any]:
+    counts = {"total": total, "safe": safe, "needs_help": 0, "unsure": 0, "unreachable": 0, "no_response": total - safe}
+    return {"incident": incident_id, "counts": counts, "accounted_pct": 100.0 * safe / total if total else 0.0,
+            "radius_km_used": 20, "at": "2026-01-01T00:00:00Z"}
+
+
+def test_nobody_affected_is_said_not_100_or_0_percent(live_server: LiveServer, opened: Any) -> None:
+    """An incident where nobody of ours is: the workspace panel and the incident page say so, live."""
+    incident = _post_incident(live_server, title="Squall over the open ocean", lat=-45.0, lon=-130.0, severity=2)
+    page = opened("/")
+    page.wait_for_selector(_item(incident["id"]), timeout=30_000)
+    page.click(_item(incident["id"]))
+    page.wait_for_selector("#incident-panel-counts", timeout=30_000)
+    counts = page.inner_text("#incident-panel-counts")
+    assert counts == "Nobody of ours is affected so far.", counts
+
+    page.goto(live_server.url + f"/incident/{incident['id']}")
+    page.wait_for_selector("#people-pct-label", timeout=30_000)
+    assert page.inner_text("#people-pct-label") == "Nobody of ours is affected"
+    assert page.inner_text("#people-pct") == "" and "%" not in page.inner_text("#people-counts")
+    page.wait_for_selector(".live-status.ok", timeout=15_000)
+    # Live: somebody is affected, then nobody again (assets/crisis_people.js). Every text the
+    # counts take is recorded: the page's own re-read (a second later) puts back the real ones.
+    page.evaluate("""() => { window.__pct = [];
+        const note = () => { const n = document.getElementById('people-pct'), l = document.getElementById('people-pct-label');
+                             if (n && l) { window.__pct.push(n.innerText + '|' + l.innerText); } };
+        new MutationObserver(note).observe(document.body, {subtree: true, childList: true, characterData: true}); }""")
+    page.evaluate(NOBODY_JS, _affected(incident["id"], 2, 1))
+    page.wait_for_function("() => window.__pct.includes('50.0|% accounted for')", timeout=10_000)
+    page.evaluate("() => { window.__pct.length = 0; }")
+    page.evaluate(NOBODY_JS, _affected(incident["id"], 0, 0))
+    page.wait_for_function("() => window.__pct.includes('|Nobody of ours is affected')", timeout=10_000)
+    page.wait_for_timeout(300)
+    shown = page.evaluate("() => window.__pct")
+    assert not [t for t in shown if t.startswith(("0.0|", "100.0|"))], shown  # never a % of nobody, even for a moment
+    assert page.inner_text("#people-pct") == ""
+    assert page.errors == []
+
+
+CONTRAST = """() => {
+  const rgb = c => (c.match(/[\\d.]+/g) || []).slice(0, 3).map(Number);
+  const lum = c => { const v = rgb(c).map(x => { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); });
+                     return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const list = document.createElement('ul'); list.className = 'map-people-list';
+  list.innerHTML = '<li class="map-person status-needs_help" data-status="needs_help"><span class="map-person-status">need help</span>' +
+                   '<span class="map-person-who">A. Person</span><span class="map-person-meta">2.0 km from the centre</span></li>';
+  document.querySelector('.shell-main').appendChild(list);
+  const row = list.firstChild, bg = getComputedStyle(row).backgroundColor;
+  const out = {};
+  row.querySelectorAll('span').forEach(s => { out[s.className] = ratio(getComputedStyle(s).color, bg); });
+  list.remove();
+  return {background: bg, ratios: out};
+}"""
+
+
+def test_a_person_needing_help_in_the_incident_panel_is_readable(live_server: LiveServer, opened: Any) -> None:
+    """The row is loud (white on red): its status, name and distance must all read on it (WCAG AA, 4.5:1)."""
+    page = opened("/")
+    page.wait_for_selector("#incident-list", timeout=30_000)
+    shown = page.evaluate(CONTRAST)
+    assert shown["background"] not in ("rgba(0, 0, 0, 0)", "transparent"), shown  # loud, not plain
+    assert all(ratio >= 4.5 for ratio in shown["ratios"].values()), shown
+    # The map's legend names the incident severities too, above the traveller colours, inside the map.
+    sev, trav, live = (page.locator(sel).first.bounding_box() for sel in (".live-map .sev-legend", ".live-map .trav-legend:not(.sev-legend)", ".live-map"))
+    assert sev and trav and live, (sev, trav, live)
+    assert sev["y"] + sev["height"] <= trav["y"] + 1 and sev["x"] >= live["x"] and trav["y"] + trav["height"] <= live["y"] + live["height"]
+    assert "5 critical" in page.inner_text(".live-map .sev-legend")

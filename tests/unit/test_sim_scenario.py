@@ -14,6 +14,7 @@ from pyproj import Geod
 
 from crisis.domain.incidents import ALLOWED_TRANSITIONS
 from crisis.domain.model import IncidentStatus, IncidentType
+from crisis.domain.taxonomy import GENERAL_SUBTYPE, category_of
 from crisis.domain.travellers import CATEGORIES
 from crisis.feeds.schemas import IncidentIn
 from crisis.sim.places import AGENCIES, AMMAN
@@ -103,12 +104,27 @@ def test_every_reported_position_stays_valid_over_time() -> None:
 
 def test_an_armed_conflict_in_lebanon_appears_early_then_escalates(story: list[IncidentIn]) -> None:
     early = [m for m in story if m.reported_at <= START + timedelta(minutes=2)]
-    conflict = next(m for m in early if m.type == IncidentType.ARMED_CONFLICT and in_lebanon(m.lat, m.lon))
+    conflict = next(m for m in early if m.category == "armed_conflict" and in_lebanon(m.lat, m.lon))
     assert conflict.source == "sim" and conflict.source_id == "sim-leb-1"
+    assert conflict.type == IncidentType.EXCHANGE_OF_FIRE
     later = [m for m in story if m.source_id == conflict.source_id]
     assert max(m.severity for m in later) > conflict.severity
-    assert any(m.type == IncidentType.CIVIL_UNREST and in_lebanon(m.lat, m.lon) for m in story)
+    assert any(m.type == IncidentType.DEMONSTRATION and in_lebanon(m.lat, m.lon) for m in story)
+    assert any(m.type == IncidentType.AIRSTRIKE and "Tyre" in m.title for m in story)
     assert {"Tyre", "Nabatieh", "Beirut"} <= {w for m in story for w in ("Tyre", "Nabatieh", "Beirut") if w in m.title}
+
+
+def test_every_demo_incident_has_a_category_and_a_specific_sub_type(story: list[IncidentIn]) -> None:
+    """The demo files incidents as a desk would: category plus sub-type, never "Other ..."."""
+    general = set(GENERAL_SUBTYPE.values()) | {"other"}
+    assert story
+    for m in story:
+        assert m.category == category_of(m.type.value), m
+        assert m.type.value not in general, m
+    shown = {m.category for m in story}
+    assert {"crime", "civil_unrest", "armed_conflict", "hazard"} <= shown
+    background = [m for m in story if m.source_id.startswith("sim-bg-")]
+    assert len({m.type for m in background}) >= 6
 
 
 def test_an_earthquake_with_an_area_polygon_appears_by_minute_four(story: list[IncidentIn]) -> None:

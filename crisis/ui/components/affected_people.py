@@ -92,8 +92,21 @@ def count_class(status: str, n: int) -> str:
     return f"count count-{status}" + (" loud" if status == "needs_help" and n else "")
 
 
+PEOPLE_PCT_LABEL = "people-pct-label"  # assets/crisis_people.js keeps it in step with the counts
+NOBODY_AFFECTED = "Nobody of ours is affected"
+
+
+def accounted_for(total: Any, pct: Any) -> str:
+    """"87.5 % accounted for"; with nobody affected, that nobody is: never "100 %" or "0 %" of nobody."""
+    if not int(total or 0):
+        return NOBODY_AFFECTED
+    return f"{float(pct or 0.0):.1f} % accounted for"
+
+
 def count_badges(counts: Mapping[str, Any], pct: float) -> html.Div:
-    """The counts bar: needs help first and loud, then the others, then "% accounted for"."""
+    """The counts bar: needs help first and loud, then the others, then "% accounted for"
+    (or "Nobody of ours is affected" when nobody is)."""
+    nobody = not int(counts.get("total", 0) or 0)
     badges = [
         html.Span([html.Span(str(counts.get(s, 0)), id=ids.people_count(s), className="count-n"), " ", STATUS_LABELS[s]],
                   id=ids.people_count_box(s), className=count_class(s, int(counts.get(s, 0))))
@@ -103,7 +116,9 @@ def count_badges(counts: Mapping[str, Any], pct: float) -> html.Div:
         id=ids.PEOPLE_COUNTS,
         className="people-counts",
         children=[
-            html.Span([html.Span(f"{pct:.1f}", id=ids.PEOPLE_PCT, className="pct-n"), "% accounted for"], className="count count-pct"),
+            html.Span([html.Span("" if nobody else f"{pct:.1f}", id=ids.PEOPLE_PCT, className="pct-n"),
+                       html.Span(NOBODY_AFFECTED if nobody else "% accounted for", id=PEOPLE_PCT_LABEL)],
+                      className="count count-pct"),
             html.Span([html.Span(str(counts.get("total", 0)), id=ids.people_count("total"), className="count-n"), " affected"],
                       className="count count-total"),
             *badges,

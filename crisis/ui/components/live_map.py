@@ -10,6 +10,7 @@ from dash import dcc, html
 from flask import current_app, g
 
 from crisis.domain import access
+from crisis.domain.model import SEVERITY_LABELS
 from crisis.domain.regions import initial_view
 from crisis.layers import map_figure
 from crisis.ui import ids
@@ -40,6 +41,23 @@ def traveller_legend() -> html.Div:
     )
 
 
+def severity_legend() -> html.Div:
+    """Which colour is which incident severity (the markers' colours, crisis.layers.incidents), worst first."""
+    return html.Div(
+        className="trav-legend sev-legend",
+        children=[
+            html.Span("Incidents:", className="trav-legend-title"),
+            *[html.Span([html.Span(className=f"sev-dot sev-dot-{s}"), f"{s} {SEVERITY_LABELS[s]}"], className="trav-legend-item")
+              for s in sorted(SEVERITY_LABELS, reverse=True)],
+        ],
+    )
+
+
+def map_legend() -> html.Div:
+    """The map's legend, bottom left: incident severities above traveller colours."""
+    return html.Div(className="map-legend", children=[severity_legend(), traveller_legend()])
+
+
 def live_map(class_name: str = "live-map") -> list[object]:
     """The map and its mount store; the clientside "map" callback keeps it live."""
     picture = live_incidents(current_app.extensions["crisis"], g.principal)
@@ -60,7 +78,7 @@ def live_map(class_name: str = "live-map") -> list[object]:
                     style={"height": "100%"},
                     config={"displaylogo": False, "scrollZoom": True},
                 ),
-                traveller_legend(),
+                map_legend(),
             ],
         ),
     ]

@@ -25,7 +25,12 @@ from crisis.domain.areas import MODES, PHASES, PROGRESS, phase_name
 from crisis.domain.regions import REGIONS
 from crisis.layers.areas import areas_figure
 from crisis.ui import ids
-from crisis.ui.components.affected_people import STATUS_VERBS, outcome, status_rules
+from crisis.ui.components.affected_people import (
+    NOBODY_AFFECTED,
+    STATUS_VERBS,
+    outcome,
+    status_rules,
+)
 from crisis.ui.components.downloads import areas_downloads, movement_downloads
 from crisis.ui.people_commands import (
     change_area_phase,
@@ -51,7 +56,10 @@ AREA_COLUMNS = [
     {"field": "stayed", "headerName": "Stayed", "width": 85, "type": "rightAligned"},
     {"field": "overdue", "headerName": "Overdue", "width": 95, "type": "rightAligned",
      "cellClassRules": {"overdue-cell": "params.value > 0"}},
-    {"field": "accounted_pct", "headerName": "% accounted", "width": 115, "type": "rightAligned"},
+    {"field": "accounted_pct", "headerName": "% accounted", "width": 115, "type": "rightAligned",
+     # a movement nobody is on says so, not "0.0 %" or "100 %"; an area without a movement is blank
+     "valueFormatter": {"function": "params.value == null ? (params.data && params.data.accounted_note) || '' : "
+                                    "Number(params.value).toFixed(1) + ' %'"}},
 ]
 
 
@@ -85,7 +93,8 @@ def area_rows(areas: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "phase_label": phase_name(int(area.get("phase") or 0)), "region": REGIONS.get(area.get("region") or "", area.get("region") or "-"),
             "action": movement.get("action") or "", "needs_help": int(tally.get("needs_help", 0)),
             **{k: int(counts.get(k, 0)) for k in ("to_move", "moving", "arrived", "stayed", "overdue")},
-            "accounted_pct": tally.get("accounted_pct", "") if movement else "",
+            "accounted_pct": float(tally.get("accounted_pct") or 0.0) if movement and tally.get("total") else None,
+            "accounted_note": "nobody" if movement and not tally.get("total") else "",  # fits the 115 px column
         })
     rows.sort(key=lambda r: (-r["needs_help"], -r["overdue"], -r["phase"], str(r["name"])))
     return rows
@@ -132,7 +141,8 @@ def area_facts(area: dict[str, Any] | None) -> Any:
                       className="count overdue" + (" loud" if counts.get("overdue") else "")),
             html.Span([html.B(str(tally.get("needs_help", 0))), " NEED HELP"], id="movement-count-needs_help",
                       className="count count-needs_help" + (" loud" if tally.get("needs_help") else "")),
-            html.Span([html.B(f"{float(tally.get('accounted_pct', 0.0)):.1f}"), "% accounted for"], className="count count-pct"),
+            html.Span([html.B(f"{float(tally.get('accounted_pct') or 0.0):.1f}"), " % accounted for"] if tally.get("total")
+                      else [NOBODY_AFFECTED], className="count count-pct", id="movement-accounted"),
         ]),
     ]
     return facts

@@ -21,6 +21,7 @@ from flask import current_app, g
 
 from crisis.domain.regions import REGIONS
 from crisis.ui import ids
+from crisis.ui.components.affected_people import NOBODY_AFFECTED, accounted_for
 from crisis.ui.people_commands import needs_help_by_incident
 from crisis.views import accountability_summary
 
@@ -35,7 +36,9 @@ def _count_columns() -> list[dict[str, Any]]:
         {"field": "no_response", "headerName": "No response", "width": 120, "type": "rightAligned"},
         {"field": "safe", "headerName": "Safe", "width": 85, "type": "rightAligned"},
         {"field": "accounted_pct", "headerName": "% accounted for", "width": 140, "type": "rightAligned",
-         "valueFormatter": {"function": "params.value == null ? '' : params.value.toFixed(1) + ' %'"}},
+         # Nobody affected is not "0.0 %" (nor 100 %): the cell says so.
+         "valueFormatter": {"function": "params.value == null ? '' : (params.data && params.data.total) ? "
+                                        "params.value.toFixed(1) + ' %' : 'nobody'"}},  # fits the column
     ]
 
 
@@ -62,8 +65,10 @@ def tables(summary: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str
     help_total = sum(r["needs_help"] for r in regions)
     people = sum(r["total"] for r in regions)
     accounted = sum(r["safe"] + r["needs_help"] + r["unsure"] for r in regions)
-    pct = round(100.0 * accounted / people, 1) if people else 0.0
-    totals = f"{help_total} need help | {people} people in open incidents and movements | {pct:.1f} % accounted for"
+    if not people:  # not "100 %" nor "0 %" of nobody
+        return incidents, areas, regions, f"{NOBODY_AFFECTED} by an open incident or movement."
+    pct = round(100.0 * accounted / people, 1)
+    totals = f"{help_total} need help | {people} people in open incidents and movements | {accounted_for(people, pct)}"
     return incidents, areas, regions, totals
 
 
