@@ -55,7 +55,9 @@
     rev: 0,
     incRev: 0,                 // bumped whenever the incidents changed
     drawn: {inc: -1, areas: {}},  // what the map's incident trace (incRev) and area layers show now
+    pendingAreas: {},          // severity -> area FeatureCollection for the next map redraw (applyAreas)
     flushTimer: null,
+    flushedAt: 0,              // when the last signal went to Dash
     lastDataAt: null,          // when the newest data (incident or positions) arrived
     lastHeardAt: null,         // when the server last said anything (data or heartbeat)
     lastError: null,
@@ -211,14 +213,18 @@
     scheduleTravellers();
   }
 
+  // The first change after a quiet FLUSH_MS goes at once (a new incident is not held back 60 ms);
+  // what follows within FLUSH_MS (a burst, a replay) goes together FLUSH_MS later.
   function scheduleFlush() {
-    if (live.flushTimer === null) { live.flushTimer = setTimeout(flush, FLUSH_MS); }
+    if (live.flushTimer !== null) { return; }
+    live.flushTimer = setTimeout(flush, Date.now() - live.flushedAt >= FLUSH_MS ? 0 : FLUSH_MS);
   }
 
   function flush() {
     live.flushTimer = null;
     var d = live.dirty;
     if (!live.ready || !(d.incidents || d.feeds || d.redraw)) { return; }
+    live.flushedAt = Date.now();
     live.rev += 1;
     if (d.incidents) { live.incRev += 1; }
     var signal = {rev: live.rev, incidents: d.incidents, feeds: d.feeds,
@@ -437,31 +443,78 @@
     scheduleFlush();
   }
 
+  // The MapLibre source Plotly draws an area layer (severity s) from, or null (no map yet).
+  function areaSource(s) {
+    var gd = document.querySelector("#live-map .js-plotly-plot");
+    var sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+    if (!sub || !sub.map || !live.config || typeof live.config.area_layer_first !== "number") { return null; }
+    var index = live.config.area_layer_first + s - 1;
+    var layer = sub.layerList && sub.layerList[index];
+    var id = layer && layer.idSource ? layer.idSource : "source-" + sub.uid + "-" + index;
+    try {
+      var source = sub.map.getSource(id);
+      return source && typeof source.setData === "function" ? source : null;
+    } catch (err) {  // a map being removed
+      return null;
+    }
+  }
+
+  // New incident areas go straight into the sources of Plotly's area layers (setData), in the
+  // same task as Plotly's redraw of the markers (the guarded Plotly.react), not through the
+  // figure: a layout layer whose source is assigned is removed and added again by Plotly with
+  // a new source, whose tiles load one worker round after the markers', a map frame more per
+  // incident with an area (BENCHMARKS.md section 8). With setData both updates are in the
+  // worker together and the frame gate (crisis_live_frames.js) draws them in one frame.
+  // Plotly keeps the figure's layer source as it was, so a later redraw leaves the layer alone.
+  function applyAreas() {
+    var done = true;
+    Object.keys(live.pendingAreas).forEach(function (s) {
+      var source = areaSource(Number(s));
+      if (!source) { done = false; return; }
+      source.setData(live.pendingAreas[s]);
+      delete live.pendingAreas[s];
+    });
+    return done;
+  }
+
   function mapPatch() {
     var cfg = live.config;
     var Patch = window.dash_clientside.Patch;
     var patch = new Patch();
+    // The wall draws its markers itself (assets/crisis_wall.js) and hides the trace: no
+    // Plotly redraw there for a new incident, only its area (a map frame less on the wall).
+    var trace = document.getElementById("wall-root") === null, redraw = trace;
     if (live.drawn.inc !== live.incRev) {
       live.drawn.inc = live.incRev;
       var open = openIncidents();
-      patch.assign(["data", cfg.incident_trace, "lat"], open.map(function (m) { return m.incident.lat; }));
-      patch.assign(["data", cfg.incident_trace, "lon"], open.map(function (m) { return m.incident.lon; }));
-      patch.assign(["data", cfg.incident_trace, "customdata"], open.map(function (m) { return m.incident.id; }));
-      patch.assign(["data", cfg.incident_trace, "text"], open.map(function (m) {
-        return m.incident.title + " (severity " + m.incident.severity + ", " + m.incident.status + ")";
-      }));
-      patch.assign(["data", cfg.incident_trace, "marker", "color"], open.map(function (m) { return m.colour; }));
-      // Only the area layers that changed: Plotly replaces a layer whose source is assigned
-      // (a style change, new tiles from the worker, more frames to draw; see updateTravellers).
+      if (trace) {
+        patch.assign(["data", cfg.incident_trace, "lat"], open.map(function (m) { return m.incident.lat; }));
+        patch.assign(["data", cfg.incident_trace, "lon"], open.map(function (m) { return m.incident.lon; }));
+        patch.assign(["data", cfg.incident_trace, "customdata"], open.map(function (m) { return m.incident.id; }));
+        patch.assign(["data", cfg.incident_trace, "text"], open.map(function (m) {
+          return m.incident.title + " (severity " + m.incident.severity + ", " + m.incident.status + ")";
+        }));
+        patch.assign(["data", cfg.incident_trace, "marker", "color"], open.map(function (m) { return m.colour; }));
+      }
+      // Only the area layers that changed (see applyAreas).
       for (var s = 1; s <= 5; s++) {
         var features = open.filter(function (m) { return m.display_area && m.incident.severity === s; })
           .map(function (m) { return {type: "Feature", geometry: m.display_area, properties: {id: m.incident.id}}; });
         var areas = JSON.stringify(features);
         if (live.drawn.areas[s] === areas) { continue; }
         live.drawn.areas[s] = areas;
-        patch.assign(["layout", "map", "layers", cfg.area_layer_first + s - 1, "source"],
-                     {type: "FeatureCollection", features: features});
+        var collection = {type: "FeatureCollection", features: features};
+        if (areaSource(s)) {
+          live.pendingAreas[s] = collection;
+        } else {  // no map source to set (yet): through the figure, as Plotly's own layer
+          patch.assign(["layout", "map", "layers", cfg.area_layer_first + s - 1, "source"], collection);
+          redraw = true;
+        }
       }
+    }
+    if (!redraw) {
+      applyAreas();
+      return window.dash_clientside.no_update;
     }
     patch.assign(["layout", "datarevision"], live.rev);
     return patch.build();
@@ -503,8 +556,10 @@
     P.react = function (gd) {
       var drawing = react.apply(P, arguments);
       var el = graphDiv(gd);
+      var isMap = !!el && typeof el.closest === "function" && el.closest("#live-map") !== null;
+      // The areas of this redraw, in the same task as Plotly's (see applyAreas).
+      if (isMap) { applyAreas(); }
       if (el && drawing && typeof drawing.then === "function") {
-        var isMap = typeof el.closest === "function" && el.closest("#live-map") !== null;
         var settled = function () {
           if (el.__crisisDrawing === drawing) { el.__crisisDrawing = null; }
           if (isMap) { live.mapSentAt = null; }
@@ -927,6 +982,8 @@
 
   function countsLine(counts, pct) {
     if (!counts) { return "no affected people counted yet"; }
+    // Nobody affected: say so; "100 %" (or "0 %") of nobody would read as a roll-call done.
+    if (!counts.total) { return "Nobody of ours is affected so far."; }
     return counts.total + " affected: " + counts.needs_help + " need help, " + counts.unreachable +
       " unreachable, " + counts.unsure + " unsure, " + counts.safe + " safe, " + counts.no_response +
       " no response | " + (typeof pct === "number" ? pct.toFixed(1) : "0.0") + " % accounted for";
@@ -1121,6 +1178,7 @@
         live.mountedHead = mounted.head;  // the incident stream id the map's figure was drawn at
         if (window.dash_clientside.callback_context.triggered_id === "map-mounted") {
           live.drawn = {inc: -1, areas: {}};
+          live.pendingAreas = {};
           live.mapSentAt = null;
         }
         if (live.drawn.inc === live.incRev) { return window.dash_clientside.no_update; }  // nothing new
@@ -1135,9 +1193,12 @@
           redrawSoon();
           return window.dash_clientside.no_update;
         }
+        var patch = mapPatch();
         // Only a guarded Plotly.react (attachMap guards it) tells when the patch is drawn.
-        live.mapSentAt = window.Plotly && window.Plotly.react.__crisisGuarded ? Date.now() : null;
-        return mapPatch();
+        if (patch !== window.dash_clientside.no_update) {
+          live.mapSentAt = window.Plotly && window.Plotly.react.__crisisGuarded ? Date.now() : null;
+        }
+        return patch;
       },
       reportClose: function () {
         return {display: "none"};

@@ -382,12 +382,22 @@
     setInterval(function () { if (onWall()) { renderClocks(); } }, 1000);
     setInterval(function () { if (onWall()) { wall.listKey = null; tick(); } }, 30000);  // ages move on
     if (window.crisisLive && window.crisisLive.onMap) { window.crisisLive.onMap(wireMap); }
-    // A new incident is drawn once the live picture has taken it in (crisis_live.js marks the
-    // change within its 60 ms flush), not at the next poll: up to POLL_MS sooner.
+    // A new incident's marker is drawn as soon as its message is applied (once per message:
+    // a snapshot's incidents together), in the task that received it, before crisis_live.js's
+    // flush redraws the map's areas (a Plotly redraw and a map frame whose canvas readback
+    // can hold the main thread for hundreds of ms under load); then the list.
     if (window.crisisLive && window.crisisLive.onIncident) {
       window.crisisLive.onIncident(function () {
         if (wall.soon) { return; }
-        wall.soon = setTimeout(function () { wall.soon = null; tick(); }, 80);
+        wall.soon = true;
+        Promise.resolve().then(function () {
+          wall.soon = null;
+          var live = window.crisisLive.state;
+          if (!onWall() || !live.ready) { return; }
+          wall.open = null;  // the incidents changed before the flush bumps incRev: sort again
+          drawMarkers();
+          renderIncidents(openIncidents());
+        });
       });
     }
   }

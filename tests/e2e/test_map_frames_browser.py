@@ -93,7 +93,7 @@ def test_a_moving_map_is_never_held_and_a_new_incident_is_drawn(browser: Any, li
     # A new incident is drawn (its marker rendered under its place), not held back.
     feed = {"Authorization": "Bearer " + live_server.token("feed")}
     incident = requests.post(live_server.url + "/api/v1/incidents", headers=feed, json={
-        "title": "Frame gate check", "type": "flood", "severity": 4, "lat": 12.0, "lon": 31.0, "radius_km": 40}).json()
+        "title": "Frame gate check", "type": "flood", "severity": 4, "lat": 0.0, "lon": 22.0, "radius_km": 40}).json()
     page.wait_for_function(
         """id => { const gd = document.querySelector('#live-map .js-plotly-plot'), map = window.crisisLive.layer.map;
                    const trace = window.crisisLive.state.config.incident_trace;
@@ -111,34 +111,56 @@ def test_a_moving_map_is_never_held_and_a_new_incident_is_drawn(browser: Any, li
 
 def test_an_incident_redraw_leaves_the_basemap_and_other_areas_alone(browser: Any, live_server: LiveServer) -> None:
     """Plotly removes and adds again, at every redraw, each layout layer whose ``below`` another
-    one shares, and MapLibre tiles its source again (crisis/layers/map_figure.py LAYER_BELOW):
-    an incident redraws its own trace and at most its severity's area layer, nothing else."""
+    one shares, and MapLibre tiles its source again (crisis/layers/map_figure.py LAYER_BELOW);
+    a layer whose source the figure assigns is replaced too, with a new source (a frame more).
+    An incident redraws its own trace and sets its area into its severity's area source
+    (assets/crisis_live.js applyAreas): no layout layer is removed, the new areas are drawn."""
     page: Any = login(browser, live_server)
     _settled(page)
-    page.evaluate("""() => { const map = window.crisisLive.layer.map; window.__removed = [];
-                             const remove = map.removeLayer;
-                             map.removeLayer = function (id) { window.__removed.push(id); return remove.apply(this, arguments); }; }""")
+    page.evaluate("""() => { const map = window.crisisLive.layer.map; window.__removed = []; window.__sourced = [];
+                             const remove = map.removeLayer, removeSource = map.removeSource;
+                             map.removeLayer = function (id) { window.__removed.push(id); return remove.apply(this, arguments); };
+                             map.removeSource = function (id) { window.__sourced.push(id); return removeSource.apply(this, arguments); }; }""")
     feed = {"Authorization": "Bearer " + live_server.token("feed")}
     ids = []
-    for n, (lat, lon) in enumerate(((14.0, 33.0), (-8.0, 28.0))):
+    # In the eastern Pacific: far from the places tests/e2e/test_wall_browser.py stacks (one live server).
+    for n, (lat, lon) in enumerate(((-10.0, -120.0), (-25.0, -85.0))):
         ids.append(requests.post(live_server.url + "/api/v1/incidents", headers=feed, json={
-            "title": f"Layers check {n}", "type": "flood", "severity": 2, "lat": lat, "lon": lon, "radius_km": 30}).json()["id"])
+            "title": f"Layers check {n}", "type": "flood", "severity": 2, "lat": lat, "lon": lon, "radius_km": 300}).json()["id"])
+    # Both markers and both areas drawn: the areas are rendered features of the severity-2 area
+    # layer (the figure's layout layer 3: basemap fill, line, severity 1, 2, ...) at their centres.
     page.wait_for_function(
-        """ids => { const gd = document.querySelector('#live-map .js-plotly-plot');
+        """ids => { const gd = document.querySelector('#live-map .js-plotly-plot'), map = window.crisisLive.layer.map;
                     const data = gd.data[window.crisisLive.state.config.incident_trace];
-                    return ids.every(id => Array.from(data.customdata || []).includes(id)) && !window.crisisLive.state.mapSentAt; }""",
+                    const cd = Array.from(data.customdata || []);
+                    if (!ids.every(id => cd.includes(id)) || window.crisisLive.state.mapSentAt) { return false; }
+                    return ids.every(id => { const i = cd.indexOf(id), p = map.project([data.lon[i], data.lat[i]]);
+                      return map.queryRenderedFeatures([[p.x - 1, p.y - 1], [p.x + 1, p.y + 1]]).some(f =>
+                        f.layer.id.indexOf('plotly-layout-layer-') === 0 && f.layer.id.endsWith('-3') && f.properties.id === id); }); }""",
         arg=ids, timeout=15_000,
     )
     page.wait_for_timeout(1000)
     removed = page.evaluate("() => window.__removed")
-    layout = [r for r in removed if r.startswith("plotly-layout-layer-")]
-    # Only the severity-2 area layer (the figure's layout layer 3: basemap fill, line, severity 1, 2, ...).
-    assert layout and all(r.endswith("-3") for r in layout), removed
+    assert not [r for r in removed if r.startswith("plotly-layout-layer-")], removed
+    assert page.evaluate("() => window.__sourced") == []
     # Style order: every basemap and area layer under the travellers, the travellers under the markers.
     order = page.evaluate("() => window.crisisLive.layer.map.getStyle().layers.map(l => l.id)")
     points = order.index("crisis-travellers-points")
     assert order[points - 1] == "crisis-travellers-clusters", order
     assert not [i for i in order[points:] if i.startswith("plotly-layout-layer-")], order
     assert points < order.index("plotly-trace-layer-incidents-circle"), order
+    # Closed: its marker and area go (the figure's own layer source is the server's first one).
+    officer = {"Authorization": "Bearer " + live_server.token("duty_officer")}
+    closed = requests.patch(live_server.url + f"/api/v1/incidents/{ids[0]}", headers=officer, json={"status": "closed"},
+                            timeout=30)
+    assert closed.status_code == 200, closed.text
+    page.wait_for_function(
+        """id => { const map = window.crisisLive.layer.map;
+                   const p = map.project([-120.0, -10.0]);
+                   return !map.queryRenderedFeatures([[p.x - 1, p.y - 1], [p.x + 1, p.y + 1]]).some(f =>
+                     f.properties && f.properties.id === id); }""",
+        arg=ids[0], timeout=15_000,
+    )
     assert page.errors == []
     page.close()
+
