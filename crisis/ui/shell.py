@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import dash
 from dash import ClientsideFunction, Input, dcc, html
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request, send_file
 
 from crisis.auth import csrf_token
 from crisis.bootstrap import ASSETS
@@ -24,6 +25,32 @@ LIVE_BANNER = "live-banner"
 # BENCHMARKS.md section 10). Addresses without ``m`` (the basemap, which MapLibre fetches)
 # are still asked for each time.
 ASSET_MAX_AGE_S = 365 * 86_400
+# The plotly.js that dcc.Graph loads: Dash serves plotly's full bundle (4.8 MB, every trace
+# type); the pages draw only scattermap, scatter and bar, so the same plotly.js version built
+# with those alone (3.0 MB; assets/vendor/README.md) is sent in its place, at the same address.
+# Parsed and run by every page before its map is made (docs/adr/009-page-load.md). Only while
+# its version is the one Dash would serve (the plotly package's): an upgrade falls back to the
+# full bundle until the partial one is built again (tests/unit/test_plotly_bundle.py fails).
+PLOTLY_BUNDLE = ASSETS / "vendor" / "plotly-crisis.min.js"
+PLOTLY_TRACES = ("scattermap", "scatter", "bar")
+
+
+def plotly_bundle_version(path: Any = PLOTLY_BUNDLE) -> str | None:
+    """The plotly.js version in the partial bundle's banner, or None without the file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            head = f.read(300)
+    except OSError:
+        return None
+    found = re.search(r"plotly\.js v(\d+\.\d+\.\d+)", head)
+    return found.group(1) if found else None
+
+
+def _use_plotly_bundle() -> bool:
+    from plotly.offline import get_plotlyjs_version  # type: ignore[import-untyped]
+
+    return plotly_bundle_version() == get_plotlyjs_version()
+
 
 ROLE_LABELS = {
     "admin": "Administrator",
@@ -122,8 +149,18 @@ def create_dash(server: Flask, map_style: str, stale_minutes: int = 60) -> dash.
         title="Crisis Coordination Centre",
         update_title=None,
         suppress_callback_exceptions=True,
+        # assets/vendor/ holds files served, not linked in every page (the plotly.js bundle below).
+        assets_path_ignore=["vendor"],
     )
     assets_prefix = app.config.requests_pathname_prefix + app.config.assets_url_path.strip("/") + "/"
+
+    plotly_path = app.config.requests_pathname_prefix + "_dash-component-suites/plotly/package_data/plotly.min.js"
+    if _use_plotly_bundle():
+        @server.before_request
+        def _partial_plotly() -> Response | None:
+            if request.path != plotly_path:
+                return None
+            return send_file(PLOTLY_BUNDLE, mimetype="application/javascript", conditional=True, etag=True, max_age=0)
 
     @server.after_request
     def _cache_assets(response: Response) -> Response:
