@@ -26,6 +26,12 @@ Designs (``--design``):
   only) instead of python-socketio's, to tell the server's capacity from the client's cost.
 - ``--procs 2``: two server processes (each generates the same stream, as each web
   process tails the log), the clients split between them.
+- ``--client-mode``: ``decode`` (default) unpacks the positions of every tick as a
+  browser would; ``incidents`` reads only the incidents out of each message (an API
+  watcher measuring incidents; python-socketio still JSON-parses the whole message).
+- ``--client-procs N``: the clients spread over N client processes (each its own asyncio
+  loop) instead of all in this one; the per-message client cost (client CPU s / Socket.IO
+  messages handled) is reported either way.
 
 The clients are socket_scale.py's ``Watcher`` (python-socketio AsyncClient, websocket),
 all in this process, plus a handler for the batched ``tick`` message. Latency = source
@@ -44,10 +50,12 @@ import base64
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -318,10 +326,20 @@ def serve_async(args: argparse.Namespace) -> int:
 class SpikeWatcher(Watcher):
     """socket_scale's Watcher, plus the source-time latency and the batched ``tick``."""
 
-    def __init__(self, index: int) -> None:
+    def __init__(self, index: int, decode: bool = True) -> None:
         super().__init__(index)
         self.latency: list[float] = []
-        self.sio.on("tick", self._on_tick, namespace=NAMESPACE)
+        self.decode = decode
+        self.messages = 0  # Socket.IO events handled (tick, incident, positions)
+        self.sio.on("tick", self._counted(self._on_tick), namespace=NAMESPACE)
+        self.sio.on("incident", self._counted(self._on_incident), namespace=NAMESPACE)
+        self.sio.on("positions", self._counted(self._on_positions), namespace=NAMESPACE)
+
+    def _counted(self, handler: Any) -> Any:
+        async def counted(message: dict[str, Any]) -> None:
+            self.messages += 1
+            await handler(message)
+        return counted
 
     async def _on_incident(self, message: dict[str, Any]) -> None:
         now = time.perf_counter()
@@ -331,7 +349,7 @@ class SpikeWatcher(Watcher):
         await super()._on_incident(message)
 
     async def _on_positions(self, message: dict[str, Any]) -> None:
-        if "data" in message or "b64" in message:  # --wire packed/b64: decode as a client would
+        if self.decode and ("data" in message or "b64" in message):  # packed/b64: decode as a client would
             blob = message["data"] if "data" in message else base64.b64decode(message["b64"])
             n, k = message["n"], message["ids_len"]
             ids = blob[:k].split(b"\n")
@@ -343,7 +361,7 @@ class SpikeWatcher(Watcher):
     async def _on_tick(self, message: dict[str, Any]) -> None:
         for incident in message.get("incidents") or ():
             await self._on_incident(incident)
-        if message.get("positions"):
+        if message.get("positions"):  # --client-mode incidents: counted, not decoded
             await self._on_positions(message["positions"])
 
 
@@ -362,6 +380,8 @@ class RawWatcher:
         self.position_frames = 0
         self.position_lag: list[float] = []
         self.disconnects = 0
+        self.messages = 0
+        self.decode = True
         self.closing = False
         self._session: Any = None
         self._ws: Any = None
@@ -401,6 +421,7 @@ class RawWatcher:
             if not data.startswith(prefix):
                 continue
             event, *args = json.loads(data[len(prefix):])
+            self.messages += 1
             if event == "tick":
                 now = time.perf_counter()
                 for incident in args[0].get("incidents") or ():
@@ -427,13 +448,15 @@ class RawWatcher:
 
     def _positions(self, message: dict[str, Any]) -> None:
         self.position_frames += 1
+        self.position_lag.append(time.time() - message["sent_at"])
+        if not self.decode:
+            return
         blob = base64.b64decode(message["b64"])
         n, k = message["n"], message["ids_len"]
         ids = blob[:k].split(b"\n")
         lat = np.frombuffer(blob, np.float32, n, k)
         lon = np.frombuffer(blob, np.float32, n, k + 4 * n)
         assert len(ids) == n == len(lat) == len(lon)
-        self.position_lag.append(time.time() - message["sent_at"])
 
     async def disconnect(self) -> None:
         if self._ws is not None:
@@ -467,9 +490,14 @@ def pyspy(pid: int, out: Path, seconds: int) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-async def run_clients(ports: list[int], count: int, servers: list[subprocess.Popen[bytes]],
-                      args: argparse.Namespace, box: dict[str, Any]) -> list[SpikeWatcher]:
-    watchers: list[Any] = [(RawWatcher if args.raw_clients else SpikeWatcher)(i) for i in range(count)]
+def make_watcher(args: argparse.Namespace, index: int) -> Any:
+    watcher = RawWatcher(index) if args.raw_clients else SpikeWatcher(index)
+    watcher.decode = args.client_mode == "decode"
+    return watcher
+
+
+async def connect_all(ports: list[int], indices: list[int], args: argparse.Namespace) -> list[Any]:
+    watchers = [make_watcher(args, i) for i in indices]
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
     async def connect(w: Any) -> None:
@@ -478,8 +506,47 @@ async def run_clients(ports: list[int], count: int, servers: list[subprocess.Pop
 
     t0 = time.perf_counter()
     await asyncio.gather(*(connect(w) for w in watchers))
-    log(f"[spike] {count} clients connected in {time.perf_counter() - t0:.1f} s")
+    log(f"[spike] {len(watchers)} clients connected in {time.perf_counter() - t0:.1f} s (pid {os.getpid()})")
     await asyncio.sleep(1.0)
+    return watchers
+
+
+async def receive(watchers: list[Any], args: argparse.Namespace, t0: float) -> None:
+    """Wait for the load (``--seconds`` from ``t0``), then until every client has every incident
+    or ``--drain`` s have passed."""
+    await asyncio.sleep(max(0.0, args.seconds + 0.5 - (time.perf_counter() - t0)))
+    expected = int(args.seconds * args.incident_rate)
+    deadline = time.monotonic() + args.drain
+    while time.monotonic() < deadline:
+        if all(len(w.arrivals) >= expected for w in watchers):
+            break
+        await asyncio.sleep(0.2)
+
+
+async def disconnect_all(watchers: list[Any]) -> None:
+    for w in watchers:
+        w.closing = True
+    try:  # a swamped server may never answer: do not wait for it forever
+        await asyncio.wait_for(asyncio.gather(*(w.sio.disconnect() for w in watchers), return_exceptions=True), 20)
+    except TimeoutError:
+        log("[spike] some clients did not disconnect within 20 s")
+
+
+def tally(watchers: list[Any]) -> dict[str, Any]:
+    """What a set of clients received (summable over client processes)."""
+    return {"received": sum(len(w.arrivals) for w in watchers),
+            "out_of_order": sum(w.out_of_order for w in watchers),
+            "latency": [x for w in watchers for x in w.latency],
+            "position_lag": [x for w in watchers for x in w.position_lag],
+            "position_frames": sum(w.position_frames for w in watchers),
+            "disconnects": sum(w.disconnects for w in watchers),
+            "messages": sum(w.messages for w in watchers)}
+
+
+async def run_clients(ports: list[int], count: int, servers: list[subprocess.Popen[bytes]],
+                      args: argparse.Namespace, box: dict[str, Any]) -> dict[str, Any]:
+    """All the clients in this process."""
+    watchers = await connect_all(ports, list(range(count)), args)
     box["load_before"] = os.getloadavg()
     box["cpu0"] = [process_cpu_seconds(s.pid) for s in servers]
     box["self0"] = time.process_time()
@@ -493,36 +560,111 @@ async def run_clients(ports: list[int], count: int, servers: list[subprocess.Pop
         tag = f"{args.design}-{args.tick}-{count}{'-lean' if args.lean else ''}-{args.wire}-p{len(servers)}"
         spies.append(pyspy(servers[0].pid, args.pyspy / f"server-{tag}.txt", 10))
         spies.append(pyspy(os.getpid(), args.pyspy / f"clients-{tag}.txt", 10))
-    await asyncio.sleep(max(0.0, args.seconds + 0.5 - (time.perf_counter() - box["t0"])))
-    expected = int(args.seconds * args.incident_rate)
-    deadline = time.monotonic() + args.drain
-    while time.monotonic() < deadline:
-        if all(len(w.arrivals) >= expected for w in watchers):
-            break
-        await asyncio.sleep(0.2)
+    await receive(watchers, args, box["t0"])
     box["wall"] = time.perf_counter() - box["t0"]
     box["cpu1"] = [process_cpu_seconds(s.pid) for s in servers]
     box["self1"] = time.process_time()
     box["busy1"] = machine_busy_seconds()
     box["load_after"] = os.getloadavg()
-    for w in watchers:
-        w.closing = True
-    try:  # a swamped server may never answer: do not wait for it forever
-        await asyncio.wait_for(asyncio.gather(*(w.sio.disconnect() for w in watchers), return_exceptions=True), 20)
-    except TimeoutError:
-        log("[spike] some clients did not disconnect within 20 s")
+    await disconnect_all(watchers)
     for spy in spies:  # py-spy on a server of 3,000 threads can take long: never lose the run for it
         try:
             spy.wait(60)
         except subprocess.TimeoutExpired:
             spy.kill()
             spy.wait(10)
-    return watchers
+    box["client_cpu"] = [box["self1"] - box["self0"]]
+    return tally(watchers)
+
+
+def client_worker(args: argparse.Namespace) -> int:
+    """``--client-worker``: this process's share of the clients. Protocol with the parent:
+    prints ``ready`` once connected, waits for ``go`` on stdin, prints ``done`` after the
+    load and the drain, waits for ``stop``, disconnects, writes its tally to ``--worker-out``."""
+    ports = [int(x) for x in args.ports.split(",")]
+    indices = list(range(args.index_offset, args.index_offset + int(args.clients)))
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        watchers = await connect_all(ports, indices, args)
+        print("ready", flush=True)
+        line = await loop.run_in_executor(None, sys.stdin.readline)
+        assert line.strip() == "go", line
+        self0, t0 = time.process_time(), time.perf_counter()
+        await receive(watchers, args, t0)
+        cpu = time.process_time() - self0
+        print("done", flush=True)
+        await loop.run_in_executor(None, sys.stdin.readline)
+        await disconnect_all(watchers)
+        result = tally(watchers)
+        result["client_cpu"] = cpu
+        args.worker_out.write_text(json.dumps(result))
+
+    asyncio.run(main())
+    return 0
+
+
+def run_client_procs(ports: list[int], count: int, servers: list[subprocess.Popen[bytes]],
+                     args: argparse.Namespace, box: dict[str, Any], workdir: Path) -> dict[str, Any]:
+    """The clients spread over ``--client-procs`` processes (contiguous index ranges, each
+    spread over the server ports round robin)."""
+    n = args.client_procs
+    shares = [count // n + (1 if k < count % n else 0) for k in range(n)]
+    workers: list[tuple[subprocess.Popen[str], Path]] = []
+    offset = 0
+    try:
+        for k, share in enumerate(shares):
+            out = workdir / f"worker-{k}.json"
+            command = [sys.executable, __file__, "--client-worker", "--ports", ",".join(map(str, ports)),
+                       "--clients", str(share), "--index-offset", str(offset), "--worker-out", str(out),
+                       "--seconds", str(args.seconds), "--drain", str(args.drain), "--incident-rate",
+                       str(args.incident_rate), "--client-mode", args.client_mode, "--design", args.design,
+                       "--tick", str(args.tick), "--wire", args.wire] + (["--raw-clients"] if args.raw_clients else [])
+            workers.append((subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                             start_new_session=True), out))
+            offset += share
+        for w, _ in workers:
+            assert w.stdout is not None and w.stdout.readline().strip() == "ready"
+        box["load_before"] = os.getloadavg()
+        box["cpu0"] = [process_cpu_seconds(s.pid) for s in servers]
+        box["busy0"] = machine_busy_seconds()
+        box["t0"] = time.perf_counter()
+        for s in servers:
+            s.send_signal(signal.SIGUSR1)
+        for w, _ in workers:
+            assert w.stdin is not None
+            w.stdin.write("go\n")
+            w.stdin.flush()
+        for w, _ in workers:
+            assert w.stdout is not None and w.stdout.readline().strip() == "done"
+        box["wall"] = time.perf_counter() - box["t0"]
+        box["cpu1"] = [process_cpu_seconds(s.pid) for s in servers]
+        box["busy1"] = machine_busy_seconds()
+        box["load_after"] = os.getloadavg()
+        for w, _ in workers:
+            assert w.stdin is not None
+            w.stdin.write("stop\n")
+            w.stdin.flush()
+        for w, _ in workers:
+            w.wait(60)
+        parts = [json.loads(out.read_text()) for _, out in workers]
+    finally:
+        for w, _ in workers:
+            if w.poll() is None:
+                os.killpg(w.pid, signal.SIGKILL)
+                w.wait(10)
+    box["client_cpu"] = [p.pop("client_cpu") for p in parts]
+    total: dict[str, Any] = {}
+    for part in parts:
+        for key, value in part.items():
+            total[key] = total.get(key, [] if isinstance(value, list) else 0) + value
+    return total
 
 
 def run(args: argparse.Namespace, clients: int) -> dict[str, Any]:
     ports = [free_port() for _ in range(args.procs)]
     servers = []
+    workdir = Path(tempfile.mkdtemp(prefix="crisis-spike-"))
     try:
         for port in ports:
             command = [sys.executable, __file__, "--serve", "--design", args.design, "--port", str(port),
@@ -533,7 +675,10 @@ def run(args: argparse.Namespace, clients: int) -> dict[str, Any]:
         for port in ports:
             wait_port(port)
         box: dict[str, Any] = {}
-        watchers = asyncio.run(run_clients(ports, clients, servers, args, box))
+        if args.client_procs > 1:
+            got = run_client_procs(ports, clients, servers, args, box, workdir)
+        else:
+            got = asyncio.run(run_clients(ports, clients, servers, args, box))
     finally:
         for s in servers:
             if s.poll() is None:
@@ -543,27 +688,30 @@ def run(args: argparse.Namespace, clients: int) -> dict[str, Any]:
                 except subprocess.TimeoutExpired:
                     os.killpg(s.pid, signal.SIGKILL)
                     s.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
     expected = int(args.seconds * args.incident_rate)
-    latency = [x for w in watchers for x in w.latency]
-    lag = [x for w in watchers for x in w.position_lag]
-    lat = summary_ms(latency)
-    disconnects = sum(w.disconnects for w in watchers)
-    received = sum(len(w.arrivals) for w in watchers)
+    lat = summary_ms(got["latency"])
+    disconnects = got["disconnects"]
+    received = got["received"]
+    client_cpu = sum(box["client_cpu"])
+    server_cpu = [b - a for a, b in zip(box["cpu0"], box["cpu1"])]
     return {
         "design": args.design + (" lean" if args.lean else "") + ("" if args.wire == "today" else f" {args.wire}")
         + (" raw-clients" if args.raw_clients else ""), "tick": args.tick if "batch" in args.design
-        else None, "procs": args.procs, "clients": clients, "seconds": args.seconds,
+        else None, "procs": args.procs, "client_procs": args.client_procs, "client_mode": args.client_mode,
+        "clients": clients, "seconds": args.seconds,
         "incident_rate": args.incident_rate, "position_rate": args.position_rate,
-        "expected": expected * clients, "received": received, "out_of_order": sum(w.out_of_order for w in watchers),
-        "latency_ms": lat, "position_frames": sum(w.position_frames for w in watchers),
-        "position_frames_expected": int(args.seconds / (args.tick if "batch" in args.design
-                                                        else POSITIONS_TICK_TODAY)) * clients,
-        "position_lag_ms": summary_ms(lag), "disconnects": disconnects, "wall_s": box["wall"],
-        "server_cpu_s": [b - a for a, b in zip(box["cpu0"], box["cpu1"])],
-        "client_cpu_s": box["self1"] - box["self0"],
-        "other_cpu_s": (box["busy1"] - box["busy0"]) - (box["self1"] - box["self0"])
-        - sum(b - a for a, b in zip(box["cpu0"], box["cpu1"])), "load_before": box["load_before"],
-        "load_after": box["load_after"],
+        "expected": expected * clients, "received": received, "out_of_order": got["out_of_order"],
+        "latency_ms": lat, "position_frames": got["position_frames"],
+        "position_frames_expected": (int(args.seconds / (args.tick if "batch" in args.design
+                                                         else POSITIONS_TICK_TODAY)) * clients
+                                     if args.position_rate > 0 else 0),
+        "position_lag_ms": summary_ms(got["position_lag"]), "disconnects": disconnects, "wall_s": box["wall"],
+        "server_cpu_s": server_cpu, "client_cpu_s": client_cpu, "client_cpu_per_proc_s": box["client_cpu"],
+        "messages": got["messages"],
+        "client_us_per_message": 1e6 * client_cpu / got["messages"] if got["messages"] else float("nan"),
+        "other_cpu_s": (box["busy1"] - box["busy0"]) - client_cpu - sum(server_cpu),
+        "load_before": box["load_before"], "load_after": box["load_after"],
         "target_met": bool(received == expected * clients and lat.get("p99", 1e9) < TARGET_P99_MS
                            and disconnects == 0),
     }
@@ -573,20 +721,25 @@ def row(r: dict[str, Any]) -> str:
     lat, pos = r["latency_ms"], r["position_lag_ms"]
     wall = r["wall_s"]
     server = "+".join(f"{c:.1f}" for c in r["server_cpu_s"])
+    clients = "+".join(f"{c:.1f}" for c in r["client_cpu_per_proc_s"])
     name = r["design"] + ("" if r["tick"] is None else f" tick {r['tick'] * 1000:.0f} ms")
     name += "" if r["procs"] == 1 else f" x{r['procs']} procs"
-    return (f"| {name} "
-            f"| {r['clients']} | {r['received']:,} / {r['expected']:,} | {r['out_of_order']} "
+    name += "" if r["position_rate"] > 0 else " (incidents only)"
+    positions = (f"{r['position_frames']:,} / {r['position_frames_expected']:,} ({pos.get('p99', 0):.0f})"
+                 if r["position_rate"] > 0 else "-")
+    return (f"| {name} | {r['clients']} | {r['client_procs']} | {r['client_mode']} "
+            f"| {r['received']:,} / {r['expected']:,} | {r['out_of_order']} "
             f"| {lat.get('p50', 0):.0f} / **{lat.get('p99', 0):.0f}** / {lat.get('max', 0):.0f} "
-            f"| {r['position_frames']:,} / {r['position_frames_expected']:,} ({pos.get('p99', 0):.0f}) "
-            f"| {r['disconnects']} | {server} / {r['client_cpu_s']:.1f} in {wall:.0f} s "
+            f"| {positions} | {r['disconnects']} | {server} / {clients} in {wall:.0f} s "
+            f"| {r['client_us_per_message']:.0f} "
             f"| {r.get('other_cpu_s', float('nan')):.0f} | {r['load_before'][0]:.1f} -> {r['load_after'][0]:.1f} |")
 
 
-HEADER = ("| design | clients | incident deliveries received / expected | out of order "
+HEADER = ("| design | clients | client procs | client mode | incident deliveries received / expected | out of order "
           "| source->client p50 / p99 / max ms | positions frames received / due (send->client p99 ms) "
-          "| disconnects | CPU s server / clients (wall) | CPU s of other work | load 1 min before -> after |\n"
-          "|---|---|---|---|---|---|---|---|---|---|")
+          "| disconnects | CPU s server / clients (wall) | client CPU us per message "
+          "| CPU s of other work | load 1 min before -> after |\n"
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -609,9 +762,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--travellers", type=int, default=5000)
     parser.add_argument("--pyspy", type=Path, help="record py-spy raw profiles (server, clients) into this dir")
     parser.add_argument("--json", type=Path, help="append raw results (JSON lines) here")
+    parser.add_argument("--client-mode", default="decode", choices=("decode", "incidents"),
+                        help="decode: unpack every tick's positions (a browser); incidents: read only the incidents")
+    parser.add_argument("--client-procs", type=int, default=1, help="spread the clients over N processes")
+    parser.add_argument("--client-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--ports", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--index-offset", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         return serve(args)
+    if args.client_worker:
+        return client_worker(args)
     if args.pyspy:
         args.pyspy.mkdir(parents=True, exist_ok=True)
     rows = []
