@@ -693,7 +693,8 @@ class LiveClient:
         with self.lock:
             head = message["stream_id"]
             # What arrived live after the snapshot was taken stays (the script keeps the newest too).
-            kept = {i: v for i, v in self.incidents.items() if newer(v[0], head)}
+            # A "reset" one (the server changed: a failover) drops everything, as the page does.
+            kept = {} if message.get("reset") else {i: v for i, v in self.incidents.items() if newer(v[0], head)}
             self.incidents = {}
             for item in message["incidents"]:
                 self._apply(item)

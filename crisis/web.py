@@ -156,6 +156,7 @@ def create_app(
     # H1: the tail client (long read time-out for XREAD BLOCK); the heartbeat says whether storage answers
     gateway = Gateway(socketio, context.tail_redis, deps.log, settings.tick_seconds, feed_report, live.pseudonyms, live.recheck)
     gateway.storage = context.storage
+    gateway.primary_changed = live.resync_all  # issue 10: a failover replaces every client's picture
     gateway.follow(keys.AREAS_STREAM, areas_push.follower(context, gateway))
     gateway.on_tick(areas_push.OverdueWatch(context, gateway))
     people = PeopleLive(context, live.pseudonyms)  # who is affected, live: "affected" and "people" pushes

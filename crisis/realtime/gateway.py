@@ -61,6 +61,7 @@ VIEW_PREFIX = "view:"
 HEARTBEAT_SECONDS = 5.0
 STORAGE_RETRY_SECONDS = 0.5  # a tail thread whose Redis is down tries again this often (H1)
 STORAGE_WARN_EVERY_SECONDS = 30.0  # and says so in the log at most this often
+PRIMARY_CHECK_SECONDS = 1.0  # the tail asks which Redis server it reads (INFO run_id) this often
 
 FeedReport = Callable[[], dict[str, Any]]
 StreamFollower = Callable[[str, Any], None]  # (entry id, crisis.domain.events.Event)
@@ -206,6 +207,11 @@ class Gateway:
     # H1 (issue 10): whether Redis answers, carried by the heartbeat (set by crisis.web)
     storage: StorageHealth | None = None
     _storage_shown: dict[str, Any] | None = None
+    # Called (on the tail thread) when the tail finds another Redis server than before (a
+    # Sentinel failover, a restart): every client's picture is replaced (set by crisis.web).
+    primary_changed: Callable[[], object] | None = None
+    _primary: str | None = None
+    _primary_checked = float("-inf")
 
     def __init__(
         self,
@@ -274,6 +280,7 @@ class Gateway:
 
     def _tail(self, cursors: dict[str, str]) -> None:
         while not self._stop.is_set():
+            self.check_primary()
             answer = self._redis.xread(cursors, block=1000, count=500)
             for stream, entries in answer or []:
                 for entry_id, fields in entries:
@@ -288,6 +295,26 @@ class Gateway:
                             follower(entry_id, event)
                         except Exception:  # one follower's bug must not stop the tail
                             log.exception("stream follower failed on %s %s", stream, entry_id)
+
+    def check_primary(self, every: float = PRIMARY_CHECK_SECONDS) -> bool:
+        """Whether the server the tail reads has changed since the last look (at most one
+        INFO every ``every`` s); if so ``primary_changed`` is called. Issue 10: an entry the
+        old primary stored and this tail pushed at once may never have reached the replica
+        promoted in its place (its WAIT failed: a 503, retried, perhaps under a new id); a
+        resync from a stream id only adds, so the clients must get a whole new picture."""
+        now = time.monotonic()
+        if now - self._primary_checked < every:
+            return False
+        run_id = str(self._redis.info("server").get("run_id") or "")
+        self._primary_checked = now
+        changed = self._primary is not None and run_id != self._primary
+        if changed:
+            log.warning("the live tail reads another Redis server now (run_id %s, was %s): every client resyncs in full",
+                        run_id[:12], (self._primary or "")[:12])
+            if self.primary_changed is not None:
+                self.primary_changed()  # raises (Redis down): the next look calls it again
+        self._primary = run_id
+        return changed
 
     def push_incident(self, incident: dict[str, Any], event_type: str, stream_id: str) -> None:
         message = incident_message(incident, event_type, stream_id)

@@ -371,7 +371,24 @@ class LiveNamespace(Namespace):
                 manager.end_sync(sid, NAMESPACE, ack["stream_id"], ack["positions_id"])
             return ack
 
-    def _send_picture(self, sid: str, conn: Connection, last_id: str | None, positions_id: str | None) -> dict[str, Any]:
+    def resync_all(self) -> int:
+        """Replace every open socket's picture with a snapshot (``"reset": true``: drop all
+        of the old one). Called when the server behind the log changed (``Gateway.
+        primary_changed``): what a client holds may include entries the new primary never
+        had, which a replay from its stream id would never take away. How many were sent."""
+        self._snapshots.clear()  # computed on the old server
+        with self._conns_lock:
+            conns = list(self._conns.items())
+        sent = 0
+        for sid, conn in conns:
+            with conn.lock:
+                if not conn.closed:
+                    self._send_picture(sid, conn, None, None, reset=True)
+                    sent += 1
+        return sent
+
+    def _send_picture(self, sid: str, conn: Connection, last_id: str | None, positions_id: str | None,
+                      reset: bool = False) -> dict[str, Any]:
         """Send ``sid`` what it missed of its room's picture (all of it without ids)."""
         viewer, region = room_viewer(conn.room)
         head = self._log.last_id(keys.INCIDENT_STREAM)
@@ -391,7 +408,8 @@ class LiveNamespace(Namespace):
                 for i in self._incidents.all()
                 if access.in_scope(region, i.regions)
             ])
-            self._send("snapshot", {"incidents": incidents, "stream_id": head, "scope": conn.room}, sid)
+            snapshot = {"incidents": incidents, "stream_id": head, "scope": conn.room}
+            self._send("snapshot", {**snapshot, "reset": True} if reset else snapshot, sid)
 
         delta = self._positions_since(positions_id, region) if positions_id else None
         if delta is not None:
