@@ -68,12 +68,16 @@ def test_incident_posted_through_the_api_appears_on_the_map_without_reload(brows
     assert posted["id"] not in before
     assert page.evaluate("() => window.__sameDocument") is True
     assert "Airstrike near Tyre" in page.inner_text("#incident-list")
-    # The affected area is drawn as a layer of its severity; travellers arrived as float32.
-    area_features = page.evaluate(
-        "() => document.querySelector('#live-map .js-plotly-plot').layout.map.layers"
-        ".filter(l => l.source && l.source.features).map(l => l.source.features.length)"
+    # The affected area is drawn in an area layer (its MapLibre source holds the incident's
+    # feature: crisis_live.js sets a new area straight into the source); travellers arrived as float32.
+    page.wait_for_function(
+        """id => { const gd = document.querySelector('#live-map .js-plotly-plot');
+                   const map = gd._fullLayout.map._subplot.map;
+                   return map.getStyle().layers
+                     .filter(l => l.id.indexOf('plotly-layout-layer-') === 0 && l.type === 'fill')
+                     .some(l => map.querySourceFeatures(l.source).some(f => f.properties && f.properties.id === id)); }""",
+        arg=posted["id"], timeout=10_000,
     )
-    assert sum(area_features) >= 1
     page.wait_for_function("() => window.crisisLive.layer.stats.points >= 200", timeout=10_000)
     assert len(traveller_points(page)) >= 200
     assert "STALE" not in page.inner_text("#live-age")
