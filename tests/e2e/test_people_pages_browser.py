@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import requests
+from playwright.sync_api import Error as PlaywrightError
 
 from crisis.adapters.audit import AuditQuery
 from crisis.bootstrap import Context
@@ -32,6 +33,21 @@ CATEGORIES = ("international_staff", "national_staff", "visitor", "consultant")
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def tick(page: Any, grid: str, row_id: str, on: bool = True) -> None:
+    """Tick (or untick) a row's selection box. The grids are refreshed by the server after a
+    change (and by live pushes): a click that lands while the rows are re-drawn is lost, and
+    Playwright says so ("did not change its state"); it is tried again on the new row."""
+    box = page.locator(f"#{grid} .ag-row[row-id='{row_id}'] .ag-selection-checkbox input").first
+    for attempt in range(3):
+        try:
+            box.set_checked(on, timeout=5_000)
+            return
+        except PlaywrightError:
+            if attempt == 2:
+                raise
+            page.wait_for_timeout(300)
 
 
 def traveller(tid: str, name: str, station: dict[str, Any], n: int) -> dict[str, Any]:
@@ -124,7 +140,7 @@ def test_marking_a_person_safe_changes_the_count_on_another_page_without_reload(
     roll.evaluate("() => { window.__sameDocument = true; }")
 
     # The duty officer ticks Jonas Berg's row and marks him safe.
-    officer.locator("#people-grid .ag-row[row-id='LB1'] .ag-selection-checkbox input").first.check()
+    tick(officer, "people-grid", "LB1")
     officer.fill("#people-note", "phoned, at home")
     officer.click("#people-panel button:has-text('Mark safe')")
     officer.wait_for_selector("#people-message:has-text('1 marked safe')", timeout=20_000)
@@ -145,8 +161,8 @@ def test_marking_a_person_safe_changes_the_count_on_another_page_without_reload(
     assert roll.evaluate("() => window.__sameDocument") is True
 
     # Needs help: first and loud, on the page and in every page's header.
-    officer.locator("#people-grid .ag-row[row-id='LB3'] .ag-selection-checkbox input").first.check()
-    officer.locator("#people-grid .ag-row[row-id='LB1'] .ag-selection-checkbox input").first.uncheck()
+    tick(officer, "people-grid", "LB3")
+    tick(officer, "people-grid", "LB1", on=False)
     officer.click("#people-panel button:has-text('Needs help')")
     officer.wait_for_selector("#people-message:has-text('1 marked needs help')", timeout=20_000)
     watcher.wait_for_selector("#people-count-needs_help-box.loud", timeout=20_000)
@@ -322,21 +338,21 @@ def test_a_duty_officer_raises_an_area_confirms_the_relocation_and_tracks_progre
     officer.wait_for_selector("#area-message:has-text('Movement confirmed: to Amman by road')", timeout=20_000)
 
     for tid in ("LB0", "LB2"):
-        officer.locator(f"#movement-grid .ag-row[row-id='{tid}'] .ag-selection-checkbox input").first.check()
+        tick(officer, "movement-grid", tid)
     officer.click(".people-actions button:has-text('moving')")
     officer.wait_for_selector("#area-message:has-text('2 now moving')", timeout=20_000)
     # (the grid is refreshed after the change: untick once the refresh has landed, or it may undo the click)
     for tid in ("LB0", "LB2"):
         officer.wait_for_selector(f"#movement-grid .ag-row[row-id='{tid}'] .ag-cell[col-id='progress']:has-text('moving')", timeout=20_000)
     for tid in ("LB0", "LB2"):
-        officer.locator(f"#movement-grid .ag-row[row-id='{tid}'] .ag-selection-checkbox input").first.uncheck()
-    officer.locator("#movement-grid .ag-row[row-id='LB3'] .ag-selection-checkbox input").first.check()
+        tick(officer, "movement-grid", tid, on=False)
+    tick(officer, "movement-grid", "LB3")
     officer.click(".people-actions button:has-text('arrived')")
     officer.wait_for_selector("#area-message:has-text('1 now arrived')", timeout=20_000)
     officer.wait_for_selector("#movement-grid .ag-row[row-id='LB3'] .ag-cell[col-id='progress']:has-text('arrived')", timeout=20_000)
     # "stayed" needs a reason: refused without one, with the field named
-    officer.locator("#movement-grid .ag-row[row-id='LB3'] .ag-selection-checkbox input").first.uncheck()
-    officer.locator("#movement-grid .ag-row[row-id='LB4'] .ag-selection-checkbox input").first.check()
+    tick(officer, "movement-grid", "LB3", on=False)
+    tick(officer, "movement-grid", "LB4")
     officer.click(".people-actions button:has-text('stayed')")
     officer.wait_for_selector("#area-message .refused:has-text('reason')", timeout=20_000)
     # The movement's own roll-call: LB4, still to move, needs help.
