@@ -259,32 +259,29 @@ def check_access(url: str, sentinels: list[tuple[str, int]], service: str, auth:
     probe: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
     if url.startswith("redis://") and auth.tls:
         raise StorageError("REDIS_TLS=1 with a redis:// REDIS_URL: use rediss:// (TLS) in REDIS_URL, or unset REDIS_TLS")
-    for host, port in sentinels:
-        sentinel = redis.Redis(host=host, port=port, **probe, **auth.sentinel_options())
-        try:
-            sentinel.ping()
-        except (redis.AuthenticationError, redis.ResponseError) as exc:
-            raise StorageError(f"the Sentinel at {host}:{port} refused the credentials of REDIS_SENTINEL_USERNAME / "
-                               f"REDIS_SENTINEL_PASSWORD (set them to the Sentinels' own requirepass): {exc}") from None
-        except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-            if _tls_failure(exc) is not None:
-                raise StorageError(f"TLS with the Sentinel at {host}:{port} failed ({_tls_failure(exc)}): check "
-                                   "REDIS_TLS and REDIS_TLS_CA_CERTS") from None
-            continue  # down: another may answer
-        finally:
-            sentinel.close()
-    client = connect(url, sentinels, service, WaitPolicy(), auth=auth, **probe)
+    for host, port in sentinels:  # a Sentinel that does not answer: another may
+        _probe(redis.Redis(host=host, port=port, **probe, **auth.sentinel_options()),
+               refused=f"the Sentinel at {host}:{port} refused the credentials of REDIS_SENTINEL_USERNAME / "
+                       "REDIS_SENTINEL_PASSWORD (set them to the Sentinels' own requirepass)",
+               tls=f"TLS with the Sentinel at {host}:{port} failed", tls_hint="check REDIS_TLS and REDIS_TLS_CA_CERTS")
     where = "REDIS_USERNAME / REDIS_PASSWORD" if sentinels or not _url_has_credentials(url) else "REDIS_URL's credentials"
+    _probe(connect(url, sentinels, service, WaitPolicy(), auth=auth, **probe),
+           refused=f"Redis refused the credentials of {where} (the data nodes' requirepass or ACL user)",
+           tls="TLS with Redis failed",
+           tls_hint="check REDIS_TLS_CA_CERTS (the CA of the servers' certificates), REDIS_TLS and rediss:// in REDIS_URL")
+
+
+def _probe(client: redis.Redis, refused: str, tls: str, tls_hint: str) -> None:
+    """PING ``client`` once, then close it: a StorageError for refused credentials or a
+    failed TLS handshake (a server that answers); nothing when the server does not answer."""
     try:
         client.ping()
     except (redis.AuthenticationError, redis.ResponseError) as exc:
-        raise StorageError(f"Redis refused the credentials of {where} (the data nodes' requirepass or ACL user): "
-                           f"{exc}") from None
+        raise StorageError(f"{refused}: {exc}") from None
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-        refused = _tls_failure(exc)
-        if refused is not None:  # a server that answers, with a certificate we do not trust (or no TLS)
-            raise StorageError(f"TLS with Redis failed ({refused}): check REDIS_TLS_CA_CERTS (the CA of the "
-                               "servers' certificates), REDIS_TLS and rediss:// in REDIS_URL") from None
+        failure = _tls_failure(exc)
+        if failure is not None:  # a certificate we do not trust, or no TLS where TLS is asked
+            raise StorageError(f"{tls} ({failure}): {tls_hint}") from None
     finally:
         client.close()
 
