@@ -16,7 +16,7 @@ incidents (POST /api/v1/incidents) and ``--batches`` position batches of ``--bat
 positions (POST /api/v1/positions); the latency is request sent -> answer read (2xx
 required). ``--warmup`` requests of each kind are not counted.
 
-    .venv/bin/python benchmarks/ack_latency.py [--markdown /work/bench10/H2.md]
+    .venv/bin/python benchmarks/ack_latency.py [--markdown PATH]
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ second, and ``--kills`` times SIGKILLs the instance holding the most clients, wa
 its clients to come back, then restarts it. At the end every client's incidents are
 compared with the log.
 
-    .venv/bin/python benchmarks/scale_out.py --clients 50 --kills 3 [--markdown /work/bench10/H7.md]
+    .venv/bin/python benchmarks/scale_out.py --clients 50 --kills 3 [--markdown PATH]
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Soak: steady load through the balancer while processes are killed; then nothing may be lost.
 
-    .venv/bin/python benchmarks/soak.py --minutes 10 [--markdown] [--layout scale|single]
+    .venv/bin/python benchmarks/soak.py --minutes 10 [--markdown PATH] [--layout scale|single]
 
 ``--layout scale`` (the default) starts the multi-instance layout: a Redis primary, one
 replica and three Sentinels (benchmarks/layout_redis.py), ``--instances`` web instances
@@ -35,7 +35,7 @@ stream (by the id it was answered with) and in its projection; every feed quake 
 before the last feeds restart settles is an incident, once; every client's picture
 (incidents and positions) equals the server's (its REST answers); no consumer group has a
 pending entry left (within ``SETTLE_S``). It prints the table; ``--markdown`` writes
-/work/bench10/H8.md. The exit status is 1 when anything was lost or differs.
+PATH. The exit status is 1 when anything was lost or differs.
 """
 
 from __future__ import annotations
@@ -78,7 +78,6 @@ TAIL_S = 10.0  # with --max-faults: the load goes on at least this long after th
 CONNECT_TIMEOUT_S = 60.0
 INCIDENT_TYPES = ("armed_conflict", "civil_unrest", "crime", "earthquake", "flood", "wildfire", "accident")
 REGION_OF_OFFICERS = "africa"
-MARKDOWN_PATH = Path("/work/bench10/H8.md")
 STATUSES = ("safe", "needs_help", "unsure", "unreachable")
 
 
@@ -1245,7 +1244,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--blip-every", type=float, default=20.0,
                         help=f"s between deliberate client disconnections of {BLIP_OFFLINE_S:.0f} s (0: none)")
     parser.add_argument("--seed", type=int, default=10)
-    parser.add_argument("--markdown", action="store_true", help=f"write {MARKDOWN_PATH}")
+    parser.add_argument("--markdown", type=Path, default=None, metavar="PATH",
+                        help="also write the run as a BENCHMARKS.md section to PATH")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     return parser.parse_args(argv)
 
@@ -1258,9 +1258,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\nPROBLEMS:\n" + "\n".join(f"- {p}" for p in report.problems))
     if args.markdown:
         command = "benchmarks/soak.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        MARKDOWN_PATH.parent.mkdir(parents=True, exist_ok=True)
-        MARKDOWN_PATH.write_text(markdown(report, command))
-        log(f"wrote {MARKDOWN_PATH}")
+        args.markdown.parent.mkdir(parents=True, exist_ok=True)
+        args.markdown.write_text(markdown(report, command))
+        log(f"wrote {args.markdown}")
     return 0 if report.ok else 1
 
 
