@@ -5,9 +5,13 @@ directory, maps one handset to a traveller, then takes N CoT documents in two wa
 
 * direct: ``ingest_cot`` per document (what the listener did before issue 10);
 * inbox: ``InboxWorker.put`` per document (what the listener does now: one XADD), with the
-  consumer thread taking them in (XREADGROUP, ingest with steps applied once, XACK+XDEL).
+  consumer thread taking them in meanwhile (XREADGROUP, the intake with its writes held back,
+  then the writes and XACK+XDEL of the read batch in one transaction);
+* inbox backlog: N documents queued while no consumer runs (a burst, or the feeds process
+  restarted), then the consumer alone takes them in.
 
-Prints the listener's time per document (p50/p99) and the documents per second taken in.
+Prints the listener's time per document (p50/p99), the documents per second taken in, and
+the load average (1 min) before and after: the figures move with the machine's load.
 
     .venv/bin/python benchmarks/inbox_overhead.py [--documents 500] [--markdown PATH]
 """
@@ -48,12 +52,19 @@ def quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def drained(worker: InboxWorker) -> None:
+    """Return once every queued document was taken in and acknowledged (the inbox empty)."""
+    while worker.store.waiting():
+        time.sleep(0.01)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--documents", type=int, default=500)
     parser.add_argument("--markdown", type=Path, default=None)
     args = parser.parse_args()
     n = args.documents
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         context = bootstrap(Settings(data_dir=Path(tmp), secret_key="bench"))
         try:
@@ -76,19 +87,32 @@ def main() -> None:
                 t0 = time.perf_counter()
                 worker.put(COT, document(i), "bench", {"transport": "udp"})
                 queued.append(time.perf_counter() - t0)
-            while worker.store.waiting():
-                time.sleep(0.01)
+            drained(worker)
             inbox_rate = n / (time.perf_counter() - started)
             worker.stop()
+
+            backlog = InboxWorker(context, "bench-backlog")
+            backlog.store.ensure_group()
+            stored: list[float] = []
+            for i in range(n):
+                t0 = time.perf_counter()
+                backlog.put(COT, document(i), "bench", {"transport": "udp"})
+                stored.append(time.perf_counter() - t0)
+            started = time.perf_counter()
+            backlog.start()
+            drained(backlog)
+            backlog_rate = n / (time.perf_counter() - started)
+            backlog.stop()
         finally:
             context.close()
     load = os.getloadavg()[0]
     rows = [
         ("direct (`ingest_cot` in the listener thread)", direct, direct_rate),
         ("inbox (XADD in the listener thread; consumer takes it in)", queued, inbox_rate),
+        ("inbox backlog (N queued, then the consumer alone)", stored, backlog_rate),
     ]
-    lines = [f"CoT documents: {n}, one handset; embedded Redis, appendfsync always; load average {load:.1f} "
-             f"on {os.cpu_count()} cores", "",
+    lines = [f"CoT documents: {n}, one handset; embedded Redis, appendfsync always; load average (1 min) "
+             f"{load_before:.1f} before, {load:.1f} after, on {os.cpu_count()} cores", "",
              "| path | listener time per document p50 | p99 | documents taken in per second |",
              "|---|---|---|---|"]
     for name, times, rate in rows:

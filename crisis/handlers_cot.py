@@ -14,6 +14,11 @@ maps its ``uid`` to a traveller ->
   and dead-lettered; nothing stored;
 * an invalid event: reported in ``rejected`` (index, field, message) and dead-lettered
   alone; the others go on. An event is stored whole or not at all.
+
+Every write goes through a pipeline of ``context.redis``, ``context.feed_log`` or
+``deps.log``, and nothing written is read back: the feeds inbox relies on both to hold the
+writes of a document back and apply them with its acknowledgement (``crisis.feeds.inbox``;
+a write outside a pipeline is refused there).
 """
 
 from __future__ import annotations

@@ -13,7 +13,17 @@ XAUTOCLAIM once it has been idle ``CRISIS_INBOX_CLAIM_IDLE_MS`` (default 60 s) a
 in again. While a consumer works on an entry it keeps the entry fresh (XCLAIM to itself,
 JUSTID, every third of that time), so a slow but live consumer is never robbed.
 
-Taking an entry in twice has the effect of taking it in once:
+Taking an entry in twice has the effect of taking it in once. A CoT entry read for the
+first time (XREADGROUP ">": no consumer ever had it, so nothing of it was applied) is taken
+in with its writes held back: the positions, no-fix events, devices seen, counts and dead
+letters of every such entry of a read batch are applied in the one MULTI/EXEC that also
+acknowledges the batch (``InboxStore.done``). An entry is then either applied and
+acknowledged, or neither and still pending: a replay has nothing to skip, and a CoT
+document costs no step marks (issue 10: the marks' WATCH, HGET and fsync per step halved
+the CoT throughput, BENCHMARKS.md section 17). The CoT intake may do this because it never
+reads back what it writes (it reads only the device table). Every other entry (feed
+documents, whose intake reads its own writes; any entry delivered again) is taken in with
+steps:
 
 * incidents: the intake stores an item only when its source id is new or its facts
   changed (``crisis.feeds.intake._report``); an item stored before the kill is "unchanged"
@@ -55,6 +65,7 @@ import redis
 
 from crisis.adapters import keys
 from crisis.adapters.eventlog import Entry, group_entries, xadd_fields
+from crisis.adapters.redis_ha import is_write
 from crisis.adapters.storage_health import is_storage_error, tail_options
 from crisis.bootstrap import Context
 from crisis.config import Settings
@@ -71,6 +82,7 @@ SUBMIT_WAIT_S = 120.0  # a poller waits this long for its document's outcome (it
 _worker_numbers = itertools.count()
 
 Outcome = IntakeResult | CotResult | Exception
+Call = tuple[str, tuple[Any, ...], dict[str, Any]]  # a command queued on a pipeline: (method, args, kwargs)
 
 
 class _Paused(Exception):
@@ -140,15 +152,29 @@ class InboxStore:
         rows = self._redis.xpending_range(keys.FEED_INBOX, keys.FEED_INBOX_GROUP, min=entry_id, max=entry_id, count=1)
         return int(rows[0]["times_delivered"]) if rows else 0
 
-    def done(self, entry_ids: list[str]) -> None:
-        """Acknowledge and delete entries, and forget their step marks, in one transaction."""
+    def done(self, entry_ids: list[str], writes: dict[str, list[Call]] | None = None) -> dict[str, Exception]:
+        """Apply the held-back ``writes`` of entries (entry id -> commands), acknowledge and
+        delete ``entry_ids``, and forget their step marks, in one transaction. The entries
+        whose writes Redis refused (an error reply: the transaction still applies the rest):
+        entry id -> the error."""
         if not entry_ids:
-            return
+            return {}
+        held = [(entry_id, call) for entry_id, calls in (writes or {}).items() for call in calls]
         with self._redis.pipeline(transaction=True) as pipe:
+            for _, (name, args, kwargs) in held:
+                getattr(pipe, name)(*args, **kwargs)
             pipe.xack(keys.FEED_INBOX, keys.FEED_INBOX_GROUP, *entry_ids)
             pipe.xdel(keys.FEED_INBOX, *entry_ids)
             pipe.delete(*(keys.inbox_done(i) for i in entry_ids))
-            pipe.execute()
+            answers = pipe.execute(raise_on_error=False)
+        refused: dict[str, Exception] = {}
+        for (entry_id, _), answer in zip(held, answers):
+            if isinstance(answer, Exception):
+                refused.setdefault(entry_id, answer)
+        for answer in answers[len(held):]:
+            if isinstance(answer, Exception):  # the acknowledgement itself: as before, an error
+                raise answer
+        return refused
 
     def pending(self) -> int:
         """Entries delivered to a consumer and not acknowledged, in the whole group."""
@@ -169,8 +195,8 @@ class _QueuedPipeline:
     """Stands for a pipeline: records the commands queued on it; ``execute`` hands them to
     the step client, which applies them at most once."""
 
-    def __init__(self, apply: Callable[[list[tuple[str, tuple[Any, ...], dict[str, Any]]]], list[Any]]) -> None:
-        self._calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+    def __init__(self, apply: Callable[[list[Call]], list[Any]]) -> None:
+        self._calls: list[Call] = []
         self._apply = apply
 
     def __getattr__(self, name: str) -> Callable[..., _QueuedPipeline]:
@@ -207,7 +233,7 @@ class StepClient:
         step = f"{self._name}:{next(self._steps)}"
         return _QueuedPipeline(lambda calls: self._apply_once(step, calls))
 
-    def _apply_once(self, step: str, calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> list[Any]:
+    def _apply_once(self, step: str, calls: list[Call]) -> list[Any]:
         with self._client.pipeline(transaction=True) as pipe:
             while True:
                 try:
@@ -229,16 +255,56 @@ class StepClient:
                     continue
 
 
-def _on(adapter: Any, client: StepClient) -> Any:
+class HoldingClient:
+    """A client for one CoT entry read for the first time: its pipelines (every write of
+    the CoT intake is one) are not executed but held in ``writes``, to be applied with the
+    batch's acknowledgement (``InboxStore.done``); each answers "" per command, as a step
+    skipped on a replay does. Reads go straight to ``client``; a write outside a pipeline
+    is refused (it would be applied now, apart from the acknowledgement, and again on a
+    replay)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._client = client
+        self.writes: list[Call] = []
+
+    def __getattr__(self, name: str) -> Any:
+        if is_write(name):
+            raise TypeError(f"inbox: {name.upper()} outside a pipeline; the CoT intake must queue its writes")
+        return getattr(self._client, name)
+
+    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> _QueuedPipeline:
+        return _QueuedPipeline(self._hold)
+
+    def _hold(self, calls: list[Call]) -> list[Any]:
+        self.writes.extend(calls)
+        return [""] * len(calls)
+
+
+def _on(adapter: Any, client: StepClient | HoldingClient) -> Any:
     """The same adapter (FeedLog, EventLog: they keep their client in ``_redis``) over ``client``."""
     twin = copy.copy(adapter)
     twin._redis = client
     return twin
 
 
-def take_in(context: Context, item: InboxItem) -> IntakeResult | CotResult:
+def take_in(context: Context, item: InboxItem, held: list[Call] | None = None) -> IntakeResult | CotResult:
     """Run the intake on one inbox entry, its feed-log writes (and, for CoT, its position
-    events) as steps applied once. MessageRejected as the intake raises it."""
+    events) as steps applied once. MessageRejected as the intake raises it.
+
+    With ``held`` (a CoT entry read for the first time), the writes are not applied but
+    appended to ``held`` (also when the intake rejects the body: its dead letter), for the
+    caller to apply with the acknowledgement; nothing is appended when the intake fails."""
+    if item.kind == COT and held is not None:
+        holding = HoldingClient(context.redis)
+        cot_context = replace(context, redis=cast(redis.Redis, holding), feed_log=_on(context.feed_log, holding),
+                              deps=replace(context.deps, log=_on(context.deps.log, holding)))
+        try:
+            result = ingest_cot(cot_context, item.body, item.actor, item.origin)
+        except MessageRejected:
+            held.extend(holding.writes)
+            raise
+        held.extend(holding.writes)
+        return result
     feed_log = _on(context.feed_log, StepClient(context.redis, item.id, "feed-log"))
     if item.kind == COT:
         events = _on(context.deps.log, StepClient(context.redis, item.id, "log"))
@@ -357,9 +423,10 @@ class InboxWorker:
                         self._claimed.update(entry_id for entry_id, _ in entries)
                     starting = False
                 own_first = bool(entries)
-                if not entries:
-                    entries = self.store.read_new(self.consumer)
-                self.work(entries)
+                if entries:
+                    self.work(entries)
+                else:
+                    self.work(self.store.read_new(self.consumer), first_read=True)
                 failures = 0
             except _Paused:
                 return
@@ -387,15 +454,18 @@ class InboxWorker:
                         len(ids), ", ".join(ids[:10]))
         return claimed, more
 
-    def work(self, entries: list[Entry]) -> None:
+    def work(self, entries: list[Entry], first_read: bool = False) -> None:
         """Take in ``entries`` and acknowledge them (after the whole batch). A claimed entry
-        delivered more than ``max_deliveries`` times (Redis counts them) is dead-lettered."""
+        delivered more than ``max_deliveries`` times (Redis counts them) is dead-lettered.
+        ``first_read``: the entries come from XREADGROUP ">" (never delivered before), so
+        their CoT writes are held back and applied with the acknowledgement (module doc)."""
         if not entries:
             return
         ids = [entry_id for entry_id, _ in entries]
         with self._lock:
             self._in_flight = ids
         outcomes: dict[str, Outcome] = {}
+        held: dict[str, list[Call]] = {}
         for entry_id, fields in entries:
             if not fields:  # deleted from the stream before it was acknowledged: nothing to do
                 continue
@@ -405,9 +475,16 @@ class InboxWorker:
                 outcomes[entry_id] = self._give_up(item, f"delivered more than {self.max_deliveries} times; "
                                                          "its consumer stopped each time")
                 continue
-            outcomes[entry_id] = self._take_in(item)
+            writes: list[Call] | None = [] if first_read and item.kind == COT else None
+            outcomes[entry_id] = self._take_in(item, writes)
+            if writes:
+                held[entry_id] = writes
             self._pause("processed", item)
-        self.store.done(ids)
+        for entry_id, error in self.store.done(ids, held).items():
+            # Redis refused a held-back write when it ran (a key of another type): the
+            # entry's other writes are applied and it is acknowledged; keep it as a dead letter.
+            item = InboxItem.from_entry(entry_id, dict(entries)[entry_id])
+            outcomes[entry_id] = self._give_up(item, f"storing its writes failed: {type(error).__name__}: {error}")
         self.processed += len(outcomes)
         with self._lock:
             self._in_flight = []
@@ -417,12 +494,12 @@ class InboxWorker:
                 if waiting is not None and not waiting.done():
                     waiting.set_result(outcome)
 
-    def _take_in(self, item: InboxItem) -> Outcome:
+    def _take_in(self, item: InboxItem, held: list[Call] | None = None) -> Outcome:
         """The intake's outcome: its result, or the rejection. A storage error (Redis down,
         a write a replica did not confirm) propagates: the entry stays pending; a bug
-        dead-letters the entry."""
+        dead-letters the entry. ``held``: see ``take_in``."""
         try:
-            result = take_in(self.context, item)
+            result = take_in(self.context, item, held)
         except MessageRejected as exc:  # dead-lettered by the intake
             log.info("inbox %s (%s) rejected: %s", item.id, item.kind, exc)
             return exc
