@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 import requests
-from playwright.sync_api import Error as PlaywrightError
 
 from crisis.adapters.audit import AuditQuery
 from crisis.bootstrap import Context
@@ -36,18 +35,9 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def tick(page: Any, grid: str, row_id: str, on: bool = True) -> None:
-    """Tick (or untick) a row's selection box. The grids are refreshed by the server after a
-    change (and by live pushes): a click that lands while the rows are re-drawn is lost, and
-    Playwright says so ("did not change its state"); it is tried again on the new row."""
-    box = page.locator(f"#{grid} .ag-row[row-id='{row_id}'] .ag-selection-checkbox input").first
-    for attempt in range(3):
-        try:
-            box.set_checked(on, timeout=5_000)
-            return
-        except PlaywrightError:
-            if attempt == 2:
-                raise
-            page.wait_for_timeout(300)
+    """Tick (or untick) a row's selection box, once: a refresh of the grid must not undo it
+    (the server sends only the rows that changed: crisis/ui/row_changes.py)."""
+    page.locator(f"#{grid} .ag-row[row-id='{row_id}'] .ag-selection-checkbox input").first.set_checked(on, timeout=10_000)
 
 
 def traveller(tid: str, name: str, station: dict[str, Any], n: int) -> dict[str, Any]:
@@ -404,3 +394,86 @@ def test_a_duty_officer_raises_an_area_confirms_the_relocation_and_tracks_progre
     for page in (officer, wall, desk):
         assert page.errors == []
         page.context.close()
+
+
+def test_a_tick_in_the_movement_grid_survives_live_refreshes_and_is_what_the_next_action_acts_on(
+        context: Context, live_server: LiveServer, browser: Any) -> None:
+    """Issue 9: the grids are re-read on every live message. A refresh that changes nothing
+    leaves the grid alone (a replaced rowData re-drew it and undid a tick that landed then); a
+    refresh that changes rows updates only those, in the server's order."""
+    _setup(live_server)
+    officer_api = bearer(live_server.token("duty_officer"))
+    created = requests.post(live_server.url + "/api/v1/areas", headers=officer_api, timeout=30,
+                            json={"name": "South of Beirut", "phase": 3, "geometry": BEIRUT_AREA})
+    assert created.status_code == 201, created.text
+    area_id = created.json()["id"]
+    officer = open_page(browser, live_server, "/areas")
+    officer.locator(f"#areas-grid .ag-row[row-id='{area_id}'] .ag-cell[col-id='name']").click()
+    officer.wait_for_selector("#movement-grid .ag-row[row-id='LB4']", timeout=20_000)
+    assert {r["_id"] for r in grid_rows(officer, "movement-grid")} == {"LB0", "LB2", "LB3", "LB4"}
+
+    # Live messages arriving: the page re-reads its tables far more often than the live
+    # path's once a second, so that ticks land while refreshes do.
+    officer.evaluate("""() => {
+        window.__rowUpdates = 0;
+        dash_ag_grid.getApi('movement-grid').addEventListener('rowDataUpdated', () => { window.__rowUpdates += 1; });
+        window.__refreshes = 0;
+        window.__force = setInterval(() => {
+            window.__refreshes += 1;
+            window.dash_clientside.set_props('areas-live', {data: {forced: window.__refreshes}});
+        }, 150);
+    }""")
+    answered = {"n": 0}
+
+    def on_response(response: Any) -> None:
+        if "_dash-update-component" in response.url and "areas-live" in (response.request.post_data or ""):
+            answered["n"] += 1
+    officer.on("response", on_response)
+
+    def refreshed(times: int) -> None:
+        """Wait until the server has answered ``times`` more refreshes."""
+        target = answered["n"] + times
+        for _ in range(200):
+            if answered["n"] >= target:
+                return
+            officer.wait_for_timeout(100)
+        raise AssertionError(f"only {answered['n']} refreshes answered, wanted {target}")
+
+    refreshed(3)
+    for _ in range(6):  # every click must hold: set_checked fails when the box did not change
+        for tid in ("LB0", "LB2", "LB3"):
+            tick(officer, "movement-grid", tid)
+            tick(officer, "movement-grid", tid, on=False)
+    tick(officer, "movement-grid", "LB0")
+    tick(officer, "movement-grid", "LB3")
+    refreshed(5)
+    # nothing changed: the grid was never touched
+    assert officer.evaluate("() => window.__rowUpdates") == 0
+    selected = "() => dash_ag_grid.getApi('movement-grid').getSelectedRows().map(r => r.traveller_id).sort()"
+    assert officer.evaluate(selected) == ["LB0", "LB3"]
+    for tid, on in (("LB0", True), ("LB2", False), ("LB3", True), ("LB4", False)):
+        assert officer.locator(f"#movement-grid .ag-row[row-id='{tid}'] .ag-selection-checkbox input").first.is_checked() is on
+
+    # The next action acts on exactly the ticked rows (while the refreshes go on).
+    officer.click(".people-actions button:has-text('moving')")
+    officer.wait_for_selector("#area-message:has-text('2 now moving')", timeout=20_000)
+    answer = requests.get(f"{live_server.url}/api/v1/areas/{area_id}", headers=officer_api, timeout=30).json()
+    assert {p["traveller_id"]: p["progress"] for p in answer["movement"]["people"]} == {
+        "LB0": "moving", "LB2": "to_move", "LB3": "moving", "LB4": "to_move"}
+    officer.wait_for_selector("#movement-grid .ag-row[row-id='LB3'] .ag-cell[col-id='progress']:has-text('moving')", timeout=20_000)
+
+    # A check-in changes one row: only that row is sent, it moves to the top (needs help
+    # first, as the server orders them), and the ticks stay.
+    updates = officer.evaluate("() => window.__rowUpdates")
+    put = requests.put(f"{live_server.url}/api/v1/areas/{area_id}/people/LB4/status", headers=officer_api, timeout=30,
+                       json={"status": "needs_help"})
+    assert put.status_code == 200, put.text
+    officer.wait_for_function(
+        "() => { const r = document.querySelector('#movement-grid .ag-center-cols-container .ag-row[row-index=\"0\"]');"
+        " return r && r.getAttribute('row-id') === 'LB4' && r.classList.contains('people-row-needs-help'); }", timeout=20_000)
+    refreshed(3)
+    assert officer.evaluate("() => window.__rowUpdates") > updates
+    assert officer.evaluate(selected) == ["LB0", "LB3"]
+    officer.evaluate("() => clearInterval(window.__force)")
+    assert officer.errors == []
+    officer.context.close()

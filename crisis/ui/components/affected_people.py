@@ -23,6 +23,7 @@ from dash import dcc, html
 
 from crisis.domain.accountability import SEVERITY_ORDER, STATUSES
 from crisis.ui import ids
+from crisis.ui.row_changes import RANK_COLUMN, ranked
 
 STATUS_LABELS = {
     "needs_help": "NEEDS HELP", "unreachable": "unreachable", "unsure": "unsure",
@@ -66,7 +67,7 @@ def columns(sees_names: bool) -> list[dict[str, Any]]:
     ]
     if sees_names:
         cols.append({"field": "status_by", "headerName": "By", "width": 120})
-    return cols
+    return [*cols, RANK_COLUMN]  # the order people_rows chose, kept by a live update (crisis.ui.row_changes)
 
 
 def _when(iso: str | None) -> str:
@@ -84,7 +85,7 @@ def people_rows(people: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         row["_order"] = order
         rows.append(row)
     rows.sort(key=lambda r: (_RANK.get(r["status"], len(_RANK)), r["_order"]))
-    return rows
+    return ranked(rows)
 
 
 def count_class(status: str, n: int) -> str:

@@ -5,7 +5,8 @@ a regional desk only its region; a wall display the counts, never the names). Du
 officers and administrators change an area's phase, confirm its movement (safe haven,
 mode, expected arrival) and set each listed person's progress, through the same
 handlers as the API (``crisis.ui.people_commands``). The tables are re-read when the
-live "areas"/"movement" messages say something changed (assets/crisis_people.js).
+live "areas"/"movement" messages say something changed (assets/crisis_people.js); the
+grids get only the rows that changed (``crisis.ui.row_changes``), so a tick survives.
 """
 
 from __future__ import annotations
@@ -38,14 +39,15 @@ from crisis.ui.people_commands import (
     set_area_progress,
     set_people_status,
 )
+from crisis.ui.row_changes import RANK_COLUMN, ranked, row_changes
 from crisis.views_areas import areas_view, country_shapes
 
 MOVEMENT_DOWNLOADS = "movement-downloads"
 LOUD_AREA = "params.data.needs_help > 0 || params.data.overdue > 0"
 
 AREA_COLUMNS = [
-    {"field": "needs_help", "headerName": "Need help", "width": 110, "sort": "desc", "type": "rightAligned",
-     "cellClassRules": {"needs-help-cell": "params.value > 0"}},
+    {"field": "needs_help", "headerName": "Need help", "width": 110, "sort": "desc", "sortIndex": 0,
+     "type": "rightAligned", "cellClassRules": {"needs-help-cell": "params.value > 0"}},
     {"field": "name", "headerName": "Area", "flex": 2, "minWidth": 170},
     {"field": "phase_label", "headerName": "Phase", "width": 190, "cellClassRules": {f"phase-{n}": f"params.data.phase == {n}" for n in PHASES}},
     {"field": "region", "headerName": "Region", "width": 150},
@@ -60,6 +62,7 @@ AREA_COLUMNS = [
      # a movement nobody is on says so, not "0.0 %" or "100 %"; an area without a movement is blank
      "valueFormatter": {"function": "params.value == null ? (params.data && params.data.accounted_note) || '' : "
                                     "Number(params.value).toFixed(1) + ' %'"}},
+    RANK_COLUMN,
 ]
 
 
@@ -77,12 +80,12 @@ def movement_columns(sees_names: bool) -> list[dict[str, Any]]:
         cols += [{"field": "name", "headerName": "Name", "flex": 2, "minWidth": 150},
                  {"field": "agency", "headerName": "Agency", "width": 100}]
     cols += [{"field": "category", "headerName": "Category", "width": 150},
-             {"field": "reason", "headerName": "Reason (stayed)", "flex": 1, "minWidth": 140}]
+             {"field": "reason", "headerName": "Reason (stayed)", "flex": 1, "minWidth": 140}, RANK_COLUMN]
     return cols
 
 
 def area_rows(areas: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per area: its phase and its movement's counts (needs help and overdue first)."""
+    """One row per area: its phase and its movement's counts (needs help and overdue first), ranked."""
     rows = []
     for area in areas:
         movement = area.get("movement") or {}
@@ -97,7 +100,7 @@ def area_rows(areas: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "accounted_note": "nobody" if movement and not tally.get("total") else "",  # fits the 115 px column
         })
     rows.sort(key=lambda r: (-r["needs_help"], -r["overdue"], -r["phase"], str(r["name"])))
-    return rows
+    return ranked(rows)
 
 
 def movement_rows(area: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -106,7 +109,7 @@ def movement_rows(area: dict[str, Any] | None) -> list[dict[str, Any]]:
     rank = {"needs_help": 0}
     rows.sort(key=lambda r: (rank.get(r.get("status", ""), 1), not r.get("overdue"), PROGRESS.index(r["progress"])
                              if r.get("progress") in PROGRESS else 9))
-    return rows
+    return ranked(rows)
 
 
 def _when(iso: str | None) -> str:
@@ -261,18 +264,23 @@ def select_area(cell: dict[str, Any] | None) -> Any:
 
 
 @dash.callback(
-    Output(ids.AREAS_GRID, "rowData"),
+    Output(ids.AREAS_GRID, "rowTransaction"),
     Output(ids.AREAS_DETAIL, "children"),
-    Output(ids.MOVEMENT_GRID, "rowData"),
+    Output(ids.MOVEMENT_GRID, "rowTransaction"),
     Output(ids.AREAS_MAP, "figure"),
     Input(ids.AREAS_LIVE, "data"),
     Input(ids.AREAS_SELECTED, "data"),
     Input(ids.AREAS_FILTER_REGION, "value"),
+    State(ids.AREAS_GRID, "rowData"),
+    State(ids.MOVEMENT_GRID, "rowData"),
     prevent_initial_call=True,
 )
-def refresh_areas(_live: Any, area_id: str | None, region: str | None) -> Any:
+def refresh_areas(_live: Any, area_id: str | None, region: str | None, areas_shown: list[dict[str, Any]] | None,
+                  movement_shown: list[dict[str, Any]] | None) -> Any:
+    """Re-read the areas; the grids get only what changed (crisis.ui.row_changes), so a tick survives."""
     areas, area = _selected(area_id, region)
-    return area_rows(areas), area_facts(area), movement_rows(area), _map(areas)
+    return (row_changes(areas_shown, area_rows(areas), "id") or no_update, area_facts(area),
+            row_changes(movement_shown, movement_rows(area), "traveller_id") or no_update, _map(areas))
 
 
 @dash.callback(Output(MOVEMENT_DOWNLOADS, "children"), Input(ids.AREAS_SELECTED, "data"))

@@ -45,6 +45,7 @@ from crisis.ui.components.incident_detail import (
     incident_detail,
 )
 from crisis.ui.people_commands import incident_burndown, set_people_status
+from crisis.ui.row_changes import row_changes
 from crisis.views import affected_people
 from crisis.views import incident_detail as detail_view
 
@@ -155,51 +156,54 @@ def save_owner_and_note(clicks: int | None, incident_id: str, owner: str | None,
     return _rerender(incident_id, message)
 
 
-def _people_parts(incident_id: str) -> tuple[Any, Any, Any]:
-    """The people table's rows, the counts bar and the burn-down, as the caller may see them now."""
+def _people_parts(incident_id: str, shown: list[dict[str, Any]] | None) -> tuple[Any, Any, Any]:
+    """The people table's changes from the rows it ``shown`` (crisis.ui.row_changes: a tick survives),
+    the counts bar and the burn-down, as the caller may see them now."""
     context = current_app.extensions["crisis"]
     affected = affected_people(context, g.principal, incident_id)
     if affected is None:
-        return [], [], burndown_figure(None)
+        return row_changes(shown, [], "row_id") or no_update, [], burndown_figure(None)
     counts = count_badges(affected.get("counts") or {}, float(affected.get("accounted_pct") or 0.0))
-    return (people_rows(affected.get("people") or []), counts.children,
+    return (row_changes(shown, people_rows(affected.get("people") or []), "row_id") or no_update, counts.children,
             burndown_figure(incident_burndown(context, g.principal, incident_id)))
 
 
 @dash.callback(
-    Output(ids.PEOPLE_GRID, "rowData"),
+    Output(ids.PEOPLE_GRID, "rowTransaction"),
     Output(ids.PEOPLE_COUNTS, "children"),
     Output(ids.PEOPLE_BURNDOWN, "figure"),
     Input(ids.PEOPLE_LIVE, "data"),
     State(ids.PEOPLE_INCIDENT, "data"),
+    State(ids.PEOPLE_GRID, "rowData"),
     prevent_initial_call=True,
 )
-def refresh_people(live: dict[str, Any] | None, incident_id: str | None) -> Any:
+def refresh_people(live: dict[str, Any] | None, incident_id: str | None, shown: list[dict[str, Any]] | None) -> Any:
     if not live or not incident_id or live.get("incident") != incident_id:
         return no_update, no_update, no_update
-    return _people_parts(incident_id)
+    return _people_parts(incident_id, shown)
 
 
 @dash.callback(
     Output(ids.PEOPLE_MESSAGE, "children"),
-    Output(ids.PEOPLE_GRID, "rowData", allow_duplicate=True),
+    Output(ids.PEOPLE_GRID, "rowTransaction", allow_duplicate=True),
     Output(ids.PEOPLE_COUNTS, "children", allow_duplicate=True),
     Output(ids.PEOPLE_BURNDOWN, "figure", allow_duplicate=True),
     Input({"type": "people-status", "to": ALL}, "n_clicks"),
     State(ids.PEOPLE_GRID, "selectedRows"),
     State(ids.PEOPLE_INCIDENT, "data"),
     State(ids.PEOPLE_NOTE, "value"),
+    State(ids.PEOPLE_GRID, "rowData"),
     prevent_initial_call=True,
 )
 def set_status(clicks: list[int | None], selected: list[dict[str, Any]] | None, incident_id: str | None,
-               note: str | None) -> Any:
+               note: str | None, shown: list[dict[str, Any]] | None) -> Any:
     trigger = dash_ctx.triggered_id
     if not trigger or not any(clicks) or not incident_id:
         return no_update, no_update, no_update, no_update
     chosen = [str(row["traveller_id"]) for row in selected or [] if row.get("traveller_id")]
     message = set_people_status(current_app.extensions["crisis"], g.principal, incident_scope(incident_id), chosen,
                                 str(trigger["to"]), note)
-    return (outcome(message), *_people_parts(incident_id))
+    return (outcome(message), *_people_parts(incident_id, shown))
 
 
 @dash.callback(

@@ -4,7 +4,8 @@ The figures are the read model of GET /api/v1/accountability
 (``crisis.views.accountability_summary``): cut to the caller's region for a regional
 desk, counts only (no names anywhere on this page). Those with people needing help come
 first and loud. The tables are re-read (at most once a second) when a live "affected",
-"people" or "areas" message arrives (assets/crisis_people.js).
+"people" or "areas" message arrives (assets/crisis_people.js); each gets only the rows that
+changed (``crisis.ui.row_changes``).
 
 This module also gives the header's "needs help" badge its first figure on every page
 (``needs_help_seed``); the live "affected" messages keep it current after that.
@@ -16,13 +17,14 @@ from typing import Any
 
 import dash
 import dash_ag_grid as dag
-from dash import ClientsideFunction, Input, Output, dcc, html
+from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 from flask import current_app, g
 
 from crisis.domain.regions import REGIONS
 from crisis.ui import ids
 from crisis.ui.components.affected_people import NOBODY_AFFECTED, accounted_for
 from crisis.ui.people_commands import needs_help_by_incident
+from crisis.ui.row_changes import RANK_COLUMN, ranked, row_changes
 from crisis.views import accountability_summary
 
 LOUD = "params.data.needs_help > 0"
@@ -43,13 +45,14 @@ def _count_columns() -> list[dict[str, Any]]:
 
 
 NEEDS_HELP_COLUMN = {"field": "needs_help", "headerName": "NEED HELP", "width": 130, "type": "rightAligned", "sort": "desc",
-                     "cellClassRules": {"needs-help-cell": "params.value > 0"}}
+                     "sortIndex": 0, "cellClassRules": {"needs-help-cell": "params.value > 0"}}
 
 INCIDENT_COLUMNS = [NEEDS_HELP_COLUMN, {"field": "link", "headerName": "Incident", "flex": 2, "minWidth": 220, "cellRenderer": "markdown"},
-                    {"field": "region_label", "headerName": "Region", "width": 170}, *_count_columns()]
+                    {"field": "region_label", "headerName": "Region", "width": 170}, *_count_columns(), RANK_COLUMN]
 AREA_COLUMNS = [NEEDS_HELP_COLUMN, {"field": "name", "headerName": "Area (open movement)", "flex": 2, "minWidth": 200},
-                {"field": "region_label", "headerName": "Region", "width": 170}, *_count_columns()]
-REGION_COLUMNS = [NEEDS_HELP_COLUMN, {"field": "region_label", "headerName": "Region", "flex": 2, "minWidth": 200}, *_count_columns()]
+                {"field": "region_label", "headerName": "Region", "width": 170}, *_count_columns(), RANK_COLUMN]
+REGION_COLUMNS = [NEEDS_HELP_COLUMN, {"field": "region_label", "headerName": "Region", "flex": 2, "minWidth": 200}, *_count_columns(),
+                  RANK_COLUMN]
 
 
 def _row(item: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -58,10 +61,10 @@ def _row(item: dict[str, Any], **extra: Any) -> dict[str, Any]:
 
 
 def tables(summary: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], str]:
-    """The three tables' rows (needs help first, as the read model orders them) and the totals line."""
-    incidents = [_row(i, id=i["incident"], link=f"[{i['title']}](/incident/{i['incident']})") for i in summary["incidents"]]
-    areas = [_row(a, id=a["area"], name=a.get("name") or a["area"]) for a in summary["areas"]]
-    regions = [_row(r, id=r["region"]) for r in summary["regions"]]
+    """The three tables' rows (needs help first, as the read model orders them: ranked) and the totals line."""
+    incidents = ranked(_row(i, id=i["incident"], link=f"[{i['title']}](/incident/{i['incident']})") for i in summary["incidents"])
+    areas = ranked(_row(a, id=a["area"], name=a.get("name") or a["area"]) for a in summary["areas"])
+    regions = ranked(_row(r, id=r["region"]) for r in summary["regions"])
     help_total = sum(r["needs_help"] for r in regions)
     people = sum(r["total"] for r in regions)
     accounted = sum(r["safe"] + r["needs_help"] + r["unsure"] for r in regions)
@@ -105,17 +108,22 @@ dash.register_page(__name__, path="/people", name="People", title="People - Cris
 
 
 @dash.callback(
-    Output(ids.ROLL_INCIDENTS, "rowData"),
-    Output(ids.ROLL_AREAS, "rowData"),
-    Output(ids.ROLL_REGIONS, "rowData"),
+    Output(ids.ROLL_INCIDENTS, "rowTransaction"),
+    Output(ids.ROLL_AREAS, "rowTransaction"),
+    Output(ids.ROLL_REGIONS, "rowTransaction"),
     Output(ids.ROLL_TOTALS, "children"),
     Output(ids.ROLL_TOTALS, "className"),
     Input(ids.ROLL_LIVE, "data"),
+    State(ids.ROLL_INCIDENTS, "rowData"),
+    State(ids.ROLL_AREAS, "rowData"),
+    State(ids.ROLL_REGIONS, "rowData"),
     prevent_initial_call=True,
 )
-def refresh_roll(_live: Any) -> Any:
+def refresh_roll(_live: Any, *shown: list[dict[str, Any]] | None) -> Any:
+    """Re-read the roll-call; each table gets only the rows that changed (crisis.ui.row_changes)."""
     incidents, areas, regions, totals = tables(accountability_summary(current_app.extensions["crisis"], g.principal))
-    return incidents, areas, regions, totals, "roll-totals" + (" loud" if any(r["needs_help"] for r in regions) else "")
+    changes = [row_changes(before, now, "id") or no_update for before, now in zip(shown, (incidents, areas, regions), strict=True)]
+    return *changes, totals, "roll-totals" + (" loud" if any(r["needs_help"] for r in regions) else "")
 
 
 @dash.callback(
