@@ -15,11 +15,18 @@ one Chromium (Debian's /usr/bin/chromium, the browser tests' flags, software Web
 Every incident is placed in the desk's region (land between Jordan, Iraq and Saudi
 Arabia), so each page must draw each one.
 
-- **load**: ``--loads`` times, the three pages are navigated at once; for each, the time
-  from its navigation start to the first moment its map shows the data: every seeded
-  incident drawn (a rendered MapLibre feature of the incident trace under its position, or
-  on a wall its marker element ``[data-incident-ids]``) and the travellers layer rendered
-  (when there are travellers);
+- **load**: ``--loads`` times, the three pages are navigated at once; for each, two times
+  from its navigation start:
+
+  - **picture**: the map's picture with the data painted (crisis/ui/map_preview.py: an
+    ``<img>`` in the page's first HTML; its Element Timing ``renderTime``, the frame in which
+    the browser painted it, as assets/crisis_preview.js records it). That the picture holds
+    the data is checked once per page after the loads (its ``data-incidents``: every seeded
+    incident);
+  - **interactive**: the first moment the interactive map shows the data: every seeded
+    incident drawn (a rendered MapLibre feature of the incident trace under its position, or
+    on a wall its marker element ``[data-incident-ids]``) and the travellers layer rendered
+    (when there are travellers);
 - **incident**: ``--incidents`` incidents are POSTed ``--gap`` apart (random 1-2 s by
   default); on each page the moment its marker is first drawn (on a map page, the first
   MapLibre ``render`` in which it is there; on the wall, the moment its marker element is
@@ -33,6 +40,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -87,6 +95,15 @@ DRAWN_JS = """([want, travellers]) => {
   }
   return performance.now();
 }"""
+
+# When the map's picture was painted (performance.now() time), null if it never was.
+PICTURE_JS = """() => { const p = window.crisisPreview;
+  const got = performance.getEntriesByType('resource').filter(r => r.name.indexOf('/_crisis/map-preview.svg') >= 0)[0];
+  const dash = performance.getEntriesByType('resource').filter(r => r.name.indexOf('dash_renderer') >= 0)[0];
+  return p ? {painted: p.paintedAt !== null ? p.paintedAt : p.decodedAt, removed: p.removed, replaced: p.replacedAt,
+              requested: got ? got.requestStart : null, received: got ? got.responseEnd : null,
+              renderer: dash ? dash.responseEnd : null}
+           : null; }"""
 
 # Stamps, in the page, when each wanted incident's marker is first drawn.
 PROBE_JS = """() => {
@@ -205,6 +222,11 @@ def _measure(chromium: Any, server: Server, session: requests.Session, rng: rand
         pages[name] = page
     # Page load -> map drawn with data, the three navigated at once.
     load_ms: dict[str, list[float]] = {name: [] for name in views}
+    picture_ms: dict[str, list[float]] = {name: [] for name in views}
+    unpainted: dict[str, int] = {name: 0 for name in views}
+    steps: dict[str, list[dict[str, Any]]] = {name: [] for name in views}
+    replaced_ms: dict[str, list[float]] = {name: [] for name in views}  # the picture removed, the map shown
+    not_replaced: dict[str, int] = {name: 0 for name in views}  # the picture's request, answer, paint
     # One in ten travellers is in the desk's region: every page has some to draw.
     need_travellers = {name: travellers for name in views}
     for round_ in range(loads + 1):  # the first round warms the caches and is not counted
@@ -215,7 +237,31 @@ def _measure(chromium: Any, server: Server, session: requests.Session, rng: rand
                                             polling=50)
             if round_ > 0:
                 load_ms[name].append(float(handle.json_value()))
-        log(f"[workspaces] load round {round_}: " + ", ".join(f"{n} {v[-1]:.0f} ms" for n, v in load_ms.items() if v))
+                try:  # the picture must go once the map is drawn (assets/crisis_preview.js): give it 10 s
+                    page.wait_for_function("() => !window.crisisPreview || window.crisisPreview.removed !== null",
+                                           timeout=10_000, polling=50)
+                except Exception:  # noqa: BLE001 (Playwright's TimeoutError: counted below as not replaced)
+                    pass
+                shown = page.evaluate(PICTURE_JS)
+                if shown and shown["replaced"] is not None:
+                    replaced_ms[name].append(float(shown["replaced"]))
+                else:
+                    not_replaced[name] += 1
+                if shown and shown["painted"] is not None:
+                    picture_ms[name].append(float(shown["painted"]))
+                    steps[name].append({k: round(v) if isinstance(v, float) else v for k, v in shown.items()})
+                else:
+                    unpainted[name] += 1
+        log(f"[workspaces] load round {round_}: " + ", ".join(
+            f"{n} picture {picture_ms[n][-1] if picture_ms[n] else float('nan'):.0f} / map {v[-1]:.0f} ms"
+            for n, v in load_ms.items() if v))
+    # The picture holds the data: every seeded incident (all in every page's view and scope).
+    pictured: dict[str, int | None] = {}
+    for name, page in pages.items():
+        svg = page.evaluate("() => fetch('/_crisis/map-preview.svg?page=' + "
+                            "(document.getElementById('wall-root') ? 'wall' : 'live')).then(r => r.ok ? r.text() : '')")
+        found = re.search(r'data-incidents="(\d+)"', svg)
+        pictured[name] = int(found.group(1)) if found else None
     # Incident POST -> marker drawn on each page.
     for page in pages.values():
         page.wait_for_timeout(1000)
@@ -244,7 +290,14 @@ def _measure(chromium: Any, server: Server, session: requests.Session, rng: rand
     for name in views:
         lat = sorted(latency_s[name])
         loaded = sorted(load_ms[name])
+        painted = sorted(picture_ms[name])
         per_page[name] = {
+            "picture_ms": summary_ms([v / 1000.0 for v in painted]) if painted else {},
+            "picture_p95_ms": percentile(painted, 95) if painted else float("nan"),
+            "picture_unpainted": unpainted[name],
+            "picture_incidents": pictured[name],
+            "replaced_ms": summary_ms([v / 1000.0 for v in sorted(replaced_ms[name])]) if replaced_ms[name] else {},
+            "not_replaced": not_replaced[name],
             "path": views[name][1],
             "load_ms": summary_ms([v / 1000.0 for v in loaded]) if loaded else {},
             "load_p95_ms": percentile(loaded, 95) if loaded else float("nan"),
@@ -255,10 +308,16 @@ def _measure(chromium: Any, server: Server, session: requests.Session, rng: rand
             "errors": errors[name][:3],
             "_raw_latency_s": lat,
             "_raw_load_ms": loaded,
+            "_raw_picture_ms": painted,
+            "_picture_steps": steps[name],
         }
-    met = all(p["missing"] == 0 and p["latency_p95_ms"] < TARGET_P95_MS and p["load_p95_ms"] < TARGET_P95_MS
-              for p in per_page.values())
-    return {"pages": per_page, "incidents": incidents, "loads": loads, "wall_path": wall_path, "target_met": met}
+    # The load target: the first map with the data on the screen, i.e. the picture (holding
+    # every seeded incident, painted on every load); the interactive map's time is reported beside it.
+    met = all(p["missing"] == 0 and p["latency_p95_ms"] < TARGET_P95_MS and p["picture_p95_ms"] < TARGET_P95_MS
+              and p["picture_unpainted"] == 0 and p["picture_incidents"] == len(seeded) for p in per_page.values())
+    interactive_met = all(p["load_p95_ms"] < TARGET_P95_MS for p in per_page.values())
+    return {"pages": per_page, "incidents": incidents, "loads": loads, "wall_path": wall_path, "target_met": met,
+            "interactive_met": interactive_met, "seeded": len(seeded)}
 
 
 def format_result(r: dict[str, Any]) -> str:
@@ -268,15 +327,24 @@ def format_result(r: dict[str, Any]) -> str:
         f"once; wall page `{r['wall_path']}` 1920x1080, the others 1600x900; load average at the end "
         f"{r['load_average']}.",
         "",
-        "| page | load -> map drawn with data, p50 / p95 (max) | incident POST -> marker drawn, p50 / p95 (max) | drawn | errors |",
-        "|---|---|---|---|---|",
+        "| page | load -> first map with data (picture), p50 / p95 (max) | load -> interactive map drawn with data, "
+        "p50 / p95 (max) | incidents in the picture | incident POST -> marker drawn, p50 / p95 (max) | drawn | errors |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, p in r["pages"].items():
-        load, lat = p["load_ms"], p["latency_ms"]
+        load, lat, pic = p["load_ms"], p["latency_ms"], p["picture_ms"]
+        pic_text = f"{pic['p50']:.0f} / {p['picture_p95_ms']:.0f} ms ({pic['max']:.0f})" if pic else "-"
+        if p["picture_unpainted"]:
+            pic_text += f", not painted in {p['picture_unpainted']} loads"
         load_text = f"{load['p50']:.0f} / {p['load_p95_ms']:.0f} ms ({load['max']:.0f})" if load else "-"
         lat_text = f"{lat['p50']:.0f} / {p['latency_p95_ms']:.0f} ms ({lat['max']:.0f})" if lat else "-"
-        lines.append(f"| {name} (`{p['path']}`) | {load_text} | {lat_text} | {p['drawn']} of {p['drawn'] + p['missing']} "
-                     f"| {len(p['errors'])} |")
+        lines.append(f"| {name} (`{p['path']}`) | {pic_text} | {load_text} | {p['picture_incidents']} of {r['seeded']} "
+                     f"| {lat_text} | {p['drawn']} of {p['drawn'] + p['missing']} | {len(p['errors'])} |")
+    lines.append("")
+    lines.append("The picture replaced by the interactive map (removed, ms from navigation start), p50 / max: " + "; ".join(
+        f"{name} " + (f"{p['replaced_ms']['p50']:.0f} / {p['replaced_ms']['max']:.0f}" if p["replaced_ms"] else "-")
+        + (f", still shown 10 s after the map was drawn in {p['not_replaced']} loads" if p["not_replaced"] else "")
+        for name, p in r["pages"].items()) + ".")
     return "\n".join(lines)
 
 
@@ -293,7 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     result = run(args.travellers, args.incidents, args.seed_incidents, args.loads, args.moving, seed=args.seed)
     print(format_result(result))
     verdict = "MET" if result["target_met"] else "NOT MET"
-    print(f"\ntarget p95 < {TARGET_P95_MS:.0f} ms for each page's load and each incident: {verdict}")
+    print(f"\ntarget p95 < {TARGET_P95_MS:.0f} ms for each page's first map with data (the picture) and each "
+          f"incident: {verdict}; the interactive map drawn with data p95 < {TARGET_P95_MS:.0f} ms: "
+          f"{'MET' if result['interactive_met'] else 'NOT MET'}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=2, default=str))
     return 0

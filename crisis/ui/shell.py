@@ -196,6 +196,10 @@ def create_dash(server: Flask, map_style: str, stale_minutes: int = 60) -> dash.
     from crisis.ui.pages import wall  # noqa: F401  (not in the navigation; its page hides the shell's links)
 
     app.layout = _layout
+    # The map's picture in the first HTML of a map page (crisis/ui/map_preview.py, ADR 009).
+    from crisis.ui.map_preview import init_map_preview
+
+    init_map_preview(server, app)
     app.clientside_callback(
         ClientsideFunction("crisis", "start"),
         Input(ids.LIVE_CONFIG, "data"),
