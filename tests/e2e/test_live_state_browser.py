@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from crisis.auth import display
 from crisis.bootstrap import Context
 from crisis.config import Settings
 from crisis.realtime.gateway import HEARTBEAT_SECONDS
@@ -71,16 +72,32 @@ def test_a_frozen_server_shows_stale_within_two_heartbeats_and_recovery_clears_i
     }""")
     assert _banner(page)[0] is False
     assert page.evaluate("() => window.crisisLive.staleAfterMs()") <= 2 * HEARTBEAT_SECONDS * 1000 - 1000
+    # A wall display on the same server, at 4K, signed in by its display token.
+    wall_context = browser.new_context(viewport={"width": 3840, "height": 2160})  # type: ignore[attr-defined]
+    wall = wall_context.new_page()
+    wall.goto(display.display_url(url, display.add_display(session_context.accounts, random_ref("wall-stale-"))))
+    wall.wait_for_selector("#wall-root", timeout=60_000)
+    wall.wait_for_selector(".live-status.ok", timeout=60_000)
+    assert _banner(wall)[0] is False
 
     os.kill(process.pid, signal.SIGSTOP)
     frozen = time.monotonic()
-    page.wait_for_function(
-        "() => document.getElementById('live-status').innerText === 'STALE'"
-        " && document.getElementById('live-banner').offsetHeight > 0",
-        timeout=2 * HEARTBEAT_SECONDS * 1000,
-    )
+    stale = ("() => document.getElementById('live-status').innerText === 'STALE'"
+             " && document.getElementById('live-banner').offsetHeight > 0")
+    page.wait_for_function(stale, timeout=2 * HEARTBEAT_SECONDS * 1000)
     took = time.monotonic() - frozen
     assert took <= 2 * HEARTBEAT_SECONDS, took
+    wall.wait_for_function(stale, timeout=max(1, 2 * HEARTBEAT_SECONDS - (time.monotonic() - frozen)) * 1000)
+    wall_took = time.monotonic() - frozen
+    assert wall_took <= 2 * HEARTBEAT_SECONDS, wall_took
+    # On the wall, read from across the room: the whole width, large type, above the panels.
+    shown, text = _banner(wall)
+    assert shown and text.startswith("STALE"), text
+    loud = wall.evaluate("""() => { const b = document.getElementById('live-banner'), r = b.getBoundingClientRect();
+        const top = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+        return [r.width, parseFloat(getComputedStyle(b).fontSize), r.top >= 0 && r.bottom <= innerHeight,
+                !!top && b.contains(top)]; }""")
+    assert loud[0] >= 3840 - 1 and loud[1] >= 40 and loud[2] and loud[3], loud
     shown, text = _banner(page)
     assert shown and text.startswith("STALE"), text
     assert "LIVE" not in page.inner_text("#live-age") and "STALE" not in page.inner_text("#live-age")
@@ -98,7 +115,11 @@ def test_a_frozen_server_shows_stale_within_two_heartbeats_and_recovery_clears_i
         " && getComputedStyle(document.getElementById('live-banner')).display === 'none'",
         timeout=10_000,
     )
-    print(f"STALE {took:.1f} s after the freeze; LIVE {time.monotonic() - resumed:.1f} s after it resumed")
+    wall.wait_for_function("() => document.getElementById('live-status').innerText === 'LIVE'"
+                           " && getComputedStyle(document.getElementById('live-banner')).display === 'none'",
+                           timeout=10_000)
+    print(f"STALE {took:.1f} s (wall {wall_took:.1f} s) after the freeze; LIVE {time.monotonic() - resumed:.1f} s after it resumed")
+    wall_context.close()
     page.wait_for_timeout(600)
     assert page.inner_text("#live-status") == "LIVE" and _banner(page)[0] is False
 
