@@ -117,6 +117,7 @@
         kept.splice(kept.indexOf(drop), 1);
         KINDS.forEach(function (k) { if (map.getLayer(DETAIL + drop + "-" + k)) { map.removeLayer(DETAIL + drop + "-" + k); } });
         map.removeSource(DETAIL + drop);
+        before = layerAboveBasemap(map, gd);  // it may have been the dropped cell's land
       }
       var id = DETAIL + name;
       map.addSource(id, {type: "geojson", data: BASE + "detail/" + name + ".geojson",

@@ -4,6 +4,8 @@
  *   officer's home towards the incident (the great-circle "path" the read model gives),
  *   a dot at the position the officer last reported, and a label with the expected
  *   arrival (and the officer's name, for the roles that receive it: a wall gets none).
+ *   A label never covers an incident marker or another label: it takes the first free
+ *   side of its point, else it is hidden until the pointer is on the dispatch (placeLabels).
  *   Source "crisis-dispatches" (GeoJSON), layers below the travellers and the incidents.
  * - First data from GET /api/v1/dispatches?status=active; live from the socket's
  *   "dispatch" messages (crisis:dispatch, re-announced by crisis_live.js): a dispatch
@@ -149,6 +151,22 @@
     }
   }
 
+  // Where a label may go around its point, in order (dx, dy of its top-left corner; w, h its
+  // size): right, right above, right below, left, left above, left below.
+  var SIDES = [
+    function (w, h) { return [8, -h / 2]; }, function (w, h) { return [8, -h - 6]; }, function () { return [8, 6]; },
+    function (w, h) { return [-w - 8, -h / 2]; }, function (w, h) { return [-w - 8, -h - 6]; }, function (w) { return [-w - 8, 6]; }
+  ];
+  var MARGIN = 2;  // px kept free around a marker
+
+  function coversCircle(box, c) {
+    var x = Math.max(box[0], Math.min(c.x, box[2])), y = Math.max(box[1], Math.min(c.y, box[3]));
+    var dx = c.x - x, dy = c.y - y, r = c.r + MARGIN;
+    return dx * dx + dy * dy < r * r;
+  }
+
+  function coversBox(a, b) { return a[0] < b[2] && b[0] < a[2] && a[1] < b[3] && b[1] < a[3]; }
+
   // The expected arrival as an HTML label beside the line (the map's style has no glyphs
   // for text layers): at the reported position, else at the home end; moved with the map.
   function labelBox(map) {
@@ -159,6 +177,15 @@
       map.getContainer().appendChild(box);
       map.on("move", function () { placeLabels(map); });
       map.on("resize", function () { placeLabels(map); });
+      // A label hidden for want of room shows while the pointer is on its dispatch.
+      var hovering = null;
+      map.on("mousemove", function (e) {
+        if (!map.getLayer(POSITIONS)) { return; }
+        var pad = 6, hit = map.queryRenderedFeatures([[e.point.x - pad, e.point.y - pad], [e.point.x + pad, e.point.y + pad]],
+                                                     {layers: LAYERS.filter(function (l) { return map.getLayer(l); })});
+        var key = hit.length ? hit[0].properties.key : null;
+        if (key !== hovering) { hovering = key; box.__hovered = key; placeLabels(map); }
+      });
     }
     return box;
   }
@@ -181,12 +208,28 @@
     placeLabels(map);
   }
 
+  // Each label on the first side of its point where it covers no incident marker
+  // (crisis_places.js markerCircles) and no label placed before it; none free: hidden (shown
+  // while the pointer is on its dispatch, on its first side). Sizes are read once per text.
   function placeLabels(map) {
     var box = map.getContainer().querySelector(".dispatch-labels");
     if (!box) { return; }
+    var circles = window.crisisPlaces ? window.crisisPlaces.markerCircles(map) : [];
+    var taken = [];
     Array.prototype.forEach.call(box.children, function (label) {
       var p = map.project(label.__at);
-      label.style.transform = "translate(" + Math.round(p.x + 8) + "px," + Math.round(p.y - 8) + "px)";
+      if (!label.__size || !label.__size[0]) { label.__size = [label.offsetWidth, label.offsetHeight]; }
+      var w = label.__size[0], h = label.__size[1], place = null;
+      for (var s = 0; s < SIDES.length && place === null; s++) {
+        var d = SIDES[s](w, h), at = [p.x + d[0], p.y + d[1]], rect = [at[0], at[1], at[0] + w, at[1] + h];
+        if (!circles.some(function (c) { return coversCircle(rect, c); }) &&
+            !taken.some(function (t) { return coversBox(rect, t); })) { place = at; taken.push(rect); }
+      }
+      var hovered = box.__hovered && label.getAttribute("data-dispatch") === box.__hovered;
+      if (place === null && hovered) { var first = SIDES[0](w, h); place = [p.x + first[0], p.y + first[1]]; }
+      var hidden = place === null;
+      if (label.classList.contains("dispatch-label-hidden") !== hidden) { label.classList.toggle("dispatch-label-hidden", hidden); }
+      if (!hidden) { label.style.transform = "translate(" + Math.round(place[0]) + "px," + Math.round(place[1]) + "px)"; }
     });
   }
 
@@ -261,6 +304,22 @@
     }
     setProps("map-coming", {children: children, style: {display: "block"}});
   }
+
+  // Incident markers moved (a new incident, places regrouped): labels keep clear of them.
+  document.addEventListener("crisis:places", function () {
+    state.maps.forEach(function (map) { if (map.getContainer().isConnected) { placeLabels(map); } });
+  });
+
+  // A failover (crisis:reset, crisis_live.js): the dispatches held here may include what the
+  // new server never had (a dispatch whose WAIT failed): dropped, and read again from it.
+  document.addEventListener("crisis:reset", function () {
+    state.dispatches = {};
+    state.heard = {};
+    state.fetched = false;
+    redraw();
+    renderComing();
+    fetchActive();
+  });
 
   document.addEventListener("crisis:incident-picked", function (e) {
     state.picked = e.detail && e.detail.id;

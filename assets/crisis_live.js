@@ -164,7 +164,9 @@
     if (msg.full || !live.lastPositionsId || compareIds(msg.stream_id, live.lastPositionsId) > 0) {
       live.lastPositionsId = msg.stream_id;
     }
-    if (live.synced) { live.cursorPositionsId = newest(live.cursorPositionsId, msg.stream_id); }
+    if (live.synced) {  // a full one replaces the picture: its id, not a newer one of before
+      live.cursorPositionsId = msg.full ? msg.stream_id : newest(live.cursorPositionsId, msg.stream_id);
+    }
     if (msg.scope) {
       live.scope = msg.scope;
       live.identities = msg.scope.indexOf("view:") !== 0;
@@ -189,10 +191,18 @@
     scheduleTravellers();
   }
 
-  // "people" (crisis:people): {ids, status, affected, source, at} of those that changed.
+  // "people" (crisis:people): {ids, status, affected, source, at} of those that changed;
+  // with "full": everyone in a scope now (the answer to "people").
   function applyPeople(msg) {
     if (!msg || !Array.isArray(msg.ids)) { return; }
     var t = live.trav;
+    if (msg.full) {
+      // Whoever it leaves out is in no scope now (an incident closed while this page was
+      // away, a status a failed-over server never had): their colour goes too.
+      for (var r = 0; r < t.n; r++) {
+        if (t.rank[r] || t.aff[r]) { t.rank[r] = 0; t.aff[r] = 0; travLayer.dirty.add(r); }
+      }
+    }
     for (var i = 0; i < msg.ids.length; i++) {
       var k = row(t, msg.ids[i]);
       var status = msg.status ? msg.status[i] : null;
@@ -339,10 +349,30 @@
       // Everyone in an incident or a movement now, with their status and best-known
       // position: the colours (and the people placed only by other evidence) at once,
       // not only as they change.
-      socket.emit("people", function (answer) {
-        if (answer && Array.isArray(answer.ids)) { applyPeople(answer); }
-      });
+      askPeople(socket);
     });
+  }
+
+  // "people" asked of the server: everyone in a scope now (full), which replaces the colours.
+  function askPeople(socket) {
+    socket.emit("people", function (answer) {
+      if (answer && Array.isArray(answer.ids)) { applyPeople(answer); }
+    });
+  }
+
+  // After a reset snapshot: nothing this page holds from the old server stays. The ids it
+  // would resync from are the new server's; the travellers go (a full "positions" follows
+  // the snapshot, and "people" is asked again); page scripts re-read what they show
+  // (crisis:reset: people and roll-call pages, areas and movements, roster, dispatches).
+  function resetPicture(socket, msg) {
+    live.cursorIncidentId = msg.stream_id;
+    live.cursorPositionsId = null;
+    live.trav = newTravellers(4096);
+    travLayer.full = true;
+    travLayer.keepFrom = null;
+    scheduleTravellers();
+    askPeople(socket);
+    document.dispatchEvent(new CustomEvent("crisis:reset", {detail: {stream_id: msg.stream_id, scope: msg.scope || null}}));
   }
 
   function start(config) {
@@ -380,13 +410,26 @@
       refreshStatus();
     });
     socket.on("snapshot", function (msg) {
-      live.incidents = new Map();
+      // The picture as of msg.stream_id. A live push newer than that may have overtaken it on
+      // the way (sent while the server was still reading the snapshot): it stays, or it would
+      // vanish until its next update. A "reset" snapshot (another Redis server behind the
+      // log: a failover) replaces everything: the old server's entries may never have
+      // existed on the new one, whatever their ids.
+      var kept = new Map();
+      if (!msg.reset && (!msg.scope || !live.scope || msg.scope === live.scope)) {
+        live.incidents.forEach(function (m, id) {
+          if (compareIds(m.stream_id, msg.stream_id) > 0) { kept.set(id, m); }
+        });
+      }
+      live.incidents = kept;
       live.lastIncidentId = null;
+      kept.forEach(function (m) { live.lastIncidentId = newest(live.lastIncidentId, m.stream_id); });
       if (msg.scope) { live.scope = msg.scope; }
       msg.incidents.forEach(applyIncident);
       if (!live.lastIncidentId || compareIds(msg.stream_id, live.lastIncidentId) > 0) {
         live.lastIncidentId = msg.stream_id;
       }
+      if (msg.reset) { resetPicture(socket, msg); }
       live.dirty.incidents = true;
       heard(true);
       scheduleFlush();
@@ -477,6 +520,48 @@
     return done;
   }
 
+  // The map's zoom now (the figure's before the map exists).
+  function mapZoom() {
+    var gd = document.querySelector("#live-map .js-plotly-plot");
+    var sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+    if (sub && sub.map && typeof sub.map.getZoom === "function") { return sub.map.getZoom(); }
+    var layout = gd && gd.layout && gd.layout.map;
+    if (layout && typeof layout.zoom === "number") { return layout.zoom; }
+    return live.mounted && typeof live.mounted.zoom === "number" ? live.mounted.zoom : 1.2;
+  }
+
+  // The incidents as places (one marker each: assets/crisis_places.js) at the map's zoom now;
+  // computed again only when the incidents or the zoom changed. Null on the wall (it stacks
+  // its own markers) or before crisis_places.js is in.
+  var placesCache = {rev: -1, zoom: null, value: null};
+  function currentPlaces(zoom) {
+    if (!window.crisisPlaces || document.getElementById("wall-root") !== null) { return null; }
+    if (typeof zoom !== "number") { zoom = mapZoom(); }
+    if (placesCache.rev !== live.incRev || placesCache.zoom !== zoom) {
+      var places = window.crisisPlaces.stack(openIncidents(), zoom);
+      placesCache = {rev: live.incRev, zoom: zoom, value: {places: places, key: window.crisisPlaces.key(places)}};
+    }
+    return placesCache.value;
+  }
+
+  // Whether the places differ from what the incident trace shows (the zoom changed them).
+  function placesMoved() {
+    var now = currentPlaces();
+    return now !== null && live.drawn.places !== undefined && now.key !== live.drawn.places;
+  }
+
+  // The place's worst incident for a click on any incident of it.
+  function worstAt(id) {
+    var worst = live.drawn.worst && live.drawn.worst.get(id);
+    return worst ? worst.worst : id;
+  }
+
+  function showPlaces() {
+    var gd = document.querySelector("#live-map .js-plotly-plot");
+    var sub = gd && gd._fullLayout && gd._fullLayout.map && gd._fullLayout.map._subplot;
+    if (window.crisisPlaces && sub && sub.map) { window.crisisPlaces.showCounts(sub.map, live.drawn.stacked); }
+  }
+
   function mapPatch() {
     var cfg = live.config;
     var Patch = window.dash_clientside.Patch;
@@ -484,9 +569,21 @@
     // The wall draws its markers itself (assets/crisis_wall.js) and hides the trace: no
     // Plotly redraw there for a new incident, only its area (a map frame less on the wall).
     var trace = document.getElementById("wall-root") === null, redraw = trace;
+    var open = openIncidents();
+    var placed = trace ? currentPlaces() : null;
+    if (placed && (live.drawn.inc !== live.incRev || placed.key !== live.drawn.places)) {
+      // One marker per place: the others of a place transparent, every point its place's hover.
+      var cols = window.crisisPlaces.columns(open, placed.places);
+      patch.assign(["data", cfg.incident_trace, "hovertext"], cols.hovertext);
+      patch.assign(["data", cfg.incident_trace, "marker", "opacity"], cols.opacity);
+      patch.assign(["data", cfg.incident_trace, "marker", "size"], cols.size);
+      live.drawn.places = placed.key;
+      live.drawn.stacked = placed.places;
+      live.drawn.worst = cols.worst;
+      showPlaces();
+    }
     if (live.drawn.inc !== live.incRev) {
       live.drawn.inc = live.incRev;
-      var open = openIncidents();
       if (trace) {
         patch.assign(["data", cfg.incident_trace, "lat"], open.map(function (m) { return m.incident.lat; }));
         patch.assign(["data", cfg.incident_trace, "lon"], open.map(function (m) { return m.incident.lon; }));
@@ -533,6 +630,17 @@
   function markDrawn() {
     var open = openIncidents();
     live.drawn.inc = live.incRev;
+    // The places the server drew (at the figure's zoom); when the map's zoom makes others,
+    // or this page groups them otherwise, the next patch sends ours.
+    var mounted = live.mounted || {};
+    var placed = typeof mounted.places === "string" ? currentPlaces(mounted.zoom) : null;
+    if (placed) {
+      live.drawn.places = mounted.places;
+      live.drawn.stacked = placed.key === mounted.places ? placed.places : [];
+      live.drawn.worst = window.crisisPlaces.columns(open, live.drawn.stacked).worst;
+      showPlaces();
+      if (placesMoved()) { redrawSoon(); }
+    }
     for (var s = 1; s <= 5; s++) {
       live.drawn.areas[s] = JSON.stringify(open.filter(function (m) { return m.display_area && m.incident.severity === s; })
         .map(function (m) { return {type: "Feature", geometry: m.display_area, properties: {id: m.incident.id}}; }));
@@ -1109,6 +1217,9 @@
     map.on("moveend", function () {
       if (travLayer.map === map && viewChanged(map)) { travLayer.full = true; scheduleTravellers(true); }
     });
+    // Incidents stacked into places at one zoom may be apart at another (crisis_places.js).
+    map.on("zoomend", function () { if (travLayer.map === map && placesMoved()) { redrawSoon(); } });
+    showPlaces();
     // A click on a traveller shows who it is, on a cluster zooms into it, on an incident
     // opens it (plotly_click below); elsewhere, only after "Report an incident"
     // (#report-start, assets/crisis_workspace.js), it puts the report's pin there.
@@ -1132,7 +1243,8 @@
       gd.on("plotly_click", function (data) {
         var p = data && data.points && data.points[0];
         var incidentTrace = live.config ? live.config.incident_trace : 1;
-        if (p && p.curveNumber === incidentTrace && p.customdata) { pickIncident(String(p.customdata)); }
+        // A stacked place opens its most severe incident (crisis_places.js).
+        if (p && p.curveNumber === incidentTrace && p.customdata) { pickIncident(worstAt(String(p.customdata))); }
       });
     }
   }
@@ -1176,12 +1288,14 @@
         if (!live.ready || !mounted) { return window.dash_clientside.no_update; }
         live.config.area_layer_first = mounted.area_layer_first;
         live.mountedHead = mounted.head;  // the incident stream id the map's figure was drawn at
+        live.mounted = mounted;
         if (window.dash_clientside.callback_context.triggered_id === "map-mounted") {
           live.drawn = {inc: -1, areas: {}};
           live.pendingAreas = {};
           live.mapSentAt = null;
         }
-        if (live.drawn.inc === live.incRev) { return window.dash_clientside.no_update; }  // nothing new
+        // Nothing new: no incident changed, and the zoom did not change the places.
+        if (live.drawn.inc === live.incRev && !placesMoved()) { return window.dash_clientside.no_update; }
         if (live.drawn.inc === -1 && figureCurrent(mounted)) {
           // The figure the server drew holds every incident this page has: no patch (a
           // patch redraws the trace and re-adds each area source: more map frames, later

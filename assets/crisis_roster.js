@@ -72,6 +72,9 @@
     refreshPage(msg);
   });
 
+  // A failover (crisis:reset, crisis_live.js): the roster page re-reads (the figures follow in a "roster" push).
+  document.addEventListener("crisis:reset", function () { refreshPage({event: "reset", stream_id: null}); });
+
   window.crisisRoster = {state: roster, badge: badge};
 
   window.dash_clientside = window.dash_clientside || {};

@@ -6,7 +6,9 @@
  *   when its place changed), and positions streaming change nothing, so an item can be
  *   clicked and its text selected at any time. Closed incidents stay, greyed, for
  *   CRISIS_CLOSED_VISIBLE_MINUTES after closing, under a heading that says so.
- * - A list item or an incident marker (crisis_live.js pickIncident) opens #incident-panel:
+ * - A list item or an incident marker (crisis_live.js pickIncident) opens #incident-panel
+ *   and moves the map to it (showOnMap: its area fitted, else its point at zoom 5 or closer;
+ *   not while the user drags the map):
  *   facts (event age, last update) live from window.crisisLive (onIncident), the lifecycle
  *   steps in workflow order (next step first; Close asks first), the affected people
  *   (needs help first, "% accounted for", live from "affected" messages), the movements
@@ -33,6 +35,10 @@
   var STATUS_WORDS = {needs_help: "need help", unreachable: "unreachable", unsure: "unsure", no_response: "no response",
                       safe: "safe"};
   var PROGRESS_WORDS = {arrived: "arrived", moving: "moving", to_move: "to move", stayed: "stayed"};
+  var FOCUS_ZOOM = 5;        // an incident without an area: shown at least this close (never farther out)
+  var FOCUS_MAX_ZOOM = 11;   // an area fitted: no closer than this (a small polygon)
+  var FOCUS_PADDING = 40;    // px kept around a fitted area
+  var FOCUS_MS = 600;
 
   var W = {
     configEl: null, config: null,
@@ -211,7 +217,7 @@
     // Selecting text in an item is not opening it.
     var sel = window.getSelection && window.getSelection();
     if (sel && !sel.isCollapsed && sel.toString().trim() && li.contains(sel.anchorNode)) { return; }
-    open(li.getAttribute("data-incident-id"));
+    open(li.getAttribute("data-incident-id"), e);
   }
 
   // -- the incident panel --------------------------------------------------------------------
@@ -497,8 +503,48 @@
     });
   }
 
-  // Open an incident in the panel; false when this page has none (then crisis_live.js does as before).
-  function open(id) {
+  // -- the map goes to the incident opened ---------------------------------------------------
+
+  function areaBounds(geometry) {
+    var b = [Infinity, Infinity, -Infinity, -Infinity];
+    (function walk(c) {
+      if (!Array.isArray(c)) { return; }
+      if (typeof c[0] === "number") {
+        b = [Math.min(b[0], c[0]), Math.min(b[1], c[1]), Math.max(b[2], c[0]), Math.max(b[3], c[1])];
+        return;
+      }
+      c.forEach(walk);
+    })(geometry && geometry.coordinates);
+    return b[0] <= b[2] && b[1] <= b[3] ? [[b[0], b[1]], [b[2], b[3]]] : null;
+  }
+
+  function userMoving(map) {
+    return ["dragPan", "touchZoomRotate", "dragRotate"].some(function (name) {
+      return map[name] && typeof map[name].isActive === "function" && map[name].isActive();
+    });
+  }
+
+  // Its area fitted into view, else its point at zoom FOCUS_ZOOM or closer (the user's zoom
+  // when closer). Not while the user drags the map: their move wins. `cause`: the click or key
+  // behind it; a move with an event is the user's for Plotly, which keeps it across redraws.
+  function showOnMap(id, cause) {
+    var map = liveMap(), live = liveState();
+    var m = live && live.incidents.get(id);
+    if (!map || !m || userMoving(map)) { return false; }
+    var eventData = {originalEvent: cause || new MouseEvent("click")};
+    var bounds = m.display_area ? areaBounds(m.display_area) : null;
+    if (bounds) {
+      map.fitBounds(bounds, {padding: FOCUS_PADDING, maxZoom: FOCUS_MAX_ZOOM, duration: FOCUS_MS}, eventData);
+    } else {
+      map.easeTo({center: [Number(m.incident.lon), Number(m.incident.lat)], zoom: Math.max(map.getZoom(), FOCUS_ZOOM),
+                  duration: FOCUS_MS}, eventData);
+    }
+    return true;
+  }
+
+  // Open an incident in the panel (and move the map to it); false when this page has none
+  // (then crisis_live.js does as before). `cause`: the click or key that asked.
+  function open(id, cause) {
     var panel = document.getElementById("incident-panel"), c = config();
     if (!panel || !c) { return false; }
     id = String(id);
@@ -519,6 +565,7 @@
     }
     renderFacts();
     markPicked();
+    showOnMap(id, cause);
     renderPeople();
     renderMovements();
     renderCandidates();
@@ -678,7 +725,7 @@
   document.addEventListener("keydown", function (e) {
     if (e.key !== "Enter") { return; }
     var li = e.target.closest && e.target.closest("#incident-list li[data-incident-id]");
-    if (li) { open(li.getAttribute("data-incident-id")); }
+    if (li) { open(li.getAttribute("data-incident-id"), e); }
   });
 
   // Every second: the list when the incidents changed (or the page was drawn anew), the ages
@@ -699,7 +746,7 @@
     }
   }, 1000);
 
-  window.crisisWorkspace = {open: open, placing: placing, place: place, state: W, renderList: renderList};
+  window.crisisWorkspace = {open: open, placing: placing, place: place, state: W, renderList: renderList, showOnMap: showOnMap};
 
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.crisis = Object.assign(window.dash_clientside.crisis || {}, {

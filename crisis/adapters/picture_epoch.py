@@ -22,6 +22,9 @@ class PictureEpoch:
 
     def mark(self) -> str:
         """The current token, set first if there is none."""
+        found = self.current()
+        if found is not None:  # no write: after a failover with no replica left a write's WAIT fails
+            return found
         self._redis.set(EPOCH_KEY, secrets.token_hex(8), nx=True)
         return self.current() or ""
 

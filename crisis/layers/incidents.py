@@ -4,10 +4,18 @@ An incident's affected area is its polygon if it has one, else a geodesic circle
 radius (computed on the WGS84 ellipsoid, never buffered in degrees or Web Mercator).
 The same ``incident_message`` feeds the first render and every live push, so the
 browser draws a pushed incident exactly as a server-rendered one.
+
+Incidents closer on the screen than a marker's width are one *place* (``stack``): one
+marker, coloured by its most severe incident, with the count, as on the wall. Screen
+distance is Web Mercator at the map's zoom (512 px tiles, as MapLibre), so the grouping
+depends on the zoom only, not on where the map is centred. assets/crisis_places.js does
+the same in the browser, in the same order, and both write the same ``stack_key``: the
+page compares it with the figure the server drew and patches only when they differ.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -17,6 +25,63 @@ _GEOD = Geod(ellps="WGS84")
 _CIRCLE_STEPS = 64
 
 SEVERITY_COLOURS = {1: "#2b83ba", 2: "#abdda4", 3: "#fdae61", 4: "#d7191c", 5: "#7a0177"}
+
+MARKER_PX = 15   # an incident marker's width on the screen (the trace's marker size)
+STACKED_PX = 22  # a place of several incidents: wider, to hold its count
+_WORLD_PX = 512  # the world's width in pixels at zoom 0 (MapLibre's 512 px tiles)
+_MAX_LAT = 85.0511287798  # Web Mercator's edge
+_HOVER_LINES = 10
+
+
+def incident_line(incident: dict[str, Any]) -> str:
+    """One incident in a marker's hover text."""
+    return f"{incident['title']} (severity {incident['severity']}, {incident['status']})"
+
+
+def _screen(incident: dict[str, Any], world: float) -> tuple[float, float]:
+    lat = max(-_MAX_LAT, min(_MAX_LAT, float(incident["lat"])))
+    x = (float(incident["lon"]) + 180.0) / 360.0 * world
+    y = (1.0 - math.log(math.tan(math.pi / 4 + lat * (math.pi / 180) / 2)) / math.pi) / 2.0 * world
+    return x, y
+
+
+def stack(messages: list[dict[str, Any]], zoom: float) -> list[list[dict[str, Any]]]:
+    """The open incidents as places at ``zoom``: lists of messages, the worst (most severe, then
+    latest update) first in each and the place of the worst incident first. An incident joins
+    the first place whose first incident is closer than a marker's width (greedy, as the wall)."""
+    world = _WORLD_PX * 2.0 ** zoom
+    # Most severe first, then the latest update, then by id (sorts are stable: the last key first).
+    open_ = sorted((m for m in messages if m["incident"].get("status") != "closed"), key=lambda m: m["incident"]["id"])
+    open_.sort(key=lambda m: str(m["incident"].get("updated_at") or ""), reverse=True)
+    open_.sort(key=lambda m: -int(m["incident"]["severity"]))
+    places: list[tuple[float, float, list[dict[str, Any]]]] = []
+    for message in open_:
+        x, y = _screen(message["incident"], world)
+        for px, py, members in places:
+            dx = abs(px - x)
+            dx = min(dx, world - dx)  # across the antimeridian
+            if dx * dx + (py - y) ** 2 < MARKER_PX * MARKER_PX:
+                members.append(message)
+                break
+        else:
+            places.append((x, y, [message]))
+    return [members for _, _, members in places]
+
+
+def stack_key(places: list[list[dict[str, Any]]]) -> str:
+    """What the places are, as a string the browser writes the same way (crisis_places.js key)."""
+    return "|".join(",".join(m["incident"]["id"] for m in members) for members in places)
+
+
+def place_hover(members: list[dict[str, Any]]) -> str:
+    """A place's hover text: the incident, or how many are there and which (the worst first)."""
+    if len(members) == 1:
+        return incident_line(members[0]["incident"])
+    lines = [f"<b>{len(members)} incidents here</b> (a click opens the most severe)"]
+    lines += [incident_line(m["incident"]) for m in members[:_HOVER_LINES]]
+    if len(members) > _HOVER_LINES:
+        lines.append(f"and {len(members) - _HOVER_LINES} more")
+    return "<br>".join(lines)
 
 
 def circle_polygon(lat: float, lon: float, radius_km: float, steps: int = _CIRCLE_STEPS) -> dict[str, Any]:

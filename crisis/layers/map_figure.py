@@ -20,7 +20,15 @@ from urllib.parse import urlsplit
 import numpy as np
 import plotly.graph_objects as go
 
-from crisis.layers.incidents import SEVERITY_COLOURS, area_features
+from crisis.layers.incidents import (
+    MARKER_PX,
+    SEVERITY_COLOURS,
+    STACKED_PX,
+    area_features,
+    incident_line,
+    place_hover,
+    stack,
+)
 
 TRAVELLER_TRACE = 0
 INCIDENT_TRACE = 1
@@ -99,19 +107,39 @@ def _area_layers(incident_messages: list[dict[str, Any]]) -> list[dict[str, Any]
     ]
 
 
-def incident_columns(incident_messages: list[dict[str, Any]]) -> dict[str, list[Any]]:
+WORLD_VIEW = {"center": {"lat": 20, "lon": 15}, "zoom": 1.2}
+
+
+def incident_columns(incident_messages: list[dict[str, Any]], zoom: float = WORLD_VIEW["zoom"]) -> dict[str, list[Any]]:
+    """One point per open incident. Stacked places (crisis.layers.incidents.stack at ``zoom``)
+    show only their worst incident, wider (its count is an HTML label: the offline style has
+    no glyphs for map text, assets/crisis_places.js); the others are there, transparent, so a
+    hover or click on any of them is the place's: every point's hover text is its place's."""
     incidents = [m["incident"] for m in incident_messages if m["incident"].get("status") != "closed"]
+    hover: dict[str, str] = {}
+    shown: dict[str, tuple[float, int]] = {}
+    for members in stack(incident_messages, zoom):
+        text = place_hover(members)
+        for n, message in enumerate(members):
+            hover[message["incident"]["id"]] = text
+            shown[message["incident"]["id"]] = (0.0, MARKER_PX) if n else (0.95, STACKED_PX if len(members) > 1 else MARKER_PX)
     return {
         "lat": [i["lat"] for i in incidents],
         "lon": [i["lon"] for i in incidents],
-        "text": [f"{i['title']} (severity {i['severity']}, {i['status']})" for i in incidents],
+        "text": [incident_line(i) for i in incidents],
+        "hovertext": [hover[i["id"]] for i in incidents],
         "customdata": [i["id"] for i in incidents],
         "color": [SEVERITY_COLOURS.get(int(i["severity"]), "#555") for i in incidents],
+        "opacity": [shown[i["id"]][0] for i in incidents],
+        "size": [shown[i["id"]][1] for i in incidents],
     }
 
 
-def map_figure(incident_messages: list[dict[str, Any]], map_style: str = "white-bg") -> go.Figure:
-    columns = incident_columns(incident_messages)
+def map_figure(incident_messages: list[dict[str, Any]], map_style: str = "white-bg",
+               view: dict[str, Any] | None = None) -> go.Figure:
+    """The figure; ``view`` ({"center", "zoom"}) where it opens, the world by default."""
+    view = view or WORLD_VIEW
+    columns = incident_columns(incident_messages, float(view["zoom"]))
     # A placeholder: the travellers are the browser's MapLibre layer (see the module docstring).
     travellers = go.Scattermap(
         name="Travellers",
@@ -128,17 +156,18 @@ def map_figure(incident_messages: list[dict[str, Any]], map_style: str = "white-
         lat=columns["lat"],
         lon=columns["lon"],
         text=columns["text"],
+        hovertext=columns["hovertext"],
         customdata=columns["customdata"],
         mode="markers",
-        marker={"size": 15, "color": columns["color"], "opacity": 0.95},
-        hovertemplate="%{text}<extra></extra>",
+        marker={"size": columns["size"], "color": columns["color"], "opacity": columns["opacity"]},
+        hovertemplate="%{hovertext}<extra></extra>",
     )
     figure = go.Figure([travellers, incidents])
     figure.update_layout(
         map={
             "style": figure_style(map_style),
-            "center": {"lat": 20, "lon": 15},
-            "zoom": 1.2,
+            "center": view["center"],
+            "zoom": view["zoom"],
             "layers": basemap_layers(map_style) + _area_layers(incident_messages),
         },
         margin={"l": 0, "r": 0, "t": 0, "b": 0},

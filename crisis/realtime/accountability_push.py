@@ -60,6 +60,7 @@ class AccountabilityPush:
         for stream in STREAMS:
             self._gateway.follow(stream, self._on_event)
         self._gateway.on_tick(self._on_tick)
+        self._gateway.on_primary_change(self._due.set)  # a failover: the counts of the new server, at once
 
     def _on_event(self, entry_id: str, event: Any) -> None:
         self._due.set()

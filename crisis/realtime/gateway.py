@@ -235,6 +235,8 @@ class Gateway:
         self._threads: list[threading.Thread] = []
         self._followers: dict[str, list[StreamFollower]] = {}
         self._tickers: list[TickListener] = []
+        self._primary_listeners: list[Callable[[], object]] = []
+        self._cursors: dict[str, str] | None = None  # the tail's: where it reads each stream from
         self.sent_incidents = 0
         self.sent_position_messages = 0
 
@@ -247,6 +249,12 @@ class Gateway:
         """``listener(rooms)`` is called every tick with the rooms that have someone in
         them (on the tick thread): the place to push what was buffered since the last."""
         self._tickers.append(listener)
+
+    def on_primary_change(self, listener: Callable[[], object]) -> None:
+        """``listener()`` is called (on the tail thread) when the tail finds another Redis
+        server than before, before every client's picture is replaced (``primary_changed``):
+        the place to drop what a process keeps in memory from the old server."""
+        self._primary_listeners.append(listener)
 
     def emit_per_room(self, event: str, message_for: Callable[[str], Any], rooms: Iterable[str] | None = None) -> int:
         """Send ``event`` to each room in use (or those given) with ``message_for(room)``;
@@ -266,6 +274,7 @@ class Gateway:
         }
         for stream in self._followers:
             cursors.setdefault(stream, self._log.last_id(stream))
+        self._cursors = cursors
         targets: list[tuple[Callable[[], None], str]] = [
             (lambda: self._tail(cursors), "gateway-tail"), (self._ticker, "gateway-tick")]
         if self._accounts_changed is not None:
@@ -311,10 +320,25 @@ class Gateway:
         if changed:
             log.warning("the live tail reads another Redis server now (run_id %s, was %s): every client resyncs in full",
                         run_id[:12], (self._primary or "")[:12])
+            self._rewind_cursors()
+            for listener in self._primary_listeners:
+                listener()  # raises (Redis down): the next look calls them again
             if self.primary_changed is not None:
                 self.primary_changed()  # raises (Redis down): the next look calls it again
         self._primary = run_id
         return changed
+
+    def _rewind_cursors(self) -> None:
+        """A cursor past the new server's last entry stands on an entry only the old one had:
+        reading after it would skip the new server's entries up to that id (XADD ids follow
+        the clock, not a promise). It goes back to the new last entry; what lies before is
+        in the pictures sent next (snapshots, the reloaded people picture)."""
+        if self._cursors is None:
+            return
+        for stream, cursor in self._cursors.items():
+            last = self._log.last_id(stream)
+            if stream_key(cursor) > stream_key(last):
+                self._cursors[stream] = last
 
     def push_incident(self, incident: dict[str, Any], event_type: str, stream_id: str) -> None:
         message = incident_message(incident, event_type, stream_id)

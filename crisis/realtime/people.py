@@ -124,6 +124,7 @@ class PeopleLive:
         for stream in STREAMS:
             gateway.follow(stream, self._follower(stream))
         gateway.on_tick(self.tick)
+        gateway.on_primary_change(self.reload)
 
     def _follower(self, stream: str) -> Callable[[str, Any], None]:
         def on_event(entry_id: str, event: Event) -> None:
@@ -169,6 +170,18 @@ class PeopleLive:
             self._set_applied(heads, replace=True)
         log.info("people picture loaded: %d travellers, %d open incidents in %.1f s", len(picture),
                  len(picture.incidents), time.perf_counter() - started)
+
+    def reload(self) -> None:
+        """Another Redis server is behind the log (a failover): the picture, and the stream
+        entries queued for it, may hold what the old primary stored and the new one never had
+        (a status, a position, an incident whose WAIT failed). Dropped, and loaded again from
+        the new server before the clients are told to replace their pictures (they then ask
+        "people" again: ``people_answer`` answers from this one)."""
+        with self._lock:
+            with self._queue_lock:
+                self._queue, self._queued_ids = [], {}
+            if self._loaded:
+                self.load()
 
     def _set_applied(self, ids: dict[str, str], replace: bool = False) -> None:
         with self._applied_changed:

@@ -128,6 +128,12 @@ class RosterPush:
     def wire(self) -> None:
         self._gateway.follow(keys.ROSTER_STREAM, self.on_event)
         self._gateway.on_tick(self.on_tick)
+        self._gateway.on_primary_change(self.on_primary_change)
+
+    def on_primary_change(self) -> None:
+        """A failover: the next tick pushes the new server's figures even if they look the same."""
+        with self._lock:
+            self._pending = ("roster.recheck", self._ctx.deps.log.last_id(keys.ROSTER_STREAM))
 
     def on_event(self, entry_id: str, event: Any) -> None:
         if event.type not in COVER_NEUTRAL:  # a reported position changes no cover: no recomputation

@@ -2,7 +2,9 @@
 stored and the live tail pushed at once, whose WAIT then failed (503), is lost when that
 primary is killed before its replica had it. The clients' pictures must lose it too: the
 app, finding the new primary, sends every socket a snapshot marked "reset" (a resync from a
-stream id only adds). Real primary + replica + three Sentinels, a real `crisis serve`."""
+stream id only adds), and the people picture it answers "people" from is the new primary's
+(a traveller affected only by the lost incident is in no scope there). Real primary +
+replica + three Sentinels, a real `crisis serve`."""
 
 from __future__ import annotations
 
@@ -44,10 +46,17 @@ def test_an_unconfirmed_push_lost_in_a_failover_leaves_no_ghost_in_the_clients(
     stopped: int | None = None  # the replica's pid while it is stopped
     try:
         assert wait_healthy(url, 90, server), log_path.read_text(errors="replace")[-3000:]
-        events = SocketEvents(url, ("incident", "snapshot", "welcome"), auth={"token": watcher}, wait_timeout=20,
-                              reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1)
+        events = SocketEvents(url, ("incident", "snapshot", "welcome", "people"), auth={"token": watcher},
+                              wait_timeout=20, reconnection=True, reconnection_delay=0.2, reconnection_delay_max=1)
         events.wait("welcome", timeout=20)
+        # A traveller whose duty station is where the lost incident will be (confirmed: on both servers).
+        station = {"name": "Beirut office", "lat": INCIDENT["lat"], "lon": INCIDENT["lon"], "country": "LBN"}
+        person = {"id": random_ref("T"), "name": "Amal Haddad", "agency": "UNDP", "category": "national_staff",
+                  "essential": False, "duty_station": station}
+        added = requests.post(f"{url}/api/v1/travellers", json=[person], headers=feed, timeout=30)
+        assert added.status_code == 200 and not added.json()["rejected"], added.text
         _replicated(layout, keys.INCIDENT_STREAM)
+        _replicated(layout, keys.TRAVELLERS_STREAM)
         # The replica stops reading, and its link is cut: what the primary stores now stays there.
         (replica,) = [layout.node(p) for p in layout.replica_ports()]
         assert replica.process is not None
@@ -59,6 +68,7 @@ def test_an_unconfirmed_push_lost_in_a_failover_leaves_no_ghost_in_the_clients(
         assert ghost.status_code == 503, ghost.text  # stored on the primary, no replica confirmed it
         pushed = events.wait("incident", lambda d: d["incident"]["title"] == "Never confirmed", WITHIN_S)
         ghost_id = pushed["incident"]["id"]  # ... but the tail pushed it at once
+        events.wait("people", lambda d: person["id"] in d["ids"], WITHIN_S)  # the server's picture: affected by it
         layout.kill_primary()
         os.kill(stopped, signal.SIGCONT)
         stopped = None
@@ -67,6 +77,11 @@ def test_an_unconfirmed_push_lost_in_a_failover_leaves_no_ghost_in_the_clients(
         # Every client is given the new primary's whole picture, to replace its own.
         snapshot = events.wait("snapshot", lambda d: d.get("reset") is True, WITHIN_S)
         assert ghost_id not in {item["incident"]["id"] for item in snapshot["incidents"]}
+        # ... and asking "people" and "affected" again (as the page does on a reset) gets the new primary's.
+        people = events.client.call("people", namespace="/live", timeout=20)
+        assert person["id"] not in people["ids"], people
+        affected = events.client.call("affected", namespace="/live", timeout=20)
+        assert ghost_id not in {m["incident"] for m in affected["incidents"]}, affected
     finally:
         if stopped is not None:
             os.kill(stopped, signal.SIGCONT)

@@ -81,3 +81,32 @@ def test_the_soak_client_drops_its_whole_picture_on_a_reset_snapshot() -> None:
     reset = client_with_ghost()
     reset._on_snapshot({**snapshot, "reset": True})
     assert set(reset.incidents) == {"kept"} and reset.last_id == "150-0"
+
+
+class _Log:
+    def __init__(self, last: dict[str, str]) -> None:
+        self.last = last
+
+    def last_id(self, stream: str) -> str:
+        return self.last.get(stream, "0-0")
+
+
+def test_a_new_primary_rewinds_a_tail_cursor_past_its_last_entry_and_tells_the_listeners_first() -> None:
+    """The tail stood on an entry only the old primary had (id 200): reading after it would
+    skip the new primary's entries 151..200. A cursor the new primary has not reached yet
+    (positions: the new one's last is newer) stays. The process's own pictures (people,
+    counts, roster) are dropped before the clients are told to replace theirs."""
+    server = _Server()
+    log = _Log({"incidents": "150-0", "positions": "300-0"})
+    gateway = Gateway(SocketIO(Flask(__name__), async_mode="threading"), client=server,  # type: ignore[arg-type]
+                      event_log=log, tick_seconds=1.0)  # type: ignore[arg-type]
+    gateway._cursors = {"incidents": "200-0", "positions": "250-0"}
+    order: list[str] = []
+    gateway.on_primary_change(lambda: order.append("people"))
+    gateway.primary_changed = lambda: order.append("clients")
+    gateway.check_primary(every=0)
+    assert order == [] and gateway._cursors["incidents"] == "200-0"  # the first look changes nothing
+    server.run_id = "b" * 40
+    assert gateway.check_primary(every=0) is True
+    assert order == ["people", "clients"]
+    assert gateway._cursors == {"incidents": "150-0", "positions": "250-0"}

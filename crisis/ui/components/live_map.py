@@ -13,6 +13,7 @@ from crisis.domain import access
 from crisis.domain.model import SEVERITY_LABELS
 from crisis.domain.regions import initial_view
 from crisis.layers import map_figure
+from crisis.layers.incidents import stack, stack_key
 from crisis.ui import ids
 from crisis.views import live_incidents
 
@@ -62,13 +63,15 @@ def live_map(class_name: str = "live-map") -> list[object]:
     """The map and its mount store; the clientside "map" callback keeps it live."""
     picture = live_incidents(current_app.extensions["crisis"], g.principal)
     style = current_app.config.get("CRISIS_MAP_STYLE", "white-bg")
-    figure = map_figure.map_figure(picture["incidents"], style)
-    view = initial_view(access.regions_of(g.principal))  # a regional desk's map opens on its region(s)
-    if view is not None:
-        figure.update_layout(map_center=view["center"], map_zoom=view["zoom"])
+    # A regional desk's map opens on its region(s), the others on the world.
+    view = initial_view(access.regions_of(g.principal)) or map_figure.WORLD_VIEW
+    figure = map_figure.map_figure(picture["incidents"], style, view)
     area_first = len(figure.layout.map.layers) - len(map_figure.SEVERITY_COLOURS)
+    # The places the figure shows (crisis_places.js compares them with its own at the map's zoom).
+    places = stack_key(stack(picture["incidents"], float(view["zoom"])))
     return [
-        dcc.Store(id=ids.MAP_MOUNTED, data={"head": picture["head"], "area_layer_first": area_first}),
+        dcc.Store(id=ids.MAP_MOUNTED, data={"head": picture["head"], "area_layer_first": area_first, "places": places,
+                                            "zoom": view["zoom"]}),
         html.Div(
             className=class_name,
             children=[
