@@ -554,20 +554,28 @@ def report_workspaces(args: argparse.Namespace, runs: dict[str, Any]) -> tuple[l
     failed = len(_errors(attempts))
     names = list(ok[0]["pages"]) if ok else ["wall", "duty officer", "regional desk"]
     rows = []
-    for kind, raw, unit in (("load", "_raw_load_ms", 1.0), ("incident", "_raw_latency_s", 1000.0)):
-        pooled = {n: sorted(x * unit for r in ok for x in r["pages"][n][raw]) for n in names}
+    # The page-load target is met by the first map with data (the server-drawn picture, ADR 009);
+    # the interactive map's own figure is reported beside it, as a row with its own verdict.
+    kinds = (("picture", "_raw_picture_ms", 1.0, "picture_p95_ms",
+              "page load -> first map with data (the server-drawn picture of the map)"),
+             ("load", "_raw_load_ms", 1.0, "load_p95_ms", "page load -> interactive map drawn with data"),
+             ("incident", "_raw_latency_s", 1000.0, "latency_p95_ms", "incident POST -> marker drawn"))
+    for kind, raw, unit, key, what in kinds:
+        pooled = {n: sorted(x * unit for r in ok for x in r["pages"][n].get(raw, ())) for n in names}
         p95 = {n: percentile(v, 95) if v else float("nan") for n, v in pooled.items()}
         missing = sum(r["pages"][n]["missing"] for r in ok for n in names) if kind == "incident" else 0
+        if kind == "picture":  # every picture painted, holding every seeded incident
+            missing = sum(r["pages"][n]["picture_unpainted"] + (r["seeded"] - r["pages"][n]["picture_incidents"])
+                          for r in ok for n in names)
         met = bool(ok) and missing == 0 and all(v < workspaces.TARGET_P95_MS for v in p95.values())
-        key = "load_p95_ms" if kind == "load" else "latency_p95_ms"
         runs_met = sum(1 for r in ok if all(r["pages"][n][key] < workspaces.TARGET_P95_MS for n in names))
-        what = ("page load -> map drawn with data" if kind == "load" else "incident POST -> marker drawn")
         single = "; ".join(", ".join(f"{n} {_fmt(r['pages'][n][key], 0)}" for n in names) for r in ok) or "-"
         rows.append(
             f"| workspaces: wall, duty officer and regional desk open at once in headless Chromium, {what} p95 < "
             f"{workspaces.TARGET_P95_MS:.0f} ms on each page {_where('workspaces')} | p95 "
             + ", ".join(f"{n} {_fmt(p95[n], 0)} ms" for n in names)
             + (f" ({missing} never drawn)" if kind == "incident" else "")
+            + (f" ({missing} unpainted or short of incidents)" if kind == "picture" and missing else "")
             + f" | {single} | {_verdict(met, runs_met, len(ok), failed)} |")
     lines = [
         f"## {BENCHMARKS.index('workspaces') + 1}. Workspaces: wall, duty officer and regional desk at once "
