@@ -414,6 +414,12 @@
       renderMovements();
     });
   });
+  // A failover (crisis:reset, crisis_live.js): what the wall was seeded with (movements under
+  // way) may hold what the new server never had. A wall has no one to re-read it for: it loads
+  // again (its display session survives; the picture of the map is in the first HTML).
+  document.addEventListener("crisis:reset", function () {
+    if (onWall()) { window.location.reload(); }
+  });
   document.addEventListener("crisis:roster", function (e) {
     if (!onWall() || !e.detail) { return; }
     wall.roster = e.detail;

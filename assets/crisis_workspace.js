@@ -533,13 +533,37 @@
     if (!map || !m || userMoving(map)) { return false; }
     var eventData = {originalEvent: cause || new MouseEvent("click")};
     var bounds = m.display_area ? areaBounds(m.display_area) : null;
-    if (bounds) {
-      map.fitBounds(bounds, {padding: FOCUS_PADDING, maxZoom: FOCUS_MAX_ZOOM, duration: FOCUS_MS}, eventData);
-    } else {
-      map.easeTo({center: [Number(m.incident.lon), Number(m.incident.lat)], zoom: Math.max(map.getZoom(), FOCUS_ZOOM),
-                  duration: FOCUS_MS}, eventData);
+    var camera = bounds ? map.cameraForBounds(bounds, {padding: FOCUS_PADDING, maxZoom: FOCUS_MAX_ZOOM}) : null;
+    if (!camera) {
+      camera = {center: [Number(m.incident.lon), Number(m.incident.lat)], zoom: Math.max(map.getZoom(), FOCUS_ZOOM)};
     }
+    var target = {center: camera.center, zoom: camera.zoom};
+    map.easeTo(Object.assign({duration: FOCUS_MS}, target), eventData);
+    finishMove(map, id, target, eventData);
     return true;
+  }
+
+  // A redraw of the map's figure (a live update arriving meanwhile) sets the map's view, which
+  // stops a move on its way: the map would stay wherever it was. Unless the user took the map
+  // meanwhile (a press, a wheel, a touch, a key) or opened another incident, the move is finished
+  // at once where it stopped short.
+  function finishMove(map, id, target, eventData) {
+    var box = map.getCanvasContainer(), touched = false, started = performance.now();
+    var kinds = ["mousedown", "wheel", "touchstart", "keydown"];
+    function touch() { touched = true; }
+    kinds.forEach(function (k) { box.addEventListener(k, touch, true); });
+    map.once("moveend", function () {
+      kinds.forEach(function (k) { box.removeEventListener(k, touch, true); });
+      // (a moveend long after: not this move's, which never began)
+      if (performance.now() - started > FOCUS_MS + 2000) { return; }
+      // After what stopped it has set its view (moveend comes from inside its stop()).
+      setTimeout(function () {
+        if (touched || W.picked !== id || userMoving(map) || map.isMoving()) { return; }
+        var at = map.project(map.getCenter()), want = map.project(target.center);
+        var off = Math.abs(at.x - want.x) + Math.abs(at.y - want.y);
+        if (Math.abs(map.getZoom() - target.zoom) > 0.01 || off > 2) { map.jumpTo(target, eventData); }
+      }, 0);
+    });
   }
 
   // Open an incident in the panel (and move the map to it); false when this page has none
@@ -636,6 +660,16 @@
   });
 
   document.addEventListener("crisis:dispatch", function () { if (W.picked && W.candidates && !W.chosen) { fetchCandidates(); } });
+
+  // A failover (crisis:reset, crisis_live.js): the open incident's people, movements and
+  // candidates are read again from the new server (its facts follow the reset snapshot).
+  document.addEventListener("crisis:reset", function () {
+    if (!W.picked) { return; }
+    renderFacts();
+    fetchAffected();
+    fetchAreas();
+    if (!W.chosen) { fetchCandidates(); }
+  });
 
   // -- reporting -----------------------------------------------------------------------------
 

@@ -24,9 +24,10 @@ from typing import Any
 import requests
 
 from crisis.adapters import keys
+from crisis.auth import display
 from crisis.bootstrap import Context
 from crisis.realtime.gateway import NAMESPACE
-from tests.conftest import LiveServer, SocketEvents, live_page
+from tests.conftest import LiveServer, SocketEvents, live_page, random_ref
 from tests.e2e.test_people_pages_browser import open_page
 from tests.e2e.test_roster_browser import _seed as seed_roster
 from tests.e2e.test_roster_browser import find_feature
@@ -199,3 +200,38 @@ def test_a_reset_snapshot_drops_the_dispatches_the_new_server_never_had(
                            arg=[ghost, kept], timeout=WITHIN_MS)
     assert page.errors == []
     page.context.close()
+
+
+def test_a_reset_reads_the_open_incident_again_and_reloads_a_wall(
+        context: Context, live_server: LiveServer, browser: Any) -> None:
+    person, incident = _affected_traveller(live_server)
+    officer = open_page(browser, live_server, "/")
+    officer.wait_for_selector(f"#incident-list li[data-incident-id='{incident}']", timeout=WITHIN_MS)
+    officer.click(f"#incident-list li[data-incident-id='{incident}']")
+    officer.wait_for_selector(f"#incident-panel[data-incident-id='{incident}']", timeout=WITHIN_MS)
+    asked: list[str] = []
+    officer.on("request", lambda request: asked.append(request.url))
+    wall_context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    wall = wall_context.new_page()
+    wall.goto(display.display_url(live_server.url, display.add_display(context.accounts, random_ref("wall-reset-"))))
+    wall.wait_for_selector("#wall-root", timeout=60_000)
+    wall.wait_for_selector(".live-status.ok", timeout=60_000)
+    wall.evaluate("() => { window.__before = true; }")
+    time.sleep(0.5)
+    assert not [url for url in asked if f"/incidents/{incident}/" in url]  # nothing asked before the reset
+
+    with wall.expect_navigation(timeout=WITHIN_MS):
+        live_server.app.gateway._primary = "0" * 40  # type: ignore[attr-defined]
+    # The wall loaded again, still signed in (its display session), and live.
+    wall.wait_for_selector("#wall-root", timeout=60_000)
+    wall.wait_for_selector(".live-status.ok", timeout=60_000)
+    assert wall.evaluate("() => window.__before === undefined") and wall.url.endswith("/wall")
+    # The duty officer's open incident: its people, movements and candidates read again.
+    deadline = time.monotonic() + WITHIN_MS / 1000
+    wanted = (f"/incidents/{incident}/affected", f"/incidents/{incident}/candidates", "/api/v1/areas")
+    while not all(any(w in url for url in asked) for w in wanted):
+        assert time.monotonic() < deadline, asked
+        officer.wait_for_timeout(100)
+    assert officer.errors == []
+    wall_context.close()
+    officer.context.close()

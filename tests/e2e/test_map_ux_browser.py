@@ -30,6 +30,13 @@ TRACE = """ids => { const gd = document.querySelector('#live-map .js-plotly-plot
     if (i >= 0) { out[id] = {opacity: data.marker.opacity[i], size: data.marker.size[i], hover: data.hovertext[i]}; } });
   return out; }"""
 
+# The incident trace shows the places of the map's zoom now, and no redraw is waiting.
+PLACES_DRAWN = """() => { const s = window.crisisLive.state, m = window.crisisLive.layer.map;
+  const places = window.crisisPlaces.stack(Array.from(s.incidents.values()), m.getZoom());
+  return window.crisisPlaces.key(places) === s.drawn.places && !s.dirty.redraw && !m.isMoving(); }"""
+IDLE = """() => new Promise(resolve => { const m = window.crisisLive.layer.map;
+  m.once('idle', resolve); m.triggerRepaint(); setTimeout(resolve, 3000); })"""
+
 COUNT = "#live-map .incident-count[data-incident-id='{}']"
 
 VIEW = """() => { const map = window.crisisLive.layer.map, c = map.getCenter(), b = map.getBounds();
@@ -153,6 +160,16 @@ def test_opening_an_incident_moves_the_map_to_it(live_server: LiveServer, opened
     view = _settled(page)
     assert abs(view["lat"] + 5.0) < 0.05 and abs(view["lon"] - 160.0) < 0.05 and view["zoom"] >= 5, view
 
+    # Stopped on its way (a redraw of the figure sets the map's view mid-move): finished at once.
+    page.evaluate("() => window.crisisLive.layer.map.jumpTo({center: [0, 20], zoom: 1.5}, {originalEvent: new MouseEvent('wheel')})")
+    page.evaluate("""id => new Promise(resolve => { const map = window.crisisLive.layer.map;
+        window.crisisWorkspace.showOnMap(id);
+        setTimeout(() => { map.jumpTo({center: map.getCenter(), zoom: map.getZoom()}); resolve(); }, 150); })""", point)
+    page.wait_for_function("() => { const c = window.crisisLive.layer.map.getCenter(); return Math.abs(c.lng - 160) < 0.05; }",
+                           timeout=5_000)
+    view = _settled(page)
+    assert abs(view["lat"] + 5.0) < 0.05 and abs(view["lon"] - 160.0) < 0.05 and view["zoom"] >= 5, view
+
     # The user closer than 5: the map goes there without zooming out.
     page.evaluate("() => window.crisisLive.layer.map.jumpTo({center: [150, -10], zoom: 9}, {originalEvent: new MouseEvent('wheel')})")
     page.click(f"#incident-list li[data-incident-id='{point}']")
@@ -173,12 +190,23 @@ def test_opening_an_incident_moves_the_map_to_it(live_server: LiveServer, opened
 
     # Not while the user drags the map: their move wins.
     at = _zoom_to(page, 0.0, 170.0, 4)
+    # The places regrouped for zoom 4 and drawn: Plotly's redraw of the trace sets the map's view,
+    # which stops a gesture that has not yet moved past MapLibre's click tolerance.
+    page.wait_for_function(PLACES_DRAWN, timeout=10_000)
+    page.evaluate(IDLE)
     page.mouse.move(at["x"], at["y"])
     page.mouse.down()
     page.mouse.move(at["x"] + 40, at["y"] + 10, steps=5)
     # Chromium hands mouse moves to the page with its next animation frame: on a busy machine the
     # drag may not have begun yet when the call below runs. Wait until MapLibre is dragging.
-    page.wait_for_function("() => window.crisisLive.layer.map.dragPan.isActive()", timeout=10_000)
+    try:
+        page.wait_for_function("() => window.crisisLive.layer.map.dragPan.isActive()", timeout=10_000)
+    except Exception:
+        under = page.evaluate("""([x, y]) => { const e = document.elementFromPoint(x, y);
+            const m = window.crisisLive.layer.map;
+            return [e && e.outerHTML.slice(0, 120), e === m.getCanvas(), m.dragPan.isEnabled(), m.isMoving(),
+                    m.getZoom()]; }""", [at["x"], at["y"]])
+        raise AssertionError(f"the drag did not begin; under the pointer: {under}") from None
     moved = page.evaluate(f"() => window.crisisWorkspace.showOnMap('{area}')")
     page.mouse.move(at["x"] + 60, at["y"] + 20, steps=3)
     page.mouse.up()

@@ -98,11 +98,16 @@ def test_the_servers_figure_is_not_redrawn_with_the_same_incidents(browser: Any,
     page.wait_for_timeout(1500)  # the socket's snapshot is in and flushed
     assert page.evaluate("id => window.crisisLive.state.incidents.has(id)", first)  # the snapshot is applied
     seen = page.evaluate("""() => ({draws: window.__mapDraws, last: window.crisisLive.state.lastIncidentId,
-                                    head: window.crisisLive.state.mountedHead})""")
+                                    head: window.crisisLive.state.mountedHead,
+                                    zoom: window.crisisLive.layer.map && window.crisisLive.layer.map.getZoom(),
+                                    mounted: window.crisisLive.state.mounted && window.crisisLive.state.mounted.places,
+                                    drawn: window.crisisLive.state.drawn.places})""")
     # Nothing newer than the figure came (no incident changed on the server meanwhile): no redraw.
     assert seen["head"] and seen["last"], seen
+    # (One more is right when the map's zoom groups the incidents into other places than the
+    # server's figure did: crisis_places.js; then the places drawn are no longer the figure's.)
     if _stream_order(seen["last"]) <= _stream_order(seen["head"]):
-        assert seen["draws"] == 1, seen
+        assert seen["draws"] == 1 or (seen["draws"] == 2 and seen["drawn"] != seen["mounted"]), seen
     # A new incident is still drawn: one patch, the new marker under its place.
     second = _post(live_server, "Pushed over the socket", -3.0, 25.0)
     page.wait_for_function(MARKER_DRAWN, arg=second, timeout=15_000)
