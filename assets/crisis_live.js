@@ -476,6 +476,19 @@
   // (the page left first) stops holding the next one back after MAP_DRAW_MAX_MS.
   var MAP_DRAW_MAX_MS = 5000;
 
+  // A button pressed on the map: a redraw now would stop the user's gesture before it has moved
+  // past MapLibre's click tolerance (Plotly's redraw sets the map's view), so patches wait for
+  // the release, at most PRESS_HOLD_MAX_MS (no update waits on a button held down for long).
+  var PRESS_HOLD_MAX_MS = 5000;
+  var pressedAt = null;
+  document.addEventListener("pointerdown", function (e) {
+    if (e.target && e.target.closest && e.target.closest("#live-map")) { pressedAt = Date.now(); }
+  }, true);
+  ["pointerup", "pointercancel"].forEach(function (kind) {
+    document.addEventListener(kind, function () { pressedAt = null; }, true);
+  });
+  function userPressing() { return pressedAt !== null && Date.now() - pressedAt < PRESS_HOLD_MAX_MS; }
+
   function mapBusy() {
     if (live.mapSentAt !== null && Date.now() - live.mapSentAt < MAP_DRAW_MAX_MS) { return true; }
     return document.querySelector("#live-map.dash-graph--pending, #live-map .dash-graph--pending") !== null;
@@ -1303,7 +1316,7 @@
           markDrawn();
           return window.dash_clientside.no_update;
         }
-        if (mapBusy()) {
+        if (mapBusy() || userPressing()) {
           redrawSoon();
           return window.dash_clientside.no_update;
         }

@@ -270,3 +270,30 @@ def test_a_dispatch_label_does_not_cover_an_incident_marker(live_server: LiveSer
         "id => { const l = document.querySelector(`#live-map .dispatch-label[data-dispatch='${id}']`);"
         " return !!l && !l.classList.contains('dispatch-label-hidden'); }", arg=f"D-{tag}", timeout=10_000)
     assert page.errors == []
+
+
+def test_a_live_update_does_not_stop_a_drag_as_it_begins(live_server: LiveServer, opened: Any) -> None:
+    page = opened("/")
+    at = _zoom_to(page, -20.0, -120.0, 3)
+    page.wait_for_function(PLACES_DRAWN, timeout=10_000)
+    page.evaluate(IDLE)
+    # The user presses on the map and has not yet moved past the click tolerance...
+    page.mouse.move(at["x"], at["y"])
+    page.mouse.down()
+    page.mouse.move(at["x"] + 1, at["y"])
+    # ... when an incident arrives live.
+    new = _post(live_server, title=f"Arrived mid-drag {random_ref()}", lat=-45.0, lon=-130.0)
+    page.wait_for_function("id => window.crisisLive.state.incidents.has(id)", arg=new, timeout=15_000)
+    page.wait_for_timeout(1_000)  # a patch would be drawn by now
+    page.mouse.move(at["x"] + 60, at["y"] + 20, steps=6)
+    # The drag goes on: the map follows the pointer.
+    page.wait_for_function("() => window.crisisLive.layer.map.dragPan.isActive()", timeout=5_000)
+    page.mouse.up()
+    view = _settled(page)
+    assert view["lon"] < -120.5 and view["lat"] > -19.5, view  # dragged right and down: the view went west and north
+    # Released: the new incident is drawn.
+    page.wait_for_function(
+        """id => { const gd = document.querySelector('#live-map .js-plotly-plot');
+                   const data = gd && gd.data[window.crisisLive.state.config.incident_trace];
+                   return !!data && Array.from(data.customdata || []).includes(id); }""", arg=new, timeout=15_000)
+    assert page.errors == []
