@@ -58,6 +58,42 @@ class ClosingRequestHandler(WSGIRequestHandler):
         super().connection_dropped(error, environ)
 
 
+class _ClosedWhenDropped:
+    """A response body closed when the server lets go of it, even if the server never called
+    ``close()``. Werkzeug's server skips ``close()`` when the client went away mid-response (a
+    page closed while a file was being sent): the open file then waited for the garbage
+    collector (a ResourceWarning). Here it is closed as soon as the body is released."""
+
+    __slots__ = ("_body", "_closed")
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+        self._closed = False
+
+    def __iter__(self) -> Any:
+        return iter(self._body)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        close = getattr(self._body, "close", None)
+        if close is not None:
+            close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def closing_bodies(app: Any) -> Any:
+    """WSGI middleware: every response body is closed when released (``_ClosedWhenDropped``)."""
+
+    def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
+        return _ClosedWhenDropped(app(environ, start_response))
+
+    return wrapped
+
+
 @dataclass
 class CrisisApp:
     dash: dash.Dash
@@ -122,6 +158,7 @@ def create_app(
         PERMANENT_SESSION_LIFETIME=timedelta(days=settings.session_days),
     )
     server.extensions["crisis"] = context
+    server.wsgi_app = closing_bodies(server.wsgi_app)  # type: ignore[method-assign]
     if settings.trusted_proxies:
         # Behind N proxies, the client's address (sign-in limits, audit) and scheme come
         # from their X-Forwarded-* headers; without this setting those headers are ignored.
