@@ -28,8 +28,8 @@ SEVERITY_COLOURS = {1: "#2b83ba", 2: "#abdda4", 3: "#fdae61", 4: "#d7191c", 5: "
 
 MARKER_PX = 15   # an incident marker's width on the screen (the trace's marker size)
 STACKED_PX = 22  # a place of several incidents: wider, to hold its count
-_WORLD_PX = 512  # the world's width in pixels at zoom 0 (MapLibre's 512 px tiles)
-_MAX_LAT = 85.0511287798  # Web Mercator's edge
+WORLD_PX = 512  # the world's width in pixels at zoom 0 (MapLibre's 512 px tiles)
+MAX_LAT = 85.0511287798  # Web Mercator's edge
 _HOVER_LINES = 10
 
 
@@ -38,29 +38,32 @@ def incident_line(incident: dict[str, Any]) -> str:
     return f"{incident['title']} (severity {incident['severity']}, {incident['status']})"
 
 
-def _screen(incident: dict[str, Any], world: float) -> tuple[float, float]:
-    lat = max(-_MAX_LAT, min(_MAX_LAT, float(incident["lat"])))
-    x = (float(incident["lon"]) + 180.0) / 360.0 * world
+def world_px(lon: float, lat: float, zoom: float) -> tuple[float, float]:
+    """MapLibre's world pixel of (lon, lat) at ``zoom`` (512-px tiles, Web Mercator), y down."""
+    world = WORLD_PX * 2.0 ** zoom
+    lat = max(-MAX_LAT, min(MAX_LAT, float(lat)))
+    x = (float(lon) + 180.0) / 360.0 * world
     y = (1.0 - math.log(math.tan(math.pi / 4 + lat * (math.pi / 180) / 2)) / math.pi) / 2.0 * world
     return x, y
 
 
-def stack(messages: list[dict[str, Any]], zoom: float) -> list[list[dict[str, Any]]]:
+def stack(messages: list[dict[str, Any]], zoom: float, distance_px: float = MARKER_PX) -> list[list[dict[str, Any]]]:
     """The open incidents as places at ``zoom``: lists of messages, the worst (most severe, then
     latest update) first in each and the place of the worst incident first. An incident joins
-    the first place whose first incident is closer than a marker's width (greedy, as the wall)."""
-    world = _WORLD_PX * 2.0 ** zoom
+    the first place whose first incident is closer than ``distance_px`` (a marker's width on the
+    live map; the wall's wider markers give their own) (greedy, as the wall)."""
+    world = WORLD_PX * 2.0 ** zoom
     # Most severe first, then the latest update, then by id (sorts are stable: the last key first).
     open_ = sorted((m for m in messages if m["incident"].get("status") != "closed"), key=lambda m: m["incident"]["id"])
     open_.sort(key=lambda m: str(m["incident"].get("updated_at") or ""), reverse=True)
     open_.sort(key=lambda m: -int(m["incident"]["severity"]))
     places: list[tuple[float, float, list[dict[str, Any]]]] = []
     for message in open_:
-        x, y = _screen(message["incident"], world)
+        x, y = world_px(message["incident"]["lon"], message["incident"]["lat"], zoom)
         for px, py, members in places:
             dx = abs(px - x)
             dx = min(dx, world - dx)  # across the antimeridian
-            if dx * dx + (py - y) ** 2 < MARKER_PX * MARKER_PX:
+            if dx * dx + (py - y) ** 2 < distance_px * distance_px:
                 members.append(message)
                 break
         else:

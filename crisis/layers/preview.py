@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
-from crisis.layers.incidents import SEVERITY_COLOURS
+from crisis.layers.incidents import MAX_LAT, SEVERITY_COLOURS, WORLD_PX, stack, world_px
 
-TILE_PX = 512
-MAX_LAT = 85.051129
+TILE_PX = WORLD_PX  # MapLibre's world at zoom 0
+__all__ = ["MAX_LAT", "world_px"]  # (re-exported: the projection is crisis.layers.incidents')
 # The wall's world: zoom 1, scaled by the page to the panel's width.
 FIT_ZOOM = 1.0
 # The wall's rem in world units at FIT_ZOOM: its root size is 1.25vh (at least 14 px) and
@@ -68,15 +68,6 @@ LIVE = Look("#ffffff", "#dfe5ea", "#8a99a8", 0.6, dict(SEVERITY_COLOURS), LIVE_M
             None, 0.0, 12.0)
 WALL = Look("#0b1219", "#2c3a48", "#6d8196", 0.6, WALL_COLOURS, 1.3 * WALL_REM, 2.2 * WALL_REM, 2.2 * WALL_REM * 0.8,
             "#ffffff", 0.15 * WALL_REM, 1.1 * WALL_REM)
-
-
-def world_px(lon: float, lat: float, zoom: float) -> tuple[float, float]:
-    """MapLibre's world pixel of (lon, lat) at ``zoom`` (512-px tiles), y down."""
-    size = TILE_PX * 2.0 ** zoom
-    lat = max(-MAX_LAT, min(MAX_LAT, lat))
-    x = (180.0 + lon) / 360.0 * size
-    y = (180.0 - 180.0 / math.pi * math.log(math.tan(math.pi / 4 + lat * math.pi / 360.0))) / 360.0 * size
-    return x, y
 
 
 def _rings(geometry: dict[str, Any]) -> Iterable[Sequence[Sequence[float]]]:
@@ -133,29 +124,6 @@ class Place:
     count: int
 
 
-def open_incidents(messages: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The open incidents, worst first (then the latest updated), as the wall orders them."""
-    incidents = [m["incident"] for m in messages if m["incident"].get("status") != "closed"]
-    incidents.sort(key=lambda i: str(i.get("updated_at") or ""), reverse=True)
-    incidents.sort(key=lambda i: -int(i["severity"]))
-    return incidents
-
-
-def places(points: Sequence[tuple[float, float, int]], distance: float) -> list[Place]:
-    """Points (x, y, severity), worst first, as places: a point closer than ``distance`` to a
-    place's first point joins it (its colour stays the first's, the worst)."""
-    groups: list[list[Any]] = []
-    limit = distance * distance
-    for x, y, severity in points:
-        for group in groups:
-            if (group[0] - x) ** 2 + (group[1] - y) ** 2 < limit:
-                group[3] += 1
-                break
-        else:
-            groups.append([x, y, severity, 1])
-    return [Place(g[0], g[1], g[2], g[3]) for g in groups]
-
-
 def _markers(found: list[Place], look: Look) -> str:
     out = []
     for p in found:
@@ -199,8 +167,11 @@ def world_picture(countries: dict[str, Any], messages: list[dict[str, Any]], zoo
     size = TILE_PX * 2.0 ** zoom
     land = (f'<path d="{land_path(countries, zoom)}" fill="{look.land}" stroke="{look.border}" '
             f'stroke-width="{look.border_width:g}"/>')
-    incidents = open_incidents(messages)
-    points = [(*world_px(float(i["lon"]), float(i["lat"]), zoom), int(i["severity"])) for i in incidents]
-    found = places(points, look.stack_distance)
+    # The live map's own grouping (its markers' distance, or the wall's): the same places, worst first.
+    found = []
+    for members in stack(messages, zoom, look.stack_distance):
+        worst = members[0]["incident"]
+        found.append(Place(*world_px(worst["lon"], worst["lat"], zoom), int(worst["severity"]), len(members)))
+    incidents = sum(p.count for p in found)
     body = land + _areas(messages, zoom) + _text_style() + _markers(found, look)
-    return _svg(size, size, look, body, len(incidents), len(found))
+    return _svg(size, size, look, body, incidents, len(found))

@@ -37,8 +37,8 @@ from crisis.auth.refusals import forbidden
 from crisis.adapters import keys
 from crisis.bootstrap import ASSETS
 from crisis.domain import access
-from crisis.domain.regions import initial_view
-from crisis.layers import preview
+from crisis.ui.components.live_map import opening_view
+from crisis.layers import map_figure, preview
 from crisis.views import live_incidents
 
 PREVIEW_PATH = "/_crisis/map-preview.svg"
@@ -54,22 +54,16 @@ def _countries() -> dict[str, Any]:
         return json.load(f)  # type: ignore[no-any-return]
 
 
-@lru_cache(maxsize=1)
 def world_view() -> tuple[float, float, float]:
-    """(lon, lat, zoom) of the live map's figure when no region is set (the figure's own)."""
-    from crisis.layers.map_figure import map_figure
-
-    view = map_figure([], "white-bg").layout.map
-    return float(view.center.lon), float(view.center.lat), float(view.zoom)
+    """(lon, lat, zoom) of the live map's world view (no region)."""
+    view = map_figure.WORLD_VIEW
+    return float(view["center"]["lon"]), float(view["center"]["lat"]), float(view["zoom"])  # type: ignore[index]
 
 
 def live_view(principal: Any) -> tuple[float, float, float]:
-    """Where a page's live map opens for this caller (crisis/ui/components/live_map.py)."""
-    view = initial_view(access.regions_of(principal))
-    if view is None:
-        return world_view()
-    centre: dict[str, float] = view["center"]  # type: ignore[assignment]
-    return float(centre["lon"]), float(centre["lat"]), float(view["zoom"])  # type: ignore[arg-type]
+    """(lon, lat, zoom) where a page's live map opens for this caller (the interactive map's own)."""
+    view = opening_view(principal)
+    return float(view["center"]["lon"]), float(view["center"]["lat"]), float(view["zoom"])
 
 
 def page_of(path: str, args: Any) -> str | None:

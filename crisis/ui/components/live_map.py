@@ -6,6 +6,8 @@ browser as a MapLibre layer (assets/crisis_live.js, docs/adr/004-travellers-laye
 
 from __future__ import annotations
 
+from typing import Any
+
 from dash import dcc, html
 from flask import current_app, g
 
@@ -59,12 +61,16 @@ def map_legend() -> html.Div:
     return html.Div(className="map-legend", children=[severity_legend(), traveller_legend()])
 
 
+def opening_view(principal: Any) -> dict[str, Any]:
+    """Where the live map opens: a regional desk's on its region(s), the others on the world."""
+    return initial_view(access.regions_of(principal)) or map_figure.WORLD_VIEW
+
+
 def live_map(class_name: str = "live-map") -> list[object]:
     """The map and its mount store; the clientside "map" callback keeps it live."""
     picture = live_incidents(current_app.extensions["crisis"], g.principal)
     style = current_app.config.get("CRISIS_MAP_STYLE", "white-bg")
-    # A regional desk's map opens on its region(s), the others on the world.
-    view = initial_view(access.regions_of(g.principal)) or map_figure.WORLD_VIEW
+    view = opening_view(g.principal)
     figure = map_figure.map_figure(picture["incidents"], style, view)
     area_first = len(figure.layout.map.layers) - len(map_figure.SEVERITY_COLOURS)
     # The places the figure shows (crisis_places.js compares them with its own at the map's zoom).
