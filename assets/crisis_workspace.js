@@ -37,7 +37,7 @@
   var PROGRESS_WORDS = {arrived: "arrived", moving: "moving", to_move: "to move", stayed: "stayed"};
   var FOCUS_ZOOM = 5;        // an incident without an area: shown at least this close (never farther out)
   var FOCUS_MAX_ZOOM = 11;   // an area fitted: no closer than this (a small polygon)
-  var FOCUS_PADDING = 40;    // px kept around a fitted area
+  var FOCUS_PADDING = 0.25;  // of the map's smaller side, kept around a fitted area: the places around it stay in view
   var FOCUS_MS = 600;
 
   var W = {
@@ -150,12 +150,19 @@
     ]);
   }
 
+  // The incident's regions by name (every region an incident over several countries touches).
+  function regionNames(i, c) {
+    return (i.regions && i.regions.length ? i.regions : [i.region]).filter(Boolean)
+      .map(function (r) { return (c && c.regions && c.regions[r]) || r; });
+  }
+
   function fillItem(li, i, now) {
     var closed = i.status === "closed";
     setClass(li, "incident-item sev-" + i.severity + (closed ? " incident-closed" : "") + (W.picked === i.id ? " picked" : ""));
     setText(li.children[0], String(i.severity));
     setText(li.children[1], i.title);
-    setText(li.children[2], (i.country || "-") + " | " + i.status + " | event " + ago(i.reported_at, now).replace(" ago", "") +
+    // At sea or in a territory with no country code: its region says where, never a bare "-".
+    setText(li.children[2], (i.country || regionNames(i, config()).join(", ") || "no place") + " | " + i.status + " | event " + ago(i.reported_at, now).replace(" ago", "") +
             ", updated " + ago(i.updated_at, now));
   }
 
@@ -275,9 +282,8 @@
     fact(dl, "status", "Status", i.status);
     fact(dl, "age", "Event age", ago(i.reported_at, now).replace(" ago", "") + " (reported " + utc(i.reported_at) + ")");
     fact(dl, "updated", "Last update", ago(i.updated_at, now) + " (" + utc(i.updated_at) + ")");
-    var regions = (i.regions && i.regions.length ? i.regions : [i.region]).filter(Boolean)
-      .map(function (r) { return (c.regions && c.regions[r]) || r; });
-    fact(dl, "place", "Place", [i.country, regions.join(", ")].filter(Boolean).join(", ") + (i.approximate ? " (approximate)" : ""));
+    fact(dl, "place", "Place", [i.country, regionNames(i, c).join(", ")].filter(Boolean).join(", ") +
+         (i.approximate ? " (approximate)" : ""));
     fact(dl, "radius", "Affected radius", i.radius_km ? i.radius_km + " km" : (i.area ? "polygon" : "by severity"));
     var link = document.getElementById("incident-panel-open");
     if (link) { link.setAttribute("href", "/incident/" + encodeURIComponent(i.id)); }
@@ -533,7 +539,9 @@
     if (!map || !m || userMoving(map)) { return false; }
     var eventData = {originalEvent: cause || new MouseEvent("click")};
     var bounds = m.display_area ? areaBounds(m.display_area) : null;
-    var camera = bounds ? map.cameraForBounds(bounds, {padding: FOCUS_PADDING, maxZoom: FOCUS_MAX_ZOOM}) : null;
+    var box = map.getContainer().getBoundingClientRect();
+    var padding = Math.round(FOCUS_PADDING * Math.min(box.width, box.height));
+    var camera = bounds ? map.cameraForBounds(bounds, {padding: padding, maxZoom: FOCUS_MAX_ZOOM}) : null;
     if (!camera) {
       camera = {center: [Number(m.incident.lon), Number(m.incident.lat)], zoom: Math.max(map.getZoom(), FOCUS_ZOOM)};
     }

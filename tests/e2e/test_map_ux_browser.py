@@ -152,6 +152,8 @@ def test_opening_an_incident_moves_the_map_to_it(live_server: LiveServer, opened
     view = _settled(page)
     assert 4.6 < view["lat"] < 5.4 and -140.4 < view["lon"] < -139.6 and view["zoom"] >= 5, view
     assert view["west"] < -140.36 and view["east"] > -139.64 and view["south"] < 4.64 and view["north"] > 5.36, view
+    # With room around it (a quarter of the map's smaller side each way): the area is not all there is to see.
+    assert view["north"] - view["south"] > 1.5 * 0.72 and view["east"] - view["west"] > 1.5 * 0.72, view
 
     # A point from the world view: eased to it at zoom 5.
     page.evaluate("() => window.crisisLive.layer.map.jumpTo({center: [0, 20], zoom: 1.5}, {originalEvent: new MouseEvent('wheel')})")
@@ -296,4 +298,15 @@ def test_a_live_update_does_not_stop_a_drag_as_it_begins(live_server: LiveServer
         """id => { const gd = document.querySelector('#live-map .js-plotly-plot');
                    const data = gd && gd.data[window.crisisLive.state.config.incident_trace];
                    return !!data && Array.from(data.customdata || []).includes(id); }""", arg=new, timeout=15_000)
+    assert page.errors == []
+
+
+def test_an_incident_with_no_country_says_its_region_in_the_list(live_server: LiveServer, opened: Any) -> None:
+    # Off Mauritius: no country code, its region (Africa) says where.
+    at_sea = _post(live_server, title=f"Cyclone at sea {random_ref()}", lat=-21.5, lon=59.5)
+    page = opened("/")
+    meta = page.locator(f"#incident-list li[data-incident-id='{at_sea}'] > :nth-child(3)")
+    meta.wait_for(timeout=30_000)
+    text = meta.inner_text()
+    assert text.startswith("Africa | "), text
     assert page.errors == []
