@@ -384,8 +384,10 @@
     }
     var socket = window.io(config.namespace, {
       // Called on every (re)connection: the session cookie authenticates browsers;
-      // a token in the config is for kiosk pages opened with one.
-      auth: function (cb) { cb(config.token ? {token: config.token} : {}); }
+      // a token in the config is for kiosk pages opened with one. "sync": this page syncs
+      // as soon as it is connected, so the server sends no live incident before the replay
+      // of what it missed (in stream order after a reconnection).
+      auth: function (cb) { cb(config.token ? {token: config.token, sync: true} : {sync: true}); }
     });
     live.socket = socket;
     socket.on("connect", function () {

@@ -152,6 +152,7 @@ class Watcher:
         self.resyncs = 0
         self.connects = 0
         self.closing = False
+        self.auth: dict[str, Any] = {}
         self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5, request_timeout=30)
         self.sio.on("incident", self._on_incident, namespace=NAMESPACE)
         self.sio.on("positions", self._on_positions, namespace=NAMESPACE)
@@ -192,13 +193,17 @@ class Watcher:
         self.connects += 1
         if self.connects > 1:  # a reconnection: catch up from the last incident applied
             await self._sync()
+        # Reconnections say they sync at once: the server then sends nothing live before
+        # the replay (in stream order). The client reconnects with this same dict.
+        self.auth["sync"] = True
 
     async def _on_disconnect(self, reason: Any = None) -> None:
         if not self.closing:
             self.disconnects += 1
 
     async def connect(self, url: str, token: str) -> None:
-        await self.sio.connect(url, transports=["websocket"], namespaces=[NAMESPACE], auth={"token": token},
+        self.auth["token"] = token
+        await self.sio.connect(url, transports=["websocket"], namespaces=[NAMESPACE], auth=self.auth,
                                wait_timeout=60)
 
 

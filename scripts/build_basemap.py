@@ -125,6 +125,46 @@ def _cells(kinds: dict[str, Any]) -> None:
     print(f"assets/basemap/detail/: {len(cells)} cells of {CELL} degrees, {total / 1e6:.2f} MB")
 
 
+def _outline(geometry: dict[str, Any], arcs: list[list[list[float]]]) -> Any:
+    parts = geometry.get("arcs") or []
+    polygons = []
+    for polygon in parts if geometry["type"] == "MultiPolygon" else [parts]:
+        rings = [r for r in (_ring(arcs, r) for r in polygon) if len(r) >= 4]
+        if rings:
+            polygons.append(shapely.make_valid(Polygon(rings[0], rings[1:])))
+    return shapely.union_all(polygons)
+
+
+def small_countries(topology: dict[str, Any]) -> None:
+    """``countries-small.geojson``: the countries and territories with an ISO 3166-1 code
+    that the 1:110m ``countries.geojson`` leaves out (Mauritius, Malta, Singapore, Bahrain,
+    the Caribbean and Pacific island states...), their 1:10m outlines. The server's
+    country index (crisis/fusion/countries.py) adds them to the 1:110m ones, so a point on
+    or off Mauritius is in MUS, not just at sea; the map does not draw this file."""
+    import pycountry
+
+    coarse = json.loads((OUT / "countries.geojson").read_text())
+    have = {f["properties"]["iso_a3"] for f in coarse["features"]} | {"FRA", "NOR"}  # -99 there, fixed on load
+    arcs = _arcs(topology, TOLERANCE)
+    features, dropped = [], []
+    for geometry in topology["objects"]["countries"]["geometries"]:
+        country = pycountry.countries.get(numeric=geometry["id"]) if geometry.get("id") else None
+        if country is None or country.alpha_3 in have:
+            continue
+        kept = [p for p in shapely.get_parts(shapely.set_precision(_outline(geometry, arcs), 10 ** -DIGITS))
+                if p.geom_type in ("Polygon", "MultiPolygon") and not p.is_empty]
+        if not kept:  # smaller than the grid (the Vatican, 0.4 km2): left to the country around it
+            dropped.append(country.alpha_3)
+            continue
+        features.append({"type": "Feature", "geometry": mapping(shapely.union_all(kept)),
+                         "properties": {"name": geometry["properties"]["name"], "iso_a3": country.alpha_3}})
+    print("smaller than the grid, left out:", ", ".join(dropped) or "none")
+    path = OUT / "countries-small.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features},
+                               ensure_ascii=False, separators=(",", ":")))
+    print(f"assets/basemap/countries-small.geojson: {len(features)} countries, {path.stat().st_size / 1e3:.0f} KB")
+
+
 def build(source: Path) -> None:
     atlas = source / "node_modules" / "world-atlas"
     land = json.loads((atlas / "land-10m.json").read_text())
@@ -136,6 +176,7 @@ def build(source: Path) -> None:
         topology = json.loads(path.read_text())
         for name in topology["objects"]:
             admin1.extend(_mesh(topology, name, _arcs(topology, TOLERANCE), interior=True))
+    small_countries(countries)
     _cells({
         "land": shapely.union_all(polygons, grid_size=10 ** -DIGITS),
         "coast": MultiLineString(_mesh(land, "land", land_arcs, interior=False)),

@@ -1,9 +1,12 @@
 """Which country (and so which regional desk) a point lies in, for many points at once.
 
-Built once from the Natural Earth basemap; ``locate`` queries the spatial index in bulk.
-Every point gets a region (a desk):
+Built once from the Natural Earth basemap (the 1:110m countries, plus the 1:10m outlines of
+the 63 small countries and territories the 1:110m leaves out: Mauritius, Malta, Singapore,
+Bahrain, the Caribbean and Pacific islands; ``assets/basemap/countries-small.geojson``);
+``locate`` queries the spatial index in bulk. Every point gets a region (a desk):
 
-* on land: the country it lies in;
+* on land: the country it lies in (a small country's outline before a 1:110m one that
+  covers it: San Marino, not Italy);
 * at sea within ``sea_region_km`` (CRISIS_SEA_REGION_KM, default 500 km) of a country: the
   nearest country, by geodesic distance (WGS84) from the point to the nearest point of
   the country's outline (the outline's nearest point is found in lon/lat, then measured
@@ -25,6 +28,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pycountry
 import shapely
 from pyproj import Geod
@@ -40,13 +44,22 @@ _ISO_FIXES = {"France": "FRA", "Norway": "NOR", "Kosovo": "XKX", "N. Cyprus": "C
 
 
 class CountryIndex:
-    def __init__(self, countries: gpd.GeoDataFrame, sea_region_km: float = SEA_REGION_KM) -> None:
-        if countries.crs is None or countries.crs.to_epsg() != 4326:
-            raise ValueError("the countries layer must be in EPSG:4326 (lon/lat degrees)")
+    def __init__(self, countries: gpd.GeoDataFrame, sea_region_km: float = SEA_REGION_KM,
+                 small: gpd.GeoDataFrame | None = None) -> None:
+        """``countries``: name, iso_a3, continent and outline of each country. ``small``:
+        name, iso_a3 and outline of countries it leaves out (their desk by their code,
+        ``crisis.domain.regions``); on land they come before the ``countries`` around them."""
+        for layer in (countries, small):
+            if layer is not None and (layer.crs is None or layer.crs.to_epsg() != 4326):
+                raise ValueError("the countries layer must be in EPSG:4326 (lon/lat degrees)")
         iso = countries["iso_a3"].where(countries["iso_a3"] != "-99", countries["name"].map(_ISO_FIXES))
-        self.countries = countries.assign(
-            iso_a3=iso,
-            region=[region_for_country(i, c) for i, c in zip(iso, countries["continent"])],
+        table = countries.assign(iso_a3=iso)
+        self._first_small = len(table)
+        if small is not None and len(small):
+            extra = small[["name", "iso_a3", "geometry"]].assign(continent=None)
+            table = gpd.GeoDataFrame(pd.concat([table, extra], ignore_index=True), crs=countries.crs)
+        self.countries = table.assign(
+            region=[region_for_country(i, c) for i, c in zip(table["iso_a3"], table["continent"])],
         )
         self._iso = self.countries["iso_a3"].to_numpy(dtype=object)
         self._region = self.countries["region"].to_numpy(dtype=object)
@@ -55,8 +68,11 @@ class CountryIndex:
         self.countries.sindex  # build the index now, not on the first request
 
     @classmethod
-    def from_file(cls, path: Path, sea_region_km: float = SEA_REGION_KM) -> CountryIndex:
-        return cls(gpd.read_file(path), sea_region_km)
+    def from_file(cls, path: Path, sea_region_km: float = SEA_REGION_KM, small: Path | None = None) -> CountryIndex:
+        """The countries of ``path``, and those of ``small`` (by default the file
+        ``countries-small.geojson`` beside it, when there is one)."""
+        small = small or path.with_name("countries-small.geojson")
+        return cls(gpd.read_file(path), sea_region_km, gpd.read_file(small) if small.exists() else None)
 
     def locate(self, lat: np.ndarray, lon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """ISO3 codes and region codes for each point (None where none is near)."""
@@ -66,8 +82,9 @@ class CountryIndex:
         if len(points) == 0:
             return iso, region
         inside_pts, inside_geoms = self.countries.sindex.query(points, predicate="intersects")
-        iso[inside_pts] = self._iso[inside_geoms]
-        region[inside_pts] = self._region[inside_geoms]
+        for part in (inside_geoms < self._first_small, inside_geoms >= self._first_small):  # small ones last: they win
+            iso[inside_pts[part]] = self._iso[inside_geoms[part]]
+            region[inside_pts[part]] = self._region[inside_geoms[part]]
         missing = np.flatnonzero(iso == None)  # noqa: E711 - element-wise on an object array
         if len(missing):
             near = self._nearest_within(points[missing], np.asarray(lat, dtype=float)[missing],

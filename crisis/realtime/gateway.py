@@ -702,6 +702,16 @@ class BoundedManager(socketio.Manager):  # type: ignore[misc]
 
     # -- a resync (called by the namespace's sync handler) ---------------------------------
 
+    def expect_sync(self, sid: str, eio_sid: str) -> None:
+        """``sid`` has just connected and says it will sync (a reconnection catching up from
+        its last stream id, or a page asking for its snapshot): until it does, its live
+        incidents and positions are dropped (the sync's replay or snapshot reads the log
+        after them), and they are held while its sync runs, so that a reconnecting client
+        gets what it missed before what is new, in stream order. Not told to resync: it
+        already will; reminded like any client behind if it does not."""
+        with self._state_lock:
+            self._behind.setdefault(sid, _Behind(eio_sid))
+
     def begin_sync(self, sid: str) -> None:
         """A sync of ``sid`` starts: if it was behind, hold its live pushes from now on."""
         behind = self._behind.get(sid)

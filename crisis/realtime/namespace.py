@@ -17,6 +17,12 @@ same connection resumes from what that connection was already sent (everything a
 reached it live, in order, on the same connection): asking again costs only what is new,
 never the whole picture again.
 
+A client that connects with ``"sync": true`` in its auth payload (the pages do; a
+reconnecting API watcher should) says it syncs next: until its sync has answered it gets
+no live incident or positions (``BoundedManager.expect_sync``), so after a reconnection
+what it missed comes first and everything arrives in stream order. Without it, live
+pushes start at once and a replay asked for later may bring older entries after them.
+
 Every event a client sends is rate-limited per connection (a token bucket of
 ``socket_events_per_second``, bursts of ``socket_event_burst``): over the limit the ack
 is ``{"error": "rate limited", "retry_after": seconds}`` and nothing is done. A malformed
@@ -304,6 +310,10 @@ class LiveNamespace(Namespace):
         sid = request.sid  # type: ignore[attr-defined]
         with self._conns_lock:
             self._conns[sid] = Connection(principal, room, TokenBucket(self._rate, self._burst))
+        manager = self.socketio.server.manager
+        if isinstance(auth, dict) and auth.get("sync") is True and hasattr(manager, "expect_sync"):
+            # It syncs next (``sync``): no live incident before what it missed (BoundedManager).
+            manager.expect_sync(sid, manager.eio_sid_from_sid(sid, NAMESPACE))
         self.socketio.server.enter_room(sid, room, namespace=NAMESPACE)
         self._send("welcome", self._welcome(principal, room), sid)
 

@@ -113,7 +113,7 @@ def test_a_drought_over_iraq_and_iran_reaches_the_middle_east_and_europe_desks_o
             assert drought["id"] in {m["incident"]["id"] for m in snapshot["incidents"]}
         finally:
             late.close()
-        # the Mauritius cyclone (country MUS, no outline on the basemap) reaches the Africa desk
+        # the Mauritius cyclone (country MUS, a small country: countries-small.geojson) reaches the Africa desk
         cyclone = next(i for t, i in by_title.items() if "CALVINIA" in t)
         assert cyclone["country"] == "MUS" and cyclone["regions"] == [AFRICA]
         assert cyclone["id"] in _listed(live_server, _desk(live_server, AFRICA))

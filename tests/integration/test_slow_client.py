@@ -377,3 +377,22 @@ def test_coalesced_positions_go_out_as_one_message_with_the_latest_per_traveller
     lat = np.frombuffer(packets[1], dtype=np.float32)
     assert lat.tolist() == [1.0, 5.0, 6.0]
     assert not manager.is_behind(slow)
+
+
+def test_a_client_that_says_it_will_sync_gets_no_live_push_before_its_replay() -> None:
+    server, manager, queues = _server(lag=50, max_backlog=100)
+    watcher = _connect(server, manager, queues, "e-back")
+    other = _connect(server, manager, queues, "e-other")
+    manager.expect_sync(watcher, "e-back")  # reconnected with {"sync": true}
+    server.emit("incident", _incident(5), namespace=NAMESPACE, to="all")  # before its sync: the replay has it
+    assert _events(queues["e-back"]) == []
+    assert [d["incident"]["id"] for _, d in _events(queues["e-other"])] == ["I5"]  # the others are not held
+    manager.begin_sync(watcher)
+    server.emit("incident", _incident(6), namespace=NAMESPACE, to="all")  # during it: held
+    assert _events(queues["e-back"]) == []
+    manager.end_sync(watcher, NAMESPACE, "1005-0", None)  # its replay ended at I5: I6 follows
+    assert [d["incident"]["id"] for _, d in _events(queues["e-back"])] == ["I6"]
+    server.emit("incident", _incident(7), namespace=NAMESPACE, to="all")
+    assert [d["incident"]["id"] for _, d in _events(queues["e-back"])] == ["I7"]
+    assert not manager.is_behind(watcher) and manager.resyncs_sent == 0  # never told to resync: it said it would
+    del other

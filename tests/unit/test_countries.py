@@ -23,3 +23,26 @@ def test_coastal_airport_just_outside_the_coarse_outline_still_gets_its_country(
 def test_codes_missing_in_natural_earth_are_fixed(countries: CountryIndex) -> None:
     assert countries.centroid("FRA") is not None and countries.centroid("NOR") is not None
     assert countries.centroid("ZZZ") is None
+
+
+def test_small_countries_the_coarse_outlines_leave_out_get_their_own_code(countries: CountryIndex) -> None:
+    # Mauritius, Malta, Singapore, Bahrain, Barbados, Tuvalu and the Maldives have no 1:110m
+    # outline; San Marino lies inside 1:110m Italy: its own 1:10m outline comes first.
+    places = {"MUS": (-20.16, 57.5), "MLT": (35.9, 14.5), "SGP": (1.35, 103.82), "BHR": (26.1, 50.55),
+              "BRB": (13.1, -59.6), "TUV": (-8.5, 179.2), "MDV": (4.17, 73.5), "SMR": (43.94, 12.45)}
+    lat, lon = (np.array([p[i] for p in places.values()]) for i in (0, 1))
+    iso, region = countries.locate(lat, lon)
+    assert iso.tolist() == list(places)
+    assert region.tolist() == ["africa", "europe_central_asia", "asia_pacific", "middle_east_north_africa",
+                               "americas", "asia_pacific", "asia_pacific", "europe_central_asia"]
+    # Rome is still Italy; 300 km east of Mauritius, at sea, is nearest Mauritius
+    iso, _ = countries.locate(np.array([41.9, -20.2]), np.array([12.45, 60.4]))
+    assert iso.tolist() == ["ITA", "MUS"]
+
+
+def test_a_small_country_can_be_an_area_and_a_centre(countries: CountryIndex) -> None:
+    centre = countries.centroid("MUS")
+    assert centre is not None and -20.6 < centre[0] < -19.9 and 57.2 < centre[1] < 57.9
+    assert countries.countries_in_area({"type": "Polygon", "coordinates": [[[57, -21], [58, -21], [58, -19.8],
+                                                                            [57, -19.8], [57, -21]]]}) == ["MUS"]
+    assert countries.region_of_country("SGP") == "asia_pacific"

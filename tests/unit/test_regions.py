@@ -56,13 +56,16 @@ def test_offshore_earthquakes_of_the_usgs_sample_all_get_a_region(countries: Cou
     by_id = dict(zip(quakes, zip(iso.tolist(), region.tolist())))
     assert by_id["pr2019030019"] == ("DOM", AMERICAS)  # 104 km NNE of Punta Cana: the nearest country
     assert by_id["us1000is2c"] == (None, AMERICAS)  # Central East Pacific Rise: far out, by ocean basin
-    assert by_id["us1000irwt"] == (None, ASIA)  # 155 km W of Neiafu, Tonga (no outline at 1:110m): Pacific
+    assert by_id["us1000irwt"] == ("TON", ASIA)  # 155 km W of Neiafu: Tonga (a 1:10m outline, countries-small)
 
 
 def test_the_sea_limit_is_geodesic_kilometres(countries: CountryIndex) -> None:
-    # 21.5 N 70 W, north of Hispaniola: 198 km from the Dominican Republic's outline
-    assert CountryIndex(countries.countries, sea_region_km=210).locate(np.array([21.5]), np.array([-70.0]))[0][0] == "DOM"
-    assert CountryIndex(countries.countries, sea_region_km=185).locate(np.array([21.5]), np.array([-70.0]))[0][0] is None
+    # 21.5 N 70 W, north of Hispaniola: 198 km from the Dominican Republic's outline (the
+    # 1:110m countries only: the Turks and Caicos, a small country, are nearer)
+    coarse = countries.countries[countries.countries["continent"].notna()]  # small ones have no continent
+    assert "TCA" not in coarse["iso_a3"].tolist() and "TCA" in countries.countries["iso_a3"].tolist()
+    assert CountryIndex(coarse, sea_region_km=210).locate(np.array([21.5]), np.array([-70.0]))[0][0] == "DOM"
+    assert CountryIndex(coarse, sea_region_km=185).locate(np.array([21.5]), np.array([-70.0]))[0][0] is None
     # 78 N 36 E, east of Svalbard: 8.8 degrees from it in lon/lat, but a degree of longitude
     # is 23 km there: within 300 km on the ellipsoid (a rule in degrees would miss it).
     assert CountryIndex(countries.countries, sea_region_km=300).locate(np.array([78.0]), np.array([36.0]))[0][0] == "NOR"
