@@ -146,6 +146,8 @@
   // The incident markers drawn now, as circles on the map's canvas ({x, y, r} in px), for the
   // labels that must not cover them (crisis_dispatch.js). Off-screen ones are left out.
   function markerCircles(map) {
+    var wall = window.crisisWall && window.crisisWall.state;
+    if (map && wall && wall.map === map) { return wallCircles(); }
     var live = window.crisisLive && window.crisisLive.state;
     var places = live && live.drawn && live.drawn.stacked;
     if (!map || !places) { return []; }
@@ -157,6 +159,18 @@
       var p = map.project([lon, Number(i.lat)]), r = (members.length > 1 ? STACKED_PX : MARKER_PX) / 2;
       if (p.x < -r || p.y < -r || p.x > w + r || p.y > h + r) { return; }
       out.push({x: p.x, y: p.y, r: r});
+    });
+    return out;
+  }
+
+  // On the wall the incidents are its own marker elements (crisis_wall.js drawMarkers), placed
+  // at their point in the map's pixels: the circles are theirs.
+  function wallCircles() {
+    var box = document.getElementById("wall-markers"), out = [];
+    if (!box) { return out; }
+    Array.prototype.forEach.call(box.children, function (m) {
+      var x = parseFloat(m.style.left), y = parseFloat(m.style.top);
+      if (!isNaN(x) && !isNaN(y)) { out.push({x: x, y: y, r: m.offsetWidth / 2}); }
     });
     return out;
   }

@@ -183,6 +183,8 @@
       wall.markers = groups.map(function (g) { return g.items.map(function (i) { return i.id; }); });
       wall.drawnAt = Date.now();
       wall.draws += 1;
+      // The markers moved: dispatch labels keep clear of them (crisis_dispatch.js).
+      document.dispatchEvent(new CustomEvent("crisis:places"));
     }
   }
 

@@ -32,7 +32,17 @@ PLACES = [("Flood in Dhaka", 23.81, 90.41, 3), ("Earthquake near Kathmandu", 27.
 SAME_PLACE = (15.5, 32.56)  # Khartoum: two incidents reported at the very same point
 
 
+_SEEDED: dict[str, dict[str, Any]] = {}
+
+
 def _seed(live_server: LiveServer) -> dict[str, Any]:
+    """Once per server (the roster refuses the same officers' standby twice)."""
+    if live_server.url not in _SEEDED:
+        _SEEDED[live_server.url] = _seed_once(live_server)
+    return _SEEDED[live_server.url]
+
+
+def _seed_once(live_server: LiveServer) -> dict[str, Any]:
     feed = bearer(live_server.token("feed"))
     prefix = random_ref("W")[:8].upper()
     people = [traveller(f"{prefix}{n}", NAMES[n], BEIRUT, n) for n in range(6)]
@@ -185,6 +195,52 @@ def test_url_parameters_pin_panels_and_turn_them(live_server: LiveServer, browse
         page.wait_for_selector("#wall-incidents.wall-shown", timeout=8_000)  # and round again
         # Never under 14 px on a smaller screen either.
         assert page.eval_on_selector("html", "el => parseFloat(getComputedStyle(el).fontSize)") >= 14
+        assert page.errors == []
+    finally:
+        page.context.close()
+
+
+LABELS_CLEAR = """() => {
+  const labels = Array.from(document.querySelectorAll('#wall-map .dispatch-label'));
+  const markers = Array.from(document.querySelectorAll('#wall-markers .wall-marker')).map(m => {
+    const b = m.getBoundingClientRect(); return {x: b.left + b.width / 2, y: b.top + b.height / 2, r: b.width / 2}; });
+  return labels.map(l => {
+    const b = l.getBoundingClientRect();
+    const covered = markers.filter(c => {
+      const x = Math.max(b.left, Math.min(c.x, b.right)), y = Math.max(b.top, Math.min(c.y, b.bottom));
+      return (c.x - x) ** 2 + (c.y - y) ** 2 < c.r * c.r; }).length;
+    const shown = getComputedStyle(l).visibility !== 'hidden' && !l.classList.contains('dispatch-label-hidden');
+    return {text: l.textContent, size: parseFloat(getComputedStyle(l).fontSize), covered: covered, shown: shown,
+            markers: markers.length};
+  });
+}"""
+
+
+def test_a_dispatch_on_the_wall_is_labelled_legibly_and_clear_of_the_markers(live_server: LiveServer, browser: Any) -> None:
+    from crisis import handlers_roster
+    from crisis.errors import Conflict
+
+    _seed(live_server)
+    beirut = next(i for i in live_server.context.deps.incidents.all()
+                  if i.title == "Kidnapping near Beirut" and i.status.value != "closed")
+    try:
+        handlers_roster.create_dispatch(live_server.context, beirut.id, "OF-AMIRA", None, "wall-test")
+    except Conflict:
+        pass  # already sent from Amman by the roster's tests on this server: its label is there
+
+    page = _wall(browser, live_server)
+    try:
+        # Amira's ETA label stands at Amman, a marker's width from the Beirut incident's marker.
+        page.wait_for_function(f"() => ({LABELS_CLEAR})().length > 0 && ({LABELS_CLEAR})()[0].markers > 5",
+                               timeout=120_000)
+        page.wait_for_timeout(1_000)  # the markers settle after the world is fitted; labels follow
+        labels = page.evaluate(LABELS_CLEAR)
+        assert labels, "no dispatch label"
+        for label in labels:
+            assert label["text"].startswith("ETA ") and not any(n in label["text"] for n in OFFICER_NAMES), label
+            assert label["size"] >= 0.01 * H, label  # read from across the room, like the rest
+            # no incident marker under a label shown (one with no free side is hidden)
+            assert not label["shown"] or label["covered"] == 0, label
         assert page.errors == []
     finally:
         page.context.close()
