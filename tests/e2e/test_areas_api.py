@@ -395,3 +395,22 @@ def test_widening_an_area_at_iii_lists_the_people_now_inside(context: Context, l
     # narrowing again takes nobody off the list
     narrow = requests.patch(area_url, json={"geometry": SOUTH}, headers=officer, timeout=30)
     assert listed(narrow.json(), ids) == RELOCATED | {"beirut"}
+
+
+def test_a_small_country_can_be_declared_an_area_and_lists_who_is_in_it(live_server: LiveServer) -> None:
+    # Singapore has no 1:110m outline (countries-small.geojson gives it one): before, its
+    # offices were placed in Malaysia and "SGP" was an unknown country for an area.
+    officer = bearer(live_server.token("duty_officer"))
+    ref = random_ref()
+    stations = {"singapore": {"name": "Singapore office", "lat": 1.29, "lon": 103.85},
+                "johor": {"name": "Johor Bahru office", "lat": 1.49, "lon": 103.74}}
+    people = [{"id": f"{ref}-{key}", "name": f"Name {key}", "agency": "UNDP", "category": "international_staff",
+               "essential": False, "duty_station": station} for key, station in stations.items()]
+    answer = requests.post(live_server.url + "/api/v1/travellers", json=people, headers=officer, timeout=30)
+    assert answer.status_code == 200 and answer.json()["accepted"] == 2, answer.text
+    answer = requests.post(live_server.url + "/api/v1/areas", json={"name": "Singapore", "phase": 4, "country": "sgp"},
+                           headers=officer, timeout=30)
+    assert answer.status_code == 201, answer.text
+    area = answer.json()
+    assert area["country"] == "SGP" and area["region"] == "asia_pacific"
+    assert listed(area, {k: f"{ref}-{k}" for k in stations}) == {"singapore"}  # Johor Bahru is in Malaysia
