@@ -425,6 +425,7 @@ def _accountability(ctx: Context, principal: access.HasRole, now: datetime | Non
         kind, ident = accountability.parse_scope(scope)
         if kind == "incident":
             answer["incidents"].append({"incident": ident, "title": titles[ident].title, "region": titles[ident].region,
+                                        "regions": list(titles[ident].regions or ()),  # every region it touches
                                         "counts": counts, "accounted_pct": accountability.accounted_pct(counts)})
         else:
             area = movements[ident]["area"]

@@ -132,3 +132,4 @@ def test_the_summary_computed_from_redis(context: Context) -> None:
     # each person once per region, by their worst status: p1 needs_help (not safe), p2 no_response
     assert [(r["counts"]["total"], r["counts"]["needs_help"], r["counts"]["safe"]) for r in summary["regions"]] == [(2, 1, 0)]
     assert summary["incidents"][0]["incident"] == other  # needs_help first
+    assert all(i["regions"] == [i["region"]] for i in summary["incidents"])  # every region each touches

@@ -124,3 +124,18 @@ def test_areas_movement_with_nobody_says_so(pages: tuple[ModuleType, ModuleType]
         assert _format(formatter, None, nobody[0]) == "nobody"
         assert _format(formatter, 62.5, some[0]) == "62.5 %"
         assert _format(formatter, None, none[0]) == ""
+
+
+def test_an_incident_over_several_regions_names_each_in_the_roll_call(pages: tuple[ModuleType, ModuleType]) -> None:
+    # A drought over Turkey and Iraq: a Middle East desk sees it, and the row must not say
+    # only "Europe and Central Asia" (its first region).
+    people, _ = pages
+    summary = _summary(SOME)
+    summary["incidents"][0]["regions"] = ["europe_central_asia", "middle_east_north_africa"]
+    summary["regions"].append({"region": "unknown", "counts": SOME, "accounted_pct": 87.5})
+    incidents, _, regions, _ = people.tables(summary)
+    assert incidents[0]["region_label"] == "Europe and Central Asia and Middle East and North Africa"
+    assert [r["region_label"] for r in regions] == ["Europe and Central Asia", "unknown"]
+    del summary["incidents"][0]["regions"]  # an older summary: its one region
+    incidents, *_ = people.tables(summary)
+    assert incidents[0]["region_label"] == "Europe and Central Asia"

@@ -20,7 +20,7 @@ import dash_ag_grid as dag
 from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 from flask import current_app, g
 
-from crisis.domain.regions import REGIONS
+from crisis.domain.regions import region_names
 from crisis.ui import ids
 from crisis.ui.components.affected_people import NOBODY_AFFECTED, accounted_for
 from crisis.ui.people_commands import needs_help_by_incident
@@ -56,8 +56,10 @@ REGION_COLUMNS = [NEEDS_HELP_COLUMN, {"field": "region_label", "headerName": "Re
 
 
 def _row(item: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {**item["counts"], "accounted_pct": item["accounted_pct"], "region_label": REGIONS.get(item.get("region") or "", item.get("region") or "-"),
-            **extra}
+    # An incident over several countries names every region it touches (a drought over
+    # Turkey and Iraq: Europe and Central Asia, and Middle East and North Africa).
+    codes = [c for c in (item.get("regions") or [item.get("region")]) if c]
+    return {**item["counts"], "accounted_pct": item["accounted_pct"], "region_label": region_names(codes) or "-", **extra}
 
 
 def tables(summary: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], str]:
