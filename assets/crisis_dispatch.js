@@ -240,6 +240,7 @@
       if (source) { source.setData(features()); drawLabels(map); }
     });
     renderComing();
+    document.dispatchEvent(new CustomEvent("crisis:dispatches"));  // the wall lists them (crisis_wall.js)
   }
 
   function apply(d) {
@@ -356,5 +357,5 @@
   }
   start();
 
-  window.crisisDispatch = {state: state, SOURCE: SOURCE, LAYERS: LAYERS, features: features};
+  window.crisisDispatch = {state: state, SOURCE: SOURCE, LAYERS: LAYERS, features: features, etaText: etaText};
 })();

@@ -22,6 +22,7 @@
   var POLL_MS = 250;
   var ROWS = 3;                 // accountability and movements rows at most (what fits a 16:9 panel) (then "N more ... not shown")
   var WARNING_ROWS = 2;         // roster warnings at most (they take two lines each)
+  var DISPATCH_ROWS = 3;        // officers sent listed at most (the soonest to arrive first)
   var wall = {
     seed: null, started: false, incRev: -1, listKey: null, map: null, markers: [],
     accountability: null, movements: new Map(), roster: null, panel: 0, rotateTimer: null,
@@ -301,6 +302,7 @@
     var shown = sorted.slice(0, WARNING_ROWS);
     var items = [];
     if (regions.length) { items.push(h("Li", "wall-row wall-row-plain", [h("Span", "wall-row-name", "Standby by region: " + regions.join(" | "))])); }
+    items = items.concat(dispatchRows());
     shown.forEach(function (w) {
       var inForce = now.indexOf(w) >= 0;
       items.push(h("Li", "wall-row wall-warning" + (inForce ? " loud" : ""), [
@@ -309,7 +311,32 @@
       ]));
     });
     if (sorted.length > shown.length) { items.push(h("Li", "wall-more has-more", plural(sorted.length - shown.length, "more warning") + " not shown")); }
-    setProps("wall-roster-warnings", {children: items});
+    var key = JSON.stringify(items);
+    if (key !== wall.rosterKey) { wall.rosterKey = key; setProps("wall-roster-warnings", {children: items}); }
+  }
+
+  // Officers sent and not yet back (crisis_dispatch.js holds them; a wall gets no names): to
+  // which incident, and when they arrive. The map's ETA labels give way to its markers, and a
+  // wall cannot hover to show a hidden one: this list always says it.
+  function dispatchRows() {
+    var d = window.crisisDispatch, live = window.crisisLive && window.crisisLive.state;
+    if (!d || !d.state) { return []; }
+    var sent = Object.keys(d.state.dispatches).map(function (k) { return d.state.dispatches[k]; })
+      .filter(function (x) { return x.status !== "stood_down"; });
+    if (!sent.length) { return []; }
+    sent.sort(function (a, b) { return String(a.eta || "~").localeCompare(String(b.eta || "~")); });
+    var rows = [h("Li", "wall-row wall-row-plain wall-dispatch-total",
+                  [h("Span", "wall-row-name", plural(sent.length, "officer") + " sent")])];
+    sent.slice(0, DISPATCH_ROWS).forEach(function (x) {
+      var m = live && live.incidents.get(x.incident_id);
+      rows.push(h("Li", "wall-row wall-dispatch", [
+        h("Span", "wall-row-name", m ? m.incident.title : "an incident"),
+        h("Span", "wall-row-figure", ""),
+        h("Span", "wall-row-detail", d.etaText(x))
+      ], {"data-dispatch": x.id || ""}));
+    });
+    if (sent.length > DISPATCH_ROWS) { rows.push(h("Li", "wall-more has-more", plural(sent.length - DISPATCH_ROWS, "more officer") + " sent not shown")); }
+    return rows;
   }
 
   // -- clocks ----------------------------------------------------------------------------
@@ -362,6 +389,7 @@
       wall.incRev = live.incRev;
       renderIncidents(openIncidents());
       drawMarkers();
+      renderRoster();  // the officers sent name their incidents' titles (unchanged: nothing redrawn)
     }
   }
 
@@ -372,6 +400,7 @@
     wall.movements = new Map();
     (seed.movements || []).forEach(function (m) { wall.movements.set(String(m.area), m); });
     wall.listKey = null;
+    wall.rosterKey = null;
     wall.incRev = -1;
     renderAccountability();
     renderMovements();
@@ -422,6 +451,7 @@
   document.addEventListener("crisis:reset", function () {
     if (onWall()) { window.location.reload(); }
   });
+  document.addEventListener("crisis:dispatches", function () { if (onWall()) { renderRoster(); } });
   document.addEventListener("crisis:roster", function (e) {
     if (!onWall() || !e.detail) { return; }
     wall.roster = e.detail;

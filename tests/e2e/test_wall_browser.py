@@ -241,6 +241,24 @@ def test_a_dispatch_on_the_wall_is_labelled_legibly_and_clear_of_the_markers(liv
             assert label["size"] >= 0.01 * H, label  # read from across the room, like the rest
             # no incident marker under a label shown (one with no free side is hidden)
             assert not label["shown"] or label["covered"] == 0, label
+        # A hidden label cannot be hovered on a wall: the roster panel lists the officers sent,
+        # to which incident and when they arrive, with no names.
+        # (Other tests on this server may have sent officers too: the soonest three are listed.)
+        sent = sorted((d for d in live_server.context.roster.dispatches() if d.active and d.status != "stood_down"),
+                      key=lambda d: d.eta.isoformat() if d.eta else "~")
+        titles = {i.id: i.title for i in live_server.context.deps.incidents.all()}
+        page.wait_for_function("n => document.querySelectorAll('#wall-roster-warnings li.wall-dispatch').length === n",
+                               arg=min(3, len(sent)), timeout=30_000)
+        rows = page.locator("#wall-roster-warnings li.wall-dispatch")
+        assert [rows.nth(k).get_attribute("data-dispatch") for k in range(rows.count())] == [d.id for d in sent[:3]]
+        for k, dispatch in enumerate(sent[:3]):
+            text = rows.nth(k).inner_text()
+            assert titles[dispatch.incident_id] in text and "ETA " in text, text
+        total = page.inner_text("#wall-roster-warnings li.wall-dispatch-total")
+        assert total == (f"{len(sent)} officers sent" if len(sent) > 1 else "1 officer sent"), total
+        assert any(d.incident_id == beirut.id for d in sent)
+        panel = page.inner_text("#wall-roster")
+        assert not any(n in panel for n in OFFICER_NAMES), panel
         assert page.errors == []
     finally:
         page.context.close()
