@@ -28,15 +28,12 @@ every role (only which incidents are in it differs, by the caller's access).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
-from crisis.layers.incidents import MAX_LAT, SEVERITY_COLOURS, WORLD_PX, stack, world_px
+from crisis.layers.incidents import SEVERITY_COLOURS, WORLD_PX, stack, world_px
 
-TILE_PX = WORLD_PX  # MapLibre's world at zoom 0
-__all__ = ["MAX_LAT", "world_px"]  # (re-exported: the projection is crisis.layers.incidents')
 # The wall's world: zoom 1, scaled by the page to the panel's width.
 FIT_ZOOM = 1.0
 # The wall's rem in world units at FIT_ZOOM: its root size is 1.25vh (at least 14 px) and
@@ -164,7 +161,7 @@ def _text_style() -> str:
 
 def world_picture(countries: dict[str, Any], messages: list[dict[str, Any]], zoom: float, look: Look = LIVE) -> str:
     """The whole world at ``zoom``, ``512 * 2**zoom`` px square (the page scales and places it)."""
-    size = TILE_PX * 2.0 ** zoom
+    size = WORLD_PX * 2.0 ** zoom
     land = (f'<path d="{land_path(countries, zoom)}" fill="{look.land}" stroke="{look.border}" '
             f'stroke-width="{look.border_width:g}"/>')
     # The live map's own grouping (its markers' distance, or the wall's): the same places, worst first.

@@ -39,6 +39,7 @@ from crisis.bootstrap import ASSETS
 from crisis.domain import access
 from crisis.ui.components.live_map import opening_view
 from crisis.layers import map_figure, preview
+from crisis.layers.incidents import WORLD_PX, world_px
 from crisis.views import live_incidents
 
 PREVIEW_PATH = "/_crisis/map-preview.svg"
@@ -54,16 +55,18 @@ def _countries() -> dict[str, Any]:
         return json.load(f)  # type: ignore[no-any-return]
 
 
+def _lon_lat_zoom(view: dict[str, Any]) -> tuple[float, float, float]:
+    return float(view["center"]["lon"]), float(view["center"]["lat"]), float(view["zoom"])
+
+
 def world_view() -> tuple[float, float, float]:
     """(lon, lat, zoom) of the live map's world view (no region)."""
-    view = map_figure.WORLD_VIEW
-    return float(view["center"]["lon"]), float(view["center"]["lat"]), float(view["zoom"])  # type: ignore[index]
+    return _lon_lat_zoom(map_figure.WORLD_VIEW)
 
 
 def live_view(principal: Any) -> tuple[float, float, float]:
     """(lon, lat, zoom) where a page's live map opens for this caller (the interactive map's own)."""
-    view = opening_view(principal)
-    return float(view["center"]["lon"]), float(view["center"]["lat"]), float(view["zoom"])
+    return _lon_lat_zoom(opening_view(principal))
 
 
 def page_of(path: str, args: Any) -> str | None:
@@ -87,9 +90,9 @@ def markup(page: str, principal: Any) -> str:
         world = ""
     else:
         lon, lat, zoom = live_view(principal)
-        world = f"--world:{preview.TILE_PX * 2.0 ** zoom:.1f}px;"
-    x, y = preview.world_px(lon, lat, zoom)
-    size = preview.TILE_PX * 2.0 ** zoom
+        world = f"--world:{WORLD_PX * 2.0 ** zoom:.1f}px;"
+    x, y = world_px(lon, lat, zoom)
+    size = WORLD_PX * 2.0 ** zoom
     style = f"{world}--cxf:{x / size:.6f};--cyf:{y / size:.6f}"
     return (f'<div id="map-preview" class="map-preview map-preview-{page}" style="{escape(style)}" '
             f'data-page="{page}">'

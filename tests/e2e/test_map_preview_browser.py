@@ -17,7 +17,8 @@ import requests
 from crisis.auth import display
 from crisis.layers.incidents import SEVERITY_COLOURS
 from crisis.adapters.accounts import Principal
-from crisis.layers.preview import WALL_COLOURS, world_px
+from crisis.layers.incidents import world_px
+from crisis.layers.preview import WALL_COLOURS
 from crisis.ui.map_preview import PREVIEW_PATH, live_view
 from tests.conftest import PASSWORD, LiveServer, random_ref
 

@@ -16,14 +16,10 @@ from typing import Any
 
 import requests
 
+from crisis.realtime.gateway import stream_key as _key
 from tests.conftest import LiveClient, LiveServer, random_ref
 
 NAMESPACE = "/live"
-
-
-def _key(stream_id: str) -> tuple[int, int]:
-    ms, _, seq = stream_id.partition("-")
-    return int(ms), int(seq)
 
 
 class Watcher:

@@ -14,7 +14,7 @@ import pytest
 from crisis.adapters.accounts import Principal
 from crisis.domain.model import GeoPoint, Incident, IncidentStatus, IncidentType
 from crisis.layers import preview
-from crisis.layers.incidents import SEVERITY_COLOURS, incident_message
+from crisis.layers.incidents import MAX_LAT, SEVERITY_COLOURS, incident_message, world_px
 from crisis.ui import map_preview
 
 NOW = datetime(2026, 12, 1, tzinfo=timezone.utc)
@@ -28,16 +28,16 @@ def _maplibre(lon: float, lat: float, zoom: float) -> tuple[float, float]:
 
 @pytest.mark.parametrize("lon, lat, zoom", [(0, 0, 0), (15, 20, 1.2), (35.5, 33.89, 2.95), (-179.9, -60, 3), (151.2, -33.87, 1)])
 def test_a_point_is_where_maplibre_puts_it(lon: float, lat: float, zoom: float) -> None:
-    x, y = preview.world_px(lon, lat, zoom)
+    x, y = world_px(lon, lat, zoom)
     want = _maplibre(lon, lat, zoom)
     assert x == pytest.approx(want[0], abs=1e-6) and y == pytest.approx(want[1], abs=1e-6)
 
 
 def test_known_points_of_the_world() -> None:
-    assert preview.world_px(0, 0, 0) == pytest.approx((256, 256))
-    assert preview.world_px(180, preview.MAX_LAT, 1) == pytest.approx((1024, 0), abs=1e-3)  # the top right corner
+    assert world_px(0, 0, 0) == pytest.approx((256, 256))
+    assert world_px(180, MAX_LAT, 1) == pytest.approx((1024, 0), abs=1e-3)  # the top right corner
     # lat 20 at zoom 0: 512 * (180 - 180/pi * ln(tan(55 deg))) / 360, worked by hand
-    assert preview.world_px(0, 20, 0)[1] == pytest.approx(226.959, abs=1e-3)
+    assert world_px(0, 20, 0)[1] == pytest.approx(226.959, abs=1e-3)
 
 
 def _message(incident_id: str, lat: float, lon: float, severity: int, regions: tuple[str, ...] = (),
@@ -113,7 +113,7 @@ def test_a_desk_sees_only_its_regions_incidents_and_opens_on_its_region() -> Non
     assert map_preview.live_view(officer) == map_preview.world_view()
 
     def at(svg: str, incident: Incident, zoom: float) -> bool:
-        x, y = preview.world_px(incident.location.lon, incident.location.lat, zoom)
+        x, y = world_px(incident.location.lon, incident.location.lat, zoom)
         return any(abs(cx - x) < 0.1 and abs(cy - y) < 0.1 for cx, cy, _ in _circles(svg))
 
     desks = map_preview.picture(ctx, desk, "live")
