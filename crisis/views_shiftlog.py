@@ -38,7 +38,7 @@ from crisis.domain import access
 from crisis.domain import accountability as acc
 from crisis.domain.incidents import is_stale
 from crisis.domain.model import Incident
-from crisis.domain.regions import REGIONS
+from crisis.domain.regions import region_names as domain_region_names
 from crisis.domain.serialize import incident_to_dict
 
 READERS = access.LOG_READERS
@@ -243,7 +243,7 @@ def scope_label(who: access.HasRole) -> str:
     regions = access.regions_of(who)
     if regions is None:
         return "every region"
-    return ", ".join(REGIONS.get(r, r) for r in sorted(regions)) or "no region"
+    return domain_region_names(regions) or "no region"
 
 
 def handover(ctx: Context, who: access.HasRole, now: datetime | None = None, hours: int = DEFAULT_HOURS) -> dict[str, Any]:
@@ -318,7 +318,8 @@ CSV_COLUMNS = ("section", "id", "name", "status", "severity", "region", "detail"
 
 
 def region_names(codes: Iterable[str | None] | None) -> str:
-    return ", ".join(REGIONS.get(c, c) for c in codes or () if c)
+    """``crisis.domain.regions.region_names`` of the codes given (None and empty ones left out)."""
+    return domain_region_names(c for c in codes or () if c)
 
 
 def handover_rows(h: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -104,12 +104,12 @@ def unique_regions(regions: Iterable[str | None]) -> tuple[str, ...]:
 
 
 def region_names(regions: Iterable[str]) -> str:
-    """The regions in words, in the order of REGIONS: "Middle East and North Africa",
-    "Africa and Americas"."""
+    """The regions in words, in the order of REGIONS, separated by commas (their names have
+    "and" in them: "Africa, Middle East and North Africa", never "Africa and Middle East and
+    North Africa", which reads as three)."""
     order = list(REGIONS)
     codes = sorted(set(regions), key=lambda c: (order.index(c) if c in REGIONS else len(order), c))
-    names = [REGIONS.get(code, code) for code in codes]
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1] if names else ""
+    return ", ".join(REGIONS.get(code, code) for code in codes)
 
 
 def bounds_of(regions: Iterable[str]) -> tuple[float, float, float, float] | None:

@@ -171,6 +171,6 @@ def test_a_desk_of_several_regions_from_the_cli_signs_in_with_their_names(live_s
     http = requests.Session()
     assert live_server.sign_in(http, name).status_code == 302
     layout = http.get(live_server.url + "/_dash-layout", timeout=30).text
-    assert "Africa and Middle East and North Africa" in layout
+    assert "Africa, Middle East and North Africa" in layout
     assert "(middle_east_north_africa)" not in layout
 

@@ -185,4 +185,4 @@ def test_a_desk_map_opens_on_its_region() -> None:
 
 def test_regions_in_words() -> None:
     assert region_names([MENA]) == "Middle East and North Africa"
-    assert region_names([MENA, AFRICA]) == "Africa and Middle East and North Africa"
+    assert region_names([MENA, AFRICA]) == "Africa, Middle East and North Africa"

@@ -134,7 +134,7 @@ def test_an_incident_over_several_regions_names_each_in_the_roll_call(pages: tup
     summary["incidents"][0]["regions"] = ["europe_central_asia", "middle_east_north_africa"]
     summary["regions"].append({"region": "unknown", "counts": SOME, "accounted_pct": 87.5})
     incidents, _, regions, _ = people.tables(summary)
-    assert incidents[0]["region_label"] == "Europe and Central Asia and Middle East and North Africa"
+    assert incidents[0]["region_label"] == "Europe and Central Asia, Middle East and North Africa"
     assert [r["region_label"] for r in regions] == ["Europe and Central Asia", "unknown"]
     del summary["incidents"][0]["regions"]  # an older summary: its one region
     incidents, *_ = people.tables(summary)

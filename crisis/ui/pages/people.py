@@ -47,10 +47,13 @@ def _count_columns() -> list[dict[str, Any]]:
 NEEDS_HELP_COLUMN = {"field": "needs_help", "headerName": "NEED HELP", "width": 130, "type": "rightAligned", "sort": "desc",
                      "sortIndex": 0, "cellClassRules": {"needs-help-cell": "params.value > 0"}}
 
+# An incident over several regions names each: the cell wraps rather than cut the second off.
+REGION_LABEL_COLUMN = {"field": "region_label", "headerName": "Region", "flex": 1, "minWidth": 190, "wrapText": True,
+                       "autoHeight": True, "cellStyle": {"lineHeight": "1.4", "paddingTop": "6px", "paddingBottom": "6px"}}
 INCIDENT_COLUMNS = [NEEDS_HELP_COLUMN, {"field": "link", "headerName": "Incident", "flex": 2, "minWidth": 220, "cellRenderer": "markdown"},
-                    {"field": "region_label", "headerName": "Region", "width": 170}, *_count_columns(), RANK_COLUMN]
+                    REGION_LABEL_COLUMN, *_count_columns(), RANK_COLUMN]
 AREA_COLUMNS = [NEEDS_HELP_COLUMN, {"field": "name", "headerName": "Area (open movement)", "flex": 2, "minWidth": 200},
-                {"field": "region_label", "headerName": "Region", "width": 170}, *_count_columns(), RANK_COLUMN]
+                REGION_LABEL_COLUMN, *_count_columns(), RANK_COLUMN]
 REGION_COLUMNS = [NEEDS_HELP_COLUMN, {"field": "region_label", "headerName": "Region", "flex": 2, "minWidth": 200}, *_count_columns(),
                   RANK_COLUMN]
 
