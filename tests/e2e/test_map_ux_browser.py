@@ -127,11 +127,14 @@ def test_incidents_at_one_place_are_one_marker_with_their_count(live_server: Liv
         arg=[west, east], timeout=20_000)
     points = page.evaluate(TRACE, [west, east])
     assert points[west]["hover"].startswith(f"West {tag}") and "incidents here" not in points[east]["hover"], points
-    # Both drawn: a rendered feature of the incident trace under each.
-    drawn = page.evaluate("""() => { const map = window.crisisLive.layer.map;
+    # Both drawn: a rendered feature of the incident trace under each, once MapLibre has drawn the
+    # patched trace (the patch lands a frame or more before it is rendered; CI once read it between).
+    drawn_js = """() => { const map = window.crisisLive.layer.map;
         return [[-5.5, -35.0], [-5.0, -35.0]].map(ll => { const p = map.project(ll);
           return map.queryRenderedFeatures([[p.x - 2, p.y - 2], [p.x + 2, p.y + 2]])
-            .some(f => f.layer && f.layer.id.indexOf('plotly-trace-layer-incidents-circle') === 0); }); }""")
+            .some(f => f.layer && f.layer.id.indexOf('plotly-trace-layer-incidents-circle') === 0); }); }"""
+    page.wait_for_function(f"() => ({drawn_js})().every(Boolean)", timeout=10_000)
+    drawn = page.evaluate(drawn_js)
     assert drawn == [True, True], drawn
     # The two at one point stay one place however close.
     assert page.evaluate(TRACE, [worst, other])[other]["opacity"] == 0
