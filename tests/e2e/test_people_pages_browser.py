@@ -104,6 +104,25 @@ def grid_rows(page: Any, grid: str) -> list[dict[str, str]]:
     )
 
 
+def text_tops(page: Any, row: str) -> dict[str, float]:
+    """Where the text of each cell of a grid row starts on the screen (col-id -> px), as drawn."""
+    return page.evaluate(  # type: ignore[no-any-return]
+        """row => {
+            const tops = {};
+            document.querySelectorAll(`${row} .ag-cell`).forEach(c => {
+                const walker = document.createTreeWalker(c, NodeFilter.SHOW_TEXT);
+                let text = walker.nextNode();
+                while (text && !text.textContent.trim()) { text = walker.nextNode(); }
+                if (!text) { return; }
+                const range = document.createRange();
+                range.selectNodeContents(text);  // the glyphs' box, not the boxes of the elements around them
+                tops[c.getAttribute('col-id')] = range.getBoundingClientRect().top;
+            });
+            return tops; }""",
+        row,
+    )
+
+
 def count(page: Any, status: str) -> str:
     return str(page.inner_text(f"#people-count-{status}"))
 
@@ -196,6 +215,17 @@ def test_a_wall_sees_counts_but_no_names(context: Context, live_server: LiveServ
     wall.goto(live_server.url + "/people")
     wall.wait_for_selector(f"#roll-incidents .ag-row[row-id='{incidents['beirut']}']", timeout=15_000)
     assert not any(name in wall.inner_text("body") for name in NAMES)
+    # The Region cell (it wraps for an incident over several regions) starts its text level
+    # with the row's other cells, not above them.
+    tops = text_tops(wall, f"#roll-incidents .ag-row[row-id='{incidents['beirut']}']")
+    assert set(tops) >= {"link", "region_label", "total"}, tops
+    assert abs(tops["region_label"] - tops["link"]) <= 3 and abs(tops["region_label"] - tops["total"]) <= 3, tops
+    # An empty table says what is empty, in words; the hidden ordering column adds no "1".
+    assert "No relocation or evacuation under way." in wall.inner_text("#roll-areas"), wall.inner_text("#roll-areas")
+    assert "1" not in wall.inner_text("#roll-incidents .ag-header-row"), wall.inner_text("#roll-incidents .ag-header-row")
+    cut = wall.evaluate("""() => Array.from(document.querySelectorAll('#roll-incidents .ag-header-cell-text'))
+        .filter(t => t.scrollWidth > t.clientWidth).map(t => t.innerText)""")
+    assert cut == [], f"header labels cut off: {cut}"
     assert wall.errors == []
     wall.context.close()
 

@@ -44,12 +44,14 @@ def _count_columns() -> list[dict[str, Any]]:
     ]
 
 
-NEEDS_HELP_COLUMN = {"field": "needs_help", "headerName": "NEED HELP", "width": 130, "type": "rightAligned", "sort": "desc",
+NEEDS_HELP_COLUMN = {"field": "needs_help", "headerName": "NEED HELP", "width": 150, "type": "rightAligned", "sort": "desc",
                      "sortIndex": 0, "cellClassRules": {"needs-help-cell": "params.value > 0"}}
 
 # An incident over several regions names each: the cell wraps rather than cut the second off.
+# Its padding puts a first line where the row's other cells centre theirs (alpine: 42 px rows,
+# 40 px line height), so a one-line region sits level with them and a wrapped one starts there.
 REGION_LABEL_COLUMN = {"field": "region_label", "headerName": "Region", "flex": 1, "minWidth": 190, "wrapText": True,
-                       "autoHeight": True, "cellStyle": {"lineHeight": "1.4", "paddingTop": "6px", "paddingBottom": "6px"}}
+                       "autoHeight": True, "cellStyle": {"lineHeight": "20px", "paddingTop": "10px", "paddingBottom": "10px"}}
 INCIDENT_COLUMNS = [NEEDS_HELP_COLUMN, {"field": "link", "headerName": "Incident", "flex": 2, "minWidth": 220, "cellRenderer": "markdown"},
                     REGION_LABEL_COLUMN, *_count_columns(), RANK_COLUMN]
 AREA_COLUMNS = [NEEDS_HELP_COLUMN, {"field": "name", "headerName": "Area (open movement)", "flex": 2, "minWidth": 200},
@@ -80,12 +82,12 @@ def tables(summary: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str
     return incidents, areas, regions, totals
 
 
-def _grid(grid_id: str, columns: list[dict[str, Any]], rows: list[dict[str, Any]]) -> dag.AgGrid:
+def _grid(grid_id: str, columns: list[dict[str, Any]], rows: list[dict[str, Any]], empty: str) -> dag.AgGrid:
     return dag.AgGrid(
         id=grid_id, columnDefs=columns, rowData=rows, getRowId="params.data.id",
         defaultColDef={"sortable": True, "resizable": True},
         dashGridOptions={"rowClassRules": {"people-row-needs-help": LOUD}, "domLayout": "autoHeight", "animateRows": False, "suppressColumnVirtualisation": True,
-                         "overlayNoRowsTemplate": "none"},
+                         "localeText": {"noRowsToShow": empty}},
         className="ag-theme-alpine roll-grid",
     )
 
@@ -100,11 +102,11 @@ def layout(**_query: Any) -> html.Div:
             html.H2("Who is accounted for"),
             html.P(totals, id=ids.ROLL_TOTALS, className="roll-totals" + (" loud" if regions and any(r["needs_help"] for r in regions) else "")),
             html.H3("Per open incident"),
-            _grid(ids.ROLL_INCIDENTS, INCIDENT_COLUMNS, incidents),
+            _grid(ids.ROLL_INCIDENTS, INCIDENT_COLUMNS, incidents, "No open incident."),
             html.H3("Per area with a relocation or evacuation"),
-            _grid(ids.ROLL_AREAS, AREA_COLUMNS, areas),
+            _grid(ids.ROLL_AREAS, AREA_COLUMNS, areas, "No relocation or evacuation under way."),
             html.H3("Per region (each person once, by their worst status)"),
-            _grid(ids.ROLL_REGIONS, REGION_COLUMNS, regions),
+            _grid(ids.ROLL_REGIONS, REGION_COLUMNS, regions, "Nobody in an open incident or movement."),
         ],
     )
 
