@@ -15,9 +15,9 @@ from pydantic import TypeAdapter, ValidationError
 from crisis import handlers, views
 from crisis.adapters.accounts import Principal
 from crisis.api import audit
-from crisis.api.common import ctx
+from crisis.api.common import ctx, dead_letter
 from crisis.api.exports import exports_api
-from crisis.auth import current_principal, request_origin, require_role
+from crisis.auth import audit_request, current_principal, request_origin, require_role
 from crisis.domain import access
 from crisis.domain.serialize import incident_to_dict
 from crisis.errors import Conflict, InputError, NotFound
@@ -28,6 +28,7 @@ from crisis.feeds.schemas import (
     PositionIn,
     check_sources,
     field_errors,
+    owned_source_error,
 )
 from crisis.http_safety import MALFORMED_JSON, load_json, status_for
 
@@ -102,6 +103,13 @@ def create_incident() -> tuple[Response, int]:
         raise InputError(field_errors(exc)) from None
     # The source names Redis keys (feed statistics): a known feed or the caller's own name.
     check_sources({"source": command.source}, current_principal().name)
+    owned = owned_source_error(command.source)
+    if owned is not None:  # a feed's own incidents are written by its intake only
+        errors = [owned]
+        dead = dead_letter(errors)
+        audit_request("access.denied", request.path, detail={"method": "POST", "status": 403, "source": command.source,
+                                                             "source_id": command.source_id or ""})
+        return jsonify(error="forbidden", errors=errors, dead_letter_id=dead), 403
     stored = handlers.report_incident(_ctx().deps, command, current_principal().name)
     audit.record_incident_report(stored)
     _ctx().feed_log.accepted(command.source)

@@ -214,6 +214,31 @@ def allowed_sources(account: str) -> frozenset[str]:
     return frozenset(FEEDS) | ({account} if re.fullmatch(SOURCE_PATTERN, account) else set())
 
 
+# Incidents under these source names are written only by the product's own intakes (the
+# pollers and feed endpoints of crisis.feeds.intake, the demo simulator): no account may
+# report or rewrite one through POST /api/v1/incidents, or a feed token could rewrite the
+# GDACS cyclone by naming its source_id. A person changes such an incident by PATCH.
+PRODUCT_SOURCES: dict[str, str] = {
+    "cap": "the CAP intake (POST /api/v1/feeds/cap and the CAP poller)",
+    "gdacs": "the GDACS intake (POST /api/v1/feeds/gdacs and the GDACS poller)",
+    "usgs": "the USGS intake (POST /api/v1/feeds/usgs and the USGS poller)",
+    "sim": "the demo simulator",
+    "cot": "the Cursor-on-Target intake",
+}
+
+
+def owned_source_error(source: str) -> dict[str, str] | None:
+    """The {field, message} refusing an incident report under a source the product's own
+    intakes own (``PRODUCT_SOURCES``); None for a source an account may report as."""
+    owner = PRODUCT_SOURCES.get(source)
+    if owner is None:
+        return None
+    return {"field": "source", "message": (
+        f"source {source!r} belongs to {owner}: no account may report or update its incidents here. "
+        f"Report as source 'api' or as your own account name; change an existing incident with "
+        f"PATCH /api/v1/incidents/{{id}}")}
+
+
 def check_sources(sources: dict[str, str], account: str) -> None:
     """Refuse (InputError naming each field) a source outside ``allowed_sources``;
     ``sources`` maps field names ("source", "positions.3.source") to their values."""

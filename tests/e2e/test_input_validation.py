@@ -1,0 +1,83 @@
+"""Input validation over a real server: what each entry point refuses, in words, and that
+every refusal is kept in the dead-letter stream.
+
+* Sources: no account writes an incident under a source the product's own intakes own
+  (``cap``, ``gdacs``, ``usgs``, ``sim``, ``cot``): 403, dead-lettered, the incident untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import requests
+
+from crisis.adapters import keys
+from tests.conftest import LiveServer, random_ref
+from tests.testdata import read_sample
+
+INCIDENT = {"title": "Checkpoint closed", "type": "civil_unrest", "severity": 2, "lat": 33.89, "lon": 35.5}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def dead_letter(server: LiveServer, entry_id: str) -> dict[str, str]:
+    entries = server.context.redis.xrange(keys.DEADLETTER_STREAM, min=entry_id, max=entry_id)
+    assert len(entries) == 1, f"no dead letter {entry_id}"
+    return entries[0][1]  # type: ignore[no-any-return]
+
+
+def refused(answer: requests.Response, status: int, *fields: str) -> dict[str, Any]:
+    """A JSON refusal with that status, naming those fields in words, whose dead letter exists."""
+    assert answer.status_code == status, (answer.status_code, answer.text[:500])
+    body = answer.json()
+    assert body["dead_letter_id"] and body["errors"], body
+    named = {e["field"] for e in body["errors"]}
+    assert set(fields) <= named, (fields, body["errors"])
+    assert all(e["message"] for e in body["errors"])
+    return body
+
+
+@pytest.fixture(scope="module")
+def officer(live_server: LiveServer) -> str:
+    return live_server.token("duty_officer")
+
+
+# ---- 1. a feed's own incidents are written by its intake only -------------------------------
+
+def test_no_account_rewrites_a_feeds_incident_through_the_api(live_server: LiveServer, officer: str) -> None:
+    feed = live_server.token("feed")
+    gdacs = requests.post(live_server.url + "/api/v1/feeds/gdacs", data=read_sample("gdacs", "gdacs-rss.xml"),
+                          headers={**bearer(feed), "Content-Type": "application/rss+xml"})
+    assert gdacs.status_code == 200, gdacs.text
+    usgs = requests.post(live_server.url + "/api/v1/feeds/usgs", data=read_sample("usgs", "all_day_2019-01-30.geojson"),
+                         headers={**bearer(feed), "Content-Type": "application/json"})
+    assert usgs.status_code == 200, usgs.text
+    index = live_server.context.deps.incidents
+    cyclone_id = index.id_for_source("gdacs", ["TC1000643"])
+    quake_id = index.id_for_source("usgs", ["us1000is2c"])
+    assert cyclone_id and quake_id
+    cyclone = index.get(cyclone_id)
+    hijack = {"title": "hijacked", "type": "riot", "severity": 1, "lat": 0.5, "lon": 0.5}
+    for token in (feed, officer, live_server.token("admin")):
+        for source, source_id in (("gdacs", "TC1000643"), ("usgs", "us1000is2c"), ("sim", random_ref("sim-")),
+                                  ("cap", random_ref()), ("cot", random_ref())):
+            answer = requests.post(live_server.url + "/api/v1/incidents", headers=bearer(token),
+                                   json={**hijack, "source": source, "source_id": source_id})
+            body = refused(answer, 403, "source")
+            assert source in body["errors"][0]["message"] and "PATCH" in body["errors"][0]["message"]
+            letter = dead_letter(live_server, body["dead_letter_id"])
+            assert letter["feed"] == "api:create_incident" and "hijacked" in letter["body"]
+    assert index.get(cyclone_id) == cyclone
+    assert index.get(quake_id).title != "hijacked"  # type: ignore[union-attr]
+    # The legitimate paths: the intake again (unchanged), a duty officer's PATCH, reports as 'api' or one's own name.
+    again = requests.post(live_server.url + "/api/v1/feeds/gdacs", data=read_sample("gdacs", "gdacs-rss.xml"),
+                          headers={**bearer(feed), "Content-Type": "application/rss+xml"})
+    assert again.status_code == 200 and again.json()["rejected"] == [], again.text
+    patched = requests.patch(f"{live_server.url}/api/v1/incidents/{cyclone_id}", json={"severity": 5}, headers=bearer(officer))
+    assert patched.status_code == 200 and patched.json()["severity"] == 5, patched.text
+    for source in ("api", None):
+        body = {**INCIDENT, "source_id": random_ref()} | ({"source": source} if source else {})
+        assert requests.post(live_server.url + "/api/v1/incidents", json=body, headers=bearer(feed)).status_code == 201
