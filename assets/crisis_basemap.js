@@ -159,7 +159,7 @@
     stats.layouts += 1;
     if (map.getZoom() >= LABEL_ZOOM && places) {
       var bounds = map.getBounds(), canvas = map.getCanvas();
-      var width = canvas.clientWidth, height = canvas.clientHeight, taken = [];
+      var width = canvas.clientWidth, height = canvas.clientHeight, taken = traceLabelBoxes(map);
       var west = bounds.getWest(), east = bounds.getEast(), south = bounds.getSouth(), north = bounds.getNorth();
       for (var i = 0; i < places.length && shown.length < MAX_LABELS; i++) {
         var pl = places[i];
@@ -203,6 +203,56 @@
     for (var i = 0; i < labels.length; i++) { place(map, labels[i]); }
   }
 
+  // -- labels of a figure's points ---------------------------------------------------------
+  // A trace with meta "html-labels" (crisis/layers/areas.py: a safe haven's "arrived 53 /
+  // moving 1 ...") has its `text` drawn here, beside each point, as page elements: drawn by
+  // MapLibre they would need glyphs from a server the page may not reach.
+
+  function traceLabels(map, gd) {
+    var box = map.__crisisTraceLabels;
+    if (!box) {
+      box = document.createElement("div");
+      box.className = "crisis-place-labels crisis-trace-labels";
+      box.setAttribute("aria-hidden", "true");
+      map.getContainer().appendChild(box);
+      map.__crisisTraceLabels = box;
+    }
+    var wanted = [];
+    (gd.data || []).forEach(function (trace) {
+      if (trace.meta !== "html-labels" || !trace.text) { return; }
+      (trace.lat || []).forEach(function (lat, i) {
+        if (lat == null || trace.lon[i] == null || !trace.text[i]) { return; }
+        wanted.push({lngLat: [Number(trace.lon[i]), Number(lat)], text: String(trace.text[i])});
+      });
+    });
+    var labels = [];
+    wanted.forEach(function (w, n) {
+      var el = box.children[n];
+      if (!el) {
+        el = document.createElement("span");
+        el.className = "crisis-trace-label";
+        box.appendChild(el);
+      }
+      if (el.textContent !== w.text) { el.textContent = w.text; }
+      var label = {el: el, lngLat: w.lngLat};
+      place(map, label);
+      labels.push(label);
+    });
+    while (box.children.length > wanted.length) { box.removeChild(box.lastChild); }
+    map.__crisisTraceLabelList = labels;
+  }
+
+  // Where the figure's labels are on the screen: the names of places keep clear of them.
+  function traceLabelBoxes(map) {
+    var box = map.__crisisTraceLabels;
+    if (!box || !box.children.length) { return []; }
+    var origin = map.getContainer().getBoundingClientRect();
+    return Array.prototype.map.call(box.children, function (el) {
+      var r = el.getBoundingClientRect();
+      return [r.left - origin.left, r.top - origin.top, r.right - origin.left, r.bottom - origin.top];
+    });
+  }
+
   // -- each map ----------------------------------------------------------------------------
 
   function setUp(map, gd) {
@@ -210,6 +260,16 @@
     map.__crisisBasemap = true;
     stats.maps += 1;
     map.setRenderWorldCopies(false);
+    var redrawLabels = function () {
+      traceLabels(map, gd);
+      if (map.__crisisLabelList && map.__crisisLabelList.length) { layoutLabels(map); }
+    };
+    redrawLabels();
+    if (gd.on) { gd.on("plotly_afterplot", redrawLabels); }  // the figure's data changed
+    map.on("move", function () {
+      var labels = map.__crisisTraceLabelList || [];
+      for (var i = 0; i < labels.length; i++) { place(map, labels[i]); }
+    });
     var zoom = detailZoom(gd);
     if (zoom === null) { return; }  // an online style: its own detail
     var waiting = false;
@@ -257,6 +317,6 @@
     setInterval(scan, 1000);
   }
 
-  window.crisisBasemap = {stats: stats, kinds: KINDS, prefix: DETAIL, labelZoom: LABEL_ZOOM};
+  window.crisisBasemap = {stats: stats, kinds: KINDS, prefix: DETAIL, labelZoom: LABEL_ZOOM, traceLabelBoxes: traceLabelBoxes};
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", start); } else { start(); }
 })();

@@ -131,9 +131,11 @@ def movement_traces(areas: Sequence[Mapping[str, Any]], now: datetime) -> list[d
     path = {"type": "scattermap", "name": "Movements", "mode": "lines", "lat": lat, "lon": lon,
             "line": {"width": 3, "color": LINE_COLOUR}, "hoverinfo": "skip", "showlegend": False}
     havens = {
-        "type": "scattermap", "name": "Safe havens", "mode": "markers+text",
+        # The counts beside each safe haven are drawn by the page (assets/crisis_basemap.js,
+        # meta "html-labels"): as map text they would need glyphs from a font server.
+        "type": "scattermap", "name": "Safe havens", "mode": "markers", "meta": "html-labels",
         "lat": [line["to"]["lat"] for line in lines], "lon": [line["to"]["lon"] for line in lines],
-        "text": [line["label"] for line in lines], "textposition": "top right",
+        "text": [line["label"] for line in lines],
         "customdata": [line["area_id"] for line in lines],
         "hovertext": [f"{line['area_name']} -> {line['to']['name']} ({line['action']}, {line['mode']}): {line['label']}"
                       for line in lines],

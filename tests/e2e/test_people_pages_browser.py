@@ -405,6 +405,21 @@ def test_a_duty_officer_raises_an_area_confirms_the_relocation_and_tracks_progre
         timeout=20_000)
     havens = wall.evaluate("() => document.querySelector('#areas-map .js-plotly-plot').data[1]")
     assert havens["marker"]["color"] == ["#d50000"] and havens["customdata"] == [area_id]
+    # The counts are written beside the safe haven by the page, not as map text (which needs
+    # glyphs from a font server: refused by the CSP, and the centre may be offline).
+    wall.wait_for_function(
+        "() => Array.from(document.querySelectorAll('#areas-map .crisis-trace-label'))"
+        ".some(e => e.textContent === 'arrived 1 / moving 2 / to move 1, 3 overdue')", timeout=20_000)
+    drawn = wall.evaluate("""() => {
+        const gd = document.querySelector('#areas-map .js-plotly-plot'), map = gd._fullLayout.map._subplot.map;
+        const at = map.project([gd.data[1].lon[0], gd.data[1].lat[0]]), box = map.getContainer().getBoundingClientRect();
+        const r = document.querySelector('#areas-map .crisis-trace-label').getBoundingClientRect();
+        const texts = map.getStyle().layers.filter(l => l.type === 'symbol' && l.layout && l.layout['text-field']
+                                                      && l.layout.visibility !== 'none');
+        return {symbols: texts.map(l => [l.id, l.layout['text-field']]),
+                dx: r.left - box.left - at.x, dy: r.bottom - box.top - at.y}; }""")
+    assert drawn["symbols"] == [], drawn
+    assert 0 <= drawn["dx"] <= 20 and -12 <= drawn["dy"] <= 4, drawn  # just above right of the point
     assert wall.evaluate("() => window.__sameDocument") is True
     # a wall can be set to one region
     choose(wall, "areas-filter-region", "Africa")
