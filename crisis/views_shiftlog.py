@@ -13,9 +13,12 @@ product already records, and free notes from their own append-only stream.
 - free notes (``crisis.adapters.shiftlog_store``).
 
 Scope: an incident's entries follow the incident's regions; an area's, a movement's and a
-dispatch's follow the area or the incident; a note follows the regions it names. Entries
-that belong to no region (a roster rotation, a travellers import, a note for every region)
-are for readers of every region only. Everything goes through ``crisis.domain.access``.
+dispatch's follow the area or the incident; a note follows its regions (those of its
+incident and the one named, ``crisis.api.shiftlog.add_note``). Entries that belong to no
+region (a roster rotation, an import, a note for every region) are for every reader of the
+log, regional desks included (README, "Who may see what"). An entry whose region cannot be
+told (a check-in, a thing since removed) is for readers of every region only. Everything
+goes through ``crisis.domain.access``.
 
 The handover summary (``handover``): open incidents, people not accounted for, movements
 in progress, dispatches in flight, roster coverage warnings and the notes of the shift,
@@ -84,12 +87,33 @@ def _time(value: Any) -> datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+# Changes that belong to no region (README, "Who may see what"): every reader of the log sees them.
+FOR_EVERY_REGION = frozenset({"roster.rotation", "roster.officers_import", "travellers.import"})
+
+
 def _sees(who: access.HasRole, regions: Iterable[str | None] | None) -> bool:
-    """Regions None or empty: the thing belongs to no region; only readers of every region see it."""
+    """Regions None or empty: where the thing is cannot be told; only readers of every region see it."""
     wanted = [r for r in regions or () if r]
     if not wanted:
         return access.regions_of(who) is None and access.can_read(who)
     return access.may_see_regions(who, wanted)
+
+
+def _for_all(who: access.HasRole) -> bool:
+    """Whether the caller sees what is for every region: every reader of the log does (a desk
+    with no region granted sees nothing)."""
+    granted = access.regions_of(who)
+    return who.role in READERS and access.can_read(who) and (granted is None or bool(granted))
+
+
+def _note_regions(note: Mapping[str, Any], incidents: Mapping[str, Incident]) -> list[str]:
+    """A note's regions; a note about an incident stored with none (before notes took their
+    incident's regions) follows the incident's."""
+    regions = [r for r in note.get("regions") or () if r]
+    found = incidents.get(note.get("incident_id") or "")
+    if not regions and found is not None:
+        regions = [r for r in found.regions if r]
+    return regions
 
 
 def _value(value: Any) -> str:
@@ -207,7 +231,7 @@ def log_entries(ctx: Context, who: access.HasRole, since: datetime, now: datetim
         if action.startswith(_SKIPPED) or action not in ACTION_WORDS:
             continue
         target = str(record.get("target", ""))
-        if not _sees(who, places.of(action, target)):
+        if not (_for_all(who) if action in FOR_EVERY_REGION else _sees(who, places.of(action, target))):
             continue
         words = ACTION_WORDS[action]
         detail = _summary(record.get("after"))
@@ -228,11 +252,18 @@ def _note_entries(ctx: Context, who: access.HasRole, since: datetime,
     names = access.sees_names(who)
     out: list[dict[str, Any]] = []
     for note in ShiftLogStore(ctx.redis).notes(since):
-        if not _sees(who, note["regions"]):
+        regions = _note_regions(note, incidents)
+        if regions:
+            seen = access.may_see_regions(who, regions)
+        elif note.get("incident_id"):
+            seen = _sees(who, ())  # about an incident no longer known: where it was cannot be told
+        else:
+            seen = _for_all(who)  # a note for every region
+        if not seen:
             continue
         what = incidents[note["incident_id"]].title if note.get("incident_id") in incidents else ""
         entry = {"time": note["time"], "kind": "note", "auto": False, "what": what, "text": note["text"],
-                 "incident_id": note.get("incident_id"), "regions": note["regions"], "id": note["id"]}
+                 "incident_id": note.get("incident_id"), "regions": regions, "id": note["id"]}
         if names:
             entry["by"] = note["author"]
         out.append(entry)

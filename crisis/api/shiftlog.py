@@ -39,7 +39,8 @@ class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     text: str = Field(min_length=1, max_length=MAX_NOTE, description="The note, in words.")
-    region: str | None = Field(default=None, description="The region it is about (a region code); none: every region.")
+    region: str | None = Field(default=None, description="The region it is about (a region code); none: every region (or, with "
+                                    "an incident, the incident's regions).")
     incident_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",
                                     description="The incident it is about, if any.")
 
@@ -86,17 +87,26 @@ def _not_found(exc: NotFound) -> tuple[Response, int]:
 
 def add_note(context: Context, who: access.HasRole, name: str, note: NoteIn) -> dict[str, Any]:
     """Store a validated note (the API's and the page's one way in); InputError naming the
-    field when its incident or region is not one the writer may see. The caller audits it."""
+    field when its incident or region is not one the writer may see. The caller audits it.
+
+    The note's regions: those of its incident (every region the incident touches) and the
+    region named; none (no incident, no region): a note for every region, which every
+    reader of the log sees, regional desks included."""
     if not access.can_edit(who):
         raise PermissionError(f"role {who.role!r} may not write in the shift log")
+    regions: list[str] = []
     if note.incident_id is not None:
         incident = context.deps.incidents.get(note.incident_id)
         if incident is None or not access.may_see_regions(who, incident.regions):
             raise InputError([{"field": "incident_id", "message": f"no incident {note.incident_id}"}])
+        # A note about an incident is for the desks of every region the incident touches.
+        regions.extend(r for r in incident.regions if r)
     if note.region is not None and not access.may_see_regions(who, [note.region]):
         raise InputError([{"field": "region", "message": "outside your regions"}])
-    return ShiftLogStore(context.redis).add_note(name, who.role, note.text, [note.region] if note.region else (),
-                                                 note.incident_id)
+    if note.region is not None and note.region not in regions:
+        regions.append(note.region)
+    # No region and no incident: a note for every region, read by every reader of the log.
+    return ShiftLogStore(context.redis).add_note(name, who.role, note.text, regions, note.incident_id)
 
 
 def note_audit(stored: dict[str, Any]) -> dict[str, Any]:
@@ -151,7 +161,8 @@ class ShiftLogNote(BaseModel):
     author: str = Field(description="Who wrote it.")
     role: str = Field(description="The writer's role.")
     text: str
-    regions: list[str] = Field(description="The regions it is about; empty: every region (readers of every region only).")
+    regions: list[str] = Field(description="The regions it is about: its incident's and the one named; "
+                               "empty: every region (every reader of the log, regional desks included).")
     incident_id: str | None = None
 
 

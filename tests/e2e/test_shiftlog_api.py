@@ -66,15 +66,16 @@ def test_notes_and_automatic_entries_limited_to_the_callers_scope(context: Conte
     assert [e["time"] for e in log] == sorted((e["time"] for e in log), reverse=True)  # newest first
     assert {"Called the Beirut CSA: convoy leaves at 06:00.", "Generator test at 14:00."} <= set(texts)
 
-    # A desk of Africa: Nairobi's entries only; not Beirut's, nor the MENA note, nor a note for every region.
+    # A desk of Africa: Nairobi's entries and the note for every region; not Beirut's, nor the MENA note.
     desk = bearer(live_server.token("regional_desk", "africa"))
     seen = requests.get(live_server.url + "/api/v1/shiftlog", headers=desk, timeout=10).json()["entries"]
-    assert seen and {e.get("incident_id") for e in seen} == {nairobi}, seen
+    assert {e.get("incident_id") for e in seen if e["kind"] != "note"} == {nairobi}, seen
     assert not any(e["kind"] == "area" for e in seen)
-    assert not any(e["kind"] == "note" for e in seen)
+    assert [e["text"] for e in seen if e["kind"] == "note"] == ["Generator test at 14:00."]
     mena = bearer(live_server.token("regional_desk", "middle_east_north_africa"))
     seen = requests.get(live_server.url + "/api/v1/shiftlog", headers=mena, timeout=10).json()["entries"]
-    assert [e["text"] for e in seen if e["kind"] == "note"] == ["Called the Beirut CSA: convoy leaves at 06:00."]
+    assert sorted(e["text"] for e in seen if e["kind"] == "note") == ["Called the Beirut CSA: convoy leaves at 06:00.",
+                                                                      "Generator test at 14:00."]
 
     # A desk may not write notes; a wall may not read the log.
     assert requests.post(live_server.url + "/api/v1/shiftlog/notes", json={"text": "x"}, headers=mena, timeout=10).status_code == 403
@@ -123,7 +124,7 @@ def test_the_handover_in_json_csv_and_markdown_for_the_callers_scope(context: Co
     desk = bearer(live_server.token("regional_desk", "africa"))
     d = requests.get(live_server.url + "/api/v1/handover", headers=desk, timeout=30).json()
     assert [i["id"] for i in d["open_incidents"]] == [nairobi] and d["unaccounted"]["people"] == 0
-    assert d["notes"] == [] and d["scope"] == "Africa"
+    assert [n["text"] for n in d["notes"]] == ["Watch the port road."] and d["scope"] == "Africa"  # a note for every region
 
     answer = requests.get(live_server.url + "/api/v1/handover?format=csv", headers=officer, timeout=30)
     assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("text/csv")
@@ -135,3 +136,71 @@ def test_the_handover_in_json_csv_and_markdown_for_the_callers_scope(context: Co
     assert md.status_code == 200 and md.headers["Content-Type"].startswith("text/markdown")
     assert md.text.startswith("# Shift handover: Africa") and "Riot in central Nairobi" in md.text
     assert "Beirut" not in md.text
+
+
+def test_a_desk_sees_notes_for_every_region_and_on_its_regions_incidents(context: Context, live_server: LiveServer) -> None:
+    """A note for every region reaches every desk; a note about an incident carries the
+    incident's regions (every region it touches), so its desks see it and no other does,
+    in the log and in the handover."""
+    officer = bearer(live_server.token("duty_officer"))
+    beirut = _incident(live_server, officer, BEIRUT)
+    nairobi = _incident(live_server, officer, NAIROBI)
+    notes = {}
+    for key, body in (("all", {"text": "Note for all: generator test at 14:00."}),
+                      ("beirut", {"text": "Beirut: the CSA confirms the port road is shut.", "incident_id": beirut}),
+                      ("nairobi", {"text": "Nairobi: the warden counts 12 staff at home.", "incident_id": nairobi})):
+        answer = requests.post(live_server.url + "/api/v1/shiftlog/notes", json=body, headers=officer, timeout=10)
+        assert answer.status_code == 201, answer.text
+        notes[key] = answer.json()
+    assert notes["all"]["regions"] == []
+    assert notes["beirut"]["regions"] == ["middle_east_north_africa"] and notes["nairobi"]["regions"] == ["africa"]
+
+    mena = bearer(live_server.token("regional_desk", "middle_east_north_africa"))
+    log = requests.get(live_server.url + "/api/v1/shiftlog?hours=2", headers=mena, timeout=10).json()["entries"]
+    assert sorted(e["text"] for e in log if e["kind"] == "note") == sorted([notes["all"]["text"], notes["beirut"]["text"]])
+    h = requests.get(live_server.url + "/api/v1/handover?format=json", headers=mena, timeout=30).json()
+    assert sorted(n["text"] for n in h["notes"]) == sorted([notes["all"]["text"], notes["beirut"]["text"]])
+    md = requests.get(live_server.url + "/api/v1/handover?format=md", headers=mena, timeout=30).text
+    assert notes["beirut"]["text"] in md and "Nairobi" not in md
+
+    # A note on an incident over several countries reaches the desk of each region it touches.
+    drought = _incident(live_server, officer, {"title": "Drought", "type": "drought", "severity": 3, "lat": 42.7, "lon": 25.5,
+                                               "countries": ["BGR", "IRQ"]})
+    wide = requests.post(live_server.url + "/api/v1/shiftlog/notes", json={"text": "Drought: water trucks.", "incident_id": drought},
+                         headers=officer, timeout=10).json()
+    assert wide["regions"] == sorted(["europe_central_asia", "middle_east_north_africa"]), wide
+    assert "Drought: water trucks." in [n["text"] for n in requests.get(
+        live_server.url + "/api/v1/handover", headers=mena, timeout=30).json()["notes"]]
+    notes["drought"] = wide
+
+    # A desk of two regions sees both incidents' notes; a desk of another region only the note for all.
+    both = bearer(live_server.token("regional_desk", "africa,middle_east_north_africa"))
+    h = requests.get(live_server.url + "/api/v1/handover", headers=both, timeout=30).json()
+    assert len(h["notes"]) == 4
+    europe = bearer(live_server.token("regional_desk", "europe_central_asia"))
+    log = requests.get(live_server.url + "/api/v1/shiftlog", headers=europe, timeout=10).json()["entries"]
+    assert [e["text"] for e in log if e["kind"] == "note"] == [notes["drought"]["text"], notes["all"]["text"]]
+    # The duty officer sees them all.
+    h = requests.get(live_server.url + "/api/v1/handover", headers=officer, timeout=30).json()
+    assert len(h["notes"]) == 4
+
+    # A change that belongs to no region (an import) is for every desk too.
+    people = [traveller("NB0", "Person 0", BEIRUT_OFFICE, 0)]
+    assert requests.post(live_server.url + "/api/v1/travellers", json=people, headers=officer, timeout=30).status_code == 200
+    log = requests.get(live_server.url + "/api/v1/shiftlog", headers=europe, timeout=10).json()["entries"]
+    assert [e["text"] for e in log if e["kind"] == "travellers"] == ["Travellers imported: accepted 1, updated 0"], log
+
+
+def test_a_note_stored_on_an_incident_without_regions_follows_the_incident(context: Context, live_server: LiveServer) -> None:
+    """Notes written before notes took their incident's regions (stored with none) follow
+    the incident's regions when read."""
+    from crisis.adapters.shiftlog_store import ShiftLogStore
+
+    officer = bearer(live_server.token("duty_officer"))
+    beirut = _incident(live_server, officer, BEIRUT)
+    ShiftLogStore(context.redis).add_note("duty", "duty_officer", "Old note on Beirut.", (), beirut)
+    mena = bearer(live_server.token("regional_desk", "middle_east_north_africa"))
+    africa = bearer(live_server.token("regional_desk", "africa"))
+    assert [n["text"] for n in requests.get(live_server.url + "/api/v1/handover", headers=mena, timeout=30).json()["notes"]] \
+        == ["Old note on Beirut."]
+    assert requests.get(live_server.url + "/api/v1/handover", headers=africa, timeout=30).json()["notes"] == []

@@ -68,10 +68,12 @@ def test_the_handover_prints_notes_are_added_and_the_log_follows_changes(
     assert page.errors == []
     page.context.close()
 
-    # A desk of another region: the page without this incident, and no note form.
+    # A desk of another region: the page without this incident, and no note form; the note
+    # written with no region is for every region, so the desk reads it.
+    assert context.audit.page(AuditQuery(action="shiftlog.note")).entries[0]["after"]["regions"] == []
     desk = open_page(browser, live_server, "/shiftlog", "regional_desk", "europe_central_asia")
-    desk.wait_for_selector("#handover-incidents", timeout=15_000)
-    assert "Kampala" not in desk.inner_text("#shiftlog-page")
+    desk.wait_for_selector("#handover-notes:has-text('police on site')", timeout=15_000)
+    assert "Armed robbery at the Kampala warehouse" not in desk.inner_text("#shiftlog-page")
     assert desk.locator("#shiftlog-note-text").count() == 0
     desk.context.close()
     wall = open_page(browser, live_server, "/shiftlog", "wall")
