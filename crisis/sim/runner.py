@@ -177,6 +177,8 @@ class SimulationRunner:
         result = import_travellers(self._deps, parsed.travellers, ACTOR)
         if result["rejected"]:
             raise RuntimeError(f"the demo's travellers were refused: {traveller_feed.public(result['rejected'])[:5]}")
+        self._audit("travellers.import", "travellers", after={"accepted": result["accepted"], "updated": result["updated"]},
+                    detail={"rejected": 0, "format": "json"})
         devices = DeviceStore(self._context.redis)
         for uid, traveller_id in self.scenario.devices():
             handlers_cot.add_device(self._deps, devices, DeviceIn(uid=uid, traveller_id=traveller_id), ACTOR)
@@ -214,6 +216,11 @@ class SimulationRunner:
                     self._dispatch_ids[roster_action.key] = None
                 self._failed(f"simulator {type(roster_action).__name__} refused", exc)
 
+    def _audit(self, action: str, target: str, **values: Any) -> None:
+        """The audit entry the API or a page records for the same change (so the shift log and
+        the handover tell the demo's story as they would a real shift's), by "simulator"."""
+        self._context.audit.record(action, actor=ACTOR, role=ACTOR, via=ACTOR, target=target, **values)
+
     def _failed(self, what: str, exc: Exception) -> None:
         self.errors += 1
         self.failures = [*self.failures[-49:], f"{what}: {_brief(exc)}"]
@@ -225,19 +232,30 @@ class SimulationRunner:
         if isinstance(action, pp.AreaPhase):
             self._area_phase(action)
         elif isinstance(action, pp.ConfirmMovement):
-            handlers_areas.confirm_movement(ctx, self._area(action.key), action.safe_haven, action.mode,
-                                            action.expected_arrival, ACTOR)
+            area_id = self._area(action.key)
+            changed = handlers_areas.confirm_movement(ctx, area_id, action.safe_haven, action.mode,
+                                                      action.expected_arrival, ACTOR)
+            movement = changed.area["movement"]
+            self._audit("movement.confirm", area_id, after={k: movement[k] for k in ("safe_haven", "mode", "expected_arrival")},
+                        detail={"movement": movement["id"], "stream_id": changed.event_id})
         elif isinstance(action, pp.Progress):
-            handlers_areas.set_progress(ctx, self._area(action.key), action.traveller_id, action.progress, None, ACTOR)
+            area_id = self._area(action.key)
+            changed = handlers_areas.set_progress(ctx, area_id, action.traveller_id, action.progress, None, ACTOR)
+            self._audit("movement.progress", area_id, after={"traveller_id": action.traveller_id, "progress": action.progress},
+                        detail={"movement": changed.area["movement"]["id"], "stream_id": changed.event_id})
         elif isinstance(action, pp.CheckIn):
-            handlers_people.checkin(ctx, action.traveller_id, action.status, None, action.lat, action.lon,
-                                    action.note, ACTOR)
+            recorded = handlers_people.checkin(ctx, action.traveller_id, action.status, None, action.lat, action.lon,
+                                               action.note, ACTOR)
+            self._audit("checkin.record", action.traveller_id, after={"status": action.status},
+                        detail={"via": "checkin", "place": action.lat is not None, "event_id": recorded.event_id})
         elif isinstance(action, pp.MarkStatus):
             incident_id = self._incident_ids.get(action.incident_source_id)
             if incident_id is None:
                 raise LookupError(f"no incident stored for {action.incident_source_id}")
-            handlers_people.set_status(ctx, accountability.incident_scope(incident_id), action.traveller_id,
-                                       action.status, action.note, ACTOR)
+            scope = accountability.incident_scope(incident_id)
+            recorded = handlers_people.set_status(ctx, scope, action.traveller_id, action.status, action.note, ACTOR)
+            self._audit("accountability.status_set", f"{scope}/{action.traveller_id}", after={"status": action.status},
+                        detail={"note": action.note, "event_id": recorded.event_id})
         elif isinstance(action, pp.CotReport):
             result = handlers_cot.ingest_cot(ctx, action.body.encode(), ACTOR, ORIGIN)
             if result.rejected:
@@ -257,8 +275,14 @@ class SimulationRunner:
             area_id = next((a["id"] for a in area_store(self._context).all() if a.get("name") == action.name), None)
         if area_id is None:
             changed = handlers_areas.create_area(self._context, action.name, action.phase, action.geometry, None, ACTOR)
+            opened = changed.area.get("movement")
+            self._audit("area.create", changed.area["id"], after={"name": action.name, "phase": action.phase},
+                        detail={"movement": opened["id"] if opened else None, "listed": len(opened["people"]) if opened else 0})
         else:
+            before = next((a.get("phase") for a in area_store(self._context).all() if a.get("id") == area_id), None)
             changed = handlers_areas.update_area(self._context, area_id, ACTOR, phase=action.phase, note=action.note)
+            self._audit("area.phase", area_id, before={"phase": before}, after={"phase": action.phase},
+                        detail={"note": action.note, "stream_id": changed.event_id})
         self._area_ids[action.key] = changed.area["id"]
         movement = changed.area.get("movement")
         if movement is not None and action.phase >= 3:
@@ -285,12 +309,17 @@ class SimulationRunner:
         try:
             ctx = self._context
             plan = self.scenario.roster(now, views_roster.rules(ctx))
-            handlers_roster.import_officers(ctx, list(plan.officers), ACTOR)
+            imported = handlers_roster.import_officers(ctx, list(plan.officers), ACTOR)
+            self._audit("roster.officers_import", "roster", after={"accepted": len(imported.accepted), "updated": len(imported.updated)},
+                        detail={"rejected": 0, "format": "json"})
             self._clear_last_run(plan)
             for rotation in plan.rotations:
-                handlers_roster.generate_rotation(ctx, rotation.params(), ACTOR)
+                params = rotation.params()
+                slots = handlers_roster.generate_rotation(ctx, params, ACTOR)
+                self._audit("roster.rotation", "roster", after={"slots": len(slots)}, detail=params)
             for leave in plan.leave:
-                handlers_roster.add_leave(ctx, leave, ACTOR)
+                stored = handlers_roster.add_leave(ctx, leave, ACTOR)
+                self._audit("roster.leave_add", stored.officer_id, after=stored.to_dict())
             self.roster = plan
             log.info("simulator roster: %d officers, %d rotations, %d leave periods", len(plan.officers),
                      len(plan.rotations), len(plan.leave))
@@ -327,12 +356,17 @@ class SimulationRunner:
                 raise LookupError(f"nobody available to send to {action.incident_source_id}")
             sent = handlers_roster.create_dispatch(ctx, incident_id, best["officer_id"], action.note, ACTOR)
             self._dispatch_ids[action.key] = sent.id
+            self._audit("dispatch.create", sent.id, after={"incident_id": sent.incident_id, "officer_id": sent.officer_id, "status": sent.status},
+                        detail={"note": action.note, "slot_id": sent.slot_id, "promoted_slot_id": sent.promoted_slot_id})
             return
         dispatch_id = self._dispatch_ids.get(action.key)
         if dispatch_id is None:
             raise LookupError(f"no dispatch sent for {action.key}")
         if isinstance(action, sim_roster.StepDispatch):
-            handlers_roster.step_dispatch(ctx, dispatch_id, action.status, ACTOR, action.note)
+            before = views_roster.store(ctx).dispatch(dispatch_id)
+            after = handlers_roster.step_dispatch(ctx, dispatch_id, action.status, ACTOR, action.note)
+            self._audit("dispatch.step", dispatch_id, before={"status": before.status if before else None},
+                        after={"status": after.status}, detail={"note": action.note})
             return
         dispatch = views_roster.store(ctx).dispatch(dispatch_id)
         if dispatch is None or dispatch.origin is None or not dispatch.destination:

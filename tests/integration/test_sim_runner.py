@@ -15,7 +15,7 @@ import pytest
 import shapely
 import shapely.geometry
 
-from crisis import views, views_roster
+from crisis import views, views_roster, views_shiftlog
 from crisis.adapters.accounts import Principal
 from crisis.adapters.device_store import DeviceStore
 from crisis.domain import accountability
@@ -150,6 +150,10 @@ def story_run(session_context: Any) -> dict[str, Any]:
         seen["dispatches"][420] = views_roster.dispatches(context)
         seen["roster"] = views_roster.state(context)
         seen["coverage"] = views_roster.coverage(context, start, start + timedelta(days=30))
+        real = datetime.now(timezone.utc)
+        seen["log"] = views_shiftlog.log_entries(context, ADMIN, since=real - timedelta(hours=1), now=real + timedelta(hours=1))
+        seen["desk_log"] = views_shiftlog.log_entries(context, Principal("desk", "regional_desk", "americas"),
+                                                      since=real - timedelta(hours=1), now=real + timedelta(hours=1))
         return {"runner": runner, "scenario": scenario, "start": start, "now": clock.now, **seen}
     finally:
         context.deps.clock = real_clock
@@ -295,6 +299,22 @@ def test_a_surge_officer_is_dispatched_and_followed_to_southern_lebanon(story_ru
     arrived = find(420)
     assert arrived["status"] == "on_site"
     assert abs(arrived["position"]["lat"] - destination["lat"]) < 1e-3
+
+
+def test_the_shift_log_tells_the_story_the_simulator_acted(story_run: dict[str, Any]) -> None:
+    """The simulator's changes are audited as the API's and the pages' are, so the shift log
+    and the handover say that the area went to phase III, the relocation was confirmed,
+    people moved and checked in, and an officer was sent, by "simulator"."""
+    texts = [(e["text"].split(":")[0], e.get("by")) for e in story_run["log"] if e["auto"]]
+    for words in ("Security area created", "Security phase changed", "Movement confirmed", "Movement progress",
+                  "Check-in", "Surge officer dispatched", "Dispatch moved on", "Rotation laid out",
+                  "Surge officers imported", "Travellers imported", "Leave recorded"):
+        assert (words, "simulator") in texts, (words, sorted(set(texts)))
+    phase = next(e for e in story_run["log"] if e["text"].startswith("Security phase changed"))
+    assert "phase 3" in phase["text"] and phase["what"], phase
+    # A desk elsewhere sees what is for every region (the import, the rotations), not Lebanon's.
+    desk = {e["text"].split(":")[0] for e in story_run["desk_log"] if e["auto"]}
+    assert "Rotation laid out" in desk and "Movement confirmed" not in desk and "Surge officer dispatched" not in desk, desk
 
 
 def test_a_demo_restarted_on_a_kept_database_starts_a_fresh_month(context: Any) -> None:
