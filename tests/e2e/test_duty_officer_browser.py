@@ -68,3 +68,34 @@ def test_one_person_needing_help_in_two_overlapping_incidents_is_one_in_the_head
     assert page.inner_text("#needs-help-badge") == "1 PERSON NEEDS HELP"
     assert page.errors == []
     page.context.close()
+
+
+COLOURS = """() => Array.from(document.querySelectorAll('button.people-set')).map(b => {
+    let bg = 'rgba(0, 0, 0, 0)', el = b;
+    while (el && /rgba\\(0, 0, 0, 0\\)|transparent/.test(bg)) { bg = getComputedStyle(el).backgroundColor; el = el.parentElement; }
+    return {text: b.innerText, color: getComputedStyle(b).color, background: bg}; })"""
+
+
+def _luminance(css: str) -> float:
+    r, g, b = (float(v) / 255 for v in css[css.index("(") + 1:css.index(")")].split(",")[:3])
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+
+
+def contrast(color: str, background: str) -> float:
+    hi, lo = sorted((_luminance(color), _luminance(background)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_every_selected_people_status_button_is_readable(context: Context, live_server: LiveServer, browser: Any) -> None:
+    first, _ = _one_person_in_two_incidents(live_server)
+    page = open_page(browser, live_server, f"/incident/{first}")
+    for path in (f"/incident/{first}", "/areas"):
+        page.goto(live_server.url + path)
+        page.wait_for_selector("button.people-set.status-needs_help", timeout=20_000)
+        buttons = page.evaluate(COLOURS)
+        assert [b["text"] for b in buttons] == ["Mark safe", "Needs help", "Unsure", "Unreachable", "No response yet"], buttons
+        for b in buttons:
+            assert contrast(b["color"], b["background"]) >= 4.5, (path, b)
+    assert page.errors == []
+    page.context.close()
