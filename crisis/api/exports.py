@@ -27,6 +27,8 @@ import csv
 import io
 import json
 import re
+import threading
+from xml.sax.saxutils import escape as _xml_escape
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -193,8 +195,36 @@ def _polygons(geometry: Mapping[str, Any] | None) -> list[list[list[list[float]]
     return []
 
 
+# Characters XML 1.0 cannot carry at all (NUL and the other C0 controls but tab, line feed and
+# carriage return; lone surrogates; U+FFFE, U+FFFF): replaced, so no text can break the file.
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# simplekml keeps its state in class attributes while it writes (the document being written,
+# whether to escape text): one KML document at a time.
+_KML_LOCK = threading.Lock()
+
+
+def kml_text(value: Any) -> str:
+    """Any value as the text of a KML element, escaped here, whatever it holds.
+
+    simplekml does not escape text safely: ``_chrconvert`` passes anything after a
+    ``<![CDATA[`` through unescaped (a title could close its placemark and open another)
+    and ``<value>`` not at all. So every text is escaped here (``&``, ``<``, ``>``,
+    quotes) and written with simplekml's own escaping off (``parsetext(False)``); text
+    with no ``<`` left holds no CDATA section, so even simplekml's escaping could add
+    nothing but a second escape. Characters XML 1.0 cannot carry become U+FFFD."""
+    return _xml_escape(_NOT_XML.sub("\ufffd", str(value)), {'"': "&quot;", "'": "&apos;"})
+
+
+def _new_kml(name: str) -> Any:
+    import simplekml
+
+    kml = simplekml.Kml(name=kml_text(name))
+    kml.parsetext(False)  # the texts are escaped by kml_text; simplekml would escape them again, or not safely
+    return kml
+
+
 def _kml_description(pairs: Iterable[tuple[str, Any]]) -> str:
-    return "\n".join(f"{label}: {value}" for label, value in pairs if value not in (None, ""))
+    return kml_text("\n".join(f"{label}: {value}" for label, value in pairs if value not in (None, "")))
 
 
 def _kml_polygon(container: Any, rings: list[list[list[float]]], name: str) -> None:
@@ -204,11 +234,9 @@ def _kml_polygon(container: Any, rings: list[list[list[float]]], name: str) -> N
 
 
 def incidents_kml(incidents: list[dict[str, Any]]) -> str:
-    import simplekml
-
-    kml = simplekml.Kml(name="Incidents")
+    kml = _new_kml("Incidents")
     for incident in incidents:
-        name = str(incident.get("title") or incident["id"])
+        name = kml_text(incident.get("title") or incident["id"])
         description = _kml_description([
             ("Type", incident.get("category") and f"{incident.get('category')} / {incident.get('type')}" or incident.get("type")),
             ("Severity", incident.get("severity")), ("Status", incident.get("status")),
@@ -226,8 +254,9 @@ def incidents_kml(incidents: list[dict[str, Any]]) -> str:
             shape = kml.newpoint(name=name, description=description, coords=[(incident["lon"], incident["lat"])])
         for key in ("id", "severity", "status", "type", "category"):
             if incident.get(key) is not None:
-                shape.extendeddata.newdata(name=key, value=str(incident[key]))
-    return str(kml.kml())
+                shape.extendeddata.newdata(name=key, value=kml_text(incident[key]))
+    with _KML_LOCK:
+        return str(kml.kml())
 
 
 @exports_api.get("/incidents.csv", defaults={"fmt": "csv"})
@@ -279,11 +308,9 @@ def export_affected(incident_id: str, fmt: str) -> Response:
 
 
 def areas_kml(areas: list[dict[str, Any]], shapes: Mapping[str, dict[str, Any]]) -> str:
-    import simplekml
-
-    kml = simplekml.Kml(name="Security areas")
+    kml = _new_kml("Security areas")
     for area in areas:
-        name = str(area.get("name") or area.get("id"))
+        name = kml_text(area.get("name") or area.get("id"))
         movement = area.get("movement") or {}
         counts = movement.get("counts") or {}
         haven = movement.get("safe_haven") or {}
@@ -300,9 +327,10 @@ def areas_kml(areas: list[dict[str, Any]], shapes: Mapping[str, dict[str, Any]])
         shape = kml.newmultigeometry(name=name, description=description)
         for rings in polygons:
             _kml_polygon(shape, rings, name)
-        shape.extendeddata.newdata(name="id", value=str(area.get("id")))
-        shape.extendeddata.newdata(name="phase", value=str(area.get("phase")))
-    return str(kml.kml())
+        shape.extendeddata.newdata(name="id", value=kml_text(area.get("id")))
+        shape.extendeddata.newdata(name="phase", value=kml_text(area.get("phase")))
+    with _KML_LOCK:
+        return str(kml.kml())
 
 
 @exports_api.get("/areas.kml", defaults={"fmt": "kml"})

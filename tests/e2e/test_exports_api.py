@@ -212,3 +212,66 @@ def test_exports_need_a_reader(context: Context, live_server: LiveServer) -> Non
         assert get(live_server, live_server.token("regional_desk"), path).status_code == 403  # no region: nothing
     assert get(live_server, live_server.token("duty_officer"), "/incidents.xlsx").status_code == 404
     assert get(live_server, live_server.token("duty_officer"), "/areas.csv").status_code == 404
+
+
+# Text that closes simplekml's CDATA and then the placemark: before the fix, the KML held a
+# second, injected placemark and the incident's own point moved to 10,10.
+INJECTION = ("<![CDATA[a]]></name><Point><coordinates>10,10</coordinates></Point></Placemark>"
+             "<Placemark><name>INJECTED PLACEMARK")
+CAP_HEADLINE = """<?xml version="1.0" encoding="UTF-8"?>
+<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">
+  <identifier>{ref}</identifier><sender>cap@example.org</sender><sent>2026-05-01T09:00:00+00:00</sent>
+  <status>Actual</status><msgType>Alert</msgType><scope>Public</scope>
+  <info><category>Met</category><event>Flood</event><urgency>Immediate</urgency><severity>Severe</severity>
+    <certainty>Observed</certainty><headline>{headline}</headline>
+    <area><areaDesc>Cape Flats</areaDesc><polygon>-34.0,18.4 -34.0,18.6 -33.9,18.6 -33.9,18.4 -34.0,18.4</polygon></area>
+  </info>
+</alert>"""
+
+
+def _kml_placemarks(answer: requests.Response) -> list[tuple[str, list[str]]]:
+    """(name, every <coordinates> text) of each placemark, read as a safe parser reads the file."""
+    import defusedxml.ElementTree as SafeTree
+
+    assert answer.status_code == 200, answer.text
+    root = SafeTree.fromstring(answer.content)
+    return [(p.findtext(f"{KML}name") or "", [c.text or "" for c in p.iter(f"{KML}coordinates")])
+            for p in root.iter(f"{KML}Placemark")]
+
+
+def test_kml_text_is_text_whatever_it_holds(context: Context, live_server: LiveServer) -> None:
+    feed = bearer(live_server.token("feed"))
+    officer = live_server.token("duty_officer")
+    title = "AUDITC " + INJECTION
+    made = requests.post(live_server.url + "/api/v1/incidents", headers=feed, timeout=30, json={
+        "title": title, "type": "flood", "severity": 1, "lat": -33.98, "lon": 18.48})
+    assert made.status_code == 201, made.text
+    headline = "AUDITCAP " + INJECTION
+    xml_headline = headline.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    cap = requests.post(live_server.url + "/api/v1/feeds/cap", timeout=30,
+                        data=CAP_HEADLINE.format(ref=random_ref(), headline=xml_headline).encode(),
+                        headers={**feed, "Content-Type": "application/xml"})
+    assert cap.status_code in (200, 201), cap.text
+    area = requests.post(live_server.url + "/api/v1/areas", headers=bearer(officer), timeout=30,
+                         json={"name": "AUDITA " + INJECTION, "phase": 1, "geometry": SOUTH})
+    assert area.status_code == 201, area.text
+
+    for token in (officer, live_server.token("wall")):
+        found = dict(_kml_placemarks(get(live_server, token, "/incidents.kml")))
+        assert sorted(found) == sorted([title, headline]), found  # the whole text, as text; nothing injected
+        assert found[title] == ["18.48,-33.98,0.0"]
+        assert not any("10,10" in c for coordinates in found.values() for c in coordinates)
+    areas = _kml_placemarks(get(live_server, officer, "/areas.kml"))
+    assert [name for name, _ in areas] == ["AUDITA " + INJECTION]
+    assert not any("10,10" in c for _, coordinates in areas for c in coordinates)
+
+
+def test_kml_export_survives_text_xml_cannot_carry(context: Context, live_server: LiveServer) -> None:
+    feed = bearer(live_server.token("feed"))
+    for title in ("NUL\x00 in a title", "<![CDATA[x]]> & then an ampersand", "\ufffe\U0001F30A wave"):
+        made = requests.post(live_server.url + "/api/v1/incidents", headers=feed, timeout=30, json={
+            "title": title, "type": "flood", "severity": 1, "lat": -33.98, "lon": 18.48, "description": title})
+        assert made.status_code == 201, made.text
+    names = sorted(name for name, _ in _kml_placemarks(get(live_server, live_server.token("duty_officer"), "/incidents.kml")))
+    # what XML 1.0 cannot hold (NUL, U+FFFE) is replaced; everything else is kept as text
+    assert names == sorted(["NUL\ufffd in a title", "<![CDATA[x]]> & then an ampersand", "\ufffd\U0001F30A wave"])
