@@ -43,6 +43,7 @@ from crisis.domain.incidents import is_stale
 from crisis.domain.model import Incident
 from crisis.domain.regions import region_names as domain_region_names
 from crisis.domain.serialize import incident_to_dict
+from crisis.layers.dispatches import eta_text
 
 READERS = access.LOG_READERS
 WRITERS = access.EDITORS  # free notes
@@ -316,8 +317,10 @@ def handover(ctx: Context, who: access.HasRole, now: datetime | None = None, hou
                           **{k: int(counts.get(k, 0)) for k in ("to_move", "moving", "arrived", "stayed", "overdue", "total")}})
     dispatches = []
     for d in views_roster.dispatches(ctx, status="active", viewer=who):
+        # "arrival": in words, as the dispatch page's Active dispatches table says it ("on site" once
+        # there, not the expected arrival it was given when sent).
         entry = {"id": d.get("id"), "incident_id": d.get("incident_id"), "incident": d.get("incident_title"),
-                 "status": d.get("status"), "eta": d.get("eta")}
+                 "status": d.get("status"), "eta": d.get("eta"), "arrival": eta_text(d)}
         if "officer_name" in d and access.sees_names(who):
             entry["officer"] = d.get("officer_name") or d.get("officer_id")
         dispatches.append(entry)
@@ -375,7 +378,7 @@ def handover_rows(h: Mapping[str, Any]) -> list[dict[str, Any]]:
                      "time": m["expected_arrival"]})
     for d in h["dispatches"]:
         rows.append({"section": "dispatch", "id": d["id"], "name": d.get("officer", ""), "status": d["status"],
-                     "detail": f"to {d['incident']}", "time": d["eta"]})
+                     "detail": f"to {d['incident']}; {d.get('arrival') or eta_text(d)}", "time": d["eta"]})
     for w in h["roster_warnings"]:
         rows.append({"section": "roster warning", "name": str(w["kind"]).replace("_", " "), "region": region_names([w["region"]]),
                      "detail": w["message"], "time": w["from"]})
@@ -394,6 +397,16 @@ def handover_csv(h: Mapping[str, Any]) -> str:
     return out.getvalue()
 
 
+def short_time(value: Any) -> str:
+    """An ISO time as the handover's tables show it: "2026-12-02 05:28" (UTC); "" for none."""
+    if value in (None, ""):
+        return ""
+    moment = _time(value)
+    if moment is None:
+        return str(value)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+
+
 def _md(value: Any) -> str:
     return str("" if value is None else value).replace("|", "\\|").replace("\n", " ")
 
@@ -407,11 +420,11 @@ def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
 
 def handover_md(h: Mapping[str, Any]) -> str:
     u = h["unaccounted"]
-    lines = [f"# Shift handover: {h['scope']}", "", f"Generated {h['generated_at'][:19].replace('T', ' ')} UTC.", "",
+    lines = [f"# Shift handover: {h['scope']}", "", f"Generated {h['generated_at'][:19].replace('T', ' ')} UTC; every time below is UTC.", "",
              f"## Open incidents ({len(h['open_incidents'])})", ""]
     lines += _table(["Severity", "Incident", "Status", "Region", "Updated", "Stale"],
                     [[i["severity"], i["title"], i["status"], region_names(i.get("regions") or [i.get("region")]),
-                      str(i["updated_at"])[:16].replace("T", " "), "STALE" if i["stale"] else ""] for i in h["open_incidents"]])
+                      short_time(i["updated_at"]), "STALE" if i["stale"] else ""] for i in h["open_incidents"]])
     lines += [f"## People not accounted for: {u['people']} ({u['needs_help']} need help)", ""]
     lines += _table(["Where", "Not accounted for", "Needs help", "Unreachable", "No response", "Of"],
                     [[s["name"], s["not_accounted"], s["needs_help"], s["unreachable"], s["no_response"], s["total"]]
@@ -419,12 +432,13 @@ def handover_md(h: Mapping[str, Any]) -> str:
     lines += [f"## Movements in progress ({len(h['movements'])})", ""]
     lines += _table(["Area", "Phase", "Action", "Safe haven", "To move", "Moving", "Arrived", "Overdue", "Expected"],
                     [[m["name"], m["phase"], m["action"], m["safe_haven"], m["to_move"], m["moving"], m["arrived"],
-                      m["overdue"], m["expected_arrival"]] for m in h["movements"]])
+                      m["overdue"], short_time(m["expected_arrival"])] for m in h["movements"]])
     lines += [f"## Dispatches in flight ({len(h['dispatches'])})", ""]
-    lines += _table(["Officer", "Incident", "Status", "ETA"],
-                    [[d.get("officer", ""), d["incident"], str(d["status"]).replace("_", " "), d["eta"]] for d in h["dispatches"]])
+    lines += _table(["Officer", "Incident", "Status", "Arrival"],
+                    [[d.get("officer", ""), d["incident"], str(d["status"]).replace("_", " "), d.get("arrival") or eta_text(d)]
+                     for d in h["dispatches"]])
     lines += [f"## Roster warnings ({len(h['roster_warnings'])})", ""]
     lines += [f"- {w['message']}" for w in h["roster_warnings"]] or ["None."]
     lines += ["", f"## Notes of the last {h['shift_hours']} hours ({len(h['notes'])})", ""]
-    lines += [f"- {str(n['time'])[:16].replace('T', ' ')} {n.get('by', '')}: {n['text']}" for n in h["notes"]] or ["None."]
+    lines += [f"- {short_time(n['time'])} {n.get('by', '')}: {n['text']}" for n in h["notes"]] or ["None."]
     return "\n".join(lines) + "\n"

@@ -200,7 +200,9 @@ class Handover(BaseModel):
                                                     '"accounted_pct"}]}')
     movements: list[dict[str, Any]] = Field(description="Open movements: area, name, phase, action, safe_haven, mode, "
                                                         "expected_arrival, to_move, moving, arrived, stayed, overdue, total.")
-    dispatches: list[dict[str, Any]] = Field(description="Dispatches in flight: id, incident_id, incident, status, eta, officer.")
+    dispatches: list[dict[str, Any]] = Field(description="Dispatches in flight: id, incident_id, incident, status, "
+                                                          "eta (the expected arrival given), arrival (in words: "
+                                                          '"on site" once there, else "ETA 2026-12-03 13:40 UTC"), officer.')
     roster_warnings: list[dict[str, Any]] = Field(description="Coverage warnings of the next 30 days: kind, region, from, to, message.")
     notes: list[dict[str, Any]] = Field(description="The notes of the last `hours`: time, by, text, what.")
 

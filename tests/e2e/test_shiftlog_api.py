@@ -204,3 +204,63 @@ def test_a_note_stored_on_an_incident_without_regions_follows_the_incident(conte
     assert [n["text"] for n in requests.get(live_server.url + "/api/v1/handover", headers=mena, timeout=30).json()["notes"]] \
         == ["Old note on Beirut."]
     assert requests.get(live_server.url + "/api/v1/handover", headers=africa, timeout=30).json()["notes"] == []
+
+
+def test_the_handover_gives_times_as_its_tables_do_and_an_officer_on_site_as_on_site(
+        context: Context, live_server: LiveServer) -> None:
+    """Movement and dispatch times in the Markdown handover read like the rest ("2026-12-03
+    13:40"), never raw ISO with microseconds; an officer on site reads "on site", as the
+    dispatch page's Active dispatches table says, not the expected arrival given when sent."""
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    from tests.e2e.test_areas_api import SOUTH, import_population
+    from tests.e2e.test_roster_api import _roster_for_beirut
+    from tests.e2e.test_roster_api import incident as roster_incident
+
+    duty = bearer(live_server.token("duty_officer"))
+    import_population(live_server, duty)
+    area = requests.post(live_server.url + "/api/v1/areas", json={"name": "South", "phase": 3, "geometry": SOUTH},
+                         headers=duty, timeout=30).json()
+    expected = datetime.now(UTC).replace(microsecond=123456) + timedelta(hours=5)
+    confirm = {"safe_haven": {"name": "Amman", "lat": 31.95, "lon": 35.93}, "mode": "road", "expected_arrival": expected.isoformat()}
+    assert requests.post(f"{live_server.url}/api/v1/areas/{area['id']}/movement", json=confirm, headers=duty,
+                         timeout=30).status_code == 200
+    _roster_for_beirut(live_server, duty)
+    incident_id = roster_incident(live_server, duty)
+    dispatches = live_server.url + "/api/v1/dispatches"
+    on_site = requests.post(dispatches, json={"incident_id": incident_id, "officer_id": "A"}, headers=duty, timeout=30).json()
+    coming = requests.post(dispatches, json={"incident_id": incident_id, "officer_id": "B"}, headers=duty, timeout=30).json()
+    for status in ("accepted", "travelling", "on_site"):
+        assert requests.patch(f"{dispatches}/{on_site['id']}", json={"status": status}, headers=duty, timeout=30).status_code == 200
+    assert datetime.fromisoformat(on_site["eta"]) > datetime.now(UTC)  # the arrival expected when sent is still ahead
+
+    h = requests.get(live_server.url + "/api/v1/handover", headers=duty, timeout=30).json()
+    arrival = {d["id"]: d["arrival"] for d in h["dispatches"]}
+    eta_b = datetime.fromisoformat(coming["eta"]).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    assert arrival == {on_site["id"]: "on site", coming["id"]: f"ETA {eta_b} UTC"}, arrival
+
+    md = requests.get(live_server.url + "/api/v1/handover?format=md", headers=duty, timeout=30).text
+    assert not re.search(r"\d{2}:\d{2}:\d{2}\.\d+", md), md  # no raw ISO time with microseconds anywhere
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}", md), md
+    movement = next(line for line in md.splitlines() if line.startswith("| South | 3 |"))  # phase III
+    assert movement.endswith(f"| {expected.strftime('%Y-%m-%d %H:%M')} |"), movement
+    officer_a = next(line for line in md.splitlines() if line.startswith("| Officer A |"))
+    assert officer_a.endswith("| on site | on site |"), officer_a
+    officer_b = next(line for line in md.splitlines() if line.startswith("| Officer B |"))
+    assert officer_b.endswith(f"| requested | ETA {eta_b} UTC |"), officer_b
+    on_site_row = next(r for r in csv.DictReader(io.StringIO(requests.get(
+        live_server.url + "/api/v1/handover?format=csv", headers=duty, timeout=30).text)) if r["id"] == on_site["id"])
+    assert on_site_row["detail"].endswith("; on site"), on_site_row
+
+    # The printed handover (the /shiftlog page) says it the same way.
+    from dash import html
+
+    from crisis.ui.pages.shiftlog import handover_view
+
+    section = next(c for c in handover_view(h) if getattr(c, "id", None) == "handover-dispatches")
+    table = section.children[1]
+    assert [th.children for th in table.children[0].children.children][-1] == "Arrival"
+    cells = {tr.children[0].children: [td.children for td in tr.children] for tr in table.children[1].children}
+    assert cells["Officer A"][-1] == "on site" and cells["Officer B"][-1] == f"ETA {eta_b} UTC", cells
+    assert isinstance(table, html.Table)

@@ -82,8 +82,9 @@ def handover_view(h: dict[str, Any]) -> list[Any]:
         ]),
         html.Section(id="handover-dispatches", className="handover-section", children=[
             html.H3(f"Dispatches in flight ({len(h['dispatches'])})"),
-            _table(["Officer", "Incident", "Status", "Expected arrival"],
-                   [[d.get("officer", ""), d["incident"], str(d["status"]).replace("_", " "), _when(d["eta"])]
+            # "Arrival" as the dispatch page's Active dispatches table says it: "on site" once there.
+            _table(["Officer", "Incident", "Status", "Arrival"],
+                   [[d.get("officer", ""), d["incident"], str(d["status"]).replace("_", " "), d["arrival"]]
                     for d in h["dispatches"]], "No officer dispatched."),
         ]),
         html.Section(id="handover-roster", className="handover-section", children=[
