@@ -288,6 +288,7 @@
     var link = document.getElementById("incident-panel-open");
     if (link) { link.setAttribute("href", "/incident/" + encodeURIComponent(i.id)); }
     renderLifecycle(i);
+    if (W.candidatesClosed !== (i.status === "closed")) { renderCandidates(); }  // closed or reopened: Send goes or comes back
   }
 
   function renderLifecycle(i) {
@@ -433,10 +434,25 @@
     return bits.join(" | ");
   }
 
+  function isClosed() {
+    var i = incidentOf(W.picked) || W.fetched;
+    return !!(i && i.id === W.picked && i.status === "closed");
+  }
+
   function renderCandidates() {
     var box = document.getElementById("incident-panel-candidates"), c = config() || {};
     if (!box) { return; }
     box.textContent = "";
+    W.candidatesClosed = isClosed();
+    if (W.candidatesClosed) {
+      // Nobody can be sent to a closed incident (the API refuses it): no Send, and why.
+      var confirmBox = document.getElementById("incident-panel-confirm-box");
+      if (confirmBox) { confirmBox.hidden = true; }
+      W.chosen = null;
+      box.appendChild(h("p", {className: "map-people-note ip-closed-note",
+        text: "The incident is closed: nobody can be dispatched to it." + (c.can_edit ? " Reopen it to send someone." : "")}));
+      return;
+    }
     var body = W.candidates;
     if (!body) { box.appendChild(h("p", {className: "map-people-note", text: "Ranking the standby roster..."})); return; }
     if (body.error) { box.appendChild(h("p", {className: "map-people-note", text: body.error})); return; }
@@ -466,6 +482,7 @@
   }
 
   function chooseCandidate(officerId) {
+    if (isClosed()) { renderCandidates(); return; }
     var cand = ((W.candidates && W.candidates.candidates) || []).filter(function (x) { return x.officer_id === officerId; })[0];
     if (!cand) { return; }
     W.chosen = cand;
@@ -586,6 +603,7 @@
     W.affected = null;
     W.areas = null;
     W.candidates = null;
+    W.candidatesClosed = null;
     W.chosen = null;
     skeleton(panel, c);
     panel.hidden = false;

@@ -448,7 +448,7 @@ def create_dispatch(ctx: Context, incident_id: str, officer_id: str, note: str |
     if incident is None:
         raise NotFound(f"no incident {incident_id}")
     if incident.status == IncidentStatus.CLOSED:
-        raise Conflict(f"incident {incident_id} is closed: nobody can be dispatched to it")
+        raise Conflict(f"the incident \u201c{incident.title}\u201d is closed: nobody can be dispatched to it (reopen it first)")
     point = (incident.location.lat, incident.location.lon)
     with _lock(ctx):
         officer = ctx.roster.officer(officer_id)

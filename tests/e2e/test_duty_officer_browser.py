@@ -16,6 +16,7 @@ from crisis.bootstrap import Context
 from tests.conftest import LiveServer
 from tests.e2e.test_people_pages_browser import BEIRUT, bearer, traveller
 from tests.e2e.test_people_pages_browser import open_page as _open_page
+from tests.e2e.test_roster_browser import _seed as seed_roster
 
 
 def open_page(browser: Any, live_server: LiveServer, path: str, role: str = "duty_officer") -> Any:
@@ -97,5 +98,43 @@ def test_every_selected_people_status_button_is_readable(context: Context, live_
         assert [b["text"] for b in buttons] == ["Mark safe", "Needs help", "Unsure", "Unreachable", "No response yet"], buttons
         for b in buttons:
             assert contrast(b["color"], b["background"]) >= 4.5, (path, b)
+    assert page.errors == []
+    page.context.close()
+
+
+def _set_status(live_server: LiveServer, incident: str, status: str) -> None:
+    answer = requests.patch(f"{live_server.url}/api/v1/incidents/{incident}", json={"status": status},
+                            headers=bearer(live_server.token("duty_officer")), timeout=30)
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_closed_incident_offers_nobody_to_send_and_a_refused_dispatch_names_it(
+        context: Context, live_server: LiveServer, browser: Any) -> None:
+    incident = seed_roster(context, live_server)  # three officers on standby, "Kidnapping near Beirut"
+    page = open_page(browser, live_server, "/")
+    item = f"#incident-list li[data-incident-id='{incident}']"
+    page.wait_for_selector(item, timeout=30_000)
+    page.click(item)
+    page.wait_for_selector("#incident-panel-candidates .candidate-send", timeout=30_000)
+    # Closed while the panel is open: Send goes, and the panel says why.
+    _set_status(live_server, incident, "closed")
+    page.wait_for_selector("#incident-panel-candidates .ip-closed-note", timeout=20_000)
+    assert page.locator("#incident-panel-candidates .candidate-send").count() == 0
+    assert "closed: nobody can be dispatched" in page.inner_text("#incident-panel-candidates")
+    # Opened anew: the same.
+    page.click("#incident-panel-hide")
+    page.click(item)
+    page.wait_for_selector("#incident-panel-candidates .ip-closed-note", timeout=20_000)
+    page.wait_for_timeout(1000)  # the candidates' answer has come: still no Send
+    assert page.locator("#incident-panel-candidates .candidate-send").count() == 0
+    # The API refuses it, naming the incident by its title, not its id.
+    refused = requests.post(live_server.url + "/api/v1/dispatches", json={"incident_id": incident, "officer_id": "OF-AMIRA"},
+                            headers=bearer(live_server.token("duty_officer")), timeout=30)
+    assert refused.status_code == 409, refused.text
+    assert "Kidnapping near Beirut" in refused.text and incident not in refused.text, refused.text
+    # Reopened: Send comes back.
+    _set_status(live_server, incident, "active")
+    page.wait_for_selector("#incident-panel-candidates .candidate-send", timeout=20_000)
+    assert context.roster.dispatches() == []
     assert page.errors == []
     page.context.close()
