@@ -36,7 +36,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import Server, land_point, log, machine_info, summary_ms  # noqa: E402
+from common import Server, land_point, log, machine_info, seed_travellers, summary_ms  # noqa: E402
 from layout_redis import _default_binary, start_redis_ha  # noqa: E402
 
 
@@ -57,7 +57,10 @@ class Target:
         self.server = server
         self.session = requests.Session()
         # A name of its own: the two Sentinel servers share one Redis, and so the accounts.
-        self.session.headers["Authorization"] = "Bearer " + server.token(f"bench-feed-{server.port}", "feed")
+        token = server.token(f"bench-feed-{server.port}", "feed")
+        self.session.headers["Authorization"] = "Bearer " + token
+        # The travellers _batch reports on (a position of one never imported is refused).
+        seed_travellers(server.url, token, [f"T{i:06d}" for i in range(TRAVELLERS)])
         self.incident_s: list[float] = []
         self.position_s: list[float] = []
 
@@ -70,11 +73,14 @@ def _incident(rng: random.Random, i: int) -> dict[str, Any]:
     return {"title": f"Benchmark incident {i}", "type": "flood", "severity": 1 + i % 5, "lat": lat, "lon": lon}
 
 
+TRAVELLERS = 20_000  # the ids positions are reported for, imported first
+
+
 def _batch(rng: random.Random, i: int, size: int) -> list[dict[str, Any]]:
     rows = []
     for j in range(size):
         lat, lon = land_point(rng)
-        rows.append({"traveller_id": f"T{(i * size + j) % 20000:06d}", "lat": lat, "lon": lon})
+        rows.append({"traveller_id": f"T{(i * size + j) % TRAVELLERS:06d}", "lat": lat, "lon": lon})
     return rows
 
 

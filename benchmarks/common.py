@@ -185,20 +185,38 @@ class Server:
             raise RuntimeError(f"crisis users add {name} failed ({done.returncode}): {done.stderr[-2000:]}")
 
 
+def seed_travellers(url: str, token: str, places: dict[str, tuple[float, float]] | list[str],
+                    batch: int = 5_000) -> None:
+    """Import a traveller for each id (POST /api/v1/travellers), their duty station at its
+    place (``places``: id -> (lat, lon); a plain list of ids: all in Nairobi). The API
+    refuses a position of a traveller never imported, so a benchmark seeds them first."""
+    where = places if isinstance(places, dict) else dict.fromkeys(places, (-1.286, 36.817))
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {token}"
+    ids = list(where)
+    for start in range(0, len(ids), batch):
+        rows = [{"id": tid, "name": f"Traveller {tid}", "agency": "UNDP", "category": "international_staff",
+                 "duty_station": {"name": "Duty station", "lat": where[tid][0], "lon": where[tid][1]}}
+                for tid in ids[start:start + batch]]
+        answer = session.post(f"{url}/api/v1/travellers", json=rows, timeout=300)
+        if answer.status_code != 200 or answer.json()["rejected"]:
+            raise RuntimeError(f"seeding travellers answered {answer.status_code}: {answer.text[:300]}")
+
+
 def seed_positions(url: str, token: str, travellers: int, point: Callable[[int], tuple[float, float]],
                    prefix: str = "T", batch: int = 10_000) -> dict[str, list[float]]:
-    """A position for each of ``travellers`` travellers ("T000000"...), traveller ``i`` at
-    ``point(i)``, POSTed in batches; returns id -> [lat, lon]."""
+    """A traveller (``seed_travellers``) and a position for each of ``travellers`` travellers
+    ("T000000"...), traveller ``i`` at ``point(i)``, POSTed in batches; returns id -> [lat, lon]."""
     positions: dict[str, list[float]] = {}
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token}"
+    for i in range(travellers):
+        lat, lon = point(i)
+        positions[f"{prefix}{i:06d}"] = [lat, lon]
+    seed_travellers(url, token, {tid: (lat, lon) for tid, (lat, lon) in positions.items()})
+    ids = list(positions)
     for start in range(0, travellers, batch):
-        rows: list[dict[str, Any]] = []
-        for i in range(start, min(travellers, start + batch)):
-            tid = f"{prefix}{i:06d}"
-            lat, lon = point(i)
-            positions[tid] = [lat, lon]
-            rows.append({"traveller_id": tid, "lat": lat, "lon": lon})
+        rows = [{"traveller_id": tid, "lat": positions[tid][0], "lon": positions[tid][1]} for tid in ids[start:start + batch]]
         answer = session.post(f"{url}/api/v1/positions", json=rows, timeout=120)
         if answer.status_code != 202:
             raise RuntimeError(f"seeding positions answered {answer.status_code}: {answer.text[:300]}")

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import requests  # noqa: E402
 
-from common import Server, children_pids, format_stats, land_point, log, process_cpu_seconds, summary_ms  # noqa: E402
+from common import Server, children_pids, format_stats, land_point, log, process_cpu_seconds, seed_travellers, summary_ms  # noqa: E402
 
 TARGET_POSITIONS_PER_S = 20_000
 POOL_BODIES = 96
@@ -99,6 +99,8 @@ def run(seconds: float = 20.0, threads: int = 4, batch: int = 2000, travellers: 
     with Server(instrumented=instrumented) as server:
         feed_token = server.token("bench-positions", "feed")
         read_token = server.token("bench-reader", "duty_officer")
+        # A position of a traveller never imported is refused: import them all first (not timed).
+        seed_travellers(server.url, feed_token, [f"trv-{i:06d}" for i in range(travellers)])
         log(f"[positions] server {server.url} (pid {server.pid}); {threads} threads x {batch}/batch, "
             f"{warmup:.0f} s warm-up + {seconds:.0f} s")
         redis_pids = children_pids(server.pid or 0)

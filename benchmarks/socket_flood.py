@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import requests  # noqa: E402
 
-from common import ROOT, VENV_BIN, Server, land_point, log, machine_info, process_cpu_seconds, summary_ms  # noqa: E402
+from common import ROOT, VENV_BIN, Server, land_point, log, machine_info, process_cpu_seconds, seed_travellers, summary_ms  # noqa: E402
 
 NAMESPACE = "/live"
 TARGET_RATIO = 2.0
@@ -63,6 +63,7 @@ def seed(server: Server, token: str, incidents: int, travellers: int, rng: rando
                 "lat": lat, "lon": lon, "radius_km": float(rng.randint(5, 80))}
         answer = http.post(f"{server.url}/api/v1/incidents", json=body, timeout=30)
         answer.raise_for_status()
+    seed_travellers(server.url, token, [f"trv-{k:06d}" for k in range(travellers)])
     for start in range(0, travellers, 5000):
         batch = []
         for k in range(start, min(travellers, start + 5000)):

@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import requests  # noqa: E402
 
-from common import Server, children_pids, land_point, log, process_cpu_seconds, summary_ms  # noqa: E402
+from common import Server, children_pids, land_point, log, process_cpu_seconds, seed_travellers, summary_ms  # noqa: E402
 
 NAMESPACE = "/live"
 MODELS = ("threading", "gevent", "procs2")
@@ -255,6 +255,7 @@ def run(clients: int, model: str, seconds: float, incident_rate: float, position
             servers.append(Server(extra_env={**env, "CRISIS_DATA_DIR": str(first.data_dir)}).start())
         live_token = first.token("scale-live", "duty_officer")
         feed_token = first.token("scale-feed", "feed")
+        seed_travellers(first.url, feed_token, [f"T{i:06d}" for i in range(travellers)])  # positions of unknown ids are refused
         redis_pids = children_pids(first.pid or 0)
         cpu0 = [process_cpu_seconds(s.pid or 0) for s in servers]
         redis0 = sum(process_cpu_seconds(p) for p in redis_pids)

@@ -194,10 +194,40 @@ class LiveServer:
         http.user_name = name  # type: ignore[attr-defined]
         return http
 
+    def know(self, positions: Any) -> None:
+        """Import every traveller these positions name that is not stored yet (see ``know_travellers``)."""
+        know_travellers(self.context, positions)
+
     def sign_in(self, http: requests.Session, name: str, password: str = PASSWORD, **form: str) -> requests.Response:
         """The sign-in form as a browser submits it: fetch the page (it sets the CSRF
         token), then post the form with the token."""
         return sign_in(self.url, http, name, password, **form)
+
+
+def know_travellers(context: Context, positions: Any) -> None:
+    """Import (by the import command, as ``POST /api/v1/travellers`` does) every traveller
+    that ``positions`` (a list, or ``{"positions": [...]}``, of position dicts) names and that
+    is not stored yet, their duty station at their first position there: the API refuses a
+    position of an unknown traveller."""
+    from crisis.feeds.travellers import validate
+    from crisis.handlers import import_travellers
+
+    rows = positions["positions"] if isinstance(positions, dict) else positions
+    first: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        first.setdefault(row["traveller_id"], row)
+    assert context.deps.travellers is not None
+    missing = sorted(context.deps.travellers.unknown(list(first)))
+    records = []
+    for n, tid in enumerate(missing):
+        row = first[tid]
+        traveller, errors = validate({"id": tid, "name": f"Traveller {tid}", "agency": "UN", "category": "international_staff",
+                                      "duty_station": {"name": "Duty station", "lat": row["lat"], "lon": row["lon"]}})
+        assert traveller is not None, errors
+        records.append((n + 1, traveller))
+    for start in range(0, len(records), 5000):
+        result = import_travellers(context.deps, records[start:start + 5000], "tests")
+        assert not result["rejected"], result["rejected"][:3]
 
 
 def csrf_header(http: requests.Session) -> dict[str, str]:

@@ -12,9 +12,17 @@ import redis
 from crisis.adapters import keys
 
 
+_HEXISTS_ALL = """
+local out = {}
+for i, id in ipairs(ARGV) do out[i] = redis.call('HEXISTS', KEYS[1], id) end
+return out
+"""
+
+
 class TravellerStore:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
+        self._hexists_all = client.register_script(_HEXISTS_ALL)
 
     @staticmethod
     def queue_save(pipe: redis.client.Pipeline, profiles: list[dict[str, Any]]) -> None:
@@ -41,6 +49,16 @@ class TravellerStore:
         for tid in ids:
             pipe.hexists(keys.TRAVELLERS, tid)
         return {tid for tid, there in zip(ids, pipe.execute()) if there}
+
+    def unknown(self, ids: list[str]) -> set[str]:
+        """Which of these ids are no stored traveller, in one command (a Lua loop of HEXISTS
+        on the server: the positions ingest asks this of every batch, up to 10,000 ids, and
+        must stay fast; HMGET would ship every profile back)."""
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return set()
+        found = self._hexists_all(keys=[keys.TRAVELLERS], args=wanted)
+        return {tid for tid, there in zip(wanted, found) if not there}
 
     def all(self) -> list[dict[str, Any]]:
         """Every profile, ordered by id."""

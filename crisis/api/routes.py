@@ -7,6 +7,7 @@ log before the answer is sent.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
@@ -189,10 +190,37 @@ def post_positions() -> tuple[Response, int]:
     where = "" if as_list else "positions."
     check_sources({f"{where}{i}.source": p.source for i, p in enumerate(batch.positions) if p.source != "api"},
                   current_principal().name)
+    batch, rejected = _known_travellers(batch)
     stream_id = handlers.report_positions(_ctx().deps, batch, current_principal().name)
     audit.record_position_batch(len(batch.positions), stream_id)
     _ctx().feed_log.accepted("positions", len(batch.positions))
+    if rejected:
+        return jsonify(accepted=len(batch.positions), stream_id=stream_id, rejected=rejected), 202
     return jsonify(accepted=len(batch.positions), stream_id=stream_id), 202
+
+
+def _known_travellers(batch: PositionBatch) -> tuple[PositionBatch, list[dict[str, Any]]]:
+    """The batch's positions of stored travellers, and a refusal for each of the others
+    (``{index, field, message, dead_letter_id}``, one dead letter holding them all): a
+    position of nobody we know would be drawn on every map and counted on the wall while
+    the person is "not found". One existence check for the whole batch. None known: an
+    InputError (422) naming each."""
+    store = _ctx().deps.travellers
+    assert store is not None  # set by crisis.bootstrap
+    unknown = store.unknown([p.traveller_id for p in batch.positions])
+    if not unknown:
+        return batch, []
+    refused = [(i, p) for i, p in enumerate(batch.positions) if p.traveller_id in unknown]
+    errors = [{"field": f"positions[{i}].traveller_id",
+               "message": f"no traveller {p.traveller_id!r}: import the traveller (POST /api/v1/travellers) "
+                          "before reporting their position"} for i, p in refused]
+    kept = [p for p in batch.positions if p.traveller_id not in unknown]
+    if not kept:
+        raise InputError(errors)
+    body = json.dumps([p.model_dump(mode="json", exclude_none=True) for _, p in refused])
+    dead = _ctx().feed_log.rejected("api:post_positions", errors, body, request_origin())
+    rejected = [{"index": i, **e, "dead_letter_id": dead} for (i, _), e in zip(refused, errors)]
+    return PositionBatch(positions=kept), rejected
 
 
 @api.get("/positions")

@@ -78,6 +78,7 @@ def test_positions_batch_is_all_or_nothing(live_server: LiveServer) -> None:
     reader = bearer(live_server.token("duty_officer"))
     listed = {p["traveller_id"] for p in requests.get(live_server.url + "/api/v1/positions", headers=reader).json()["positions"]}
     assert not {p["traveller_id"] for p in good} & listed
+    live_server.know(good)
     accepted = requests.post(live_server.url + "/api/v1/positions", json=good, headers=bearer(token))
     assert accepted.status_code == 202 and accepted.json()["accepted"] == 50
     snap = requests.get(live_server.url + "/api/v1/positions", headers=reader).json()

@@ -112,6 +112,7 @@ def test_feed_documents_and_position_batches_are_recorded_once_each_as_counts(li
                          headers={**feed, "Content-Type": "application/cap+xml"}, timeout=30).status_code == 201
     marker = random_ref("T-audit-")
     positions = [{"traveller_id": f"{marker}-{i}", "lat": 33.5, "lon": 35.5} for i in range(50)]
+    live_server.know(positions)
     stored = requests.post(live_server.url + "/api/v1/positions", json=positions, headers=feed, timeout=10)
     assert stored.status_code == 202, stored.text
 

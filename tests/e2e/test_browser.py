@@ -52,6 +52,7 @@ def traveller_points(page: object, prefix: str = "") -> list[list[float]]:
 def test_incident_posted_through_the_api_appears_on_the_map_without_reload(browser: object, live_server: LiveServer) -> None:
     feed = {"Authorization": "Bearer " + live_server.token("feed")}
     positions = [{"traveller_id": f"B{i}", "lat": 33.5 + (i % 20) / 20, "lon": 35.3 + (i // 20) / 20} for i in range(200)]
+    live_server.know(positions)
     assert requests.post(live_server.url + "/api/v1/positions", json=positions, headers=feed).status_code == 202
     page = login(browser, live_server)
     page.evaluate("() => { window.__sameDocument = true; }")  # proof that the page is not reloaded
@@ -250,6 +251,7 @@ def test_travellers_keep_moving_on_the_map_under_a_steady_stream_of_positions(br
     page.wait_for_function("() => window.crisisLive.layer.stats.updates >= 1", timeout=10_000)
     page.evaluate("() => { window.__draws = window.crisisLive.layer.stats.updates; }")
     prefix, steps = random_ref("M"), 30
+    live_server.know([{"traveller_id": f"{prefix}-{i}", "lat": -60, "lon": -150 + i / 10} for i in range(300)])
     for step in range(steps):  # 30 batches of 300 travellers walking north, every 50 ms
         batch = [{"traveller_id": f"{prefix}-{i}", "lat": -60 + step * 0.5, "lon": -150 + i / 10} for i in range(300)]
         assert requests.post(live_server.url + "/api/v1/positions", json=batch, headers=feed).status_code == 202

@@ -208,6 +208,7 @@ def test_source_names_are_known_feeds_or_the_senders_own(live_server: LiveServer
             422, "1.source")
     refused(requests.post(live_server.url + "/api/v1/positions", json={"positions": [{**position, "source": "bad source"}]}, headers=bearer(token)),
             422, "positions.0.source")
+    live_server.know([position])
     assert requests.post(live_server.url + "/api/v1/positions", json=[{**position, "source": name}], headers=bearer(token)).status_code == 202
 
 
@@ -301,6 +302,7 @@ def test_pages_run_under_the_content_security_policy(browser: Any, live_server: 
     area = {"type": "Polygon", "coordinates": [[[35.1, 33.1], [35.4, 33.1], [35.4, 33.4], [35.1, 33.1]]]}
     posted = requests.post(live_server.url + "/api/v1/incidents", json={**INCIDENT, "title": "CSP check", "area": area}, headers=feed).json()
     positions = [{"traveller_id": random_ref("C"), "lat": 33.5 + i / 100, "lon": 35.5} for i in range(20)]
+    live_server.know(positions)
     assert requests.post(live_server.url + "/api/v1/positions", json=positions, headers=feed).status_code == 202
 
     page = browser.new_page(viewport={"width": 1600, "height": 900})

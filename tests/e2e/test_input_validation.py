@@ -81,3 +81,29 @@ def test_no_account_rewrites_a_feeds_incident_through_the_api(live_server: LiveS
     for source in ("api", None):
         body = {**INCIDENT, "source_id": random_ref()} | ({"source": source} if source else {})
         assert requests.post(live_server.url + "/api/v1/incidents", json=body, headers=bearer(feed)).status_code == 201
+
+
+# ---- 2. positions of nobody we know -----------------------------------------------------------
+
+def test_positions_of_unknown_travellers_are_refused_and_the_rest_stored(live_server: LiveServer, officer: str) -> None:
+    feed = live_server.token("feed")
+    ghost = random_ref("GHOST-")
+    alone = requests.post(live_server.url + "/api/v1/positions", json=[{"traveller_id": ghost, "lat": 33.27, "lon": 35.2}],
+                          headers=bearer(feed))
+    body = refused(alone, 422, "positions[0].traveller_id")
+    assert ghost in body["errors"][0]["message"]
+    assert dead_letter(live_server, body["dead_letter_id"])["feed"] == "api:post_positions"
+    known = [{"traveller_id": random_ref("K-"), "lat": 33.3, "lon": 35.3}, {"traveller_id": random_ref("K-"), "lat": 33.4, "lon": 35.4}]
+    live_server.know(known)
+    mixed = requests.post(live_server.url + "/api/v1/positions", headers=bearer(feed), json={"positions": [
+        known[0], {"traveller_id": ghost, "lat": 33.27, "lon": 35.2}, known[1], {"traveller_id": ghost, "lat": 33.28, "lon": 35.2}]})
+    assert mixed.status_code == 202, mixed.text
+    answer = mixed.json()
+    assert answer["accepted"] == 2 and answer["stream_id"]
+    assert [(r["index"], r["field"]) for r in answer["rejected"]] == [
+        (1, "positions[1].traveller_id"), (3, "positions[3].traveller_id")]
+    letter = dead_letter(live_server, answer["rejected"][0]["dead_letter_id"])
+    assert ghost in letter["body"] and known[0]["traveller_id"] not in letter["body"]
+    seen = {p["traveller_id"] for p in requests.get(live_server.url + "/api/v1/positions", headers=bearer(officer)).json()["positions"]}
+    assert {k["traveller_id"] for k in known} <= seen and ghost not in seen
+    assert requests.get(f"{live_server.url}/api/v1/travellers/{ghost}", headers=bearer(officer)).status_code == 404

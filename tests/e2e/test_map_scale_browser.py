@@ -24,6 +24,7 @@ BLUE = (0x1F, 0x4E, 0x79)  # "none": not affected
 
 def _post_positions(live_server: LiveServer, positions: list[dict[str, Any]]) -> None:
     feed = {"Authorization": "Bearer " + live_server.token("feed")}
+    live_server.know(positions)
     for start in range(0, len(positions), 10_000):
         answer = requests.post(live_server.url + "/api/v1/positions", json=positions[start:start + 10_000], headers=feed)
         assert answer.status_code == 202, answer.text

@@ -229,6 +229,7 @@ def test_answers_have_the_documented_shapes(doc: dict[str, Any], live_server: Li
     _conforms(doc, "IncidentDetail", detail)
     assert [h["kind"] for h in detail["history"]] == ["reported", "updated"]
     _conforms(doc, "IncidentList", requests.get(live_server.url + "/api/v1/incidents", headers=bearer(token)).json())
+    live_server.know([{"traveller_id": "T1", "lat": 1.0, "lon": 2.0}])
     accepted = requests.post(live_server.url + "/api/v1/positions", json=[{"traveller_id": "T1", "lat": 1.0, "lon": 2.0}], headers=bearer(token))
     assert accepted.status_code == 202
     _conforms(doc, "PositionsAccepted", accepted.json())

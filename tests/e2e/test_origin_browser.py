@@ -102,6 +102,7 @@ def test_after_a_reconnect_the_map_shows_every_traveller_from_only_what_changed(
     feed = {"Authorization": "Bearer " + live_server.token("feed")}
     ref = random_ref("B")
     first = [{"traveller_id": f"{ref}-{i}", "lat": 10 + i / 100, "lon": 20.0} for i in range(300)]
+    live_server.know(first)
     assert requests.post(live_server.url + "/api/v1/positions", json=first, headers=feed, timeout=10).status_code == 202
     page = login(browser, live_server)
     try:
@@ -119,6 +120,7 @@ def test_after_a_reconnect_the_map_shows_every_traveller_from_only_what_changed(
         page.wait_for_selector(".live-status.down", timeout=5_000)  # type: ignore[attr-defined]
         moved = [{"traveller_id": f"{ref}-0", "lat": -33.0, "lon": 151.0}]
         new = [{"traveller_id": f"{ref}-new-{i}", "lat": 50.0, "lon": i / 10} for i in range(50)]
+        live_server.know(new)
         assert requests.post(live_server.url + "/api/v1/positions", json=moved + new, headers=feed,
                              timeout=10).status_code == 202
         page.evaluate("() => window.crisisLive.state.socket.connect()")  # type: ignore[attr-defined]

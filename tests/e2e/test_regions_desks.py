@@ -142,9 +142,10 @@ def test_a_desk_with_two_regions_sees_both_and_not_a_third(live_server: LiveServ
         listed = _listed(live_server, desk)
         assert posted["nairobi"] in listed and posted["beirut"] in listed and posted["paris"] not in listed
         # people: positions of both regions, none of the third
-        requests.post(live_server.url + "/api/v1/positions", headers=feed, timeout=10, json={"positions": [
-            {"traveller_id": "t-nbo", "lat": -1.29, "lon": 36.82}, {"traveller_id": "t-bey", "lat": 33.89, "lon": 35.5},
-            {"traveller_id": "t-par", "lat": 48.85, "lon": 2.35}]}).raise_for_status()
+        people = [{"traveller_id": "t-nbo", "lat": -1.29, "lon": 36.82}, {"traveller_id": "t-bey", "lat": 33.89, "lon": 35.5},
+                  {"traveller_id": "t-par", "lat": 48.85, "lon": 2.35}]
+        live_server.know(people)
+        requests.post(live_server.url + "/api/v1/positions", headers=feed, timeout=10, json={"positions": people}).raise_for_status()
         seen = requests.get(live_server.url + "/api/v1/positions", headers=bearer(desk), timeout=10).json()
         ids = {p["traveller_id"] for p in seen["positions"]}
         assert {"t-nbo", "t-bey"} <= ids and "t-par" not in ids

@@ -60,6 +60,7 @@ def world(live_server: LiveServer) -> dict[str, Any]:
     assert nairobi["region"] == AFRICA and beirut["region"] == MENA
     positions = [{"traveller_id": names["t_nairobi"], "lat": -1.2345, "lon": 36.7891},
                  {"traveller_id": names["t_beirut"], "lat": 34.1234, "lon": 35.6789}]
+    live_server.know(positions)
     stored = requests.post(live_server.url + "/api/v1/positions", json=positions, headers=bearer(_token(live_server, "feed")))
     assert stored.status_code == 202, stored.text
     return {"nairobi": nairobi, "beirut": beirut, "names": names}

@@ -81,6 +81,7 @@ def post_incident(live_server: LiveServer, body: dict[str, Any], headers: dict[s
 
 
 def post_positions(live_server: LiveServer, batch: list[dict[str, Any]], headers: dict[str, str] | None = None) -> None:
+    live_server.know(batch)
     answer = requests.post(live_server.url + "/api/v1/positions", json=batch, headers=headers or feed_headers(live_server),
                            timeout=10)
     assert answer.status_code == 202, answer.text

@@ -176,6 +176,7 @@ def test_a_marker_opens_the_incident_and_reporting_is_explicit(context: Context,
 
 def _stream_positions(live_server: LiveServer, stop: threading.Event) -> threading.Thread:
     feed = {"Authorization": "Bearer " + live_server.token("feed")}
+    live_server.know([{"traveller_id": f"S{i}", "lat": -10 + i % 50 * 0.01, "lon": 20 + i * 0.01} for i in range(200)])
 
     def run() -> None:
         n = 0
