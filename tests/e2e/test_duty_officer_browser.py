@@ -138,3 +138,30 @@ def test_a_closed_incident_offers_nobody_to_send_and_a_refused_dispatch_names_it
     assert context.roster.dispatches() == []
     assert page.errors == []
     page.context.close()
+
+
+def _start_report(page: Any, where: str) -> None:
+    page.click("#report-start")
+    page.wait_for_selector("#report-locate:visible", timeout=20_000)
+    page.fill("#report-place", where)
+    page.click("#report-place-go")
+    page.wait_for_selector("#report-panel:visible", timeout=20_000)
+
+
+def test_a_radius_out_of_range_is_refused_in_words_not_dropped(context: Context, live_server: LiveServer, browser: Any) -> None:
+    page = open_page(browser, live_server, "/")
+    _start_report(page, "12.5, 20.5")
+    page.fill("#report-title", "Checkpoint closed on the border road")
+    page.fill("#report-radius", "-5")
+    page.click("#report-submit")
+    page.wait_for_selector("#report-result:has-text('The affected radius must be between 0.1 and 5000 km.')", timeout=20_000)
+    assert page.inner_text("#report-result").startswith("Not reported"), page.inner_text("#report-result")
+    page.wait_for_timeout(500)
+    assert not [i for i in context.deps.incidents.all() if i.title == "Checkpoint closed on the border road"]
+    page.fill("#report-radius", "12.5")
+    page.click("#report-submit")
+    page.wait_for_function("() => document.getElementById('report-result').textContent.startsWith('Reported:')", timeout=30_000)
+    incident_id = page.inner_text("#report-result").rsplit("(", 1)[1].rstrip(").")
+    assert context.deps.incidents.get(incident_id).radius_km == 12.5
+    assert page.errors == []
+    page.context.close()

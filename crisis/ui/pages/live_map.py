@@ -31,7 +31,7 @@ from crisis.ui import ids
 from crisis.ui.commands import EDITORS, report_from_form
 from crisis.ui.components.lifecycle import workflow_table
 from crisis.ui.components.live_map import live_map
-from crisis.ui.components.report_form import report_form
+from crisis.ui.components.report_form import pinned, radius_km, report_form
 
 # Kept for older page scripts: the panel of who an incident affects is now #incident-panel.
 INCIDENT_PEOPLE = "map-incident-people"
@@ -184,12 +184,18 @@ def locate(clicks: int | None, submits: int | None, text: str | None) -> Any:
     State(ids.REPORT_DESCRIPTION, "value"),
     prevent_initial_call=True,
 )
-def submit_report(clicks, where, title, kind, severity, radius, description):  # type: ignore[no-untyped-def]
+def submit_report(clicks: Any, where: Any, title: Any, kind: Any, severity: Any, radius: Any, description: Any) -> Any:
     if not clicks or not where:
         return no_update, no_update
-    form = {"title": title, "type": kind, "severity": severity, "lat": where["lat"], "lon": where["lon"],
-            "radius_km": radius, "description": description or ""}
-    if where.get("approximate"):
+    point = pinned(where)
+    if point is None:  # (not a point this page put there: a forged or broken request)
+        return "Not reported: the place is not a point (lat, lon): click the map or type it again.", no_update
+    km, refused = radius_km(radius)
+    if refused:
+        return "Not reported: " + refused, no_update
+    form = {"title": title, "type": kind, "severity": severity, "lat": point["lat"], "lon": point["lon"],
+            "radius_km": km, "description": description if isinstance(description, str) else ""}
+    if point.get("approximate"):
         form["approximate"] = True
     incident_id, message = report_from_form(current_app.extensions["crisis"], g.principal, form)
     return message, ("" if incident_id else no_update)
