@@ -591,6 +591,19 @@
     });
   }
 
+  // A pin put by a typed place or coordinates: the map goes to it, at the zoom the server
+  // chose for what was typed (a town closer than a country), or closer when already so.
+  function showPin(click) {
+    var map = liveMap();
+    if (!map || userMoving(map)) { return; }
+    var lat = Number(click.lat), lon = Number(click.lon);
+    if (!isFinite(lat) || !isFinite(lon)) { return; }
+    var eventData = {originalEvent: new MouseEvent("click")};
+    var target = {center: [lon, lat], zoom: Math.max(map.getZoom(), Number(click.zoom) || FOCUS_ZOOM)};
+    map.easeTo(Object.assign({duration: FOCUS_MS}, target), eventData);
+    finishMove(map, W.picked, target, eventData);
+  }
+
   // Open an incident in the panel (and move the map to it); false when this page has none
   // (then crisis_live.js does as before). `cause`: the click or key that asked.
   function open(id, cause) {
@@ -816,6 +829,7 @@
       W.pin = {lat: click.lat, lon: click.lon};
       if (!W.placing) { startPlacing(); }
       drawPin();
+      if (click.via === "typed") { showPin(click); }  // a typed place may be anywhere: the map goes there
       return [{display: "block"}, "Pin at " + Number(click.lat).toFixed(4) + ", " + Number(click.lon).toFixed(4) +
               (click.approximate ? " (approximate: click the map to move it)" : " (click the map to move it)")];
     }

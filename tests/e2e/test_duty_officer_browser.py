@@ -165,3 +165,49 @@ def test_a_radius_out_of_range_is_refused_in_words_not_dropped(context: Context,
     assert context.deps.incidents.get(incident_id).radius_km == 12.5
     assert page.errors == []
     page.context.close()
+
+
+PIN = """() => { const map = window.crisisLive.layer.map, s = map && map.getSource('crisis-report-pin');
+                 const d = s && s.serialize().data; return d && d.features.length ? d.features[0].geometry.coordinates : null; }"""
+VIEW = "() => { const m = window.crisisLive.layer.map; const c = m.getCenter(); return {lon: c.lng, lat: c.lat, zoom: m.getZoom()}; }"
+
+
+def test_a_town_typed_names_its_country_and_the_others_of_its_name_and_the_map_goes_there(
+        context: Context, live_server: LiveServer, browser: Any) -> None:
+    page = open_page(browser, live_server, "/")
+    page.wait_for_function("() => !!window.crisisLive.layer.map", timeout=30_000)
+    _start_report(page, "Tripoli")
+    page.wait_for_selector("#report-place-message:has-text('Pin at Tripoli, Libya')", timeout=20_000)
+    said = page.inner_text("#report-place-message")
+    assert "Also: Tripoli, Lebanon" in said, said
+    pin = page.wait_for_function(PIN, timeout=20_000).json_value()
+    assert 12 < pin[0] < 14 and 32 < pin[1] < 34, pin
+    # the map is at the pin, no longer at world zoom
+    page.wait_for_function("() => { const m = window.crisisLive.layer.map; return !m.isMoving() && m.getZoom() >= 8.9; }",
+                           timeout=20_000)
+    view = page.evaluate(VIEW)
+    assert abs(view["lon"] - pin[0]) < 0.05 and abs(view["lat"] - pin[1]) < 0.05, (view, pin)
+    # the other one, picked by naming its country (by name, or by code)
+    for typed in ("Tripoli, Lebanon", "Tripoli LBN"):
+        page.fill("#report-place", "Tripoli")
+        page.click("#report-place-go")
+        page.wait_for_function(PIN.replace("return d && d.features.length ? d.features[0].geometry.coordinates : null;",
+                                           "return d && d.features.length && d.features[0].geometry.coordinates[0] < 20;"),
+                               timeout=20_000)
+        page.fill("#report-place", typed)
+        page.click("#report-place-go")
+        page.wait_for_selector("#report-place-message:has-text('Pin at Tripoli, Lebanon')", timeout=20_000)
+        assert "Also: Tripoli, Libya" in page.inner_text("#report-place-message")
+        pin = page.wait_for_function(PIN.replace("return d && d.features.length ? d.features[0].geometry.coordinates : null;",
+                                                 "return d && d.features.length && d.features[0].geometry.coordinates[0] > 30 ? "
+                                                 "d.features[0].geometry.coordinates : null;"), timeout=20_000).json_value()
+        assert 35.5 < pin[0] < 36.2 and 34.2 < pin[1] < 34.7, (typed, pin)
+        page.wait_for_function("pin => { const m = window.crisisLive.layer.map, c = m.getCenter();"
+                               " return !m.isMoving() && Math.abs(c.lng - pin[0]) < 0.05 && Math.abs(c.lat - pin[1]) < 0.05; }",
+                               arg=pin, timeout=20_000)
+    # a country: named in words, the map at the country
+    page.fill("#report-place", "Kenya")
+    page.click("#report-place-go")
+    page.wait_for_selector("#report-place-message:has-text('Pin in Kenya (KEN)')", timeout=20_000)
+    assert page.errors == []
+    page.context.close()

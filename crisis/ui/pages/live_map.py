@@ -129,9 +129,28 @@ dash.clientside_callback(
 )
 
 
+TOWN_ZOOM = 9     # the map goes to a pin put at a town's centre at this zoom (or closer)
+COUNTRY_ZOOM = 5  # ... at a country's point
+POINT_ZOOM = 8    # ... at typed coordinates
+OTHERS_SHOWN = 4  # other places of the same name named in the message
+
+
+def _also(found: towns.Found) -> str:
+    """What else is called so: ' Also: Tripoli, Lebanon; Trípoli, Greece (type one, ...)'."""
+    if not found.others:
+        return ""
+    named = "; ".join(t.label for t in found.others[:OTHERS_SHOWN])
+    more = f" and {len(found.others) - OTHERS_SHOWN} more" if len(found.others) > OTHERS_SHOWN else ""
+    return f" Also: {named}{more} (type one, e.g. \"{found.others[0].label}\", to move the pin there)."
+
+
 def place(text: str | None) -> tuple[dict[str, Any] | None, str]:
-    """Typed coordinates ("33.89, 35.5") or a place name -> (the point, what was understood)."""
-    text = (text or "").strip()
+    """Typed coordinates ("33.89, 35.5") or a place name -> (the point, what was understood).
+
+    A town is named with its country ("Tripoli, Libya"), with the other places of that name in
+    other countries, which the officer picks by naming the country ("Tripoli, Lebanon",
+    "Tripoli LBN"). The point carries the zoom the map goes to."""
+    text = (text or "").strip() if isinstance(text, str) else ""
     if not text:
         return None, "Type coordinates (lat, lon) or a place name."
     match = _COORDS.match(text)
@@ -139,20 +158,26 @@ def place(text: str | None) -> tuple[dict[str, Any] | None, str]:
         lat, lon = float(match.group(1)), float(match.group(2))
         if not (-90 <= lat <= 90 and -180 <= lon <= 180):
             return None, "The latitude must be between -90 and 90, the longitude between -180 and 180."
-        return {"lat": round(lat, 5), "lon": round(lon, 5)}, f"Pin at {lat:.4f}, {lon:.4f}."
-    named_town = None if towns.is_country(text) else towns.town(text)
-    if named_town is not None:
-        lat, lon, name = named_town
-        return ({"lat": round(lat, 5), "lon": round(lon, 5), "approximate": True},
-                f"Pin at {name} ({lat:.2f}, {lon:.2f}), the town's centre: move it by clicking the map.")
+        return {"lat": round(lat, 5), "lon": round(lon, 5), "zoom": POINT_ZOOM}, f"Pin at {lat:.4f}, {lon:.4f}."
     countries = current_app.extensions["crisis"].deps.countries
-    found = gazetteer_for(countries)(text, [])
-    if found is None:
+    found = None if towns.is_country(text) else towns.find(text, countries)
+    if found is not None and found.town is None:
+        return None, (f"No place called \"{found.others[0].name}\" in {found.country_asked} in the offline gazetteer (it has "
+                      + "; ".join(t.label for t in found.others[:OTHERS_SHOWN]) + "): click the map or type coordinates instead.")
+    if found is not None and found.town is not None:
+        town = found.town
+        return ({"lat": round(town.lat, 5), "lon": round(town.lon, 5), "approximate": True, "zoom": TOWN_ZOOM},
+                f"Pin at {town.label} ({town.lat:.2f}, {town.lon:.2f}), the town's centre: move it by clicking the map."
+                + _also(found))
+    found_country = gazetteer_for(countries)(text, [])
+    if found_country is None:
         return None, (f"No place called \"{text}\" in the offline gazetteer (it knows countries and towns of "
                       "15,000 people or more): click the map or type coordinates instead.")
-    lat, lon, iso = found
-    return ({"lat": round(lat, 5), "lon": round(lon, 5), "approximate": True},
-            f"Pin in {iso} ({lat:.2f}, {lon:.2f}), approximate: move it by clicking the map.")
+    lat, lon, iso = found_country
+    name = towns.country_name(iso, countries)
+    return ({"lat": round(lat, 5), "lon": round(lon, 5), "approximate": True, "zoom": COUNTRY_ZOOM},
+            f"Pin in {name + ' (' + iso + ')' if name and name != iso else iso} ({lat:.2f}, {lon:.2f}), approximate: "
+            "move it by clicking the map.")
 
 
 @dash.callback(
