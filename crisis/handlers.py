@@ -27,8 +27,8 @@ from crisis.domain.model import GeoPoint, Incident
 from crisis.domain.serialize import incident_to_dict
 from crisis.domain.travellers import Traveller
 from crisis.domain.travellers import to_dict as traveller_to_dict
-from crisis.errors import Conflict, NotFound
-from crisis.feeds.schemas import IncidentIn, IncidentPatch, PositionBatch
+from crisis.errors import Conflict, InputError, NotFound
+from crisis.feeds.schemas import IncidentIn, IncidentPatch, PositionBatch, future_time_message
 from crisis.fusion.countries import CountryIndex
 
 
@@ -81,7 +81,10 @@ def _change(now: datetime, kind: str, actor: str | None, **details: Any) -> dict
 
 
 def report_incident(deps: Deps, cmd: IncidentIn, actor: str | None) -> Stored:
-    """Create an incident, or update the one this source message (or one it supersedes) made."""
+    """Create an incident, or update the one this source message (or one it supersedes) made.
+    A ``reported_at`` later than the clock allows (``schemas.MAX_CLOCK_SKEW``) is refused."""
+    if cmd.reported_at is not None and (future := future_time_message(cmd.reported_at, deps.clock())):
+        raise InputError([{"field": "reported_at", "message": future}])
     source_ids = [s for s in (cmd.source_id, *cmd.supersedes) if s]
     if not source_ids:
         # Nothing to look up or claim, so nothing to race for: no lock (each lock costs

@@ -8,6 +8,7 @@ log before the answer is sent.
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
@@ -29,6 +30,7 @@ from crisis.feeds.schemas import (
     PositionIn,
     check_sources,
     field_errors,
+    future_time_message,
     owned_source_error,
 )
 from crisis.http_safety import MALFORMED_JSON, load_json, status_for
@@ -188,6 +190,11 @@ def post_positions() -> tuple[Response, int]:
         unreadable = any(e["type"] == "json_invalid" for e in exc.errors())
         raise InputError(field_errors(exc), MALFORMED_JSON if unreadable else "invalid input") from None
     where = "" if as_list else "positions."
+    now = datetime.now(timezone.utc)  # a time ahead of the clock (beyond the skew allowed) is refused
+    future = [{"field": f"{where}{i}.time", "message": message} for i, p in enumerate(batch.positions)
+              if p.time is not None and (message := future_time_message(p.time, now))]
+    if future:
+        raise InputError(future)
     check_sources({f"{where}{i}.source": p.source for i, p in enumerate(batch.positions) if p.source != "api"},
                   current_principal().name)
     batch, rejected = _known_travellers(batch)

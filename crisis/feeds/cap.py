@@ -51,7 +51,7 @@ from crisis.domain.model import IncidentStatus, IncidentType
 from crisis.errors import FeedError
 from crisis.feeds import cap_validation
 from crisis.feeds.cap_validation import Defect
-from crisis.feeds.schemas import IncidentIn
+from crisis.feeds.schemas import IncidentIn, future_time_message
 from crisis.feeds.xml import parse_xml
 
 NAMESPACES = ("urn:oasis:names:tc:emergency:cap:1.2", "urn:oasis:names:tc:emergency:cap:1.1")
@@ -188,6 +188,8 @@ def parse_cap(data: bytes, gazetteer: Gazetteer | None = None) -> CapMessage:
     sender = _text(root, "sender") or "unknown sender"
     sent_text = _text(root, "sent")
     sent = _time(sent_text, "alert.sent") if sent_text else None
+    if sent is not None and (future := future_time_message(sent)):
+        raise FeedError("alert.sent", future)
     status = _choice(_text(root, "status") or "Actual", STATUSES, "alert.status")
     msg_type = _choice(_text(root, "msgType") or "Alert", MSG_TYPES, "alert.msgType")
     references = _references(_text(root, "references") or "")

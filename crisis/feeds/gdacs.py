@@ -40,7 +40,7 @@ from pydantic import ValidationError
 
 from crisis.domain.model import IncidentType
 from crisis.errors import FeedError
-from crisis.feeds.schemas import IncidentIn
+from crisis.feeds.schemas import IncidentIn, future_time_message
 from crisis.feeds.xml import parse_xml
 
 NS = {
@@ -206,7 +206,10 @@ def _reported_at(item: Element) -> datetime | None:
             raise _ItemError(path, f"{text!r} is not an RFC 822 date like "
                              "'Sun, 29 Dec 2019 12:00:00 GMT'") from None
         # RFC 2822's "-0000" (no zone information) parses naive; GDACS means UTC.
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        value = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        if future := future_time_message(value):
+            raise _ItemError(path, future)
+        return value
     return None
 
 

@@ -8,7 +8,7 @@ command handlers accept nothing else. Validation errors become a list of
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
 import shapely.geometry
@@ -48,8 +48,46 @@ SOURCE_PATTERN = r"^[a-z][a-z0-9_-]{0,31}$"
 SourceName = Annotated[str, Field(pattern=SOURCE_PATTERN)]
 
 
+# How far ahead of the centre's clock a sender's time may be (its clock may run a little
+# fast): an event, report or position time later than now + this is refused in words. A
+# time of 9999 would otherwise sort first for ever and show a position as fresh ("age 0,
+# confidence high") for centuries. README "Bad input". Checked where the time is judged
+# against a clock, not in the models: an incident's ``reported_at`` by
+# ``handlers.report_incident`` (the handlers' clock: the demo simulator builds its story
+# ahead and runs on its own clock), a position's ``time`` by the API, a feed's own time
+# (CAP <sent>, GDACS <fromdate>, USGS origin time) by its parser, naming its element.
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
 def _utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
+
+
+# How far ahead anything may be planned: a standby slot, leave, a rotation, an itinerary.
+# Rotations are laid out at most 104 weeks ahead (crisis.api.roster.RotationIn): the same
+# two years, so a date in 9999 (a typo, or a hostile sender) never sits in the cover.
+PLANNING_HORIZON = timedelta(days=2 * 365 + 1)
+
+
+def beyond_horizon_message(value: datetime, now: datetime | None = None) -> str | None:
+    """Words refusing ``value`` when it is later than now + ``PLANNING_HORIZON``; else None."""
+    now = now or datetime.now(timezone.utc)
+    if value <= now + PLANNING_HORIZON:
+        return None
+    return (f"{value.isoformat()} is more than two years ahead (after "
+            f"{(now + PLANNING_HORIZON).replace(microsecond=0).isoformat()}); nothing is planned that far")
+
+
+def future_time_message(value: datetime, now: datetime | None = None) -> str | None:
+    """Words refusing ``value`` when it is later than ``now`` (default: this machine's clock)
+    + ``MAX_CLOCK_SKEW``; else None."""
+    now = now or datetime.now(timezone.utc)
+    if value <= now + MAX_CLOCK_SKEW:
+        return None
+    minutes = int(MAX_CLOCK_SKEW.total_seconds() // 60)
+    return (f"{value.isoformat()} is in the future (the centre's clock says {now.replace(microsecond=0).isoformat()}); "
+            f"a time may be at most {minutes} minutes ahead, for clock skew")
+
 
 
 class _Strict(BaseModel):

@@ -53,7 +53,7 @@ from pydantic import (
 
 from crisis.domain.travellers import CATEGORIES, DutyStation, Place, Segment, Traveller
 from crisis.errors import InputError
-from crisis.feeds.schemas import Latitude, Longitude, _Strict, field_errors
+from crisis.feeds.schemas import Latitude, Longitude, _Strict, beyond_horizon_message, field_errors
 from crisis.http_safety import load_json
 
 CSV_COLUMNS = (
@@ -113,6 +113,9 @@ class SegmentIn(_Strict):
     def _arrive_after_depart(self) -> SegmentIn:
         if self.arrive <= self.depart:
             raise ValueError(f"arrive: must be after depart ({self.depart.isoformat()})")
+        for name in ("depart", "arrive"):  # a trip in 9999 would sit in every "arrives within 48 h" check for ever
+            if message := beyond_horizon_message(getattr(self, name)):
+                raise ValueError(f"{name}: {message}")
         return self
 
 
@@ -174,7 +177,7 @@ class Parsed:
     rows: int = 0
 
 
-_RULE_FIELDS = ("arrive", "dependant_of")  # fields that model-level rules name first in their message
+_RULE_FIELDS = ("depart", "arrive", "dependant_of")  # fields that model-level rules name first in their message
 
 
 def _errors(exc: ValidationError) -> list[dict[str, Any]]:

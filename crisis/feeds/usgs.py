@@ -39,7 +39,7 @@ from pydantic import ValidationError
 
 from crisis.domain.model import IncidentStatus, IncidentType
 from crisis.errors import FeedError
-from crisis.feeds.schemas import IncidentIn
+from crisis.feeds.schemas import IncidentIn, future_time_message
 
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024  # "all_month" is about 10 MB
 PAGER_FLOOR = {"green": 1, "yellow": 3, "orange": 4, "red": 5}
@@ -132,6 +132,8 @@ def _incident(feature: Any, min_magnitude: float | None) -> IncidentIn | None:
         reported_at = datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
         raise _FeatureError("properties.time", f"{millis} is not a time in ms") from None
+    if future := future_time_message(reported_at):
+        raise _FeatureError("properties.time", future)
     place = _string(props, "place")
     quake = (_string(props, "type") or "earthquake").lower() == "earthquake"
     title = _string(props, "title") or f"M {magnitude} - {place or event_id}"

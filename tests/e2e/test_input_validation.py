@@ -107,3 +107,38 @@ def test_positions_of_unknown_travellers_are_refused_and_the_rest_stored(live_se
     seen = {p["traveller_id"] for p in requests.get(live_server.url + "/api/v1/positions", headers=bearer(officer)).json()["positions"]}
     assert {k["traveller_id"] for k in known} <= seen and ghost not in seen
     assert requests.get(f"{live_server.url}/api/v1/travellers/{ghost}", headers=bearer(officer)).status_code == 404
+
+
+# ---- 3. times ahead of the clock ---------------------------------------------------------------
+
+def test_report_and_position_times_ahead_of_the_clock_are_refused(live_server: LiveServer, officer: str) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from crisis.feeds.schemas import MAX_CLOCK_SKEW
+
+    url = live_server.url
+    for value in ("9999-12-31T00:00:00Z", (datetime.now(timezone.utc) + MAX_CLOCK_SKEW + timedelta(minutes=2)).isoformat()):
+        body = refused(requests.post(url + "/api/v1/incidents", json={**INCIDENT, "reported_at": value}, headers=bearer(officer)),
+                       422, "reported_at")
+        assert "in the future" in body["errors"][0]["message"]
+    fine = (datetime.now(timezone.utc) + timedelta(minutes=1)).isoformat()  # a sender's clock a little fast
+    assert requests.post(url + "/api/v1/incidents", json={**INCIDENT, "reported_at": fine}, headers=bearer(officer)).status_code == 201
+    # The feeds: a CAP alert sent in 9999, a GDACS event from 9999 (that item alone).
+    cap = read_sample("cap", "example3.xml").decode()
+    cap = cap.replace("</identifier>", f"-{random_ref()}</identifier>", 1)
+    cap = cap.replace(cap[cap.index("<sent>"):cap.index("</sent>")], "<sent>9999-12-31T00:00:00-00:00")
+    body = refused(requests.post(url + "/api/v1/feeds/cap", data=cap.encode(), headers={**bearer(officer), "Content-Type": "application/cap+xml"}),
+                   422, "alert.sent")
+    assert "in the future" in body["errors"][0]["message"]
+    gdacs = read_sample("gdacs", "gdacs-rss.xml").decode()
+    first = gdacs.index("<gdacs:fromdate>")
+    gdacs = gdacs[:first] + "<gdacs:fromdate>Fri, 31 Dec 9999 12:00:00 GMT" + gdacs[gdacs.index("</gdacs:fromdate>", first):]
+    answer = requests.post(url + "/api/v1/feeds/gdacs", data=gdacs.encode(), headers={**bearer(officer), "Content-Type": "application/rss+xml"})
+    assert answer.status_code == 200 and [r["field"] for r in answer.json()["rejected"]] == ["item[0].gdacs:fromdate"], answer.text
+    # A position reported from 2999 would be "age 0, confidence high" for ever.
+    person = [{"traveller_id": random_ref("F-"), "lat": 33.3, "lon": 35.3}]
+    live_server.know(person)
+    body = refused(requests.post(url + "/api/v1/positions", json={"positions": [{**person[0], "time": "2999-01-01T00:00:00Z"}]},
+                                 headers=bearer(officer)), 422, "positions.0.time")
+    assert "in the future" in body["errors"][0]["message"]
+    assert requests.post(url + "/api/v1/positions", json=[{**person[0], "time": fine}], headers=bearer(officer)).status_code == 202

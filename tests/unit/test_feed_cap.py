@@ -582,3 +582,9 @@ def test_unlikely_lowers_an_extreme_alert_by_two() -> None:
 )
 def test_type_mapping(event: str, categories: list[str], expected: IncidentType) -> None:
     assert cap_type(event, categories) is expected
+
+
+def test_an_alert_sent_in_the_future_is_refused() -> None:
+    error = refusal(alert(sent="9999-12-31T00:00:00+00:00"))
+    assert error["field"] == "alert.sent" and "in the future" in error["message"]
+    assert parse_cap(alert(sent=datetime.now(timezone.utc).isoformat())).incident is not None

@@ -182,3 +182,11 @@ def test_hostile_or_broken_xml_kills_the_whole_document() -> None:
         parse_gdacs(b'<!DOCTYPE rss [<!ENTITY x SYSTEM "file:///etc/passwd">]><rss>&x;</rss>')
     with pytest.raises(FeedError, match="malformed XML"):
         parse_gdacs(FEED[: len(FEED) // 2])
+
+
+def test_an_event_starting_in_the_future_is_refused_alone() -> None:
+    result = parse_gdacs(edit_item(0, r"<gdacs:fromdate>[^<]*</gdacs:fromdate>",
+                                   "<gdacs:fromdate>Fri, 31 Dec 9999 12:00:00 GMT</gdacs:fromdate>"))
+    assert [(r["index"], r["field"]) for r in result.rejected] == [(0, "item[0].gdacs:fromdate")]
+    assert "in the future" in result.rejected[0]["message"]
+    assert len(result.incidents) == FEED.count(b"<item>") - 1

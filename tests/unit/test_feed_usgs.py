@@ -178,3 +178,10 @@ def test_bom_and_size_cap() -> None:
     assert len(parse_usgs(b"\xef\xbb\xbf" + FEED).incidents) == 233
     with pytest.raises(FeedError, match="the limit is 1000"):
         parse_usgs(FEED, max_bytes=1000)
+
+
+def test_an_origin_time_in_the_future_is_refused_alone() -> None:
+    feature = real_feature(0)
+    feature["properties"]["time"] = 253402214400000  # 9999-12-31
+    refused = rejected_field(feature)
+    assert refused["field"].endswith("properties.time") and "in the future" in refused["message"]

@@ -149,3 +149,18 @@ def test_malformed_json_says_where() -> None:
     exc = _refused(b'{"title": "x",\n "severity": }')
     assert status_for(exc) == 400 and exc.errors[0]["field"] == "body (line 2, column 14)"
     assert _refused(b"\xff\xfe\xfa").errors[0]["field"] == "body"
+
+
+
+def test_times_later_than_now_plus_the_clock_skew_allowance_are_refused_in_words() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from crisis.feeds.schemas import MAX_CLOCK_SKEW, future_time_message
+
+    now = datetime(2026, 5, 1, 9, 30, tzinfo=timezone.utc)
+    assert future_time_message(now + MAX_CLOCK_SKEW, now) is None  # a sender's clock a little fast: fine
+    assert future_time_message(now - timedelta(days=400), now) is None
+    message = future_time_message(datetime(9999, 12, 31, tzinfo=timezone.utc), now)
+    assert message and "in the future" in message and "5 minutes ahead" in message and "2026-05-01T09:30:00" in message
+    assert future_time_message(now + MAX_CLOCK_SKEW + timedelta(seconds=1), now)
+    assert future_time_message(datetime.now(timezone.utc) + timedelta(hours=1))  # default: this machine's clock

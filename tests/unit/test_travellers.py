@@ -177,3 +177,19 @@ def test_the_duty_station_is_low_confidence() -> None:
     best = best_known_position(NOW, None, None, [], STATION)
     assert best is not None and (best.source, best.confidence, best.lat) == ("duty_station", "low", STATION.lat)
     assert not math.isnan(best.lon)
+
+
+def test_an_itinerary_more_than_two_years_ahead_is_refused_naming_its_field() -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from crisis.feeds.travellers import validate
+
+    soon = datetime.now(timezone.utc) + timedelta(days=30)
+    person = {"id": "IT1", "name": "A", "agency": "UN", "category": "visitor",
+              "duty_station": {"name": "Beirut", "lat": 33.89, "lon": 35.5}}
+    trip = {"from": "BEY", "to": "AMM", "depart": soon.isoformat(), "arrive": (soon + timedelta(hours=2)).isoformat()}
+    assert validate({**person, "itinerary": [trip]})[0] is not None
+    _, errors = validate({**person, "itinerary": [trip, {**trip, "depart": "9999-12-30T00:00:00Z", "arrive": "9999-12-31T00:00:00Z"}]})
+    assert [e["field"] for e in errors] == ["itinerary.1.depart"] and "more than two years ahead" in errors[0]["message"]
+    _, errors = validate({**person, "itinerary": [{**trip, "arrive": (soon + timedelta(days=800)).isoformat()}]})
+    assert [e["field"] for e in errors] == ["itinerary.0.arrive"]
