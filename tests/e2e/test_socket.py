@@ -103,6 +103,7 @@ def test_positions_are_pushed_in_ticks_as_float32(live_server: LiveServer) -> No
     events = connect(live_server, auth={"token": live_server.token()})
     try:
         batch = [{"traveller_id": f"P{i}", "lat": 10 + i, "lon": 20 + i} for i in range(5)]
+        live_server.know(batch)
         requests.post(live_server.url + "/api/v1/positions", json=batch, headers={"Authorization": "Bearer " + live_server.token("feed")})
         tick = events.wait("positions", lambda d: not d["full"] and "P0" in d["ids"])
         lat = np.frombuffer(tick["lat"], dtype=np.float32)
@@ -145,6 +146,7 @@ def test_a_stream_of_positions_arrives_whole_and_a_disconnect_amid_it_is_clean(l
         while not stop.is_set():
             batch = [{"traveller_id": f"S{k}-{i}", "lat": -40 + (k % 80) + i / 10, "lon": 100 + (k % 70) + i / 10}
                      for i in range(20)]
+            live_server.know(batch)
             if requests.post(live_server.url + "/api/v1/positions", json=batch, headers=feed, timeout=10).ok:
                 posted.update({p["traveller_id"]: (p["lat"], p["lon"]) for p in batch})
             k += 1
