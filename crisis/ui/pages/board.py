@@ -30,22 +30,30 @@ def _config() -> dict[str, Any]:
     return {"closed_visible_minutes": current_app.extensions["crisis"].settings.closed_visible_minutes,
             "type_labels": {c["value"]: c["label"] for c in type_choices()}}
 
-# Every column fits at 1920 px (the board takes 1.35/2.35 of the width): Stale too.
+# Every column fits at 1920 x 1080 (the board takes 1.35/2.35 of the width, about 1,085 px),
+# Stale too, and nothing in it is cut (tests/e2e/test_board_browser.py): a header keeps room
+# for its label and the sort arrow (cells and headers are padded 8 px a side, assets/app.css);
+# the title, Type ("Armed conflict - Exchange of fire": category and sub-type), Region ("Middle
+# East and North Africa") and Owner wrap onto a second line rather than end in "...". Only the
+# free-text columns (Incident, Owner) keep a column filter (its button takes 16 px of the
+# header); the others are filtered by the board's own filters above the table.
+WRAP = {"wrapText": True, "autoHeight": True}
 COLUMNS = [
-    {"field": "severity", "headerName": "Sev", "width": 70, "sort": "desc", "cellClass": "sev-cell", "filter": False,
-     "cellClassRules": {f"sev-{n}": f"params.value == {n}" for n in range(1, 6)}},
-    {"field": "title", "headerName": "Incident", "flex": 3, "minWidth": 160},
-    {"field": "type", "headerName": "Type", "width": 150, "tooltipField": "type"},
-    {"field": "country", "headerName": "Place", "width": 75},
-    {"field": "region_label", "headerName": "Region", "width": 130, "tooltipField": "region_label"},
-    {"field": "status", "headerName": "Status", "width": 95},
+    {"field": "severity", "headerName": "Sev", "width": 68, "sort": "desc", "cellClass": "sev-cell", "filter": False,
+     "headerTooltip": "Severity, 1 to 5", "cellClassRules": {f"sev-{n}": f"params.value == {n}" for n in range(1, 6)}},
+    {"field": "title", "headerName": "Incident", "flex": 1, "minWidth": 150, **WRAP},
+    {"field": "type", "headerName": "Type", "width": 160, "tooltipField": "type", "filter": False, **WRAP},
+    {"field": "country", "headerName": "Place", "width": 80, "filter": False, "headerTooltip": "Country (ISO code)"},
+    {"field": "region_label", "headerName": "Region", "width": 122, "tooltipField": "region_label", "filter": False, **WRAP},
+    {"field": "status", "headerName": "Status", "width": 90, "filter": False},
     # Age: since the event was reported (a 2019 drought is years old); Updated: since the last change.
-    {"field": "reported_at", "headerName": "Age", "width": 85, "valueFormatter": {"function": "crisisAge(params.value)"},
-     "headerTooltip": "Since the event was reported"},
-    {"field": "updated_at", "headerName": "Updated", "width": 95, "valueFormatter": {"function": "crisisAge(params.value)"},
-     "headerTooltip": "Since the last update"},
-    {"field": "stale", "headerName": "Stale", "width": 75, "cellClass": "stale-cell"},
-    {"field": "owner", "headerName": "Owner", "width": 100},
+    {"field": "reported_at", "headerName": "Age", "width": 90, "valueFormatter": {"function": "crisisAge(params.value)"},
+     "headerTooltip": "Since the event was reported", "filter": False},
+    {"field": "updated_at", "headerName": "Updated", "width": 96, "valueFormatter": {"function": "crisisAge(params.value)"},
+     "headerTooltip": "Since the last update", "filter": False},
+    {"field": "stale", "headerName": "Stale", "width": 72, "cellClass": "stale-cell", "filter": False,
+     "headerTooltip": "No update for a long time"},
+    {"field": "owner", "headerName": "Owner", "width": 100, **WRAP},
 ]
 
 
