@@ -21,7 +21,7 @@ from crisis.domain.travellers import BestPosition, Confidence, Fix, Source, duty
 from crisis.fusion import people as placing
 from crisis.fusion.people import best_positions
 from crisis.fusion.affected import AreaIndex, IncidentArea, default_radii, haversine_km, itinerary_affected
-from crisis.feeds.health import FEED_LOG_NAMES, FEEDS, feed_health, merge_stats
+from crisis.feeds.health import FEED_LOG_NAMES, FEEDS, feed_health, merge_stats, report_for
 from crisis.feeds.pollers import expected_intervals
 from crisis.layers.incidents import incident_message
 
@@ -71,8 +71,14 @@ def incident_detail(ctx: Context, principal: Principal, incident_id: str, now: A
     }
 
 
-def feed_health_report(ctx: Context, now: datetime | None = None) -> dict[str, Any]:
-    """Every feed's health (GET /api/v1/feeds, the feed health page, the header badge)."""
+def feed_health_report(ctx: Context, now: datetime | None = None,
+                       viewer: access.HasRole | None = None) -> dict[str, Any]:
+    """Every feed's health (GET /api/v1/feeds, the feed health page, the header badge), as
+    ``viewer`` may read it (``crisis.feeds.health.report_for``: the error texts for duty
+    officers and admins only). No viewer given: the caller of the web request being served
+    (GET /api/v1/feeds), else the whole report, for a caller that cuts it per receiver
+    itself (the live gateway, per room)."""
+    viewer = viewer if viewer is not None else _request_principal()
     now = now or datetime.now(timezone.utc)
     intervals = expected_intervals(ctx.settings)
     names = {feed: FEED_LOG_NAMES.get(feed, (feed,)) for feed in FEEDS}
@@ -80,7 +86,16 @@ def feed_health_report(ctx: Context, now: datetime | None = None) -> dict[str, A
     feeds = {}
     for feed in FEEDS:
         feeds[feed] = feed_health(merge_stats(stats[name] for name in names[feed]), intervals[feed], now)
-    return {"feeds": feeds, "checked_at": now.isoformat()}
+    report = {"feeds": feeds, "checked_at": now.isoformat()}
+    return report if viewer is None else report_for(viewer, report)
+
+
+def _request_principal() -> access.HasRole | None:
+    """The signed-in caller of the web request being served, if any (``crisis.auth`` keeps it
+    in ``flask.g``); None outside a request (a background thread)."""
+    from flask import g, has_app_context  # only here: the rest of this module knows no Flask
+
+    return g.get("principal") if has_app_context() else None
 
 
 def recent_dead_letters(ctx: Context, count: int = 50) -> list[dict[str, Any]]:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import abort, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
 
-from crisis.auth import request_origin
+from crisis.auth import current_principal, request_origin
 from crisis.bootstrap import Context
+from crisis.domain import access
 from crisis.errors import InputError
 from crisis.feeds.schemas import field_errors
 from crisis.http_safety import load_json
@@ -40,3 +41,17 @@ def endpoint_feed() -> str:
 def dead_letter(errors: list[dict[str, Any]], feed: str | None = None) -> str:
     """Keep the refused request's body with what was wrong; the dead letter's id."""
     return ctx().feed_log.rejected(feed or endpoint_feed(), errors, request.get_data(cache=True), request_origin())
+
+
+NO_LOOK_UP = ("this display receives no identities, so it may not look a person up by id "
+              "(answered the same whether the id exists or not)")
+
+
+def refuse_person_look_up(field: str = "id") -> None:
+    """403, before anything is looked up, for a caller that may not ask for a person (a
+    traveller, an officer) by id (``access.may_look_up_person``: a wall): neither the person
+    nor whether the id exists is told. ``field`` names the path part or parameter that holds the id."""
+    if not access.may_look_up_person(current_principal()):
+        response = jsonify(error="forbidden", errors=[{"field": field, "message": NO_LOOK_UP}])
+        response.status_code = 403
+        abort(response)

@@ -28,7 +28,7 @@ import crisis
 from crisis.api.audit import AuditQueryIn
 from crisis.api.checkins import ScopeCounts
 from crisis.api.routes import READERS, WRITERS
-from crisis.domain.access import ADMINS
+from crisis.domain.access import ADMINS, PERSON_LOOKERS
 from crisis.domain.accountability import STATUSES as ACCOUNTABILITY_STATUSES
 from crisis.domain import taxonomy
 from crisis.domain.model import SEVERITY_MAX, SEVERITY_MIN, IncidentStatus, IncidentType
@@ -719,8 +719,8 @@ def _operations() -> list[Op]:
         Op(
             "get", "/api/v1/travellers/{traveller_id}", "Travellers", "Get a traveller",
             "The record, its itinerary and its best-known position. Outside a regional desk's region: 404. "
-            "A wall display receives only category, country, region and position.",
-            READERS,
+            "A wall display may not look a person up by id: 403, whether the id exists or not.",
+            PERSON_LOOKERS,
             {"200": _json(_ref("TravellerDetail"), "The traveller."), **_common("401", "403", "404")},
             parameters=({"name": "traveller_id", "in": "path", "required": True, "description": "The traveller's id.", "schema": {"type": "string"}},),
             operation_id="getTraveller",

@@ -52,13 +52,14 @@ from pydantic import (
 )
 
 from crisis import handlers_roster, views_roster
+from crisis.api.common import refuse_person_look_up
 from crisis.auth import audit_request, current_principal, request_origin, require_role
 from crisis.bootstrap import Context
 from crisis.domain import access
 from crisis.domain.regions import REGIONS
 from crisis.errors import Conflict, InputError, NotFound
 from crisis.feeds import roster as feed
-from crisis.feeds.schemas import Latitude, Longitude, field_errors
+from crisis.feeds.schemas import Latitude, Longitude, beyond_horizon_message, field_errors
 from crisis.http_safety import load_json, status_for
 from crisis.roster.model import ACTIVE_DISPATCH, Leave, Slot
 
@@ -70,11 +71,27 @@ JSON_TYPES = ("application/json", "")
 ID = r"^[A-Za-z0-9_.:-]{1,64}$"
 MAX_SLOTS = 5_000
 MAX_COVERAGE_DAYS = 92
+# The longest a standby slot may be: a rotation's longest period (RotationIn.period_days).
+# Longer is a typo or worse (a slot of 50 years would hold the officer's cover for ever);
+# the rest rule warns after CRISIS_ROSTER_MAX_STANDBY_DAYS of continuous standby anyway.
+MAX_SLOT_DAYS = 28
+MAX_LEAVE_DAYS = 366  # leave or unavailability: at most a year at a time
 COVERAGE_DAYS = 30
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+
+def _planned(start: datetime | None, end: datetime | None, longest_days: int, what: str) -> None:
+    """Refuse (ValueError "field: words") a period that ends beyond the planning horizon
+    (``schemas.PLANNING_HORIZON``, two years) or lasts longer than ``longest_days``."""
+    for name, value in (("start", start), ("end", end)):
+        if value is not None and (message := beyond_horizon_message(value)):
+            raise ValueError(f"{name}: {message}")
+    if start is not None and end is not None and end - start > timedelta(days=longest_days):
+        raise ValueError(f"end: {what} may last at most {longest_days} days; this one lasts "
+                         f"{(end - start).total_seconds() / 86400:.1f} days")
 
 
 def _region(value: str | None) -> str | None:
@@ -107,6 +124,7 @@ class SlotIn(_Strict):
     def _end_after_start(self) -> SlotIn:
         if self.end <= self.start:
             raise ValueError(f"end: must be after start ({self.start.isoformat()})")
+        _planned(self.start, self.end, MAX_SLOT_DAYS, "a standby slot")
         return self
 
 
@@ -130,6 +148,7 @@ class SlotPatch(_Strict):
     def _end_after_start(self) -> SlotPatch:
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise ValueError(f"end: must be after start ({self.start.isoformat()})")
+        _planned(self.start, self.end, MAX_SLOT_DAYS, "a standby slot")
         if not self.model_fields_set:
             raise ValueError("body: nothing to change")
         return self
@@ -154,6 +173,13 @@ class RotationIn(_Strict):
         bad = [v for v in value if not re.fullmatch(ID, v)]
         if bad:
             raise ValueError(f"not an officer id: {bad[0]!r}")
+        return value
+
+    @field_validator("start")
+    @classmethod
+    def _within_horizon(cls, value: datetime) -> datetime:
+        if message := beyond_horizon_message(value):
+            raise ValueError(message)
         return value
 
     @field_validator("pattern")
@@ -184,6 +210,7 @@ class LeaveIn(_Strict):
     def _end_after_start(self) -> LeaveIn:
         if self.end <= self.start:
             raise ValueError(f"end: must be after start ({self.start.isoformat()})")
+        _planned(self.start, self.end, MAX_LEAVE_DAYS, "leave")
         return self
 
 
@@ -321,7 +348,7 @@ def _too_large(exc: Any) -> tuple[Response, int]:
     return jsonify(error="payload too large", errors=errors, dead_letter_id=dead), 413
 
 
-_RULE_FIELDS = ("end", "status", "body")  # model-level rules name their field first in the message
+_RULE_FIELDS = ("start", "end", "status", "body")  # model-level rules name their field first in the message
 
 
 def _errors(exc: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
@@ -429,7 +456,7 @@ def list_officers() -> Response:
 
 
 @roster_api.get("/roster/officers/<officer_id>")
-@require_role(*READERS)
+@require_role(*access.PERSON_LOOKERS)  # not a wall: the answer, even "not found", would tell it about a person
 def get_officer(officer_id: str) -> Response:
     return jsonify(views_roster.officer(_ctx(), officer_id, _viewer()))
 
@@ -530,6 +557,8 @@ def _period(start: datetime | None, end: datetime | None) -> None:
 def list_slots() -> Response:
     query: SlotsQuery = _query(SlotsQuery)
     _period(query.start, query.end)
+    if query.officer is not None:
+        refuse_person_look_up("officer")
     found = views_roster.slots(_ctx(), query.start, query.end, query.officer, _viewer())
     return jsonify(slots=found, count=len(found))
 
@@ -576,6 +605,8 @@ def remove_leave(leave_id: str) -> Response:
 def list_leave() -> Response:
     query: LeaveQuery = _query(LeaveQuery)
     _period(query.start, query.end)
+    if query.officer is not None:
+        refuse_person_look_up("officer")
     found = views_roster.leave(_ctx(), query.officer, query.start, query.end, _viewer())
     return jsonify(leave=found, count=len(found))
 
@@ -648,6 +679,8 @@ def patch_dispatch(dispatch_id: str) -> Response:
 @require_role(*READERS)
 def list_dispatches() -> Response:
     query: DispatchQuery = _query(DispatchQuery)
+    if query.officer is not None:
+        refuse_person_look_up("officer")
     found = views_roster.dispatches(_ctx(), query.incident, query.officer, query.status, _viewer())
     return jsonify(dispatches=found, count=len(found))
 
@@ -863,7 +896,9 @@ def openapi_operations() -> list[Any]:
            "Every officer (a regional desk: its region's). A wall display receives no name, id nor contact.",
            READERS, {"200": _json(_ref("OfficerList"), "The officers."), **reads}, operation_id="listOfficers"),
         Op("get", "/api/v1/roster/officers/{officer_id}", "Roster", "Get an officer",
-           "One officer; outside a regional desk's region: 404.", READERS,
+           "One officer; outside a regional desk's region: 404. A wall display may not look a person up by id "
+           "(nor filter slots, leave or dispatches by `officer`): 403, whether the id exists or not.",
+           access.PERSON_LOOKERS,
            {"200": _json(_ref("OfficerOut"), "The officer."), **_common("401", "403", "404")}, parameters=(officer_id,),
            operation_id="getOfficer"),
         Op("post", "/api/v1/roster/standby", "Roster", "Add standby slots",

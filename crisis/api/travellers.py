@@ -12,7 +12,8 @@ GET  /api/v1/travellers         paged (limit, offset), filters region, category,
                                 movement), status (in that incident or area; without either,
                                 the person's worst status over every open incident and
                                 movement they are in); each with its best-known position
-GET  /api/v1/travellers/{id}    the record, its itinerary and its best-known position
+GET  /api/v1/travellers/{id}    the record, its itinerary and its best-known position (403 for
+                                a wall, which may not look a person up: ``access.may_look_up_person``)
 ==============================  =============================================================
 
 A traveller's region is the region of their best-known position (none: only the roles
@@ -210,7 +211,7 @@ def _worst_statuses(ctx: Context, placed: list[views.Placed], now: Any) -> dict[
 
 
 @travellers_api.get("/<traveller_id>")
-@require_role(*READERS)
+@require_role(*access.PERSON_LOOKERS)  # not a wall: the answer, even "not found", would tell it about a person
 def get_traveller(traveller_id: str) -> Response:
     _scope()
     assert _ctx().deps.travellers is not None

@@ -44,6 +44,9 @@ ADMINS = ("admin",)
 ALL_REGIONS = ("admin", "duty_officer", "wall")
 # Who may post a check-in at all; for whom, ``may_check_in`` decides.
 CHECKERS = ("admin", "duty_officer", "traveller", "warden")
+# Who may look a person (a traveller, an officer) up by id: the readers that receive identities
+# (``may_look_up_person``); a wall may not.
+PERSON_LOOKERS = ("admin", "duty_officer", "regional_desk")
 # Who may read the shift log and the handover (``crisis.views_shiftlog``): the readers
 # but walls, since a log names people; a regional desk its regions only.
 LOG_READERS = (*EDITORS, "regional_desk")
@@ -66,6 +69,14 @@ PERSON_FIELDS: Mapping[str, frozenset[str]] = {
     "traveller": frozenset(),
     "warden": frozenset(),
 }
+# Text that people write (an incident's or a dispatch's note, why someone stayed behind on a
+# movement or was taken off it) may name anyone ("stays with her husband John Smith"): a role
+# that receives no identities gets none of it, in a person's record or a thing's, whatever
+# PERSON_FIELDS lets through under that name ...
+FREE_TEXT_FIELDS = frozenset({"note", "reason"})
+# ... but for the values of an enumeration that share such a name: the affected list's
+# "reason" ("position": inside the area; "itinerary": arriving there) is the system's word.
+ENUMERATED_VALUES: Mapping[str, frozenset[str]] = {"reason": frozenset({"position", "itinerary"})}
 
 
 class HasRole(Protocol):
@@ -131,6 +142,20 @@ def sees_all_regions(who: HasRole) -> bool:
 
 def sees_names(who: HasRole) -> bool:
     return "*" in PERSON_FIELDS.get(who.role, frozenset())
+
+
+def may_look_up_person(who: HasRole) -> bool:
+    """May ask for one person (a traveller, an officer) by their id. Only the roles that
+    receive identities: to a wall, an answer (even "not found") would confirm an id, and the
+    position it gives could be matched to a pseudonym of the live map, to follow that person."""
+    return who.role in PERSON_LOOKERS and can_read(who)
+
+
+def reads_rejected(who: HasRole) -> bool:
+    """May read what was refused and why: the dead letters, and the text of a feed's last
+    error or schema defect (which quotes what was sent: a device's uid, a name). Others get
+    a feed's counts and status only."""
+    return who.role in EDITORS
 
 
 # Regions
@@ -214,11 +239,20 @@ def may_see_region(who: HasRole, region: str | None) -> bool:
 
 
 def person_view(who: HasRole, record: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of one person's record this role may receive."""
+    """The fields of one person's record this role may receive (PERSON_FIELDS; for a role
+    that receives no names, no text people wrote: FREE_TEXT_FIELDS, ENUMERATED_VALUES)."""
     allowed = PERSON_FIELDS.get(who.role, frozenset())
     if "*" in allowed:
         return dict(record)
-    return {k: v for k, v in record.items() if k in allowed}
+    return {k: v for k, v in record.items() if k in allowed and not _free_text(k, v)}
+
+
+def _free_text(field: str, value: Any) -> bool:
+    """Whether ``field: value`` is text a person wrote (FREE_TEXT_FIELDS, not a value of
+    ENUMERATED_VALUES): never for a role that receives no identities. An empty value is no text."""
+    if field not in FREE_TEXT_FIELDS or value is None:
+        return False
+    return not (isinstance(value, str) and value in ENUMERATED_VALUES.get(field, frozenset()))
 
 
 # In a record about a thing (an incident, an entry of its history) rather than a person,
@@ -229,8 +263,10 @@ THING_PERSON_FIELDS = IDENTITY_FIELDS - {"id"}
 
 def record_view(who: HasRole, record: Mapping[str, Any]) -> dict[str, Any]:
     """A record about a thing (an incident, a history entry) as this role may receive it:
-    every field, except those naming a person, which follow PERSON_FIELDS like a person's."""
+    every field, except those naming a person, which follow PERSON_FIELDS like a person's,
+    and the text people wrote (FREE_TEXT_FIELDS: a note) for a role that receives no names."""
     allowed = PERSON_FIELDS.get(who.role, frozenset())
     if "*" in allowed:
         return dict(record)
-    return {k: v for k, v in record.items() if k not in THING_PERSON_FIELDS or k in allowed}
+    return {k: v for k, v in record.items()
+            if (k not in THING_PERSON_FIELDS or k in allowed) and not _free_text(k, v)}

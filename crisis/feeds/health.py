@@ -19,6 +19,12 @@ poll outweigh hours of failed ones.
 
 "failing" is checked before "silent": a feed whose last word was an error says more
 about what is wrong than its silence does.
+
+Who reads what: the text of a feed's last error and last schema defect quotes what was
+sent and refused (a handset's uid, a name in an alert), so only the roles that may read the
+refused messages (``access.reads_rejected``: duty officers, admins) get it; everyone else
+gets the counts, times and status (``report_for``). The API, the socket's ``feeds`` event
+and the pages all cut the report there.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
+
+from crisis.domain import access
 
 # "cot": Cursor-on-Target from handsets (POST /api/v1/feeds/cot and the TCP/UDP listener), a push
 # feed; also the source of the positions it stores (crisis.feeds.schemas.allowed_sources).
@@ -39,6 +47,8 @@ FEED_LOG_NAMES: dict[str, tuple[str, ...]] = {
     "api": ("api", "api:create_incident", "api:patch_incident", "api:oversize"),
     "positions": ("positions", "api:post_positions"),
 }
+# The texts of a feed's row (what went wrong, quoting what was sent): for ``access.reads_rejected`` only.
+TEXT_FIELDS = ("last_error", "last_defect")
 _COUNTS = ("accepted_total", "rejected_total", "accepted_last_hour", "rejected_last_hour", "flagged_total")
 
 
@@ -119,3 +129,13 @@ def feed_health(stats: Mapping[str, Any], expected_interval: float | None, now: 
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def report_for(viewer: access.HasRole, report: Mapping[str, Any]) -> dict[str, Any]:
+    """A feed health report ({"feeds": {feed: row}, ...}) as this viewer may read it: whole
+    for the roles that read refused messages, else every row without its texts (TEXT_FIELDS
+    are None: the row keeps its shape, the counts, times and status)."""
+    if access.reads_rejected(viewer):
+        return dict(report)
+    feeds = report.get("feeds") or {}
+    return {**report, "feeds": {name: {**row, **{k: None for k in TEXT_FIELDS if k in row}} for name, row in feeds.items()}}

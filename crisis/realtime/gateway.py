@@ -51,6 +51,7 @@ from crisis.adapters.eventlog import EventLog, decode
 from crisis.adapters.storage_health import StorageHealth, is_storage_error
 from crisis.domain import access
 from crisis.domain import events as ev
+from crisis.feeds.health import report_for
 from crisis.layers.incidents import incident_message
 
 log = logging.getLogger(__name__)
@@ -391,7 +392,9 @@ class Gateway:
                 self._socketio.emit("heartbeat", {"time": time.time(), **storage}, namespace=NAMESPACE)
                 self._storage_shown = storage
                 if self._feed_report is not None and storage.get("storage", "ok") == "ok":
-                    self._socketio.emit("feeds", self._feed_report(), namespace=NAMESPACE)
+                    report = self._feed_report()
+                    for room in listening:  # each room as its viewer may read it: error texts for duty officers only
+                        self._socketio.emit("feeds", report_for(access_viewer(room), report), to=room, namespace=NAMESPACE)
             next_heartbeat = time.monotonic() + HEARTBEAT_SECONDS
         return next_heartbeat
 

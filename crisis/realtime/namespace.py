@@ -57,6 +57,7 @@ from crisis.bootstrap import Context, secret_key
 from crisis.domain import access
 from crisis.domain import events as ev
 from crisis.domain.serialize import incident_to_dict
+from crisis.feeds.health import report_for
 from crisis.layers.incidents import incident_message
 from crisis.realtime.gateway import (
     NAMESPACE, FeedReport, Pseudonyms, incident_for, incident_regions, positions_message, receives_ids, room_for,
@@ -439,8 +440,8 @@ class LiveNamespace(Namespace):
 
             ids, lat, lon = self._cached("positions", conn.room, positions_head, read)
             self._send("positions", positions_message(ids, lat, lon, positions_head, True, conn.room), sid)
-        if self._feed_report is not None:
-            self._send("feeds", self._feed_report(), sid)
+        if self._feed_report is not None:  # error texts for duty officers only
+            self._send("feeds", report_for(conn.principal, self._feed_report()), sid)
         conn.sent_incidents, conn.sent_positions = head, positions_head
         return {"mode": mode, "stream_id": head, "positions": positions_mode, "positions_id": positions_head,
                 "scope": conn.room}

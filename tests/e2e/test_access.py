@@ -23,7 +23,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_login.utils import encode_cookie
 
 from crisis.adapters import keys
-from crisis.domain.access import ADMINS, CHECKERS, EDITORS, READERS, ROLES, WRITERS
+from crisis.domain.access import ADMINS, CHECKERS, EDITORS, PERSON_LOOKERS, READERS, ROLES, WRITERS
 from tests.conftest import csrf_header, LiveClient, LiveServer, PASSWORD, random_ref, sign_in
 
 # /wall/pair: a screen without its display cookie yet asks for a pairing code (crisis.auth.display)
@@ -50,7 +50,7 @@ API_ROLES: dict[tuple[str, str], tuple[str, ...]] = {
     ("GET", "/api/v1/audit"): ADMINS,
     ("POST", "/api/v1/travellers"): WRITERS,
     ("GET", "/api/v1/travellers"): READERS,
-    ("GET", "/api/v1/travellers/<traveller_id>"): READERS,
+    ("GET", "/api/v1/travellers/<traveller_id>"): PERSON_LOOKERS,  # a person by id: not a wall
     ("POST", "/api/v1/checkins"): CHECKERS,
     ("PUT", "/api/v1/incidents/<incident_id>/people/<traveller_id>"): EDITORS,
     ("PUT", "/api/v1/areas/<area_id>/people/<traveller_id>/status"): EDITORS,
@@ -79,7 +79,7 @@ API_ROLES: dict[tuple[str, str], tuple[str, ...]] = {
         "areas/<area_id>/movement.geojson")},
     ("POST", "/api/v1/roster/officers"): EDITORS,
     ("GET", "/api/v1/roster/officers"): READERS,
-    ("GET", "/api/v1/roster/officers/<officer_id>"): READERS,
+    ("GET", "/api/v1/roster/officers/<officer_id>"): PERSON_LOOKERS,
     ("POST", "/api/v1/roster/standby"): EDITORS,
     ("GET", "/api/v1/roster/standby"): READERS,
     ("PATCH", "/api/v1/roster/standby/<slot_id>"): EDITORS,

@@ -275,3 +275,42 @@ def test_kml_export_survives_text_xml_cannot_carry(context: Context, live_server
     names = sorted(name for name, _ in _kml_placemarks(get(live_server, live_server.token("duty_officer"), "/incidents.kml")))
     # what XML 1.0 cannot hold (NUL, U+FFFE) is replaced; everything else is kept as text
     assert names == sorted(["NUL\ufffd in a title", "<![CDATA[x]]> & then an ampersand", "\ufffd\U0001F30A wave"])
+
+
+def test_a_wall_gets_no_text_people_wrote(context: Context, live_server: LiveServer) -> None:
+    """The finding: a movement's "reason" (free text: "stays with her husband John Smith,
+    T000777") reached the wall's movement.csv, and an incident's note ("Called Rosa Diallo
+    T000001") its incident detail and the API's history. The affected list's reason (an
+    enumeration: position, itinerary) stays."""
+    from crisis.adapters.accounts import Principal
+    from crisis import views
+
+    seed = _seed(live_server)
+    officer = bearer(live_server.token("duty_officer"))
+    reason = "stays with her husband John Smith, T000777"
+    stayed = requests.put(f"{live_server.url}/api/v1/areas/{seed['area']}/movement/people/{seed['people'][1]['id']}",
+                          json={"progress": "stayed", "reason": reason}, headers=officer, timeout=30)
+    assert stayed.status_code == 200, stayed.text
+    note = "Called Rosa Diallo T000001"
+    noted = requests.patch(f"{live_server.url}/api/v1/incidents/{seed['tyre']}", json={"note": note},
+                           headers=officer, timeout=30)
+    assert noted.status_code == 200, noted.text
+
+    wall = live_server.token("wall")
+    for path in (f"/areas/{seed['area']}/movement.csv", f"/areas/{seed['area']}/movement.geojson"):
+        answer = get(live_server, wall, path)
+        assert answer.status_code == 200 and "John Smith" not in answer.text and "T000777" not in answer.text, answer.text
+    movement = rows(get(live_server, wall, f"/areas/{seed['area']}/movement.csv"))
+    assert sorted(r["progress"] for r in movement) == ["moving", "stayed"] and all(not r.get("reason") for r in movement)
+    affected = rows(get(live_server, wall, f"/incidents/{seed['tyre']}/affected.csv"))
+    assert sorted(r["reason"] for r in affected) == ["itinerary", "position", "position"]
+    detail = requests.get(f"{live_server.url}/api/v1/incidents/{seed['tyre']}", headers=bearer(wall), timeout=30)
+    assert detail.status_code == 200 and "Rosa Diallo" not in detail.text and "T000001" not in detail.text
+    assert "note" in [h["kind"] for h in detail.json()["history"]]  # the step is shown, not its words
+    page = views.incident_detail(context, Principal(name="wall-display", role="wall"), seed["tyre"])
+    assert page is not None and "Rosa Diallo" not in json.dumps(page)
+
+    # duty officers still read both
+    assert reason in get(live_server, live_server.token("duty_officer"), f"/areas/{seed['area']}/movement.csv").text
+    full = requests.get(f"{live_server.url}/api/v1/incidents/{seed['tyre']}", headers=officer, timeout=30).json()
+    assert note in [h.get("note") for h in full["history"]]

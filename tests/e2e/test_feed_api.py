@@ -46,8 +46,8 @@ def fresh(example: int) -> bytes:
                   data, count=1).encode()
 
 
-def health(server: LiveServer) -> dict[str, Any]:
-    answer = requests.get(server.url + "/api/v1/feeds", headers=bearer(server.token("wall")))
+def health(server: LiveServer, role: str = "duty_officer") -> dict[str, Any]:
+    answer = requests.get(server.url + "/api/v1/feeds", headers=bearer(server.token(role)))
     assert answer.status_code == 200, answer.text
     return answer.json()["feeds"]  # type: ignore[no-any-return]
 
@@ -239,3 +239,49 @@ def test_a_polled_feed_quiet_longer_than_its_interval_is_silent(live_server: Liv
     assert health(live_server)["gdacs"]["status"] == "ok"  # the test server polls nothing: never silent
     again = post(live_server, "gdacs", read_sample("gdacs", "gdacs-rss.xml"), live_server.token("feed"), "text/xml")
     assert again.status_code == 200 and api_row()["status"] == "ok"  # heard from again
+
+
+SECRET_UID = "SECRET-HANDSET-JOHN-DOE"
+
+
+def test_a_feeds_error_text_is_for_duty_officers_only(live_server: LiveServer) -> None:
+    """The finding: an unknown handset's uid ('SECRET-HANDSET-JOHN-DOE') reached the wall in
+    the CoT feed's last_error, by GET /api/v1/feeds and by the socket's "feeds" event. Only
+    those who read the refused messages (duty officers, admins) get error texts; the others
+    the counts, times and status."""
+    from tests.e2e.test_cot_api import event, post_cot
+    from tests.e2e.test_socket import connect
+
+    wall = connect(live_server, auth={"token": live_server.token("wall")})
+    desk = connect(live_server, auth={"token": live_server.token("regional_desk", "africa")})
+    duty = connect(live_server, auth={"token": live_server.token("duty_officer")})
+    try:
+        for client in (wall, desk, duty):
+            client.client.call("sync", {"last_id": None}, namespace="/live", timeout=10)
+        before = health(live_server)["cot"]["rejected_total"]
+        refused = post_cot(live_server, event(uid=SECRET_UID))
+        assert refused.status_code in (200, 422) and refused.json()["unknown_device"] == 1, refused.text
+        assert SECRET_UID in health(live_server)["cot"]["last_error"]
+        assert SECRET_UID in health(live_server, "admin")["cot"]["last_error"]
+        for role in ("wall", "regional_desk"):
+            answer = requests.get(live_server.url + "/api/v1/feeds",
+                                  headers=bearer(live_server.token(role, "africa" if role == "regional_desk" else None)))
+            assert answer.status_code == 200 and SECRET_UID not in answer.text, (role, answer.text)
+            cot = answer.json()["feeds"]["cot"]
+            assert cot["last_error"] is None and cot["rejected_total"] > before and cot["last_error_at"], cot
+
+        def pushed(client: Any) -> dict[str, Any]:
+            return client.wait("feeds", lambda d: d["feeds"]["cot"]["rejected_total"] > before, timeout=15.0)  # type: ignore[no-any-return]
+
+        assert SECRET_UID in pushed(duty)["feeds"]["cot"]["last_error"]
+        for client in (wall, desk):
+            report = pushed(client)
+            assert report["feeds"]["cot"]["last_error"] is None and SECRET_UID not in repr(report)
+        # a client that (re)syncs gets the report at once, cut the same way
+        for client, shown in ((wall, False), (duty, True)):
+            client.drain(0)
+            client.client.call("sync", {"last_id": None}, namespace="/live", timeout=10)
+            assert (SECRET_UID in repr(client.wait("feeds"))) is shown
+    finally:
+        for client in (wall, desk, duty):
+            client.disconnect()

@@ -142,3 +142,40 @@ def test_report_and_position_times_ahead_of_the_clock_are_refused(live_server: L
                                  headers=bearer(officer)), 422, "positions.0.time")
     assert "in the future" in body["errors"][0]["message"]
     assert requests.post(url + "/api/v1/positions", json=[{**person[0], "time": fine}], headers=bearer(officer)).status_code == 202
+
+
+def test_roster_slots_leave_and_rotations_stay_within_the_planning_horizon(live_server: LiveServer, officer: str) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    api = live_server.url + "/api/v1/roster"
+    oid = random_ref("OFF-")
+    home = {"name": "Amman", "lat": 31.95, "lon": 35.93, "country": "JOR"}
+    imported = requests.post(api + "/officers", headers=bearer(officer), json=[
+        {"id": oid, "name": "Officer", "home": home, "region": "africa", "grade": "P4", "skills": [], "languages": ["en"]}])
+    assert imported.status_code == 200 and not imported.json()["rejected"], imported.text
+    start = (datetime.now(timezone.utc) + timedelta(days=30)).replace(microsecond=0)
+
+    def slot(begin: datetime, end: datetime) -> dict[str, Any]:
+        return {"officer_id": oid, "start": begin.isoformat(), "end": end.isoformat(), "readiness_hours": 24, "role": "primary"}
+
+    far = datetime(9999, 12, 1, tzinfo=timezone.utc)
+    body = refused(requests.post(api + "/standby", json=[slot(far, far + timedelta(days=7))], headers=bearer(officer)), 422, "slots[0].start")
+    assert "more than two years ahead" in body["errors"][0]["message"]
+    refused(requests.post(api + "/standby", json=[slot(start, start + timedelta(days=50 * 365))], headers=bearer(officer)),
+            422, "slots[0].end")
+    body = refused(requests.post(api + "/standby", json=[slot(start, start + timedelta(days=40))], headers=bearer(officer)),
+                   422, "slots[0].end")
+    assert "at most 28 days" in body["errors"][0]["message"]
+    made = requests.post(api + "/standby", json=[slot(start, start + timedelta(days=7))], headers=bearer(officer))
+    assert made.status_code == 201, made.text
+    slot_id = made.json()["slots"][0]["id"]
+    refused(requests.patch(f"{api}/standby/{slot_id}", json={"end": far.isoformat()}, headers=bearer(officer)), 422, "end")
+    leave = {"officer_id": oid, "start": far.isoformat(), "end": (far + timedelta(days=3)).isoformat()}
+    assert "more than two years ahead" in refused(requests.post(api + "/leave", json=leave, headers=bearer(officer)), 422, "start")["errors"][0]["message"]
+    long_leave = {**leave, "start": start.isoformat(), "end": (start + timedelta(days=400)).isoformat()}
+    refused(requests.post(api + "/leave", json=long_leave, headers=bearer(officer)), 422, "end")
+    fine = {**leave, "start": start.isoformat(), "end": (start + timedelta(days=10)).isoformat()}
+    assert requests.post(api + "/leave", json=fine, headers=bearer(officer)).status_code == 201
+    rotation = {"officers": [oid], "from": "9999-01-01T00:00:00Z", "weeks": 2, "period_days": 7, "handover": "09:00",
+                "pattern": "round_robin"}
+    refused(requests.post(api + "/rotations", json=rotation, headers=bearer(officer)), 422, "from")

@@ -25,7 +25,10 @@ AMMAN = {"name": "Amman", "lat": 31.95, "lon": 35.93, "country": "JOR"}
 NAIROBI = {"name": "Nairobi", "lat": -1.29, "lon": 36.82, "country": "KEN"}
 BEIRUT_HOME = {"name": "Beirut", "lat": 33.89, "lon": 35.5, "country": "LBN"}
 GENEVA = {"name": "Geneva", "lat": 46.2, "lon": 6.14, "country": "CHE"}
-T0 = datetime(2031, 3, 1, 8, 0, tzinfo=UTC)
+# Next year's 1 March: in the future, and within the two years ahead a roster may plan
+# (crisis.feeds.schemas.PLANNING_HORIZON); the fixed dates below are in the same year.
+YEAR = datetime.now(UTC).year + 1
+T0 = datetime(YEAR, 3, 1, 8, 0, tzinfo=UTC)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -145,7 +148,7 @@ def test_slot_refusals_name_their_field_and_are_dead_lettered(context: Context, 
     refused(post([slot("S2", T0, T0 + timedelta(days=2)), slot("S2", T0 + timedelta(days=1), T0 + timedelta(days=3))]),
             422, "slots[1].start")
     refused(post([slot("S2", T0, T0 - timedelta(hours=1))]), 422, "slots[0].end")
-    naive = {**slot("S2", T0, T0 + timedelta(days=1)), "start": "2031-03-01T08:00:00"}
+    naive = {**slot("S2", T0, T0 + timedelta(days=1)), "start": f"{YEAR}-03-01T08:00:00"}
     assert "zone" in refused(post([naive]), 422, "slots[0].start")["errors"][0]["message"]
     refused(post([slot("S2", T0, T0 + timedelta(days=1), readiness=36)]), 422, "slots[0].readiness_hours")
     refused(post([slot("NOBODY", T0, T0 + timedelta(days=1))]), 422, "slots[0].officer_id")
@@ -162,7 +165,7 @@ def test_slot_refusals_name_their_field_and_are_dead_lettered(context: Context, 
     slot_id = stored["slots"][0]["id"]
     refused(requests.patch(f"{url}/{slot_id}", json={"end": iso(T0 - timedelta(days=1))}, headers=duty, timeout=30), 422, "end")
     refused(requests.patch(f"{url}/{slot_id}", json={"readiness_hours": 36}, headers=duty, timeout=30), 422, "readiness_hours")
-    refused(requests.patch(f"{url}/{slot_id}", json={"start": "2031-03-01 09:00"}, headers=duty, timeout=30), 422, "start")
+    refused(requests.patch(f"{url}/{slot_id}", json={"start": f"{YEAR}-03-01 09:00"}, headers=duty, timeout=30), 422, "start")
     assert requests.patch(f"{url}/slot-missing", json={"note": "x"}, headers=duty, timeout=30).status_code == 404
 
 
@@ -189,9 +192,9 @@ def test_standby_at_a_slots_exact_start_and_end_and_leave_overrides_it(context: 
     assert len(on(end - timedelta(microseconds=1))["standby"]) == 2
     assert on(end)["standby"] == []  # a slot covers start <= t < end
     # an unencoded "+00:00" arrives as a space: still read as the zone
-    raw = requests.get(f"{url}?at=2031-03-01T08:00:00+00:00", headers=duty, timeout=30)
+    raw = requests.get(f"{url}?at={YEAR}-03-01T08:00:00+00:00", headers=duty, timeout=30)
     assert raw.status_code == 200 and len(raw.json()["standby"]) == 2
-    refused(requests.get(url, params={"at": "2031-03-01T08:00:00"}, headers=duty, timeout=30), 422, "at")
+    refused(requests.get(url, params={"at": f"{YEAR}-03-01T08:00:00"}, headers=duty, timeout=30), 422, "at")
     assert not requests.get(url, params={"at": "nonsense"}, headers=duty, timeout=30).json().get("dead_letter_id")
 
     # leave from the middle of the slot: off standby then, whatever the slot says; "until" stops at it
@@ -241,20 +244,20 @@ def test_patch_delete_swap_override_and_rotation(context: Context, live_server: 
     assert actions[-4:] == ["roster.slot_change", "roster.swap", "roster.override", "roster.slot_remove"]
     assert json.loads(_audit(context, "roster.override")[0]["detail"])["note"] == "R2 sick"
 
-    rotation = {"officers": ["R1", "R2", "R4"], "from": "2031-06-01T00:00:00Z", "weeks": 2, "period_days": 7,
+    rotation = {"officers": ["R1", "R2", "R4"], "from": f"{YEAR}-06-01T00:00:00Z", "weeks": 2, "period_days": 7,
                 "handover": "09:30", "pattern": "round_robin", "region": "africa"}
     made = requests.post(f"{url}/rotations", json=rotation, headers=duty, timeout=30)
     assert made.status_code == 201, made.text
     slots = made.json()["slots"]
     assert len(slots) == 4 and {s["role"] for s in slots} == {"primary", "alternate"}
-    assert slots[0]["start"].startswith("2031-06-01T09:30") and all(s["region"] == "africa" for s in slots)
+    assert slots[0]["start"].startswith(f"{YEAR}-06-01T09:30") and all(s["region"] == "africa" for s in slots)
     refused(requests.post(f"{url}/rotations", json={**rotation, "pattern": "random"}, headers=duty, timeout=30), 422, "pattern")
     refused(requests.post(f"{url}/rotations", json={**rotation, "handover": "25:00"}, headers=duty, timeout=30), 422, "handover")
-    refused(requests.post(f"{url}/rotations", json={**rotation, "from": "2031-06-01T00:00:00"}, headers=duty, timeout=30), 422, "from")
+    refused(requests.post(f"{url}/rotations", json={**rotation, "from": f"{YEAR}-06-01T00:00:00"}, headers=duty, timeout=30), 422, "from")
     refused(requests.post(f"{url}/rotations", json={**rotation, "officers": ["R1", "ghost"]}, headers=duty, timeout=30), 422, "officers")
-    window = requests.get(f"{url}/slots", params={"from": "2031-06-01T00:00:00Z", "to": "2031-06-08T00:00:00Z"}, headers=duty, timeout=30)
+    window = requests.get(f"{url}/slots", params={"from": f"{YEAR}-06-01T00:00:00Z", "to": f"{YEAR}-06-08T00:00:00Z"}, headers=duty, timeout=30)
     assert window.json()["count"] == 2
-    refused(requests.get(f"{url}/slots", params={"from": "2031-06-09T00:00:00Z", "to": "2031-06-01T00:00:00Z"}, headers=duty, timeout=30), 422, "to")
+    refused(requests.get(f"{url}/slots", params={"from": f"{YEAR}-06-09T00:00:00Z", "to": f"{YEAR}-06-01T00:00:00Z"}, headers=duty, timeout=30), 422, "to")
 
 
 # --- candidates and dispatch ---------------------------------------------------------------------
@@ -385,6 +388,14 @@ def test_roles_cut_and_refuse(context: Context, live_server: LiveServer) -> None
     ranked = requests.get(f"{api}/incidents/{beirut_incident}/candidates", headers=wall, timeout=30).json()["candidates"]
     assert ranked and all(not {"officer_id", "name", "contact"} & set(c) for c in ranked)
     assert requests.get(f"{api}/roster/coverage", headers=wall, timeout=30).status_code == 200
+    # no person by id for a wall: neither an officer nor whether the id exists, nor their slots, leave or dispatches
+    for path in ("roster/officers/A", "roster/officers/NOBODY", "roster/slots?officer=A", "roster/leave?officer=A",
+                 "dispatches?officer=A", "dispatches?officer=NOBODY"):
+        refused = requests.get(f"{api}/{path}", headers=wall, timeout=30)
+        assert refused.status_code == 403 and refused.json()["error"] == "forbidden", (path, refused.text)
+        assert ("role 'wall' may not" if "/officers/" in path else "no identities") in refused.text, (path, refused.text)
+    assert requests.get(f"{api}/roster/officers/A", headers=duty, timeout=30).json()["id"] == "A"
+    assert requests.get(f"{api}/dispatches?officer=A", headers=duty, timeout=30).json()["count"] == 1
 
     desk = bearer(live_server.token("regional_desk", "africa"))
     mine = requests.get(f"{api}/roster/officers", headers=desk, timeout=30).json()["officers"]
@@ -433,10 +444,14 @@ def test_answers_have_the_documented_shapes(context: Context, live_server: LiveS
     _conforms(doc, "OfficerImportResult", imported.json())
     _conforms(doc, "ErrorResponse", requests.post(live_server.url + "/api/v1/roster/standby", json=[{}], headers=duty, timeout=30).json())
     api = live_server.url + "/api/v1"
-    for who in (duty, bearer(live_server.token("wall")), bearer(live_server.token("regional_desk", MENA))):
+    wall = bearer(live_server.token("wall"))
+    for who in (duty, wall, bearer(live_server.token("regional_desk", MENA))):
         for path, model in (("/roster/officers", "OfficerList"), ("/roster/standby", "StandbyNow"), ("/roster/slots", "SlotList"),
                             ("/roster/leave", "LeaveList"), ("/roster/coverage", "CoverageOut"), ("/dispatches", "DispatchList"),
                             (f"/incidents/{incident_id}/candidates", "CandidateList"), ("/roster/officers/C", "OfficerOut")):
+            if who is wall and path == "/roster/officers/C":  # no person by id for a wall
+                _conforms(doc, "ErrorResponse", requests.get(api + path, headers=who, timeout=30).json())
+                continue
             answer = requests.get(api + path, headers=who, timeout=30)
             assert answer.status_code == 200, (path, answer.text)
             _conforms(doc, model, answer.json())

@@ -136,7 +136,7 @@ def test_a_wall_reads_incidents_without_names(live_server: LiveServer, world: di
     assert "owner" not in detail
     assert [h["kind"] for h in detail["history"]] == ["reported", "status"]
     assert all("by" not in h and "owner" not in h for h in detail["history"])
-    assert detail["history"][1]["note"] == "checked" and detail["history"][1]["status"] == "verified"
+    assert "note" not in detail["history"][1] and detail["history"][1]["status"] == "verified"  # a note is text people wrote
     listed = requests.get(live_server.url + "/api/v1/incidents", headers=bearer(_token(live_server, "wall")))
     for name in _names(world):
         assert name not in wall.text and name not in listed.text, name
@@ -234,7 +234,7 @@ def test_a_wall_sees_no_names_in_the_incident_detail(live_server: LiveServer, wo
     assert _history_by(officer) == [world["names"]["editor"], world["names"]["author"]]  # newest first
     assert all(name in officer for name in _names(world))
     wall = render(_token(live_server, "wall"))
-    assert _history_by(wall) == [] and '"history-item"' in wall and "checked" in wall
+    assert _history_by(wall) == [] and '"history-item"' in wall and "checked" not in wall  # no note: text people wrote
     for name in _names(world):
         assert name not in wall, name
 
@@ -274,7 +274,7 @@ def test_incident_detail_read_model_is_scoped(live_server: LiveServer, world: di
     assert officer is not None and officer["can_edit"] is True
     wall = views.incident_detail(context, Principal("wall", "wall"), beirut)
     assert wall is not None and wall["can_edit"] is False and "owner" not in wall["incident"]
-    assert [sorted(h) for h in wall["history"]] == [sorted(set(h) - {"by", "owner"}) for h in officer["history"]]
+    assert [sorted(h) for h in wall["history"]] == [sorted(set(h) - {"by", "owner", "note"}) for h in officer["history"]]
 
 
 # --- signing in -------------------------------------------------------------------------------

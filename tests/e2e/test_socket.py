@@ -113,7 +113,7 @@ def test_positions_are_pushed_in_ticks_as_float32(live_server: LiveServer) -> No
 
 
 def test_feed_health_comes_on_sync_and_again_with_the_heartbeat(live_server: LiveServer) -> None:
-    events = connect(live_server, auth={"token": live_server.token("regional_desk", "africa")})
+    events = connect(live_server, auth={"token": live_server.token("duty_officer")})  # error texts: duty officers only
     try:
         events.client.call("sync", {"last_id": None}, namespace="/live", timeout=10)
         first = events.wait("feeds")

@@ -82,8 +82,37 @@ def test_a_wall_reads_a_thing_without_the_people_in_it() -> None:
     wall = Who("wall")
     assert access.record_view(wall, INCIDENT) == {"id": "inc-1", "title": "Shelling", "status": "active", "region": MENA}
     assert access.record_view(wall, CHANGE) == {"time": "2026-01-01T00:00:00+00:00", "kind": "status",
-                                                "status_from": "reported", "status": "active", "fields": ["owner"],
-                                                "note": "confirmed"}
+                                                "status_from": "reported", "status": "active", "fields": ["owner"]}
     for role, region in (("admin", None), ("duty_officer", None), ("regional_desk", MENA)):
         assert access.record_view(Who(role, region), INCIDENT) == INCIDENT
         assert access.record_view(Who(role, region), CHANGE) == CHANGE
+
+
+NOTE = {"time": "2026-01-01T00:00:00+00:00", "kind": "note", "by": "duty-ann", "fields": [],
+        "note": "Called Rosa Diallo T000001"}
+STAYED = {"traveller_id": "T000777", "progress": "stayed", "status": "safe", "lat": 33.2, "lon": 35.2,
+          "reason": "stays with her husband John Smith, T000777", "added_by": "phase"}
+AFFECTED = {"traveller_id": "T000778", "status": "no_response", "reason": "itinerary", "distance_km": 3.5}
+
+
+def test_a_wall_gets_no_text_people_wrote_but_the_affected_lists_reason() -> None:
+    """Walls get no free text written by people (an incident's note, why someone stayed on a
+    movement), under any field name PERSON_FIELDS lets through; the affected list's "reason"
+    is an enumeration ("position", "itinerary") and stays."""
+    wall = Who("wall")
+    assert access.record_view(wall, NOTE) == {"time": "2026-01-01T00:00:00+00:00", "kind": "note", "fields": []}
+    assert access.person_view(wall, STAYED) == {"status": "safe", "lat": 33.2, "lon": 35.2}
+    assert access.person_view(wall, AFFECTED) == {"status": "no_response", "reason": "itinerary", "distance_km": 3.5}
+    assert access.person_view(wall, {**AFFECTED, "reason": "position"})["reason"] == "position"
+    assert "reason" in access.person_view(wall, {"reason": None})  # a column's name, no text: CSV headers keep it
+    assert access.person_view(wall, {"reason": {"why": "John"}}) == {}
+    assert access.record_view(wall, {"id": "d1", "note": ["John Smith"]}) == {"id": "d1"}
+    for role, region in (("admin", None), ("duty_officer", None), ("regional_desk", MENA)):
+        assert access.record_view(Who(role, region), NOTE) == NOTE
+        assert access.person_view(Who(role, region), STAYED) == STAYED
+
+
+def test_only_roles_that_receive_identities_look_a_person_up() -> None:
+    assert [r for r in access.ROLES if access.may_look_up_person(Who(r, AFRICA))] == ["admin", "duty_officer", "regional_desk"]
+    assert not access.may_look_up_person(Who("regional_desk"))  # no region: reads nothing
+    assert [r for r in access.ROLES if access.reads_rejected(Who(r, AFRICA))] == ["admin", "duty_officer"]

@@ -16,7 +16,7 @@ import pytest
 
 from crisis.config import Settings
 from crisis.errors import CrisisError
-from crisis.feeds.health import SILENCE_GRACE_SECONDS, feed_health, feed_status, merge_stats
+from crisis.feeds.health import SILENCE_GRACE_SECONDS, feed_health, feed_status, merge_stats, report_for
 from crisis.feeds.intake import IntakeResult, MessageRejected
 from crisis.feeds.pollers import (
     Fetcher,
@@ -128,6 +128,22 @@ def test_merged_stats_sum_counts_and_keep_the_latest_times() -> None:
     assert merged["last_error"] == "body: malformed JSON"
     row = feed_health(merged, None, NOW)
     assert row["status"] == "ok" and row["last_error_at"] == ago(10) and row["expected_interval_seconds"] is None
+
+
+def test_only_duty_officers_and_admins_read_a_feeds_error_texts() -> None:
+    """A refused message's error quotes what was sent (an unknown handset's uid
+    'SECRET-HANDSET-JOHN-DOE'): the roles that read the refused messages get it, the others
+    the same row with counts, times and status but no texts."""
+    row = feed_health(merge_stats([{"last_message_at": ago(10), "last_error_at": ago(10), "rejected_last_hour": "1",
+                                    "last_error": "uid: no device 'SECRET-HANDSET-JOHN-DOE' in the device table",
+                                    "last_defect_at": ago(20), "last_defect": "<severity> is missing"}]), None, NOW)
+    report = {"feeds": {"cot": row}, "checked_at": NOW.isoformat()}
+    for role in ("admin", "duty_officer"):
+        assert report_for(SimpleNamespace(role=role, region=None), report) == report
+    for role, region in (("wall", None), ("regional_desk", "africa"), ("feed", None)):
+        cut = report_for(SimpleNamespace(role=role, region=region), report)
+        assert cut["feeds"]["cot"] == {**row, "last_error": None, "last_defect": None}, role
+        assert "JOHN-DOE" not in repr(cut) and cut["feeds"]["cot"]["status"] == row["status"]
 
 
 # --- fetching -----------------------------------------------------------------------------
