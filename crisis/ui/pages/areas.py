@@ -25,6 +25,7 @@ from crisis.domain.accountability import area_scope
 from crisis.domain.areas import MODES, PHASES, PROGRESS, phase_name
 from crisis.domain.regions import REGIONS
 from crisis.layers.areas import areas_figure
+from crisis.ui import callback_inputs as check
 from crisis.ui import ids
 from crisis.ui.components.affected_people import (
     NOBODY_AFFECTED,
@@ -254,13 +255,24 @@ def _selected(area_id: str | None, region: str | None = None) -> tuple[list[dict
     return [a for a in areas if access.in_scope(region, (a.get("region"),))], area
 
 
+def _region_filter(value: Any) -> str | None:
+    """The region filter's value: None (every region), or a region code or a desk's scope key
+    (several codes) of known regions; anything else (a list, a number, an unknown code) is
+    refused before it reaches ``access.in_scope``."""
+    region = check.text(value, "areas-filter-region.value")
+    if region is not None and not (access.scope_regions(region) or {""}) <= set(REGIONS):
+        raise check.refuse("areas-filter-region.value")
+    return region
+
+
 @dash.callback(
     Output(ids.AREAS_SELECTED, "data"),
     Input(ids.AREAS_GRID, "cellClicked"),
     prevent_initial_call=True,
 )
 def select_area(cell: dict[str, Any] | None) -> Any:
-    return str(cell["rowId"]) if cell and cell.get("rowId") else no_update
+    cell = check.mapping(cell, "areas-grid.cellClicked")
+    return str(check.text(cell.get("rowId"), "the clicked row's id")) if cell and cell.get("rowId") else no_update
 
 
 @dash.callback(
@@ -278,6 +290,8 @@ def select_area(cell: dict[str, Any] | None) -> Any:
 def refresh_areas(_live: Any, area_id: str | None, region: str | None, areas_shown: list[dict[str, Any]] | None,
                   movement_shown: list[dict[str, Any]] | None) -> Any:
     """Re-read the areas; the grids get only what changed (crisis.ui.row_changes), so a tick survives."""
+    area_id, region = check.text(area_id, "areas-selected.data"), _region_filter(region)
+    areas_shown, movement_shown = check.rows(areas_shown, "areas-grid.rowData"), check.rows(movement_shown, "movement-grid.rowData")
     areas, area = _selected(area_id, region)
     return (row_changes(areas_shown, area_rows(areas), "id") or no_update, area_facts(area),
             row_changes(movement_shown, movement_rows(area), "traveller_id") or no_update, _map(areas))
@@ -285,7 +299,7 @@ def refresh_areas(_live: Any, area_id: str | None, region: str | None, areas_sho
 
 @dash.callback(Output(MOVEMENT_DOWNLOADS, "children"), Input(ids.AREAS_SELECTED, "data"))
 def movement_links(area_id: str | None) -> Any:
-    return movement_downloads(area_id)
+    return movement_downloads(check.text(area_id, "areas-selected.data"))
 
 
 @dash.callback(
@@ -300,7 +314,7 @@ def movement_links(area_id: str | None) -> Any:
 )
 def prefill(area_id: str | None) -> Any:
     """An officer's forms start from the selected area's current phase and movement."""
-    _, area = _selected(area_id)
+    _, area = _selected(check.text(area_id, "areas-selected.data"))
     if area is None:
         return (no_update,) * 6
     movement = area.get("movement") or {}
@@ -327,6 +341,7 @@ def save_phase(clicks: int | None, area_id: str | None, phase: Any) -> Any:
         return no_update, no_update
     if not area_id:
         return outcome("Select an area first."), no_update
+    area_id = str(check.text(area_id, "areas-selected.data"))
     return _done(change_area_phase(current_app.extensions["crisis"], g.principal, area_id, phase), area_id)
 
 
@@ -347,6 +362,7 @@ def confirm(clicks: int | None, area_id: str | None, name: Any, lat: Any, lon: A
         return no_update, no_update
     if not area_id:
         return outcome("Select an area first."), no_update
+    area_id = str(check.text(area_id, "areas-selected.data"))
     form = {"safe_haven": {"name": name, "lat": lat, "lon": lon}, "mode": mode, "expected_arrival": arrival}
     return _done(confirm_area_movement(current_app.extensions["crisis"], g.principal, area_id, form), area_id)
 
@@ -362,7 +378,7 @@ def confirm(clicks: int | None, area_id: str | None, name: Any, lat: Any, lon: A
 )
 def progress(clicks: list[int | None], area_id: str | None, selected: list[dict[str, Any]] | None, reason: str | None) -> Any:
     return _on_selected(clicks, area_id, selected, lambda ctx, chosen, to: set_area_progress(
-        ctx, g.principal, str(area_id), chosen, to, reason))
+        ctx, g.principal, str(area_id), chosen, to, check.text(reason, "the reason")))
 
 
 @dash.callback(
@@ -377,7 +393,7 @@ def progress(clicks: list[int | None], area_id: str | None, selected: list[dict[
 def set_status(clicks: list[int | None], area_id: str | None, selected: list[dict[str, Any]] | None, note: str | None) -> Any:
     """Accountability in the area's movement (its own roll-call, scope "area:<id>")."""
     return _on_selected(clicks, area_id, selected, lambda ctx, chosen, to: set_people_status(
-        ctx, g.principal, area_scope(str(area_id)), chosen, to, note))
+        ctx, g.principal, area_scope(str(area_id)), chosen, to, check.text(note, "the note")))
 
 
 def _on_selected(clicks: list[int | None], area_id: str | None, selected: list[dict[str, Any]] | None,
@@ -385,9 +401,13 @@ def _on_selected(clicks: list[int | None], area_id: str | None, selected: list[d
     """A button of a pattern group ("to": the value) pressed for the ticked people of the
     selected area: ``act(ctx, traveller_ids, to)`` says what happened."""
     trigger = dash_ctx.triggered_id
-    if not trigger or not any(clicks):
+    if not trigger or not any(check.clicks(clicks, "the buttons' n_clicks")):
         return no_update, no_update
     if not area_id:
         return outcome("Select an area first."), no_update
+    area_id = check.text(area_id, "areas-selected.data")
+    selected = check.rows(selected, "movement-grid.selectedRows")
+    if not isinstance(trigger.get("to"), str):
+        raise check.refuse("the button's id")
     chosen = [str(r["traveller_id"]) for r in selected or [] if r.get("traveller_id")]
     return _done(act(current_app.extensions["crisis"], chosen, str(trigger["to"])), area_id)

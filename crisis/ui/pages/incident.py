@@ -25,6 +25,7 @@ from flask import current_app, g
 from crisis.domain import access
 from crisis.domain.accountability import incident_scope
 from crisis.layers.dispatches import dispatch_rows
+from crisis.ui import callback_inputs as check
 from crisis.ui import ids
 from crisis.ui.commands import change_incident
 from crisis.ui.components.affected_people import (
@@ -117,8 +118,10 @@ def _rerender(incident_id: str, message: str) -> Any:
 )
 def move_status(clicks: list[int | None]) -> Any:
     trigger = dash_ctx.triggered_id
-    if not trigger or not any(clicks):
+    if not trigger or not any(check.clicks(clicks, "status-action n_clicks")):
         return no_update
+    if not (isinstance(trigger.get("incident"), str) and isinstance(trigger.get("to"), str)):
+        raise check.refuse("status-action id")
     message = change_incident(current_app.extensions["crisis"], g.principal, trigger["incident"], status=trigger["to"])
     return _rerender(trigger["incident"], message)
 
@@ -133,6 +136,8 @@ def move_status(clicks: list[int | None]) -> Any:
 def follow_incident(signal: dict[str, Any] | None, incident_id: str | None) -> Any:
     """A pushed message changed the incident shown (assets/crisis_incident.js): its facts,
     next steps and history as they are now, wherever the detail is (this page, the board)."""
+    signal = check.mapping(signal, "incident-detail-signal.data")
+    incident_id = check.text(incident_id, "the incident's id")
     if not signal or not incident_id or signal.get("id") != incident_id:
         return no_update, no_update
     detail = detail_view(current_app.extensions["crisis"], g.principal, incident_id)
@@ -152,8 +157,12 @@ def follow_incident(signal: dict[str, Any] | None, incident_id: str | None) -> A
 def save_owner_and_note(clicks: int | None, incident_id: str, owner: str | None, note: str | None) -> Any:
     if not clicks:
         return no_update
-    message = change_incident(current_app.extensions["crisis"], g.principal, incident_id, owner=owner, note=note)
-    return _rerender(incident_id, message)
+    incident = check.text(incident_id, "the incident's id", optional=False)
+    owner, note = check.text(owner, "the owner"), check.text(note, "the note")
+    if not incident:
+        return no_update
+    message = change_incident(current_app.extensions["crisis"], g.principal, incident, owner=owner, note=note)
+    return _rerender(incident, message)
 
 
 def _people_parts(incident_id: str, shown: list[dict[str, Any]] | None) -> tuple[Any, Any, Any]:
@@ -178,9 +187,10 @@ def _people_parts(incident_id: str, shown: list[dict[str, Any]] | None) -> tuple
     prevent_initial_call=True,
 )
 def refresh_people(live: dict[str, Any] | None, incident_id: str | None, shown: list[dict[str, Any]] | None) -> Any:
+    live, incident_id = check.mapping(live, "people-live.data"), check.text(incident_id, "the incident's id")
     if not live or not incident_id or live.get("incident") != incident_id:
         return no_update, no_update, no_update
-    return _people_parts(incident_id, shown)
+    return _people_parts(incident_id, check.rows(shown, "people-grid.rowData"))
 
 
 @dash.callback(
@@ -198,8 +208,13 @@ def refresh_people(live: dict[str, Any] | None, incident_id: str | None, shown: 
 def set_status(clicks: list[int | None], selected: list[dict[str, Any]] | None, incident_id: str | None,
                note: str | None, shown: list[dict[str, Any]] | None) -> Any:
     trigger = dash_ctx.triggered_id
-    if not trigger or not any(clicks) or not incident_id:
+    if not trigger or not any(check.clicks(clicks, "people-status n_clicks")) or not incident_id:
         return no_update, no_update, no_update, no_update
+    incident_id = check.text(incident_id, "the incident's id")
+    selected, shown = check.rows(selected, "people-grid.selectedRows"), check.rows(shown, "people-grid.rowData")
+    note = check.text(note, "the note")
+    if not isinstance(trigger.get("to"), str):
+        raise check.refuse("people-status id")
     chosen = [str(row["traveller_id"]) for row in selected or [] if row.get("traveller_id")]
     message = set_people_status(current_app.extensions["crisis"], g.principal, incident_scope(incident_id), chosen,
                                 str(trigger["to"]), note)
@@ -214,6 +229,7 @@ def set_status(clicks: list[int | None], selected: list[dict[str, Any]] | None, 
 )
 def refresh_coming(live: dict[str, Any] | None, incident_id: str | None) -> Any:
     """Re-read who is coming when a live "dispatch" message concerns this incident (assets/crisis_dispatch.js)."""
+    live, incident_id = check.mapping(live, "incident-coming-live.data"), check.text(incident_id, "the incident's id")
     if not incident_id or (live and live.get("incident") not in (None, incident_id)):
         return no_update
     return coming(incident_id)
