@@ -106,3 +106,39 @@ def test_every_board_column_and_its_values_fit_at_1920_by_1080(
         assert cut["headers"] == [] and cut["scrolls"] is False, (column, cut)
     assert page.errors == []
     page.context.close()
+
+
+def test_the_download_links_follow_the_boards_filters_as_far_as_the_exports_go(
+        context: Context, live_server: LiveServer, browser: Any, demo_like: dict[str, str]) -> None:
+    """The exports narrow by one status only (crisis/api/exports.py): one status ticked goes
+    into the links, and the label names every other filter the files are not cut by."""
+    import csv
+    import io
+
+    page = _board(browser, live_server, len(demo_like))
+    links = "#incidents-downloads a"
+    label = "#incidents-downloads .downloads-label"
+    assert page.inner_text(label).startswith("Download every incident you may see, closed ones too"), page.inner_text(label)
+    assert [h.rsplit("/", 1)[1] for h in page.eval_on_selector_all(links, "els => els.map(e => e.getAttribute('href'))")] \
+        == ["incidents.csv", "incidents.geojson", "incidents.kml"]
+    # Only "contained" ticked: the links carry it.
+    for status in ("reported", "verified", "active"):
+        page.uncheck(f"#filter-status input[value='{status}']")
+    page.wait_for_function("() => document.querySelector('#incidents-downloads a').getAttribute('href').includes('status=')",
+                           timeout=10_000)
+    hrefs = page.eval_on_selector_all(links, "els => els.map(e => e.getAttribute('href'))")
+    assert [h.rsplit("/", 1)[1] for h in hrefs] == ["incidents.csv?status=contained", "incidents.geojson?status=contained",
+                                                     "incidents.kml?status=contained"], hrefs
+    assert page.inner_text(label).startswith("Download the contained incidents you may see"), page.inner_text(label)
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    rows = list(csv.DictReader(io.StringIO(requests.get(live_server.url + hrefs[0], cookies=cookies, timeout=30).text)))
+    assert [r["id"] for r in rows] == [demo_like[DEMO_LIKE[1][0]]], rows  # the one contained incident, nothing else
+    shown = page.eval_on_selector_all(f"{GRID} .ag-center-cols-container .ag-row", "els => els.map(e => e.getAttribute('row-id'))")
+    assert shown == [r["id"] for r in rows]
+    # A filter the exports cannot take is named on the link, not silently dropped.
+    page.check("#filter-window input[value='24h']")
+    page.wait_for_function("() => document.querySelector('#incidents-downloads .downloads-label').innerText.includes('time')",
+                           timeout=10_000)
+    assert "not cut by the board's time filter" in page.inner_text(label), page.inner_text(label)
+    assert page.errors == []
+    page.context.close()

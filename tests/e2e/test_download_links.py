@@ -63,3 +63,21 @@ def test_the_areas_page_links_give_the_areas_and_a_movement_list(live_server: Li
     assert movement_downloads(None) is None
     for href in _hrefs(movement_downloads(area_id)):
         assert officer.get(live_server.url + href, timeout=30).status_code == 200, href
+
+
+def test_the_boards_links_say_how_far_its_filters_apply() -> None:
+    """One status goes into the links; every other filter the exports cannot take is named."""
+    from crisis.ui.pages.board import ALL_STATUSES, OPEN_STATUSES
+
+    def label(component: Any) -> str:
+        return str(component.children[0].children)
+
+    board = incidents_downloads("middle_east_north_africa", ["shelling"], [4, 5], OPEN_STATUSES, "24h", None, ALL_STATUSES)
+    assert [h.rsplit("/", 1)[1] for h in _hrefs(board)] == ["incidents.csv", "incidents.geojson", "incidents.kml"]
+    assert label(board) == ("Download every incident you may see, closed ones too (the files are not cut by the board's "
+                            "region, type, severity, status and time filters): ")
+    one = incidents_downloads(None, [], [1, 2, 3, 4, 5], ["active"], "all", None, ALL_STATUSES)
+    assert all(h.endswith("?status=active") for h in _hrefs(one)) and label(one) == "Download the active incidents you may see: "
+    # A desk's region is not a filter of the board's: the files are cut to its regions anyway.
+    desk = incidents_downloads("africa", None, [1, 2, 3, 4, 5], ALL_STATUSES, "all", "africa", ALL_STATUSES)
+    assert label(desk) == "Download every incident you may see, closed ones too: "

@@ -13,7 +13,7 @@ from crisis.domain.model import IncidentStatus
 from crisis.domain.regions import REGIONS
 from crisis.domain.taxonomy import choices as type_choices
 from crisis.ui import ids
-from crisis.ui.components.downloads import incidents_downloads
+from crisis.ui.components.downloads import INCIDENTS_DOWNLOADS, incidents_downloads
 from crisis.ui.components.incident_detail import incident_detail
 from crisis.ui.components.live_map import live_map
 from crisis.views import incident_detail as detail_view
@@ -21,6 +21,7 @@ from crisis.views import region_scope
 
 WINDOWS = {"1h": "last hour", "6h": "6 hours", "24h": "24 hours", "7d": "7 days", "all": "all"}
 OPEN_STATUSES = [s.value for s in IncidentStatus if s != IncidentStatus.CLOSED]
+ALL_STATUSES = [s.value for s in IncidentStatus]
 BOARD_CONFIG = "board-config"
 BOARD_CLOSED_NOTE = "board-closed-note"
 
@@ -87,7 +88,8 @@ def layout(**_query: Any) -> html.Div:
                 children=[
                     dcc.Store(id=BOARD_CONFIG, data=_config()),
                     _filters(region_scope(g.principal), current_app.extensions["crisis"].settings.closed_visible_minutes),
-                    incidents_downloads(),
+                    incidents_downloads(region_scope(g.principal), None, list(range(1, 6)), OPEN_STATUSES, "all",
+                                        region_scope(g.principal), ALL_STATUSES),
                     dag.AgGrid(
                         id=ids.BOARD_GRID,
                         columnDefs=COLUMNS,
@@ -134,6 +136,21 @@ dash.clientside_callback(
     Input(ids.BOARD_GRID, "cellClicked"),
     prevent_initial_call=True,
 )
+
+
+@dash.callback(
+    Output(INCIDENTS_DOWNLOADS, "children"),
+    Input(ids.BOARD_FILTER_REGION, "value"),
+    Input(ids.BOARD_FILTER_TYPE, "value"),
+    Input(ids.BOARD_FILTER_SEVERITY, "value"),
+    Input(ids.BOARD_FILTER_STATUS, "value"),
+    Input(ids.BOARD_FILTER_WINDOW, "value"),
+    prevent_initial_call=True,
+)
+def downloads_for_filters(region: str | None, types: list[str] | None, severities: list[int] | None,
+                          statuses: list[str] | None, window: str | None) -> Any:
+    """The download links follow the board's filters (as far as the exports take them)."""
+    return incidents_downloads(region, types, severities, statuses, window, region_scope(g.principal), ALL_STATUSES).children
 
 
 @dash.callback(
