@@ -9,7 +9,9 @@ POST /api/v1/feeds/cap       201 an incident created; 200 updated, closed or unc
                              document; 422 invalid content; 409 lifecycle conflict;
                              415 not an XML content type; 413 too large
 POST /api/v1/feeds/gdacs     200 with the summary; bad items are listed in "rejected"
-POST /api/v1/feeds/usgs      and dead-lettered one by one (a partial success is a 200)
+POST /api/v1/feeds/usgs      and dead-lettered one by one (a partial success is a 200);
+                             422 with the same summary when items were sent and every
+                             one was refused
 GET  /api/v1/feeds           the health of every feed (see ``crisis.feeds.health``)
 ===========================  ==========================================================
 
@@ -101,16 +103,22 @@ def post_cap() -> tuple[Response, int]:
     return jsonify(body), status
 
 
+def _summary(result: IntakeResult) -> tuple[Response, int]:
+    """200 with the summary; 422 (the same summary) when items were sent and none was taken
+    in, as the CoT and travellers imports answer: a sender must not read "200" as "stored"."""
+    return jsonify(result.to_dict()), 422 if result.rejected and not result.accepted else 200
+
+
 @feeds_api.post("/gdacs")
 @require_role(*WRITERS)
 def post_gdacs() -> tuple[Response, int]:
-    return jsonify(_intake("gdacs").to_dict()), 200
+    return _summary(_intake("gdacs"))
 
 
 @feeds_api.post("/usgs")
 @require_role(*WRITERS)
 def post_usgs() -> tuple[Response, int]:
-    return jsonify(_intake("usgs").to_dict()), 200
+    return _summary(_intake("usgs"))
 
 
 @feeds_api.get("")

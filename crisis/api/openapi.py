@@ -201,7 +201,9 @@ class FeedSummary(BaseModel):
     feed can be re-sent whole every minute."""
 
     feed: Literal["cap", "gdacs", "usgs"]
-    accepted: int = Field(description="Messages or items taken in: created + updated + unchanged + skipped (CAP: 1).")
+    items: int = Field(description="Messages or items the document held: accepted + refused (CAP: 1).")
+    accepted: int = Field(description="Messages or items taken in (not refused): created + updated + unchanged + skipped (CAP: 1).")
+    stored: int = Field(description="Incidents written: created + updated. Skipped and unchanged items write nothing.")
     created: int = Field(description="New incidents.")
     updated: int = Field(description="Known incidents (same source and source_id, or superseded) changed or closed.")
     unchanged: int = Field(description="Items already applied with the same facts: not stored again.")
@@ -763,7 +765,8 @@ def _operations() -> list[Op]:
             "Orange 4, Red 5). A bad item is listed in `rejected` (and dead-lettered alone) and the "
             "others go on; a document that is not RSS, or is over 2 MiB, is refused whole.",
             WRITERS,
-            {"200": _json(_ref("FeedSummary"), "What the document did (also when some items were rejected)."), **_common(*FEED_BODY_ERRORS)},
+            {"200": _json(_ref("FeedSummary"), "What the document did (also when some items were rejected)."),
+             "422": _json(_ref("FeedSummary"), "Items were sent and every one was refused: nothing taken in."), **_common(*FEED_BODY_ERRORS)},
             body=_xml_body("A GDACS RSS 2.0 `<rss>` document.", "<rss version=\"2.0\" xmlns:gdacs=\"http://www.gdacs.org\" ...>\n  <channel>\n    <item>...</item>\n  </channel>\n</rss>", GDACS_TYPES),
             operation_id="receiveGdacs",
         ),
@@ -777,7 +780,8 @@ def _operations() -> list[Op]:
             "`rejected` (and dead-lettered alone) and the others go on; a document that is not a "
             "FeatureCollection is refused whole.",
             WRITERS,
-            {"200": _json(_ref("FeedSummary"), "What the document did (also when some features were rejected)."), **_common(*FEED_BODY_ERRORS)},
+            {"200": _json(_ref("FeedSummary"), "What the document did (also when some features were rejected)."),
+             "422": _json(_ref("FeedSummary"), "Features were sent and every one was refused: nothing taken in."), **_common(*FEED_BODY_ERRORS)},
             body={
                 "required": True,
                 "description": "A GeoJSON FeatureCollection in the USGS summary format.",

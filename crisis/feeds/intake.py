@@ -60,11 +60,14 @@ class MessageRejected(InputError):
 
 @dataclass
 class IntakeResult:
-    """What one document did. ``accepted`` counts messages or feed items taken in
-    (stored, unchanged, ignored or skipped); ``created``/``updated``/``unchanged`` count
-    incidents. ``rejected`` lists refused items: {index?, field, message, dead_letter_id}."""
+    """What one document did. ``items`` counts the messages or feed items it held;
+    ``accepted`` those taken in (stored, unchanged, ignored or skipped: not refused), of
+    which ``stored`` (= ``created`` + ``updated``) wrote an incident; ``skipped`` items (USGS
+    below the magnitude floor) and ``unchanged`` ones wrote nothing. ``rejected`` lists
+    refused items: {index?, field, message, dead_letter_id} (an item may have several)."""
 
     feed: str
+    items: int = 0
     accepted: int = 0
     created: int = 0
     updated: int = 0
@@ -78,10 +81,16 @@ class IntakeResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON summary (the incidents themselves are left to the caller)."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "incidents"}
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "incidents"}
+        return {**out, "stored": self.stored}
+
+    @property
+    def stored(self) -> int:
+        """Incidents written: created + updated (not unchanged, ignored or skipped)."""
+        return self.created + self.updated
 
     def summary(self) -> str:
-        line = (f"{self.feed}: {self.accepted} accepted ({self.created} created, {self.updated} updated, "
+        line = (f"{self.feed}: {self.items} items, {self.accepted} accepted ({self.created} created, {self.updated} updated, "
                 f"{self.unchanged} unchanged, {self.ignored} ignored, {self.skipped} skipped), "
                 f"{len(self.rejected)} rejected")
         return "; ".join([line, *self.notes])
@@ -158,7 +167,7 @@ def ingest_cap(context: Context, body: bytes, actor: str | None) -> IntakeResult
                                 "accepted, not stored (nothing to act on)")
     except (Conflict, InputError) as exc:
         _reject(context, "cap", exc, body, actor, detail)
-    result.accepted = 1
+    result.items = result.accepted = 1
     context.feed_log.accepted("cap")
     if message.defects:  # the CAP policy: accepted, and flagged here and on the incident
         words = defects_in_words(message.defects)
@@ -210,6 +219,7 @@ def ingest_usgs(context: Context, body: bytes, actor: str | None, min_magnitude:
 def _store_items(context: Context, feed: str, body: bytes, incidents: list[IncidentIn],
                  refused: list[dict[str, Any]], skipped: int, actor: str | None) -> IntakeResult:
     result = IntakeResult(feed, skipped=skipped)
+    failed = 0
     for item in refused:
         errors = [{"field": item["field"], "message": item["message"]}]
         dead = context.feed_log.rejected(feed, errors, _item_body(feed, body, item["index"]),
@@ -223,7 +233,9 @@ def _store_items(context: Context, feed: str, body: bytes, incidents: list[Incid
             dead = context.feed_log.rejected(feed, errors, command.model_dump_json(),
                                              {"actor": actor or "", "source_id": command.source_id or ""})
             result.rejected += [{"source_id": command.source_id, **e, "dead_letter_id": dead} for e in errors]
+            failed += 1
     result.accepted = result.created + result.updated + result.unchanged + result.skipped
+    result.items = result.accepted + len(refused) + failed
     if result.accepted or not result.rejected:
         # One accepted message per document, whatever its size, so that the health rule
         # compares like with like (see crisis.feeds.health); after the item rejections,

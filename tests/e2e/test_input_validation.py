@@ -179,3 +179,34 @@ def test_roster_slots_leave_and_rotations_stay_within_the_planning_horizon(live_
     rotation = {"officers": [oid], "from": "9999-01-01T00:00:00Z", "weeks": 2, "period_days": 7, "handover": "09:00",
                 "pattern": "round_robin"}
     refused(requests.post(api + "/rotations", json=rotation, headers=bearer(officer)), 422, "from")
+
+
+# ---- 4. a feed document whose every item was refused; honest counts ------------------------------
+
+def test_a_feed_whose_every_item_is_refused_is_422_and_counts_say_what_was_stored(live_server: LiveServer) -> None:
+    import json
+
+    feed = live_server.token("feed")
+    usgs = json.loads(read_sample("usgs", "all_day_2019-01-30.geojson"))
+    for feature in usgs["features"][:3]:
+        feature["properties"]["mag"] = "strong"  # a number that is not one: each feature refused
+    bad = {**usgs, "features": usgs["features"][:3]}
+    answer = requests.post(live_server.url + "/api/v1/feeds/usgs", json=bad, headers=bearer(feed))
+    assert answer.status_code == 422, answer.text
+    body = answer.json()
+    assert (body["items"], body["accepted"], body["stored"], len(body["rejected"])) == (3, 0, 0, 3)
+    assert all(r["dead_letter_id"] and r["message"] for r in body["rejected"])
+    gdacs = read_sample("gdacs", "gdacs-rss.xml").decode()
+    broken = gdacs.replace("<gdacs:eventtype>", "<gdacs:eventkind>").replace("</gdacs:eventtype>", "</gdacs:eventkind>")
+    answer = requests.post(live_server.url + "/api/v1/feeds/gdacs", data=broken.encode(),
+                           headers={**bearer(feed), "Content-Type": "application/rss+xml"})
+    assert answer.status_code == 422 and answer.json()["accepted"] == 0 and answer.json()["items"] == gdacs.count("<item>"), answer.text
+    # Some taken in, some refused: 200. The counts say what was stored.
+    usgs = json.loads(read_sample("usgs", "all_day_2019-01-30.geojson"))
+    usgs["features"][0]["properties"]["mag"] = "strong"
+    first = requests.post(live_server.url + "/api/v1/feeds/usgs", json=usgs, headers=bearer(feed)).json()
+    again = requests.post(live_server.url + "/api/v1/feeds/usgs", json=usgs, headers=bearer(feed))
+    assert again.status_code == 200 and len(again.json()["rejected"]) == 1
+    second = again.json()
+    assert second["items"] == 233 and second["accepted"] == 232 and second["stored"] == 0 and second["unchanged"] == 232
+    assert first["stored"] == first["created"] + first["updated"]

@@ -311,6 +311,8 @@ def test_an_item_the_lifecycle_refuses_is_dead_lettered_and_the_rest_stored(
 def test_usgs_minimum_magnitude_skips_small_events(context: Context) -> None:
     result = ingest_usgs(context, read_sample("usgs", "all_day_2019-01-30.geojson"), "test", min_magnitude=4.5)
     assert result.created == 16 and result.skipped == 233 - 16 and result.accepted == 233
+    # The summary says what was written, not only what was taken in (skipped items write nothing).
+    assert result.to_dict()["stored"] == 16 and result.items == 233 and "233 items" in result.summary()
 
 
 def test_a_document_that_is_not_the_feed_is_400(context: Context) -> None:
