@@ -2,10 +2,13 @@
  *
  * - Incidents: from window.crisisLive (the page's one socket; a snapshot or the replay after
  *   a reconnection fills it like any live message). The list shows the most severe open
- *   ones and says how many are not shown. On the map each place gets one marker, coloured
- *   by its most severe incident, with the count when several are there (incidents closer
- *   than a marker's width on the screen are one place); the map's own incident trace is
- *   hidden on the wall.
+ *   ones, as many whole rows as fit its panel (at most `incidents=`), and says how many open
+ *   incidents are not shown. Every list on the wall is fitted so (fitList): no row is cut,
+ *   none is left out without the "N more ... not shown" line counting it; re-fitted when its
+ *   panel changes size (a banner, a turn of the panels, a resize) and when the list changes.
+ *   On the map each place gets one marker, coloured by its most severe incident, with the
+ *   count when several are there (incidents closer than a marker's width on the screen are
+ *   one place); the map's own incident trace is hidden on the wall.
  * - The map: the world drawn once (no repeated copies), fitted to the panel's width, dark,
  *   and still: no zoom, pan or clicks (nobody stands at a wall with a mouse).
  * - Accountability, movements and roster cover: first figures from the page (wall-seed),
@@ -20,8 +23,6 @@
 
   var WALL = "wall-root";
   var POLL_MS = 250;
-  var ROWS = 3;                 // accountability and movements rows at most (what fits a 16:9 panel) (then "N more ... not shown")
-  var WARNING_ROWS = 2;         // roster warnings at most (they take two lines each)
   var DISPATCH_ROWS = 3;        // officers sent listed at most (the soonest to arrive first)
   var wall = {
     seed: null, started: false, incRev: -1, listKey: null, map: null, markers: [],
@@ -53,6 +54,77 @@
     return Math.round(s / 86400) + " days";
   }
 
+  // A DOM element (the wall's lists are built here, not by Dash: they are fitted to their
+  // panel synchronously, measured in the same task, so no cut row is ever painted).
+  function el(tag, className, children, attrs) {
+    var e = document.createElement(tag);
+    if (className) { e.className = className; }
+    (Array.isArray(children) ? children : [children]).forEach(function (c) {
+      if (c === null || c === undefined || c === "") { return; }
+      e.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
+    });
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    return e;
+  }
+
+  // Shows as many of `rows` (DOM nodes, in order) as fit `list` whole, and says what is not
+  // shown: say(shown) gives the words for the first `shown` rows shown ("" when nothing is
+  // left out). The words go in `footer` (an element under the list) or, without one, in a
+  // last row of the list itself, which must fit too. The list is a flex item of its panel
+  // (wall.css): its height is what the panel leaves it. Returns how many rows are shown.
+  function fitList(list, rows, say, footer) {
+    var more = footer || el("li", "wall-more has-more");
+    var shown = rows.length;
+    list.textContent = "";
+    rows.forEach(function (r) { list.appendChild(r); });
+    function words() {
+      var text = say(shown);
+      if (footer) {
+        footer.textContent = text.words;
+        footer.className = "wall-more" + (text.more ? " has-more" : "");
+      } else if (text.words) {
+        more.textContent = text.words;
+        if (!more.parentNode) { list.appendChild(more); }
+      } else if (more.parentNode) {
+        list.removeChild(more);
+      }
+    }
+    function overflows() {
+      var last = list.lastElementChild;
+      if (!last) { return false; }
+      var bottom = list.getBoundingClientRect().top + list.clientHeight;
+      return last.getBoundingClientRect().bottom > bottom + 0.5;
+    }
+    words();
+    while (shown > 0 && overflows()) {
+      shown -= 1;
+      list.removeChild(rows[shown]);
+      words();
+    }
+    list.setAttribute("data-shown", String(shown));
+    list.setAttribute("data-rows", String(rows.length));
+    return shown;
+  }
+
+  // Each list is fitted again when its size changes (the banner comes or goes, a panel is
+  // turned into view, the screen is resized): redraw() draws it again from what it holds.
+  var watched = {};
+  function refitOnResize(id, redraw) {
+    var list = document.getElementById(id);
+    if (!list || !window.ResizeObserver) { return; }
+    if (watched[id] && watched[id].el === list) { watched[id].redraw = redraw; return; }
+    if (watched[id]) { watched[id].observer.disconnect(); }
+    var entry = {el: list, redraw: redraw, size: null};
+    entry.observer = new ResizeObserver(function () {
+      var size = list.clientWidth + "x" + list.clientHeight;
+      if (size === entry.size) { return; }
+      entry.size = size;
+      if (onWall()) { entry.redraw(); }
+    });
+    entry.observer.observe(list);
+    watched[id] = entry;
+  }
+
   function regionLabel(code) {
     var regions = (wall.seed && wall.seed.regions) || {};
     return code ? (regions[code] || code) : "no region";
@@ -76,27 +148,31 @@
   }
 
   function renderIncidents(open) {
+    var list = document.getElementById("wall-incident-list");
+    var footer = document.getElementById("wall-incidents-more");
+    if (!list || !footer) { return; }
     var most = (wall.seed && wall.seed.max_incidents) || 10;
-    var shown = open.slice(0, most);
-    var key = shown.map(function (i) { return i.id + ":" + i.severity + ":" + i.status + ":" + i.title; }).join("|")
-      + "/" + open.length + "/" + Math.floor(Date.now() / 30000);
+    var candidates = open.slice(0, most);
+    var key = candidates.map(function (i) { return i.id + ":" + i.severity + ":" + i.status + ":" + i.title; }).join("|")
+      + "/" + open.length + "/" + Math.floor(Date.now() / 30000) + "/" + list.clientWidth + "x" + list.clientHeight;
     if (key === wall.listKey) { return; }
     wall.listKey = key;
-    setProps("wall-incident-list", {children: shown.map(function (i) {
+    var rows = candidates.map(function (i) {
       var where = i.country || regionLabel(i.region);
-      return h("Li", "wall-incident sev-" + i.severity, [
-        h("Span", "wall-sev-badge sev-bg-" + i.severity, String(i.severity)),
-        h("Span", "wall-incident-title", i.title),
-        h("Span", "wall-incident-meta", where + " | " + i.status + " | " + ageText(i.occurred_at || i.reported_at))
+      return el("li", "wall-incident sev-" + i.severity, [
+        el("span", "wall-sev-badge sev-bg-" + i.severity, String(i.severity)),
+        el("span", "wall-incident-title", i.title),
+        el("span", "wall-incident-meta", where + " | " + i.status + " | " + ageText(i.occurred_at || i.reported_at))
       ], {"data-incident-id": i.id});
-    })});
-    var more = open.length - shown.length;
-    setProps("wall-incidents-more", {
-      children: open.length === 0 ? "No open incidents." :
-        (more > 0 ? plural(more, "more open incident") + " not shown (" + open.length + " open in all)"
-                  : "All " + plural(open.length, "open incident") + " shown."),
-      className: "wall-more" + (more > 0 ? " has-more" : "")
     });
+    // Every open incident not in a row is counted: those past `incidents=` and those that do not fit.
+    fitList(list, rows, function (shown) {
+      var more = open.length - shown;
+      return {more: more > 0, words: open.length === 0 ? "No open incidents." :
+        (more > 0 ? plural(more, "more open incident") + " not shown (" + open.length + " open in all)"
+                  : "All " + plural(open.length, "open incident") + " shown.")};
+    }, footer);
+    refitOnResize("wall-incident-list", function () { wall.listKey = null; renderIncidents(openIncidents()); });
   }
 
   // -- the map ---------------------------------------------------------------------------
@@ -225,16 +301,26 @@
     (a.areas || []).forEach(function (r) { rows.push({name: (r.name || r.area) + " (area)", counts: r.counts, pct: r.accounted_pct, kind: "area"}); });
     rows = rows.filter(function (r) { return r.counts && r.counts.total > 0; });
     rows.sort(function (x, y) { return (y.counts.needs_help - x.counts.needs_help) || (y.counts.total - x.counts.total); });
-    var shown = rows.slice(0, ROWS);
-    var items = shown.map(function (r) {
-      return h("Li", "wall-row" + (r.counts.needs_help ? " loud" : ""), [
-        h("Span", "wall-row-name", r.name),
-        h("Span", "wall-row-figure", pctText(r.pct)),
-        h("Span", "wall-row-detail", countsText(r.counts) + " (" + r.counts.total + ")")
-      ]);
+    wall.accountabilityRows = rows;
+    drawAccountabilityRows();
+  }
+
+  function drawAccountabilityRows() {
+    var list = document.getElementById("wall-accountability-list");
+    if (!list) { return; }
+    var rows = wall.accountabilityRows || [];
+    var items = rows.map(function (r) {
+      return el("li", "wall-row" + (r.counts.needs_help ? " loud" : ""), [
+        el("span", "wall-row-name", r.name),
+        el("span", "wall-row-figure", pctText(r.pct)),
+        el("span", "wall-row-detail", countsText(r.counts) + " (" + r.counts.total + ")")
+      ], {"data-kind": r.kind});
     });
-    if (rows.length > shown.length) { items.push(h("Li", "wall-more has-more", plural(rows.length - shown.length, "more", "more") + " not shown")); }
-    setProps("wall-accountability-list", {children: items});
+    fitList(list, items, function (shown) {
+      var more = rows.length - shown;
+      return {more: more > 0, words: more > 0 ? plural(more, "more incident or area", "more incidents or areas") + " not shown" : ""};
+    });
+    refitOnResize("wall-accountability-list", drawAccountabilityRows);
   }
 
   function renderMovements() {
@@ -252,18 +338,28 @@
         : "No relocation or evacuation under way.",
       className: "wall-big" + (overdue ? " loud" : "")
     });
-    var shown = rows.slice(0, ROWS);
-    var items = shown.map(function (m) {
+    wall.movementRows = rows;
+    drawMovementRows();
+  }
+
+  function drawMovementRows() {
+    var list = document.getElementById("wall-movements-list");
+    if (!list) { return; }
+    var rows = wall.movementRows || [];
+    var items = rows.map(function (m) {
       var c = m.counts;
-      return h("Li", "wall-row" + (c.overdue ? " loud" : ""), [
-        h("Span", "wall-row-name", m.action + ": " + m.name + (m.haven ? " to " + m.haven : "")),
-        h("Span", "wall-row-figure", (c.arrived || 0) + " / " + (c.total || 0) + " arrived"),
-        h("Span", "wall-row-detail", (c.moving || 0) + " moving | " + (c.to_move || 0) + " to move" +
+      return el("li", "wall-row" + (c.overdue ? " loud" : ""), [
+        el("span", "wall-row-name", m.action + ": " + m.name + (m.haven ? " to " + m.haven : "")),
+        el("span", "wall-row-figure", (c.arrived || 0) + " / " + (c.total || 0) + " arrived"),
+        el("span", "wall-row-detail", (c.moving || 0) + " moving | " + (c.to_move || 0) + " to move" +
           (c.stayed ? " | " + c.stayed + " stayed" : "") + (c.overdue ? " | " + c.overdue + " OVERDUE" : ""))
       ]);
     });
-    if (rows.length > shown.length) { items.push(h("Li", "wall-more has-more", plural(rows.length - shown.length, "more movement") + " not shown")); }
-    setProps("wall-movements-list", {children: items});
+    fitList(list, items, function (shown) {
+      var more = rows.length - shown;
+      return {more: more > 0, words: more > 0 ? plural(more, "more movement") + " not shown" : ""};
+    });
+    refitOnResize("wall-movements-list", drawMovementRows);
   }
 
   var ACTIONS = {3: "Relocation", 4: "Relocation out of the country", 5: "Evacuation"};
@@ -295,24 +391,48 @@
         " ready in 24 h | " + plural(warnings.length, "cover warning") + (now.length ? " (" + now.length + " now)" : "")],
       className: "wall-big" + (now.length ? " loud" : "")
     });
-    var regions = Object.keys(s.by_region || {}).sort().map(function (k) {
+    wall.rosterRows = {regions: Object.keys(s.by_region || {}).sort().map(function (k) {
       return (k === "worldwide" ? "worldwide" : regionLabel(k)) + " " + s.by_region[k];
-    });
-    var sorted = now.concat(warnings.filter(function (w) { return now.indexOf(w) < 0; }));
-    var shown = sorted.slice(0, WARNING_ROWS);
+    }), warnings: now.concat(warnings.filter(function (w) { return now.indexOf(w) < 0; })), now: now};
+    drawRosterRows();
+  }
+
+  // Standby by region, the officers sent (the soonest three), then the warnings (in force
+  // first): as many as fit; the line under them counts each kind left out.
+  function drawRosterRows() {
+    var list = document.getElementById("wall-roster-warnings");
+    var r = wall.rosterRows;
+    if (!list || !r) { return; }
     var items = [];
-    if (regions.length) { items.push(h("Li", "wall-row wall-row-plain", [h("Span", "wall-row-name", "Standby by region: " + regions.join(" | "))])); }
-    items = items.concat(dispatchRows());
-    shown.forEach(function (w) {
-      var inForce = now.indexOf(w) >= 0;
-      items.push(h("Li", "wall-row wall-warning" + (inForce ? " loud" : ""), [
-        h("Span", "wall-row-name", w.message || "Coverage warning"),
-        h("Span", "wall-row-figure", inForce ? "NOW" : "")
-      ]));
+    if (r.regions.length) {
+      items.push(el("li", "wall-row wall-row-plain", [el("span", "wall-row-name", "Standby by region: " + r.regions.join(" | "))],
+                    {"data-kind": "regions"}));
+    }
+    var sent = dispatchRows();
+    items = items.concat(sent.rows);
+    r.warnings.forEach(function (w) {
+      var inForce = r.now.indexOf(w) >= 0;
+      items.push(el("li", "wall-row wall-warning" + (inForce ? " loud" : ""), [
+        el("span", "wall-row-name", w.message || "Coverage warning"),
+        el("span", "wall-row-figure", inForce ? "NOW" : "")
+      ], {"data-kind": "warning"}));
     });
-    if (sorted.length > shown.length) { items.push(h("Li", "wall-more has-more", plural(sorted.length - shown.length, "more warning") + " not shown")); }
-    var key = JSON.stringify(items);
-    if (key !== wall.rosterKey) { wall.rosterKey = key; setProps("wall-roster-warnings", {children: items}); }
+    var key = sent.key + "/" + JSON.stringify(r) + "/" + list.clientWidth + "x" + list.clientHeight;
+    if (key === wall.rosterKey) { return; }
+    wall.rosterKey = key;
+    fitList(list, items, function (shown) {
+      var left = {warning: 0, dispatch: sent.notListed, regions: 0};
+      items.slice(shown).forEach(function (li) {
+        var kind = li.getAttribute("data-kind");
+        if (kind in left) { left[kind] += 1; }
+      });
+      var parts = [];
+      if (left.regions) { parts.push("standby by region"); }
+      if (left.dispatch) { parts.push(plural(left.dispatch, "more officer") + " sent"); }
+      if (left.warning) { parts.push(plural(left.warning, "more warning")); }
+      return {more: parts.length > 0, words: parts.length ? parts.join(", ") + " not shown" : ""};
+    });
+    refitOnResize("wall-roster-warnings", function () { wall.rosterKey = null; drawRosterRows(); });
   }
 
   // Officers sent and not yet back (crisis_dispatch.js holds them; a wall gets no names): to
@@ -320,23 +440,27 @@
   // wall cannot hover to show a hidden one: this list always says it.
   function dispatchRows() {
     var d = window.crisisDispatch, live = window.crisisLive && window.crisisLive.state;
-    if (!d || !d.state) { return []; }
+    var none = {rows: [], notListed: 0, key: ""};
+    if (!d || !d.state) { return none; }
     var sent = Object.keys(d.state.dispatches).map(function (k) { return d.state.dispatches[k]; })
       .filter(function (x) { return x.status !== "stood_down"; });
-    if (!sent.length) { return []; }
+    if (!sent.length) { return none; }
     sent.sort(function (a, b) { return String(a.eta || "~").localeCompare(String(b.eta || "~")); });
-    var rows = [h("Li", "wall-row wall-row-plain wall-dispatch-total",
-                  [h("Span", "wall-row-name", plural(sent.length, "officer") + " sent")])];
+    var rows = [el("li", "wall-row wall-row-plain wall-dispatch-total",
+                   [el("span", "wall-row-name", plural(sent.length, "officer") + " sent")], {"data-kind": "dispatch-total"})];
+    var texts = [];
     sent.slice(0, DISPATCH_ROWS).forEach(function (x) {
       var m = live && live.incidents.get(x.incident_id);
-      rows.push(h("Li", "wall-row wall-dispatch", [
-        h("Span", "wall-row-name", m ? m.incident.title : "an incident"),
-        h("Span", "wall-row-figure", ""),
-        h("Span", "wall-row-detail", d.etaText(x))
-      ], {"data-dispatch": x.id || ""}));
+      var title = m ? m.incident.title : "an incident", eta = d.etaText(x);
+      texts.push(x.id + ":" + title + ":" + eta);
+      rows.push(el("li", "wall-row wall-dispatch", [
+        el("span", "wall-row-name", title),
+        el("span", "wall-row-figure", ""),
+        el("span", "wall-row-detail", eta)
+      ], {"data-dispatch": x.id || "", "data-kind": "dispatch"}));
     });
-    if (sent.length > DISPATCH_ROWS) { rows.push(h("Li", "wall-more has-more", plural(sent.length - DISPATCH_ROWS, "more officer") + " sent not shown")); }
-    return rows;
+    // Those past the soonest three are counted in the line under the list.
+    return {rows: rows, notListed: Math.max(0, sent.length - DISPATCH_ROWS), key: sent.length + ":" + texts.join("|")};
   }
 
   // -- clocks ----------------------------------------------------------------------------

@@ -262,3 +262,123 @@ def test_a_dispatch_on_the_wall_is_labelled_legibly_and_clear_of_the_markers(liv
         assert page.errors == []
     finally:
         page.context.close()
+
+
+# -- no row cut, none left out unsaid; the banner; the header's badges; ages; rows; turning --
+
+# Every list on the wall: its rows whole inside the list and the panel; the words under the
+# list inside the panel too; how many rows; what the footer says.
+FIT = """() => {
+  const inside = (el, box) => { const r = el.getBoundingClientRect(); return r.top >= box.top - 0.5 && r.bottom <= box.bottom + 0.5; };
+  const out = {};
+  for (const id of ['wall-incident-list', 'wall-accountability-list', 'wall-movements-list', 'wall-roster-warnings']) {
+    const list = document.getElementById(id);
+    if (!list) { continue; }
+    const panel = list.closest('.wall-panel').getBoundingClientRect();
+    const top = list.getBoundingClientRect().top;
+    const box = {top: top, bottom: top + list.clientHeight};
+    const items = Array.from(list.children);
+    const footer = id === 'wall-incident-list' ? document.getElementById('wall-incidents-more') : list.querySelector('li.wall-more');
+    out[id] = {rows: items.filter(li => !li.classList.contains('wall-more')).length,
+               allInside: items.every(li => inside(li, box) && inside(li, panel)),
+               footer: footer ? footer.innerText : '', footerInside: !footer || inside(footer, panel),
+               panelInScreen: panel.bottom <= innerHeight + 0.5 && panel.top >= 0};
+  }
+  out.open = Array.from(window.crisisLive.state.incidents.values()).filter(m => m.incident.status !== 'closed').length;
+  out.rootBottom = document.getElementById('wall-root').getBoundingClientRect().bottom;
+  out.innerHeight = innerHeight;
+  return out;
+}"""
+
+
+def _not_shown(footer: str) -> int:
+    """'41 more open incidents not shown (57 open in all)' -> 41; 'All 9 open incidents shown.' -> 0."""
+    return int(footer.split()[0]) if "not shown" in footer else 0
+
+
+def _assert_fitted(fit: dict[str, Any]) -> None:
+    for name, lst in fit.items():
+        if not isinstance(lst, dict):
+            continue
+        assert lst["allInside"] and lst["footerInside"] and lst["panelInScreen"], (name, lst)
+    incidents = fit["wall-incident-list"]
+    # Every open incident is either a row or counted under the list.
+    assert incidents["rows"] + _not_shown(incidents["footer"]) == fit["open"], fit
+    assert fit["rootBottom"] <= fit["innerHeight"] + 0.5, fit
+
+
+_MANY: set[str] = set()
+
+
+def _many(live_server: LiveServer) -> None:
+    """More open incidents than fit the list at 1920x1080 (once per server)."""
+    if live_server.url in _MANY:
+        return
+    officer = bearer(live_server.token("duty_officer"))
+    for n in range(30):
+        body = {"title": f"Road blocked by a protest, {n + 1} of 30", "type": "civil_unrest", "severity": 1,
+                "lat": -10.0 + n, "lon": 20.0 + n}
+        answer = requests.post(live_server.url + "/api/v1/incidents", json=body, headers=officer, timeout=30)
+        assert answer.status_code == 201, answer.text
+    _MANY.add(live_server.url)
+
+
+def test_the_incident_list_shows_whole_rows_and_counts_every_open_incident_not_shown(
+        live_server: LiveServer, browser: Any) -> None:
+    _seed(live_server)
+    _many(live_server)
+    page = _wall(browser, live_server, "&incidents=100", size=(1920, 1080))
+    try:
+        ready = ("() => window.crisisLive.state.ready && document.querySelectorAll('#wall-incident-list li').length > 0"
+                 " && document.getElementById('wall-incidents-more').innerText !== ''")
+        page.wait_for_function(ready, timeout=120_000)
+        page.wait_for_timeout(500)
+        fit = page.evaluate(FIT)
+        _assert_fitted(fit)
+        rows = fit["wall-incident-list"]["rows"]
+        assert fit["open"] > rows > 3, fit  # more open than fit: some are counted, not listed
+        assert f"({fit['open']} open in all)" in fit["wall-incident-list"]["footer"], fit
+
+        # A smaller screen: measured again, fewer rows, still every one counted.
+        page.set_viewport_size({"width": 1920, "height": 760})
+        page.wait_for_function("n => document.querySelectorAll('#wall-incident-list li').length < n", arg=rows, timeout=10_000)
+        page.wait_for_timeout(300)
+        _assert_fitted(page.evaluate(FIT))
+
+        # The list changes: a new incident is counted (listed first, the last row goes below).
+        officer = bearer(live_server.token("duty_officer"))
+        body = {"title": "Shooting at a checkpoint", "type": "armed_conflict", "severity": 5, "lat": 9.03, "lon": 38.74}
+        new = requests.post(live_server.url + "/api/v1/incidents", json=body, headers=officer, timeout=30).json()["id"]
+        page.wait_for_selector(f"#wall-incident-list li[data-incident-id='{new}']", timeout=20_000)
+        page.wait_for_timeout(300)
+        after = page.evaluate(FIT)
+        _assert_fitted(after)
+        assert after["open"] == fit["open"] + 1 or after["open"] > fit["open"], (fit, after)
+        assert page.errors == []
+    finally:
+        page.context.close()
+
+
+def test_with_the_banner_shown_the_wall_still_fits_the_screen_and_cuts_nothing(
+        live_server: LiveServer, browser: Any) -> None:
+    _seed(live_server)
+    for size in ((1920, 1080), (W, H)):
+        page = _wall(browser, live_server, "&incidents=50", size=size)
+        try:
+            page.wait_for_function("() => window.crisisLive.state.ready && document.querySelectorAll('#wall-incident-list li').length > 0"
+                                   " && document.querySelectorAll('#wall-roster-warnings li').length > 0"
+                                   " && document.querySelectorAll('#wall-accountability-list li').length > 0", timeout=120_000)
+            page.wait_for_timeout(500)
+            _assert_fitted(page.evaluate(FIT))
+            page.context.set_offline(True)  # the socket drops: RECONNECTING, and the banner
+            page.wait_for_function("() => document.getElementById('live-banner').offsetHeight > 0", timeout=30_000)
+            page.wait_for_timeout(800)
+            banner = page.evaluate("""() => { const b = document.getElementById('live-banner').getBoundingClientRect();
+                return {top: b.top, bottom: b.bottom, width: b.width, size: parseFloat(getComputedStyle(document.getElementById('live-banner')).fontSize)}; }""")
+            assert banner["top"] >= 0 and banner["width"] >= size[0] - 1 and banner["size"] >= 0.035 * size[1], banner
+            fit = page.evaluate(FIT)
+            _assert_fitted(fit)
+            assert page.evaluate("() => document.scrollingElement.scrollHeight") <= size[1], "the wall runs off the screen"
+            page.context.set_offline(False)
+        finally:
+            page.context.close()

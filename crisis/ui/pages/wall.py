@@ -8,7 +8,8 @@ accounted for (``#wall-accountability``, needs help first, counts only), movemen
 
 URL parameters: ``panels=map,incidents`` shows only those (in that order); ``rotate=30``
 shows one panel at a time, the next every 30 seconds; ``incidents=12`` how many incidents
-the list shows at most. Without them: every panel at once.
+the list shows at most (fewer when fewer fit the panel: the line under it counts every open
+incident not shown). Without them: every panel at once.
 
 The page is drawn once here (the first figures, from the read models as the viewer may see
 them: a wall gets counts, no names); assets/crisis_wall.js then keeps it live from the
@@ -217,8 +218,9 @@ def layout(panels: str | None = None, rotate: str | None = None, incidents: str 
     built = {
         "map": lambda: _map_panel(principal),
         "incidents": lambda: _panel("incidents", [
+            # Filled by assets/crisis_wall.js (whole rows that fit, the rest counted below).
             html.Ul(id="wall-incident-list", className="wall-incident-list"),
-            html.P("", id="wall-incidents-more", className="wall-more")]),
+            html.P(id="wall-incidents-more", className="wall-more")]),
         "accountability": lambda: _panel("accountability", [
             html.Div(id="wall-accountability-total", className="wall-big"),
             html.Ul(id="wall-accountability-list", className="wall-rows")]),
