@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -202,6 +203,40 @@ class _Places:
         return None
 
 
+# Per-person changes that come in numbers, grouped per minute (and per area) in the log by the
+# value they set; a person needing help is always an entry of their own.
+GROUPED = {"checkin.record": "status", "movement.progress": "progress"}
+LOUD_STATUSES = frozenset({"needs_help"})
+
+
+class _Group:
+    """One minute's routine per-person changes of one kind about one thing (``GROUPED``)."""
+
+    def __init__(self, first: dict[str, Any], words: str) -> None:
+        self.first = first
+        self.words = words
+        self.latest = str(first["time"])
+        self.values: Counter[str] = Counter()
+        self.actors: set[str] = set()
+
+    def add(self, entry: Mapping[str, Any], value: str, actor: Any) -> None:
+        self.latest = max(self.latest, str(entry["time"]))
+        self.values[value.replace("_", " ") or "unknown"] += 1
+        self.actors.add(str(actor or ""))
+
+    def entry(self, names: bool) -> dict[str, Any]:
+        n = sum(self.values.values())
+        if n == 1:
+            return self.first
+        counts = ", ".join(f"{value} {count}" for value, count in self.values.most_common())
+        about = self.first["what"] if self.first["kind"] == "movement" else ""
+        entry = {"time": self.latest, "kind": self.first["kind"], "auto": True, "what": about,
+                 "text": f"{self.words}: {n} people ({counts})", "count": n}
+        if names:
+            entry["by"] = next(iter(self.actors)) if len(self.actors) == 1 else f"{len(self.actors)} sources"
+        return entry
+
+
 def log_entries(ctx: Context, who: access.HasRole, since: datetime, now: datetime | None = None,
                 limit: int = MAX_ENTRIES) -> list[dict[str, Any]]:
     """The shift log from ``since``: automatic entries and notes the caller may see, newest first.
@@ -227,6 +262,7 @@ def log_entries(ctx: Context, who: access.HasRole, since: datetime, now: datetim
                 entry["by"] = seen.get("by") or incident.source
             out.append(entry)
     places = _Places(ctx, incidents)
+    groups: dict[tuple[str, str, str], _Group] = {}
     for record in ctx.audit.entries(AuditQuery(since=since, until=now)):
         action = str(record.get("action", ""))
         if action.startswith(_SKIPPED) or action not in ACTION_WORDS:
@@ -241,7 +277,19 @@ def log_entries(ctx: Context, who: access.HasRole, since: datetime, now: datetim
                  "what": what if names else "", "text": f"{words}: {detail}" if detail else words}
         if names:
             entry["by"] = record.get("actor") or ""
-        out.append(entry)
+        field = GROUPED.get(action)
+        after = record.get("after") if isinstance(record.get("after"), Mapping) else {}
+        value = str(after.get(field) or "") if field else ""
+        if field is None or value in LOUD_STATUSES:
+            out.append(entry)
+            continue
+        # Routine per-person changes (check-ins, movement progress) of one minute, about one
+        # thing, are one entry with their counts: a mass check-in must not push the shift's
+        # decisions out of the log.
+        about = target.split("/")[0] if action.startswith("movement.") else ""
+        key = (action, about, entry["time"][:16])
+        groups.setdefault(key, _Group(entry, words)).add(entry, value, record.get("actor"))
+    out.extend(group.entry(names) for group in groups.values())
     out.extend(_note_entries(ctx, who, since, incidents))
     out.sort(key=lambda e: e["time"], reverse=True)
     return out[:limit]

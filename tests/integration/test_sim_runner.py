@@ -17,6 +17,7 @@ import shapely.geometry
 
 from crisis import views, views_roster, views_shiftlog
 from crisis.adapters.accounts import Principal
+from crisis.adapters.audit import AuditQuery
 from crisis.adapters.device_store import DeviceStore
 from crisis.domain import accountability
 from crisis.domain import areas as rules
@@ -152,6 +153,7 @@ def story_run(session_context: Any) -> dict[str, Any]:
         seen["coverage"] = views_roster.coverage(context, start, start + timedelta(days=30))
         real = datetime.now(timezone.utc)
         seen["log"] = views_shiftlog.log_entries(context, ADMIN, since=real - timedelta(hours=1), now=real + timedelta(hours=1))
+        seen["audit"] = list(context.audit.entries(AuditQuery(since=real - timedelta(hours=1), until=real + timedelta(hours=1))))
         seen["desk_log"] = views_shiftlog.log_entries(context, Principal("desk", "regional_desk", "americas"),
                                                       since=real - timedelta(hours=1), now=real + timedelta(hours=1))
         return {"runner": runner, "scenario": scenario, "start": start, "now": clock.now, **seen}
@@ -312,6 +314,16 @@ def test_the_shift_log_tells_the_story_the_simulator_acted(story_run: dict[str, 
         assert (words, "simulator") in texts, (words, sorted(set(texts)))
     phase = next(e for e in story_run["log"] if e["text"].startswith("Security phase changed"))
     assert "phase 3" in phase["text"] and phase["what"], phase
+    # A mass of check-ins is grouped per minute with its counts (the shift's decisions stay in
+    # the log); every check-in is counted once, and one needing help is an entry of its own.
+    audited = [e for e in story_run["audit"] if e["action"] == "checkin.record"]
+    shown = [e for e in story_run["log"] if e["text"].startswith("Check-in")]
+    assert len(shown) < len(audited) / 3, (len(shown), len(audited))
+    assert sum(e.get("count", 1) for e in shown) == len(audited)
+    grouped = next(e for e in shown if e.get("count", 1) > 1)
+    assert grouped["text"].startswith(f"Check-in: {grouped['count']} people (") and "safe" in grouped["text"], grouped
+    helped = [e for e in audited if e["after"]["status"] == "needs_help"]
+    assert helped and len([e for e in shown if "needs help" in e["text"] and "count" not in e]) == len(helped)
     # A desk elsewhere sees what is for every region (the import, the rotations), not Lebanon's.
     desk = {e["text"].split(":")[0] for e in story_run["desk_log"] if e["auto"]}
     assert "Rotation laid out" in desk and "Movement confirmed" not in desk and "Surge officer dispatched" not in desk, desk
