@@ -9,6 +9,8 @@
  *   On the map each place gets one marker, coloured by its most severe incident, with the
  *   count when several are there (incidents closer than a marker's width on the screen are
  *   one place); the map's own incident trace is hidden on the wall.
+ * - The header: the shell's badges are links, hidden on a wall; their words (people needing
+ *   help, cover warnings, feeds) are shown in the header as plain text (mirrorBadges).
  * - The map: the world drawn once (no repeated copies), fitted to the panel's width, dark,
  *   and still: no zoom, pan or clicks (nobody stands at a wall with a mouse).
  * - Accountability, movements and roster cover: first figures from the page (wall-seed),
@@ -503,10 +505,38 @@
     wall.rotateTimer = setInterval(function () { if (onWall()) { showPanel(wall.panel + 1); } }, wall.seed.rotate * 1000);
   }
 
+  // -- the header's badges -----------------------------------------------------------------
+
+  // The shell's badges (people needing help, cover warnings, feeds) are links: a wall shows no
+  // links (wall.css hides them), so their words and state are copied into plain text in the
+  // header, larger. Their words are counts ("2 PEOPLE NEED HELP", "COVER: 3 warnings (1 now)")
+  // or feeds' names ("FEEDS: gdacs silent"), never a person's name.
+  var BADGES = ["needs-help-badge", "roster-badge", "live-feeds"];
+  function mirrorBadges() {
+    var header = document.querySelector(".shell-header");
+    if (!header) { return; }
+    var box = document.getElementById("wall-header-badges");
+    if (!box) {
+      box = el("div", "wall-header-badges", null, {id: "wall-header-badges"});
+      BADGES.forEach(function (id) { box.appendChild(el("span", "wall-badge", null, {"data-badge": id})); });
+      header.appendChild(box);
+    }
+    BADGES.forEach(function (id) {
+      var source = document.getElementById(id);
+      var copy = box.querySelector("[data-badge='" + id + "']");
+      var text = source ? source.textContent.trim() : "";
+      var state = source ? (source.className.split(/\s+/).filter(function (c) { return c !== id; })[0] || "") : "none";
+      var cls = "wall-badge wall-badge-" + id + " " + (text ? state || "ok" : "none");
+      if (copy.textContent !== text) { copy.textContent = text; }
+      if (copy.className !== cls) { copy.className = cls; }
+    });
+  }
+
   // -- wiring ----------------------------------------------------------------------------
 
   function tick() {
     if (!onWall()) { return; }
+    mirrorBadges();
     var live = window.crisisLive && window.crisisLive.state;
     if (!live || !live.ready) { return; }
     if (live.incRev !== wall.incRev || wall.listKey === null) {

@@ -382,3 +382,34 @@ def test_with_the_banner_shown_the_wall_still_fits_the_screen_and_cuts_nothing(
             page.context.set_offline(False)
         finally:
             page.context.close()
+
+
+def test_the_wall_header_shows_who_needs_help_cover_and_feeds_as_plain_text(live_server: LiveServer, browser: Any) -> None:
+    _seed(live_server)
+    page = _wall(browser, live_server, "&panels=map,incidents")
+    try:
+        # The shell's badges (links, hidden on a wall) have their words; the wall shows them.
+        page.wait_for_function("""() => ['roster-badge', 'live-feeds'].every(id => document.getElementById(id).textContent.trim() !== ''
+                                  && document.getElementById(id).textContent.trim() !== 'feeds: waiting')""", timeout=60_000)
+        page.wait_for_timeout(600)
+        badges = page.evaluate("""() => ['needs-help-badge', 'roster-badge', 'live-feeds'].map(id => {
+            const source = document.getElementById(id), copy = document.querySelector(`#wall-header-badges [data-badge='${id}']`);
+            const box = copy ? copy.getBoundingClientRect() : null;
+            return {id: id, source: source.textContent.trim(), text: copy ? copy.innerText.trim() : null,
+                    shown: !!box && box.width > 0 && box.bottom <= innerHeight, link: !!(copy && copy.closest('a')),
+                    size: copy ? parseFloat(getComputedStyle(copy).fontSize) : 0}; })""")
+        for badge in badges:
+            assert badge["text"] == badge["source"], badge
+            assert badge["shown"] == bool(badge["source"]), badge
+            assert not badge["link"], badge
+            if badge["source"]:
+                assert badge["size"] >= 0.01 * H, badge
+        roster = next(b for b in badges if b["id"] == "roster-badge")
+        assert roster["text"].startswith("COVER:") or roster["text"] == "cover ok", roster
+        assert page.evaluate(CONTROLS) == []  # still no links on a wall
+        text = page.inner_text(".shell-header")
+        for name in NAMES + OFFICER_NAMES:
+            assert name not in text, name
+        assert page.errors == []
+    finally:
+        page.context.close()
