@@ -163,6 +163,12 @@
 
   var fns = window.dashAgGridFunctions = window.dashAgGridFunctions || {};
   fns.crisisStatusLabel = function (status) { return LABELS[status] || status || ""; };
+  // A code in words: "national_staff" -> "National staff", "duty_station" -> "Duty station".
+  fns.crisisWords = function (code) {
+    if (code === null || code === undefined || code === "") { return ""; }
+    var words = String(code).replace(/_/g, " ");
+    return words.charAt(0).toUpperCase() + words.slice(1);
+  };
 
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.crisis = Object.assign(window.dash_clientside.crisis || {}, {

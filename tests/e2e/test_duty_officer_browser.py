@@ -211,3 +211,62 @@ def test_a_town_typed_names_its_country_and_the_others_of_its_name_and_the_map_g
     page.wait_for_selector("#report-place-message:has-text('Pin in Kenya (KEN)')", timeout=20_000)
     assert page.errors == []
     page.context.close()
+
+
+BEIRUT_AREA = {"type": "Polygon", "coordinates": [[[35.3, 33.7], [35.8, 33.7], [35.8, 34.1], [35.3, 34.1], [35.3, 33.7]]]}
+
+
+def test_words_not_codes_on_the_incident_and_areas_pages(context: Context, live_server: LiveServer, browser: Any) -> None:
+    feed, officer = bearer(live_server.token("feed")), bearer(live_server.token("duty_officer"))
+    people = [traveller("LB0", "Amal Haddad", BEIRUT, 0), traveller("LB1", "Jonas Berg", BEIRUT, 1),
+              traveller("LB2", "Leila Nasser", BEIRUT, 2)]  # international staff, national staff, a visitor
+    assert requests.post(live_server.url + "/api/v1/travellers", json=people, headers=feed, timeout=30).status_code == 200
+    body = {"title": "Shelling near Beirut port", "type": "shelling", "severity": 4, "lat": BEIRUT["lat"], "lon": BEIRUT["lon"],
+            "radius_km": 30}
+    posted = requests.post(live_server.url + "/api/v1/incidents", json=body, headers=officer, timeout=30)
+    assert posted.status_code == 201, posted.text
+    incident = posted.json()["id"]
+    for tid in ("LB0", "LB1"):
+        assert requests.put(f"{live_server.url}/api/v1/incidents/{incident}/people/{tid}", json={"status": "needs_help"},
+                            headers=officer, timeout=30).status_code == 200
+    page = open_page(browser, live_server, f"/incident/{incident}")
+    page.wait_for_selector("#people-grid .ag-row", timeout=20_000)
+    facts = page.inner_text("#incident-detail-facts")
+    assert "Armed conflict - Shelling" in facts, facts  # as the map panel says it
+    categories = page.eval_on_selector_all("#people-grid .ag-center-cols-container .ag-cell[col-id='category']",
+                                           "cells => cells.map(c => c.innerText)")
+    assert sorted(categories) == ["International staff", "National staff", "Visitor"], categories
+    assert page.inner_text("#people-count-needs_help-box") == "2 NEED HELP"
+    assert page.locator("a.detail-link:has-text(\"Open the incident's own page\")").is_hidden()  # no link to itself
+    # The board still links to the incident's own page.
+    page.goto(live_server.url + "/incidents")
+    page.wait_for_selector(f".ag-row[row-id='{incident}']", timeout=20_000)
+    page.click(f".ag-row[row-id='{incident}'] .ag-cell >> nth=1")
+    page.wait_for_selector("a.detail-link:has-text(\"Open the incident's own page\")", timeout=20_000)
+
+    # The area's movement: the expected arrival as a UTC time people read, categories in words.
+    area = requests.post(live_server.url + "/api/v1/areas", json={"name": "Beirut", "phase": 3, "geometry": BEIRUT_AREA},
+                         headers=officer, timeout=30)
+    assert area.status_code == 201, area.text
+    area_id = area.json()["id"]
+    confirmed = requests.post(f"{live_server.url}/api/v1/areas/{area_id}/movement", headers=officer, timeout=30, json={
+        "safe_haven": {"name": "Amman", "lat": 31.95, "lon": 35.91}, "mode": "road",
+        "expected_arrival": "2026-12-02T05:29:22.478759+00:00"})
+    assert confirmed.status_code in (200, 201), confirmed.text
+    page.goto(live_server.url + "/areas")
+    page.wait_for_selector(f"#areas-grid .ag-row[row-id='{area_id}']", timeout=20_000)
+    page.locator(f"#areas-grid .ag-row[row-id='{area_id}'] .ag-cell[col-id='name']").click()
+    page.wait_for_function("() => document.getElementById('area-arrival').value !== ''", timeout=20_000)
+    assert page.input_value("#area-arrival") == "2026-12-02 05:29 UTC"
+    assert "2026-12-02 05:29 UTC" in page.inner_text("#areas-detail")
+    page.wait_for_selector("#movement-grid .ag-row", timeout=20_000)
+    moving = page.eval_on_selector_all("#movement-grid .ag-center-cols-container .ag-cell[col-id='category']",
+                                       "cells => cells.map(c => c.innerText)")
+    assert moving and all(c in ("International staff", "Visitor") for c in moving), moving
+    # Confirmed again as the form shows it: the readable time is taken, as UTC.
+    page.click("#area-confirm")
+    page.wait_for_selector("#area-message:has-text('Movement confirmed')", timeout=20_000)
+    stored = requests.get(f"{live_server.url}/api/v1/areas/{area_id}", headers=officer, timeout=30).json()
+    assert stored["movement"]["expected_arrival"].startswith("2026-12-02T05:29"), stored["movement"]
+    assert page.errors == []
+    page.context.close()

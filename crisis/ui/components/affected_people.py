@@ -29,6 +29,10 @@ STATUS_LABELS = {
     "needs_help": "NEEDS HELP", "unreachable": "unreachable", "unsure": "unsure",
     "no_response": "no response", "safe": "safe",
 }
+# What the counts bar says after a number ("2 NEED HELP", "3 unsure").
+COUNT_LABELS = {**STATUS_LABELS, "needs_help": "NEED HELP"}
+# Codes shown in words in a grid ("national_staff" -> "National staff"; assets/crisis_people.js).
+IN_WORDS = {"function": "crisisWords(params.value)"}
 # What a duty officer's buttons say, in the order they are shown.
 STATUS_VERBS = {"safe": "Mark safe", "needs_help": "Needs help", "unsure": "Unsure", "unreachable": "Unreachable",
                 "no_response": "No response yet"}
@@ -54,11 +58,11 @@ def columns(sees_names: bool) -> list[dict[str, Any]]:
             {"field": "agency", "headerName": "Agency", "width": 110},
         ]
     cols += [
-        {"field": "category", "headerName": "Category", "width": 150},
+        {"field": "category", "headerName": "Category", "width": 150, "valueFormatter": IN_WORDS},
         {"field": "reason_text", "headerName": "Why affected", "flex": 2, "minWidth": 190},
         {"field": "distance_km", "headerName": "Distance (km)", "width": 130, "type": "rightAligned",
          "valueFormatter": {"function": "params.value == null ? '' : params.value.toFixed(1)"}},
-        {"field": "position_source", "headerName": "Position from", "width": 130},
+        {"field": "position_source", "headerName": "Position from", "width": 130, "valueFormatter": IN_WORDS},
         {"field": "position_at", "headerName": "Position age", "width": 130,
          "valueFormatter": {"function": "params.value ? crisisAge(params.value) : 'unknown'"}},
         {"field": "confidence", "headerName": "Confidence", "width": 115},
@@ -109,7 +113,7 @@ def count_badges(counts: Mapping[str, Any], pct: float) -> html.Div:
     (or "Nobody of ours is affected" when nobody is)."""
     nobody = not int(counts.get("total", 0) or 0)
     badges = [
-        html.Span([html.Span(str(counts.get(s, 0)), id=ids.people_count(s), className="count-n"), " ", STATUS_LABELS[s]],
+        html.Span([html.Span(str(counts.get(s, 0)), id=ids.people_count(s), className="count-n"), " ", COUNT_LABELS[s]],
                   id=ids.people_count_box(s), className=count_class(s, int(counts.get(s, 0))))
         for s in COUNT_ORDER
     ]

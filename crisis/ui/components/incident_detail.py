@@ -8,6 +8,7 @@ from dash import dcc, html
 
 from crisis.domain.model import SEVERITY_LABELS
 from crisis.domain.regions import region_names
+from crisis.domain.taxonomy import full_label
 from crisis.ui.components.lifecycle import lifecycle_buttons
 from crisis.ui import ids
 
@@ -60,7 +61,7 @@ def detail_facts(detail: dict[str, Any]) -> list[Any]:
             children=[
                 _fact("Status", incident["status"]),
                 _fact("Severity", f"{incident['severity']} ({SEVERITY_LABELS[int(incident['severity'])]})"),
-                _fact("Type", incident["type"].replace("_", " ")),
+                _fact("Type", full_label(str(incident["type"]))),  # as the map panel and the board say it
                 _fact("Country", incident.get("country")),
                 _fact("Region", region_names(incident.get("regions") or [r for r in [incident.get("region")] if r])),
                 _fact("Location", f"{incident['lat']:.4f}, {incident['lon']:.4f}" + (" (approximate)" if incident.get("approximate") else "")),
@@ -106,6 +107,7 @@ def incident_detail(detail: dict[str, Any] | None, message: str = "") -> html.Di
             *actions,
             html.Div(message, id=ids.DETAIL_MESSAGE, className="detail-message", role="status"),
             html.Div(detail_history(detail), id=DETAIL_HISTORY),
-            dcc.Link("Open the incident's own page", href=f"/incident/{incident['id']}", className="detail-link"),
+            # (not on the incident's own page: app.css hides it inside .incident-page)
+            dcc.Link("Open the incident's own page", href=f"/incident/{incident['id']}", className="detail-link detail-own-page"),
         ],
     )

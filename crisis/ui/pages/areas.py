@@ -12,6 +12,7 @@ grids get only the rows that changed (``crisis.ui.row_changes``), so a tick surv
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import dash
@@ -29,6 +30,7 @@ from crisis.ui import callback_inputs as check
 from crisis.ui import ids
 from crisis.ui.components.affected_people import (
     NOBODY_AFFECTED,
+    IN_WORDS,
     STATUS_VERBS,
     outcome,
     status_rules,
@@ -80,7 +82,7 @@ def movement_columns(sees_names: bool) -> list[dict[str, Any]]:
     if sees_names:
         cols += [{"field": "name", "headerName": "Name", "flex": 2, "minWidth": 150},
                  {"field": "agency", "headerName": "Agency", "width": 100}]
-    cols += [{"field": "category", "headerName": "Category", "width": 150},
+    cols += [{"field": "category", "headerName": "Category", "width": 150, "valueFormatter": IN_WORDS},
              {"field": "reason", "headerName": "Reason (stayed)", "flex": 1, "minWidth": 140}, RANK_COLUMN]
     return cols
 
@@ -114,7 +116,24 @@ def movement_rows(area: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 
 def _when(iso: str | None) -> str:
-    return (iso[:16].replace("T", " ") + " UTC") if iso else "-"
+    """A time as people read it, in UTC: "2026-12-02 05:29 UTC"."""
+    if not iso:
+        return "-"
+    try:
+        at = datetime.fromisoformat(str(iso))
+    except ValueError:
+        return str(iso)
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC)
+    return at.strftime("%Y-%m-%d %H:%M") + " UTC"
+
+
+def _arrival(typed: Any) -> Any:
+    """The expected arrival as typed, with the form's own "2026-12-02 05:29 UTC" read as UTC (ISO
+    8601 as it is: the command says what is wrong with anything else)."""
+    if isinstance(typed, str) and typed.strip().upper().endswith(" UTC"):
+        return typed.strip()[:-4].strip() + "Z"
+    return typed
 
 
 def area_facts(area: dict[str, Any] | None) -> Any:
@@ -165,7 +184,7 @@ def _editor_controls() -> list[Any]:
             dcc.Input(id=ids.AREA_HAVEN_LAT, placeholder="lat", type="number"),
             dcc.Input(id=ids.AREA_HAVEN_LON, placeholder="lon", type="number"),
             dcc.Dropdown(id=ids.AREA_MODE, options=list(MODES), placeholder="mode", clearable=False),
-            dcc.Input(id=ids.AREA_ARRIVAL, placeholder="expected arrival, e.g. 2026-12-01T18:00Z"),
+            dcc.Input(id=ids.AREA_ARRIVAL, placeholder="expected arrival, e.g. 2026-12-01 18:00 UTC"),
             html.Button("Confirm movement", id=ids.AREA_CONFIRM, className="action"),
         ]),
     ]
@@ -319,8 +338,9 @@ def prefill(area_id: str | None) -> Any:
         return (no_update,) * 6
     movement = area.get("movement") or {}
     haven = movement.get("safe_haven") or {}
+    arrival = movement.get("expected_arrival")
     return (int(area.get("phase") or 0), haven.get("name"), haven.get("lat"), haven.get("lon"), movement.get("mode"),
-            movement.get("expected_arrival"))
+            _when(arrival) if arrival else None)
 
 
 def _done(message: str, area_id: str) -> tuple[Any, dict[str, Any]]:
@@ -363,7 +383,7 @@ def confirm(clicks: int | None, area_id: str | None, name: Any, lat: Any, lon: A
     if not area_id:
         return outcome("Select an area first."), no_update
     area_id = str(check.text(area_id, "areas-selected.data"))
-    form = {"safe_haven": {"name": name, "lat": lat, "lon": lon}, "mode": mode, "expected_arrival": arrival}
+    form = {"safe_haven": {"name": name, "lat": lat, "lon": lon}, "mode": mode, "expected_arrival": _arrival(arrival)}
     return _done(confirm_area_movement(current_app.extensions["crisis"], g.principal, area_id, form), area_id)
 
 
