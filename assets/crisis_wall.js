@@ -6,6 +6,7 @@
  *   incidents are not shown. Every list on the wall is fitted so (fitList): no row is cut,
  *   none is left out without the "N more ... not shown" line counting it; re-fitted when its
  *   panel changes size (a banner, a turn of the panels, a resize) and when the list changes.
+ *   Ages in the board's units (fmtAge: "36 s", "2 h 5 min", "40 d", "8.1 y").
  *   On the map each place gets one marker, coloured by its most severe incident, with the
  *   count when several are there (incidents closer than a marker's width on the screen are
  *   one place); the map's own incident trace is hidden on the wall.
@@ -48,12 +49,15 @@
 
   function plural(n, one, many) { return n + " " + (n === 1 ? one : (many || one + "s")); }
 
+  // An age in the incident board's units (assets/crisis_board.js fmtAge, the same rule): a wall
+  // and the board side by side say "8.1 y" for the same incident.
   function ageText(iso) {
     var s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-    if (s < 90) { return s + " s"; }
-    if (s < 5400) { return Math.round(s / 60) + " min"; }
-    if (s < 172800) { return Math.round(s / 3600) + " h"; }
-    return Math.round(s / 86400) + " days";
+    if (s < 60) { return s + " s"; }
+    if (s < 3600) { return Math.floor(s / 60) + " min"; }
+    if (s < 86400) { return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min"; }
+    if (s < 86400 * 365) { return Math.floor(s / 86400) + " d"; }
+    return (s / (86400 * 365.25)).toFixed(1) + " y";
   }
 
   // A DOM element (the wall's lists are built here, not by Dash: they are fitted to their
@@ -612,7 +616,7 @@
     renderRoster();
   });
 
-  window.crisisWall = {state: wall, places: places, fitWorld: fitWorld};
+  window.crisisWall = {state: wall, places: places, fitWorld: fitWorld, ageText: ageText};
 
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.crisis = Object.assign(window.dash_clientside.crisis || {}, {

@@ -413,3 +413,27 @@ def test_the_wall_header_shows_who_needs_help_cover_and_feeds_as_plain_text(live
         assert page.errors == []
     finally:
         page.context.close()
+
+
+def test_ages_on_the_wall_are_in_the_boards_units(live_server: LiveServer, browser: Any) -> None:
+    _seed(live_server)
+    officer = bearer(live_server.token("duty_officer"))
+    body = {"title": "Drought in the Sahel, eight years on", "type": "drought", "severity": 5, "lat": 14.5, "lon": 0.2,
+            "reported_at": "2018-10-01T00:00:00+00:00"}
+    answer = requests.post(live_server.url + "/api/v1/incidents", json=body, headers=officer, timeout=30)
+    assert answer.status_code == 201, answer.text
+    old = answer.json()["id"]
+    page = _wall(browser, live_server)
+    try:
+        page.wait_for_selector(f"#wall-incident-list li[data-incident-id='{old}']", timeout=120_000)
+        meta = page.inner_text(f"#wall-incident-list li[data-incident-id='{old}'] .wall-incident-meta")
+        board = page.evaluate("() => window.dashAgGridFunctions.crisisAge('2018-10-01T00:00:00+00:00')")
+        assert board.endswith(" y") and meta.endswith("| " + board), (meta, board)
+        # The same words as the board's for every span of time.
+        same = page.evaluate("""() => [5, 75, 3000, 4000, 90000, 200000, 40 * 86400, 400 * 86400, 3000 * 86400].map(s => {
+            const iso = new Date(Date.now() - s * 1000).toISOString();
+            return [window.crisisWall.ageText(iso), window.dashAgGridFunctions.crisisAge(iso)]; })""")
+        assert all(a == b for a, b in same), same
+        assert page.errors == []
+    finally:
+        page.context.close()
