@@ -40,7 +40,7 @@ from pydantic import ValidationError
 
 from crisis.domain.model import IncidentType
 from crisis.errors import FeedError
-from crisis.feeds.schemas import IncidentIn, future_time_message
+from crisis.feeds.schemas import KNOWN_COUNTRIES, IncidentIn, future_time_message
 from crisis.feeds.xml import parse_xml
 
 NS = {
@@ -184,7 +184,17 @@ def _country(item: Element) -> str | None:
     """
     iso3 = (_text(item, "gdacs:iso3") or "").upper()
     several = "," in (_text(item, "gdacs:country") or "")
-    return iso3 if re.fullmatch(r"[A-Z]{3}", iso3) and not several else None
+    return iso3 if re.fullmatch(r"[A-Z]{3}", iso3) and iso3 in KNOWN_COUNTRIES and not several else None
+
+
+def _country_note(item: Element) -> str:
+    """A sentence for the description when ``<gdacs:iso3>`` holds a code that is no country
+    (it is dropped and the event placed by its point, not the alert refused)."""
+    iso3 = (_text(item, "gdacs:iso3") or "").strip()
+    if iso3 and iso3.upper() not in KNOWN_COUNTRIES:
+        return (f"The feed's country code <gdacs:iso3>{iso3[:20]}</gdacs:iso3> is not an ISO 3166-1 alpha-3 "
+                "code: left out, the event is placed by its coordinates.")
+    return ""
 
 
 def _countries(item: Element) -> tuple[str, ...]:
@@ -217,7 +227,8 @@ def _description(item: Element) -> str:
     labels = {"description": "", "gdacs:severity": "Severity: ",
               "gdacs:population": "Population: ", "gdacs:country": "Countries: ", "link": ""}
     parts = [label + text for path, label in labels.items() if (text := _text(item, path))]
-    return _clip("\n".join(parts), 20_000)
+    note = _country_note(item)
+    return _clip("\n".join(parts), 20_000 - len(note) - 1) + (f"\n{note}" if note else "")
 
 
 def _bbox(item: Element, lat: float, lon: float) -> dict[str, Any] | None:

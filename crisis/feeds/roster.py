@@ -40,7 +40,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from crisis.domain.regions import REGIONS
 from crisis.errors import InputError
-from crisis.feeds.schemas import Latitude, Longitude, _Strict, field_errors
+from crisis.feeds.schemas import Latitude, Longitude, _Strict, field_errors, known_country
 from crisis.feeds.travellers import json_list
 from crisis.roster.model import Home, Officer
 
@@ -75,6 +75,8 @@ class HomeIn(_Strict):
     lat: Latitude
     lon: Longitude
     country: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$", description="ISO 3166-1 alpha-3.")
+
+    _known_country = field_validator("country")(lambda value: known_country(value))
 
 
 class OfficerIn(_Strict):

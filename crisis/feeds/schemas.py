@@ -11,8 +11,10 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
+import pycountry
 import shapely.geometry
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -57,6 +59,31 @@ SourceName = Annotated[str, Field(pattern=SOURCE_PATTERN)]
 # ahead and runs on its own clock), a position's ``time`` by the API, a feed's own time
 # (CAP <sent>, GDACS <fromdate>, USGS origin time) by its parser, naming its element.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+
+
+# The ISO 3166-1 alpha-3 codes the product knows (pycountry's list, as
+# crisis.fusion.countries reads names), and XKX, Kosovo's user-assigned code that the
+# basemap and the fusion use. A code matching [A-Za-z]{3} but not here ("XXX", "QQQ") would
+# be stored, shown, exported and matched against nothing: refused in words (a feed item's
+# bad code is dropped instead and the item placed by its point: see crisis.feeds.gdacs).
+KNOWN_COUNTRIES = frozenset(str(c.alpha_3) for c in pycountry.countries) | {"XKX"}
+
+
+def unknown_country_message(code: str) -> str | None:
+    """Words refusing ``code`` when it is no ISO 3166-1 alpha-3 code we know; else None."""
+    if code.upper() in KNOWN_COUNTRIES:
+        return None
+    return (f"{code!r} is not an ISO 3166-1 alpha-3 country code we know (e.g. LBN for Lebanon, KEN for Kenya); "
+            "leave it out to place by the coordinates")
+
+
+def known_country(value: str | None) -> str | None:
+    """A field validator: ``value`` upper-cased, or a refusal in words (``unknown_country_message``)."""
+    if value is None:
+        return None
+    if message := unknown_country_message(value):
+        raise PydanticCustomError("unknown_country", "{text}", {"text": message})
+    return value.upper()
 
 
 def _utc(value: datetime) -> datetime:
@@ -110,7 +137,8 @@ class IncidentIn(_Strict):
     country: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
     # Every country the incident is over (ISO 3166-1 alpha-3), e.g. a drought over Iraq and
     # Iran: the incident belongs to the region of each (crisis.fusion.countries.regions_for).
-    countries: tuple[Annotated[str, Field(pattern=r"^[A-Za-z]{3}$")], ...] = Field(default=(), max_length=60)
+    countries: tuple[Annotated[str, Field(pattern=r"^[A-Za-z]{3}$"), AfterValidator(known_country)], ...] = Field(
+        default=(), max_length=60)
     reported_at: AwareDatetime | None = None
     description: str = Field(default="", max_length=20_000)
     source: SourceName = "api"
@@ -124,7 +152,7 @@ class IncidentIn(_Strict):
     @field_validator("country")
     @classmethod
     def _upper(cls, value: str | None) -> str | None:
-        return value.upper() if value else value
+        return known_country(value) if value else value
 
     @field_validator("countries")
     @classmethod

@@ -53,7 +53,7 @@ from pydantic import (
 
 from crisis.domain.travellers import CATEGORIES, DutyStation, Place, Segment, Traveller
 from crisis.errors import InputError
-from crisis.feeds.schemas import Latitude, Longitude, _Strict, beyond_horizon_message, field_errors
+from crisis.feeds.schemas import Latitude, Longitude, _Strict, beyond_horizon_message, field_errors, known_country
 from crisis.http_safety import load_json
 
 CSV_COLUMNS = (
@@ -124,6 +124,8 @@ class DutyStationIn(_Strict):
     lat: Latitude
     lon: Longitude
     country: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
+
+    _known_country = field_validator("country")(lambda value: known_country(value))
 
 
 class TravellerIn(_Strict):

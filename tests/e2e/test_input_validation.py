@@ -210,3 +210,21 @@ def test_a_feed_whose_every_item_is_refused_is_422_and_counts_say_what_was_store
     second = again.json()
     assert second["items"] == 233 and second["accepted"] == 232 and second["stored"] == 0 and second["unchanged"] == 232
     assert first["stored"] == first["created"] + first["updated"]
+
+
+# ---- 5. country codes ---------------------------------------------------------------------------------
+
+def test_country_codes_that_are_no_country_are_refused_in_words(live_server: LiveServer, officer: str) -> None:
+    url = live_server.url + "/api/v1"
+    body = refused(requests.post(url + "/incidents", json={**INCIDENT, "country": "XXX"}, headers=bearer(officer)), 422, "country")
+    assert "not an ISO 3166-1 alpha-3 country code" in body["errors"][0]["message"]
+    refused(requests.post(url + "/incidents", json={**INCIDENT, "countries": ["LBN", "ZZZ"]}, headers=bearer(officer)), 422, "countries.1")
+    assert requests.post(url + "/incidents", json={**INCIDENT, "country": "lbn"}, headers=bearer(officer)).json()["country"] == "LBN"
+    person = {"id": random_ref("Q-"), "name": "A", "agency": "UN", "category": "visitor",
+              "duty_station": {"name": "Beirut", "lat": 33.89, "lon": 35.5, "country": "QQQ"}}
+    answer = requests.post(url + "/travellers", json=[person], headers=bearer(officer))
+    assert answer.status_code == 422 and answer.json()["rejected"][0]["field"] == "duty_station.country", answer.text
+    home = {"name": "Amman", "lat": 31.95, "lon": 35.93, "country": "QQQ"}
+    answer = requests.post(url + "/roster/officers", headers=bearer(officer), json=[
+        {"id": random_ref("O-"), "name": "Officer", "home": home, "region": "africa", "grade": "P4", "skills": [], "languages": ["en"]}])
+    assert answer.status_code == 422 and answer.json()["rejected"][0]["field"] == "home.country", answer.text

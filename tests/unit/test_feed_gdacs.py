@@ -190,3 +190,11 @@ def test_an_event_starting_in_the_future_is_refused_alone() -> None:
     assert [(r["index"], r["field"]) for r in result.rejected] == [(0, "item[0].gdacs:fromdate")]
     assert "in the future" in result.rejected[0]["message"]
     assert len(result.incidents) == FEED.count(b"<item>") - 1
+
+
+def test_a_country_code_that_is_no_country_is_dropped_with_a_note_and_the_event_placed_by_its_point() -> None:
+    result = parse_gdacs(edit_item(0, r"<gdacs:iso3>[^<]*</gdacs:iso3>", "<gdacs:iso3>ZZZ</gdacs:iso3>"))
+    assert result.rejected == []
+    cyclone = by_id(result)["TC1000643"]
+    assert cyclone.country is None and "<gdacs:iso3>ZZZ</gdacs:iso3> is not an ISO 3166-1 alpha-3" in cyclone.description
+    assert by_id(parse_gdacs(FEED))["TC1000643"].country == "MUS"

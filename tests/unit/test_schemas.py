@@ -164,3 +164,9 @@ def test_times_later_than_now_plus_the_clock_skew_allowance_are_refused_in_words
     assert message and "in the future" in message and "5 minutes ahead" in message and "2026-05-01T09:30:00" in message
     assert future_time_message(now + MAX_CLOCK_SKEW + timedelta(seconds=1), now)
     assert future_time_message(datetime.now(timezone.utc) + timedelta(hours=1))  # default: this machine's clock
+
+
+def test_country_codes_must_be_iso_3166_codes_we_know() -> None:
+    assert parse(IncidentIn, {**INCIDENT, "country": "lbn", "countries": ["irq", "IRN", "XKX"]}).countries == ("IRQ", "IRN", "XKX")
+    assert "not an ISO 3166-1 alpha-3 country code" in _fields(IncidentIn, {**INCIDENT, "country": "XXX"})["country"]
+    assert "'QQQ' is not" in _fields(IncidentIn, {**INCIDENT, "countries": ["IRQ", "QQQ"]})["countries.1"]

@@ -193,3 +193,14 @@ def test_an_itinerary_more_than_two_years_ahead_is_refused_naming_its_field() ->
     assert [e["field"] for e in errors] == ["itinerary.1.depart"] and "more than two years ahead" in errors[0]["message"]
     _, errors = validate({**person, "itinerary": [{**trip, "arrive": (soon + timedelta(days=800)).isoformat()}]})
     assert [e["field"] for e in errors] == ["itinerary.0.arrive"]
+
+
+def test_a_duty_station_country_must_be_a_known_code() -> None:
+    from crisis.feeds.travellers import validate
+
+    person = {"id": "C1", "name": "A", "agency": "UN", "category": "visitor",
+              "duty_station": {"name": "Beirut", "lat": 33.89, "lon": 35.5, "country": "QQQ"}}
+    _, errors = validate(person)
+    assert [e["field"] for e in errors] == ["duty_station.country"] and "not an ISO 3166-1" in errors[0]["message"]
+    traveller, _ = validate({**person, "duty_station": {**person["duty_station"], "country": "lbn"}})  # type: ignore[dict-item]
+    assert traveller is not None and traveller.duty_station is not None and traveller.duty_station.country == "LBN"
