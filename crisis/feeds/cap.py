@@ -258,7 +258,7 @@ def _incident_fields(infos: list[Element], gazetteer: Gazetteer | None,
         t for t in (_text(main, "description"), _text(main, "instruction")) if t
     )
     fields: dict[str, Any] = {
-        "title": _clip(headline or event, 300), "description": _clip(description, 20_000),
+        "title": _clip(" ".join((headline or event).split()), 300), "description": _clip(description, 20_000),
         "severity": severity, "type": cap_type(f"{event} {headline}", _texts(main, "category")),
     }
     return fields | _where(infos, main, gazetteer, sender)

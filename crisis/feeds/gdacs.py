@@ -94,7 +94,7 @@ def _incident(item: Element, bbox_area: bool) -> IncidentIn:
     lat, lon = _location(item)
     name = _text(item, "gdacs:eventname")
     fields: dict[str, Any] = {
-        "title": _clip(_text(item, "title") or f"{event_type} {name or event_id}"),
+        "title": _clip(" ".join((_text(item, "title") or f"{event_type} {name or event_id}").split())),
         "type": EVENT_TYPES.get(event_type, IncidentType.OTHER),
         "severity": _severity(item),
         "lat": lat,

@@ -8,6 +8,7 @@ command handlers accept nothing else. Validation errors become a list of
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any, Literal
 
@@ -84,6 +85,32 @@ def known_country(value: str | None) -> str | None:
     if message := unknown_country_message(value):
         raise PydanticCustomError("unknown_country", "{text}", {"text": message})
     return value.upper()
+
+
+# Bidirectional overrides and isolates: "U+202E" makes "gpj.exe" read "exe.jpg"; a title
+# is shown on the wall, the board, exports and the shift log, never as the sender wrote it.
+_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def title_problem(value: str) -> str | None:
+    """Words refusing a title (already stripped of whitespace) that holds a control
+    character (NUL, a line break, ...) or a bidirectional override, or that has nothing a
+    reader can see (only zero-width or format characters); None for a good title."""
+    for index, char in enumerate(value):
+        if unicodedata.category(char) == "Cc":
+            return f"holds a control character (U+{ord(char):04X} at position {index + 1}): send plain text on one line"
+        if char in _BIDI_CONTROLS:
+            return (f"holds a bidirectional override (U+{ord(char):04X} at position {index + 1}), which reorders "
+                    "what a reader sees: send the text without it")
+    if not any(unicodedata.category(char)[0] in "LNPS" for char in value):
+        return "has no visible character (only spaces, zero-width or format characters): say what happened"
+    return None
+
+
+def _title(value: str | None) -> str | None:
+    if value is not None and (problem := title_problem(value)):
+        raise PydanticCustomError("title", "{text}", {"text": f"the title {problem}"})
+    return value
 
 
 def _utc(value: datetime) -> datetime:
@@ -173,6 +200,7 @@ class IncidentIn(_Strict):
         return data
 
     _known_type = field_validator("type", mode="before")(lambda value: _incident_type(value))
+    _clean_title = field_validator("title")(lambda value: _title(value))
 
     @field_validator("category", mode="before")
     @classmethod
@@ -237,6 +265,7 @@ class IncidentPatch(_Strict):
     note: str | None = Field(default=None, max_length=5_000)
 
     _known_type = field_validator("type", mode="before")(lambda value: _incident_type(value))
+    _clean_title = field_validator("title")(lambda value: _title(value))
 
     @model_validator(mode="after")
     def _lat_lon_together(self) -> IncidentPatch:

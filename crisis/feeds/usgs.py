@@ -139,7 +139,7 @@ def _incident(feature: Any, min_magnitude: float | None) -> IncidentIn | None:
     title = _string(props, "title") or f"M {magnitude} - {place or event_id}"
     ids = (_string(props, "ids") or "").split(",")
     fields: dict[str, Any] = {
-        "title": title[:300],
+        "title": " ".join(title.split())[:300],
         "type": IncidentType.EARTHQUAKE if quake else IncidentType.OTHER,
         "severity": magnitude_severity(magnitude, _string(props, "alert")),
         "lat": lat,

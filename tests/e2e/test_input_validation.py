@@ -228,3 +228,18 @@ def test_country_codes_that_are_no_country_are_refused_in_words(live_server: Liv
     answer = requests.post(url + "/roster/officers", headers=bearer(officer), json=[
         {"id": random_ref("O-"), "name": "Officer", "home": home, "region": "africa", "grade": "P4", "skills": [], "languages": ["en"]}])
     assert answer.status_code == 422 and answer.json()["rejected"][0]["field"] == "home.country", answer.text
+
+
+# ---- 6. titles of nothing visible, or with control characters ------------------------------------------
+
+def test_titles_of_invisible_or_control_characters_are_refused_and_dead_lettered(live_server: LiveServer, officer: str) -> None:
+    url = live_server.url + "/api/v1/incidents"
+    for title, words in (("\u200b\u200b\u200b", "no visible character"), ("Riot\u0000", "control character"),
+                         ("Evil \u202egpj.exe", "bidirectional override")):
+        body = refused(requests.post(url, json={**INCIDENT, "title": title}, headers=bearer(officer)), 422, "title")
+        assert words in body["errors"][0]["message"]
+        assert dead_letter(live_server, body["dead_letter_id"])["feed"] == "api:create_incident"
+    created = requests.post(url, json={**INCIDENT, "title": "انفجار في بيروت"}, headers=bearer(officer))
+    assert created.status_code == 201, created.text
+    body = refused(requests.patch(f"{url}/{created.json()['id']}", json={"title": "\u2060"}, headers=bearer(officer)), 422, "title")
+    assert "no visible character" in body["errors"][0]["message"]

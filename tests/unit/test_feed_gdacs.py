@@ -198,3 +198,10 @@ def test_a_country_code_that_is_no_country_is_dropped_with_a_note_and_the_event_
     cyclone = by_id(result)["TC1000643"]
     assert cyclone.country is None and "<gdacs:iso3>ZZZ</gdacs:iso3> is not an ISO 3166-1 alpha-3" in cyclone.description
     assert by_id(parse_gdacs(FEED))["TC1000643"].country == "MUS"
+
+
+def test_a_title_wrapped_over_lines_is_one_line_and_one_with_a_nul_is_refused_alone() -> None:
+    wrapped = parse_gdacs(edit_item(0, r"<title>[^<]*</title>", "<title>Tropical cyclone\n   over\tMauritius</title>"))
+    assert by_id(wrapped)["TC1000643"].title == "Tropical cyclone over Mauritius"
+    nul = parse_gdacs(edit_item(0, r"<title>[^<]*</title>", "<title>Tropical cyclone &#x202E;suitiruaM</title>"))
+    assert [r["field"] for r in nul.rejected] == ["item[0].title"] and "bidirectional override" in nul.rejected[0]["message"]

@@ -170,3 +170,18 @@ def test_country_codes_must_be_iso_3166_codes_we_know() -> None:
     assert parse(IncidentIn, {**INCIDENT, "country": "lbn", "countries": ["irq", "IRN", "XKX"]}).countries == ("IRQ", "IRN", "XKX")
     assert "not an ISO 3166-1 alpha-3 country code" in _fields(IncidentIn, {**INCIDENT, "country": "XXX"})["country"]
     assert "'QQQ' is not" in _fields(IncidentIn, {**INCIDENT, "countries": ["IRQ", "QQQ"]})["countries.1"]
+
+
+@pytest.mark.parametrize(("title", "words"), [
+    ("\u200b\u200b\u200b", "no visible character"), ("\u200b \u2060\ufeff", "no visible character"),
+    ("Riot\x00in town", "control character (U+0000"), ("Riot\nin town", "control character (U+000A"),
+    ("Evil \u202egpj.exe", "bidirectional override (U+202E"), ("x\u2066y", "bidirectional override (U+2066"),
+])
+def test_titles_of_nothing_visible_or_with_control_characters_are_refused(title: str, words: str) -> None:
+    assert words in _fields(IncidentIn, {**INCIDENT, "title": title})["title"]
+    assert words in _fields(IncidentPatch, {"title": title})["title"]
+
+
+def test_titles_in_any_script_are_fine() -> None:
+    for title in ("Checkpoint closed", "انفجار في بيروت", "黎巴嫩 爆炸", "Zürich: 🚨 alert", "עברית\u200fטקסט"):
+        assert parse(IncidentIn, {**INCIDENT, "title": title}).title == title
