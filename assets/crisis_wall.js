@@ -311,15 +311,17 @@
     drawAccountabilityRows();
   }
 
+  // Each incident or area on two lines or more, never cut: its name (up to two lines), then
+  // how many people, the share accounted for and the counts (wrapping, the total first).
   function drawAccountabilityRows() {
     var list = document.getElementById("wall-accountability-list");
     if (!list) { return; }
     var rows = wall.accountabilityRows || [];
     var items = rows.map(function (r) {
-      return el("li", "wall-row" + (r.counts.needs_help ? " loud" : ""), [
+      return el("li", "wall-row wall-row-wide" + (r.counts.needs_help ? " loud" : ""), [
         el("span", "wall-row-name", r.name),
         el("span", "wall-row-figure", pctText(r.pct)),
-        el("span", "wall-row-detail", countsText(r.counts) + " (" + r.counts.total + ")")
+        el("span", "wall-row-detail", "of " + plural(r.counts.total, "person", "people") + ": " + countsText(r.counts))
       ], {"data-kind": r.kind});
     });
     fitList(list, items, function (shown) {
@@ -354,7 +356,7 @@
     var rows = wall.movementRows || [];
     var items = rows.map(function (m) {
       var c = m.counts;
-      return el("li", "wall-row" + (c.overdue ? " loud" : ""), [
+      return el("li", "wall-row wall-row-wide" + (c.overdue ? " loud" : ""), [
         el("span", "wall-row-name", m.action + ": " + m.name + (m.haven ? " to " + m.haven : "")),
         el("span", "wall-row-figure", (c.arrived || 0) + " / " + (c.total || 0) + " arrived"),
         el("span", "wall-row-detail", (c.moving || 0) + " moving | " + (c.to_move || 0) + " to move" +

@@ -437,3 +437,50 @@ def test_ages_on_the_wall_are_in_the_boards_units(live_server: LiveServer, brows
         assert page.errors == []
     finally:
         page.context.close()
+
+
+LONG_TITLE = "Heavy airstrikes on Beirut southern suburbs (Dahiyeh), roads cut"
+
+ROWS_READABLE = """() => Array.from(document.querySelectorAll('#wall-accountability-list li.wall-row')).map(li => {
+  const name = li.querySelector('.wall-row-name'), detail = li.querySelector('.wall-row-detail'), list = li.parentElement;
+  const r = li.getBoundingClientRect(), d = detail.getBoundingClientRect();
+  return {name: name.innerText, detail: detail.innerText,
+          nameWhole: name.scrollWidth <= name.clientWidth + 1 && name.scrollHeight <= name.clientHeight + 1,
+          detailInside: d.right <= r.right + 1 && d.bottom <= r.bottom + 1 && d.left >= r.left - 1,
+          size: parseFloat(getComputedStyle(detail).fontSize)};
+})"""
+
+
+def test_accountability_rows_show_the_whole_name_and_every_figure(live_server: LiveServer, browser: Any) -> None:
+    seeded = _seed(live_server)
+    officer = bearer(live_server.token("duty_officer"))
+    body = {"title": LONG_TITLE, "type": "armed_conflict", "severity": 5, "lat": BEIRUT["lat"], "lon": BEIRUT["lon"],
+            "radius_km": 30}
+    answer = requests.post(live_server.url + "/api/v1/incidents", json=body, headers=officer, timeout=30)
+    assert answer.status_code == 201, answer.text
+    long_id = answer.json()["id"]
+    # Two of them need help: this incident's row comes first (needs help first).
+    for person in seeded["people"][:2]:
+        put = requests.put(f"{live_server.url}/api/v1/incidents/{long_id}/people/{person['id']}", headers=officer,
+                           timeout=30, json={"status": "needs_help"})
+        assert put.status_code == 200, put.text
+    for size in ((1920, 1080), (W, H)):
+        page = _wall(browser, live_server, size=size)  # every panel: the accountability panel at its narrowest
+        try:
+            page.wait_for_function("t => Array.from(document.querySelectorAll('#wall-accountability-list .wall-row-name'))"
+                                   ".some(n => n.innerText === t)", arg=LONG_TITLE, timeout=60_000)
+            page.wait_for_timeout(300)
+            rows = page.evaluate(ROWS_READABLE)
+            assert rows, size
+            for row in rows:
+                assert row["nameWhole"] and row["detailInside"], (size, row)
+                assert "accounted for" not in row["detail"] and " of " in " " + row["detail"], row
+                assert row["size"] >= 0.01 * size[1] or row["size"] >= 14, row
+            mine = next(r for r in rows if r["name"] == LONG_TITLE)
+            people = len(seeded["people"])
+            assert "people:" in mine["detail"] or "person:" in mine["detail"], mine  # the total is there, whole
+            assert people > 0
+            _assert_fitted(page.evaluate(FIT))
+            assert page.errors == []
+        finally:
+            page.context.close()
