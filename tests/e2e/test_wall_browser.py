@@ -484,3 +484,31 @@ def test_accountability_rows_show_the_whole_name_and_every_figure(live_server: L
             assert page.errors == []
         finally:
             page.context.close()
+
+
+def test_a_turned_text_panel_fills_the_screen(live_server: LiveServer, browser: Any) -> None:
+    _seed(live_server)
+    page = _wall(browser, live_server, "&panels=incidents,map&rotate=60")
+    try:
+        page.wait_for_selector("#wall-incidents.wall-shown", timeout=10_000)
+        page.wait_for_function("() => document.querySelectorAll('#wall-incident-list li').length > 3", timeout=120_000)
+        page.wait_for_timeout(500)
+        got = page.evaluate("""() => {
+            const panel = document.getElementById('wall-incidents').getBoundingClientRect();
+            const rows = Array.from(document.querySelectorAll('#wall-incident-list li'));
+            const last = rows[rows.length - 1].getBoundingClientRect();
+            const more = document.getElementById('wall-incidents-more').getBoundingClientRect();
+            const size = s => parseFloat(getComputedStyle(document.querySelector(s)).fontSize);
+            return {width: panel.width, height: panel.height, lastBottom: last.bottom, moreTop: more.top,
+                    title: size('.wall-incident-title'), meta: size('.wall-incident-meta'), header: size('.shell-title')};
+        }""")
+        assert got["width"] >= 0.95 * W and got["height"] >= 0.85 * H, got
+        # Type twice the grid's (the title 1.35 rem of 1.25 % of the height there): read from further.
+        assert got["title"] >= 0.03 * H and got["meta"] >= 0.024 * H, got
+        # The rows fill the panel: what is left under them is less than two rows.
+        assert got["moreTop"] - got["lastBottom"] < 2 * 0.075 * H, got
+        assert got["header"] < 0.025 * H, got  # the header keeps its size
+        _assert_fitted(page.evaluate(FIT))
+        assert page.errors == []
+    finally:
+        page.context.close()
