@@ -512,3 +512,20 @@ def test_a_turned_text_panel_fills_the_screen(live_server: LiveServer, browser: 
         assert page.errors == []
     finally:
         page.context.close()
+
+
+def test_the_map_legend_says_what_a_number_on_a_marker_means(live_server: LiveServer, browser: Any) -> None:
+    _seed(live_server)
+    page = _wall(browser, live_server, "&panels=map")
+    try:
+        page.wait_for_function("() => document.querySelectorAll('.wall-marker.stacked').length > 0", timeout=120_000)
+        item = page.locator(".wall-legend-stack")
+        text = item.inner_text()
+        assert "a number" in text and "incidents at one place" in text and "colour of the most severe" in text, text
+        # Its swatch is not a colour of its own (a grey no marker has): markers keep their severity's colour.
+        swatch = page.eval_on_selector(".wall-legend-stack .wall-sev-dot", "el => getComputedStyle(el).backgroundColor")
+        marker_colours = set(page.eval_on_selector_all(".wall-marker", "els => els.map(e => getComputedStyle(e).backgroundColor)"))
+        assert swatch not in marker_colours and swatch != "rgb(91, 107, 122)", (swatch, marker_colours)
+        assert page.errors == []
+    finally:
+        page.context.close()

@@ -175,8 +175,10 @@ def _map_panel(principal: Any) -> html.Section:
         html.Span("Severity", className="wall-legend-title"),
         *[html.Span([html.Span(str(s), className=f"wall-sev-dot sev-bg-{s}"), SEVERITY_LABELS[s]],
                     className="wall-legend-item") for s in sorted(SEVERITY_COLOURS, reverse=True)],
-        html.Span([html.Span("3", className="wall-sev-dot wall-stack-dot"), "incidents at one place"],
-                  className="wall-legend-item"),
+        # A marker's number counts the incidents at that place; its colour is still the severity.
+        html.Span([html.Span("3", className="wall-sev-dot wall-stack-dot"),
+                   "a number: that many incidents at one place, in the colour of the most severe"],
+                  className="wall-legend-item wall-legend-stack"),
     ])
     return html.Section(id=PANELS["map"], className="wall-panel wall-map-panel", children=[
         dcc.Store(id=ids.MAP_MOUNTED, data={"head": picture["head"], "area_layer_first": area_first}),
