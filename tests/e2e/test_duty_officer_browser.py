@@ -270,3 +270,39 @@ def test_words_not_codes_on_the_incident_and_areas_pages(context: Context, live_
     assert stored["movement"]["expected_arrival"].startswith("2026-12-02T05:29"), stored["movement"]
     assert page.errors == []
     page.context.close()
+
+
+FIT = """() => {
+    const grid = document.querySelector('#areas-grid .ag-root-wrapper').getBoundingClientRect();
+    const viewport = document.querySelector('#areas-grid .ag-center-cols-viewport').getBoundingClientRect();
+    const right = Math.min(grid.right, viewport.right);
+    const heads = Array.from(document.querySelectorAll('#areas-grid .ag-header-cell'))
+        .map(h => ({id: h.getAttribute('col-id'), right: h.getBoundingClientRect().right, text: h.innerText,
+                    cut: Array.from(h.querySelectorAll('.ag-header-cell-text')).some(t => t.scrollWidth > t.clientWidth + 1)}));
+    const cells = Array.from(document.querySelectorAll('#areas-grid .ag-center-cols-container .ag-cell'))
+        .filter(c => c.scrollWidth > c.clientWidth + 1).map(c => c.getAttribute('col-id') + ': ' + c.innerText);
+    return {right: right, heads: heads, cutCells: cells}; }"""
+
+
+def test_every_column_of_the_areas_table_fits_at_1920(context: Context, live_server: LiveServer, browser: Any) -> None:
+    feed, officer = bearer(live_server.token("feed")), bearer(live_server.token("duty_officer"))
+    people = [traveller(f"LB{n}", f"Person {n}", BEIRUT, n) for n in range(4)]
+    assert requests.post(live_server.url + "/api/v1/travellers", json=people, headers=feed, timeout=30).status_code == 200
+    for name, phase in (("South of the Litani and the Bekaa valley", 3), ("Greater Beirut", 2)):
+        made = requests.post(live_server.url + "/api/v1/areas", json={"name": name, "phase": phase, "geometry": BEIRUT_AREA},
+                             headers=officer, timeout=30)
+        assert made.status_code == 201, made.text
+    page = open_page(browser, live_server, "/areas")
+    page.wait_for_selector("#areas-grid .ag-row", timeout=20_000)
+    page.wait_for_timeout(800)
+    fit = page.evaluate(FIT)
+    ids = [h["id"] for h in fit["heads"]]
+    assert {"stayed", "overdue", "accounted_pct"} <= set(ids), ids
+    off = [h for h in fit["heads"] if h["right"] > fit["right"] + 1]
+    assert off == [], f"columns out of view (right edge {fit['right']}): {off}"
+    assert [h for h in fit["heads"] if h["cut"]] == [], fit["heads"]
+    assert fit["cutCells"] == [], fit["cutCells"]
+    assert page.evaluate("() => { const v = document.querySelector('#areas-grid .ag-center-cols-viewport');"
+                         " return v.scrollWidth <= v.clientWidth + 1; }"), "the table scrolls sideways"
+    assert page.errors == []
+    page.context.close()

@@ -48,20 +48,25 @@ from crisis.views_areas import areas_view, country_shapes
 MOVEMENT_DOWNLOADS = "movement-downloads"
 LOUD_AREA = "params.data.needs_help > 0 || params.data.overdue > 0"
 
+# Every column fits the left half of a 1920 x 1080 screen (about 1,060 px): headers wrap to
+# two lines rather than widen their column, a long phase or region wraps in its cell, and
+# the grid's cells are padded 8 px (app.css), so Stayed, Overdue and "% accounted" are in view.
+WRAPPED = {"wrapText": True, "autoHeight": True, "cellStyle": {"lineHeight": "20px", "paddingTop": "10px", "paddingBottom": "10px"}}
 AREA_COLUMNS = [
-    {"field": "needs_help", "headerName": "Need help", "width": 110, "sort": "desc", "sortIndex": 0,
+    {"field": "needs_help", "headerName": "Need help", "width": 82, "sort": "desc", "sortIndex": 0,
      "type": "rightAligned", "cellClassRules": {"needs-help-cell": "params.value > 0"}},
-    {"field": "name", "headerName": "Area", "flex": 2, "minWidth": 170},
-    {"field": "phase_label", "headerName": "Phase", "width": 190, "cellClassRules": {f"phase-{n}": f"params.data.phase == {n}" for n in PHASES}},
-    {"field": "region", "headerName": "Region", "width": 150},
-    {"field": "action", "headerName": "Movement", "width": 115},
-    {"field": "to_move", "headerName": "To move", "width": 95, "type": "rightAligned"},
-    {"field": "moving", "headerName": "Moving", "width": 90, "type": "rightAligned"},
-    {"field": "arrived", "headerName": "Arrived", "width": 90, "type": "rightAligned"},
-    {"field": "stayed", "headerName": "Stayed", "width": 85, "type": "rightAligned"},
-    {"field": "overdue", "headerName": "Overdue", "width": 95, "type": "rightAligned",
+    {"field": "name", "headerName": "Area", "flex": 2, "minWidth": 130, **WRAPPED},
+    {"field": "phase_label", "headerName": "Phase", "width": 130, **WRAPPED,
+     "cellClassRules": {f"phase-{n}": f"params.data.phase == {n}" for n in PHASES}},
+    {"field": "region", "headerName": "Region", "flex": 1, "minWidth": 120, **WRAPPED},
+    {"field": "action", "headerName": "Movement", "width": 96},
+    {"field": "to_move", "headerName": "To move", "width": 70, "type": "rightAligned"},
+    {"field": "moving", "headerName": "Moving", "width": 72, "type": "rightAligned"},
+    {"field": "arrived", "headerName": "Arrived", "width": 72, "type": "rightAligned"},
+    {"field": "stayed", "headerName": "Stayed", "width": 68, "type": "rightAligned"},
+    {"field": "overdue", "headerName": "Overdue", "width": 78, "type": "rightAligned",
      "cellClassRules": {"overdue-cell": "params.value > 0"}},
-    {"field": "accounted_pct", "headerName": "% accounted", "width": 115, "type": "rightAligned",
+    {"field": "accounted_pct", "headerName": "% accounted", "width": 96, "type": "rightAligned",
      # a movement nobody is on says so, not "0.0 %" or "100 %"; an area without a movement is blank
      "valueFormatter": {"function": "params.value == null ? (params.data && params.data.accounted_note) || '' : "
                                     "Number(params.value).toFixed(1) + ' %'"}},
@@ -225,7 +230,8 @@ def layout(**_query: Any) -> html.Div:
                 areas_downloads(),
                 dag.AgGrid(
                     id=ids.AREAS_GRID, columnDefs=AREA_COLUMNS, rowData=area_rows(areas_view(context, g.principal)),
-                    getRowId="params.data.id", defaultColDef={"sortable": True, "resizable": True},
+                    getRowId="params.data.id",
+                    defaultColDef={"sortable": True, "resizable": True, "wrapHeaderText": True, "autoHeaderHeight": True},
                     dashGridOptions={"rowClassRules": {"area-row-loud": LOUD_AREA}, "animateRows": False, "suppressColumnVirtualisation": True,
                                      "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True}},
                     className="ag-theme-alpine areas-grid", style={"height": "100%"},
