@@ -113,18 +113,18 @@ def test_hostile_feed_documents_are_refused_and_dead_lettered(live_server: LiveS
     refused(post("usgs", DEEP_ARRAY, "application/geo+json"), 400, "document")
     refused(post("usgs", b'{"type": "FeatureCollection", "features": [' + HUGE.encode() + b"]}", "application/geo+json"), 400)
     # A number too large for a float (a 400-digit integer) in one feature: that feature
-    # is refused by name and dead-lettered; the document is answered.
+    # is refused by name and dead-lettered; the document is answered (422: its only item was refused).
     quake = {"type": "Feature", "id": random_ref("us"), "properties": {"mag": "MAG", "time": 1548806400000},
              "geometry": {"type": "Point", "coordinates": [35.5, 33.9, 10]}}
     collection = json.dumps({"type": "FeatureCollection", "features": [quake]}).replace('"MAG"', "9" * 400)
     answer = post("usgs", collection.encode(), "application/geo+json")
-    assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("application/json"), answer.text[:300]
+    assert answer.status_code == 422 and answer.headers["Content-Type"].startswith("application/json"), answer.text[:300]
     (item,) = answer.json()["rejected"]
     assert item["field"] == "features[0].properties.mag" and dead_letter(live_server, item["dead_letter_id"])
     deep_xml = b"<a>" * 50_000 + b"</a>" * 50_000
     gdacs = b'<rss version="2.0"><channel><item>' + deep_xml + b"</item></channel></rss>"
-    answer = post("gdacs", gdacs, "application/rss+xml")  # its one item is refused, kept whole
-    assert answer.status_code == 200 and answer.headers["Content-Type"].startswith("application/json"), answer.text[:300]
+    answer = post("gdacs", gdacs, "application/rss+xml")  # its one item is refused, kept whole: nothing taken in
+    assert answer.status_code == 422 and answer.headers["Content-Type"].startswith("application/json"), answer.text[:300]
     (item,) = answer.json()["rejected"]
     assert item["field"].startswith("item[0].") and dead_letter(live_server, item["dead_letter_id"])["body_size"] == str(len(gdacs))
     cap = b'<alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">' + deep_xml + b"</alert>"
