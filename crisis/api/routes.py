@@ -29,8 +29,10 @@ from crisis.feeds.schemas import (
     PositionBatch,
     PositionIn,
     check_sources,
+    QUERY_ERROR,
     field_errors,
     future_time_message,
+    incident_filters,
     owned_source_error,
 )
 from crisis.http_safety import MALFORMED_JSON, load_json, status_for
@@ -71,8 +73,10 @@ def _region_scope(principal: Principal) -> str | None:
 @api.errorhandler(InputError)
 def _input_error(exc: InputError) -> tuple[Response, int]:
     feed = "api:" + (request.endpoint or "unknown").split(".")[-1]
-    dead_letter = _ctx().feed_log.rejected(feed, exc.errors, request.get_data(cache=True), request_origin())
-    return jsonify(error=exc.message, errors=exc.errors, dead_letter_id=dead_letter), status_for(exc)
+    # The path with its query string: for a GET, what was asked is there, not in a body.
+    detail = {**request_origin(), "method": request.method, "path": request.full_path.rstrip("?")}
+    dead_letter = _ctx().feed_log.rejected(feed, exc.errors, request.get_data(cache=True), detail)
+    return jsonify(error=exc.message, errors=exc.errors, dead_letter_id=dead_letter), 400 if exc.message == QUERY_ERROR else status_for(exc)
 
 
 @api.errorhandler(NotFound)
@@ -124,11 +128,11 @@ def create_incident() -> tuple[Response, int]:
 def list_incidents() -> Response:
     principal = current_principal()
     _region_scope(principal)
-    status = request.args.get("status")
+    wanted = incident_filters(request.args)  # 400 naming an unknown status, region or severity
     incidents = [
         access.record_view(principal, incident_to_dict(i))
         for i in _ctx().deps.incidents.all()
-        if _visible(principal, i.regions) and (status is None or i.status.value == status)
+        if _visible(principal, i.regions) and wanted.match(i)
     ]
     incidents.sort(key=lambda i: i["updated_at"], reverse=True)
     return jsonify(incidents=incidents, count=len(incidents))

@@ -8,8 +8,10 @@ command handlers accept nothing else. Validation errors become a list of
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 import unicodedata
 from datetime import datetime, timedelta, timezone
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import pycountry
@@ -27,7 +29,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from crisis.domain.model import IncidentStatus, IncidentType
+from crisis.domain.model import Incident, IncidentStatus, IncidentType
+from crisis.domain.regions import REGIONS
 from crisis.domain.taxonomy import (
     CATEGORIES,
     GENERAL_SUBTYPE,
@@ -359,6 +362,46 @@ def _incident_type(value: Any) -> Any:
 def _unknown_category(value: Any) -> str:
     names = ", ".join(f"{label.lower()} ({code})" for code, label in CATEGORIES.items())
     return f'"{value}" is not an incident category we know. The categories are: {names}.'
+
+
+# The InputError message of a refused query string: answered 400 (the request as asked
+# cannot be served), with the parameter named and its allowed values in words.
+QUERY_ERROR = "invalid query parameter"
+
+
+@dataclass(frozen=True)
+class IncidentFilters:
+    """The filters of GET /api/v1/incidents (and of its exports): each None when not given."""
+
+    status: IncidentStatus | None = None
+    region: str | None = None
+    severity: int | None = None
+
+    def match(self, incident: Incident) -> bool:
+        return ((self.status is None or incident.status == self.status)
+                and (self.region is None or self.region in incident.regions)
+                and (self.severity is None or incident.severity == self.severity))
+
+
+def incident_filters(args: Mapping[str, str]) -> IncidentFilters:
+    """``?status=``, ``?region=`` (one of every region an incident touches) and
+    ``?severity=`` (1-5, exactly) from a query string; an empty value is no filter. An
+    unknown value is an InputError (``QUERY_ERROR``, 400) naming the parameter and its
+    allowed values: "status=exploded" must not read as "no incident has that status"."""
+    errors: list[dict[str, Any]] = []
+    status = args.get("status") or None
+    if status is not None and status not in {s.value for s in IncidentStatus}:
+        errors.append({"field": "status", "message": f"unknown status {status[:40]!r}: use one of "
+                                                     f"{', '.join(s.value for s in IncidentStatus)}"})
+    region = args.get("region") or None
+    if region is not None and region not in REGIONS:
+        errors.append({"field": "region", "message": f"unknown region {region[:40]!r}: use one of {', '.join(REGIONS)}"})
+    severity = args.get("severity") or None
+    if severity is not None and severity not in ("1", "2", "3", "4", "5"):
+        errors.append({"field": "severity", "message": f"severity must be a whole number from 1 to 5, not {severity[:40]!r}"})
+    if errors:
+        raise InputError(errors, QUERY_ERROR)
+    return IncidentFilters(IncidentStatus(status) if status else None, region, int(severity) if severity else None)
 
 
 def field_errors(exc: ValidationError) -> list[dict[str, Any]]:

@@ -243,3 +243,26 @@ def test_titles_of_invisible_or_control_characters_are_refused_and_dead_lettered
     assert created.status_code == 201, created.text
     body = refused(requests.patch(f"{url}/{created.json()['id']}", json={"title": "\u2060"}, headers=bearer(officer)), 422, "title")
     assert "no visible character" in body["errors"][0]["message"]
+
+
+# ---- 7. list filters that match nothing we know ----------------------------------------------------------
+
+def test_unknown_incident_list_filters_are_400_naming_the_parameter(live_server: LiveServer, officer: str) -> None:
+    url = live_server.url + "/api/v1/incidents"
+    for query, field, allowed in (("status=exploded", "status", "reported, verified, active, contained, closed"),
+                                  ("region=mars", "region", "africa, americas"), ("severity=9", "severity", "1 to 5"),
+                                  ("severity=high", "severity", "1 to 5")):
+        body = refused(requests.get(f"{url}?{query}", headers=bearer(officer)), 400, field)
+        assert allowed in body["errors"][0]["message"], body
+        letter = dead_letter(live_server, body["dead_letter_id"])
+        assert letter["feed"] == "api:list_incidents" and letter["path"] == f"/api/v1/incidents?{query}", letter
+    title = random_ref("Filter ")
+    created = requests.post(url, json={**INCIDENT, "title": title, "severity": 4}, headers=bearer(officer)).json()
+    def titles(query: str) -> set[str]:
+        answer = requests.get(f"{url}?{query}", headers=bearer(officer))
+        assert answer.status_code == 200, answer.text
+        return {i["title"] for i in answer.json()["incidents"]}
+    assert title in titles("status=reported&region=middle_east_north_africa&severity=4")
+    assert title not in titles("severity=3") and title not in titles("region=africa") and title not in titles("status=closed")
+    assert title in titles("status=&severity=")  # empty: no filter
+    assert created["regions"] == ["middle_east_north_africa"]
