@@ -28,6 +28,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from crisis.api.audit import record_feed_document
 from crisis.api.common import ctx
+from crisis.api.routes import oversize_detail
 from crisis.auth import current_principal, request_origin, require_role
 from crisis.domain import access
 from crisis.domain.serialize import incident_to_dict
@@ -62,7 +63,7 @@ def _rejected(exc: MessageRejected) -> tuple[Response, int]:
 def _too_large(exc: Any) -> tuple[Response, int]:
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     errors = [{"field": "body", "message": f"the document is larger than the limit of {limit} bytes"}]
-    dead = _ctx().feed_log.rejected(_feed_of_request(), errors, b"", request_origin())
+    dead = _ctx().feed_log.rejected(_feed_of_request(), errors, b"", oversize_detail())
     return jsonify(error="payload too large", errors=errors, dead_letter_id=dead), 413
 
 

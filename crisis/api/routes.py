@@ -92,8 +92,18 @@ def _conflict(exc: Conflict) -> tuple[Response, int]:
 @api.errorhandler(413)
 def _too_large(exc: Any) -> tuple[Response, int]:
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    _ctx().feed_log.rejected("api:oversize", [{"field": "body", "message": f"body larger than {limit} bytes"}], b"", request_origin())
-    return jsonify(error="payload too large", errors=[{"field": "body", "message": f"the limit is {limit} bytes"}]), 413
+    errors = [{"field": "body", "message": f"the body is larger than the limit of {limit} bytes"}]
+    dead = _ctx().feed_log.rejected("api:oversize", errors, b"", oversize_detail())
+    return jsonify(error="payload too large", errors=errors, dead_letter_id=dead), 413
+
+
+def oversize_detail() -> dict[str, str]:
+    """A refused oversize request's dead-letter record: who, where (method and path) and the
+    size it declared (``Content-Length``; "unknown" when sent chunked): the body itself is
+    never read, so it is not kept."""
+    size = request.content_length
+    return {**request_origin(), "method": request.method, "path": request.full_path.rstrip("?"),
+            "body_size": str(size) if size is not None else "unknown"}
 
 
 def _incident_json(stored: handlers.Stored) -> dict[str, Any]:

@@ -266,3 +266,16 @@ def test_unknown_incident_list_filters_are_400_naming_the_parameter(live_server:
     assert title not in titles("severity=3") and title not in titles("region=africa") and title not in titles("status=closed")
     assert title in titles("status=&severity=")  # empty: no filter
     assert created["regions"] == ["middle_east_north_africa"]
+
+
+# ---- 8. a body over the limit --------------------------------------------------------------------------
+
+def test_an_oversize_body_is_413_with_its_dead_letter_saying_size_and_path(live_server: LiveServer, officer: str) -> None:
+    size = 6 * 1024 * 1024
+    for path, content_type, feed in (("/api/v1/positions", "application/json", "api:oversize"),
+                                     ("/api/v1/feeds/usgs", "application/json", "usgs")):
+        answer = requests.post(live_server.url + path, data=b"[" + b" " * (size - 2) + b"]",
+                               headers={**bearer(officer), "Content-Type": content_type})
+        body = refused(answer, 413, "body")
+        letter = dead_letter(live_server, body["dead_letter_id"])
+        assert (letter["feed"], letter["path"], letter["method"], letter["body_size"]) == (feed, path, "POST", str(size)), letter
