@@ -516,7 +516,7 @@ def test_a_turned_text_panel_fills_the_screen(live_server: LiveServer, browser: 
 
 def test_the_map_legend_says_what_a_number_on_a_marker_means(live_server: LiveServer, browser: Any) -> None:
     _seed(live_server)
-    page = _wall(browser, live_server, "&panels=map")
+    page = _wall(browser, live_server)  # every panel: the map at its narrowest, the legend wrapping
     try:
         page.wait_for_function("() => document.querySelectorAll('.wall-marker.stacked').length > 0", timeout=120_000)
         item = page.locator(".wall-legend-stack")
@@ -526,6 +526,11 @@ def test_the_map_legend_says_what_a_number_on_a_marker_means(live_server: LiveSe
         swatch = page.eval_on_selector(".wall-legend-stack .wall-sev-dot", "el => getComputedStyle(el).backgroundColor")
         marker_colours = set(page.eval_on_selector_all(".wall-marker", "els => els.map(e => getComputedStyle(e).backgroundColor)"))
         assert swatch not in marker_colours and swatch != "rgb(91, 107, 122)", (swatch, marker_colours)
+        # The travellers' legend and this one, however they wrap, do not cover each other.
+        boxes = page.evaluate("""() => ['.trav-legend', '.wall-legend'].map(s => {
+            const b = document.querySelector('#wall-map ' + s).getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; })""")
+        (l1, t1, r1, b1), (l2, t2, r2, b2) = boxes
+        assert r1 <= l2 or r2 <= l1 or b1 <= t2 or b2 <= t1, boxes
         assert page.errors == []
     finally:
         page.context.close()

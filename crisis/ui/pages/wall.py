@@ -187,8 +187,8 @@ def _map_panel(principal: Any) -> html.Section:
                       config={"displayModeBar": False, "scrollZoom": False, "staticPlot": False,
                               "doubleClick": False, "showTips": False}),
             html.Div(id="wall-markers", className="wall-markers"),
-            traveller_legend(),
-            legend,
+            # One column at the bottom left: however each legend wraps, neither covers the other.
+            html.Div(className="wall-legends", children=[traveller_legend(), legend]),
         ]),
     ])
 
