@@ -140,9 +140,22 @@ class IncidentList(BaseModel):
     count: int
 
 
+class PositionRejection(BaseModel):
+    """A position of a traveller never imported: not stored (the rest of the batch was)."""
+
+    index: int = Field(description="Position in the batch, from 0.")
+    field: str = Field(description='"positions[i].traveller_id".')
+    message: str
+    dead_letter_id: str = Field(description="One dead letter holds every refused position of the batch.")
+
+
 class PositionsAccepted(BaseModel):
-    accepted: int = Field(description="How many positions were stored (always the whole batch).")
+    accepted: int = Field(description="How many positions were stored: the batch, less those of travellers never imported.")
     stream_id: str = Field(description="The Redis stream id of the event that stored them.")
+    rejected: SkipJsonSchema[None] | list[PositionRejection] = Field(
+        default=None, json_schema_extra=_omit_default,
+        description="Present when some positions named a traveller never imported (POST /api/v1/travellers first): "
+                    "those are not stored. None known: 422 instead.")
 
 
 class Position(BaseModel):
