@@ -120,8 +120,8 @@ def create_incident() -> tuple[Response, int]:
         raise InputError(field_errors(exc)) from None
     # The source names Redis keys (feed statistics): a known feed or the caller's own name.
     check_sources({"source": command.source}, current_principal().name)
-    owned = owned_source_error(command.source)
-    if owned is not None:  # a feed's own incidents are written by its intake only
+    owned = owned_source_error(command.source) or _anothers_report(command, current_principal())
+    if owned is not None:  # a feed's own incidents are written by its intake only; an account's by it
         errors = [owned]
         dead = dead_letter(errors)
         audit_request("access.denied", request.path, detail={"method": "POST", "status": 403, "source": command.source,
@@ -131,6 +131,28 @@ def create_incident() -> tuple[Response, int]:
     audit.record_incident_report(stored)
     _ctx().feed_log.accepted(command.source)
     return jsonify(_incident_json(stored)), 201 if stored.created else 200
+
+
+def _anothers_report(command: IncidentIn, principal: Principal) -> dict[str, str] | None:
+    """The refusal of a report under the shared source "api" that would update an incident
+    another account reported (its source_id, or one it supersedes, is that incident's), else
+    None: "api" is everyone's source, not everyone's incidents. Duty officers and admins may,
+    as they may PATCH any incident. (An account's own name is its source alone; the feeds'
+    sources are refused by ``owned_source_error``.)"""
+    if command.source != "api" or principal.role in ("admin", "duty_officer"):
+        return None
+    source_ids = [s for s in (command.source_id, *command.supersedes) if s]
+    existing = _ctx().deps.incidents.id_for_source("api", source_ids)
+    if existing is None:
+        return None
+    history = _ctx().deps.incidents.history(existing)
+    reporter = history[0].get("by") if history else None
+    if reporter == principal.name:
+        return None
+    return {"field": "source_id", "message": (
+        f"source 'api' with source_id {source_ids[0]!r} names an incident another account reported: report "
+        f"under a source_id of your own (or as source {principal.name!r}); a duty officer changes it with "
+        "PATCH /api/v1/incidents/{id}")}
 
 
 @api.get("/incidents")

@@ -279,3 +279,19 @@ def test_an_oversize_body_is_413_with_its_dead_letter_saying_size_and_path(live_
         body = refused(answer, 413, "body")
         letter = dead_letter(live_server, body["dead_letter_id"])
         assert (letter["feed"], letter["path"], letter["method"], letter["body_size"]) == (feed, path, "POST", str(size)), letter
+
+
+def test_an_account_does_not_rewrite_anothers_report_under_the_shared_source_api(live_server: LiveServer, officer: str) -> None:
+    url = live_server.url + "/api/v1/incidents"
+    first, second = live_server.token("feed"), live_server.token("feed")
+    source_id = random_ref("api-")
+    created = requests.post(url, json={**INCIDENT, "source": "api", "source_id": source_id}, headers=bearer(first))
+    assert created.status_code == 201, created.text
+    again = requests.post(url, json={**INCIDENT, "severity": 3, "source": "api", "source_id": source_id}, headers=bearer(first))
+    assert again.status_code == 200 and again.json()["severity"] == 3  # its own report: updated
+    body = refused(requests.post(url, json={**INCIDENT, "title": "hijacked", "source": "api", "source_id": source_id},
+                                 headers=bearer(second)), 403, "source_id")
+    assert "another account reported" in body["errors"][0]["message"]
+    assert live_server.context.deps.incidents.get(created.json()["id"]).title == INCIDENT["title"]  # type: ignore[union-attr]
+    edited = requests.post(url, json={**INCIDENT, "severity": 5, "source": "api", "source_id": source_id}, headers=bearer(officer))
+    assert edited.status_code == 200 and edited.json()["severity"] == 5  # a duty officer may
