@@ -2,7 +2,13 @@
 every refusal is kept in the dead-letter stream.
 
 * Sources: no account writes an incident under a source the product's own intakes own
-  (``cap``, ``gdacs``, ``usgs``, ``sim``, ``cot``): 403, dead-lettered, the incident untouched.
+  (``cap``, ``gdacs``, ``usgs``, ``sim``, ``cot``), nor another account's under ``api``: 403,
+  dead-lettered, the incident untouched.
+* Positions of travellers never imported: refused one by one, the rest stored.
+* Times ahead of the clock (reports, positions, feeds) or beyond the planning horizon (roster).
+* Feed documents whose every item was refused (422) and counts that say what was stored.
+* Country codes that are no country; titles of nothing visible or with control characters.
+* List filters with unknown values (400); an oversize body's dead letter.
 """
 
 from __future__ import annotations
