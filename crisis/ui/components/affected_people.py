@@ -62,7 +62,7 @@ def columns(sees_names: bool) -> list[dict[str, Any]]:
         {"field": "reason_text", "headerName": "Why affected", "flex": 2, "minWidth": 190},
         {"field": "distance_km", "headerName": "Distance (km)", "width": 130, "type": "rightAligned",
          "valueFormatter": {"function": "params.value == null ? '' : params.value.toFixed(1)"}},
-        {"field": "position_source", "headerName": "Position from", "width": 130, "valueFormatter": IN_WORDS},
+        {"field": "position_source", "headerName": "Position from", "width": 130},
         {"field": "position_at", "headerName": "Position age", "width": 130,
          "valueFormatter": {"function": "params.value ? crisisAge(params.value) : 'unknown'"}},
         {"field": "confidence", "headerName": "Confidence", "width": 115},
