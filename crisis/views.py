@@ -75,10 +75,9 @@ def feed_health_report(ctx: Context, now: datetime | None = None,
                        viewer: access.HasRole | None = None) -> dict[str, Any]:
     """Every feed's health (GET /api/v1/feeds, the feed health page, the header badge), as
     ``viewer`` may read it (``crisis.feeds.health.report_for``: the error texts for duty
-    officers and admins only). No viewer given: the caller of the web request being served
-    (GET /api/v1/feeds), else the whole report, for a caller that cuts it per receiver
-    itself (the live gateway, per room)."""
-    viewer = viewer if viewer is not None else _request_principal()
+    officers and admins only). The caller names the viewer (GET /api/v1/feeds passes the
+    signed-in caller); no viewer: the whole report, for a caller that cuts it per receiver
+    itself (the live gateway, per room; the socket, per connection)."""
     now = now or datetime.now(timezone.utc)
     intervals = expected_intervals(ctx.settings)
     names = {feed: FEED_LOG_NAMES.get(feed, (feed,)) for feed in FEEDS}
@@ -88,14 +87,6 @@ def feed_health_report(ctx: Context, now: datetime | None = None,
         feeds[feed] = feed_health(merge_stats(stats[name] for name in names[feed]), intervals[feed], now)
     report = {"feeds": feeds, "checked_at": now.isoformat()}
     return report if viewer is None else report_for(viewer, report)
-
-
-def _request_principal() -> access.HasRole | None:
-    """The signed-in caller of the web request being served, if any (``crisis.auth`` keeps it
-    in ``flask.g``); None outside a request (a background thread)."""
-    from flask import g, has_app_context  # only here: the rest of this module knows no Flask
-
-    return g.get("principal") if has_app_context() else None
 
 
 def recent_dead_letters(ctx: Context, count: int = 50) -> list[dict[str, Any]]:

@@ -125,4 +125,4 @@ def post_usgs() -> tuple[Response, int]:
 @feeds_api.get("")
 @require_role(*READERS)
 def feed_health_list() -> Response:
-    return jsonify(feed_health_report(_ctx()))
+    return jsonify(feed_health_report(_ctx(), viewer=current_principal()))  # error texts for duty officers only

@@ -14,6 +14,7 @@ from typing import Any
 import requests
 
 from crisis.adapters import keys
+from crisis.bootstrap import Context
 from crisis.config import Settings
 from crisis.feeds.health import SILENCE_GRACE_SECONDS
 from crisis.feeds.pollers import Fetcher, FeedSource, Poller
@@ -285,3 +286,26 @@ def test_a_feeds_error_text_is_for_duty_officers_only(live_server: LiveServer) -
     finally:
         for client in (wall, desk, duty):
             client.disconnect()
+
+
+def test_the_feed_report_is_cut_for_the_viewer_named_not_for_the_request_being_served(
+        session_context: Context, live_server: LiveServer) -> None:
+    """``views.feed_health_report`` reads no Flask request state: the caller names the viewer
+    (GET /api/v1/feeds passes ``current_principal()``). Inside a request signed in as a wall,
+    a report asked for without a viewer is the whole one (the gateway cuts it per room), and
+    one asked for the wall is cut."""
+    from flask import Flask, g
+
+    from crisis.adapters.accounts import Principal
+    from crisis.views import feed_health_report
+
+    message = f"unknown handset {random_ref('VIEWER-')}"
+    session_context.feed_log.rejected("cot", [{"field": "uid", "message": message}], b"<event/>", {"remote": "test"})
+    wall = Principal(name="wall-display", role="wall")
+    with Flask(__name__).test_request_context("/api/v1/feeds"):
+        g.principal = wall
+        assert message in (feed_health_report(session_context)["feeds"]["cot"]["last_error"] or "")
+        assert feed_health_report(session_context, viewer=wall)["feeds"]["cot"]["last_error"] is None
+    assert message in health(live_server)["cot"]["last_error"]
+    assert requests.get(live_server.url + "/api/v1/feeds", headers=bearer(live_server.token("wall"))).json()[
+        "feeds"]["cot"]["last_error"] is None
