@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, jsonify, request
+from flask import Response, abort, current_app, jsonify, request
 from pydantic import BaseModel, ValidationError
 
 from crisis.auth import current_principal, request_origin
 from crisis.bootstrap import Context
 from crisis.domain import access
 from crisis.errors import InputError
-from crisis.feeds.schemas import field_errors
-from crisis.http_safety import load_json
+from crisis.feeds.schemas import QUERY_ERROR, field_errors
+from crisis.http_safety import load_json, status_for
 
 
 def ctx() -> Context:
@@ -41,6 +41,15 @@ def endpoint_feed() -> str:
 def dead_letter(errors: list[dict[str, Any]], feed: str | None = None) -> str:
     """Keep the refused request's body with what was wrong; the dead letter's id."""
     return ctx().feed_log.rejected(feed or endpoint_feed(), errors, request.get_data(cache=True), request_origin())
+
+
+def refused_input(exc: InputError) -> tuple[Response, int]:
+    """An InputError answered and dead-lettered under "api:<endpoint>", keeping the method
+    and the path with its query string (for a GET, what was asked is there, not in a body):
+    400 for a refused query string (``QUERY_ERROR``), else as ``status_for`` says."""
+    detail = {**request_origin(), "method": request.method, "path": request.full_path.rstrip("?")}
+    dead = ctx().feed_log.rejected(endpoint_feed(), exc.errors, request.get_data(cache=True), detail)
+    return jsonify(error=exc.message, errors=exc.errors, dead_letter_id=dead), 400 if exc.message == QUERY_ERROR else status_for(exc)
 
 
 NO_LOOK_UP = ("this display receives no identities, so it may not look a person up by id "

@@ -1,8 +1,11 @@
 """Exports under /api/v1/exports: the lists a duty officer hands on, as files.
 
 =====================================================  ===========================================
-GET /api/v1/exports/incidents.{csv,geojson,kml}        the incidents the caller may see
-                                                       (``?status=`` as GET /api/v1/incidents)
+GET /api/v1/exports/incidents.{csv,geojson,kml}        the incidents the caller may see, with the
+                                                       filters of GET /api/v1/incidents, which are
+                                                       the incident board's (status, region,
+                                                       severity, type, category, window,
+                                                       closed_within)
 GET /api/v1/exports/incidents/{id}/affected.{csv,geojson}
                                                        who is affected by one incident, with each
                                                        person's status and best-known position
@@ -35,12 +38,13 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from crisis import views, views_areas
-from crisis.api.common import ctx
+from crisis.api.common import ctx, refused_input
 from crisis.auth import audit_request, current_principal, require_role
 from crisis.domain import access
 from crisis.domain.model import Incident
 from crisis.domain.serialize import incident_to_dict
 from crisis.errors import InputError, NotFound
+from crisis.feeds.schemas import incident_filter_parameters, incident_filters
 
 exports_api = Blueprint("exports", __name__, url_prefix="/exports")  # nested under /api/v1 (crisis.api.routes)
 
@@ -129,7 +133,7 @@ def _not_found(exc: NotFound) -> tuple[Response, int]:
 
 @exports_api.errorhandler(InputError)
 def _input_error(exc: InputError) -> tuple[Response, int]:
-    return jsonify(error=exc.message, errors=exc.errors), 422
+    return refused_input(exc)  # an unknown filter value: 400 naming it, dead-lettered as GET /api/v1/incidents does
 
 
 # --- who may see what -----------------------------------------------------------------
@@ -170,9 +174,11 @@ def _columns(principal: Any, columns: Sequence[str], kept: Sequence[str] = ()) -
 
 
 def _incidents(principal: Any) -> list[dict[str, Any]]:
-    status = request.args.get("status")
+    """The incidents the caller may see (their own cut: a desk's regions) that pass the
+    query's filters, those of GET /api/v1/incidents and of the board (``incident_filters``)."""
+    wanted = incident_filters(request.args, ctx().deps.clock())  # 400 naming an unknown value
     found = [access.record_view(principal, incident_to_dict(i)) for i in ctx().deps.incidents.all()
-             if _sees_incident(principal, i) and (status is None or i.status.value == status)]
+             if _sees_incident(principal, i) and wanted.match(i)]
     found.sort(key=lambda i: i["updated_at"], reverse=True)
     return found
 
@@ -382,7 +388,7 @@ _SCOPE = ("A regional desk receives its region only (anything else is 404); a wa
 
 
 def openapi_operations() -> list[Any]:
-    from crisis.api.openapi import INCIDENT_ID, Op, _common
+    from crisis.api.openapi import FILTER_REFUSED, INCIDENT_ID, Op, _common
 
     types = {"csv": ("text/csv", "string"), "geojson": (GEOJSON_TYPE, "object"), "kml": (KML_TYPE, "string")}
     names = {"csv": "CSV", "geojson": "GeoJSON", "kml": "KML"}
@@ -394,15 +400,15 @@ def openapi_operations() -> list[Any]:
                 "content": {types[fmt][0]: {"schema": {"type": types[fmt][1]}}}}
 
     area_id = {"name": "area_id", "in": "path", "required": True, "description": "The area's id.", "schema": {"type": "string"}}
-    status = {"name": "status", "in": "query", "required": False, "description": "Only incidents with this status.",
-              "schema": {"type": "string"}}
     refusals = _common("401", "403", "404")
+    filtered = {**refusals, "400": FILTER_REFUSED}
     ops = []
     for fmt in ("csv", "geojson", "kml"):
         ops.append(Op("get", f"/api/v1/exports/incidents.{fmt}", "Exports", f"Export incidents as {names[fmt]}",
-                      "The incidents the caller may see, newest update first: CSV one row each, GeoJSON a Feature "
+                      "The incidents the caller may see that pass the filters (those of GET /api/v1/incidents and "
+                      "of the incident board), newest update first: CSV one row each, GeoJSON a Feature "
                       "each (its area polygon, else its point), KML a placemark each (with its area). " + _SCOPE,
-                      READERS, {"200": files("The incidents.", fmt), **refusals}, parameters=(status,),
+                      READERS, {"200": files("The incidents.", fmt), **filtered}, parameters=incident_filter_parameters(),
                       operation_id=f"exportIncidents{names[fmt]}"))
     for fmt in ("csv", "geojson"):
         ops.append(Op("get", f"/api/v1/exports/incidents/{{incident_id}}/affected.{fmt}", "Exports",

@@ -39,6 +39,7 @@ from crisis.feeds.schemas import (
     IncidentPatch,
     PositionBatch,
     PositionIn,
+    incident_filter_parameters,
 )
 from crisis.feeds.travellers import CSV_COLUMNS, TravellerIn
 
@@ -563,6 +564,9 @@ COMMON_RESPONSES: dict[str, tuple[str, str]] = {
     "415": ("UnsupportedMediaType", "The Content-Type is not one this feed reads (no Content-Type at all is read as the feed's format). Kept as a dead letter."),
     "422": ("Invalid", "The body is well-formed but its content is invalid: every problem is listed with its field. Kept as a dead letter."),
 }
+# An unknown value of an incident filter (GET /api/v1/incidents, the incident exports).
+FILTER_REFUSED = _json(_ref("ErrorResponse"), "A filter value we do not know (e.g. `status=exploded`): the parameter named "
+                       "with its allowed values. Kept as a dead letter with the path asked.")
 TRAVELLER_EXAMPLE = {
     "id": "T1042", "name": "A. Haddad", "agency": "UNDP", "category": "international_staff", "essential": True,
     "duty_station": {"name": "Beirut", "lat": 33.89, "lon": 35.5, "country": "LBN"},
@@ -628,10 +632,11 @@ def _operations() -> list[Op]:
         ),
         Op(
             "get", "/api/v1/incidents", "Incidents", "List incidents",
-            "Every incident the caller may see (a regional desk: its region's), most recently updated first.",
+            "Every incident the caller may see (a regional desk: its region's) that passes the filters (the incident "
+            "board's), most recently updated first.",
             READERS,
-            {"200": _json(_ref("IncidentList"), "The incidents."), **_common("401", "403")},
-            parameters=({"name": "status", "in": "query", "required": False, "description": "Only incidents in this status.", "schema": _ref("IncidentStatus")},),
+            {"200": _json(_ref("IncidentList"), "The incidents."), **_common("401", "403"), "400": FILTER_REFUSED},
+            parameters=incident_filter_parameters(),
             operation_id="listIncidents",
         ),
         Op(

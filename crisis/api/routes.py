@@ -17,7 +17,7 @@ from pydantic import TypeAdapter, ValidationError
 from crisis import handlers, views
 from crisis.adapters.accounts import Principal
 from crisis.api import audit
-from crisis.api.common import ctx, dead_letter
+from crisis.api.common import ctx, dead_letter, refused_input
 from crisis.api.exports import exports_api
 from crisis.auth import audit_request, current_principal, request_origin, require_role
 from crisis.domain import access
@@ -29,13 +29,12 @@ from crisis.feeds.schemas import (
     PositionBatch,
     PositionIn,
     check_sources,
-    QUERY_ERROR,
     field_errors,
     future_time_message,
     incident_filters,
     owned_source_error,
 )
-from crisis.http_safety import MALFORMED_JSON, load_json, status_for
+from crisis.http_safety import MALFORMED_JSON, load_json
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
 api.register_blueprint(exports_api)  # /api/v1/exports/...: lists as CSV, GeoJSON, KML (crisis.api.exports)
@@ -72,11 +71,7 @@ def _region_scope(principal: Principal) -> str | None:
 
 @api.errorhandler(InputError)
 def _input_error(exc: InputError) -> tuple[Response, int]:
-    feed = "api:" + (request.endpoint or "unknown").split(".")[-1]
-    # The path with its query string: for a GET, what was asked is there, not in a body.
-    detail = {**request_origin(), "method": request.method, "path": request.full_path.rstrip("?")}
-    dead_letter = _ctx().feed_log.rejected(feed, exc.errors, request.get_data(cache=True), detail)
-    return jsonify(error=exc.message, errors=exc.errors, dead_letter_id=dead_letter), 400 if exc.message == QUERY_ERROR else status_for(exc)
+    return refused_input(exc)  # dead-lettered as "api:<endpoint>" with the method and path asked
 
 
 @api.errorhandler(NotFound)
@@ -160,7 +155,7 @@ def _anothers_report(command: IncidentIn, principal: Principal) -> dict[str, str
 def list_incidents() -> Response:
     principal = current_principal()
     _region_scope(principal)
-    wanted = incident_filters(request.args)  # 400 naming an unknown status, region or severity
+    wanted = incident_filters(request.args, _ctx().deps.clock())  # the board's filters; 400 naming an unknown value
     incidents = [
         access.record_view(principal, incident_to_dict(i))
         for i in _ctx().deps.incidents.all()

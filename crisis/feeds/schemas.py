@@ -369,39 +369,118 @@ def _unknown_category(value: Any) -> str:
 QUERY_ERROR = "invalid query parameter"
 
 
+# The board's time windows (crisis/ui/pages/board.py, assets/crisis_board.js): an incident
+# updated within the window, on its updated_at; "all" is no window.
+INCIDENT_WINDOWS: dict[str, timedelta | None] = {"1h": timedelta(hours=1), "6h": timedelta(hours=6),
+                                                 "24h": timedelta(hours=24), "7d": timedelta(days=7), "all": None}
+MAX_CLOSED_WITHIN_MINUTES = 366 * 24 * 60
+
+
 @dataclass(frozen=True)
 class IncidentFilters:
-    """The filters of GET /api/v1/incidents (and of its exports): each None when not given."""
+    """The filters of GET /api/v1/incidents and of its exports, which are the incident
+    board's (crisis/ui/pages/board.py, assets/crisis_board.js): each empty or None when not given.
 
-    status: IncidentStatus | None = None
-    region: str | None = None
-    severity: int | None = None
+    ``statuses``, ``regions`` (any region an incident touches), ``severities``, ``types``
+    (sub-types) and ``categories``: any of those given. ``updated_since``: updated at or
+    after (the board's time window). ``closed_since``: a closed incident updated after it
+    passes the status filter whatever it asks (the board keeps a closed incident listed,
+    greyed, that long after closing)."""
+
+    statuses: frozenset[IncidentStatus] = frozenset()
+    regions: frozenset[str] = frozenset()
+    severities: frozenset[int] = frozenset()
+    types: frozenset[str] = frozenset()
+    categories: frozenset[str] = frozenset()
+    updated_since: datetime | None = None
+    closed_since: datetime | None = None
 
     def match(self, incident: Incident) -> bool:
-        return ((self.status is None or incident.status == self.status)
-                and (self.region is None or self.region in incident.regions)
-                and (self.severity is None or incident.severity == self.severity))
+        recently_closed = (self.closed_since is not None and incident.status == IncidentStatus.CLOSED
+                           and incident.updated_at > self.closed_since)
+        return ((not self.statuses or incident.status in self.statuses or recently_closed)
+                and (not self.regions or any(r in self.regions for r in incident.regions))
+                and (not self.severities or incident.severity in self.severities)
+                and (not self.types or incident.type.value in self.types)
+                and (not self.categories or category_of(incident.type.value) in self.categories)
+                and (self.updated_since is None or incident.updated_at >= self.updated_since))
 
 
-def incident_filters(args: Mapping[str, str]) -> IncidentFilters:
-    """``?status=``, ``?region=`` (one of every region an incident touches) and
-    ``?severity=`` (1-5, exactly) from a query string; an empty value is no filter. An
-    unknown value is an InputError (``QUERY_ERROR``, 400) naming the parameter and its
-    allowed values: "status=exploded" must not read as "no incident has that status"."""
+def _query_values(args: Mapping[str, str], name: str) -> list[str]:
+    """Every value of a query parameter: repeated (``status=a&status=b``) or comma-separated
+    (``status=a,b``); empty ones dropped."""
+    getlist = getattr(args, "getlist", None)
+    raw = getlist(name) if callable(getlist) else [args.get(name) or ""]
+    return [part.strip() for item in raw for part in str(item).split(",") if part.strip()]
+
+
+def incident_filters(args: Mapping[str, str], now: datetime | None = None) -> IncidentFilters:
+    """The incident filters of a query string (GET /api/v1/incidents, the incident exports),
+    the incident board's own: ``status``, ``region`` (an incident touching it), ``severity``
+    (1-5), ``type`` (a sub-type) and ``category``, each one value or several (repeated or
+    comma-separated: any of them); ``window`` (``1h``, ``6h``, ``24h``, ``7d``, ``all``:
+    updated within it, before ``now``); ``closed_within`` (minutes: a closed incident
+    updated that recently is kept whatever ``status`` asks, as the board keeps it). An
+    empty value is no filter. An unknown value is an InputError (``QUERY_ERROR``, 400)
+    naming the parameter and its allowed values: "status=exploded" must not read as "no
+    incident has that status"."""
+    now = now or datetime.now(timezone.utc)
     errors: list[dict[str, Any]] = []
-    status = args.get("status") or None
-    if status is not None and status not in {s.value for s in IncidentStatus}:
-        errors.append({"field": "status", "message": f"unknown status {status[:40]!r}: use one of "
-                                                     f"{', '.join(s.value for s in IncidentStatus)}"})
-    region = args.get("region") or None
-    if region is not None and region not in REGIONS:
-        errors.append({"field": "region", "message": f"unknown region {region[:40]!r}: use one of {', '.join(REGIONS)}"})
-    severity = args.get("severity") or None
-    if severity is not None and severity not in ("1", "2", "3", "4", "5"):
-        errors.append({"field": "severity", "message": f"severity must be a whole number from 1 to 5, not {severity[:40]!r}"})
+
+    def known(name: str, allowed: Mapping[str, Any] | frozenset[str] | list[str], message: Any) -> list[str]:
+        values = _query_values(args, name)
+        for value in values:
+            if value not in allowed:
+                errors.append({"field": name, "message": message(value[:40])})
+        return [v for v in values if v in allowed]
+
+    statuses_known = [s.value for s in IncidentStatus]
+    statuses = known("status", statuses_known,
+                     lambda v: f"unknown status {v!r}: use one of {', '.join(statuses_known)}")
+    regions = known("region", REGIONS, lambda v: f"unknown region {v!r}: use one of {', '.join(REGIONS)}")
+    severities = known("severity", ["1", "2", "3", "4", "5"],
+                       lambda v: f"severity must be a whole number from 1 to 5, not {v!r}")
+    types = known("type", _TYPE_VALUES, unknown_type_message)
+    categories = known("category", CATEGORIES, _unknown_category)
+    windows = known("window", INCIDENT_WINDOWS,
+                    lambda v: f"unknown window {v!r}: use one of {', '.join(INCIDENT_WINDOWS)} (updated within it)")
+    if len(windows) > 1:
+        errors.append({"field": "window", "message": f"one window at most, not {len(windows)}"})
+    closed = _query_values(args, "closed_within")
+    if len(closed) > 1 or any(not c.isdigit() or int(c) > MAX_CLOSED_WITHIN_MINUTES for c in closed):
+        errors.append({"field": "closed_within", "message": (
+            f"closed_within must be one whole number of minutes from 0 to {MAX_CLOSED_WITHIN_MINUTES}, "
+            f"not {','.join(closed)[:40]!r}")})
     if errors:
         raise InputError(errors, QUERY_ERROR)
-    return IncidentFilters(IncidentStatus(status) if status else None, region, int(severity) if severity else None)
+    window = INCIDENT_WINDOWS[windows[0]] if windows else None
+    return IncidentFilters(
+        statuses=frozenset(IncidentStatus(s) for s in statuses), regions=frozenset(regions),
+        severities=frozenset(int(s) for s in severities), types=frozenset(types), categories=frozenset(categories),
+        updated_since=now - window if window is not None else None,
+        closed_since=now - timedelta(minutes=int(closed[0])) if closed else None)
+
+
+def incident_filter_parameters() -> tuple[dict[str, Any], ...]:
+    """The OpenAPI query parameters of ``incident_filters`` (GET /api/v1/incidents, the incident exports)."""
+    def several(name: str, what: str, values: list[str]) -> dict[str, Any]:
+        return {"name": name, "in": "query", "required": False, "style": "form", "explode": True,
+                "description": f"{what} One value, several (repeated, or comma-separated: `{name}=a,b`): any of them.",
+                "schema": {"type": "array", "items": {"enum": values}}}
+
+    return (
+        several("status", "Only incidents in this status.", [s.value for s in IncidentStatus]),
+        several("region", "Only incidents touching this region.", list(REGIONS)),
+        several("severity", "Only incidents of this severity (1-5).", ["1", "2", "3", "4", "5"]),
+        several("type", "Only incidents of this sub-type.", sorted(_TYPE_VALUES)),
+        several("category", "Only incidents of this category.", list(CATEGORIES)),
+        {"name": "window", "in": "query", "required": False, "schema": {"enum": list(INCIDENT_WINDOWS)},
+         "description": "Only incidents updated within this time before now (`all`: no limit), as the incident board's time filter."},
+        {"name": "closed_within", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 0, "maximum": MAX_CLOSED_WITHIN_MINUTES},
+         "description": "Minutes: a closed incident updated this recently passes the `status` filter whatever it asks "
+                        "(the incident board keeps a closed incident listed, greyed, that long after closing)."},
+    )
 
 
 def field_errors(exc: ValidationError) -> list[dict[str, Any]]:

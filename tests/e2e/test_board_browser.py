@@ -108,37 +108,58 @@ def test_every_board_column_and_its_values_fit_at_1920_by_1080(
     page.context.close()
 
 
-def test_the_download_links_follow_the_boards_filters_as_far_as_the_exports_go(
+def test_the_download_links_give_exactly_the_rows_the_board_shows(
         context: Context, live_server: LiveServer, browser: Any, demo_like: dict[str, str]) -> None:
-    """The exports narrow by one status only (crisis/api/exports.py): one status ticked goes
-    into the links, and the label names every other filter the files are not cut by."""
+    """The exports take the board's filters (crisis.feeds.schemas.incident_filters): a board
+    filtered to one region and two statuses links to files holding exactly its rows: the
+    region's incidents in those statuses and the one closed a moment ago (the board keeps it,
+    greyed), not the other regions' nor the other statuses'."""
     import csv
     import io
+    from urllib.parse import parse_qs, urlsplit
 
+    officer = {"Authorization": "Bearer " + live_server.token("duty_officer")}
+    closed = {}
+    for name, row in (("mena", DEMO_LIKE[2]), ("asia", DEMO_LIKE[5])):  # Beirut airstrikes; the Manila earthquake
+        closed[name] = demo_like[row[0]]
+        answer = requests.patch(f"{live_server.url}/api/v1/incidents/{closed[name]}", json={"status": "closed"},
+                                headers=officer, timeout=30)
+        assert answer.status_code == 200, answer.text
     page = _board(browser, live_server, len(demo_like))
     links = "#incidents-downloads a"
     label = "#incidents-downloads .downloads-label"
-    assert page.inner_text(label).startswith("Download every incident you may see, closed ones too"), page.inner_text(label)
-    assert [h.rsplit("/", 1)[1] for h in page.eval_on_selector_all(links, "els => els.map(e => e.getAttribute('href'))")] \
-        == ["incidents.csv", "incidents.geojson", "incidents.kml"]
-    # Only "contained" ticked: the links carry it.
-    for status in ("reported", "verified", "active"):
+    assert page.inner_text(label).startswith("Download the incidents you see (the board's rows"), page.inner_text(label)
+    # One region, two statuses: reported and contained.
+    page.click(f"#filter-region")
+    page.get_by_role("option", name="Middle East and North Africa", exact=True).click()
+    for status in ("verified", "active"):
         page.uncheck(f"#filter-status input[value='{status}']")
-    page.wait_for_function("() => document.querySelector('#incidents-downloads a').getAttribute('href').includes('status=')",
+    page.wait_for_function("() => document.querySelector('#incidents-downloads a').getAttribute('href').includes('region=')"
+                           " && !document.querySelector('#incidents-downloads a').getAttribute('href').includes('active')",
                            timeout=10_000)
     hrefs = page.eval_on_selector_all(links, "els => els.map(e => e.getAttribute('href'))")
-    assert [h.rsplit("/", 1)[1] for h in hrefs] == ["incidents.csv?status=contained", "incidents.geojson?status=contained",
-                                                     "incidents.kml?status=contained"], hrefs
-    assert page.inner_text(label).startswith("Download the contained incidents you may see"), page.inner_text(label)
+    assert [urlsplit(h).path.rsplit("/", 1)[1] for h in hrefs] == ["incidents.csv", "incidents.geojson", "incidents.kml"]
+    query = parse_qs(urlsplit(hrefs[0]).query)
+    assert query["region"] == ["middle_east_north_africa"] and query["status"] == ["reported,contained"], query
+    assert all(h.endswith(urlsplit(hrefs[0]).query) for h in hrefs)
+    page.wait_for_timeout(500)
+    shown = set(page.eval_on_selector_all(f"{GRID} .ag-center-cols-container .ag-row",
+                                          "els => els.map(e => e.getAttribute('row-id'))"))
+    lebanon = {demo_like[row[0]] for row in DEMO_LIKE if row[5] == "LBN"}
+    assert closed["mena"] in shown and closed["asia"] not in shown and shown <= lebanon, shown
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    for href in hrefs:
+        answer = requests.get(live_server.url + href, cookies=cookies, timeout=30)
+        assert answer.status_code == 200, (href, answer.text)
     rows = list(csv.DictReader(io.StringIO(requests.get(live_server.url + hrefs[0], cookies=cookies, timeout=30).text)))
-    assert [r["id"] for r in rows] == [demo_like[DEMO_LIKE[1][0]]], rows  # the one contained incident, nothing else
-    shown = page.eval_on_selector_all(f"{GRID} .ag-center-cols-container .ag-row", "els => els.map(e => e.getAttribute('row-id'))")
-    assert shown == [r["id"] for r in rows]
-    # A filter the exports cannot take is named on the link, not silently dropped.
+    assert {r["id"] for r in rows} == shown and len(rows) == len(shown), (rows, shown)
+    assert {r["status"] for r in rows} == {"reported", "contained", "closed"}
+    geojson = requests.get(live_server.url + hrefs[1], cookies=cookies, timeout=30).json()
+    assert {f["properties"]["id"] for f in geojson["features"]} == shown
+    # The time window goes along too.
     page.check("#filter-window input[value='24h']")
-    page.wait_for_function("() => document.querySelector('#incidents-downloads .downloads-label').innerText.includes('time')",
+    page.wait_for_function("() => document.querySelector('#incidents-downloads a').getAttribute('href').includes('window=24h')",
                            timeout=10_000)
-    assert "not cut by the board's time filter" in page.inner_text(label), page.inner_text(label)
+    assert page.inner_text(label).startswith("Download the incidents you see"), page.inner_text(label)
     assert page.errors == []
     page.context.close()

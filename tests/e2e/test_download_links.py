@@ -65,19 +65,75 @@ def test_the_areas_page_links_give_the_areas_and_a_movement_list(live_server: Li
         assert officer.get(live_server.url + href, timeout=30).status_code == 200, href
 
 
-def test_the_boards_links_say_how_far_its_filters_apply() -> None:
-    """One status goes into the links; every other filter the exports cannot take is named."""
+def test_the_boards_links_carry_every_filter_of_the_board() -> None:
+    """Every board filter goes into the links (the exports take them all), so the label
+    promises the rows the board shows; a filter left at "everything", and a desk's own
+    region, are not passed."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from crisis.ui.components.downloads import SEES_ROWS
     from crisis.ui.pages.board import ALL_STATUSES, OPEN_STATUSES
 
     def label(component: Any) -> str:
         return str(component.children[0].children)
 
-    board = incidents_downloads("middle_east_north_africa", ["shelling"], [4, 5], OPEN_STATUSES, "24h", None, ALL_STATUSES)
-    assert [h.rsplit("/", 1)[1] for h in _hrefs(board)] == ["incidents.csv", "incidents.geojson", "incidents.kml"]
-    assert label(board) == ("Download every incident you may see, closed ones too (the files are not cut by the board's "
-                            "region, type, severity, status and time filters): ")
-    one = incidents_downloads(None, [], [1, 2, 3, 4, 5], ["active"], "all", None, ALL_STATUSES)
-    assert all(h.endswith("?status=active") for h in _hrefs(one)) and label(one) == "Download the active incidents you may see: "
+    def queries(component: Any) -> list[dict[str, list[str]]]:
+        return [parse_qs(urlsplit(h).query) for h in _hrefs(component)]
+
+    board = incidents_downloads("middle_east_north_africa", ["shelling", "airstrike"], [4, 5], OPEN_STATUSES, "24h", None,
+                                ALL_STATUSES, 60)
+    assert [urlsplit(h).path.rsplit("/", 1)[1] for h in _hrefs(board)] == ["incidents.csv", "incidents.geojson", "incidents.kml"]
+    assert label(board) == SEES_ROWS + ": " and "the incidents you see" in SEES_ROWS
+    assert queries(board) == [{"status": ["reported,verified,active,contained"], "closed_within": ["60"],
+                               "region": ["middle_east_north_africa"], "type": ["shelling,airstrike"],
+                               "severity": ["4,5"], "window": ["24h"]}] * 3
+    # Everything ticked: no filter at all; "closed" ticked: every closed one, no closed_within.
+    assert queries(incidents_downloads(None, [], [1, 2, 3, 4, 5], ALL_STATUSES, "all", None, ALL_STATUSES, 60)) == [{}] * 3
+    assert queries(incidents_downloads(None, None, [1, 2, 3, 4, 5], ["active", "closed"], "all", None, ALL_STATUSES, 60)) \
+        == [{"status": ["active,closed"]}] * 3
     # A desk's region is not a filter of the board's: the files are cut to its regions anyway.
-    desk = incidents_downloads("africa", None, [1, 2, 3, 4, 5], ALL_STATUSES, "all", "africa", ALL_STATUSES)
-    assert label(desk) == "Download every incident you may see, closed ones too: "
+    desk = incidents_downloads("africa,americas", None, [1, 2, 3, 4, 5], ALL_STATUSES, "all", "africa,americas", ALL_STATUSES)
+    assert label(desk) == SEES_ROWS + ": " and queries(desk) == [{}] * 3
+    # Nothing ticked: no rows, no links.
+    for empty in (incidents_downloads(None, None, [], OPEN_STATUSES, "all", None, ALL_STATUSES, 60),
+                  incidents_downloads(None, None, [1, 2], [], "all", None, ALL_STATUSES, 60)):
+        assert _hrefs(empty) == [] and label(empty).startswith("Nothing to download")
+
+
+def test_the_incident_exports_take_the_boards_filters_and_refuse_an_unknown_value_in_words(live_server: LiveServer) -> None:
+    """GET /api/v1/exports/incidents.* filter as GET /api/v1/incidents (several statuses,
+    region, severity, type, category, window, closed_within); a desk's own cut still applies on
+    top; an unknown value is 400 naming the parameter and its allowed values, dead-lettered."""
+    officer = {"Authorization": f"Bearer {live_server.token('duty_officer')}"}
+    desk = {"Authorization": f"Bearer {live_server.token('regional_desk', 'africa')}"}
+    url = live_server.url + "/api/v1/exports/incidents.csv"
+    beirut = _incident(live_server, f"Riot in Beirut {random_ref()}", 33.89, 35.50)
+    lima = _incident(live_server, f"Riot in Lima {random_ref()}", -12.05, -77.04)
+    closed = _incident(live_server, f"Riot in Tyre {random_ref()}", 33.27, 35.20)
+    answer = requests.patch(f"{live_server.url}/api/v1/incidents/{closed}", json={"status": "closed"}, headers=officer, timeout=30)
+    assert answer.status_code == 200, answer.text
+
+    def ids(query: str, headers: dict[str, str] = officer) -> set[str]:
+        answer = requests.get(f"{url}?{query}", headers=headers, timeout=30)
+        assert answer.status_code == 200, (query, answer.text)
+        return {row["id"] for row in csv.DictReader(io.StringIO(answer.text))} & {beirut, lima, closed}
+
+    assert ids("") == {beirut, lima, closed}
+    assert ids("region=middle_east_north_africa&status=reported,contained") == {beirut}
+    assert ids("region=middle_east_north_africa&status=reported&status=contained&closed_within=60") == {beirut, closed}
+    assert ids("status=reported,closed&type=riot,shelling&severity=3,4&category=civil_unrest&window=1h") == {beirut, lima, closed}
+    assert ids("type=shelling") == set() and ids("category=crime") == set() and ids("severity=5") == set()
+    assert ids("status=active&closed_within=0") == set()
+    assert ids("status=reported", desk) == set() and ids("region=middle_east_north_africa", desk) == set()
+    for query, field, allowed in (("status=reported,exploded", "status", "reported, verified, active, contained, closed"),
+                                  ("region=mars", "region", "africa, americas"), ("severity=9", "severity", "1 to 5"),
+                                  ("type=bombing", "type", "riot"), ("category=weather", "category", "civil unrest (civil_unrest)"),
+                                  ("window=2h", "window", "1h, 6h, 24h, 7d, all"), ("closed_within=soon", "closed_within", "minutes")):
+        for fmt in ("csv", "geojson", "kml"):
+            answer = requests.get(f"{live_server.url}/api/v1/exports/incidents.{fmt}?{query}", headers=officer, timeout=30)
+            assert answer.status_code == 400, (query, answer.text)
+            body = answer.json()
+            assert [e["field"] for e in body["errors"]] == [field] and allowed in body["errors"][0]["message"], body
+        letters = requests.get(live_server.url + "/api/v1/deadletters?count=20", headers=officer, timeout=30).json()["dead_letters"]
+        letter = next(d for d in letters if d["id"] == body["dead_letter_id"])
+        assert letter["feed"] == "api:export_incidents" and letter["path"] == f"/api/v1/exports/incidents.kml?{query}", letter

@@ -185,3 +185,44 @@ def test_titles_of_nothing_visible_or_with_control_characters_are_refused(title:
 def test_titles_in_any_script_are_fine() -> None:
     for title in ("Checkpoint closed", "انفجار في بيروت", "黎巴嫩 爆炸", "Zürich: 🚨 alert", "עברית\u200fטקסט"):
         assert parse(IncidentIn, {**INCIDENT, "title": title}).title == title
+
+
+def test_incident_filters_are_the_boards() -> None:
+    """``incident_filters`` (GET /api/v1/incidents, the incident exports) filter as the board
+    (assets/crisis_board.js boardRows) does: any of several values; the time window on
+    updated_at; a closed incident updated within ``closed_within`` minutes passes whatever
+    ``status`` asks; unknown values are refused naming each parameter."""
+    from datetime import UTC, datetime, timedelta
+
+    from werkzeug.datastructures import MultiDict
+
+    from crisis.domain.model import GeoPoint, Incident, IncidentStatus, IncidentType
+    from crisis.feeds.schemas import QUERY_ERROR, incident_filters
+
+    now = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+
+    def incident(kind: IncidentType, status: IncidentStatus, minutes_ago: int, region: str = "africa") -> Incident:
+        at = now - timedelta(minutes=minutes_ago)
+        return Incident("i", "t", kind, 3, GeoPoint(0.0, 0.0), at, at, status=status, regions=(region,))
+
+    def passes(query: list[tuple[str, str]], item: Incident) -> bool:
+        return incident_filters(MultiDict(query), now).match(item)
+
+    riot = incident(IncidentType.RIOT, IncidentStatus.ACTIVE, 30)
+    assert passes([("status", "reported,active")], riot) and passes([("status", "reported"), ("status", "active")], riot)
+    assert not passes([("status", "reported")], riot)
+    assert passes([("window", "1h")], riot) and not passes([("window", "1h")], incident(IncidentType.RIOT, IncidentStatus.ACTIVE, 61))
+    assert passes([("window", "all")], incident(IncidentType.RIOT, IncidentStatus.ACTIVE, 10 ** 6))
+    assert passes([("type", "riot,flood"), ("category", "civil_unrest")], riot)
+    assert not passes([("type", "flood")], riot) and not passes([("category", "hazard")], riot)
+    assert passes([("region", "americas,africa")], riot) and not passes([("region", "americas")], riot)
+    closed = incident(IncidentType.RIOT, IncidentStatus.CLOSED, 59)
+    assert passes([("status", "active"), ("closed_within", "60")], closed)
+    assert not passes([("status", "active"), ("closed_within", "58")], closed)
+    assert not passes([("status", "active")], closed)
+    assert not passes([("status", "active"), ("closed_within", "60"), ("window", "1h")],
+                      incident(IncidentType.RIOT, IncidentStatus.CLOSED, 61))
+    with pytest.raises(InputError) as refused:
+        incident_filters(MultiDict([("status", "exploded"), ("window", "2h"), ("window", "1h"), ("closed_within", "x")]), now)
+    assert refused.value.message == QUERY_ERROR
+    assert [e["field"] for e in refused.value.errors] == ["status", "window", "closed_within"]

@@ -1,5 +1,5 @@
 """A line of download links to the exports (crisis/api/exports.py): the same files the API
-gives, cut to what the signed-in reader may see; the board's say how far its filters apply."""
+gives, cut to what the signed-in reader may see; the board's carry every filter of the board."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ EXPORTS = "/api/v1/exports"
 
 
 def downloads(label: str, files: list[tuple[str, str]], id: str | None = None) -> html.Div:
-    """``label``: CSV | GeoJSON | KML, each ``(text, path under /api/v1/exports/)``."""
-    links: list[object] = [html.Span(label + ": ", className="downloads-label")]
+    """``label``: CSV | GeoJSON | KML, each ``(text, path under /api/v1/exports/)``; no files: the label alone."""
+    links: list[object] = [html.Span(label + (": " if files else ""), className="downloads-label")]
     for n, (text, path) in enumerate(files):
         if n:
             links.append(" | ")
@@ -24,47 +24,47 @@ def downloads(label: str, files: list[tuple[str, str]], id: str | None = None) -
 INCIDENTS_DOWNLOADS = "incidents-downloads"
 INCIDENT_FILES = (("CSV", "incidents.csv"), ("GeoJSON", "incidents.geojson"), ("KML", "incidents.kml"))
 ALL_SEVERITIES = frozenset(range(1, 6))
+SEES_ROWS = "Download the incidents you see (the board's rows: its filters go into the files)"
+
+
+def incidents_query(region: str | None = None, types: Sequence[str] | None = None,
+                    severities: Sequence[int] | None = None, statuses: Sequence[str] | None = None,
+                    window: str | None = None, own_scope: str | None = None, all_statuses: Sequence[str] = (),
+                    closed_minutes: int | None = None) -> str:
+    """The board's filters as the incident exports' query string (their filters are the
+    board's: ``crisis.feeds.schemas.incident_filters``), "" for none. A filter left at
+    "everything" is not passed; a desk's fixed region (``own_scope``, its regions) neither:
+    the export is cut to them anyway. With "closed" not ticked, the board still lists a
+    closed incident ``closed_minutes`` after closing: ``closed_within`` says so."""
+    query: list[tuple[str, str]] = []
+    ticked = list(statuses) if statuses is not None else None
+    if ticked is not None and set(ticked) != set(all_statuses):
+        query.append(("status", ",".join(ticked)))
+        if "closed" not in ticked and closed_minutes is not None:
+            query.append(("closed_within", str(int(closed_minutes))))
+    if region and region != own_scope:
+        query.append(("region", region))
+    if types:
+        query.append(("type", ",".join(types)))
+    if severities is not None and set(severities) != ALL_SEVERITIES:
+        query.append(("severity", ",".join(str(s) for s in sorted(severities))))
+    if window and window != "all":
+        query.append(("window", window))
+    return "?" + urlencode(query, safe=",") if query else ""
 
 
 def incidents_downloads(region: str | None = None, types: Sequence[str] | None = None,
                         severities: Sequence[int] | None = None, statuses: Sequence[str] | None = None,
                         window: str | None = None, own_scope: str | None = None,
-                        all_statuses: Sequence[str] = ()) -> html.Div:
-    """The board's links to the incident exports, for the board's filters, saying what they hold.
-
-    The export routes (crisis/api/exports.py) narrow the incidents the caller may see by one
-    ``status`` only. So a single status ticked on the board goes into the links
-    (``?status=active``); the board's other filters (a region chosen, types, severities, several
-    statuses, a time window) cannot be passed on, and the label names each one the files are
-    not cut by rather than promise "the incidents you see". ``own_scope``: a desk's fixed region
-    filter (its regions; the export is cut to them anyway). ``all_statuses``: every status, so
-    that all of them ticked is no filter."""
-    ticked = list(statuses) if statuses is not None else None
-    query = ""
-    if ticked is not None and len(ticked) == 1:
-        query = "?" + urlencode({"status": ticked[0]})
-        what = f"the {ticked[0]} incidents you may see"
-    else:
-        what = "every incident you may see, closed ones too"
-    ignored = []
-    if region and region != own_scope:
-        ignored.append("region")
-    if types:
-        ignored.append("type")
-    if severities is not None and set(severities) != ALL_SEVERITIES:
-        ignored.append("severity")
-    if ticked is not None and len(ticked) > 1 and set(ticked) != set(all_statuses):
-        ignored.append("status")
-    if window and window != "all":
-        ignored.append("time")
-    label = "Download " + what
-    if ignored:
-        label += f" (the files are not cut by the board's {_and(ignored)} filter{'s' if len(ignored) > 1 else ''})"
-    return downloads(label, [(text, path + query) for text, path in INCIDENT_FILES], id=INCIDENTS_DOWNLOADS)
-
-
-def _and(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+                        all_statuses: Sequence[str] = (), closed_minutes: int | None = None) -> html.Div:
+    """The board's links to the incident exports, carrying every filter of the board
+    (``incidents_query``): the files hold exactly the rows the board shows (as of the
+    download: the time window and a closed incident's stay count from then). Nothing ticked
+    in severity or status: no rows to give, and no links."""
+    if (severities is not None and not list(severities)) or (statuses is not None and not list(statuses)):
+        return downloads("Nothing to download: tick a status and a severity to list incidents", [], id=INCIDENTS_DOWNLOADS)
+    query = incidents_query(region, types, severities, statuses, window, own_scope, all_statuses, closed_minutes)
+    return downloads(SEES_ROWS, [(text, path + query) for text, path in INCIDENT_FILES], id=INCIDENTS_DOWNLOADS)
 
 
 def affected_downloads(incident_id: str) -> html.Div:

@@ -58,6 +58,11 @@ COLUMNS = [
 ]
 
 
+def _closed_minutes() -> int:
+    """How long a closed incident stays listed (greyed) with "closed" not ticked."""
+    return int(current_app.extensions["crisis"].settings.closed_visible_minutes)
+
+
 def _filters(region: str | None, closed_minutes: int) -> html.Div:
     region_options = [{"label": label, "value": code} for code, label in REGIONS.items()]
     return html.Div(
@@ -89,7 +94,7 @@ def layout(**_query: Any) -> html.Div:
                     dcc.Store(id=BOARD_CONFIG, data=_config()),
                     _filters(region_scope(g.principal), current_app.extensions["crisis"].settings.closed_visible_minutes),
                     incidents_downloads(region_scope(g.principal), None, list(range(1, 6)), OPEN_STATUSES, "all",
-                                        region_scope(g.principal), ALL_STATUSES),
+                                        region_scope(g.principal), ALL_STATUSES, _closed_minutes()),
                     dag.AgGrid(
                         id=ids.BOARD_GRID,
                         columnDefs=COLUMNS,
@@ -149,8 +154,9 @@ dash.clientside_callback(
 )
 def downloads_for_filters(region: str | None, types: list[str] | None, severities: list[int] | None,
                           statuses: list[str] | None, window: str | None) -> Any:
-    """The download links follow the board's filters (as far as the exports take them)."""
-    return incidents_downloads(region, types, severities, statuses, window, region_scope(g.principal), ALL_STATUSES).children
+    """The download links carry every filter of the board: the files hold its rows."""
+    return incidents_downloads(region, types, severities, statuses, window, region_scope(g.principal), ALL_STATUSES,
+                               _closed_minutes()).children
 
 
 @dash.callback(
