@@ -21,7 +21,7 @@ from crisis.domain.travellers import BestPosition, Confidence, Fix, Source, duty
 from crisis.fusion import people as placing
 from crisis.fusion.people import best_positions
 from crisis.fusion.affected import AreaIndex, IncidentArea, default_radii, haversine_km, itinerary_affected
-from crisis.feeds.health import FEED_LOG_NAMES, FEEDS, feed_health, merge_stats, report_for
+from crisis.feeds.health import FEEDS, feed_health, log_names, merge_stats, refusals_only, report_for
 from crisis.feeds.pollers import expected_intervals
 from crisis.layers.incidents import incident_message
 
@@ -80,11 +80,13 @@ def feed_health_report(ctx: Context, now: datetime | None = None,
     itself (the live gateway, per room; the socket, per connection)."""
     now = now or datetime.now(timezone.utc)
     intervals = expected_intervals(ctx.settings)
-    names = {feed: FEED_LOG_NAMES.get(feed, (feed,)) for feed in FEEDS}
-    stats = ctx.feed_log.stats_many([name for feed in FEEDS for name in names[feed]])
+    names = log_names(ctx.feed_log.refused_names())  # every refusal counts, under whatever name (feeds.health.feed_of)
+    stats = ctx.feed_log.stats_many([name for feed in FEEDS for group in names[feed] for name in group])
     feeds = {}
     for feed in FEEDS:
-        feeds[feed] = feed_health(merge_stats(stats[name] for name in names[feed]), intervals[feed], now)
+        whole, refusals = names[feed]
+        parts = [*(stats[name] for name in whole), *(refusals_only(stats[name]) for name in refusals)]
+        feeds[feed] = feed_health(merge_stats(parts), intervals[feed], now)
     report = {"feeds": feeds, "checked_at": now.isoformat()}
     return report if viewer is None else report_for(viewer, report)
 
@@ -93,11 +95,13 @@ def recent_dead_letters(ctx: Context, count: int = 50) -> list[dict[str, Any]]:
     """The newest rejected messages, without their bodies.
 
     "origin" says where each came from: the polled URL, the CAP sender, the account that
-    posted it, or the client's address.
+    posted it, or the client's address; "request" the method and path asked (with its query
+    string: a refused filter is there), when the dead letter keeps them.
     """
     return [
         {**{k: item.get(k) for k in DEAD_LETTER_FIELDS},
-         "origin": next((item[k] for k in ("url", "sender", "actor", "user", "remote") if item.get(k)), "")}
+         "origin": next((item[k] for k in ("url", "sender", "actor", "user", "remote") if item.get(k)), ""),
+         "request": " ".join(str(item[k]) for k in ("method", "path") if item.get(k))}
         for item in ctx.feed_log.dead_letters(count)
     ]
 

@@ -65,6 +65,7 @@ class FeedLog:
             pipe.xadd(keys.DEADLETTER_STREAM, xadd_fields(entry), maxlen=self._deadletter_maxlen, approximate=True)
             pipe.hset(keys.feed_stats(feed), mapping={"last_message_at": now, "last_error": reason, "last_error_at": now})
             pipe.hincrby(keys.feed_stats(feed), "rejected_total", 1)
+            pipe.sadd(keys.FEED_REFUSED_NAMES, feed)  # so the health report counts it, whatever its name
             pipe.hincrby(keys.feed_minute_counts(feed, "rejected"), minute, 1)
             pipe.expire(keys.feed_minute_counts(feed, "rejected"), 7200)
             results = pipe.execute()
@@ -78,6 +79,10 @@ class FeedLog:
             item["errors"] = json.loads(item.get("errors", "[]"))
             out.append(item)
         return out
+
+    def refused_names(self) -> set[str]:
+        """Every name a message has been refused under (``rejected``)."""
+        return {n.decode() if isinstance(n, bytes) else str(n) for n in self._redis.smembers(keys.FEED_REFUSED_NAMES)}
 
     def stats(self, feed: str) -> dict[str, Any]:
         return self.stats_many([feed])[feed]

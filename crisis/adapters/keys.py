@@ -15,6 +15,9 @@ POSITIONS = f"{PREFIX}:positions"  # hash id -> JSON [lat, lon, time, source, co
 USERS = f"{PREFIX}:users"  # hash name -> JSON {password_hash, role, region}
 TOKENS = f"{PREFIX}:tokens"  # hash sha256(token) -> JSON {name, role, region}
 FEED_STATS = f"{PREFIX}:feeds"  # prefix: hash per feed
+# Set of every FeedLog name that has refused a message ("api:list_incidents", "socket:sync", ...):
+# the feed health report counts each in a row (crisis.feeds.health.feed_of), listed or not.
+FEED_REFUSED_NAMES = f"{PREFIX}:feed-names:refused"
 
 
 def incident(incident_id: str) -> str:

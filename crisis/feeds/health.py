@@ -41,12 +41,47 @@ FEEDS = ("api", "cap", "gdacs", "usgs", "positions", "sim", "cot")
 SILENCE_GRACE_SECONDS = 30.0
 FAILING_WINDOW = timedelta(hours=1)
 
-# The FeedLog names whose counts make up one feed on the health page: the JSON API
-# records its rejections per endpoint ("api:create_incident"), its acceptances per source.
+# The FeedLog names whose counts (accepted and refused) make up one feed on the health page:
+# the JSON API records its rejections per endpoint ("api:create_incident"), its acceptances
+# per source. A name listed nowhere here still has every refusal counted, in the row
+# ``feed_of`` gives it (``log_names``): a refusal under a new name ("api:list_incidents",
+# "api:export_incidents", "socket:sync", "travellers") is never left out of the page.
 FEED_LOG_NAMES: dict[str, tuple[str, ...]] = {
     "api": ("api", "api:create_incident", "api:patch_incident", "api:oversize"),
     "positions": ("positions", "api:post_positions"),
 }
+
+
+def feed_of(name: str) -> str:
+    """The feed row a FeedLog name is counted in: a feed's own name or one ``FEED_LOG_NAMES``
+    lists under it; any other name (what the JSON API refused, "api:<endpoint>"; an import,
+    "travellers", "roster"; the live socket, "socket:<event>"; a page's form, "ui") is
+    something sent to the dashboard itself: the "api" row."""
+    for feed in FEEDS:
+        if name in FEED_LOG_NAMES.get(feed, (feed,)):
+            return feed
+    return "api"
+
+
+def log_names(refused: Iterable[str]) -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Each feed row's FeedLog names: (those counted whole: ``FEED_LOG_NAMES`` or the feed's
+    own name; those counted for their refusals only: every other name a message was refused
+    under, by ``feed_of``). An unlisted name's acceptances (rows of an import, say) are not
+    one feed's messages, but its refusals are: each one counts, with its text and time."""
+    listed = {feed: FEED_LOG_NAMES.get(feed, (feed,)) for feed in FEEDS}
+    known = {name for names in listed.values() for name in names}
+    extra: dict[str, list[str]] = {feed: [] for feed in FEEDS}
+    for name in sorted(set(refused) - known):
+        extra[feed_of(name)].append(name)
+    return {feed: (listed[feed], tuple(extra[feed])) for feed in FEEDS}
+
+
+def refusals_only(stats: Mapping[str, Any]) -> dict[str, Any]:
+    """One FeedLog name's refusals alone: their counts, the last error and its time (a
+    refused message is a message heard)."""
+    return {"rejected_total": stats.get("rejected_total"), "rejected_last_hour": stats.get("rejected_last_hour"),
+            "last_error": stats.get("last_error"), "last_error_at": stats.get("last_error_at"),
+            "last_message_at": stats.get("last_error_at")}
 # The texts of a feed's row (what went wrong, quoting what was sent): for ``access.reads_rejected`` only.
 TEXT_FIELDS = ("last_error", "last_defect")
 _COUNTS = ("accepted_total", "rejected_total", "accepted_last_hour", "rejected_last_hour", "flagged_total")

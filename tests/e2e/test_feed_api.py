@@ -309,3 +309,40 @@ def test_the_feed_report_is_cut_for_the_viewer_named_not_for_the_request_being_s
     assert message in health(live_server)["cot"]["last_error"]
     assert requests.get(live_server.url + "/api/v1/feeds", headers=bearer(live_server.token("wall"))).json()[
         "feeds"]["cot"]["last_error"] is None
+
+
+def test_every_refusal_counts_on_the_feeds_report_whatever_its_dead_letter_name(
+        session_context: Context, live_server: LiveServer) -> None:
+    """A refusal dead-lettered under a name FEED_LOG_NAMES does not list (an unknown filter
+    of GET /api/v1/incidents, "api:list_incidents"; of an export, "api:export_incidents"; a
+    refused traveller row, "travellers") counts in the "api" row of GET /api/v1/feeds (and the
+    socket's "feeds", which also refreshes the dead-letter table of /feeds): its count, its
+    text for a duty officer, its time; the dead letter keeps what was wrong and where."""
+    from crisis.feeds.health import FEED_LOG_NAMES, feed_of
+    from crisis.views import recent_dead_letters
+
+    officer = bearer(live_server.token("duty_officer"))
+    for name in ("api:list_incidents", "api:export_incidents", "travellers"):
+        assert name not in {n for names in FEED_LOG_NAMES.values() for n in names} and feed_of(name) == "api"
+    asked = [f"/api/v1/incidents?status=exploded-{random_ref()}", f"/api/v1/exports/incidents.csv?region=mars-{random_ref()}"]
+    for path in asked:
+        before = health(live_server)["api"]
+        answer = requests.get(live_server.url + path, headers=officer, timeout=30)
+        assert answer.status_code == 400, answer.text
+        row = health(live_server)["api"]
+        assert row["rejected_total"] == before["rejected_total"] + 1, (before, row)
+        assert row["rejected_last_hour"] == before["rejected_last_hour"] + 1
+        assert path.rsplit("=", 1)[1] in row["last_error"] and row["last_error_at"], row
+        wall = requests.get(live_server.url + "/api/v1/feeds", headers=bearer(live_server.token("wall"))).json()["feeds"]["api"]
+        assert wall["rejected_total"] == row["rejected_total"] and wall["last_error"] is None
+        letters = requests.get(live_server.url + "/api/v1/deadletters?count=5", headers=officer, timeout=30).json()["dead_letters"]
+        letter = next(d for d in letters if d["id"] == answer.json()["dead_letter_id"])
+        assert (letter["method"], letter["path"]) == ("GET", path) and path.rsplit("=", 1)[1] in letter["reason"], letter
+        shown = next(d for d in recent_dead_letters(session_context) if d["id"] == letter["id"])
+        assert shown["request"] == f"GET {path}" and shown["feed"].startswith("api:"), shown
+    before = health(live_server)["api"]["rejected_total"]
+    person = {"id": random_ref("R-"), "name": "A", "agency": "UN", "category": "visitor",
+              "duty_station": {"name": "Nowhere", "lat": 95.0, "lon": 0.0}}
+    refused = requests.post(live_server.url + "/api/v1/travellers", json=[person], headers=officer, timeout=30)
+    assert refused.status_code == 422, refused.text
+    assert health(live_server)["api"]["rejected_total"] == before + 1

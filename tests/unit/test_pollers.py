@@ -247,3 +247,17 @@ def test_poller_thread_stops_promptly(tmp_path: Path) -> None:
     stop.set()  # the poller is now waiting its 300 s interval: it must not finish it
     thread.join(5)
     assert not thread.is_alive() and poller.polls == 1
+
+
+def test_a_refusal_under_any_name_counts_in_a_feed_row_its_acceptances_only_where_listed() -> None:
+    from crisis.feeds.health import log_names, refusals_only
+
+    names = log_names(["api:list_incidents", "usgs", "socket:sync", "api:post_positions", "travellers"])
+    assert names["api"] == (("api", "api:create_incident", "api:patch_incident", "api:oversize"),
+                            ("api:list_incidents", "socket:sync", "travellers"))
+    assert names["positions"] == (("positions", "api:post_positions"), ()) and names["usgs"] == (("usgs",), ())
+    imported = {"accepted_total": "5000", "accepted_last_hour": "5000", "rejected_total": "2", "rejected_last_hour": "2",
+                "last_error": "row 3: lat: out of range", "last_error_at": ago(5), "last_message_at": ago(1)}
+    row = feed_health(merge_stats([refusals_only(imported)]), None, NOW)
+    assert (row["accepted_total"], row["rejected_total"], row["last_error"]) == (0, 2, "row 3: lat: out of range")
+    assert row["status"] == "failing"

@@ -44,6 +44,7 @@ DEAD_LETTER_COLUMNS = [
      "valueFormatter": {"function": "params.value ? crisisAge(params.value) + ' ago' : ''"}},
     {"field": "feed", "headerName": "Feed", "width": 170},
     {"field": "reason", "headerName": "What was wrong, and where", "flex": 1, "minWidth": 320, "tooltipField": "reason"},
+    {"field": "request", "headerName": "Request", "width": 220, "tooltipField": "request"},
     {"field": "body_size", "headerName": "Bytes", "width": 100, "type": "rightAligned"},
     {"field": "origin", "headerName": "From", "width": 220},
     {"field": "id", "headerName": "Dead letter id", "width": 190},
