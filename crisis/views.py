@@ -85,8 +85,11 @@ def feed_health_report(ctx: Context, now: datetime | None = None,
     feeds = {}
     for feed in FEEDS:
         whole, refusals = names[feed]
-        parts = [*(stats[name] for name in whole), *(refusals_only(stats[name]) for name in refusals)]
-        feeds[feed] = feed_health(merge_stats(parts), intervals[feed], now)
+        own = [stats[name] for name in whole]
+        parts = [*own, *(refusals_only(stats[name]) for name in refusals)]
+        # The refusals under other names (a query's filter, a form, a socket's sync) are counted
+        # and shown, but only the feed's own messages decide whether it is "failing".
+        feeds[feed] = feed_health(merge_stats(parts), intervals[feed], now, status_stats=merge_stats(own))
     report = {"feeds": feeds, "checked_at": now.isoformat()}
     return report if viewer is None else report_for(viewer, report)
 

@@ -143,11 +143,14 @@ def merge_stats(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def feed_health(stats: Mapping[str, Any], expected_interval: float | None, now: datetime) -> dict[str, Any]:
-    """One row of GET /api/v1/feeds: counts, last message and error, interval, status."""
+def feed_health(stats: Mapping[str, Any], expected_interval: float | None, now: datetime,
+                status_stats: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """One row of GET /api/v1/feeds: counts, last message and error, interval, status. The
+    status is that of ``status_stats`` when given (the feed's own messages: a query or a form
+    someone got wrong is counted and shown, but does not make a feed "failing")."""
     merged = merge_stats([stats])
     return {
-        "status": feed_status(merged, expected_interval, now),
+        "status": feed_status(merge_stats([status_stats if status_stats is not None else stats]), expected_interval, now),
         "last_message_at": _iso(merged["last_message_at"]),
         "accepted_last_hour": merged["accepted_last_hour"],
         "rejected_last_hour": merged["rejected_last_hour"],

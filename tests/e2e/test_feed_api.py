@@ -346,3 +346,22 @@ def test_every_refusal_counts_on_the_feeds_report_whatever_its_dead_letter_name(
     refused = requests.post(live_server.url + "/api/v1/travellers", json=[person], headers=officer, timeout=30)
     assert refused.status_code == 422, refused.text
     assert health(live_server)["api"]["rejected_total"] == before + 1
+
+
+def test_refusals_of_queries_forms_and_syncs_are_counted_but_do_not_make_a_feed_failing(session_context: Context) -> None:
+    """A mistyped filter, a form or a socket's sync refused (dead-lettered under a name that is
+    no feed's own: "ui", "api:list_incidents"...) counts and shows in the "api" row, but only
+    the API's own messages decide its status: a duty officer's typo must not raise "FEEDS: api
+    failing" in every header."""
+    from crisis.views import feed_health_report
+
+    session_context.feed_log.accepted("api")  # the API's own last message went in
+    before = feed_health_report(session_context)["feeds"]["api"]
+    assert before["status"] == "ok", before
+    message = f"title: give the incident a title ({random_ref()})"
+    extra = max(1, before["accepted_last_hour"] - before["rejected_last_hour"] + 1)  # more refused than accepted
+    for _ in range(extra):
+        session_context.feed_log.rejected("ui", [{"field": "title", "message": message}], b"{}", {"user": "duty"})
+    row = feed_health_report(session_context)["feeds"]["api"]
+    assert row["rejected_last_hour"] == before["rejected_last_hour"] + extra and row["last_error"] and message in row["last_error"]
+    assert row["status"] == "ok", row
