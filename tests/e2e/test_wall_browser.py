@@ -423,8 +423,20 @@ def test_ages_on_the_wall_are_in_the_boards_units(live_server: LiveServer, brows
     answer = requests.post(live_server.url + "/api/v1/incidents", json=body, headers=officer, timeout=30)
     assert answer.status_code == 201, answer.text
     old = answer.json()["id"]
-    page = _wall(browser, live_server)
+    # A long title is shown whole, on two lines, not cut after its first words.
+    long_title = "Armed clashes around the port and the airport of Tripoli, Libya"
+    body = {"title": long_title, "type": "armed_conflict", "severity": 5, "lat": 32.89, "lon": 13.19}
+    answer = requests.post(live_server.url + "/api/v1/incidents", json=body, headers=officer, timeout=30)
+    assert answer.status_code == 201, answer.text
+    long_id = answer.json()["id"]
+    page = _wall(browser, live_server, size=(1920, 1080))
     try:
+        page.wait_for_selector(f"#wall-incident-list li[data-incident-id='{long_id}']", timeout=120_000)
+        shown = page.evaluate("""id => { const t = document.querySelector(`#wall-incident-list li[data-incident-id='${id}'] .wall-incident-title`);
+            const line = parseFloat(getComputedStyle(t).lineHeight) || parseFloat(getComputedStyle(t).fontSize) * 1.2;
+            return {text: t.innerText, whole: t.scrollHeight <= t.clientHeight + 1 && t.scrollWidth <= t.clientWidth + 1,
+                    lines: Math.round(t.getBoundingClientRect().height / line)}; }""", long_id)
+        assert shown["text"] == long_title and shown["whole"] and shown["lines"] == 2, shown
         page.wait_for_selector(f"#wall-incident-list li[data-incident-id='{old}']", timeout=120_000)
         meta = page.inner_text(f"#wall-incident-list li[data-incident-id='{old}'] .wall-incident-meta")
         board = page.evaluate("() => window.dashAgGridFunctions.crisisAge('2018-10-01T00:00:00+00:00')")
