@@ -137,7 +137,7 @@ def test_marking_a_person_safe_changes_the_count_on_another_page_without_reload(
     assert {r["_id"] for r in rows} == {f"LB{n}" for n in range(6)} | {"IT0"}
     assert "Amal Haddad" in officer.inner_text("#people-grid")
     flyer = next(r for r in rows if r["_id"] == "IT0")
-    assert flyer["reason_text"].startswith("itinerary: arrives ") and flyer["position_source"] in ("itinerary", "duty_station"), flyer
+    assert flyer["reason_text"].startswith("itinerary: arrives ") and flyer["position_source"] in ("Itinerary", "Duty station"), flyer
     assert count(officer, "total") == "7" and count(officer, "safe") == "0"
     assert officer.inner_text("#people-pct") == "0.0"
 

@@ -33,6 +33,9 @@ STATUS_LABELS = {
 COUNT_LABELS = {**STATUS_LABELS, "needs_help": "NEED HELP"}
 # Codes shown in words in a grid ("national_staff" -> "National staff"; assets/crisis_people.js).
 IN_WORDS = {"function": "crisisWords(params.value)"}
+# Where a person's best-known position comes from (crisis.domain.travellers.SOURCES), in words.
+SOURCE_WORDS = {"function": "({checkin: 'Check-in', report: 'Position report', itinerary: 'Itinerary', "
+                            "duty_station: 'Duty station'})[params.value] || crisisWords(params.value)"}
 # What a duty officer's buttons say, in the order they are shown.
 STATUS_VERBS = {"safe": "Mark safe", "needs_help": "Needs help", "unsure": "Unsure", "unreachable": "Unreachable",
                 "no_response": "No response yet"}
@@ -62,7 +65,7 @@ def columns(sees_names: bool) -> list[dict[str, Any]]:
         {"field": "reason_text", "headerName": "Why affected", "flex": 2, "minWidth": 190},
         {"field": "distance_km", "headerName": "Distance (km)", "width": 130, "type": "rightAligned",
          "valueFormatter": {"function": "params.value == null ? '' : params.value.toFixed(1)"}},
-        {"field": "position_source", "headerName": "Position from", "width": 130},
+        {"field": "position_source", "headerName": "Position from", "width": 130, "valueFormatter": SOURCE_WORDS},
         {"field": "position_at", "headerName": "Position age", "width": 130,
          "valueFormatter": {"function": "params.value ? crisisAge(params.value) : 'unknown'"}},
         {"field": "confidence", "headerName": "Confidence", "width": 115},
