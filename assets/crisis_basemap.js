@@ -136,17 +136,20 @@
 
   // -- names of places -------------------------------------------------------------------
 
-  function labelBox(map) {
-    var box = map.__crisisLabels;
+  // A layer of page elements over the map (kept on the map object under `key`).
+  function overlay(map, key, className) {
+    var box = map[key];
     if (!box) {
       box = document.createElement("div");
-      box.className = "crisis-place-labels";
+      box.className = className;
       box.setAttribute("aria-hidden", "true");
       map.getContainer().appendChild(box);
-      map.__crisisLabels = box;
+      map[key] = box;
     }
     return box;
   }
+
+  function labelBox(map) { return overlay(map, "__crisisLabels", "crisis-place-labels"); }
 
   function place(map, label) {
     var p = map.project(label.lngLat);
@@ -208,15 +211,9 @@
   // moving 1 ...") has its `text` drawn here, beside each point, as page elements: drawn by
   // MapLibre they would need glyphs from a server the page may not reach.
 
+  // Whether the labels changed (the names of places then make room for them again): called
+  // after every draw of the figure, which on the live map is every patch.
   function traceLabels(map, gd) {
-    var box = map.__crisisTraceLabels;
-    if (!box) {
-      box = document.createElement("div");
-      box.className = "crisis-place-labels crisis-trace-labels";
-      box.setAttribute("aria-hidden", "true");
-      map.getContainer().appendChild(box);
-      map.__crisisTraceLabels = box;
-    }
     var wanted = [];
     (gd.data || []).forEach(function (trace) {
       if (trace.meta !== "html-labels" || !trace.text) { return; }
@@ -225,6 +222,10 @@
         wanted.push({lngLat: [Number(trace.lon[i]), Number(lat)], text: String(trace.text[i])});
       });
     });
+    var key = JSON.stringify(wanted);
+    if (key === map.__crisisTraceKey) { return false; }
+    map.__crisisTraceKey = key;
+    var box = overlay(map, "__crisisTraceLabels", "crisis-place-labels crisis-trace-labels");
     var labels = [];
     wanted.forEach(function (w, n) {
       var el = box.children[n];
@@ -240,6 +241,7 @@
     });
     while (box.children.length > wanted.length) { box.removeChild(box.lastChild); }
     map.__crisisTraceLabelList = labels;
+    return true;
   }
 
   // Where the figure's labels are on the screen: the names of places keep clear of them.
@@ -261,8 +263,7 @@
     stats.maps += 1;
     map.setRenderWorldCopies(false);
     var redrawLabels = function () {
-      traceLabels(map, gd);
-      if (map.__crisisLabelList && map.__crisisLabelList.length) { layoutLabels(map); }
+      if (traceLabels(map, gd) && map.__crisisLabelList && map.__crisisLabelList.length) { layoutLabels(map); }
     };
     redrawLabels();
     if (gd.on) { gd.on("plotly_afterplot", redrawLabels); }  // the figure's data changed

@@ -7,8 +7,9 @@
  *     status over the open incidents and movements this viewer sees): the sum of the
  *     per-region figures of the roll-call (crisis.views.accountability_summary), the
  *     figure /people gives. A person inside two overlapping incidents counts once, not
- *     twice: the per-incident counts are never added up. The page reads that figure once
- *     (GET /api/v1/accountability) and each "accountability" message replaces it;
+ *     twice: the per-incident counts are never added up. The page gets that figure with its
+ *     first figures (the needs-help seed, computed with the page) and each "accountability"
+ *     message replaces it; after a failover it is read again (GET /api/v1/accountability);
  *   - an "affected" message ({incident, counts, accounted_pct}) updates, at once, the
  *     counts of that incident's page if it is open; for the badge its needs-help count is
  *     only a floor (at least that many need help) until the next roll-call;
@@ -128,7 +129,7 @@
     onPeople();
   }
 
-  // Read the roll-call once (page load, failover): the badge's figure before the next push.
+  // Read the roll-call after a failover: the badge's figure before the next push.
   function readSummary() {
     var asked = ++people.asked, since = people.totalAt;
     fetch("/api/v1/accountability", {credentials: "same-origin", headers: {Accept: "application/json"}})
@@ -172,13 +173,15 @@
 
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.crisis = Object.assign(window.dash_clientside.crisis || {}, {
-    // The server's first word on who needs help per incident (incident id -> number), merged
-    // under what was heard live: a floor for the badge until the roll-call is read.
+    // The server's first word (people_commands.needs_help_seed): who needs help, each once
+    // (unless a roll-call was heard live since), and per incident (merged under what was
+    // heard live: a floor for the badge).
     needsHelpSeed: function (seed) {
-      if (!people.asked) { readSummary(); }  // a signed-in page with the header: the roll-call's figure
       if (seed) {
-        Object.keys(seed).forEach(function (id) {
-          if (!people.seen[id]) { people.needsHelp[id] = seed[id]; }
+        if (seed.total != null && !people.totalAt) { people.total = seed.total; }
+        var perIncident = seed.incidents || {};
+        Object.keys(perIncident).forEach(function (id) {
+          if (!people.seen[id]) { people.needsHelp[id] = perIncident[id]; }
         });
       }
       return badge();

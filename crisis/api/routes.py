@@ -8,7 +8,6 @@ log before the answer is sent.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, jsonify, request
@@ -221,7 +220,7 @@ def post_positions() -> tuple[Response, int]:
         unreadable = any(e["type"] == "json_invalid" for e in exc.errors())
         raise InputError(field_errors(exc), MALFORMED_JSON if unreadable else "invalid input") from None
     where = "" if as_list else "positions."
-    now = datetime.now(timezone.utc)  # a time ahead of the clock (beyond the skew allowed) is refused
+    now = _ctx().deps.clock()  # a time ahead of the clock (beyond the skew allowed) is refused
     future = [{"field": f"{where}{i}.time", "message": message} for i, p in enumerate(batch.positions)
               if p.time is not None and (message := future_time_message(p.time, now))]
     if future:

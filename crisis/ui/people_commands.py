@@ -90,13 +90,16 @@ def incident_burndown(ctx: Context, principal: Principal, incident_id: str) -> d
     return views.incident_burndown(ctx, principal, incident_id)
 
 
-def needs_help_by_incident(ctx: Context, principal: Principal) -> dict[str, int]:
-    """How many people need help in each open incident the caller sees (the header badge's first figure)."""
+def needs_help_seed(ctx: Context, principal: Principal) -> dict[str, Any]:
+    """The header badge's first figures, from the roll-call the caller sees: ``total``, the
+    people needing help each counted once (the per-region figures: a person in two
+    overlapping incidents is one), and ``incidents``, how many per open incident."""
     try:
         summary = views.accountability_summary(ctx, principal)
     except PermissionError:
-        return {}
-    return {row["incident"]: int(row["counts"]["needs_help"]) for row in summary["incidents"]}
+        return {"total": 0, "incidents": {}}
+    return {"total": sum(int(row["counts"]["needs_help"]) for row in summary["regions"]),
+            "incidents": {row["incident"]: int(row["counts"]["needs_help"]) for row in summary["incidents"]}}
 
 
 def change_area_phase(ctx: Context, principal: Principal, area_id: str, phase: Any, note: str | None = None) -> str:

@@ -23,7 +23,7 @@ from flask import current_app, g
 from crisis.domain.regions import region_names
 from crisis.ui import ids
 from crisis.ui.components.affected_people import NOBODY_AFFECTED, accounted_for
-from crisis.ui.people_commands import needs_help_by_incident
+from crisis.ui.people_commands import needs_help_seed as badge_seed
 from crisis.ui.row_changes import RANK_COLUMN, ranked, row_changes
 from crisis.views import accountability_summary
 
@@ -137,9 +137,9 @@ def refresh_roll(_live: Any, *shown: list[dict[str, Any]] | None) -> Any:
     Output(ids.NEEDS_HELP_SEED, "data"),
     Input(ids.LIVE_CONFIG, "data"),
 )
-def needs_help_seed(_config: Any) -> dict[str, int]:
-    """The header badge's first figure: people needing help per open incident the caller sees."""
-    return needs_help_by_incident(current_app.extensions["crisis"], g.principal)
+def needs_help_seed(_config: Any) -> dict[str, Any]:
+    """The header badge's first figures (``people_commands.needs_help_seed``)."""
+    return badge_seed(current_app.extensions["crisis"], g.principal)
 
 
 dash.clientside_callback(
