@@ -49,6 +49,7 @@ from crisis.feeds.schemas import (
     MAX_AREA_VERTICES,
     Latitude,
     Longitude,
+    PlainText,
     _vertex_count,
 )
 from crisis.http_safety import status_for
@@ -122,7 +123,7 @@ class AreaPatch(_Strict):
     geometry: Geometry = None
     country: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$")
     region: Region = None
-    note: str | None = Field(default=None, max_length=5_000)
+    note: PlainText | None = Field(default=None, max_length=5_000)
 
     @model_validator(mode="after")
     def _not_both(self) -> AreaPatch:
@@ -147,16 +148,16 @@ class MovementConfirm(_Strict):
 
 class ProgressIn(_Strict):
     progress: Literal["to_move", "moving", "arrived", "stayed"]
-    reason: str | None = Field(default=None, max_length=1_000, description="Required for stayed.")
+    reason: PlainText | None = Field(default=None, max_length=1_000, description="Required for stayed.")
 
 
 class PersonAdd(_Strict):
     traveller_id: str = Field(pattern=TRAVELLER_ID)
-    reason: str | None = Field(default=None, max_length=1_000)
+    reason: PlainText | None = Field(default=None, max_length=1_000)
 
 
 class PersonRemove(_Strict):
-    reason: str = Field(min_length=1, max_length=1_000)
+    reason: PlainText = Field(min_length=1, max_length=1_000)
 
 
 _ctx = ctx

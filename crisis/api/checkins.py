@@ -31,6 +31,7 @@ from crisis.auth import audit_request, current_principal, require_role
 from crisis.domain import access
 from crisis.domain import accountability as acc
 from crisis.errors import InputError, NotFound
+from crisis.feeds.schemas import PlainText
 from crisis.http_safety import status_for
 
 checkins_api = Blueprint("checkins", __name__, url_prefix="/api/v1")
@@ -54,14 +55,14 @@ class CheckinIn(_Strict):
     incident_id: str | None = Field(default=None, min_length=1, max_length=64)
     lat: float | None = Field(default=None, allow_inf_nan=False, strict=True)
     lon: float | None = Field(default=None, allow_inf_nan=False, strict=True)
-    note: str | None = Field(default=None, max_length=2000)
+    note: PlainText | None = Field(default=None, max_length=2000)
 
 
 class StatusIn(_Strict):
     """A duty officer's mark of one person's status in one incident or movement."""
 
     status: StatusName
-    note: str | None = Field(default=None, max_length=2000)
+    note: PlainText | None = Field(default=None, max_length=2000)
 
 
 class StatusRecorded(BaseModel):

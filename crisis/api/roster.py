@@ -59,7 +59,7 @@ from crisis.domain import access
 from crisis.domain.regions import REGIONS
 from crisis.errors import Conflict, InputError, NotFound
 from crisis.feeds import roster as feed
-from crisis.feeds.schemas import Latitude, Longitude, beyond_horizon_message, field_errors
+from crisis.feeds.schemas import Latitude, Longitude, PlainText, beyond_horizon_message, field_errors
 from crisis.http_safety import load_json, status_for
 from crisis.roster.model import ACTIVE_DISPATCH, Leave, Slot
 
@@ -113,7 +113,7 @@ class SlotIn(_Strict):
     readiness_hours: Readiness = Field(description="Notice to deploy: 24 or 48 hours.")
     role: Role
     region: str | None = Field(default=None, description="The region the slot covers; absent or null: worldwide.")
-    note: str | None = Field(default=None, max_length=1_000)
+    note: PlainText | None = Field(default=None, max_length=1_000)
 
     @field_validator("region")
     @classmethod
@@ -137,7 +137,7 @@ class SlotPatch(_Strict):
     readiness_hours: Readiness | None = None
     role: Role | None = None
     region: str | None = None
-    note: str | None = Field(default=None, max_length=1_000)
+    note: PlainText | None = Field(default=None, max_length=1_000)
 
     @field_validator("region")
     @classmethod
@@ -204,7 +204,7 @@ class LeaveIn(_Strict):
     start: AwareDatetime
     end: AwareDatetime
     kind: Literal["leave", "unavailable"] = "leave"
-    note: str | None = Field(default=None, max_length=1_000)
+    note: PlainText | None = Field(default=None, max_length=1_000)
 
     @model_validator(mode="after")
     def _end_after_start(self) -> LeaveIn:
@@ -217,18 +217,18 @@ class LeaveIn(_Strict):
 class SwapIn(_Strict):
     slot_a: str = Field(pattern=ID)
     slot_b: str = Field(pattern=ID)
-    note: str | None = Field(default=None, max_length=1_000, description="Why (kept on both slots and in the audit trail).")
+    note: PlainText | None = Field(default=None, max_length=1_000, description="Why (kept on both slots and in the audit trail).")
 
 
 class OverrideIn(_Strict):
     officer_id: str = Field(pattern=ID, description="The officer who takes the slot.")
-    note: str | None = Field(default=None, max_length=1_000)
+    note: PlainText | None = Field(default=None, max_length=1_000)
 
 
 class DispatchIn(_Strict):
     incident_id: str = Field(min_length=1, max_length=64)
     officer_id: str = Field(pattern=ID)
-    note: str | None = Field(default=None, max_length=2_000)
+    note: PlainText | None = Field(default=None, max_length=2_000)
 
 
 class PositionReport(_Strict):
@@ -240,7 +240,7 @@ class DispatchPatch(_Strict):
     """A step of the workflow ({"status", "note"?}) or a reported position ({"position"})."""
 
     status: Literal["requested", "accepted", "declined", "travelling", "on_site", "stood_down", "returned"] | None = None
-    note: str | None = Field(default=None, max_length=2_000)
+    note: PlainText | None = Field(default=None, max_length=2_000)
     position: PositionReport | None = None
 
     @model_validator(mode="after")

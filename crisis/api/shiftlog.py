@@ -25,7 +25,7 @@ from crisis.bootstrap import Context
 from crisis.domain import access
 from crisis.domain.regions import REGIONS
 from crisis.errors import InputError, NotFound
-from crisis.feeds.schemas import field_errors
+from crisis.feeds.schemas import PlainText, field_errors
 from crisis.http_safety import status_for
 
 shiftlog_api = Blueprint("shiftlog", __name__, url_prefix="/api/v1")
@@ -38,7 +38,7 @@ class NoteIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    text: str = Field(min_length=1, max_length=MAX_NOTE, description="The note, in words.")
+    text: PlainText = Field(min_length=1, max_length=MAX_NOTE, description="The note, in words.")
     region: str | None = Field(default=None, description="The region it is about (a region code); none: every region (or, with "
                                     "an incident, the incident's regions).")
     incident_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$",

@@ -116,6 +116,22 @@ def _title(value: str | None) -> str | None:
     return value
 
 
+def plain_text(value: str) -> str:
+    """A free text (a description, a note, a reason) as it is kept: line breaks as ``\\n``,
+    tabs kept, every other control character (NUL, a bell, an escape...) and every
+    bidirectional override removed. They show nothing a reader needs, break exports (XML
+    refuses them) and the override reorders what a reader sees."""
+    kept = "".join(char for char in value.replace("\r\n", "\n").replace("\r", "\n")
+                   if char in "\n\t" or (unicodedata.category(char) != "Cc" and char not in _BIDI_CONTROLS))
+    if value.strip() and not kept.strip():
+        raise PydanticCustomError("plain_text", "{text}", {"text": "holds only control characters: say it in words"})
+    return kept.strip()
+
+
+# Every free text a person or a feed sends: descriptions, notes, reasons.
+PlainText = Annotated[str, AfterValidator(plain_text)]
+
+
 def _utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
@@ -170,7 +186,7 @@ class IncidentIn(_Strict):
     countries: tuple[Annotated[str, Field(pattern=r"^[A-Za-z]{3}$"), AfterValidator(known_country)], ...] = Field(
         default=(), max_length=60)
     reported_at: AwareDatetime | None = None
-    description: str = Field(default="", max_length=20_000)
+    description: PlainText = Field(default="", max_length=20_000)
     source: SourceName = "api"
     source_id: str | None = Field(default=None, min_length=1, max_length=256)
     status: IncidentStatus | None = None
@@ -262,10 +278,10 @@ class IncidentPatch(_Strict):
     lat: Latitude | None = None
     lon: Longitude | None = None
     radius_km: float | None = Field(default=None, gt=0, le=5000, allow_inf_nan=False, strict=True)
-    description: str | None = Field(default=None, max_length=20_000)
+    description: PlainText | None = Field(default=None, max_length=20_000)
     status: IncidentStatus | None = None
     owner: str | None = Field(default=None, max_length=120)
-    note: str | None = Field(default=None, max_length=5_000)
+    note: PlainText | None = Field(default=None, max_length=5_000)
 
     _known_type = field_validator("type", mode="before")(lambda value: _incident_type(value))
     _clean_title = field_validator("title")(lambda value: _title(value))

@@ -251,6 +251,20 @@ def test_titles_of_invisible_or_control_characters_are_refused_and_dead_lettered
     assert "no visible character" in body["errors"][0]["message"]
 
 
+def test_free_texts_are_kept_without_control_characters_and_a_note_of_nothing_is_refused(live_server: LiveServer, officer: str) -> None:
+    url = live_server.url + "/api/v1"
+    sent = "Bridge\r\nclosed\x00 \u202eenif\u202c\x07"
+    created = requests.post(url + "/incidents", json={**INCIDENT, "description": sent}, headers=bearer(officer))
+    assert created.status_code == 201, created.text
+    stored = requests.get(f"{url}/incidents/{created.json()['id']}", headers=bearer(officer)).json()
+    assert stored["description"] == "Bridge\nclosed enif", stored
+    # The KML export of it is well-formed XML (a NUL made it 500 before).
+    kml = requests.get(f"{url}/exports/incidents.kml", headers=bearer(officer))
+    assert kml.status_code == 200 and "Bridge" in kml.text
+    body = refused(requests.post(url + "/shiftlog/notes", json={"text": "\x00\x1b"}, headers=bearer(officer)), 422, "text")
+    assert "only control characters" in body["errors"][0]["message"], body
+
+
 # ---- 7. list filters that match nothing we know ----------------------------------------------------------
 
 def test_unknown_incident_list_filters_are_400_naming_the_parameter(live_server: LiveServer, officer: str) -> None:

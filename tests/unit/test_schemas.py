@@ -182,6 +182,23 @@ def test_titles_of_nothing_visible_or_with_control_characters_are_refused(title:
     assert words in _fields(IncidentPatch, {"title": title})["title"]
 
 
+def test_free_texts_keep_line_breaks_and_tabs_and_lose_other_control_characters() -> None:
+    from crisis.api.areas import ProgressIn
+    from crisis.api.checkins import CheckinIn
+    from crisis.api.shiftlog import NoteIn
+    text = "Road\r\nblocked\tnear \x00the\x07 bridge\rby \u202eelbbur\u202c \x1b[31mred"
+    kept = "Road\nblocked\tnear the bridge\nby elbbur [31mred"
+    assert parse(IncidentIn, {**INCIDENT, "description": text}).description == kept
+    assert parse(IncidentPatch, {"description": text, "note": text}).note == kept
+    assert parse(NoteIn, {"text": text}).text == kept
+    assert parse(CheckinIn, {"traveller_id": "T1", "status": "safe", "note": text}).note == kept
+    assert parse(ProgressIn, {"progress": "stayed", "reason": text}).reason == kept
+    # Any script, emoji, right-to-left marks (not overrides) are kept as sent.
+    assert parse(IncidentIn, {**INCIDENT, "description": "انفجار\u200fفي بيروت 🚨"}).description == "انفجار\u200fفي بيروت 🚨"
+    # Nothing but control characters: refused in words, not kept as an empty note.
+    assert "only control characters" in _fields(NoteIn, {"text": "\x00\x07"})["text"]
+
+
 def test_titles_in_any_script_are_fine() -> None:
     for title in ("Checkpoint closed", "انفجار في بيروت", "黎巴嫩 爆炸", "Zürich: 🚨 alert", "עברית\u200fטקסט"):
         assert parse(IncidentIn, {**INCIDENT, "title": title}).title == title
