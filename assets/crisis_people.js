@@ -84,7 +84,10 @@
     });
     var nobody = !counts.total;  // not "0.0 %" (nor 100 %) of nobody: crisis.ui.components.affected_people
     setProps("people-pct", {children: nobody ? "" : Number(msg.accounted_pct || 0).toFixed(1)});
-    setProps("people-pct-label", {children: nobody ? "Nobody of ours is affected" : "% accounted for"});
+    // A desk told of affected people in other regions: nobody *in its regions* (affected_people.py)
+    var elsewhere = !!panel.querySelector(".count-elsewhere");
+    setProps("people-pct-label", {children: !nobody ? "% accounted for" :
+      (elsewhere ? "Nobody in your regions is affected" : "Nobody of ours is affected")});
     return true;
   }
 

@@ -335,8 +335,18 @@
     if (!body) { box.appendChild(h("p", {className: "map-people-note", text: "Loading who is affected..."})); return; }
     if (body.error) { box.appendChild(h("p", {className: "map-people-note", text: body.error})); return; }
     var loud = body.counts && body.counts.needs_help > 0 ? " loud" : "";
+    // A desk's figure is not the whole: say how many more are affected in other regions
+    // (crisis/ui/components/affected_people.py elsewhere_words says the same).
+    var elsewhere = Number(body.in_other_regions) || 0, shown = (body.counts && body.counts.total) || 0;
     box.appendChild(h("p", {id: "incident-panel-counts", className: "map-people-counts" + loud,
-                            text: countsText(body.counts, body.accounted_pct)}));
+                            text: !shown && elsewhere ? "Nobody in your regions is affected."
+                                                      : countsText(body.counts, body.accounted_pct)}));
+    if (elsewhere > 0) {
+      box.appendChild(h("p", {id: "incident-panel-elsewhere", className: "map-people-note",
+        text: (shown ? "and " : "") + elsewhere + (shown ? " more" : "") + " affected " +
+              (elsewhere === 1 ? "person" : "people") +
+              " in other regions, not shown to this desk (their region's desk and the duty officers see them)"}));
+    }
     var people = (body.people || []).slice().sort(function (a, b) {
       return STATUS_ORDER.indexOf(a.status) - STATUS_ORDER.indexOf(b.status);
     });

@@ -220,7 +220,9 @@ def affected_people(ctx: Context, principal: Principal, incident_id: str, now: d
     (reason "itinerary", with the earliest such arrival; distance from the incident's
     centre to that arrival place). ``crisis.fusion.affected`` does the geodesic joins, in bulk.
 
-    A regional desk gets only the people whose best-known position is in its region; what
+    A regional desk gets only the people whose best-known position is in its region, and
+    ``in_other_regions``: how many more are affected whom it may not see (a count, no more:
+    people flying in from elsewhere; 0 for the roles that see every region); what
     each role receives about a person is ``access.person_view`` (a wall display: no
     identities). Each person's ``status`` is their accountability status in this incident
     (``RollStore``, scope "incident:<id>"; "no_response" until someone reports), with
@@ -236,9 +238,9 @@ def affected_people(ctx: Context, principal: Principal, incident_id: str, now: d
     from_picture = live.affected_rows(incident.id) if live is not None else None
     now = now or ctx.deps.clock()
     if from_picture is not None:
-        visible, radius_used = _affected_from_picture(ctx, principal, from_picture)
+        visible, radius_used, elsewhere = _affected_from_picture(ctx, principal, from_picture)
     else:
-        visible, radius_used = _affected_from_redis(ctx, principal, incident, now)
+        visible, radius_used, elsewhere = _affected_from_redis(ctx, principal, incident, now)
     visible.sort(key=lambda p: (p["reason"] != "position", p["distance_km"], str(p["traveller_id"])))
     reported = ctx.roll.statuses(accountability.incident_scope(incident.id))
     for person in visible:
@@ -253,16 +255,19 @@ def affected_people(ctx: Context, principal: Principal, incident_id: str, now: d
         "people": [access.person_view(principal, person) for person in visible],
         "counts": counts,
         "accounted_pct": accountability.accounted_pct(counts),
+        "in_other_regions": elsewhere,
         "computed_at": now.isoformat(),
     }
 
 
 def _affected_from_picture(ctx: Context, principal: Principal,
-                           answer: dict[str, Any]) -> tuple[list[dict[str, Any]], float | None]:
+                           answer: dict[str, Any]) -> tuple[list[dict[str, Any]], float | None, int]:
     """``affected_people``'s people from the web process's live picture
-    (``crisis.realtime.people``: the same rule, kept up to date incrementally)."""
+    (``crisis.realtime.people``: the same rule, kept up to date incrementally), the radius
+    used, and how many affected people the caller may not see (other regions')."""
     assert ctx.deps.travellers is not None
     rows = [r for r in answer["rows"] if access.may_see_region(principal, r["region"])]
+    hidden = len(answer["rows"]) - len(rows)
     profiles = ctx.deps.travellers.many([r["traveller_id"] for r in rows])
     visible = []
     for r in rows:
@@ -270,7 +275,7 @@ def _affected_from_picture(ctx: Context, principal: Principal,
             r["lat"], r["lon"], r["source"], r["at"], r["confidence"], r["in_transit"])
         profile = profiles.get(r["traveller_id"]) or {"id": r["traveller_id"]}
         visible.append(_affected_person(profile, position, r["distance_km"], r["reason"], r["arrive"]))
-    return visible, answer["radius_km_used"]
+    return visible, answer["radius_km_used"], hidden
 
 
 def _coordinates(points: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -292,8 +297,9 @@ def _arrivals(placed: list[Placed]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
 
 
 def _affected_from_redis(ctx: Context, principal: Principal, incident: Incident,
-                         now: datetime) -> tuple[list[dict[str, Any]], float | None]:
-    """``affected_people``'s people computed from Redis at request time."""
+                         now: datetime) -> tuple[list[dict[str, Any]], float | None, int]:
+    """``affected_people``'s people computed from Redis at request time (as
+    ``_affected_from_picture``)."""
     index = AreaIndex([IncidentArea.from_incident(incident_to_dict(incident))],
                       default_radius_km=default_radii(ctx.settings.default_radius_km),
                       buffer_km=ctx.settings.affected_buffer_km)
@@ -319,7 +325,8 @@ def _affected_from_redis(ctx: Context, principal: Principal, incident: Incident,
             to = where[(t, when)]
             distance = float(haversine_km(incident.location.lat, incident.location.lon, to[0], to[1]))
             people.append((t, _affected_person(placed[t][0], placed[t][1], distance, "itinerary", at)))
-    return [person for i, person in people if access.may_see_region(principal, placed[i][3])], index.radius_used(0)
+    visible = [person for i, person in people if access.may_see_region(principal, placed[i][3])]
+    return visible, index.radius_used(0), len(people) - len(visible)
 
 
 # --- accountability (roll-call) ------------------------------------------------------

@@ -365,6 +365,9 @@ class AffectedPeople(BaseModel):
     people: list[AffectedPerson] = Field(description="Inside by position first, then by itinerary; each nearest first.")
     counts: ScopeCounts
     accounted_pct: float = Field(ge=0, le=100, description="(safe + needs_help + unsure) / total, in percent, one decimal; 0.0 when nobody is affected.")
+    in_other_regions: int = Field(ge=0, description="How many more people are affected whom the caller may not see: a regional desk's count of "
+                                  "the affected people whose best-known position is in another region (e.g. flying in); 0 for the roles that see every region. "
+                                  "Not in `counts`.")
     computed_at: AwareDatetime
 
 

@@ -168,6 +168,9 @@ def test_a_regional_desk_sees_only_its_regions_people_and_not_other_regions_inci
     seen = _affected(live_server, nairobi, africa)
     assert seen.status_code == 200
     assert list(_by_id(seen.json())) == ["R1"] and seen.json()["counts"]["total"] == 1
+    # ... and is told how many more are affected whom it may not see (R2, flying in from Beirut)
+    assert seen.json()["in_other_regions"] == 1 and everyone["in_other_regions"] == 0
+    assert "R2" not in seen.text and "Beirut" not in seen.text
     assert seen.json()["people"][0]["name"] == "Name of R1"  # a desk sees names in its region
     refused = _affected(live_server, beirut, africa)
     assert refused.status_code == 404 and "R3" not in refused.text

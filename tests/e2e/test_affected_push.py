@@ -195,6 +195,7 @@ def test_the_affected_list_from_the_picture_equals_the_one_from_redis(context: C
         from_redis = views.affected_people(context, principal, incident_id, now=datetime.now(timezone.utc))
         assert from_picture is not None and from_redis is not None
         assert from_picture["counts"] == from_redis["counts"] and from_picture["radius_km_used"] == from_redis["radius_km_used"]
+        assert from_picture["in_other_regions"] == from_redis["in_other_regions"]
 
         def rows(answer: dict[str, Any]) -> list[tuple[Any, ...]]:
             return [(p.get("traveller_id"), p.get("reason"), round(p.get("distance_km", 0), 2), p.get("position_source"),
@@ -206,6 +207,9 @@ def test_the_affected_list_from_the_picture_equals_the_one_from_redis(context: C
     assert body["counts"]["safe"] == 1
     desk = views.affected_people(context, Principal("d", "regional_desk", "africa"), border)
     assert desk is not None and [p["traveller_id"] for p in desk["people"]] == ["S1"]  # not E1, placed in Egypt
+    assert desk["in_other_regions"] == 1  # E1, counted, not shown
+    assert views.affected_people(context, Principal("d", "regional_desk", "africa"), border,
+                                 now=datetime.now(timezone.utc))["in_other_regions"] == 1  # type: ignore[index]
     # the data flushed under the picture: it does not answer from what it held
     context.redis.flushdb()
     assert live.affected_rows(inc) is None

@@ -249,6 +249,33 @@ def test_a_regional_desk_sees_only_its_regions_people(context: Context, live_ser
     desk.context.close()
 
 
+def test_a_regional_desk_is_told_how_many_more_are_affected_in_other_regions(
+        context: Context, live_server: LiveServer, browser: Any) -> None:
+    """The Beirut incident affects the six at the office and the flyer landing from Nairobi
+    (in Africa until the flight): the MENA desk sees six, and is told of one more, unnamed."""
+    incidents = _setup(live_server)
+    desk = open_page(browser, live_server, f"/incident/{incidents['beirut']}", "regional_desk", "middle_east_north_africa")
+    desk.wait_for_selector("#people-grid .ag-row", timeout=15_000)
+    assert {r["_id"] for r in grid_rows(desk, "people-grid")} == {f"LB{n}" for n in range(6)}
+    assert count(desk, "total") == "6"
+    elsewhere = desk.wait_for_selector("#people-counts .count-elsewhere", timeout=15_000)
+    assert elsewhere.inner_text().startswith("and 1 more affected person in other regions, not shown to this desk")
+    assert FLYER not in desk.inner_text("body")
+    # The same in the workspace's incident panel, beside the map.
+    desk.goto(live_server.url + "/")
+    desk.locator(f"#incident-list li[data-incident-id='{incidents['beirut']}']").first.click(timeout=30_000)
+    note = desk.wait_for_selector("#incident-panel-elsewhere", timeout=15_000)
+    assert note.inner_text().startswith("and 1 more affected person in other regions")
+    assert desk.inner_text("#incident-panel-counts").startswith("6 affected")
+    # A duty officer sees every region: the flyer is in the list, and no such note.
+    officer = open_page(browser, live_server, f"/incident/{incidents['beirut']}")
+    officer.wait_for_selector("#people-grid .ag-row[row-id='IT0']", timeout=15_000)
+    assert count(officer, "total") == "7" and officer.locator("#people-counts .count-elsewhere").count() == 0
+    assert desk.errors == [] and officer.errors == []
+    desk.context.close()
+    officer.context.close()
+
+
 def forge(http: Any, live_server: LiveServer, trigger: Any, prop: str, state: dict[str, Any]) -> Any:
     """Post a Dash callback by hand, as a browser without the page's buttons could: the
     callback whose input is ``trigger``, with these states (component id -> value)."""

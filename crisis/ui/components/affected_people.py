@@ -111,9 +111,23 @@ def accounted_for(total: Any, pct: Any) -> str:
     return f"{float(pct or 0.0):.1f} % accounted for"
 
 
-def count_badges(counts: Mapping[str, Any], pct: float) -> html.Div:
+NOBODY_HERE = "Nobody in your regions is affected"
+
+
+def elsewhere_words(n: int, shown: int) -> str:
+    """What a desk is told of the ``n`` affected people it may not see, beside the ``shown``
+    it sees (assets/crisis_workspace.js says the same)."""
+    if n <= 0:
+        return ""
+    people = "person" if n == 1 else "people"
+    return (f"{'and ' if shown else ''}{n} {'more ' if shown else ''}affected {people} in other regions, "
+            "not shown to this desk (their region's desk and the duty officers see them)")
+
+
+def count_badges(counts: Mapping[str, Any], pct: float, elsewhere: int = 0) -> html.Div:
     """The counts bar: needs help first and loud, then the others, then "% accounted for"
-    (or "Nobody of ours is affected" when nobody is)."""
+    (or "Nobody of ours is affected" when nobody is); for a desk, how many more are
+    affected in other regions (``elsewhere``), so that its figure is not read as the whole."""
     nobody = not int(counts.get("total", 0) or 0)
     badges = [
         html.Span([html.Span(str(counts.get(s, 0)), id=ids.people_count(s), className="count-n"), " ", COUNT_LABELS[s]],
@@ -125,11 +139,14 @@ def count_badges(counts: Mapping[str, Any], pct: float) -> html.Div:
         className="people-counts",
         children=[
             html.Span([html.Span("" if nobody else f"{pct:.1f}", id=ids.PEOPLE_PCT, className="pct-n"),
-                       html.Span(NOBODY_AFFECTED if nobody else "% accounted for", id=PEOPLE_PCT_LABEL)],
+                       html.Span((NOBODY_HERE if elsewhere > 0 else NOBODY_AFFECTED) if nobody else "% accounted for",
+                                 id=PEOPLE_PCT_LABEL)],
                       className="count count-pct"),
             html.Span([html.Span(str(counts.get("total", 0)), id=ids.people_count("total"), className="count-n"), " affected"],
                       className="count count-total"),
             *badges,
+            html.Span(elsewhere_words(elsewhere, int(counts.get("total", 0) or 0)), className="count count-elsewhere")
+            if elsewhere > 0 else None,
         ],
     )
 
@@ -204,7 +221,7 @@ def people_panel(affected: Mapping[str, Any] | None, burndown: Mapping[str, Any]
             html.H3("Affected people"),
             html.P(f"Inside the incident's area (radius used: {radius} km)" if radius else "Inside the incident's area",
                    className="people-note-line"),
-            count_badges(counts, float(affected.get("accounted_pct") or 0.0)),
+            count_badges(counts, float(affected.get("accounted_pct") or 0.0), int(affected.get("in_other_regions") or 0)),
             _actions() if can_edit else None,
             html.Div(outcome(message), id=ids.PEOPLE_MESSAGE, className="detail-message", role="status"),
             dag.AgGrid(

@@ -172,7 +172,8 @@ def _people_parts(incident_id: str, shown: list[dict[str, Any]] | None) -> tuple
     affected = affected_people(context, g.principal, incident_id)
     if affected is None:
         return row_changes(shown, [], "row_id") or no_update, [], burndown_figure(None)
-    counts = count_badges(affected.get("counts") or {}, float(affected.get("accounted_pct") or 0.0))
+    counts = count_badges(affected.get("counts") or {}, float(affected.get("accounted_pct") or 0.0),
+                          int(affected.get("in_other_regions") or 0))
     return (row_changes(shown, people_rows(affected.get("people") or []), "row_id") or no_update, counts.children,
             burndown_figure(incident_burndown(context, g.principal, incident_id)))
 
