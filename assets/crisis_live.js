@@ -788,6 +788,26 @@
     return true;
   }
 
+  // Incidents and people share colours (severity 4 and "needs help" are both red; 5 and
+  // "unreachable" both purple): an incident's marker has a dark ring, a person's dot a white
+  // or, when affected, a red one (the legend shows both; crisis/layers/preview.py draws the
+  // same ring). Plotly's circle layer has no outline of its own: set on its MapLibre layer,
+  // whose stroke follows each point's opacity (a stacked place's hidden members stay hidden).
+  var INCIDENT_RING = {"circle-stroke-width": 2, "circle-stroke-color": "#111827"};
+
+  function ringIncidents(map) {
+    var uid = incidentUid(), id = uid && "plotly-trace-layer-" + uid + "-circle";
+    if (!id || !map.getLayer(id)) { return false; }
+    var want = Object.assign({"circle-stroke-opacity": map.getPaintProperty(id, "circle-opacity")}, INCIDENT_RING);
+    Object.keys(want).forEach(function (name) {
+      if (want[name] === undefined) { return; }
+      if (JSON.stringify(map.getPaintProperty(id, name)) !== JSON.stringify(want[name])) {
+        map.setPaintProperty(id, name, want[name]);
+      }
+    });
+    return true;
+  }
+
   // Plotly's trace layers (the incidents) stay on top of the travellers; the basemap and the
   // incident areas stay below them. The areas are each under a layer of the two traces
   // (crisis/layers/map_figure.py LAYER_BELOW, the last one under the incident markers'
@@ -1211,7 +1231,10 @@
     map.on("styledata", function () {
       if (travLayer.map !== map) { return; }
       if (!map.getSource(TRAV_SOURCE)) { addTravellersLayer(map); } else { keepLayerOrder(map); }
+      ringIncidents(map);
     });
+    ringIncidents(map);
+    if (gd && typeof gd.on === "function") { gd.on("plotly_afterplot", function () { if (travLayer.map === map) { ringIncidents(map); } }); }
     var hovering = null;
     map.on("mousemove", function (e) {
       if (hovering !== null) { hovering = e.point; return; }
@@ -1290,7 +1313,8 @@
     status: function () { return live.status; },
     staleAfterMs: function () { return STALE_AFTER_MS; },
     // For tests and benchmarks: what the travellers source holds.
-    TRAV_SOURCE: TRAV_SOURCE, TRAV_LAYERS: [TRAV_CLUSTERS, TRAV_POINTS], STATUS_COLOURS: STATUS_COLOURS
+    TRAV_SOURCE: TRAV_SOURCE, TRAV_LAYERS: [TRAV_CLUSTERS, TRAV_POINTS], STATUS_COLOURS: STATUS_COLOURS,
+    INCIDENT_RING: INCIDENT_RING
   };
 
   window.dash_clientside = window.dash_clientside || {};

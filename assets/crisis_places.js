@@ -16,8 +16,8 @@
 (function () {
   "use strict";
 
-  var MARKER_PX = 15;     // a marker's width on the screen (crisis/layers/incidents.py MARKER_PX)
-  var STACKED_PX = 22;    // a place of several incidents (STACKED_PX)
+  var MARKER_PX = 18;     // a marker's width on the screen (crisis/layers/incidents.py MARKER_PX)
+  var STACKED_PX = 26;    // a place of several incidents (STACKED_PX)
   var OPACITY = 0.95;
   var WORLD_PX = 512;     // the world's width at zoom 0 (MapLibre's 512 px tiles)
   var MAX_LAT = 85.0511287798;

@@ -26,8 +26,8 @@ _CIRCLE_STEPS = 64
 
 SEVERITY_COLOURS = {1: "#2b83ba", 2: "#abdda4", 3: "#fdae61", 4: "#d7191c", 5: "#7a0177"}
 
-MARKER_PX = 15   # an incident marker's width on the screen (the trace's marker size)
-STACKED_PX = 22  # a place of several incidents: wider, to hold its count
+MARKER_PX = 18   # an incident marker's width on the screen (the trace's marker size)
+STACKED_PX = 26  # a place of several incidents: wider, to hold its count
 WORLD_PX = 512  # the world's width in pixels at zoom 0 (MapLibre's 512 px tiles)
 MAX_LAT = 85.0511287798  # Web Mercator's edge
 _HOVER_LINES = 10

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Iterable, Sequence
 
-from crisis.layers.incidents import SEVERITY_COLOURS, WORLD_PX, stack, world_px
+from crisis.layers.incidents import MARKER_PX, SEVERITY_COLOURS, STACKED_PX, WORLD_PX, stack, world_px
 
 # The wall's world: zoom 1, scaled by the page to the panel's width.
 FIT_ZOOM = 1.0
@@ -40,7 +40,7 @@ FIT_ZOOM = 1.0
 # its map panel ~53.5 % of the width, so on any 16:9 wall a rem is ~7 of the 512 px of the
 # world at zoom 0 (14 px on a 1,027-px panel at 1920x1080; 27 px on 2,055 px at 4K).
 WALL_REM = 14.0
-LIVE_MARKER_PX = 15.0  # the incident trace's marker size (crisis/layers/map_figure.py)
+LIVE_MARKER_PX = float(MARKER_PX)  # the incident trace's marker size (crisis/layers/map_figure.py)
 
 # assets/wall.css --sev1..--sev5: the wall's own, brighter on its dark map.
 WALL_COLOURS = {1: "#4aa3df", 2: "#8fd18a", 3: "#f6b04a", 4: "#ff3b30", 5: "#c43dd1"}
@@ -61,8 +61,9 @@ class Look:
     count_size: float
 
 
-LIVE = Look("#ffffff", "#dfe5ea", "#8a99a8", 0.6, dict(SEVERITY_COLOURS), LIVE_MARKER_PX, 22.0, LIVE_MARKER_PX,
-            None, 0.0, 12.0)
+# The live map's incident ring (assets/crisis_live.js INCIDENT_RING): people's dots share the colours.
+LIVE = Look("#ffffff", "#dfe5ea", "#8a99a8", 0.6, dict(SEVERITY_COLOURS), LIVE_MARKER_PX, float(STACKED_PX), LIVE_MARKER_PX,
+            "#111827", 2.0, 12.0)
 WALL = Look("#0b1219", "#2c3a48", "#6d8196", 0.6, WALL_COLOURS, 1.3 * WALL_REM, 2.2 * WALL_REM, 2.2 * WALL_REM * 0.8,
             "#ffffff", 0.15 * WALL_REM, 1.1 * WALL_REM)
 

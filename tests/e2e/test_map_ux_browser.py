@@ -19,7 +19,7 @@ import pytest
 import requests
 
 from tests.conftest import LiveServer, random_ref
-from tests.e2e.test_map_scale_browser import _zoom_to
+from tests.e2e.test_map_scale_browser import _pixel, _zoom_to
 from tests.e2e.test_people_pages_browser import open_page
 
 TRACE = """ids => { const gd = document.querySelector('#live-map .js-plotly-plot');
@@ -325,4 +325,43 @@ def test_an_incident_with_no_country_says_its_region_in_the_list(live_server: Li
     meta.wait_for(timeout=30_000)
     text = meta.inner_text()
     assert text.startswith("Africa | "), text
+    assert page.errors == []
+
+
+def test_an_incident_marker_has_a_dark_ring_that_a_persons_dot_has_not(live_server: LiveServer, opened: Any) -> None:
+    """Severity 4 and "needs help" are both red, 5 and "unreachable" both purple: an incident's
+    marker is told from a person's dot by its dark ring (assets/crisis_live.js INCIDENT_RING),
+    drawn on screen, kept after the trace is redrawn, and hidden with a stacked place's hidden
+    members (its opacity is theirs)."""
+    tag = random_ref()
+    first = _post(live_server, title=f"Ringed {tag}", severity=4, lat=-47.0, lon=-30.0)
+    page = opened("/")
+    _on_map(page, [first])
+    at = _zoom_to(page, -47.0, -30.0, 6)
+    page.evaluate(IDLE)
+    ring_px = page.evaluate("() => window.crisisLive.INCIDENT_RING['circle-stroke-width']")
+    radius = 18 / 2  # crisis/layers/incidents.py MARKER_PX
+    dark = (0x11, 0x18, 0x27)
+
+    def near(rgb: tuple[int, int, int], want: tuple[int, int, int]) -> bool:
+        return sum((a - b) ** 2 for a, b in zip(rgb, want)) < 40 ** 2
+
+    def ring_drawn(radius: float) -> bool:  # right, left and below the centre: a dark pixel at the marker's edge
+        return all(any(near(_pixel(page, {"x": at["x"] + ux * d, "y": at["y"] + uy * d}), dark)
+                       for d in (radius - 1, radius, radius + 1, radius + ring_px - 1))
+                   for ux, uy in ((1, 0), (-1, 0), (0, 1)))
+
+    assert near(_pixel(page, at), (0xD7, 0x19, 0x1C)), _pixel(page, at)  # the severity's red inside
+    assert ring_drawn(radius), " ".join(f"{dx}:{_pixel(page, {'x': at['x'] + dx, 'y': at['y']})}" for dx in range(0, 16))
+    # A second incident at the same point: one place; the hidden member's ring hides with it.
+    second = _post(live_server, title=f"Ringed too {tag}", severity=2, lat=-47.0, lon=-30.0)
+    _on_map(page, [first, second])
+    paint = """() => { const m = window.crisisLive.layer.map, id = 'plotly-trace-layer-incidents-circle';
+        return {width: m.getPaintProperty(id, 'circle-stroke-width'), opacity: m.getPaintProperty(id, 'circle-opacity'),
+                stroke: m.getPaintProperty(id, 'circle-stroke-opacity')}; }"""
+    page.wait_for_function(f"() => ({paint})().width === 2", timeout=20_000)
+    got = page.evaluate(paint)
+    assert got["stroke"] == got["opacity"] and got["opacity"] is not None, got
+    page.evaluate(IDLE)
+    assert ring_drawn(26 / 2)  # the place of two: wider, ringed
     assert page.errors == []
