@@ -291,16 +291,33 @@
     if (W.candidatesClosed !== (i.status === "closed")) { renderCandidates(); }  // closed or reopened: Send goes or comes back
   }
 
+  // Surge officers still sent to the incident (not yet stood down), as crisis_dispatch.js holds them.
+  var STILL_SENT = ["requested", "accepted", "travelling", "on_site"];  // crisis/roster/model.py STILL_SENT
+
+  function stillSent(id) {
+    var held = (window.crisisDispatch && window.crisisDispatch.state && window.crisisDispatch.state.dispatches) || {};
+    return Object.keys(held).filter(function (k) {
+      var d = held[k];
+      return d && String(d.incident_id) === String(id) && STILL_SENT.indexOf(d.status) >= 0;
+    }).length;
+  }
+
   function renderLifecycle(i) {
     var box = document.getElementById("incident-panel-lifecycle"), c = config() || {};
-    if (!box || W.lifecycleFor === i.id + "|" + i.status) { return; }
-    W.lifecycleFor = i.id + "|" + i.status;
+    var sent = stillSent(i.id);
+    if (!box || W.lifecycleFor === i.id + "|" + i.status + "|" + sent) { return; }
+    W.lifecycleFor = i.id + "|" + i.status + "|" + sent;
     box.textContent = "";
     box.setAttribute("data-status", i.status);
     ((c.workflow || {})[i.status] || []).forEach(function (step) {
       var attrs = {className: "action lifecycle-step action-" + step.to + (step.primary ? " action-primary lifecycle-next" : ""),
                    "data-to": step.to, text: step.label};
-      if (step.confirm) { attrs["data-confirm"] = step.confirm; }
+      if (step.confirm) {
+        // closing says how many officers are still sent (crisis/ui/components/lifecycle.py sent_words)
+        attrs["data-confirm"] = step.confirm + (step.to === "closed" && sent > 0 ?
+          " " + sent + " surge officer" + (sent !== 1 ? "s are" : " is") +
+          " still sent to it: stand them down, or cancel their dispatches, on the dispatch page." : "");
+      }
       box.appendChild(h("button", attrs));
     });
   }
@@ -683,6 +700,12 @@
   function scheduleList() {
     if (listTimer === null) { listTimer = setTimeout(function () { listTimer = null; renderList(); }, 50); }
   }
+
+  // An officer sent or stood down: the Close button's question says how many are still sent.
+  document.addEventListener("crisis:dispatches", function () {
+    var i = W.picked && (incidentOf(W.picked) || W.fetched);
+    if (i && i.id === W.picked) { renderLifecycle(i); }
+  });
 
   document.addEventListener("crisis:affected", function (e) {
     var msg = e.detail;

@@ -16,7 +16,8 @@ Events (type: payload):
 * ``roster.swap``: {"slots": [a, b] (after), "before": [a, b], "note"}
 * ``roster.override``: {"slot", "before", "note"}
 * ``dispatch.created``: {"dispatch", "slots": [added or changed], "removed": [slot ids]}
-* ``dispatch.step`` / ``dispatch.position``: {"dispatch"}
+* ``dispatch.step``: {"dispatch"}, and when it gives a promoted standby back (declined,
+  cancelled): "slots" (written) and "removed" (slot ids); ``dispatch.position``: {"dispatch"}
 
 Errors: ``InputError`` naming the field (bad times, readiness, role, region, unknown
 officer, overlapping slots), ``NotFound`` (no such slot, leave, dispatch, incident or
@@ -483,9 +484,19 @@ def step_dispatch(ctx: Context, dispatch_id: str, status: str, actor: str | None
     with _lock(ctx):
         before = _dispatch(ctx, dispatch_id)
         now = ctx.deps.clock()
-        after = dispatch_rules.step(before, status, now, actor, note)
-        _append(ctx, "dispatch.step", {"dispatch": after.to_dict()}, actor, now,
-                lambda pipe: RosterStore.queue_dispatch(pipe, after))
+        after = dispatch_rules.step(before, status, now, actor, note, roster_rules(ctx))
+        # declined or cancelled: the alternate it promoted is an alternate again
+        changed, removed = dispatch_rules.settle(after, now, roster_state(ctx).slots, lambda: new_id("slot"))
+
+        def project(pipe: Any) -> None:
+            RosterStore.queue_dispatch(pipe, after)
+            RosterStore.queue_slots(pipe, changed)
+            RosterStore.queue_remove_slots(pipe, removed)
+
+        payload: dict[str, Any] = {"dispatch": after.to_dict()}
+        if changed or removed:
+            payload.update(slots=[s.to_dict() for s in changed], removed=list(removed))
+        _append(ctx, "dispatch.step", payload, actor, now, project)
     return after
 
 
@@ -496,7 +507,7 @@ def report_dispatch_position(ctx: Context, dispatch_id: str, lat: float, lon: fl
     with _lock(ctx):
         before = _dispatch(ctx, dispatch_id)
         now = ctx.deps.clock()
-        after = dispatch_rules.report_position(before, lat, lon, now)
+        after = dispatch_rules.report_position(before, lat, lon, now, roster_rules(ctx))
         _append(ctx, "dispatch.position", {"dispatch": after.to_dict()}, actor, now,
                 lambda pipe: RosterStore.queue_dispatch(pipe, after))
     return after

@@ -24,6 +24,7 @@ from crisis.fusion.affected import AreaIndex, IncidentArea, default_radii, haver
 from crisis.feeds.health import FEEDS, feed_health, log_names, merge_stats, refusals_only, report_for
 from crisis.feeds.pollers import expected_intervals
 from crisis.layers.incidents import incident_message
+from crisis.roster.model import STILL_SENT
 
 DEAD_LETTER_FIELDS = ("id", "feed", "time", "reason", "body_size")
 
@@ -68,6 +69,9 @@ def incident_detail(ctx: Context, principal: Principal, incident_id: str, now: A
         "stale": is_stale(incident, now, quiet),
         "next_statuses": sorted(s.value for s in ALLOWED_TRANSITIONS[incident.status]),
         "can_edit": access.can_edit(principal),
+        # surge officers sent and not yet stood down: closing asks what becomes of them
+        "still_sent": sum(1 for d in ctx.roster.dispatches()
+                          if d.incident_id == incident.id and d.status in STILL_SENT),
     }
 
 

@@ -52,6 +52,7 @@ import pycountry
 from crisis.adapters.roster_store import RosterStore
 from crisis.bootstrap import Context
 from crisis.domain import access
+from crisis.domain.model import IncidentStatus
 from crisis.errors import InputError, NotFound
 from crisis.layers.areas import great_circle
 from crisis.roster import coverage as coverage_rules
@@ -60,6 +61,7 @@ from crisis.roster import slots as slot_rules
 from crisis.roster.model import (
     ACTIVE_DISPATCH,
     DISPATCH_STATUSES,
+    STILL_SENT,
     Dispatch,
     Leave,
     Officer,
@@ -190,9 +192,29 @@ def coverage(ctx: Context, start: datetime, end: datetime, viewer: access.HasRol
     current = state(ctx)
     result = coverage_rules.coverage(current.officers, current.slots, current.leave, current.dispatches, start, end,
                                      rules(ctx))
+    result = {**result, "warnings": [*result["warnings"], *_sent_to_closed(ctx, current.dispatches, end)]}
     if viewer is not None and not access.sees_names(viewer):
         result = {**result, "warnings": [{k: v for k, v in w.items() if k != "officer_id"} for w in result["warnings"]]}
     return result
+
+
+def _sent_to_closed(ctx: Context, dispatches: Sequence[Dispatch], end: datetime) -> list[dict[str, Any]]:
+    """sent_to_closed: an officer still sent to an incident that has been closed (nobody
+    stood them down or cancelled the dispatch): out of the pool for nothing."""
+    out: list[dict[str, Any]] = []
+    for d in dispatches:
+        if d.status not in STILL_SENT:
+            continue
+        incident = ctx.deps.incidents.get(d.incident_id)
+        if incident is None or incident.status != IncidentStatus.CLOSED:
+            continue
+        closed = incident.updated_at
+        out.append({"kind": "sent_to_closed", "region": incident.region, "officer_id": d.officer_id,
+                    "incident_id": incident.id, "from": closed.isoformat(), "to": max(end, closed).isoformat(),
+                    # (no title: warnings go to every reader, a desk of another region too)
+                    "message": f"An officer ({d.status.replace('_', ' ')}) is still sent to an incident closed "
+                               f"{ranking.when(closed)}: stand them down, or cancel the dispatch (dispatch page)"})
+    return out
 
 
 # --- candidates --------------------------------------------------------------------------

@@ -239,7 +239,7 @@ class PositionReport(_Strict):
 class DispatchPatch(_Strict):
     """A step of the workflow ({"status", "note"?}) or a reported position ({"position"})."""
 
-    status: Literal["requested", "accepted", "declined", "travelling", "on_site", "stood_down", "returned"] | None = None
+    status: Literal["requested", "accepted", "declined", "travelling", "on_site", "stood_down", "returned", "cancelled"] | None = None
     note: PlainText | None = Field(default=None, max_length=2_000)
     position: PositionReport | None = None
 
@@ -289,7 +289,7 @@ class CandidatesQuery(_Strict):
 class DispatchQuery(_Strict):
     incident: str | None = None
     officer: str | None = Field(default=None, pattern=ID)
-    status: Literal["active", "requested", "accepted", "declined", "travelling", "on_site", "stood_down", "returned"] | None = Field(
+    status: Literal["active", "requested", "accepted", "declined", "travelling", "on_site", "stood_down", "returned", "cancelled"] | None = Field(
         default=None, description="A status, or active: " + ", ".join(ACTIVE_DISPATCH) + ".")
 
 
@@ -792,7 +792,7 @@ class CoverageOut(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    warnings: list[dict[str, Any]] = Field(description="kind (worldwide_24h_low, region_uncovered, language_missing, skill_missing, standby_too_long, dispatch_gap), region?, skill?, language?, from, to, message.")
+    warnings: list[dict[str, Any]] = Field(description="kind (worldwide_24h_low, region_uncovered, language_missing, skill_missing, standby_too_long, dispatch_gap, sent_to_closed: an officer still sent to a closed incident, with incident_id), region?, skill?, language?, from, to, message.")
 
 
 class Candidate(BaseModel):
@@ -836,7 +836,7 @@ class DispatchOut(BaseModel):
     id: str
     incident_id: str
     officer_id: str | None = None
-    status: Literal["requested", "accepted", "declined", "travelling", "on_site", "stood_down", "returned"]
+    status: Literal["requested", "accepted", "declined", "travelling", "on_site", "stood_down", "returned", "cancelled"]
     created_at: AwareDatetime
     steps: list[dict[str, Any]]
     eta: AwareDatetime | None = None

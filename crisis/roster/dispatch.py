@@ -1,8 +1,19 @@
 """Sending an officer: the dispatch workflow, and what a dispatch does to the roster.
 
 A dispatch goes requested -> accepted | declined -> travelling -> on_site -> stood_down ->
-returned; ``TRANSITIONS`` is the whole workflow and ``step`` refuses (``Conflict``) anything
-else. Every step is kept with who and when.
+returned; until the officer is on site it may be cancelled (recalled: a wrong pick, a
+duplicate, an incident over before arrival), with a reason. ``TRANSITIONS`` is the whole
+workflow and ``step`` refuses (``Conflict``) anything else. Every step is kept with who and
+when. A cancelled dispatch was no deployment: no rest follows it (``slots.availability``
+counts rest from "returned").
+
+A declined or cancelled dispatch gives the standby back (``settle``): the alternate promoted
+to primary by it is an alternate again from then on (the promoted slot is split there).
+
+The ETA: at the request, ranking's (readiness notice + geodesic distance / cruise speed +
+overheads). Once the officer is travelling the readiness notice no longer applies: the ETA is
+the travel from where they are (their last reported position, else home) to the incident;
+within ``ROAD_KM`` of it, by road at ``ROAD_KMH`` with no overheads.
 
 Dispatching a primary must not leave the slot empty: the alternate on standby for the same
 region at that moment (and available) becomes primary from then on. Its slot is split at
@@ -40,14 +51,40 @@ from crisis.roster.ranking import distances_km, eta_hours
 from crisis.roster.slots import availability
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "requested": ("accepted", "declined"),
-    "accepted": ("travelling",),
-    "travelling": ("on_site",),
+    "requested": ("accepted", "declined", "cancelled"),
+    "accepted": ("travelling", "cancelled"),
+    "travelling": ("on_site", "cancelled"),
     "on_site": ("stood_down",),
     "stood_down": ("returned",),
     "declined": (),
     "returned": (),
+    "cancelled": (),
 }
+# The steps that end a dispatch before any deployment: the standby it took is given back.
+GIVEN_BACK = ("declined", "cancelled")
+# The last stretch of a journey: by road, no airport.
+ROAD_KM = 150.0
+ROAD_KMH = 60.0
+
+
+def travel_hours(distance_km: float, rules: RosterRules) -> float:
+    """Hours from a point ``distance_km`` away, once on the way (no readiness notice)."""
+    if distance_km <= ROAD_KM:
+        return distance_km / ROAD_KMH
+    return eta_hours(0.0, distance_km, rules)
+
+
+def en_route_eta(dispatch: Dispatch, at: datetime, rules: RosterRules) -> datetime | None:
+    """When a travelling officer should arrive, from their last reported position (else the
+    origin) at ``at``; None without a destination."""
+    if dispatch.destination is None:
+        return dispatch.eta
+    where = dispatch.position or (dispatch.origin.to_dict() if dispatch.origin else None)
+    if where is None:
+        return dispatch.eta
+    point = (float(dispatch.destination["lat"]), float(dispatch.destination["lon"]))
+    distance = float(distances_km(point, np.array([float(where["lat"])]), np.array([float(where["lon"])]))[0])
+    return at + timedelta(hours=travel_hours(distance, rules))
 
 
 def _alternate(primary: Slot, at: datetime, slots: Sequence[Slot], leave: Sequence[Leave],
@@ -102,9 +139,11 @@ def plan_dispatch(dispatch_id: str, incident_id: str, point: tuple[float, float]
     return dispatch, write, delete
 
 
-def step(dispatch: Dispatch, status: str, at: datetime, by: str | None, note: str | None = None) -> Dispatch:
-    """The dispatch one step on. InputError for an unknown status; Conflict for a step the
-    workflow forbids (the message says which steps may follow)."""
+def step(dispatch: Dispatch, status: str, at: datetime, by: str | None, note: str | None = None,
+         rules: RosterRules | None = None) -> Dispatch:
+    """The dispatch one step on. InputError for an unknown status, or a cancellation without
+    a reason (``note``); Conflict for a step the workflow forbids (the message says which
+    steps may follow). With ``rules``, the step to "travelling" sets the ETA en route."""
     if status not in DISPATCH_STATUSES:
         raise InputError([{"field": "status",
                            "message": f"unknown status {status!r}: use one of {', '.join(DISPATCH_STATUSES)}"}])
@@ -112,12 +151,36 @@ def step(dispatch: Dispatch, status: str, at: datetime, by: str | None, note: st
     if status not in allowed:
         following = ", ".join(allowed) if allowed else f"none ({dispatch.status} is final)"
         raise Conflict(f"cannot go from {dispatch.status} to {status}; next: {following}")
-    return replace(dispatch, status=status, steps=(*dispatch.steps, Step(status, at, by, note)))
+    if status == "cancelled" and not (note or "").strip():
+        raise InputError([{"field": "note", "message": "say why the dispatch is cancelled (kept with the step)"}])
+    after = replace(dispatch, status=status, steps=(*dispatch.steps, Step(status, at, by, note)))
+    if status == "travelling" and rules is not None:
+        after = replace(after, eta=en_route_eta(after, at, rules))
+    return after
 
 
-def report_position(dispatch: Dispatch, lat: float, lon: float, at: datetime) -> Dispatch:
-    """The dispatch with the officer's last reported position. InputError for a point off
-    the globe; Conflict when the dispatch is no longer active."""
+def settle(dispatch: Dispatch, at: datetime, slots: Sequence[Slot],
+           new_slot_id: Callable[[], str]) -> tuple[list[Slot], list[str]]:
+    """What a declined or cancelled ``dispatch`` gives back: the slots to write and the slot
+    ids to delete. The alternate it promoted is an alternate again from ``at`` (the part
+    before stays primary: it was); nothing for another status, or when nothing was promoted
+    or the promoted slot is over or gone."""
+    if dispatch.status not in GIVEN_BACK or dispatch.promoted_slot_id is None:
+        return [], []
+    promoted = next((s for s in slots if s.id == dispatch.promoted_slot_id), None)
+    if promoted is None or promoted.end <= at or promoted.role != "primary":
+        return [], []
+    back = f"alternate again: dispatch {dispatch.id} {dispatch.status}"
+    if promoted.start >= at:
+        return [replace(promoted, role="alternate", note=back)], []
+    return [replace(promoted, end=at), replace(promoted, id=new_slot_id(), start=at, role="alternate", note=back)], []
+
+
+def report_position(dispatch: Dispatch, lat: float, lon: float, at: datetime,
+                    rules: RosterRules | None = None) -> Dispatch:
+    """The dispatch with the officer's last reported position (while travelling, with
+    ``rules``: the ETA from there). InputError for a point off the globe; Conflict when the
+    dispatch is no longer active."""
     errors = []
     for name, value, limit in (("lat", lat, 90.0), ("lon", lon, 180.0)):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not -limit <= float(value) <= limit:
@@ -126,4 +189,7 @@ def report_position(dispatch: Dispatch, lat: float, lon: float, at: datetime) ->
         raise InputError(errors)
     if dispatch.status not in ACTIVE_DISPATCH:
         raise Conflict(f"dispatch {dispatch.id} is {dispatch.status}: no position to report")
-    return replace(dispatch, position={"lat": float(lat), "lon": float(lon), "at": iso(at)})
+    after = replace(dispatch, position={"lat": float(lat), "lon": float(lon), "at": iso(at)})
+    if rules is not None and after.status == "travelling":
+        after = replace(after, eta=en_route_eta(after, at, rules))
+    return after

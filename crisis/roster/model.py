@@ -16,10 +16,13 @@ READINESS_HOURS = (24, 48)
 SLOT_ROLES = ("primary", "alternate")
 LEAVE_KINDS = ("leave", "unavailable")
 # The dispatch workflow: requested -> accepted | declined -> travelling -> on_site ->
-# stood_down -> returned (crisis.roster.dispatch decides the steps).
-DISPATCH_STATUSES = ("requested", "accepted", "declined", "travelling", "on_site", "stood_down", "returned")
+# stood_down -> returned, and cancelled (recalled, with a reason) from requested, accepted
+# or travelling (crisis.roster.dispatch decides the steps).
+DISPATCH_STATUSES = ("requested", "accepted", "declined", "travelling", "on_site", "stood_down", "returned", "cancelled")
 # An officer with a dispatch in one of these is deployed (not available, not on standby).
 ACTIVE_DISPATCH = ("requested", "accepted", "travelling", "on_site", "stood_down")
+# Still sent to the incident, not yet released (an officer stood down is on the way home).
+STILL_SENT = ("requested", "accepted", "travelling", "on_site")
 
 
 def parse_time(value: str) -> datetime:

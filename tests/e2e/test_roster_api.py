@@ -351,6 +351,10 @@ def test_dispatch_promotes_the_alternate_and_follows_the_workflow(context: Conte
         assert stepped.status_code == 200 and stepped.json()["status"] == status, stepped.text
     moved = requests.patch(one, json={"position": {"lat": 32.9, "lon": 35.7}}, headers=duty, timeout=30)
     assert moved.status_code == 200 and (moved.json()["position"]["lat"], moved.json()["position"]["lon"]) == (32.9, 35.7)
+    # En route the ETA is the travel from the reported point (111 km out: by road, about 2 h),
+    # no longer the request's 24 h readiness notice.
+    eta = datetime.fromisoformat(moved.json()["eta"]) - datetime.now(UTC)
+    assert timedelta(hours=1.5) < eta < timedelta(hours=2.2), (moved.json()["eta"], dispatch["eta"])
     refused(requests.patch(one, json={"position": {"lat": 91, "lon": 0}}, headers=duty, timeout=30), 422, "position.lat")
     steps = requests.get(one, headers=duty, timeout=30).json()["steps"]
     assert [s["status"] for s in steps] == ["requested", "accepted", "travelling"] and all(s["by"] and s["at"] for s in steps)
@@ -359,6 +363,78 @@ def test_dispatch_promotes_the_alternate_and_follows_the_workflow(context: Conte
     assert requests.get(url, params={"status": "returned"}, headers=duty, timeout=30).json()["count"] == 0
     refused(requests.get(url, params={"status": "lost"}, headers=duty, timeout=30), 422, "status")
     assert [e["action"] for e in _audit(context, "dispatch.")] == ["dispatch.create", "dispatch.step", "dispatch.step", "dispatch.position"]
+
+
+def test_a_dispatch_is_cancelled_with_a_reason_and_gives_the_standby_back(context: Context, live_server: LiveServer) -> None:
+    """Requested, accepted or travelling, a dispatch may be cancelled (a wrong pick, an incident
+    over before arrival): it needs a reason, it is no deployment (no rest after it: the officer is
+    on standby again at once), and the alternate it promoted is the alternate again. A decline
+    gives the standby back the same way. The projection rebuilt from the log agrees."""
+    from crisis.adapters.roster_store import RosterStore
+
+    duty = bearer(live_server.token("duty_officer"))
+    _roster_for_beirut(live_server, duty)
+    incident_id = incident(live_server, duty)
+    url = live_server.url + "/api/v1/dispatches"
+
+    def standby() -> list[tuple[str, str]]:
+        found = requests.get(live_server.url + "/api/v1/roster/standby", headers=duty, timeout=30).json()["standby"]
+        return sorted((e["officer_id"], e["role"]) for e in found)
+
+    for end in ("cancelled", "declined"):
+        dispatch = requests.post(url, json={"incident_id": incident_id, "officer_id": "A"}, headers=duty, timeout=30).json()
+        assert standby() == [("C", "primary")]  # A sent, C promoted
+        one = f"{url}/{dispatch['id']}"
+        if end == "cancelled":
+            for status in ("accepted", "travelling"):
+                assert requests.patch(one, json={"status": status}, headers=duty, timeout=30).status_code == 200
+            no_reason = refused(requests.patch(one, json={"status": "cancelled"}, headers=duty, timeout=30), 422, "note")
+            assert "say why" in no_reason["errors"][0]["message"] and no_reason["dead_letter_id"]
+        done = requests.patch(one, json={"status": end, "note": "wrong officer picked"}, headers=duty, timeout=30)
+        assert done.status_code == 200 and done.json()["status"] == end, done.text
+        assert done.json()["steps"][-1]["note"] == "wrong officer picked"
+        # A on standby again (no rest after a dispatch that was not a deployment), C the alternate again
+        assert standby() == [("A", "primary"), ("C", "alternate")], end
+        after = refused(requests.patch(one, json={"status": "accepted"}, headers=duty, timeout=30), 409, "status")
+        assert f"{end} is final" in after["errors"][0]["message"]
+        candidates = requests.get(f"{live_server.url}/api/v1/incidents/{incident_id}/candidates", headers=duty, timeout=30).json()
+        assert [c for c in candidates["candidates"] if c["officer_id"] == "A"][0]["availability"] is None
+    coverage = requests.get(live_server.url + "/api/v1/roster/coverage", headers=duty, timeout=30).json()
+    assert not [w for w in coverage["warnings"] if w["kind"] == "dispatch_gap"]
+    # The log holds it all: rebuilt, the projection says the same
+    store = RosterStore(context.redis)
+    store.rebuild(context.deps.log)
+    assert standby() == [("A", "primary"), ("C", "alternate")]
+    assert sorted(d["status"] for d in requests.get(url, params={"incident": incident_id}, headers=duty, timeout=30).json()["dispatches"]) \
+        == ["cancelled", "declined"]
+
+
+def test_an_officer_still_sent_to_a_closed_incident_is_warned_until_released(context: Context, live_server: LiveServer) -> None:
+    duty = bearer(live_server.token("duty_officer"))
+    _roster_for_beirut(live_server, duty)
+    incident_id = incident(live_server, duty)
+    dispatch = requests.post(live_server.url + "/api/v1/dispatches", json={"incident_id": incident_id, "officer_id": "A"},
+                             headers=duty, timeout=30).json()
+
+    def warned(headers: dict[str, str]) -> list[dict[str, Any]]:
+        body = requests.get(live_server.url + "/api/v1/roster/coverage", headers=headers, timeout=30).json()
+        return [w for w in body["warnings"] if w["kind"] == "sent_to_closed" and w.get("incident_id") == incident_id]
+
+    assert warned(duty) == []  # open: nothing to say
+    detail = requests.get(f"{live_server.url}/api/v1/incidents/{incident_id}", headers=duty, timeout=30).json()
+    closed = requests.patch(f"{live_server.url}/api/v1/incidents/{incident_id}", json={"status": "closed"}, headers=duty, timeout=30)
+    assert closed.status_code == 200, (closed.text, detail)
+    [warning] = warned(duty)
+    assert warning["officer_id"] == "A" and warning["region"] == MENA
+    assert warning["message"].startswith("An officer (requested) is still sent to an incident closed ")
+    assert "Kidnapping" not in warning["message"]  # no title: every reader gets the warnings
+    wall = bearer(live_server.token("wall"))
+    assert [w.get("officer_id") for w in warned(wall)] == [None]  # a wall: the warning, no one named
+    # Stood down (on the way home) or cancelled: released, no warning.
+    cancelled = requests.patch(f"{live_server.url}/api/v1/dispatches/{dispatch['id']}", headers=duty, timeout=30,
+                               json={"status": "cancelled", "note": "incident closed before arrival"})
+    assert cancelled.status_code == 200, cancelled.text
+    assert warned(duty) == []
 
 
 # --- who may do what, who sees what ---------------------------------------------------------------

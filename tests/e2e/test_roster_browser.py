@@ -214,3 +214,39 @@ def test_a_role_that_may_not_dispatch_is_refused_and_audited(context: Context, l
     # ... and twice is refused: she is deployed
     again, message = dispatch_officer(context, Principal("duty-1", "duty_officer"), incident, "OF-AMIRA", None)
     assert again is None and message.startswith("Not sent:") and "deployed" in message
+
+
+def test_a_duty_officer_cancels_a_dispatch_from_the_page_with_a_reason(
+        context: Context, live_server: LiveServer, browser: Any) -> None:
+    incident = _seed(context, live_server)
+    made = handlers_roster.create_dispatch(context, incident, "OF-KOFI", None, "roster-test")
+    # Closing the incident would ask what becomes of him: on its page, and in the map's panel.
+    page = open_page(browser, live_server, f"/incident/{incident}")
+    close = page.wait_for_selector("button.action-closed", timeout=15_000)
+    assert "1 surge officer is still sent to it: stand them down, or cancel their dispatches" in close.get_attribute("data-confirm")
+    page.goto(live_server.url + "/")
+    page.locator(f"#incident-list li[data-incident-id='{incident}']").first.click(timeout=30_000)
+    page.wait_for_function(
+        "() => { const b = document.querySelector(\"#incident-panel-lifecycle button[data-to='closed']\");"
+        " return !!b && b.getAttribute('data-confirm').includes('1 surge officer is still sent to it'); }", timeout=15_000)
+    page.goto(live_server.url + f"/dispatch?incident={incident}")
+    row = f"#dispatch-active tr[data-dispatch='{made.id}']"
+    page.wait_for_selector(f"{row}[data-status='requested']", timeout=15_000)
+    # The next steps are actions, in words; cancelling is one of them.
+    labels = page.locator(f"{row} .dispatch-steps button").all_inner_texts()
+    assert labels == ["Mark accepted", "Mark declined", "Cancel (recall)"], labels
+    # Without a reason: refused, and said how to do it.
+    page.click(f"{row} button.step-cancelled")
+    page.wait_for_selector("#dispatch-message:has-text('say why in the reason box')", timeout=15_000)
+    assert context.roster.dispatch(made.id).status == "requested"  # type: ignore[union-attr]
+    page.fill("#dispatch-step-reason", "Sent the wrong officer: Jean speaks the language")
+    page.click(f"{row} button.step-cancelled")
+    page.wait_for_selector(f"#dispatch-message:has-text('{NAMES[2]} (Kidnapping near Beirut): cancelled.')", timeout=15_000)
+    page.wait_for_selector(row, state="detached", timeout=15_000)  # no longer active
+    after = context.roster.dispatch(made.id)
+    assert after is not None and after.status == "cancelled"
+    assert after.steps[-1].note == "Sent the wrong officer: Jean speaks the language"
+    entries = [e for e in context.audit.page(AuditQuery(action="dispatch.step")).entries if e.get("target") == made.id]
+    assert entries and entries[0]["after"]["status"] == "cancelled", entries
+    assert page.errors == []
+    page.context.close()

@@ -13,7 +13,7 @@ import pytest
 
 from crisis.errors import Conflict, InputError
 from crisis.roster.coverage import coverage
-from crisis.roster.dispatch import TRANSITIONS, plan_dispatch, report_position, step
+from crisis.roster.dispatch import ROAD_KM, TRANSITIONS, plan_dispatch, report_position, settle, step
 from crisis.roster.model import (
     DISPATCH_STATUSES,
     Dispatch,
@@ -142,15 +142,16 @@ def test_the_whole_workflow_and_every_forbidden_step() -> None:
     assert dispatch.returned_at() == NOW + timedelta(hours=5)
     allowed = {(a, b) for a, bs in TRANSITIONS.items() for b in bs}
     assert allowed == {("requested", "accepted"), ("requested", "declined"), ("accepted", "travelling"),
-                       ("travelling", "on_site"), ("on_site", "stood_down"), ("stood_down", "returned")}
+                       ("travelling", "on_site"), ("on_site", "stood_down"), ("stood_down", "returned"),
+                       ("requested", "cancelled"), ("accepted", "cancelled"), ("travelling", "cancelled")}
     base, _, _ = plan()
     for a, b in itertools.product(DISPATCH_STATUSES, DISPATCH_STATUSES):
         if (a, b) in allowed:
             continue
         with pytest.raises(Conflict) as error:
-            step(replace(base, status=a), b, NOW, "duty")
+            step(replace(base, status=a), b, NOW, "duty", "why")
         assert str(error.value).startswith(f"cannot go from {a} to {b}; next: ")
-    with pytest.raises(Conflict, match="cannot go from requested to on_site; next: accepted, declined"):
+    with pytest.raises(Conflict, match="cannot go from requested to on_site; next: accepted, declined, cancelled"):
         step(base, "on_site", NOW, "duty")
     with pytest.raises(InputError) as bad:
         step(base, "flying", NOW, "duty")
@@ -167,3 +168,66 @@ def test_report_position() -> None:
     done = replace(dispatch, status="returned")
     with pytest.raises(Conflict):
         report_position(done, 0.0, 0.0, NOW)
+
+
+def test_a_cancellation_needs_a_reason_is_final_and_is_no_deployment() -> None:
+    from crisis.roster.slots import availability
+    dispatch, _, _ = plan()
+    dispatch = step(dispatch, "accepted", NOW, "duty")
+    with pytest.raises(InputError) as bad:
+        step(dispatch, "cancelled", NOW, "duty", "  ")
+    assert bad.value.errors[0]["field"] == "note" and "say why" in bad.value.errors[0]["message"]
+    gone = step(dispatch, "cancelled", NOW + timedelta(hours=1), "duty", "wrong officer picked")
+    assert gone.status == "cancelled" and not gone.active and gone.steps[-1].note == "wrong officer picked"
+    for status in DISPATCH_STATUSES:
+        with pytest.raises(Conflict):
+            step(gone, status, NOW, "duty", "again")
+    # No rest after it (only a return starts one): available again at once, and on standby.
+    assert availability("ana", NOW + timedelta(hours=2), [], [gone], RULES)[0] is None
+    # A returned one, by contrast, rests.
+    back = replace(gone, status="returned", steps=(*gone.steps, Step("returned", NOW + timedelta(hours=1), "duty")))
+    assert availability("ana", NOW + timedelta(hours=2), [], [back], RULES)[0] == "resting"
+
+
+@pytest.mark.parametrize("status", ["declined", "cancelled"])
+def test_a_declined_or_cancelled_dispatch_gives_the_promoted_alternate_back(status: str) -> None:
+    slots = [PRIMARY, ALTERNATE, OTHER_REGION]
+    dispatch, write, delete = plan()
+    after = apply(slots, write, delete)
+    later = NOW + timedelta(hours=3)
+    ended = step(dispatch, status, later, "duty", "not going")
+    counter = itertools.count(1)
+    back_write, back_delete = settle(ended, later, after, lambda: f"back-{next(counter)}")
+    restored = apply(after, back_write, back_delete)
+    # ben was primary from the dispatch to now (he was), and is the alternate again from now on
+    ben = sorted((s for s in restored if s.officer_id == "ben"), key=lambda s: s.start)
+    assert [(s.start, s.end, s.role) for s in ben] == [(T0, NOW, "alternate"), (NOW, later, "primary"),
+                                                        (later, T0 + 7 * DAY, "alternate")]
+    assert ben[-1].note == f"alternate again: dispatch d1 {status}"
+    # coverage: ana (her primary slot, available again) and ben from now: no gap, two on standby
+    result = coverage(OFFICERS, restored, [], [ended], T0, T0 + 7 * DAY, RULES)
+    assert not [w for w in result["warnings"] if w["kind"] == "dispatch_gap"]
+    assert {s["count"] for s in result["regions"]["africa"]} == {2}
+    # nothing to give back for a step that is not an end, or without a promotion
+    assert settle(step(dispatch, "accepted", later, "duty"), later, after, lambda: "x") == ([], [])
+    lone, _, _ = plan(slots=[PRIMARY, OTHER_REGION])
+    assert settle(step(lone, status, later, "duty", "no"), later, [PRIMARY, OTHER_REGION], lambda: "x") == ([], [])
+
+
+def test_the_eta_en_route_drops_the_readiness_notice_and_follows_the_position() -> None:
+    dispatch, _, _ = plan()  # ana, on standby at 24 h, from Nairobi to Goma
+    assert dispatch.distance_km is not None and dispatch.eta is not None
+    assert hours(dispatch.eta - NOW) == pytest.approx(24 + dispatch.distance_km / 800 + 6, abs=0.01)
+    accepted = step(dispatch, "accepted", NOW + timedelta(hours=1), "duty", rules=RULES)
+    assert accepted.eta == dispatch.eta  # still getting ready: the notice stands
+    leaving = NOW + timedelta(hours=2)
+    travelling = step(accepted, "travelling", leaving, "duty", rules=RULES)
+    assert travelling.eta is not None
+    assert hours(travelling.eta - leaving) == pytest.approx(dispatch.distance_km / 800 + 6, abs=0.01)  # no notice
+    # 30 km out: by road, no airport
+    near = report_position(travelling, GOMA[0] + 0.27, GOMA[1], leaving + timedelta(hours=5), RULES)
+    assert near.eta is not None and 0.4 < hours(near.eta - (leaving + timedelta(hours=5))) < 0.6
+    assert ROAD_KM >= 30
+    # a position while only accepted, or without the rules, leaves the ETA alone
+    assert report_position(accepted, 0.0, 30.0, NOW, RULES).eta == dispatch.eta
+    assert report_position(travelling, 0.0, 30.0, NOW).eta == travelling.eta

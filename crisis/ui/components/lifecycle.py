@@ -46,11 +46,21 @@ def workflow_table() -> dict[str, list[dict[str, Any]]]:
     return {s.value: steps(s.value) for s in IncidentStatus}
 
 
-def lifecycle_buttons(incident_id: str, status: str, allowed: Iterable[str] | None = None) -> html.Div:
-    """The buttons (pattern ids ``ids.status_action``) in workflow order, the next step primary."""
+def sent_words(n: int) -> str:
+    """What closing asks about the officers still sent (assets/crisis_workspace.js says the same)."""
+    if n <= 0:
+        return ""
+    return (f" {n} surge officer{'s are' if n != 1 else ' is'} still sent to it: stand them down, or cancel their "
+            "dispatches, on the dispatch page.")
+
+
+def lifecycle_buttons(incident_id: str, status: str, allowed: Iterable[str] | None = None, sent: int = 0) -> html.Div:
+    """The buttons (pattern ids ``ids.status_action``) in workflow order, the next step primary;
+    closing asks first, and says how many surge officers are still ``sent`` to it."""
     buttons = []
     for step in steps(status, allowed):
-        extra = {"data-confirm": step["confirm"]} if step["confirm"] else {}
+        confirm = step["confirm"] + (sent_words(sent) if step["to"] == "closed" else "") if step["confirm"] else None
+        extra = {"data-confirm": confirm} if confirm else {}
         buttons.append(html.Button(
             step["label"], id=ids.status_action(incident_id, step["to"]),
             className="action lifecycle-step action-" + step["to"] + (" action-primary lifecycle-next" if step["primary"] else ""),

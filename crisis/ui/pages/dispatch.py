@@ -37,8 +37,11 @@ from crisis.ui.commands import _audit, _explain
 
 SHOWN = 30  # candidates listed in full (the best; how many more, and how many are unavailable, is said)
 AWAY_WORDS = {"on_leave": "on leave", "deployed": "deployed", "resting": "resting"}
-STEP_LABELS = {"accepted": "Accepted", "declined": "Declined", "travelling": "Travelling", "on_site": "On site",
-               "stood_down": "Stood down", "returned": "Returned"}
+# What each next-step button does, as an action (the status it records is its class: step-<status>).
+STEP_LABELS = {"accepted": "Mark accepted", "declined": "Mark declined", "travelling": "Mark travelling",
+               "on_site": "Mark on site", "stood_down": "Stand down", "returned": "Mark returned",
+               "cancelled": "Cancel (recall)"}
+STEP_REASON = "dispatch-step-reason"
 NOT_ALLOWED = "Dispatching officers is for duty officers and administrators."
 
 
@@ -78,20 +81,29 @@ def dispatch_officer(ctx: Context, principal: Principal, incident_id: str, offic
     return made.to_dict(), f"Dispatched {who} to {incident.title}: ETA {eta}."
 
 
-def step(ctx: Context, principal: Principal, dispatch_id: str, status: str) -> str:
-    """The dispatch's next status through the handler (as PATCH /api/v1/dispatches/{id}), audited."""
+def step(ctx: Context, principal: Principal, dispatch_id: str, status: str, note: str | None = None) -> str:
+    """The dispatch's next status through the handler (as PATCH /api/v1/dispatches/{id}), audited;
+    ``note``: the reason (needed to cancel)."""
     from crisis import handlers_roster
 
     if not access.can_edit(principal):
         return _refuse(ctx, principal, f"dispatch/{dispatch_id}", "dispatch.step")
     before = ctx.roster.dispatch(dispatch_id)
     try:
-        after = handlers_roster.step_dispatch(ctx, dispatch_id, status, principal.name)
-    except (InputError, Conflict, NotFound) as exc:
+        after = handlers_roster.step_dispatch(ctx, dispatch_id, status, principal.name, (note or "").strip() or None)
+    except InputError as exc:
+        if any(e.get("field") == "note" for e in exc.errors):
+            return "Not changed: say why in the reason box, then cancel again."
+        return _problem(exc).replace("Not sent", "Not changed")
+    except (Conflict, NotFound) as exc:
         return _problem(exc).replace("Not sent", "Not changed")
     _audit(ctx, principal, "dispatch.step", dispatch_id, before={"status": before.status if before else None},
-           after={"status": after.status})
-    return f"Dispatch {dispatch_id}: {after.status.replace('_', ' ')}."
+           after={"status": after.status}, detail={"note": after.steps[-1].note} if after.steps[-1].note else None)
+    officer = ctx.roster.officer(after.officer_id)
+    incident = ctx.deps.incidents.get(after.incident_id)
+    who = officer.name if officer else after.officer_id
+    where = incident.title if incident else after.incident_id
+    return f"{who} ({where}): {after.status.replace('_', ' ')}."
 
 
 def incident_options(ctx: Context, principal: Principal) -> list[dict[str, str]]:
@@ -238,6 +250,11 @@ def layout(incident: str | None = None, **_query: Any) -> html.Div:
                 html.Section(className="dispatch-col", children=[
                     html.H3("Active dispatches"),
                     html.Div(active_part(ctx, principal, incident), id=ids.DISPATCH_ACTIVE),
+                    # Outside the table that live updates redraw: what is typed here stays.
+                    html.Label(["Reason (kept with the next step; needed to cancel): ",
+                                dcc.Input(id=STEP_REASON, className="people-note dispatch-reason", debounce=False,
+                                          placeholder="e.g. wrong officer picked, incident over before arrival")],
+                               className="dispatch-reason-line"),
                 ]),
             ]),
         ],
@@ -355,12 +372,14 @@ def confirm(clicks: int | None, picked: dict[str, Any] | None, note: str | None,
     Output(ids.DISPATCH_ACTIVE, "children", allow_duplicate=True),
     Input(ids.dispatch_step(ALL, ALL), "n_clicks"),
     State(ids.DISPATCH_INCIDENT, "value"),
+    State(STEP_REASON, "value"),
     prevent_initial_call=True,
 )
-def move(_clicks: list[int | None], incident_id: str | None) -> Any:
+def move(_clicks: list[int | None], incident_id: str | None, reason: str | None) -> Any:
     if not _clicked():
         return no_update, no_update
     trigger = dash_ctx.triggered_id
     ctx = _ctx()
-    message = step(ctx, g.principal, str(trigger["dispatch"]), str(trigger["to"]))
+    reason = reason if isinstance(reason, str) else None
+    message = step(ctx, g.principal, str(trigger["dispatch"]), str(trigger["to"]), reason)
     return message, active_part(ctx, g.principal, incident_id)
