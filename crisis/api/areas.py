@@ -47,6 +47,7 @@ from crisis.domain.regions import REGIONS
 from crisis.errors import Conflict, InputError, NotFound
 from crisis.feeds.schemas import (
     MAX_AREA_VERTICES,
+    IsoTime,
     Latitude,
     Longitude,
     PlainText,
@@ -143,7 +144,7 @@ class MovementConfirm(_Strict):
 
     safe_haven: SafeHaven
     mode: Literal["road", "air", "other"]
-    expected_arrival: AwareDatetime = Field(description="ISO 8601 with a time zone.")
+    expected_arrival: IsoTime = Field(description="ISO 8601 with a time zone.")
 
 
 class ProgressIn(_Strict):

@@ -59,7 +59,7 @@ from crisis.domain import access
 from crisis.domain.regions import REGIONS
 from crisis.errors import Conflict, InputError, NotFound
 from crisis.feeds import roster as feed
-from crisis.feeds.schemas import Latitude, Longitude, PlainText, beyond_horizon_message, field_errors
+from crisis.feeds.schemas import IsoTime, Latitude, Longitude, PlainText, beyond_horizon_message, field_errors
 from crisis.http_safety import load_json, status_for
 from crisis.roster.model import ACTIVE_DISPATCH, Leave, Slot
 
@@ -108,8 +108,8 @@ class SlotIn(_Strict):
     """A standby slot: the officer is on standby for start <= t < end."""
 
     officer_id: str = Field(pattern=ID)
-    start: AwareDatetime = Field(description="ISO 8601 with a time zone.")
-    end: AwareDatetime = Field(description="ISO 8601 with a time zone; after start.")
+    start: IsoTime = Field(description="ISO 8601 with a time zone.")
+    end: IsoTime = Field(description="ISO 8601 with a time zone; after start.")
     readiness_hours: Readiness = Field(description="Notice to deploy: 24 or 48 hours.")
     role: Role
     region: str | None = Field(default=None, description="The region the slot covers; absent or null: worldwide.")
@@ -132,8 +132,8 @@ class SlotPatch(_Strict):
     """A change to a slot; absent fields are unchanged (region null: worldwide)."""
 
     officer_id: str | None = Field(default=None, pattern=ID)
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
+    start: IsoTime | None = None
+    end: IsoTime | None = None
     readiness_hours: Readiness | None = None
     role: Role | None = None
     region: str | None = None
@@ -158,7 +158,7 @@ class RotationIn(_Strict):
     """Lay out a fair rotation of primaries and alternates."""
 
     officers: list[str] = Field(min_length=1, max_length=500, description="The officers' ids, in rotation order.")
-    start: AwareDatetime = Field(alias="from", description="ISO 8601 with a time zone: the first handover at or after it.")
+    start: IsoTime = Field(alias="from", description="ISO 8601 with a time zone: the first handover at or after it.")
     weeks: int = Field(ge=1, le=104, strict=True)
     period_days: int = Field(ge=1, le=28, strict=True, description="Each primary/alternate pair stands for this many days.")
     handover: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description='"HH:MM", UTC.')
@@ -201,8 +201,8 @@ class LeaveIn(_Strict):
     """Leave or unavailability: the officer is not on standby for start <= t < end."""
 
     officer_id: str = Field(pattern=ID)
-    start: AwareDatetime
-    end: AwareDatetime
+    start: IsoTime
+    end: IsoTime
     kind: Literal["leave", "unavailable"] = "leave"
     note: PlainText | None = Field(default=None, max_length=1_000)
 

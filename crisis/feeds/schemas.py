@@ -18,6 +18,7 @@ import pycountry
 import shapely.geometry
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -132,6 +133,19 @@ def plain_text(value: str) -> str:
 PlainText = Annotated[str, AfterValidator(plain_text)]
 
 
+def _time_text(value: Any) -> Any:
+    """Before a time is parsed: a number is no time here (Unix seconds, milliseconds or a
+    spreadsheet's day number would each be read differently): refused in words."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise PydanticCustomError("iso_time", "{text}", {"text": f"{value!r} is a number, not a time: send ISO 8601 with "
+                                                                 "its zone, e.g. 2026-12-03T08:00:00Z"})
+    return value
+
+
+# Every time a person or a feed sends: ISO 8601 with its zone, never a number.
+IsoTime = Annotated[AwareDatetime, BeforeValidator(_time_text)]
+
+
 def _utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
@@ -185,7 +199,7 @@ class IncidentIn(_Strict):
     # Iran: the incident belongs to the region of each (crisis.fusion.countries.regions_for).
     countries: tuple[Annotated[str, Field(pattern=r"^[A-Za-z]{3}$"), AfterValidator(known_country)], ...] = Field(
         default=(), max_length=60)
-    reported_at: AwareDatetime | None = None
+    reported_at: IsoTime | None = None
     description: PlainText = Field(default="", max_length=20_000)
     source: SourceName = "api"
     source_id: str | None = Field(default=None, min_length=1, max_length=256)
@@ -297,7 +311,7 @@ class PositionIn(_Strict):
     traveller_id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
     lat: Latitude
     lon: Longitude
-    time: AwareDatetime | None = None
+    time: IsoTime | None = None
     source: SourceName = "api"
     accuracy_m: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
 

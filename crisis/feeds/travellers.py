@@ -44,7 +44,6 @@ from functools import cache
 from typing import Any, Callable
 
 from pydantic import (
-    AwareDatetime,
     Field,
     ValidationError,
     field_validator,
@@ -53,7 +52,7 @@ from pydantic import (
 
 from crisis.domain.travellers import CATEGORIES, DutyStation, Place, Segment, Traveller
 from crisis.errors import InputError
-from crisis.feeds.schemas import Latitude, Longitude, _Strict, beyond_horizon_message, field_errors, known_country
+from crisis.feeds.schemas import IsoTime, Latitude, Longitude, _Strict, beyond_horizon_message, field_errors, known_country
 from crisis.http_safety import load_json
 
 CSV_COLUMNS = (
@@ -101,8 +100,8 @@ class PlaceIn(_Strict):
 class SegmentIn(_Strict):
     origin: PlaceIn = Field(alias="from", description='A place {name, lat, lon}, or an IATA airport code ("BEY").')
     destination: PlaceIn = Field(alias="to", description='A place {name, lat, lon}, or an IATA airport code ("AMM").')
-    depart: AwareDatetime = Field(description="ISO 8601 with a zone.")
-    arrive: AwareDatetime = Field(description="ISO 8601 with a zone; after depart.")
+    depart: IsoTime = Field(description="ISO 8601 with a zone.")
+    arrive: IsoTime = Field(description="ISO 8601 with a zone; after depart.")
 
     @field_validator("origin", "destination", mode="before")
     @classmethod

@@ -243,3 +243,18 @@ def test_incident_filters_are_the_boards() -> None:
         incident_filters(MultiDict([("status", "exploded"), ("window", "2h"), ("window", "1h"), ("closed_within", "x")]), now)
     assert refused.value.message == QUERY_ERROR
     assert [e["field"] for e in refused.value.errors] == ["status", "window", "closed_within"]
+
+
+def test_a_number_is_no_time() -> None:
+    """Unix seconds, milliseconds or a spreadsheet's day number would each be read differently:
+    every time sent is ISO 8601 with its zone, and a number is refused in words."""
+    from crisis.api.roster import LeaveIn, SlotIn
+    from crisis.feeds.travellers import SegmentIn
+    refusal = "is a number, not a time: send ISO 8601 with its zone"
+    assert refusal in _fields(IncidentIn, {**INCIDENT, "reported_at": 1797000000})["reported_at"]
+    assert refusal in _fields(LeaveIn, {"officer_id": "FSO-1", "start": 1797000000, "end": "2027-01-01T00:00:00Z"})["start"]
+    assert refusal in _fields(SlotIn, {"officer_id": "FSO-1", "start": "2027-01-01T00:00:00Z", "end": 46000.5,
+                                       "readiness_hours": 24, "role": "primary"})["end"]
+    place = {"name": "Beirut", "lat": 33.9, "lon": 35.5}
+    assert refusal in _fields(SegmentIn, {"from": place, "to": place, "depart": 5, "arrive": "2027-01-01T00:00:00Z"})["depart"]
+    assert parse(LeaveIn, {"officer_id": "FSO-1", "start": "2027-01-01T00:00:00Z", "end": "2027-01-02T00:00:00+02:00"}).end.hour == 0
