@@ -250,3 +250,20 @@ def test_a_duty_officer_cancels_a_dispatch_from_the_page_with_a_reason(
     assert entries and entries[0]["after"]["status"] == "cancelled", entries
     assert page.errors == []
     page.context.close()
+
+
+def test_the_roster_says_an_officer_back_from_a_deployment_is_resting_not_available(
+        context: Context, live_server: LiveServer, browser: Any) -> None:
+    incident = _seed(context, live_server)
+    handlers_roster.import_officers(context, [Officer("OF-REST", "Rhea Rest", Home("Cairo office", 30.04, 31.24, "EGY"), MENA, "P3",
+                                                      ("first_aid",), ("ar", "en"))], "roster-test")
+    made = handlers_roster.create_dispatch(context, incident, "OF-REST", None, "roster-test")
+    for status in ("accepted", "travelling", "on_site", "stood_down", "returned"):
+        handlers_roster.step_dispatch(context, made.id, status, "roster-test")
+    page = open_page(browser, live_server, "/roster")
+    cell = "#roster-officers .ag-row[row-id='OF-REST'] .ag-cell[col-id='status']"
+    page.wait_for_selector(cell, timeout=15_000)
+    text = page.inner_text(cell)
+    assert text.startswith("resting until ") and text.endswith(" UTC"), text  # 7 days' rest (the dispatch page's word)
+    assert page.errors == []
+    page.context.close()

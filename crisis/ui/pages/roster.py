@@ -34,16 +34,19 @@ from crisis.layers.dispatches import (
     warning_text,
 )
 from crisis.realtime import roster_push
+from crisis.roster import ranking
+from crisis.roster import slots as slot_rules
 from crisis.roster.model import parse_time
 from crisis.ui import ids
 
 log = logging.getLogger(__name__)
 
 HORIZON = timedelta(days=30)
+AWAY_WORDS = {"on_leave": "on leave", "deployed": "deployed", "resting": "resting"}  # as the dispatch page
 
 OFFICER_COLUMNS = [
     {"field": "name", "headerName": "Officer", "flex": 2, "minWidth": 160},
-    {"field": "status", "headerName": "Now", "width": 130,
+    {"field": "status", "headerName": "Now", "width": 200, "wrapText": True, "autoHeight": True,
      "cellClassRules": {"roster-on": "params.value === 'on standby'", "roster-away": "params.value && params.value !== 'on standby' && params.value !== 'available'"}},
     {"field": "region_label", "headerName": "Region", "width": 170},
     {"field": "home", "headerName": "Duty station", "width": 150},
@@ -133,10 +136,10 @@ def parts(ctx: Any, principal: Any) -> dict[str, Any]:
     leave_rows: list[dict[str, Any]] = []
     if names:
         standby_ids = {s.get("officer_id") for s in on_standby}
-        deployed = {d.officer_id for d in state.dispatches if d.active}
-        on_leave = {lv.officer_id for lv in state.leave if lv.start <= now < lv.end}
         for oid, o in sorted(names.items(), key=lambda kv: str(kv[1].get("name"))):
-            status = ("deployed" if oid in deployed else "on leave" if oid in on_leave
+            # as the dispatch page and the API say it (crisis.roster.slots.availability): resting too
+            away, until = slot_rules.availability(oid, now, state.leave, state.dispatches, rules)
+            status = (AWAY_WORDS.get(away, away) + (f" until {ranking.when(until)}" if until else "") if away
                       else "on standby" if oid in standby_ids else "available")
             officer_rows.append({
                 "id": oid, "name": o.get("name") or oid, "status": status,
