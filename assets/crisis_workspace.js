@@ -456,9 +456,16 @@
     if (cand.availability) { bits.push(cand.availability.replace(/_/g, " ")); }
     if (typeof cand.distance_km === "number") { bits.push(Math.round(cand.distance_km) + " km"); }
     if (typeof cand.eta_hours === "number") { bits.push("ETA " + cand.eta_hours.toFixed(1) + " h"); }
-    var match = (cand.skills_matched || []).concat(cand.languages_matched || []);
-    if (match.length) { bits.push(match.join(", ").replace(/_/g, " ")); }
+    // What the officer brings (the panel has no filter: the dispatch page has): training, languages in words.
+    if ((cand.skills || []).length) { bits.push(cand.skills.join(", ").replace(/_/g, " ")); }
+    if ((cand.languages || []).length) { bits.push("speaks " + cand.languages.map(languageName).join(", ")); }
     return bits.join(" | ");
+  }
+
+  var languageNames = null;
+  function languageName(code) {
+    try { languageNames = languageNames || new Intl.DisplayNames(["en"], {type: "language"}); } catch (err) { return code; }
+    try { return languageNames.of(code) || code; } catch (err) { return code; }
   }
 
   function isClosed() {
@@ -496,7 +503,14 @@
       ]));
     });
     box.appendChild(ol);
-    if (body.more) { box.appendChild(h("p", {className: "map-people-note", text: body.more + " more ranked: see the dispatch page"})); }
+    if (body.more) {
+      // Duty officers: the whole ranked list, with skill and language filters, one click away.
+      box.appendChild(c.can_edit ?
+        h("p", {className: "map-people-note"}, [
+          h("a", {id: "incident-panel-all-candidates", href: "/dispatch?incident=" + encodeURIComponent(W.picked),
+                  text: body.more + " more ranked: all of them, with filters by skill and language, on the dispatch page"})]) :
+        h("p", {className: "map-people-note", text: body.more + " more ranked (the duty officers dispatch)"}));
+    }
   }
 
   function fetchCandidates() {

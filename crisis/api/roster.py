@@ -809,6 +809,8 @@ class Candidate(BaseModel):
     region: str
     distance_km: float = Field(description="Geodesic (WGS84) from the officer's home to the incident.")
     eta_hours: float | None = Field(default=None, description="readiness notice + distance / cruise_kmh + overhead_hours.")
+    skills: list[str] | None = Field(default=None, description="The officer's special training (all of it, asked for or not).")
+    languages: list[str] | None = Field(default=None, description="The officer's languages (ISO 639-1).")
     skills_matched: list[str] | None = None
     languages_matched: list[str] | None = None
     rested_days: float | None = Field(default=None, description="Days since the last return from a deployment; null: never deployed.")

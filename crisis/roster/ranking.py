@@ -312,6 +312,7 @@ def _rank(point: tuple[float, float], officers: Sequence[Officer], at: datetime,
             "role": slot.role if slot is not None else None, "readiness_hours": readiness_out[i],
             "distance_km": distance_out[i], "eta_hours": eta_out[i],
             # shared by officers with the same skills and languages: read-only
+            "skills": list(officer.skills), "languages": list(officer.languages),
             "skills_matched": matched_skills, "skills_missing": missing_skills,
             "languages_matched": matched_languages, "languages_missing": missing_languages,
             "rested_days": round((at - back).total_seconds() / _DAY, 1) if back is not None else None,

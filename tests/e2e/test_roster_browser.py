@@ -267,3 +267,23 @@ def test_the_roster_says_an_officer_back_from_a_deployment_is_resting_not_availa
     assert text.startswith("resting until ") and text.endswith(" UTC"), text  # 7 days' rest (the dispatch page's word)
     assert page.errors == []
     page.context.close()
+
+
+def test_the_map_panel_says_what_each_officer_brings_and_links_to_the_whole_ranking(
+        context: Context, live_server: LiveServer, browser: Any) -> None:
+    incident = _seed(context, live_server)
+    handlers_roster.import_officers(context, [
+        Officer(f"OF-MORE{n}", f"Extra Officer {n}", Home("Rome office", 41.9, 12.5, "ITA"), "europe_central_asia", "P3",
+                ("first_aid",), ("it",)) for n in range(4)], "roster-test")
+    page = open_page(browser, live_server, "/")
+    page.locator(f"#incident-list li[data-incident-id='{incident}']").first.click(timeout=30_000)
+    amira = page.wait_for_selector("#incident-panel-candidates li[data-officer-id='OF-AMIRA']", timeout=30_000)
+    text = amira.inner_text()
+    assert "close protection, first aid" in text and "speaks Arabic, English" in text, text  # in words, not codes
+    link = page.wait_for_selector("#incident-panel-all-candidates", timeout=15_000)
+    assert link.get_attribute("href") == f"/dispatch?incident={incident}"
+    assert "more ranked: all of them, with filters by skill and language" in link.inner_text()
+    link.click()
+    page.wait_for_selector("#dispatch-candidates .candidates li", timeout=30_000)
+    assert page.errors == []
+    page.context.close()
