@@ -313,14 +313,14 @@
 
   // A failover (crisis:reset, crisis_live.js): the dispatches held here may include what the
   // new server never had (a dispatch whose WAIT failed): dropped, and read again from it.
-  document.addEventListener("crisis:reset", function () {
+  ["crisis:reset", "crisis:resynced"].forEach(function (name) { document.addEventListener(name, function () {
     state.dispatches = {};
     state.heard = {};
     state.fetched = false;
     redraw();
     renderComing();
     fetchActive();
-  });
+  }); });
 
   document.addEventListener("crisis:incident-picked", function (e) {
     state.picked = e.detail && e.detail.id;

@@ -342,6 +342,12 @@
         live.cursorIncidentId = newest(ack.stream_id, live.lastIncidentId);
         live.cursorPositionsId = newest(ack.positions_id, live.lastPositionsId);
         live.synced = true;
+        // Back after a disconnection: the incidents and positions are replayed, but what the
+        // page scripts hold from other pushes (an incident's affected counts, movements,
+        // dispatches, the roster) missed whatever was sent meanwhile: they re-read it
+        // (crisis:resynced; the same handlers as a failover's crisis:reset).
+        if (live.syncedOnce) { document.dispatchEvent(new CustomEvent("crisis:resynced", {detail: {stream_id: ack.stream_id}})); }
+        live.syncedOnce = true;
       }
       live.ready = true;
       heard(false);

@@ -156,12 +156,12 @@
   document.addEventListener("crisis:areas", onArea);
   document.addEventListener("crisis:movement", onArea);
   // A failover (crisis:reset, crisis_live.js): what the pages show may hold what the new server never had: re-read.
-  document.addEventListener("crisis:reset", function () {
+  ["crisis:reset", "crisis:resynced"].forEach(function (name) { document.addEventListener(name, function () {
     if (document.getElementById("needs-help-badge")) { readSummary(); }
     var panel = document.getElementById("people-panel");
     if (panel) { refresh("people-live", "people-panel", {incident: panel.getAttribute("data-incident-id"), at: null}); }
     onArea({detail: null});
-  });
+  }); });
 
   window.crisisPeople = {state: people, badge: badge};
 

@@ -73,7 +73,7 @@
   });
 
   // A failover (crisis:reset, crisis_live.js): the roster page re-reads (the figures follow in a "roster" push).
-  document.addEventListener("crisis:reset", function () { refreshPage({event: "reset", stream_id: null}); });
+  ["crisis:reset", "crisis:resynced"].forEach(function (name) { document.addEventListener(name, function () { refreshPage({event: "reset", stream_id: null}); }); });
 
   window.crisisRoster = {state: roster, badge: badge};
 

@@ -749,13 +749,13 @@
 
   // A failover (crisis:reset, crisis_live.js): the open incident's people, movements and
   // candidates are read again from the new server (its facts follow the reset snapshot).
-  document.addEventListener("crisis:reset", function () {
+  ["crisis:reset", "crisis:resynced"].forEach(function (name) { document.addEventListener(name, function () {
     if (!W.picked) { return; }
     renderFacts();
     fetchAffected();
     fetchAreas();
     if (!W.chosen) { fetchCandidates(); }
-  });
+  }); });
 
   // -- reporting -----------------------------------------------------------------------------
 

@@ -235,3 +235,57 @@ def test_a_reset_reads_the_open_incident_again_and_reloads_a_wall(
     assert officer.errors == []
     wall_context.close()
     officer.context.close()
+
+
+def test_back_after_a_disconnection_every_view_reads_again_what_it_missed(
+        context: Context, live_server: LiveServer, browser: Any) -> None:
+    """A page offline for a while (a Wi-Fi drop, a laptop asleep, an instance restarted) gets
+    the incidents and positions replayed; what other pushes carried meanwhile (an incident's
+    affected counts, dispatches, movements) is read again (crisis:resynced), or a view would
+    show old figures under LIVE until something else changed: the incident page's NEED HELP
+    count, the live map's dispatches, a wall's officers sent (a wall loads again)."""
+    person, incident = _affected_traveller(live_server)
+    roster_incident = seed_roster(context, live_server)
+    page = open_page(browser, live_server, f"/incident/{incident}")
+    page.wait_for_selector(f"#people-grid .ag-row[row-id='{person}']", timeout=WITHIN_MS)
+    live_map = open_page(browser, live_server, "/")
+    live_map.wait_for_function("() => !!(window.crisisDispatch && window.crisisDispatch.state)", timeout=WITHIN_MS)
+    wall_context = browser.new_context(viewport={"width": 1920, "height": 1080})
+    wall = wall_context.new_page()
+    wall.goto(display.display_url(live_server.url, display.add_display(context.accounts, random_ref("wall-resync-"))))
+    wall.wait_for_selector(".live-status.ok", timeout=60_000)
+    wall.evaluate("() => { window.__before = true; }")
+    before = int(page.inner_text("#people-count-needs_help"))
+
+    for p in (page, live_map, wall):
+        p.context.set_offline(True)
+    for p in (page, live_map, wall):
+        p.wait_for_selector(".live-status:not(.ok)", timeout=WITHIN_MS)
+    # Meanwhile: the person needs help; an officer is sent.
+    checked = requests.post(f"{live_server.url}/api/v1/checkins", json={"traveller_id": person, "status": "needs_help",
+                            "incident_id": incident}, headers=_bearer(live_server, "duty_officer"), timeout=30)
+    assert checked.status_code == 201, checked.text
+    sent = requests.post(f"{live_server.url}/api/v1/dispatches", json={"incident_id": roster_incident, "officer_id": "OF-JEAN"},
+                         headers=_bearer(live_server, "duty_officer"), timeout=30)
+    assert sent.status_code == 201, sent.text
+    time.sleep(1.0)  # the pushes went out to nobody
+
+    with wall.expect_navigation(timeout=60_000):
+        for p in (page, live_map, wall):
+            p.context.set_offline(False)
+        for p in (page, live_map):
+            p.wait_for_selector(".live-status.ok", timeout=60_000)
+    # The incident page's counts and the map's dispatches caught up, with nothing else changing.
+    page.wait_for_function(f"() => Number(document.getElementById('people-count-needs_help').innerText) === {before + 1}",
+                           timeout=WITHIN_MS)
+    live_map.wait_for_function(find_feature("f.properties.id === id && f.properties.kind === 'line'"),
+                               arg=sent.json()["id"], timeout=WITHIN_MS)
+    # The wall loaded again (still signed in) and is live.
+    wall.wait_for_selector(".live-status.ok", timeout=60_000)
+    assert wall.evaluate("() => window.__before === undefined") and wall.url.endswith("/wall")
+    assert page.errors == [] and live_map.errors == []
+    requests.patch(f"{live_server.url}/api/v1/dispatches/{sent.json()['id']}", json={"status": "cancelled", "note": "test over"},
+                   headers=_bearer(live_server, "duty_officer"), timeout=30)
+    for p in (page, live_map):
+        p.context.close()
+    wall_context.close()
