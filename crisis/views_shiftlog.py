@@ -153,6 +153,8 @@ class _Places:
         self._incidents = incidents
         self._areas: dict[str, Any] = {}
         self._dispatches: dict[str, str] | None = None
+        self._officers: dict[str, str] = {}
+        self._names: dict[str, str] = {}
 
     def incident(self, incident_id: str) -> tuple[str | None, ...] | None:
         found = self._incidents.get(incident_id)
@@ -168,9 +170,25 @@ class _Places:
 
     def dispatch(self, dispatch_id: str) -> tuple[str | None, ...] | None:
         if self._dispatches is None:
-            self._dispatches = {d.id: d.incident_id for d in views_roster.state(self._ctx).dispatches}
+            current = views_roster.state(self._ctx)
+            self._dispatches = {d.id: d.incident_id for d in current.dispatches}
+            self._officers = {d.id: d.officer_id for d in current.dispatches}
+            self._names = {o.id: o.name for o in current.officers.values()}
         incident_id = self._dispatches.get(dispatch_id)
         return self.incident(incident_id) if incident_id else None
+
+    def dispatch_text(self, dispatch_id: str, after: Any, detail: Any, names: bool) -> str:
+        """A dispatch's step in words: who (for the roles that see names), the status, and the
+        reason given ("Grace Kowalski: cancelled (incident over before arrival)")."""
+        self.dispatch(dispatch_id)
+        after = after if isinstance(after, Mapping) else {}
+        detail = detail if isinstance(detail, Mapping) else {}
+        officer = self._officers.get(dispatch_id) or after.get("officer_id")
+        who = (self._names.get(str(officer)) or str(officer)) if names and officer else "an officer"
+        status = str(after.get("status") or "").replace("_", " ")
+        note = detail.get("note") if isinstance(detail.get("note"), str) else after.get("note")
+        text = f"{who}: {status}" if status else who
+        return f"{text} ({note})" if names and isinstance(note, str) and note.strip() else text
 
     def label(self, action: str, target: str) -> str:
         """What an entry is about, in words: the area's name, the incident's title (and the person)."""
@@ -271,7 +289,8 @@ def log_entries(ctx: Context, who: access.HasRole, since: datetime, now: datetim
         if not (_for_all(who) if action in FOR_EVERY_REGION else _sees(who, places.of(action, target))):
             continue
         words = ACTION_WORDS[action]
-        detail = _summary(record.get("after"))
+        detail = (places.dispatch_text(target, record.get("after"), record.get("detail"), names)
+                  if action.startswith("dispatch.") else _summary(record.get("after")))
         what = places.label(action, target)
         entry = {"time": str(record.get("time")), "kind": action.split(".")[0], "auto": True,
                  "what": what if names else "", "text": f"{words}: {detail}" if detail else words}

@@ -264,3 +264,23 @@ def test_the_handover_gives_times_as_its_tables_do_and_an_officer_on_site_as_on_
     cells = {tr.children[0].children: [td.children for td in tr.children] for tr in table.children[1].children}
     assert cells["Officer A"][-1] == "on site" and cells["Officer B"][-1] == f"ETA {eta_b} UTC", cells
     assert isinstance(table, html.Table)
+
+
+def test_the_log_names_the_officer_of_each_dispatch_step_and_its_reason(context: Context, live_server: LiveServer) -> None:
+    """'Dispatch moved on: status returned' said nobody's name, and a dispatch made on the page
+    was dumped as a record ('note None, ...'): each step reads 'Officer A: cancelled (reason)'."""
+    from tests.e2e.test_roster_api import _roster_for_beirut
+    from tests.e2e.test_roster_api import incident as roster_incident
+
+    duty = bearer(live_server.token("duty_officer"))
+    _roster_for_beirut(live_server, duty)
+    incident_id = roster_incident(live_server, duty)
+    sent = requests.post(live_server.url + "/api/v1/dispatches", json={"incident_id": incident_id, "officer_id": "C"},
+                         headers=duty, timeout=30).json()
+    assert requests.patch(f"{live_server.url}/api/v1/dispatches/{sent['id']}", headers=duty, timeout=30,
+                          json={"status": "cancelled", "note": "wrong officer picked"}).status_code == 200
+    entries = requests.get(live_server.url + "/api/v1/shiftlog?hours=1", headers=duty, timeout=30).json()["entries"]
+    texts = [e["text"] for e in entries if e["kind"] == "dispatch" and e.get("incident_id", incident_id) == incident_id]
+    assert "Dispatch moved on: Officer C: cancelled (wrong officer picked)" in texts, texts
+    assert "Surge officer dispatched: Officer C: requested" in texts, texts
+    assert not [t for t in texts if "None" in t or "officer id" in t], texts
