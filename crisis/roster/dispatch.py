@@ -21,8 +21,8 @@ the dispatch time: the part before stays an alternate (same id), the rest become
 primary slot (new id) with a note saying why. With no such alternate the dispatch keeps
 ``promoted_slot_id`` None, and coverage warns of the gap (``dispatch_gap``).
 
-An officer on leave or resting may still be sent: that is the duty officer's decision (the
-dispatch's note records it); such an officer is not on standby, so ``slot_id`` stays None and
+An officer on leave or resting may still be sent: that is the duty officer's decision, and
+the dispatch's note must say why (InputError "note" without one); such an officer is not on standby, so ``slot_id`` stays None and
 no one is promoted. An officer already deployed may not (``Conflict``). The ETA
 is ranking's: readiness notice + geodesic distance / cruise speed + overheads. No I/O.
 """
@@ -47,7 +47,7 @@ from crisis.roster.model import (
     Step,
     iso,
 )
-from crisis.roster.ranking import distances_km, eta_hours
+from crisis.roster.ranking import distances_km, eta_hours, when
 from crisis.roster.slots import availability
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -110,6 +110,12 @@ def plan_dispatch(dispatch_id: str, incident_id: str, point: tuple[float, float]
         if other.officer_id == officer.id and other.status in ACTIVE_DISPATCH:
             raise Conflict(f"officer {officer.id} is already deployed to {other.incident_id} "
                            f"(dispatch {other.id}, {other.status})")
+    away, until = availability(officer.id, at, leave, dispatches, rules)
+    if away in ("on_leave", "resting") and not (note or "").strip():
+        why = "on leave" if away == "on_leave" else "resting after a deployment"
+        raise InputError([{"field": "note", "message": f"{officer.name} is {why}"
+                           + (f" until {when(until)}" if until else "")
+                           + ": say why they are sent anyway, in the note (kept with the dispatch)"}])
     own = [s for s in slots if s.officer_id == officer.id and s.covers(at)]
     own.sort(key=lambda s: (s.role != "primary", s.readiness_hours, s.id))
     # a slot counts only while its officer is available: one on leave or resting is not on standby

@@ -437,6 +437,20 @@ def test_an_officer_still_sent_to_a_closed_incident_is_warned_until_released(con
     assert warned(duty) == []
 
 
+def test_sending_an_officer_on_leave_needs_a_reason(context: Context, live_server: LiveServer) -> None:
+    duty = bearer(live_server.token("duty_officer"))
+    _roster_for_beirut(live_server, duty)  # D is on leave
+    incident_id = incident(live_server, duty)
+    url = live_server.url + "/api/v1/dispatches"
+    body = refused(requests.post(url, json={"incident_id": incident_id, "officer_id": "D"}, headers=duty, timeout=30), 422, "note")
+    assert "Officer D is on leave until " in body["errors"][0]["message"] and "say why" in body["errors"][0]["message"]
+    assert body["dead_letter_id"]
+    sent = requests.post(url, json={"incident_id": incident_id, "officer_id": "D", "note": "the only French-speaking negotiator"},
+                         headers=duty, timeout=30)
+    assert sent.status_code == 201 and sent.json()["note"] == "the only French-speaking negotiator", sent.text
+    requests.patch(f"{url}/{sent.json()['id']}", json={"status": "cancelled", "note": "test over"}, headers=duty, timeout=30)
+
+
 # --- who may do what, who sees what ---------------------------------------------------------------
 
 

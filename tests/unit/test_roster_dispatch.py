@@ -231,3 +231,15 @@ def test_the_eta_en_route_drops_the_readiness_notice_and_follows_the_position() 
     # a position while only accepted, or without the rules, leaves the ETA alone
     assert report_position(accepted, 0.0, 30.0, NOW, RULES).eta == dispatch.eta
     assert report_position(travelling, 0.0, 30.0, NOW).eta == travelling.eta
+
+
+def test_sending_an_officer_on_leave_or_resting_needs_a_reason() -> None:
+    leave = [Leave("l1", "ana", NOW - DAY, NOW + 2 * DAY)]
+    counter = itertools.count(1)
+    with pytest.raises(InputError) as bad:
+        plan_dispatch("d1", "inc-goma", GOMA, OFFICERS["ana"], NOW, "duty", "  ", [PRIMARY], leave, [], RULES,
+                      lambda: f"new-{next(counter)}")
+    assert bad.value.errors[0]["field"] == "note"
+    assert bad.value.errors[0]["message"].startswith("Ana is on leave until 5 Dec 15:00 UTC: say why they are sent anyway")
+    dispatch, _, _ = plan(leave=leave)  # with a note ("go"): the duty officer decided
+    assert dispatch.note == "go" and dispatch.slot_id is None
