@@ -5,7 +5,8 @@ The order is the rules', not a weighted sum, so a duty officer can check it at a
 1. available before unavailable: an officer on leave, deployed (a dispatch in
    ``ACTIVE_DISPATCH``) or resting after a deployment (returned less than
    ``rules.rest_days`` ago) is listed last, with the reason, never dropped;
-2. everyone who has all the required skills and languages before anyone who lacks one;
+2. fewer of the required skills and languages lacking first: everyone who has them all,
+   then those who lack one, then two...;
 3. on standby (a slot covers ``at`` and the officer is available) before not;
 4. the earliest expected arrival first; then ``officer_id`` (a stable order).
 
@@ -254,8 +255,17 @@ def _rank(point: tuple[float, float], officers: Sequence[Officer], at: datetime,
 
     unavailable = [officer_id in away for officer_id in ids]
     need_skills, need_languages = frozenset(wanted_skills), frozenset(wanted_languages)
-    missing = np.fromiter((not (need_skills.issubset(o.skills) and need_languages.issubset(o.languages))
-                           for o in officers), np.bool_, n)
+    # how many of the wanted skills and languages each lacks (0: all): fewer first
+    lacks: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
+
+    def lacking(o: Officer) -> int:
+        key = (o.skills, o.languages)
+        count = lacks.get(key)
+        if count is None:
+            count = lacks[key] = len(need_skills.difference(o.skills)) + len(need_languages.difference(o.languages))
+        return count
+
+    missing = np.fromiter((lacking(o) for o in officers), np.int64, n)
     off_standby = np.fromiter((s is None for s in held), np.bool_, n)
     by_id = np.empty(n, np.int64)
     by_id[np.argsort(np.asarray(ids))] = np.arange(n)

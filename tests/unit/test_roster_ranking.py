@@ -191,6 +191,16 @@ def test_back_after_rest_is_available_with_rested_days() -> None:
     assert row["availability"] is None and row["on_standby"] and row["rested_days"] == 8.0
 
 
+def test_who_lacks_less_ranks_above_who_lacks_more() -> None:
+    """Among those who lack something, one who lacks only the language ranks above one who
+    lacks both, whatever their standby and distance (all before either)."""
+    officers = [officer("lacks-both", skills=(), languages=("en",)), officer("lacks-language", GENEVA, languages=("en",)),
+                officer("has-all", SUVA)]
+    slots = [slot("lacks-both")]  # on standby and nearer: still below one who lacks less
+    rows = rank(GOMA, officers, AT, slots, [], [], RULES, skills=["hostage_incident_management"], languages=["fr"])
+    assert [r["officer_id"] for r in rows] == ["has-all", "lacks-language", "lacks-both"]
+
+
 def test_order_and_availability_hold_on_a_random_roster() -> None:
     """Every rule at once on 300 officers, and availability exactly as slots.availability says."""
     rng = random.Random(8)
@@ -214,7 +224,7 @@ def test_order_and_availability_hold_on_a_random_roster() -> None:
     for row in rows:
         why, until = availability(row["officer_id"], AT, leave, dispatches, RULES)
         assert (row["availability"], row["available_from"]) == (why, until.isoformat() if until else None)
-    keys = [(r["availability"] is not None, bool(r["skills_missing"] or r["languages_missing"]), not r["on_standby"],
+    keys = [(r["availability"] is not None, len(r["skills_missing"]) + len(r["languages_missing"]), not r["on_standby"],
              r["eta_hours"]) for r in rows]
     assert keys == sorted(keys)
     assert {r["availability"] for r in rows} == {None, "on_leave", "deployed", "resting"}
