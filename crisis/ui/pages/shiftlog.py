@@ -11,11 +11,13 @@ Everything comes from ``crisis.views_shiftlog``, limited to the viewer's scope.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dash
-from dash import Input, Output, State, dcc, html, no_update
+from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 from flask import current_app, g
 from pydantic import ValidationError
 
@@ -39,6 +41,9 @@ NOTE_REGION = "shiftlog-note-region"
 NOTE_ADD = "shiftlog-note-add"
 NOTE_MESSAGE = "shiftlog-note-message"
 REFRESH = "shiftlog-refresh"
+LOG_DATA = "shiftlog-log-data"  # the log's rows (``log_rows``), drawn by the browser
+LOG_DRAWN = "shiftlog-log-drawn"
+SHOWN = "shiftlog-shown"  # the fingerprint of what is drawn (``_fingerprint``)
 HOUR_CHOICES = (8, 12, 24)  # the log's spans to choose from, in hours
 
 
@@ -101,28 +106,33 @@ def handover_view(h: dict[str, Any]) -> list[Any]:
     ]
 
 
-def log_view(entries: list[dict[str, Any]]) -> Any:
-    if not entries:
-        return html.P("Nothing changed in this time.", className="handover-empty")
-    return html.Ol(className="shiftlog-entries", children=[
-        html.Li(className=f"shiftlog-entry kind-{e['kind']}" + ("" if e["auto"] else " note"), children=[
-            html.Span(_when(e["time"]), className="shiftlog-time"),
-            html.Span("note" if not e["auto"] else e["kind"], className="shiftlog-kind"),
-            html.Span(e.get("by") or "", className="shiftlog-by") if "by" in e else None,
-            dcc.Link(e["what"], href=f"/incident/{e['incident_id']}", className="shiftlog-what")
-            if e.get("incident_id") and e.get("what") else html.Span(e.get("what") or "", className="shiftlog-what"),
-            html.Span(e["text"], className="shiftlog-text"),
-        ]) for e in entries
-    ])
+def log_rows(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The log as the page draws it (assets/crisis_shiftlog.js ``drawLog``: plain DOM, one
+    list item per entry): up to 500 entries as Dash components took the browser about a
+    second to draw, again after every change."""
+    return [{"time": _when(e["time"]), "kind": "note" if not e["auto"] else e["kind"], "auto": bool(e["auto"]),
+             "by": e.get("by") if "by" in e else None, "what": e.get("what") or "",
+             "href": f"/incident/{e['incident_id']}" if e.get("incident_id") and e.get("what") else None,
+             "text": e["text"]} for e in entries]
 
 
 def _context() -> Any:
     return current_app.extensions["crisis"]
 
 
-def _log(hours: int) -> Any:
+def _log(hours: int) -> list[dict[str, Any]]:
+    return log_rows(_entries(hours))
+
+
+def _entries(hours: int) -> list[dict[str, Any]]:
     now = datetime.now(UTC)
-    return log_view(views_shiftlog.log_entries(_context(), g.principal, now - timedelta(hours=hours), now))
+    return views_shiftlog.log_entries(_context(), g.principal, now - timedelta(hours=hours), now)
+
+
+def _fingerprint(*parts: Any) -> str:
+    """What the page shows, in short: a re-read that finds the same sends nothing to draw
+    (a long log drawn again every time an incident moved kept the browser busy half the time)."""
+    return hashlib.sha1(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _note_form() -> Any:
@@ -144,6 +154,7 @@ def layout(**_query: Any) -> Any:
     summary = views_shiftlog.handover(_context(), g.principal)
     return html.Div(id=PAGE, className="shiftlog-page", children=[
         dcc.Store(id=SIGNAL),
+        dcc.Store(id=SHOWN),
         html.Div(className="shiftlog-tools no-print", children=[
             html.Button("Print the handover", id=PRINT, className="action"),
             html.Button("Refresh", id=REFRESH, className="action"),
@@ -160,7 +171,9 @@ def layout(**_query: Any) -> Any:
                 dcc.RadioItems(id=HOURS, value=views_shiftlog.DEFAULT_HOURS, inline=True,
                                options=[{"label": f"last {h} hours", "value": h} for h in HOUR_CHOICES]),
             ]),
-            html.Div(_log(views_shiftlog.DEFAULT_HOURS), id=LOG),
+            dcc.Store(id=LOG_DATA, data=_log(views_shiftlog.DEFAULT_HOURS)),
+            dcc.Store(id=LOG_DRAWN),
+            html.Div(id=LOG),
         ]),
     ])
 
@@ -169,25 +182,37 @@ dash.register_page(__name__, path="/shiftlog", name="Shift log", title="Shift lo
                    layout=layout, roles=views_shiftlog.READERS)
 
 
+# The log drawn by the browser from its rows (assets/crisis_shiftlog.js).
+dash.clientside_callback(ClientsideFunction(namespace="crisis", function_name="shiftlogDraw"),
+                         Output(LOG_DRAWN, "data"), Input(LOG_DATA, "data"))
+
+
 @dash.callback(
-    Output(LOG, "children"),
+    Output(LOG_DATA, "data"),
     Output(HANDOVER, "children"),
+    Output(SHOWN, "data"),
     Input(HOURS, "value"),
     Input(SIGNAL, "data"),
     Input(REFRESH, "n_clicks"),
+    State(SHOWN, "data"),
     prevent_initial_call=True,
 )
-def refresh(hours: int | None, _signal: Any, _clicks: Any) -> Any:
+def refresh(hours: int | None, _signal: Any, _clicks: Any, shown: Any) -> Any:
     if g.principal.role not in views_shiftlog.READERS:
-        return no_update, no_update
+        return no_update, no_update, no_update
     hours = hours if hours in HOUR_CHOICES else views_shiftlog.DEFAULT_HOURS
-    return _log(hours), handover_view(views_shiftlog.handover(_context(), g.principal))
+    entries, summary = _entries(hours), views_shiftlog.handover(_context(), g.principal)
+    summary_key = {k: v for k, v in summary.items() if k not in ("generated_at", "now", "at")}
+    key = _fingerprint(hours, entries, summary_key)
+    if key == shown:
+        return no_update, no_update, no_update
+    return log_rows(entries), handover_view(summary), key
 
 
 @dash.callback(
     Output(NOTE_MESSAGE, "children"),
     Output(NOTE_TEXT, "value"),
-    Output(LOG, "children", allow_duplicate=True),
+    Output(LOG_DATA, "data", allow_duplicate=True),
     Output(HANDOVER, "children", allow_duplicate=True),
     Input(NOTE_ADD, "n_clicks"),
     State(NOTE_TEXT, "value"),
