@@ -351,8 +351,20 @@
     refresh("dispatch-live", "dispatch-page", {incident: d.incident_id || null, event: msg.event});
   });
 
+  // The dispatch page's incident list (titles, severities, new and closed incidents) follows
+  // the incidents live: a message re-reads it (crisis/ui/pages/dispatch.py incident_options).
+  function onIncidentMessage(msg) {
+    var i = msg && msg.incident;
+    if (!i || !document.getElementById("dispatch-page")) { return; }
+    refresh("dispatch-incidents-live", "dispatch-page", {incident: i.id || null});
+  }
+
   function start() {
-    if (window.crisisLive && window.crisisLive.onMap) { window.crisisLive.onMap(wire); return; }
+    if (window.crisisLive && window.crisisLive.onMap) {
+      window.crisisLive.onMap(wire);
+      if (window.crisisLive.onIncident) { window.crisisLive.onIncident(onIncidentMessage); }
+      return;
+    }
     setTimeout(start, 100);
   }
   start();

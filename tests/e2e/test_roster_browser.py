@@ -287,3 +287,27 @@ def test_the_map_panel_says_what_each_officer_brings_and_links_to_the_whole_rank
     page.wait_for_selector("#dispatch-candidates .candidates li", timeout=30_000)
     assert page.errors == []
     page.context.close()
+
+
+def test_the_dispatch_page_follows_the_incidents_live(context: Context, live_server: LiveServer, browser: Any) -> None:
+    """Renamed, raised, or new: the incident list and the chosen incident's ranking say it
+    without a reload (they kept the title the page opened with, and missed new incidents)."""
+    incident = _seed(context, live_server)
+    page = open_page(browser, live_server, f"/dispatch?incident={incident}")
+    page.wait_for_selector("#dispatch-candidates .candidates li", timeout=30_000)
+    page.evaluate("() => { window.__sameDocument = true; }")
+    duty = {"Authorization": "Bearer " + live_server.token("duty_officer")}
+    renamed = requests.patch(f"{live_server.url}/api/v1/incidents/{incident}", headers=duty, timeout=30,
+                             json={"title": "Two staff kidnapped near Beirut", "severity": 5})
+    assert renamed.status_code == 200, renamed.text
+    page.wait_for_function("() => document.getElementById('dispatch-incident').innerText.includes("
+                           "'Two staff kidnapped near Beirut (severity 5')", timeout=15_000)
+    page.wait_for_selector("#dispatch-candidates .cand-note:has-text('Two staff kidnapped near Beirut')", timeout=15_000)
+    posted = requests.post(f"{live_server.url}/api/v1/incidents", headers=duty, timeout=30, json={
+        "title": "Hostage taking in Baalbek", "type": "armed_conflict", "severity": 4, "lat": 34.0, "lon": 36.2})
+    assert posted.status_code == 201, posted.text
+    page.click("#dispatch-incident")
+    page.wait_for_selector("text=Hostage taking in Baalbek (severity 4", timeout=15_000)
+    assert page.evaluate("() => window.__sameDocument") is True
+    assert page.errors == []
+    page.context.close()

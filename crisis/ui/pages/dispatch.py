@@ -42,6 +42,7 @@ STEP_LABELS = {"accepted": "Mark accepted", "declined": "Mark declined", "travel
                "on_site": "Mark on site", "stood_down": "Stand down", "returned": "Mark returned",
                "cancelled": "Cancel (recall)"}
 STEP_REASON = "dispatch-step-reason"
+INCIDENTS_LIVE = "dispatch-incidents-live"  # set by assets/crisis_dispatch.js on an incident message
 NOT_ALLOWED = "Dispatching officers is for duty officers and administrators."
 
 
@@ -228,6 +229,7 @@ def layout(incident: str | None = None, **_query: Any) -> html.Div:
             dcc.Store(id=ids.DISPATCH_PICK),
             html.H2("Dispatch a surge officer"),
             html.Div(className="dispatch-filters", children=[
+                dcc.Store(id=INCIDENTS_LIVE),
                 dcc.Dropdown(id=ids.DISPATCH_INCIDENT, options=incident_options(ctx, principal), value=incident,
                              placeholder="Choose the incident", clearable=False, className="dispatch-incident"),
                 dcc.Dropdown(id=ids.DISPATCH_SKILLS, options=[{"label": s.replace("_", " "), "value": s} for s in rules.skills],
@@ -266,16 +268,33 @@ dash.register_page(__name__, path="/dispatch", name="Dispatch", title="Dispatch 
 
 
 @dash.callback(
+    Output(ids.DISPATCH_INCIDENT, "options"),
+    Input(INCIDENTS_LIVE, "data"),
+    prevent_initial_call=True,
+)
+def follow_incidents(_live: Any) -> Any:
+    """The incident list again after an incident changed: a new title, a new incident, one closed."""
+    if not access.can_edit(g.principal):
+        return no_update
+    return incident_options(_ctx(), g.principal)
+
+
+@dash.callback(
     Output(ids.DISPATCH_CANDIDATES, "children"),
     Input(ids.DISPATCH_INCIDENT, "value"),
     Input(ids.DISPATCH_SKILLS, "value"),
     Input(ids.DISPATCH_LANGUAGES, "value"),
     Input(ids.DISPATCH_LIVE, "data"),
+    Input(INCIDENTS_LIVE, "data"),
     prevent_initial_call=True,
 )
-def show_candidates(incident_id: str | None, skills: list[str] | None, languages: list[str] | None, _live: Any) -> Any:
+def show_candidates(incident_id: str | None, skills: list[str] | None, languages: list[str] | None, _live: Any,
+                    incidents_live: Any) -> Any:
     if not access.can_edit(g.principal):
         return NOT_ALLOWED
+    changed = incidents_live.get("incident") if isinstance(incidents_live, dict) else None
+    if dash_ctx.triggered_id == INCIDENTS_LIVE and changed != incident_id:
+        return no_update  # another incident changed: this one's ranking stands
     return candidates_part(_ctx(), g.principal, incident_id, skills, languages)
 
 
