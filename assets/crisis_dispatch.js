@@ -369,5 +369,6 @@
   }
   start();
 
-  window.crisisDispatch = {state: state, SOURCE: SOURCE, LAYERS: LAYERS, features: features, etaText: etaText};
+  window.crisisDispatch = {state: state, SOURCE: SOURCE, LAYERS: LAYERS, features: features, etaText: etaText,
+                          fetchActive: fetchActive};
 })();

@@ -453,7 +453,10 @@
     var sent = Object.keys(d.state.dispatches).map(function (k) { return d.state.dispatches[k]; })
       .filter(function (x) { return x.status !== "stood_down"; });
     if (!sent.length) { return none; }
-    sent.sort(function (a, b) { return String(a.eta || "~").localeCompare(String(b.eta || "~")); });
+    // The soonest to arrive first; those on site already after them (their ETA is past).
+    sent.sort(function (a, b) {
+      return ((a.status === "on_site") - (b.status === "on_site")) || String(a.eta || "~").localeCompare(String(b.eta || "~"));
+    });
     var rows = [el("li", "wall-row wall-row-plain wall-dispatch-total",
                    [el("span", "wall-row-name", plural(sent.length, "officer") + " sent")], {"data-kind": "dispatch-total"})];
     var texts = [];
@@ -624,6 +627,9 @@
   window.dash_clientside.crisis = Object.assign(window.dash_clientside.crisis || {}, {
     wall: function (seed) {
       if (seed) { start(seed); }
+      // The officers sent, whichever panels are shown: without the map panel nothing else
+      // reads them (crisis_dispatch.js reads them when a map is wired).
+      if (window.crisisDispatch && window.crisisDispatch.fetchActive) { window.crisisDispatch.fetchActive(); }
       return Date.now();
     }
   });

@@ -244,8 +244,9 @@ def test_a_dispatch_on_the_wall_is_labelled_legibly_and_clear_of_the_markers(liv
         # A hidden label cannot be hovered on a wall: the roster panel lists the officers sent,
         # to which incident and when they arrive, with no names.
         # (Other tests on this server may have sent officers too: the soonest three are listed.)
+        # (the soonest to arrive first; those on site already after them)
         sent = sorted((d for d in live_server.context.roster.dispatches() if d.active and d.status != "stood_down"),
-                      key=lambda d: d.eta.isoformat() if d.eta else "~")
+                      key=lambda d: (d.status == "on_site", d.eta.isoformat() if d.eta else "~"))
         titles = {i.id: i.title for i in live_server.context.deps.incidents.all()}
         page.wait_for_function("n => document.querySelectorAll('#wall-roster-warnings li.wall-dispatch').length === n",
                                arg=min(3, len(sent)), timeout=30_000)
@@ -543,6 +544,27 @@ def test_the_map_legend_says_what_a_number_on_a_marker_means(live_server: LiveSe
             const b = document.querySelector('#wall-map ' + s).getBoundingClientRect(); return [b.left, b.top, b.right, b.bottom]; })""")
         (l1, t1, r1, b1), (l2, t2, r2, b2) = boxes
         assert r1 <= l2 or r2 <= l1 or b1 <= t2 or b2 <= t1, boxes
+        assert page.errors == []
+    finally:
+        page.context.close()
+
+
+def test_a_wall_without_the_map_panel_still_counts_the_officers_sent(browser: Any, live_server: LiveServer) -> None:
+    """The officers sent were read only when a map was wired: a wall showing the roster without
+    the map said nothing of them."""
+    # Sent before the wall opens: only reading them tells it (no live message will).
+    active = [d for d in live_server.context.roster.dispatches() if d.active and d.status != "stood_down"]
+    if not active:
+        from crisis import handlers_roster
+        incident = seed_roster(live_server.context, live_server)
+        handlers_roster.create_dispatch(live_server.context, incident, "OF-JEAN", None, "wall-test")
+        active = [d for d in live_server.context.roster.dispatches() if d.active and d.status != "stood_down"]
+    page = _wall(browser, live_server, "&panels=roster")
+    try:
+        page.wait_for_selector("#wall-roster-warnings li.wall-dispatch-total", timeout=30_000)
+        total = page.inner_text("#wall-roster-warnings li.wall-dispatch-total")
+        assert total == (f"{len(active)} officers sent" if len(active) > 1 else "1 officer sent"), total
+        assert page.locator("#wall-map").count() == 0 or not page.locator("#wall-map").is_visible()
         assert page.errors == []
     finally:
         page.context.close()
