@@ -261,6 +261,14 @@ UNAVAILABLE_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"
 Nothing can be read or saved until it is back. This page tries again every {retry_after} s.</p></main></body></html>"""
 
 
+# A wall is read from across the room: the same words, filling its screen (assets/app.css).
+UNAVAILABLE_WALL = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="refresh" content="{retry_after}"><title>Storage unavailable</title>
+<link rel="stylesheet" href="/assets/app.css"></head><body class="unavailable-wall"><main role="alert">
+<h1>STORAGE UNAVAILABLE</h1><p>The crisis centre's storage does not answer: this screen cannot show the live picture.</p>
+<p>It tries again every {retry_after} s, by itself.</p></main></body></html>"""
+
+
 def storage_unavailable(exc: BaseException, health: StorageHealth | None) -> Response:
     """The 503 for a request that met a Redis outage: JSON under /api/ and /_dash-, a page elsewhere."""
     retry_after = health.retry_after_s if health is not None else 2
@@ -273,7 +281,8 @@ def storage_unavailable(exc: BaseException, health: StorageHealth | None) -> Res
     if _is_api(request.path):
         answer = jsonify(error=STORAGE_UNAVAILABLE, message=message, retry_after=retry_after)
     else:
-        answer = Response(UNAVAILABLE_PAGE.format(retry_after=retry_after), mimetype="text/html")
+        page = UNAVAILABLE_WALL if request.path.rstrip("/") == "/wall" else UNAVAILABLE_PAGE
+        answer = Response(page.format(retry_after=retry_after), mimetype="text/html")
     answer.status_code = 503
     answer.headers["Retry-After"] = str(retry_after)
     return answer

@@ -272,6 +272,10 @@ def test_a_stalled_redis_is_a_503_json_within_a_second_then_200_and_the_live_cli
             page, took = _timed(lambda: http.get(f"{url}/", timeout=10))
             assert page.status_code == 503 and took < ANSWER_WITHIN_S, (page.status_code, took, page.text[:300])
             assert page.headers["Content-Type"].startswith("text/html") and "Storage unavailable" in page.text
+            # A wall's is its own: the words fill the screen (a card in the middle could not be read across a room).
+            wall, _ = _timed(lambda: requests.get(f"{url}/wall", timeout=10))
+            assert wall.status_code == 503 and 'class="unavailable-wall"' in wall.text, (wall.status_code, wall.text[:300])
+            assert "STORAGE UNAVAILABLE" in wall.text and int(wall.headers["Retry-After"]) >= 1
             assert int(page.headers["Retry-After"]) >= 1
             beat = live.wait("heartbeat", lambda d: d.get("storage") == "unavailable", 20)
             assert beat["retry_after"] >= 1 and beat["storage_down_since"] > 0
