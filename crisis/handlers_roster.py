@@ -382,6 +382,8 @@ def add_leave(ctx: Context, leave: Leave, actor: str | None) -> Leave:
     with _lock(ctx):
         officer_ids = ctx.roster.officer_ids()
         errors = slot_rules.validate_leave(leave, officer_ids)
+        if not errors:
+            errors = slot_rules.leave_overlaps(leave, roster_state(ctx).leave)
         if errors:
             raise InputError(errors)
         stored = leave if leave.id else replace(leave, id=new_id("leave"))
@@ -401,6 +403,20 @@ def remove_leave(ctx: Context, leave_id: str, actor: str | None) -> Leave:
         _append(ctx, "roster.leave_removed", {"leave": found.to_dict()}, actor, now,
                 lambda pipe: RosterStore.queue_remove_leave(pipe, found.id))
     return found
+
+
+def clash_warnings(ctx: Context, slots: Sequence[Slot] = (), leave: Sequence[Leave] = ()) -> list[str]:
+    """Where these slots meet their officers' leave, or this leave their officers' slots, in
+    words (``crisis.roster.slots.clash_warnings``): said in the answer that stored them."""
+    state = roster_state(ctx)
+    out: list[str] = []
+    for officer_id in sorted({s.officer_id for s in slots} | {p.officer_id for p in leave}):
+        officer = state.officers.get(officer_id)
+        name = officer.name if officer else officer_id
+        own_slots = [s for s in (slots or state.slots) if s.officer_id == officer_id]
+        own_leave = [p for p in (leave or state.leave) if p.officer_id == officer_id]
+        out += slot_rules.clash_warnings(name, own_slots, own_leave)
+    return out
 
 
 # --- swaps and overrides -----------------------------------------------------------------

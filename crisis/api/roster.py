@@ -487,7 +487,7 @@ def add_slots() -> tuple[Response, int]:
     stored = handlers_roster.add_slots(_ctx(), slots, _actor())
     audit_request("roster.slots_add", target="roster", after={"slots": [s.id for s in stored]},
                   detail={"officers": sorted({s.officer_id for s in stored})})
-    return jsonify(_slots_answer(list(stored))), 201
+    return jsonify({**_slots_answer(list(stored)), "warnings": handlers_roster.clash_warnings(_ctx(), slots=list(stored))}), 201
 
 
 @roster_api.patch("/roster/standby/<slot_id>")
@@ -523,7 +523,7 @@ def override_slot(slot_id: str) -> Response:
     after = handlers_roster.override_slot(_ctx(), slot_id, command.officer_id, command.note, _actor())
     audit_request("roster.override", target=slot_id, before={"officer_id": before.officer_id},
                   after={"officer_id": after.officer_id}, detail={"note": command.note})
-    return jsonify(_slot_view(after))
+    return jsonify({**(_slot_view(after) or {}), "warnings": handlers_roster.clash_warnings(_ctx(), slots=[after])})
 
 
 @roster_api.post("/roster/swaps")
@@ -584,7 +584,8 @@ def add_leave() -> tuple[Response, int]:
     leave = Leave("", command.officer_id, command.start, command.end, command.kind, command.note)
     stored = handlers_roster.add_leave(_ctx(), leave, _actor())
     audit_request("roster.leave_add", target=command.officer_id, after=stored.to_dict())
-    return jsonify(_leave_view(stored)), 201
+    # the standby it takes the officer off, said (leave beats a slot: accepted)
+    return jsonify({**(_leave_view(stored) or {}), "warnings": handlers_roster.clash_warnings(_ctx(), leave=[stored])}), 201
 
 
 def _leave_view(period: Leave) -> dict[str, Any] | None:

@@ -91,6 +91,43 @@ def validate_leave(leave: Leave, officer_ids: Collection[str], index: int | None
     return errors
 
 
+def _when(value: datetime) -> str:
+    return f"{value.day} {value:%b %H:%M}"
+
+
+def _span(a: datetime, b: datetime) -> str:
+    return f"{_when(a)} to {_when(b)} UTC"
+
+
+def leave_overlaps(leave: Leave, existing: Sequence[Leave]) -> list[dict[str, Any]]:
+    """The errors of a leave period overlapping another of the same officer (field "start"):
+    two records of one absence would be counted, changed and removed apart."""
+    return [{"field": "start", "message": f"overlaps this officer's leave {other.id} ({_span(other.start, other.end)}): "
+                                          "change that one, or remove it first"}
+            for other in existing
+            if other.officer_id == leave.officer_id and other.id != leave.id
+            and other.start < leave.end and leave.start < other.end]
+
+
+def clash_warnings(officer_name: str, slots: Sequence[Slot], leave: Sequence[Leave]) -> list[str]:
+    """In words, where standby ``slots`` and ``leave`` of one officer meet: accepted (leave beats
+    a slot: the officer is not on standby then), but said, so that nobody counts on a slot that
+    is a hole: "Officer X is on leave 11 Dec 14:40 to 12 Dec 18:26 UTC, inside the primary
+    standby slot (Middle East and North Africa) of 11 Dec 08:00 to 18 Dec 08:00 UTC: not on
+    standby then"."""
+    out = []
+    for slot in slots:
+        for period in leave:
+            if period.officer_id != slot.officer_id or not (period.start < slot.end and slot.start < period.end):
+                continue
+            where = REGIONS.get(slot.region, slot.region) if slot.region else "worldwide"
+            kind = "on leave" if period.kind == "leave" else "unavailable"
+            out.append(f"{officer_name} is {kind} {_span(max(period.start, slot.start), min(period.end, slot.end))}, "
+                       f"inside the {slot.role} standby slot ({where}) of {_span(slot.start, slot.end)}: "
+                       "not on standby then")
+    return out
+
+
 def _describe(slot: Slot) -> str:
     return f"{slot.id} ({slot.role}, {iso(slot.start)} to {iso(slot.end)})"
 

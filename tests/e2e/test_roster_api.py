@@ -451,6 +451,44 @@ def test_sending_an_officer_on_leave_needs_a_reason(context: Context, live_serve
     requests.patch(f"{url}/{sent.json()['id']}", json={"status": "cancelled", "note": "test over"}, headers=duty, timeout=30)
 
 
+def test_leave_and_standby_that_meet_are_said_and_overlapping_leave_is_refused(context: Context, live_server: LiveServer) -> None:
+    """Leave beats a slot (accepted), but the answer says which standby it takes the officer
+    off, and a slot put over leave says it is a hole then; a second leave record over the
+    first is refused (two records of one absence)."""
+    duty = bearer(live_server.token("duty_officer"))
+    officer_id = random_ref("LV-")
+    import_officers(live_server, [officer(officer_id, AMMAN, MENA, ["first_aid"], ["ar"])], duty)
+    start = T0 + timedelta(days=30)
+    [kept] = add_slots(live_server, [slot(officer_id, start, start + timedelta(days=7))], duty)
+    leave = requests.post(live_server.url + "/api/v1/roster/leave", headers=duty, timeout=30, json={
+        "officer_id": officer_id, "start": iso(start + timedelta(days=2)), "end": iso(start + timedelta(days=4))})
+    assert leave.status_code == 201, leave.text
+    [warning] = leave.json()["warnings"]
+    assert warning.startswith(f"Officer {officer_id} is on leave ") and "inside the primary standby slot (Middle East and North Africa)" in warning
+    assert warning.endswith(": not on standby then"), warning
+    overlapping = refused(requests.post(live_server.url + "/api/v1/roster/leave", headers=duty, timeout=30, json={
+        "officer_id": officer_id, "start": iso(start + timedelta(days=3)), "end": iso(start + timedelta(days=5))}), 422, "start")
+    assert f"overlaps this officer's leave {leave.json()['id']}" in overlapping["errors"][0]["message"]
+    touching = requests.post(live_server.url + "/api/v1/roster/leave", headers=duty, timeout=30, json={
+        "officer_id": officer_id, "start": iso(start + timedelta(days=4)), "end": iso(start + timedelta(days=5))})
+    assert touching.status_code == 201, touching.text  # back to back is two periods, not an overlap
+    # A slot put over the leave: stored, and said.
+    later = requests.post(live_server.url + "/api/v1/roster/standby", headers=duty, timeout=30,
+                          json=[slot(officer_id, start + timedelta(days=7), start + timedelta(days=8), "alternate", 48)])
+    assert later.status_code == 201 and later.json()["warnings"] == [], later.text  # no leave then
+    assert kept["id"]
+    # Another officer on leave first, then put on a slot over it: stored, and said.
+    second = random_ref("LV-")
+    import_officers(live_server, [officer(second, AMMAN, MENA, ["first_aid"], ["ar"])], duty)
+    assert requests.post(live_server.url + "/api/v1/roster/leave", headers=duty, timeout=30, json={
+        "officer_id": second, "start": iso(start), "end": iso(start + timedelta(days=1))}).status_code == 201
+    over = requests.post(live_server.url + "/api/v1/roster/standby", headers=duty, timeout=30,
+                         json=[slot(second, start - timedelta(days=1), start + timedelta(days=2), "alternate", 48)])
+    assert over.status_code == 201, over.text
+    [said] = over.json()["warnings"]
+    assert said.startswith(f"Officer {second} is on leave ") and "inside the alternate standby slot" in said, said
+
+
 # --- who may do what, who sees what ---------------------------------------------------------------
 
 
