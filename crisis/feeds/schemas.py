@@ -521,8 +521,20 @@ def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
         message = err["msg"]
         if err["type"] == "enum":
             message = f"{message} (got {err.get('input')!r})"
+        elif err["type"] in ("model_type", "model_attributes_type", "dict_type"):
+            # not "a valid dictionary or instance of DispatchIn": the class is ours, not the sender's
+            message = f"expected a JSON object {{...}} here, got {type(err.get('input')).__name__.replace('NoneType', 'null')}"
+        elif err["type"] == "string_pattern_mismatch" and "HH:MM" not in message:
+            message = f"{err.get('input')!r} is not in the expected form ({_PATTERN_WORDS.get(str((err.get('ctx') or {}).get('pattern')), 'see the API documentation')})"
         out.append({"field": field, "message": message})
     return out
+
+
+# Patterns fields are checked against, in words (the rest: "see the API documentation").
+_PATTERN_WORDS = {
+    r"^([01]\d|2[0-3]):[0-5]\d$": "HH:MM in UTC, e.g. 08:00",
+    r"^[A-Za-z]{3}$": "a three-letter ISO 3166-1 alpha-3 country code, e.g. LBN",
+}
 
 
 def parse(model: type[BaseModel] | TypeAdapter[Any], data: Any) -> Any:

@@ -258,3 +258,13 @@ def test_a_number_is_no_time() -> None:
     place = {"name": "Beirut", "lat": 33.9, "lon": 35.5}
     assert refusal in _fields(SegmentIn, {"from": place, "to": place, "depart": 5, "arrive": "2027-01-01T00:00:00Z"})["depart"]
     assert parse(LeaveIn, {"officer_id": "FSO-1", "start": "2027-01-01T00:00:00Z", "end": "2027-01-02T00:00:00+02:00"}).end.hour == 0
+
+
+def test_refusals_name_no_class_of_ours_and_patterns_in_words() -> None:
+    """'Input should be a valid dictionary or instance of DispatchIn' named a Python class;
+    "String should match pattern '^([01]\\d|2[0-3]):[0-5]\\d$'" was a regex, not words."""
+    from crisis.api.roster import DispatchIn, RotationIn
+    assert _fields(DispatchIn, [1, 2])["body"] == "expected a JSON object {...} here, got list"
+    said = _fields(RotationIn, {"officers": ["A"], "from": "2027-01-01T00:00:00Z", "weeks": 2, "handover": "8h"})["handover"]
+    assert said == "'8h' is not in the expected form (HH:MM in UTC, e.g. 08:00)", said
+    assert "LBN" in _fields(IncidentIn, {**INCIDENT, "country": "LEBANON"})["country"]
