@@ -45,7 +45,8 @@ from crisis.errors import Conflict, InputError, NotFound
 from crisis.roster import dispatch as dispatch_rules
 from crisis.roster import rotations
 from crisis.roster import slots as slot_rules
-from crisis.roster.model import LEAVE_KINDS, Dispatch, Leave, Officer, Slot
+from crisis.roster.model import ACTIVE_DISPATCH, LEAVE_KINDS, Dispatch, Leave, Officer, Slot
+from crisis.roster.ranking import when as ranking_when
 from crisis.views_roster import rules as roster_rules
 from crisis.views_roster import state as roster_state
 
@@ -473,6 +474,12 @@ def create_dispatch(ctx: Context, incident_id: str, officer_id: str, note: str |
             raise NotFound(f"no officer {officer_id}")
         state = roster_state(ctx)
         now = ctx.deps.clock()
+        for other in state.dispatches:  # said with the officer's name and the incident's title, not ids
+            if other.officer_id == officer.id and other.status in ACTIVE_DISPATCH:
+                there = ctx.deps.incidents.get(other.incident_id)
+                title = f"\u201c{there.title}\u201d" if there is not None else other.incident_id
+                raise Conflict(f"{officer.name} is already deployed: sent to {title} "
+                               f"({other.status.replace('_', ' ')} since {ranking_when(other.steps[-1].at if other.steps else other.created_at)})")
         dispatch, changed, removed = dispatch_rules.plan_dispatch(
             new_id("disp"), incident_id, point, officer, now, actor, note, state.slots, state.leave, state.dispatches,
             roster_rules(ctx), lambda: new_id("slot"))

@@ -338,6 +338,9 @@ def test_dispatch_promotes_the_alternate_and_follows_the_workflow(context: Conte
     # already deployed: 409 naming the officer; unknown officer or incident: 422 naming the field
     again = refused(requests.post(url, json={"incident_id": incident_id, "officer_id": "A"}, headers=duty, timeout=30), 409, "officer_id")
     assert "deployed" in again["errors"][0]["message"] and again["dead_letter_id"]
+    # said with the officer's name and the incident's title, not ids
+    assert again["errors"][0]["message"].startswith("Officer A is already deployed: sent to \u201cKidnapping ")
+    assert dispatch["id"] not in again["errors"][0]["message"] and incident_id not in again["errors"][0]["message"]
     refused(requests.post(url, json={"incident_id": incident_id, "officer_id": "ghost"}, headers=duty, timeout=30), 422, "officer_id")
     refused(requests.post(url, json={"incident_id": "inc-nope", "officer_id": "B"}, headers=duty, timeout=30), 422, "incident_id")
 
