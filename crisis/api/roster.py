@@ -567,6 +567,10 @@ def list_slots() -> Response:
 @require_role(*EDITORS)
 def generate_rotation() -> tuple[Response, int]:
     command: RotationIn = _body(RotationIn)
+    if command.start + timedelta(weeks=command.weeks) <= _ctx().deps.clock():
+        # (a typo in the year, most likely): nothing of it would ever be cover
+        raise InputError([{"field": "from", "message": f"the whole rotation ({command.start.isoformat()} for {command.weeks} "
+                                                       "weeks) is in the past: lay it out from now on"}])
     params = command.model_dump(by_alias=True, mode="json")
     slots = handlers_roster.generate_rotation(_ctx(), params, _actor())
     audit_request("roster.rotation", target="roster", after={"slots": len(slots)}, detail=params)

@@ -185,6 +185,10 @@ def test_roster_slots_leave_and_rotations_stay_within_the_planning_horizon(live_
     rotation = {"officers": [oid], "from": "9999-01-01T00:00:00Z", "weeks": 2, "period_days": 7, "handover": "09:00",
                 "pattern": "round_robin"}
     refused(requests.post(api + "/rotations", json=rotation, headers=bearer(officer)), 422, "from")
+    # wholly in the past (a typo in the year): nothing of it would ever be cover
+    past = refused(requests.post(api + "/rotations", json={**rotation, "from": "2020-01-01T08:00:00Z"}, headers=bearer(officer)),
+                   422, "from")
+    assert "is in the past: lay it out from now on" in past["errors"][0]["message"]
 
 
 # ---- 4. a feed document whose every item was refused; honest counts ------------------------------
