@@ -524,8 +524,9 @@ def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
         elif err["type"] in ("model_type", "model_attributes_type", "dict_type"):
             # not "a valid dictionary or instance of DispatchIn": the class is ours, not the sender's
             message = f"expected a JSON object {{...}} here, got {type(err.get('input')).__name__.replace('NoneType', 'null')}"
-        elif err["type"] == "string_pattern_mismatch" and "HH:MM" not in message:
-            message = f"{err.get('input')!r} is not in the expected form ({_PATTERN_WORDS.get(str((err.get('ctx') or {}).get('pattern')), 'see the API documentation')})"
+        elif err["type"] == "string_pattern_mismatch":
+            pattern = str((err.get("ctx") or {}).get("pattern"))
+            message = f"{err.get('input')!r} is not in the expected form ({_PATTERN_WORDS.get(pattern) or 'the pattern ' + pattern})"
         out.append({"field": field, "message": message})
     return out
 
@@ -534,6 +535,9 @@ def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
 _PATTERN_WORDS = {
     r"^([01]\d|2[0-3]):[0-5]\d$": "HH:MM in UTC, e.g. 08:00",
     r"^[A-Za-z]{3}$": "a three-letter ISO 3166-1 alpha-3 country code, e.g. LBN",
+    r"^[0-9]{1,20}-[0-9]{1,20}$": "an entry id like 1733130000000-0, as the pattern ^[0-9]{1,20}-[0-9]{1,20}$ says",
+    r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*\.?$": "an action like dispatch.step, or a prefix like dispatch. (the pattern "
+                                            r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*\.?$)",
 }
 
 
