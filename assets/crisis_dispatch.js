@@ -311,16 +311,16 @@
     state.maps.forEach(function (map) { if (map.getContainer().isConnected) { placeLabels(map); } });
   });
 
-  // A failover (crisis:reset, crisis_live.js): the dispatches held here may include what the
+  // A failover (crisis:reread, crisis_live.js; also after a reconnection): the dispatches held here may include what the
   // new server never had (a dispatch whose WAIT failed): dropped, and read again from it.
-  ["crisis:reset", "crisis:resynced"].forEach(function (name) { document.addEventListener(name, function () {
+  document.addEventListener("crisis:reread", function () {
     state.dispatches = {};
     state.heard = {};
     state.fetched = false;
     redraw();
     renderComing();
     fetchActive();
-  }); });
+  });
 
   document.addEventListener("crisis:incident-picked", function (e) {
     state.picked = e.detail && e.detail.id;

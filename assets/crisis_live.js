@@ -345,8 +345,8 @@
         // Back after a disconnection: the incidents and positions are replayed, but what the
         // page scripts hold from other pushes (an incident's affected counts, movements,
         // dispatches, the roster) missed whatever was sent meanwhile: they re-read it
-        // (crisis:resynced; the same handlers as a failover's crisis:reset).
-        if (live.syncedOnce) { document.dispatchEvent(new CustomEvent("crisis:resynced", {detail: {stream_id: ack.stream_id}})); }
+        // (crisis:reread, as after a failover's reset).
+        if (live.syncedOnce) { document.dispatchEvent(new CustomEvent("crisis:reread", {detail: {why: "resynced"}})); }
         live.syncedOnce = true;
       }
       live.ready = true;
@@ -369,7 +369,7 @@
   // After a reset snapshot: nothing this page holds from the old server stays. The ids it
   // would resync from are the new server's; the travellers go (a full "positions" follows
   // the snapshot, and "people" is asked again); page scripts re-read what they show
-  // (crisis:reset: people and roll-call pages, areas and movements, roster, dispatches).
+  // (crisis:reread: people and roll-call pages, areas and movements, roster, dispatches).
   function resetPicture(socket, msg) {
     live.cursorIncidentId = msg.stream_id;
     live.cursorPositionsId = null;
@@ -379,6 +379,7 @@
     scheduleTravellers();
     askPeople(socket);
     document.dispatchEvent(new CustomEvent("crisis:reset", {detail: {stream_id: msg.stream_id, scope: msg.scope || null}}));
+    document.dispatchEvent(new CustomEvent("crisis:reread", {detail: {why: "reset"}}));
   }
 
   function start(config) {

@@ -155,13 +155,13 @@
   document.addEventListener("crisis:accountability", onAccountability);
   document.addEventListener("crisis:areas", onArea);
   document.addEventListener("crisis:movement", onArea);
-  // A failover (crisis:reset, crisis_live.js): what the pages show may hold what the new server never had: re-read.
-  ["crisis:reset", "crisis:resynced"].forEach(function (name) { document.addEventListener(name, function () {
+  // A failover (crisis:reread, crisis_live.js; also after a reconnection): what the pages show may hold what the new server never had: re-read.
+  document.addEventListener("crisis:reread", function () {
     if (document.getElementById("needs-help-badge")) { readSummary(); }
     var panel = document.getElementById("people-panel");
     if (panel) { refresh("people-live", "people-panel", {incident: panel.getAttribute("data-incident-id"), at: null}); }
     onArea({detail: null});
-  }); });
+  });
 
   window.crisisPeople = {state: people, badge: badge};
 

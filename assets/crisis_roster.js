@@ -72,8 +72,8 @@
     refreshPage(msg);
   });
 
-  // A failover (crisis:reset, crisis_live.js): the roster page re-reads (the figures follow in a "roster" push).
-  ["crisis:reset", "crisis:resynced"].forEach(function (name) { document.addEventListener(name, function () { refreshPage({event: "reset", stream_id: null}); }); });
+  // A failover (crisis:reread, crisis_live.js; also after a reconnection): the roster page re-reads (the figures follow in a "roster" push).
+  document.addEventListener("crisis:reread", function () { refreshPage({event: "reset", stream_id: null}); });
 
   window.crisisRoster = {state: roster, badge: badge};
 

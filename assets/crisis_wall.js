@@ -608,12 +608,12 @@
       renderMovements();
     });
   });
-  // A failover (crisis:reset, crisis_live.js): what the wall was seeded with (movements under
+  // A failover (crisis:reread, crisis_live.js; also after a reconnection): what the wall was seeded with (movements under
   // way) may hold what the new server never had. A wall has no one to re-read it for: it loads
   // again (its display session survives; the picture of the map is in the first HTML).
-  ["crisis:reset", "crisis:resynced"].forEach(function (name) { document.addEventListener(name, function () {
+  document.addEventListener("crisis:reread", function () {
     if (onWall()) { window.location.reload(); }
-  }); });
+  });
   document.addEventListener("crisis:dispatches", function () { if (onWall()) { renderRoster(); } });
   document.addEventListener("crisis:roster", function (e) {
     if (!onWall() || !e.detail) { return; }

@@ -747,15 +747,15 @@
 
   document.addEventListener("crisis:dispatch", function () { if (W.picked && W.candidates && !W.chosen) { fetchCandidates(); } });
 
-  // A failover (crisis:reset, crisis_live.js): the open incident's people, movements and
+  // A failover (crisis:reread, crisis_live.js; also after a reconnection): the open incident's people, movements and
   // candidates are read again from the new server (its facts follow the reset snapshot).
-  ["crisis:reset", "crisis:resynced"].forEach(function (name) { document.addEventListener(name, function () {
+  document.addEventListener("crisis:reread", function () {
     if (!W.picked) { return; }
     renderFacts();
     fetchAffected();
     fetchAreas();
     if (!W.chosen) { fetchCandidates(); }
-  }); });
+  });
 
   // -- reporting -----------------------------------------------------------------------------
 

@@ -16,8 +16,8 @@ Events (type: payload):
 * ``roster.swap``: {"slots": [a, b] (after), "before": [a, b], "note"}
 * ``roster.override``: {"slot", "before", "note"}
 * ``dispatch.created``: {"dispatch", "slots": [added or changed], "removed": [slot ids]}
-* ``dispatch.step``: {"dispatch"}, and when it gives a promoted standby back (declined,
-  cancelled): "slots" (written) and "removed" (slot ids); ``dispatch.position``: {"dispatch"}
+* ``dispatch.step``: {"dispatch"}, and "slots" (written) when it gives a promoted standby
+  back (declined, cancelled); ``dispatch.position``: {"dispatch"}
 
 Errors: ``InputError`` naming the field (bad times, readiness, role, region, unknown
 officer, overlapping slots), ``NotFound`` (no such slot, leave, dispatch, incident or
@@ -45,8 +45,7 @@ from crisis.errors import Conflict, InputError, NotFound
 from crisis.roster import dispatch as dispatch_rules
 from crisis.roster import rotations
 from crisis.roster import slots as slot_rules
-from crisis.roster.model import ACTIVE_DISPATCH, LEAVE_KINDS, Dispatch, Leave, Officer, Slot
-from crisis.roster.ranking import when as ranking_when
+from crisis.roster.model import LEAVE_KINDS, Dispatch, Leave, Officer, Slot
 from crisis.views_roster import rules as roster_rules
 from crisis.views_roster import state as roster_state
 
@@ -474,15 +473,9 @@ def create_dispatch(ctx: Context, incident_id: str, officer_id: str, note: str |
             raise NotFound(f"no officer {officer_id}")
         state = roster_state(ctx)
         now = ctx.deps.clock()
-        for other in state.dispatches:  # said with the officer's name and the incident's title, not ids
-            if other.officer_id == officer.id and other.status in ACTIVE_DISPATCH:
-                there = ctx.deps.incidents.get(other.incident_id)
-                title = f"\u201c{there.title}\u201d" if there is not None else other.incident_id
-                raise Conflict(f"{officer.name} is already deployed: sent to {title} "
-                               f"({other.status.replace('_', ' ')} since {ranking_when(other.steps[-1].at if other.steps else other.created_at)})")
         dispatch, changed, removed = dispatch_rules.plan_dispatch(
             new_id("disp"), incident_id, point, officer, now, actor, note, state.slots, state.leave, state.dispatches,
-            roster_rules(ctx), lambda: new_id("slot"))
+            roster_rules(ctx), lambda: new_id("slot"), lambda other_id: _incident_words(ctx, other_id))
 
         def project(pipe: Any) -> None:
             RosterStore.queue_dispatch(pipe, dispatch)
@@ -492,6 +485,12 @@ def create_dispatch(ctx: Context, incident_id: str, officer_id: str, note: str |
         payload = {"dispatch": dispatch.to_dict(), "slots": [s.to_dict() for s in changed], "removed": list(removed)}
         _append(ctx, "dispatch.created", payload, actor, now, project)
     return dispatch
+
+
+def _incident_words(ctx: Context, incident_id: str) -> str:
+    """An incident as a refusal names it: its title, quoted (its id when it is gone)."""
+    found = ctx.deps.incidents.get(incident_id)
+    return f"\u201c{found.title}\u201d" if found is not None else incident_id
 
 
 def _dispatch(ctx: Context, dispatch_id: str) -> Dispatch:
@@ -509,16 +508,15 @@ def step_dispatch(ctx: Context, dispatch_id: str, status: str, actor: str | None
         now = ctx.deps.clock()
         after = dispatch_rules.step(before, status, now, actor, note, roster_rules(ctx))
         # declined or cancelled: the alternate it promoted is an alternate again
-        changed, removed = dispatch_rules.settle(after, now, roster_state(ctx).slots, lambda: new_id("slot"))
+        changed = dispatch_rules.settle(after, now, roster_state(ctx).slots, lambda: new_id("slot"))
 
         def project(pipe: Any) -> None:
             RosterStore.queue_dispatch(pipe, after)
             RosterStore.queue_slots(pipe, changed)
-            RosterStore.queue_remove_slots(pipe, removed)
 
         payload: dict[str, Any] = {"dispatch": after.to_dict()}
-        if changed or removed:
-            payload.update(slots=[s.to_dict() for s in changed], removed=list(removed))
+        if changed:
+            payload["slots"] = [s.to_dict() for s in changed]
         _append(ctx, "dispatch.step", payload, actor, now, project)
     return after
 

@@ -174,7 +174,6 @@ class RosterStore:
         elif event_type in ("dispatch.step", "dispatch.position"):
             RosterStore.queue_dispatch(pipe, Dispatch.from_dict(payload["dispatch"]))
             RosterStore.queue_slots(pipe, (Slot.from_dict(s) for s in payload.get("slots") or ()))
-            RosterStore.queue_remove_slots(pipe, (str(i) for i in payload.get("removed") or ()))
         else:
             return False
         return True

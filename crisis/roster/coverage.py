@@ -47,6 +47,7 @@ from crisis.roster.model import (
     Officer,
     RosterRules,
     Slot,
+    day_time,
     iso,
 )
 from crisis.roster.ranking import language_name, quiet_gc, words
@@ -59,12 +60,8 @@ def _seconds(values: list[datetime], origin: float) -> np.ndarray:
     return np.floor(stamps - origin).astype(np.int64)
 
 
-def _day(value: datetime) -> str:
-    return f"{value.day} {value:%b %H:%M}"
-
-
 def _period(a: datetime, b: datetime) -> str:
-    return f"from {_day(a)} to {_day(b)} UTC"
+    return f"from {day_time(a)} to {day_time(b)} UTC"
 
 
 def _region_name(region: str) -> str:

@@ -76,7 +76,7 @@ def travel_hours(distance_km: float, rules: RosterRules) -> float:
 
 def en_route_eta(dispatch: Dispatch, at: datetime, rules: RosterRules) -> datetime | None:
     """When a travelling officer should arrive, from their last reported position (else the
-    origin) at ``at``; None without a destination."""
+    origin) at ``at``; the ETA as it was without a destination or a place to start from."""
     if dispatch.destination is None:
         return dispatch.eta
     where = dispatch.position or (dispatch.origin.to_dict() if dispatch.origin else None)
@@ -102,14 +102,17 @@ def _alternate(primary: Slot, at: datetime, slots: Sequence[Slot], leave: Sequen
 def plan_dispatch(dispatch_id: str, incident_id: str, point: tuple[float, float], officer: Officer, at: datetime,
                   by: str | None, note: str | None, slots: Sequence[Slot], leave: Sequence[Leave],
                   dispatches: Sequence[Dispatch], rules: RosterRules,
-                  new_slot_id: Callable[[], str]) -> tuple[Dispatch, list[Slot], list[str]]:
+                  new_slot_id: Callable[[], str],
+                  incident_words: Callable[[str], str] = str) -> tuple[Dispatch, list[Slot], list[str]]:
     """The new dispatch of ``officer`` to the incident at ``point`` (lat, lon), the slots to
     write (a promoted alternate's, split) and the slot ids to delete. Conflict when the
-    officer already has an active dispatch."""
+    officer already has an active dispatch (the incident said by ``incident_words``: its
+    title, for the caller that knows it)."""
     for other in dispatches:
         if other.officer_id == officer.id and other.status in ACTIVE_DISPATCH:
-            raise Conflict(f"officer {officer.id} is already deployed to {other.incident_id} "
-                           f"(dispatch {other.id}, {other.status})")
+            since = other.steps[-1].at if other.steps else other.created_at
+            raise Conflict(f"{officer.name} is already deployed: sent to {incident_words(other.incident_id)} "
+                           f"({other.status.replace('_', ' ')} since {when(since)})")
     away, until = availability(officer.id, at, leave, dispatches, rules)
     if away in ("on_leave", "resting") and not (note or "").strip():
         why = "on leave" if away == "on_leave" else "resting after a deployment"
@@ -165,21 +168,19 @@ def step(dispatch: Dispatch, status: str, at: datetime, by: str | None, note: st
     return after
 
 
-def settle(dispatch: Dispatch, at: datetime, slots: Sequence[Slot],
-           new_slot_id: Callable[[], str]) -> tuple[list[Slot], list[str]]:
-    """What a declined or cancelled ``dispatch`` gives back: the slots to write and the slot
-    ids to delete. The alternate it promoted is an alternate again from ``at`` (the part
-    before stays primary: it was); nothing for another status, or when nothing was promoted
-    or the promoted slot is over or gone."""
+def settle(dispatch: Dispatch, at: datetime, slots: Sequence[Slot], new_slot_id: Callable[[], str]) -> list[Slot]:
+    """The slots a declined or cancelled ``dispatch`` gives back, to write: the alternate it
+    promoted is an alternate again from ``at`` (the part before stays primary: it was);
+    nothing for another status, or when nothing was promoted or the promoted slot is over or gone."""
     if dispatch.status not in GIVEN_BACK or dispatch.promoted_slot_id is None:
-        return [], []
+        return []
     promoted = next((s for s in slots if s.id == dispatch.promoted_slot_id), None)
     if promoted is None or promoted.end <= at or promoted.role != "primary":
-        return [], []
+        return []
     back = f"alternate again: dispatch {dispatch.id} {dispatch.status}"
     if promoted.start >= at:
-        return [replace(promoted, role="alternate", note=back)], []
-    return [replace(promoted, end=at), replace(promoted, id=new_slot_id(), start=at, role="alternate", note=back)], []
+        return [replace(promoted, role="alternate", note=back)]
+    return [replace(promoted, end=at), replace(promoted, id=new_slot_id(), start=at, role="alternate", note=back)]
 
 
 def report_position(dispatch: Dispatch, lat: float, lon: float, at: datetime,

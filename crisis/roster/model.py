@@ -23,6 +23,13 @@ DISPATCH_STATUSES = ("requested", "accepted", "declined", "travelling", "on_site
 ACTIVE_DISPATCH = ("requested", "accepted", "travelling", "on_site", "stood_down")
 # Still sent to the incident, not yet released (an officer stood down is on the way home).
 STILL_SENT = ("requested", "accepted", "travelling", "on_site")
+# Why an officer cannot be on standby (crisis.roster.slots.availability), in words.
+AWAY_WORDS = {"on_leave": "on leave", "deployed": "deployed", "resting": "resting"}
+
+
+def day_time(value: datetime) -> str:
+    """'2 Dec 06:00': a time as a duty officer reads it (the roster's times are UTC)."""
+    return f"{value.day} {value:%b %H:%M}"
 
 
 def parse_time(value: str) -> datetime:

@@ -41,6 +41,7 @@ from crisis.roster.model import (
     Officer,
     RosterRules,
     Slot,
+    day_time,
     iso,
 )
 from crisis.roster.slots import availability
@@ -87,7 +88,7 @@ def distances_km(point: tuple[float, float], lats: np.ndarray, lons: np.ndarray)
 
 def when(value: datetime) -> str:
     """'2 Dec 06:00 UTC': a time as a duty officer reads it."""
-    return f"{value.day} {value:%b %H:%M} UTC"
+    return f"{day_time(value)} UTC"
 
 
 def words(code: str) -> str:

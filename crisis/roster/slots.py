@@ -33,6 +33,7 @@ from crisis.roster.model import (
     Leave,
     RosterRules,
     Slot,
+    day_time,
     iso,
 )
 
@@ -91,12 +92,8 @@ def validate_leave(leave: Leave, officer_ids: Collection[str], index: int | None
     return errors
 
 
-def _when(value: datetime) -> str:
-    return f"{value.day} {value:%b %H:%M}"
-
-
 def _span(a: datetime, b: datetime) -> str:
-    return f"{_when(a)} to {_when(b)} UTC"
+    return f"{day_time(a)} to {day_time(b)} UTC"
 
 
 def leave_overlaps(leave: Leave, existing: Sequence[Leave]) -> list[dict[str, Any]]:

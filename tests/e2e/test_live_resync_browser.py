@@ -241,7 +241,7 @@ def test_back_after_a_disconnection_every_view_reads_again_what_it_missed(
         context: Context, live_server: LiveServer, browser: Any) -> None:
     """A page offline for a while (a Wi-Fi drop, a laptop asleep, an instance restarted) gets
     the incidents and positions replayed; what other pushes carried meanwhile (an incident's
-    affected counts, dispatches, movements) is read again (crisis:resynced), or a view would
+    affected counts, dispatches, movements) is read again (crisis:reread), or a view would
     show old figures under LIVE until something else changed: the incident page's NEED HELP
     count, the live map's dispatches, a wall's officers sent (a wall loads again)."""
     person, incident = _affected_traveller(live_server)

@@ -32,11 +32,11 @@ from crisis.domain.regions import REGIONS
 from crisis.errors import Conflict, InputError, NotFound
 from crisis.layers.dispatches import dispatch_rows, short_time
 from crisis.roster.dispatch import TRANSITIONS
+from crisis.roster.model import AWAY_WORDS
 from crisis.ui import ids
 from crisis.ui.commands import _audit, _explain
 
 SHOWN = 30  # candidates listed in full (the best; how many more, and how many are unavailable, is said)
-AWAY_WORDS = {"on_leave": "on leave", "deployed": "deployed", "resting": "resting"}
 # What each next-step button does, as an action (the status it records is its class: step-<status>).
 STEP_LABELS = {"accepted": "Mark accepted", "declined": "Mark declined", "travelling": "Mark travelling",
                "on_site": "Mark on site", "stood_down": "Stand down", "returned": "Mark returned",

@@ -36,13 +36,12 @@ from crisis.layers.dispatches import (
 from crisis.realtime import roster_push
 from crisis.roster import ranking
 from crisis.roster import slots as slot_rules
-from crisis.roster.model import parse_time
+from crisis.roster.model import AWAY_WORDS, parse_time
 from crisis.ui import ids
 
 log = logging.getLogger(__name__)
 
 HORIZON = timedelta(days=30)
-AWAY_WORDS = {"on_leave": "on leave", "deployed": "deployed", "resting": "resting"}  # as the dispatch page
 
 OFFICER_COLUMNS = [
     {"field": "name", "headerName": "Officer", "flex": 2, "minWidth": 160},
