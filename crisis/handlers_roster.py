@@ -200,12 +200,17 @@ def _with_ids(items: Sequence[Slot]) -> list[Slot]:
     return [s if s.id else replace(s, id=new_id("slot")) for s in items]
 
 
-def _check_slots(new: Sequence[Slot], existing: Sequence[Slot], officer_ids: set[str]) -> None:
+def _names(state: Any) -> dict[str, str]:
+    """Officer id -> name, for the rules' messages."""
+    return {oid: o.name for oid, o in state.officers.items() if o.name}
+
+
+def _check_slots(new: Sequence[Slot], existing: Sequence[Slot], officer_ids: set[str], names: Mapping[str, str]) -> None:
     errors: list[dict[str, Any]] = []
     for i, slot in enumerate(new):
         errors.extend(slot_rules.validate_slot(slot, officer_ids, i))
     if not errors:
-        errors.extend(slot_rules.overlaps(new, existing))
+        errors.extend(slot_rules.overlaps(new, existing, names))
     if errors:
         raise InputError(errors)
 
@@ -253,7 +258,7 @@ def add_slots(ctx: Context, slots: list[Slot], actor: str | None) -> list[Slot]:
     with _lock(ctx):
         state = roster_state(ctx)
         fresh = _with_ids(slots)
-        _check_slots(fresh, state.slots, set(state.officers))
+        _check_slots(fresh, state.slots, set(state.officers), _names(state))
         now = ctx.deps.clock()
         _append(ctx, "roster.slots_added", {"slots": [s.to_dict() for s in fresh]}, actor, now,
                 lambda pipe: RosterStore.queue_slots(pipe, fresh))
@@ -285,7 +290,7 @@ def patch_slot(ctx: Context, slot_id: str, changes: dict[str, Any], actor: str |
         state = roster_state(ctx)
         problems = slot_rules.validate_slot(after, set(state.officers), 0)
         if not problems:
-            problems = slot_rules.overlaps([after], state.slots)
+            problems = slot_rules.overlaps([after], state.slots, _names(state))
         if problems:
             raise InputError(_renamed(problems, {"slots[0]": ""}))
         now = ctx.deps.clock()
@@ -368,7 +373,7 @@ def generate_rotation(ctx: Context, params: dict[str, Any], actor: str | None) -
                                   alternate_readiness_hours=p["alternate_readiness_hours"])
         if not made:
             raise InputError([{"field": "weeks", "message": "the rotation makes no slot"}])
-        _check_slots(made, state.slots, set(state.officers))
+        _check_slots(made, state.slots, set(state.officers), _names(state))
         now = ctx.deps.clock()
         stored_params = {**p, "from": p["from"].isoformat(), "handover": p["handover"].strftime("%H:%M")}
         _append(ctx, "roster.rotation_generated", {"slots": [s.to_dict() for s in made], "params": stored_params},
@@ -428,7 +433,7 @@ def swap_slots(ctx: Context, a_id: str, b_id: str, note: str | None, actor: str 
         a, b = _slot(ctx, a_id), _slot(ctx, b_id)
         new_a, new_b = slot_rules.swap(a, b, note or "")
         state = roster_state(ctx)
-        problems = slot_rules.overlaps([new_a, new_b], state.slots)
+        problems = slot_rules.overlaps([new_a, new_b], state.slots, _names(state))
         if problems:
             raise InputError([{**p, "field": "slot_a" if str(p["field"]).startswith("slots[0]") else "slot_b"}
                               for p in problems])
@@ -447,7 +452,7 @@ def override_slot(ctx: Context, slot_id: str, officer_id: str, note: str | None,
             raise InputError([{"field": "officer_id", "message": f"unknown officer {officer_id!r}"}])
         after = slot_rules.reassign(before, officer_id, note or "")
         state = roster_state(ctx)
-        problems = slot_rules.overlaps([after], state.slots)
+        problems = slot_rules.overlaps([after], state.slots, _names(state))
         if problems:
             raise InputError([{**p, "field": "officer_id"} for p in problems])
         now = ctx.deps.clock()

@@ -363,7 +363,8 @@ def _errors(exc: ValidationError, prefix: str = "") -> list[dict[str, Any]]:
     return out
 
 
-def _validate(model: type[Any], data: Any, prefix: str = "") -> Any:
+def validate(model: type[Any], data: Any, prefix: str = "") -> Any:
+    """``data`` as ``model``, or InputError naming each field (a rule's "end: ..." under end); the UI's forms too."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -371,7 +372,7 @@ def _validate(model: type[Any], data: Any, prefix: str = "") -> Any:
 
 
 def _body(model: type[Any]) -> Any:
-    return _validate(model, load_json(request.get_data(cache=True)))
+    return validate(model, load_json(request.get_data(cache=True)))
 
 
 
@@ -478,7 +479,7 @@ def add_slots() -> tuple[Response, int]:
     problems: list[dict[str, Any]] = []
     for index, item in enumerate(data):
         try:
-            commands.append(_validate(SlotIn, item, f"slots[{index}]."))
+            commands.append(validate(SlotIn, item, f"slots[{index}]."))
         except InputError as exc:
             problems.extend(exc.errors)
     if problems:

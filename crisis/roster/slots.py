@@ -17,7 +17,7 @@ posted in one request names the row at fault.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -126,14 +126,19 @@ def clash_warnings(officer_name: str, slots: Sequence[Slot], leave: Sequence[Lea
 
 
 def _describe(slot: Slot) -> str:
-    return f"{slot.id} ({slot.role}, {iso(slot.start)} to {iso(slot.end)})"
+    return f"{slot.id} ({slot.region or 'worldwide'} {slot.role}, {iso(slot.start)} to {iso(slot.end)})"
 
 
-def overlaps(new: Sequence[Slot], existing: Sequence[Slot]) -> list[dict[str, Any]]:
+def _officer(officer_id: str, names: Mapping[str, str] | None) -> str:
+    name = (names or {}).get(officer_id)
+    return f"{name} ({officer_id})" if name else f"officer {officer_id}"
+
+
+def overlaps(new: Sequence[Slot], existing: Sequence[Slot], names: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
     """Slots of the same officer whose time ranges intersect (half-open: touching slots do
     not), among ``new`` and between ``new`` and ``existing``. A slot of ``existing`` with the
     id of a new one is being replaced and is ignored. One error per conflict, on the later
-    new slot: field ``slots[i].start``."""
+    new slot: field ``slots[i].start``; ``names`` (officer id -> name) names the officer in it."""
     replaced = {slot.id for slot in new}
     by_officer: dict[str, list[Slot]] = defaultdict(list)
     for slot in existing:
@@ -145,12 +150,12 @@ def overlaps(new: Sequence[Slot], existing: Sequence[Slot]) -> list[dict[str, An
         for j, other in seen[slot.officer_id]:
             if slot.start < other.end and other.start < slot.end:
                 errors.append({"field": f"slots[{i}].start",
-                               "message": f"officer {slot.officer_id} is already on standby in slots[{j}] "
+                               "message": f"{_officer(slot.officer_id, names)} is already on standby in slots[{j}] "
                                           f"({iso(other.start)} to {iso(other.end)})"})
         for other in by_officer[slot.officer_id]:
             if slot.start < other.end and other.start < slot.end:
                 errors.append({"field": f"slots[{i}].start",
-                               "message": f"officer {slot.officer_id} is already on standby in slot "
+                               "message": f"{_officer(slot.officer_id, names)} is already on standby then, in slot "
                                           f"{_describe(other)}"})
         seen[slot.officer_id].append((i, slot))
     return errors

@@ -20,6 +20,9 @@ NOUNS = {
     "country": "country code", "description": "details", "reported_at": "time of the report",
     "status": "status", "owner": "owner", "note": "note", "source": "source", "source_id": "source's reference",
     "name": "name", "phase": "security phase", "officer_id": "officer", "incident_id": "incident",
+    # the roster's forms (crisis/ui/components/roster_editor.py)
+    "start": "start", "end": "end", "readiness_hours": "readiness", "role": "role (primary or alternate)",
+    "region": "region covered", "kind": "kind of absence", "slot_a": "selected slot", "slot_b": "slot to swap with",
 }
 MISSING = {
     "title": "Give the incident a title.",
@@ -28,6 +31,9 @@ MISSING = {
     "severity": "Choose a severity from 1 (minor) to 5 (critical).",
     "lat": "Say where it happened: click the map, type coordinates or a place name.",
     "lon": "Say where it happened: click the map, type coordinates or a place name.",
+    "slot_b": "Choose the slot to swap with.",
+    "start": "Give the start, as year-month-day hour:minute (UTC).",
+    "end": "Give the end, as year-month-day hour:minute (UTC).",
 }
 UNITS = {"radius_km": " km", "description": " characters", "title": " characters"}
 
@@ -106,7 +112,16 @@ def _sentence(error: Mapping[str, Any]) -> str:
         return f"The {noun} is not in the expected form."
     message = str(error.get("msg") or error.get("message") or "is not valid")
     message = re.sub(r"^(Value error|Assertion failed),\s*", "", message).rstrip(".")
-    return f"The {noun}: {message[:1].lower() + message[1:]}." if field else message[:1].upper() + message[1:] + "."
+    return f"The {noun}: {_lead(message)}." if field else message[:1].upper() + message[1:] + "."
+
+
+def _lead(message: str) -> str:
+    """A message going on after "The field:", its first letter lowered, but not a name's
+    ("Brian Otieno is ...": two capitalised words) nor an acronym's ("UTC ...")."""
+    words = message.split(" ", 2)
+    if words[0][:1].isupper() and (words[0].isupper() and len(words[0]) > 1 or len(words) > 1 and words[1][:1].isupper()):
+        return message
+    return message[:1].lower() + message[1:]
 
 
 def in_words(errors: Iterable[Mapping[str, Any]]) -> list[str]:

@@ -61,3 +61,14 @@ def test_lifecycle_next_step_first_in_one_fixed_order() -> None:
 def test_closed_incidents_stay_visible_for_a_setting() -> None:
     assert Settings.from_env({}).closed_visible_minutes == 60
     assert Settings.from_env({"CRISIS_CLOSED_VISIBLE_MINUTES": "15"}).closed_visible_minutes == 15
+
+
+def test_a_message_after_the_field_keeps_a_names_and_an_acronyms_capitals() -> None:
+    said = in_words([
+        {"field": "officer_id", "message": "Brian Otieno (o2) is already on standby then"},
+        {"field": "start", "message": "UTC is assumed"},
+        {"field": "end", "message": "Must be after start"},
+        {"field": "note", "message": "A note may not name a person"},
+    ])
+    assert said == ["The officer: Brian Otieno (o2) is already on standby then.", "The start: UTC is assumed.",
+                    "The end: must be after start.", "The note: a note may not name a person."]

@@ -1,5 +1,6 @@
 """The standby roster: who is on standby now, who is next per region, coverage warnings,
-the 30-day coverage timeline, the officers and their leave.
+the 30-day coverage timeline, the slots of the next 30 days, the officers and their leave;
+for duty officers and administrators, changing it (``crisis.ui.components.roster_editor``).
 
 Everything comes from the read model (``crisis.views_roster``) as the API answers it.
 Coverage and its warnings are aggregate, the same for every reader; officers' names only
@@ -38,6 +39,7 @@ from crisis.roster import ranking
 from crisis.roster import slots as slot_rules
 from crisis.roster.model import AWAY_WORDS, parse_time
 from crisis.ui import ids
+from crisis.ui.components import roster_editor
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,15 @@ OFFICER_COLUMNS = [
     {"field": "grade", "headerName": "Grade", "width": 80},
     {"field": "skills", "headerName": "Skills", "flex": 2, "minWidth": 200},
     {"field": "languages", "headerName": "Languages", "width": 110},
+]
+SLOT_COLUMNS = [
+    {"field": "covers", "headerName": "Covers", "width": 235},
+    {"field": "role", "headerName": "Role", "width": 100},
+    {"field": "officer", "headerName": "Officer", "flex": 2, "minWidth": 160},
+    {"field": "readiness", "headerName": "Readiness", "width": 110},
+    {"field": "from", "headerName": "From", "width": 190, "sort": "asc"},
+    {"field": "until", "headerName": "Until", "width": 190},
+    {"field": "note", "headerName": "Note", "flex": 1, "minWidth": 120},
 ]
 LEAVE_COLUMNS = [
     {"field": "officer", "headerName": "Officer", "flex": 2, "minWidth": 160},
@@ -153,6 +164,7 @@ def parts(ctx: Any, principal: Any) -> dict[str, Any]:
                                    "from": short_time(lv.start.isoformat()), "to": short_time(lv.end.isoformat()),
                                    "note": lv.note or ""})
     return {
+        "slots": slot_rows(ctx, principal, now, names) if names else [],
         "total": str(len(on_standby)),
         "ready": str(sum(1 for s in on_standby if int(s.get("readiness_hours") or 0) == 24)),
         "warning_count": str(len(warnings)),
@@ -167,9 +179,25 @@ def parts(ctx: Any, principal: Any) -> dict[str, Any]:
     }
 
 
+def slot_rows(ctx: Any, principal: Any, now: Any, names: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The slots of the next 30 days this caller may see (``views_roster.slots``: a desk those of its
+    region and the worldwide ones its officers hold), by start; "now": in force."""
+    from crisis import views_roster
+
+    rows = []
+    for s in views_roster.slots(ctx, now, now + HORIZON, viewer=principal):
+        start, end = parse_time(str(s["start"])), parse_time(str(s["end"]))
+        rows.append({"id": s["id"], "covers": region_label(s.get("region")), "role": s.get("role"),
+                     "officer": _who(names, s.get("officer_id")), "readiness": f"{s.get('readiness_hours')} h",
+                     "from": short_time(str(s["start"])), "until": short_time(str(s["end"])), "note": s.get("note") or "",
+                     "now": start <= now < end})
+    return sorted(rows, key=lambda r: (str(r["from"]), str(r["covers"]), str(r["role"])))
+
+
 def layout(**_query: Any) -> html.Div:
     figures = parts(_ctx(), g.principal)
     sees = bool(access.sees_names(g.principal))
+    now = _ctx().deps.clock()
     return html.Div(
         id=ids.ROSTER_PAGE,
         className="roster-page",
@@ -198,6 +226,15 @@ def layout(**_query: Any) -> html.Div:
             ]),
             # A wall gets the section empty and hidden (no names), so the one refresh callback has its outputs.
             html.Div(hidden=not sees, children=[
+                html.H3("Standby slots, next 30 days" + (" (click one to change it below)" if access.can_edit(g.principal) else "")),
+                dag.AgGrid(id=ids.ROSTER_SLOTS, columnDefs=SLOT_COLUMNS, rowData=figures["slots"],
+                           getRowId="params.data.id", defaultColDef={"sortable": True, "resizable": True, "filter": True},
+                           rowClassRules={"roster-slot-now": "params.data.now"},
+                           dashGridOptions={"animateRows": False, "rowSelection": {"mode": "singleRow", "enableClickSelection": True,
+                                                                                    "checkboxes": False},
+                                           "localeText": {"noRowsToShow": "No standby slot in the next 30 days."}},
+                           className="ag-theme-alpine roster-grid", style={"height": "320px"}),
+                roster_editor.section(_ctx(), g.principal, now, now + HORIZON),
                 html.H3("Officers"),
                 dag.AgGrid(id=ids.ROSTER_OFFICERS, columnDefs=OFFICER_COLUMNS, rowData=figures["officers"],
                            getRowId="params.data.id", defaultColDef={"sortable": True, "resizable": True, "filter": True},
@@ -207,6 +244,7 @@ def layout(**_query: Any) -> html.Div:
                 dag.AgGrid(id=ids.ROSTER_LEAVE, columnDefs=LEAVE_COLUMNS, rowData=figures["leave"],
                            getRowId="params.data.id", defaultColDef={"sortable": True, "resizable": True},
                            dashGridOptions={"animateRows": False, "domLayout": "autoHeight",
+                                           "rowSelection": {"mode": "singleRow", "enableClickSelection": True, "checkboxes": False},
                                            "localeText": {"noRowsToShow": "No leave now or coming."}},
                            className="ag-theme-alpine roster-grid"),
             ]),
@@ -227,13 +265,14 @@ dash.register_page(__name__, path="/roster", name="Roster", title="Standby roste
     Output(ids.ROSTER_TIMELINE, "figure"),
     Output(ids.ROSTER_OFFICERS, "rowData"),
     Output(ids.ROSTER_LEAVE, "rowData"),
+    Output(ids.ROSTER_SLOTS, "rowData"),
     Input(ids.ROSTER_LIVE, "data"),
     prevent_initial_call=True,
 )
 def refresh_roster(_live: Any) -> Any:
     f = parts(_ctx(), g.principal)
     return (f["total"], f["ready"], f["warning_count"], f["warnings"], f["standby"], f["next"], f["figure"],
-            f["officers"], f["leave"])
+            f["officers"], f["leave"], f["slots"])
 
 
 @dash.callback(

@@ -1,0 +1,284 @@
+"""Changing the standby roster on its page: the part only duty officers and administrators get.
+
+Under the roster's slot grid (a slot is selected by clicking its row):
+
+* **Selected slot**: put another officer on it (with a reason), swap its officer with
+  another slot's, or remove it (asked once more before it goes);
+* **Add a standby slot**: officer, what it covers (a region or worldwide), primary or
+  alternate, readiness 24 or 48 h, start and end (UTC), a note;
+* **Record leave or unavailability**: officer, kind, start and end (UTC), a note; and the
+  leave selected in the leave grid removed.
+
+Each button goes through ``crisis.ui.roster_commands`` (the API's models and handlers,
+audited, refusals in words and dead-lettered). What it did, or why not, is said in one
+place (``roster-edit-message``), with where the change meets the officer's leave or
+standby. The page then re-reads at once (``roster-live``); every other open roster page
+follows through the live "roster" message, as after an API call.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import dash
+from dash import Input, Output, State, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+from flask import current_app, g
+
+from crisis.domain import access
+from crisis.domain.regions import REGIONS
+from crisis.layers.dispatches import region_label
+from crisis.roster.model import LEAVE_KINDS
+from crisis.ui import ids
+from crisis.ui import roster_commands as commands
+
+HIDE, SHOW = {"display": "none"}, {"display": "flex"}
+NOTHING_SELECTED = "Click a slot in the table above to change it."
+
+
+def _ctx() -> Any:
+    return current_app.extensions["crisis"]
+
+
+def officer_options(ctx: Any) -> list[dict[str, str]]:
+    """Every officer, by name: "Amira Haddad (Middle East and North Africa)"."""
+    officers = sorted(ctx.roster.officers().values(), key=lambda o: (o.name or o.id).lower())
+    return [{"label": f"{o.name or o.id} ({region_label(o.region)})", "value": o.id} for o in officers]
+
+
+def slot_options(ctx: Any, now: datetime, horizon_end: datetime) -> list[dict[str, str]]:
+    """The slots of the grid (ending after now, starting before the horizon), in words, by start."""
+    slots = sorted((s for s in ctx.roster.slots() if s.end > now and s.start < horizon_end), key=lambda s: (s.start, s.id))
+    return [{"label": commands.slot_words(ctx, s), "value": s.id} for s in slots]
+
+
+def _when(input_id: str, label: str, example: str) -> html.Label:
+    return html.Label([label + " (UTC, year-month-day hour:minute) ",
+                       dcc.Input(id=input_id, type="text", className="roster-time", placeholder=example, maxLength=40)])
+
+
+def _message(ok: bool, sentence: str, warnings: list[str]) -> html.Div:
+    return html.Div(className="roster-edit-result", children=[
+        html.P(sentence, className="roster-edit-done" if ok else "roster-edit-refused"),
+        *([html.Ul([html.Li(w, className="roster-edit-warning") for w in warnings])] if warnings else []),
+    ])
+
+
+def section(ctx: Any, principal: Any, now: datetime, horizon_end: datetime) -> Any:
+    """The editing part of the roster page for this caller: nothing for a role that may not edit."""
+    if not access.can_edit(principal):
+        return None
+    officers = officer_options(ctx)
+    tomorrow = (now + timedelta(days=1)).strftime("%Y-%m-%d 08:00")
+    week = (now + timedelta(days=8)).strftime("%Y-%m-%d 08:00")
+    regions = [{"label": "Worldwide", "value": ""}] + [{"label": label, "value": key} for key, label in REGIONS.items()]
+    return html.Section(id=ids.ROSTER_EDIT, className="roster-edit", children=[
+        html.H3("Change the roster"),
+        html.Div(id=ids.ROSTER_EDIT_MESSAGE, className="roster-edit-message", role="status"),
+        html.Div(className="roster-edit-forms", children=[
+            html.Fieldset(className="roster-form", children=[
+                html.Legend("Selected slot"),
+                html.P(NOTHING_SELECTED, id=ids.ROSTER_SELECTED, className="roster-selected"),
+                html.Label(["Put on it ", dcc.Dropdown(id=ids.ROSTER_REPLACE_OFFICER, options=officers, placeholder="another officer")]),
+                html.Label(["or swap with ", dcc.Dropdown(id=ids.ROSTER_SWAP_WITH, options=slot_options(ctx, now, horizon_end),
+                                                          placeholder="another slot")]),
+                html.Label(["Reason ", dcc.Input(id=ids.ROSTER_SLOT_REASON, type="text", maxLength=1000, className="roster-note",
+                                                 placeholder="e.g. sick, swapped at the officers' request")]),
+                html.Div(className="roster-buttons", children=[
+                    html.Button("Replace officer", id=ids.ROSTER_REPLACE, className="action"),
+                    html.Button("Swap officers", id=ids.ROSTER_SWAP, className="action"),
+                    html.Button("Remove slot", id=ids.ROSTER_REMOVE_ASK, className="action"),
+                ]),
+                html.Div(id=ids.ROSTER_REMOVE_PANEL, className="dispatch-confirm", style=HIDE, children=[
+                    html.P("Remove the selected slot from the roster?", className="dispatch-confirm-text"),
+                    html.Button("Remove it", id=ids.ROSTER_REMOVE_CONFIRM, className="action confirm"),
+                    html.Button("Keep it", id=ids.ROSTER_REMOVE_KEEP, className="action"),
+                ]),
+            ]),
+            html.Fieldset(className="roster-form", children=[
+                html.Legend("Add a standby slot"),
+                html.Label(["Officer ", dcc.Dropdown(id=ids.ROSTER_NEW_OFFICER, options=officers, placeholder="the officer")]),
+                html.Label(["Covers ", dcc.Dropdown(id=ids.ROSTER_NEW_REGION, options=regions, value="", clearable=False)]),
+                dcc.RadioItems(id=ids.ROSTER_NEW_ROLE, options=[{"label": " primary", "value": "primary"},
+                                                                {"label": " alternate", "value": "alternate"}],
+                               value="primary", inline=True, className="roster-radio"),
+                dcc.RadioItems(id=ids.ROSTER_NEW_READINESS, options=[{"label": " 24 h readiness", "value": 24},
+                                                                     {"label": " 48 h readiness", "value": 48}],
+                               value=24, inline=True, className="roster-radio"),
+                _when(ids.ROSTER_NEW_FROM, "Start", tomorrow),
+                _when(ids.ROSTER_NEW_UNTIL, "End", week),
+                html.Label(["Note ", dcc.Input(id=ids.ROSTER_NEW_NOTE, type="text", maxLength=1000, className="roster-note")]),
+                html.Div(html.Button("Add slot", id=ids.ROSTER_NEW_ADD, className="action"), className="roster-buttons"),
+            ]),
+            html.Fieldset(className="roster-form", children=[
+                html.Legend("Record leave or unavailability"),
+                html.Label(["Officer ", dcc.Dropdown(id=ids.ROSTER_LEAVE_OFFICER, options=officers, placeholder="the officer")]),
+                dcc.RadioItems(id=ids.ROSTER_LEAVE_KIND, options=[{"label": " " + k, "value": k} for k in LEAVE_KINDS],
+                               value=LEAVE_KINDS[0], inline=True, className="roster-radio"),
+                _when(ids.ROSTER_LEAVE_FROM, "Start", tomorrow),
+                _when(ids.ROSTER_LEAVE_UNTIL, "End", week),
+                html.Label(["Note ", dcc.Input(id=ids.ROSTER_LEAVE_NOTE, type="text", maxLength=1000, className="roster-note")]),
+                html.Div(className="roster-buttons", children=[
+                    html.Button("Record leave", id=ids.ROSTER_LEAVE_ADD, className="action"),
+                    html.Button("Remove the selected leave", id=ids.ROSTER_LEAVE_REMOVE, className="action",
+                                title="Select it in the leave table below"),
+                ]),
+            ]),
+        ]),
+    ])
+
+
+def _selected(rows: Any) -> str | None:
+    return str(rows[0]["id"]) if rows and isinstance(rows[0], dict) and rows[0].get("id") else None
+
+
+def _done(answer: commands.Answer, *cleared: Any) -> tuple[Any, ...]:
+    """The message, a re-read of the page when something changed, and the fields to clear."""
+    ok, sentence, warnings = answer
+    live = {"rev": f"ui-{datetime.now().timestamp()}", "event": "ui"} if ok else no_update
+    return (_message(ok, sentence, warnings), live, *((None if ok else no_update) for _ in cleared))
+
+
+@dash.callback(
+    Output(ids.ROSTER_SELECTED, "children"),
+    Output(ids.ROSTER_REMOVE_PANEL, "style"),
+    Input(ids.ROSTER_SLOTS, "selectedRows"),
+    prevent_initial_call=True,
+)
+def show_selected(rows: Any) -> Any:
+    if not access.can_edit(g.principal):
+        raise PreventUpdate  # (a forged call: this part is not on a reader's page)
+    slot_id = _selected(rows)
+    slot = _ctx().roster.slot(slot_id) if slot_id else None
+    if slot is None:
+        return NOTHING_SELECTED, HIDE
+    return ["Selected: ", html.B(commands.slot_words(_ctx(), slot)), f", readiness {slot.readiness_hours} h."], HIDE
+
+
+@dash.callback(
+    Output(ids.ROSTER_REPLACE_OFFICER, "options"),
+    Output(ids.ROSTER_NEW_OFFICER, "options"),
+    Output(ids.ROSTER_LEAVE_OFFICER, "options"),
+    Output(ids.ROSTER_SWAP_WITH, "options"),
+    Input(ids.ROSTER_LIVE, "data"),
+    prevent_initial_call=True,
+)
+def follow_roster(_live: Any) -> Any:
+    from crisis.ui.pages.roster import HORIZON
+
+    if not access.can_edit(g.principal):
+        raise PreventUpdate
+    ctx = _ctx()
+    now = ctx.deps.clock()
+    officers = officer_options(ctx)
+    return officers, officers, officers, slot_options(ctx, now, now + HORIZON)
+
+
+@dash.callback(
+    Output(ids.ROSTER_EDIT_MESSAGE, "children"),
+    Output(ids.ROSTER_LIVE, "data", allow_duplicate=True),
+    Output(ids.ROSTER_SLOT_REASON, "value"),
+    Input(ids.ROSTER_REPLACE, "n_clicks"),
+    State(ids.ROSTER_SLOTS, "selectedRows"),
+    State(ids.ROSTER_REPLACE_OFFICER, "value"),
+    State(ids.ROSTER_SLOT_REASON, "value"),
+    prevent_initial_call=True,
+)
+def replace(_clicks: Any, rows: Any, officer_id: str | None, reason: str | None) -> Any:
+    return _done(commands.replace_officer(_ctx(), g.principal, _selected(rows), officer_id, reason), "reason")
+
+
+@dash.callback(
+    Output(ids.ROSTER_EDIT_MESSAGE, "children", allow_duplicate=True),
+    Output(ids.ROSTER_LIVE, "data", allow_duplicate=True),
+    Output(ids.ROSTER_SLOT_REASON, "value", allow_duplicate=True),
+    Input(ids.ROSTER_SWAP, "n_clicks"),
+    State(ids.ROSTER_SLOTS, "selectedRows"),
+    State(ids.ROSTER_SWAP_WITH, "value"),
+    State(ids.ROSTER_SLOT_REASON, "value"),
+    prevent_initial_call=True,
+)
+def swap(_clicks: Any, rows: Any, other: str | None, reason: str | None) -> Any:
+    return _done(commands.swap(_ctx(), g.principal, _selected(rows), other, reason), "reason")
+
+
+@dash.callback(
+    Output(ids.ROSTER_REMOVE_PANEL, "style", allow_duplicate=True),
+    Output(ids.ROSTER_EDIT_MESSAGE, "children", allow_duplicate=True),
+    Input(ids.ROSTER_REMOVE_ASK, "n_clicks"),
+    Input(ids.ROSTER_REMOVE_KEEP, "n_clicks"),
+    State(ids.ROSTER_SLOTS, "selectedRows"),
+    prevent_initial_call=True,
+)
+def ask_remove(_ask: Any, _keep: Any, rows: Any) -> Any:
+    if dash.ctx.triggered_id == ids.ROSTER_REMOVE_KEEP or not _selected(rows):
+        return HIDE, (no_update if dash.ctx.triggered_id == ids.ROSTER_REMOVE_KEEP
+                      else _message(False, "Select a slot first (click its row).", []))
+    return SHOW, no_update
+
+
+@dash.callback(
+    Output(ids.ROSTER_EDIT_MESSAGE, "children", allow_duplicate=True),
+    Output(ids.ROSTER_LIVE, "data", allow_duplicate=True),
+    Output(ids.ROSTER_REMOVE_PANEL, "style", allow_duplicate=True),
+    Output(ids.ROSTER_SLOTS, "selectedRows"),
+    Output(ids.ROSTER_SELECTED, "children", allow_duplicate=True),
+    Input(ids.ROSTER_REMOVE_CONFIRM, "n_clicks"),
+    State(ids.ROSTER_SLOTS, "selectedRows"),
+    prevent_initial_call=True,
+)
+def remove(_clicks: Any, rows: Any) -> Any:
+    answer = commands.remove_slot(_ctx(), g.principal, _selected(rows))
+    message, live = _done(answer)
+    if not answer[0]:
+        return message, live, HIDE, no_update, no_update
+    return message, live, HIDE, [], NOTHING_SELECTED  # the slot is gone: nothing is selected
+
+
+@dash.callback(
+    Output(ids.ROSTER_EDIT_MESSAGE, "children", allow_duplicate=True),
+    Output(ids.ROSTER_LIVE, "data", allow_duplicate=True),
+    Output(ids.ROSTER_NEW_NOTE, "value"),
+    Input(ids.ROSTER_NEW_ADD, "n_clicks"),
+    State(ids.ROSTER_NEW_OFFICER, "value"),
+    State(ids.ROSTER_NEW_REGION, "value"),
+    State(ids.ROSTER_NEW_ROLE, "value"),
+    State(ids.ROSTER_NEW_READINESS, "value"),
+    State(ids.ROSTER_NEW_FROM, "value"),
+    State(ids.ROSTER_NEW_UNTIL, "value"),
+    State(ids.ROSTER_NEW_NOTE, "value"),
+    prevent_initial_call=True,
+)
+def add_slot(_clicks: Any, officer_id: Any, region: Any, role: Any, readiness: Any, start: Any, end: Any, note: Any) -> Any:
+    form = {"officer_id": officer_id, "region": region, "role": role, "readiness_hours": readiness,
+            "start": start, "end": end, "note": note}
+    return _done(commands.add_slot(_ctx(), g.principal, form), "note")
+
+
+@dash.callback(
+    Output(ids.ROSTER_EDIT_MESSAGE, "children", allow_duplicate=True),
+    Output(ids.ROSTER_LIVE, "data", allow_duplicate=True),
+    Output(ids.ROSTER_LEAVE_NOTE, "value"),
+    Input(ids.ROSTER_LEAVE_ADD, "n_clicks"),
+    State(ids.ROSTER_LEAVE_OFFICER, "value"),
+    State(ids.ROSTER_LEAVE_KIND, "value"),
+    State(ids.ROSTER_LEAVE_FROM, "value"),
+    State(ids.ROSTER_LEAVE_UNTIL, "value"),
+    State(ids.ROSTER_LEAVE_NOTE, "value"),
+    prevent_initial_call=True,
+)
+def add_leave(_clicks: Any, officer_id: Any, kind: Any, start: Any, end: Any, note: Any) -> Any:
+    form = {"officer_id": officer_id, "kind": kind, "start": start, "end": end, "note": note}
+    return _done(commands.add_leave(_ctx(), g.principal, form), "note")
+
+
+@dash.callback(
+    Output(ids.ROSTER_EDIT_MESSAGE, "children", allow_duplicate=True),
+    Output(ids.ROSTER_LIVE, "data", allow_duplicate=True),
+    Input(ids.ROSTER_LEAVE_REMOVE, "n_clicks"),
+    State(ids.ROSTER_LEAVE, "selectedRows"),
+    prevent_initial_call=True,
+)
+def remove_leave(_clicks: Any, rows: Any) -> Any:
+    return _done(commands.remove_leave(_ctx(), g.principal, _selected(rows)))

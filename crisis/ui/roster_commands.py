@@ -1,0 +1,192 @@
+"""What a duty officer does to the standby roster in the UI: add a slot, put another officer
+on one, swap two, remove one, record or remove leave.
+
+Like ``crisis.ui.commands``: each action takes the same path as the API (the same validated
+models of ``crisis.api.roster`` -> ``crisis.handlers_roster`` -> the roster's event log), only
+for the roles that may edit (``access.can_edit``; any other caller is refused and the
+refusal audited), and is recorded in the audit trail under the API's action names (account,
+role, address, before and after). A refused form is kept as a dead letter (feed "ui") with
+what was wrong, and answered in words. Each function answers ``(ok, sentence, warnings)``:
+``warnings`` are where the change meets the officer's leave or standby
+(``handlers_roster.clash_warnings``), said as the API's answer says them.
+
+Times are typed as "2026-12-03 08:00" (the page says UTC; ``utc_field`` makes them so); a
+time typed in full ISO 8601 with its zone keeps it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from crisis import handlers_roster
+from crisis.adapters.accounts import Principal
+from crisis.api.roster import LeaveIn, OverrideIn, SlotIn, SwapIn, validate
+from crisis.bootstrap import Context
+from crisis.domain import access
+from crisis.errors import Conflict, InputError, NotFound
+from crisis.layers.dispatches import region_label, short_time
+from crisis.roster.model import Leave, Slot
+from crisis.ui.commands import _audit, _explain
+
+Answer = tuple[bool, str, list[str]]
+NOT_ALLOWED = "Changing the roster is for duty officers and administrators."
+
+
+def utc_field(value: Any) -> Any:
+    """A form's time as ISO 8601 in UTC: "2026-12-03 08:00" -> "2026-12-03T08:00:00+00:00";
+    a date alone is its midnight; empty -> None; anything else as typed (the model says what is
+    wrong with it)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    if re.fullmatch(r"\d{4}-\d\d-\d\d", text):
+        return text + "T00:00:00+00:00"
+    match = re.fullmatch(r"(\d{4}-\d\d-\d\d)[ T](\d\d?:\d\d(:\d\d)?)", text)
+    if match:
+        clock = match.group(2) if match.group(2)[2] == ":" else "0" + match.group(2)
+        return f"{match.group(1)}T{clock}{'' if match.group(3) else ':00'}+00:00"
+    return text
+
+
+def _blank(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _present(data: dict[str, Any]) -> dict[str, Any]:
+    """The fields given: an empty one is missing (and said so: "Give the officer."), not a wrong type."""
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def _refuse(ctx: Context, principal: Principal, target: str, wanted: str) -> Answer:
+    _audit(ctx, principal, "access.denied", target,
+           detail={"wanted": wanted, "reason": f"role {principal.role!r} may not change the roster"})
+    return False, NOT_ALLOWED, []
+
+
+def _refused(ctx: Context, principal: Principal, exc: Exception, form: Any) -> Answer:
+    """A refusal in words; a refused input is kept as a dead letter (as the API keeps it)."""
+    if isinstance(exc, InputError):
+        ctx.feed_log.rejected("ui", exc.errors, repr(form), {"user": principal.name})
+        return False, "Not saved: " + _explain(exc), []
+    return False, f"Not saved: {exc}", []
+
+
+def _name(ctx: Context, officer_id: str) -> str:
+    officer = ctx.roster.officer(officer_id)
+    return officer.name if officer else officer_id
+
+
+def slot_words(ctx: Context, slot: Slot) -> str:
+    """"Worldwide primary, Jean Dupont, 2026-12-03 08:00 UTC to 2026-12-10 08:00 UTC"."""
+    return (f"{region_label(slot.region)} {slot.role}, {_name(ctx, slot.officer_id)}, "
+            f"{short_time(slot.start.isoformat())} to {short_time(slot.end.isoformat())}")
+
+
+def add_slot(ctx: Context, principal: Principal, form: dict[str, Any]) -> Answer:
+    """A new standby slot (as POST /api/v1/roster/standby with one slot)."""
+    if not access.can_edit(principal):
+        return _refuse(ctx, principal, "roster", "roster.slots_add")
+    data = {"officer_id": _blank(form.get("officer_id")), "start": utc_field(form.get("start")),
+            "end": utc_field(form.get("end")), "readiness_hours": form.get("readiness_hours"),
+            "role": _blank(form.get("role")), "region": _blank(form.get("region")), "note": _blank(form.get("note"))}
+    try:
+        command: SlotIn = validate(SlotIn, _present(data))
+        slot = Slot("", command.officer_id, command.start, command.end, command.readiness_hours, command.role,
+                    command.region, command.note)
+        (stored,) = handlers_roster.add_slots(ctx, [slot], principal.name)
+    except (InputError, Conflict, NotFound) as exc:
+        return _refused(ctx, principal, exc, data)
+    _audit(ctx, principal, "roster.slots_add", "roster", after={"slots": [stored.id]},
+           detail={"officers": [stored.officer_id]})
+    return True, f"Added: {slot_words(ctx, stored)}.", handlers_roster.clash_warnings(ctx, slots=[stored])
+
+
+def replace_officer(ctx: Context, principal: Principal, slot_id: str | None, officer_id: str | None, note: str | None) -> Answer:
+    """Another officer on a slot (as POST /api/v1/roster/standby/{id}/override)."""
+    if not access.can_edit(principal):
+        return _refuse(ctx, principal, f"slot/{slot_id}", "roster.override")
+    if not slot_id:
+        return False, "Select a slot first (click its row).", []
+    data = {"officer_id": _blank(officer_id), "note": _blank(note)}
+    try:
+        command: OverrideIn = validate(OverrideIn, _present(data))
+        before = ctx.roster.slot(slot_id)
+        if before is None:
+            raise NotFound(f"no slot {slot_id!r}: it was removed meanwhile")
+        if command.officer_id == before.officer_id:
+            raise InputError([{"field": "officer_id", "message": f"already holds this slot ({_name(ctx, before.officer_id)})"}])
+        after = handlers_roster.override_slot(ctx, slot_id, command.officer_id, command.note, principal.name)
+    except (InputError, Conflict, NotFound) as exc:
+        return _refused(ctx, principal, exc, {"slot_id": slot_id, **data})
+    _audit(ctx, principal, "roster.override", slot_id, before={"officer_id": before.officer_id},
+           after={"officer_id": after.officer_id}, detail={"note": command.note})
+    return (True, f"{_name(ctx, after.officer_id)} replaces {_name(ctx, before.officer_id)}: {slot_words(ctx, after)}.",
+            handlers_roster.clash_warnings(ctx, slots=[after]))
+
+
+def swap(ctx: Context, principal: Principal, slot_a: str | None, slot_b: str | None, note: str | None) -> Answer:
+    """The officers of two slots exchanged (as POST /api/v1/roster/swaps)."""
+    if not access.can_edit(principal):
+        return _refuse(ctx, principal, f"slot/{slot_a}", "roster.swap")
+    if not slot_a:
+        return False, "Select a slot first (click its row).", []
+    data = {"slot_a": slot_a, "slot_b": _blank(slot_b), "note": _blank(note)}
+    try:
+        command: SwapIn = validate(SwapIn, _present(data))
+        a, b = handlers_roster.swap_slots(ctx, command.slot_a, command.slot_b, command.note, principal.name)
+    except (InputError, Conflict, NotFound) as exc:
+        return _refused(ctx, principal, exc, data)
+    _audit(ctx, principal, "roster.swap", f"{a.id},{b.id}", before={a.id: b.officer_id, b.id: a.officer_id},
+           after={a.id: a.officer_id, b.id: b.officer_id}, detail={"note": command.note})
+    return (True, f"Swapped: {slot_words(ctx, a)}; {slot_words(ctx, b)}.",
+            handlers_roster.clash_warnings(ctx, slots=[a, b]))
+
+
+def remove_slot(ctx: Context, principal: Principal, slot_id: str | None) -> Answer:
+    """A slot taken off the roster (as DELETE /api/v1/roster/standby/{id})."""
+    if not access.can_edit(principal):
+        return _refuse(ctx, principal, f"slot/{slot_id}", "roster.slot_remove")
+    if not slot_id:
+        return False, "Select a slot first (click its row).", []
+    try:
+        removed = handlers_roster.remove_slot(ctx, slot_id, principal.name)
+    except (InputError, Conflict, NotFound) as exc:
+        return _refused(ctx, principal, exc, {"slot_id": slot_id})
+    _audit(ctx, principal, "roster.slot_remove", slot_id, before=removed.to_dict())
+    return True, f"Removed: {slot_words(ctx, removed)}.", []
+
+
+def add_leave(ctx: Context, principal: Principal, form: dict[str, Any]) -> Answer:
+    """Leave or unavailability recorded (as POST /api/v1/roster/leave)."""
+    if not access.can_edit(principal):
+        return _refuse(ctx, principal, "roster", "roster.leave_add")
+    data = {"officer_id": _blank(form.get("officer_id")), "start": utc_field(form.get("start")),
+            "end": utc_field(form.get("end")), "kind": _blank(form.get("kind")) or "leave", "note": _blank(form.get("note"))}
+    try:
+        command: LeaveIn = validate(LeaveIn, _present(data))
+        if ctx.roster.officer(command.officer_id) is None:
+            raise InputError([{"field": "officer_id", "message": f"unknown officer {command.officer_id!r}"}])
+        period = Leave("", command.officer_id, command.start, command.end, command.kind, command.note)
+        stored = handlers_roster.add_leave(ctx, period, principal.name)
+    except (InputError, Conflict, NotFound) as exc:
+        return _refused(ctx, principal, exc, data)
+    _audit(ctx, principal, "roster.leave_add", stored.officer_id, after=stored.to_dict())
+    words = "leave" if stored.kind == "leave" else "unavailable"
+    return (True, f"Recorded: {_name(ctx, stored.officer_id)} {words} from {short_time(stored.start.isoformat())} "
+                  f"to {short_time(stored.end.isoformat())}.", handlers_roster.clash_warnings(ctx, leave=[stored]))
+
+
+def remove_leave(ctx: Context, principal: Principal, leave_id: str | None) -> Answer:
+    """A leave period taken back (as DELETE /api/v1/roster/leave/{id})."""
+    if not access.can_edit(principal):
+        return _refuse(ctx, principal, f"leave/{leave_id}", "roster.leave_remove")
+    if not leave_id:
+        return False, "Select the leave first (click its row).", []
+    try:
+        removed = handlers_roster.remove_leave(ctx, leave_id, principal.name)
+    except (InputError, Conflict, NotFound) as exc:
+        return _refused(ctx, principal, exc, {"leave_id": leave_id})
+    _audit(ctx, principal, "roster.leave_remove", removed.officer_id, before=removed.to_dict())
+    return (True, f"Removed: {_name(ctx, removed.officer_id)}'s {removed.kind} from {short_time(removed.start.isoformat())} "
+                  f"to {short_time(removed.end.isoformat())}.", [])
