@@ -359,21 +359,32 @@ def _rotation_params(params: Mapping[str, Any], officer_ids: set[str]) -> dict[s
             "alternate_readiness_hours": alternate_readiness}
 
 
+def _planned_rotation(ctx: Context, params: Any) -> tuple[list[Slot], dict[str, Any]]:
+    if not isinstance(params, Mapping):
+        raise InputError([{"field": "rotation", "message": "an object of parameters is required"}])
+    state = roster_state(ctx)
+    p = _rotation_params(params, set(state.officers))
+    made = rotations.generate(p["officers"], p["from"], p["weeks"], p["period_days"], p["handover"], p["pattern"],
+                              lambda: new_id("slot"), region=p["region"], readiness_hours=p["readiness_hours"],
+                              alternate_readiness_hours=p["alternate_readiness_hours"])
+    if not made:
+        raise InputError([{"field": "weeks", "message": "the rotation makes no slot"}])
+    _check_slots(made, state.slots, set(state.officers), _names(state))
+    return made, p
+
+
+def plan_rotation(ctx: Context, params: dict[str, Any]) -> list[Slot]:
+    """The slots ``generate_rotation`` would store with these parameters, stored nowhere (a
+    preview); the same refusals."""
+    return _planned_rotation(ctx, params)[0]
+
+
 def generate_rotation(ctx: Context, params: dict[str, Any], actor: str | None) -> list[Slot]:
     """Lay out a rotation (``crisis.roster.rotations.generate``) and store its slots. The
     parameters are JSON values (see ``_rotation_params``); InputError naming the parameter,
     or "slots[i].x" when a generated slot overlaps one already stored."""
-    if not isinstance(params, Mapping):
-        raise InputError([{"field": "rotation", "message": "an object of parameters is required"}])
     with _lock(ctx):
-        state = roster_state(ctx)
-        p = _rotation_params(params, set(state.officers))
-        made = rotations.generate(p["officers"], p["from"], p["weeks"], p["period_days"], p["handover"], p["pattern"],
-                                  lambda: new_id("slot"), region=p["region"], readiness_hours=p["readiness_hours"],
-                                  alternate_readiness_hours=p["alternate_readiness_hours"])
-        if not made:
-            raise InputError([{"field": "weeks", "message": "the rotation makes no slot"}])
-        _check_slots(made, state.slots, set(state.officers), _names(state))
+        made, p = _planned_rotation(ctx, params)
         now = ctx.deps.clock()
         stored_params = {**p, "from": p["from"].isoformat(), "handover": p["handover"].strftime("%H:%M")}
         _append(ctx, "roster.rotation_generated", {"slots": [s.to_dict() for s in made], "params": stored_params},

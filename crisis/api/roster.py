@@ -197,6 +197,15 @@ class RotationIn(_Strict):
         return _region(value)
 
 
+def rotation_params(command: RotationIn, now: datetime) -> dict[str, Any]:
+    """The handler's parameters of a rotation; InputError ("from") for one wholly in the past
+    (a typo in the year, most likely: nothing of it would ever be cover)."""
+    if command.start + timedelta(weeks=command.weeks) <= now:
+        raise InputError([{"field": "from", "message": f"the whole rotation ({command.start.isoformat()} for {command.weeks} "
+                                                       "weeks) is in the past: lay it out from now on"}])
+    return command.model_dump(by_alias=True, mode="json")
+
+
 class LeaveIn(_Strict):
     """Leave or unavailability: the officer is not on standby for start <= t < end."""
 
@@ -568,11 +577,7 @@ def list_slots() -> Response:
 @require_role(*EDITORS)
 def generate_rotation() -> tuple[Response, int]:
     command: RotationIn = _body(RotationIn)
-    if command.start + timedelta(weeks=command.weeks) <= _ctx().deps.clock():
-        # (a typo in the year, most likely): nothing of it would ever be cover
-        raise InputError([{"field": "from", "message": f"the whole rotation ({command.start.isoformat()} for {command.weeks} "
-                                                       "weeks) is in the past: lay it out from now on"}])
-    params = command.model_dump(by_alias=True, mode="json")
+    params = rotation_params(command, _ctx().deps.clock())
     slots = handlers_roster.generate_rotation(_ctx(), params, _actor())
     audit_request("roster.rotation", target="roster", after={"slots": len(slots)}, detail=params)
     return jsonify(_slots_answer(list(slots))), 201

@@ -23,6 +23,8 @@ NOUNS = {
     # the roster's forms (crisis/ui/components/roster_editor.py)
     "start": "start", "end": "end", "readiness_hours": "readiness", "role": "role (primary or alternate)",
     "region": "region covered", "kind": "kind of absence", "slot_a": "selected slot", "slot_b": "slot to swap with",
+    "from": "start", "officers": "officers", "period_days": "days per turn", "handover": "handover time",
+    "alternate_readiness_hours": "alternates' readiness",
 }
 MISSING = {
     "title": "Give the incident a title.",
@@ -34,6 +36,8 @@ MISSING = {
     "slot_b": "Choose the slot to swap with.",
     "start": "Give the start, as year-month-day hour:minute (UTC).",
     "end": "Give the end, as year-month-day hour:minute (UTC).",
+    "from": "Give the start, as year-month-day hour:minute (UTC).",
+    "officers": "Choose the officers who take turns.",
 }
 UNITS = {"radius_km": " km", "description": " characters", "title": " characters"}
 

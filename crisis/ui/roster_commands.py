@@ -1,5 +1,5 @@
 """What a duty officer does to the standby roster in the UI: add a slot, put another officer
-on one, swap two, remove one, record or remove leave.
+on one, swap two, remove one, record or remove leave, lay out a rotation (previewed first).
 
 Like ``crisis.ui.commands``: each action takes the same path as the API (the same validated
 models of ``crisis.api.roster`` -> ``crisis.handlers_roster`` -> the roster's event log), only
@@ -21,7 +21,7 @@ from typing import Any
 
 from crisis import handlers_roster
 from crisis.adapters.accounts import Principal
-from crisis.api.roster import LeaveIn, OverrideIn, SlotIn, SwapIn, validate
+from crisis.api.roster import LeaveIn, OverrideIn, RotationIn, SlotIn, SwapIn, rotation_params, validate
 from crisis.bootstrap import Context
 from crisis.domain import access
 from crisis.errors import Conflict, InputError, NotFound
@@ -72,9 +72,12 @@ def _refused(ctx: Context, principal: Principal, exc: Exception, form: Any) -> A
     return False, f"Not saved: {exc}", []
 
 
-def _name(ctx: Context, officer_id: str) -> str:
+def officer_name(ctx: Context, officer_id: str) -> str:
     officer = ctx.roster.officer(officer_id)
     return officer.name if officer else officer_id
+
+
+_name = officer_name
 
 
 def slot_words(ctx: Context, slot: Slot) -> str:
@@ -190,3 +193,56 @@ def remove_leave(ctx: Context, principal: Principal, leave_id: str | None) -> An
     _audit(ctx, principal, "roster.leave_remove", removed.officer_id, before=removed.to_dict())
     return (True, f"Removed: {_name(ctx, removed.officer_id)}'s {removed.kind} from {short_time(removed.start.isoformat())} "
                   f"to {short_time(removed.end.isoformat())}.", [])
+
+
+def _whole(value: Any) -> Any:
+    """A number input's value as an int when it is whole (4.0 -> 4); else as given."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _rotation_form(form: dict[str, Any]) -> dict[str, Any]:
+    officers = form.get("officers") or None
+    return _present({"officers": list(officers) if officers else None, "from": utc_field(form.get("start")),
+                     "weeks": _whole(form.get("weeks")), "period_days": _whole(form.get("period_days")),
+                     "handover": _blank(form.get("handover")), "pattern": _blank(form.get("pattern")),
+                     "region": _blank(form.get("region")), "readiness_hours": _whole(form.get("readiness_hours")),
+                     "alternate_readiness_hours": _whole(form.get("alternate_readiness_hours"))})
+
+
+def rotation(ctx: Context, principal: Principal, form: dict[str, Any], store: bool) -> tuple[bool, str, list[Slot]]:
+    """A rotation (as POST /api/v1/roster/rotations): with ``store`` False only planned (a preview,
+    nothing written), else laid out and audited. (ok, sentence, the slots made or planned)."""
+    if not access.can_edit(principal):
+        ok, sentence, _ = _refuse(ctx, principal, "roster", "roster.rotation")
+        return ok, sentence, []
+    data = _rotation_form(form)
+    try:
+        command: RotationIn = validate(RotationIn, data)
+        params = rotation_params(command, ctx.deps.clock())
+        if not store:
+            planned = handlers_roster.plan_rotation(ctx, params)
+            return True, "Preview: " + rotation_words(ctx, planned) + " Nothing is stored until you lay it out.", planned
+        made = handlers_roster.generate_rotation(ctx, params, principal.name)
+    except (InputError, Conflict, NotFound) as exc:
+        if not store and isinstance(exc, InputError):  # a preview keeps no dead letter: nothing was sent
+            return False, "Not possible: " + _explain(exc), []
+        ok, sentence, _ = _refused(ctx, principal, exc, data)
+        return ok, sentence, []
+    _audit(ctx, principal, "roster.rotation", "roster", after={"slots": len(made)}, detail=params)
+    return True, "Laid out: " + rotation_words(ctx, made), made
+
+
+def rotation_words(ctx: Context, slots: list[Slot]) -> str:
+    """"8 slots, 2026-12-03 08:00 UTC to 2026-12-31 08:00 UTC, covering Worldwide: primary Amira
+    Haddad 2, Jean Dupont 2; alternate Jean Dupont 2, Amira Haddad 2."."""
+    if not slots:
+        return "no slot."
+    first, last = min(s.start for s in slots), max(s.end for s in slots)
+    counts: dict[str, dict[str, int]] = {"primary": {}, "alternate": {}}
+    for s in sorted(slots, key=lambda s: s.start):
+        names = counts.setdefault(s.role, {})
+        who = _name(ctx, s.officer_id)
+        names[who] = names.get(who, 0) + 1
+    shares = "; ".join(f"{role} " + ", ".join(f"{who} {n}" for who, n in names.items()) for role, names in counts.items() if names)
+    return (f"{len(slots)} slots, {short_time(first.isoformat())} to {short_time(last.isoformat())}, covering "
+            f"{region_label(slots[0].region)}: {shares}.")

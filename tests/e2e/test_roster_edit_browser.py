@@ -1,7 +1,7 @@
 """Keeping the standby roster from its page, in a real headless Chromium: a duty officer
 puts another officer on a slot, adds a slot, records leave (told where it takes the officer
-off standby) and takes it back, is told in words what is wrong with a form, and removes a
-slot after confirming; a second roster page, open before, follows each change without
+off standby) and takes it back, is told in words what is wrong with a form, previews and
+lays out a rotation, and removes a slot after confirming; a second roster page, open before, follows each change without
 reloading. A regional desk sees its region's slots but no editing part; a wall no slots.
 
 With CRISIS_SCREENSHOTS=1 the page is saved to docs/roster-edit.png (CI leaves docs/ alone).
@@ -119,6 +119,31 @@ def test_a_duty_officer_keeps_the_roster_from_its_page_and_another_page_follows(
     _message(page, "done", "Removed: Jean Dupont's leave")
     assert context.roster.leave() == []
     other.wait_for_selector(f"#roster-leave .ag-row[row-id='{leave.id}']", state="detached", timeout=15_000)
+
+    # A rotation of Jean and Kofi, worldwide, for two weeks from in ten days: previewed (nothing stored), then laid out.
+    count = len(context.roster.slots())
+    choose(page, "roster-rot-officers", "Jean Dupont (Europe and Central Asia)")
+    kofi = page.get_by_role("option", name="Kofi Mensah (Africa)", exact=True)
+    if not kofi.is_visible():  # a multiple choice may keep its list open after a pick
+        page.click("#roster-rot-officers")
+    kofi.click()
+    page.keyboard.press("Escape")
+    assert page.inner_text("#roster-rot-officers").index("Jean Dupont") < page.inner_text("#roster-rot-officers").index("Kofi Mensah")
+    page.fill("#roster-rot-from", (now + timedelta(days=10)).strftime("%Y-%m-%d 08:00"))
+    page.fill("#roster-rot-weeks", "2")
+    page.click("#roster-rot-preview")
+    page.wait_for_selector("#roster-rot-plan .roster-rot-preview-words", timeout=15_000)
+    preview = page.inner_text("#roster-rot-plan")
+    assert "Preview: 4 slots" in preview and "primary Jean Dupont 1, Kofi Mensah 1" in preview, preview
+    assert page.locator("#roster-rot-plan tbody tr").count() == 2
+    assert len(context.roster.slots()) == count
+    page.click("#roster-rot-store")
+    page.wait_for_function("() => document.querySelector('#roster-rot-plan .roster-edit-done')?.innerText.startsWith('Laid out: 4 slots')",
+                           timeout=15_000)
+    laid = [s for s in context.roster.slots() if s.start >= now + timedelta(days=9)]
+    assert len(context.roster.slots()) == count + 4 and len(laid) == 4
+    for made in laid:
+        other.wait_for_selector(f"#roster-slots .ag-row[row-id='{made.id}']", timeout=15_000)
 
     # Removing a slot is asked once more; "Keep it" keeps it.
     page.click(f"#roster-slots .ag-row[row-id='{slots['jean'].id}'] .ag-cell[col-id='officer']")

@@ -193,3 +193,44 @@ def test_a_role_that_may_not_edit_is_refused_audited_and_changes_nothing(context
     denied = [e for e in context.audit.query(AuditQuery(action="access.denied")) if e.get("actor") == who.name]
     assert {e["detail"]["wanted"] for e in denied} == {"roster.slots_add", "roster.override", "roster.swap",
                                                       "roster.slot_remove", "roster.leave_add"}
+
+
+def _rotation(**values: Any) -> dict[str, Any]:
+    base = {"officers": ["o2", "o3"], "region": "", "pattern": "round_robin", "start": "2026-03-10 08:00",
+            "weeks": 4, "period_days": 7.0, "handover": "08:00", "readiness_hours": 24, "alternate_readiness_hours": 48}
+    return {**base, **values}
+
+
+def test_a_rotation_is_previewed_without_storing_then_laid_out(context: Context, team: dict[str, Slot]) -> None:
+    before = (len(context.roster.slots()), len(_roster_events(context)))
+    ok, sentence, planned = commands.rotation(context, DUTY, _rotation(), store=False)
+    assert ok, sentence
+    assert (len(context.roster.slots()), len(_roster_events(context))) == before  # a preview stores nothing
+    assert len(planned) == 8 and {s.region for s in planned} == {None}
+    assert sentence == ("Preview: 8 slots, 2026-03-10 08:00 UTC to 2026-04-07 08:00 UTC, covering Worldwide: "
+                        "primary Brian Otieno 2, Chen Wei 2; alternate Chen Wei 2, Brian Otieno 2. "
+                        "Nothing is stored until you lay it out.")
+    assert {(s.role, s.readiness_hours) for s in planned} == {("primary", 24), ("alternate", 48)}
+    ok, sentence, made = commands.rotation(context, DUTY, _rotation(), store=True)
+    assert ok and sentence.startswith("Laid out: 8 slots"), sentence
+    assert len(context.roster.slots()) == before[0] + 8
+    assert [(s.officer_id, s.start, s.role) for s in made] == [(s.officer_id, s.start, s.role) for s in planned]
+    assert _roster_events(context)[-1] == "roster.rotation_generated"
+    [entry] = _ui_audit(context, "roster.rotation")
+    assert entry["after"] == {"slots": 8} and entry["detail"]["officers"] == ["o2", "o3"]
+    # the same again overlaps what was just laid out: refused naming the officer
+    ok, sentence, _ = commands.rotation(context, DUTY, _rotation(), store=True)
+    assert not ok and "Brian Otieno (o2) is already on standby then" in sentence, sentence
+
+
+def test_a_rotation_refused_in_words(context: Context, team: dict[str, Slot]) -> None:
+    ok, sentence, planned = commands.rotation(context, DUTY, _rotation(officers=[], start=""), store=False)
+    assert not ok and planned == []
+    assert sentence == "Not possible: Choose the officers who take turns. Give the start, as year-month-day hour:minute (UTC)."
+    ok, sentence, _ = commands.rotation(context, DUTY, _rotation(officers=["o1", "o2", "o3"], pattern="paired"), store=False)
+    assert not ok and "even" in sentence, sentence
+    ok, sentence, _ = commands.rotation(context, DUTY, _rotation(start="2020-03-10 08:00"), store=True)
+    assert not ok and "in the past" in sentence, sentence
+    assert any(d.get("feed") == "ui" for d in context.feed_log.dead_letters())  # the one sent is kept; previews are not
+    ok, sentence, _ = commands.rotation(context, DESK, _rotation(), store=True)
+    assert (ok, sentence) == (False, commands.NOT_ALLOWED)

@@ -28,7 +28,7 @@ from flask import current_app, g
 
 from crisis.domain import access
 from crisis.domain.regions import REGIONS
-from crisis.layers.dispatches import region_label
+from crisis.layers.dispatches import region_label, short_time
 from crisis.roster.model import LEAVE_KINDS
 from crisis.ui import ids
 from crisis.ui import roster_commands as commands
@@ -112,6 +112,34 @@ def section(ctx: Any, principal: Any, now: datetime, horizon_end: datetime) -> A
                 html.Div(html.Button("Add slot", id=ids.ROSTER_NEW_ADD, className="action"), className="roster-buttons"),
             ]),
             html.Fieldset(className="roster-form", children=[
+                html.Legend("Lay out a rotation"),
+                html.Label(["Officers, in rotation order ", dcc.Dropdown(id=ids.ROSTER_ROT_OFFICERS, options=officers, multi=True,
+                                                                        placeholder="the officers who take turns")]),
+                html.Label(["Covers ", dcc.Dropdown(id=ids.ROSTER_ROT_REGION, options=regions, value="", clearable=False)]),
+                dcc.RadioItems(id=ids.ROSTER_ROT_PATTERN, options=[
+                    {"label": " round robin (each backs up the period before taking it)", "value": "round_robin"},
+                    {"label": " paired (two officers hand over to each other; an even number)", "value": "paired"}],
+                    value="round_robin", className="roster-radio stacked"),
+                _when(ids.ROSTER_ROT_FROM, "Start", tomorrow),
+                html.Div(className="roster-inline", children=[
+                    html.Label(["Weeks ", dcc.Input(id=ids.ROSTER_ROT_WEEKS, type="number", min=1, max=104, step=1, value=4)]),
+                    html.Label(["Days per turn ", dcc.Input(id=ids.ROSTER_ROT_PERIOD, type="number", min=1, max=28, step=1, value=7)]),
+                    html.Label(["Handover (UTC) ", dcc.Input(id=ids.ROSTER_ROT_HANDOVER, type="text", value="08:00", maxLength=5,
+                                                             className="roster-time")]),
+                ]),
+                dcc.RadioItems(id=ids.ROSTER_ROT_READINESS, options=[{"label": " primaries at 24 h", "value": 24},
+                                                                     {"label": " primaries at 48 h", "value": 48}],
+                               value=24, inline=True, className="roster-radio"),
+                dcc.RadioItems(id=ids.ROSTER_ROT_ALT_READINESS, options=[{"label": " alternates at 24 h", "value": 24},
+                                                                         {"label": " alternates at 48 h", "value": 48}],
+                               value=48, inline=True, className="roster-radio"),
+                html.Div(className="roster-buttons", children=[
+                    html.Button("Preview", id=ids.ROSTER_ROT_PREVIEW, className="action"),
+                    html.Button("Lay it out", id=ids.ROSTER_ROT_STORE, className="action confirm"),
+                ]),
+                html.Div(id=ids.ROSTER_ROT_PLAN, className="roster-rot-plan"),
+            ]),
+            html.Fieldset(className="roster-form", children=[
                 html.Legend("Record leave or unavailability"),
                 html.Label(["Officer ", dcc.Dropdown(id=ids.ROSTER_LEAVE_OFFICER, options=officers, placeholder="the officer")]),
                 dcc.RadioItems(id=ids.ROSTER_LEAVE_KIND, options=[{"label": " " + k, "value": k} for k in LEAVE_KINDS],
@@ -161,6 +189,7 @@ def show_selected(rows: Any) -> Any:
     Output(ids.ROSTER_NEW_OFFICER, "options"),
     Output(ids.ROSTER_LEAVE_OFFICER, "options"),
     Output(ids.ROSTER_SWAP_WITH, "options"),
+    Output(ids.ROSTER_ROT_OFFICERS, "options"),
     Input(ids.ROSTER_LIVE, "data"),
     prevent_initial_call=True,
 )
@@ -172,7 +201,7 @@ def follow_roster(_live: Any) -> Any:
     ctx = _ctx()
     now = ctx.deps.clock()
     officers = officer_options(ctx)
-    return officers, officers, officers, slot_options(ctx, now, now + HORIZON)
+    return officers, officers, officers, slot_options(ctx, now, now + HORIZON), officers
 
 
 @dash.callback(
@@ -282,3 +311,47 @@ def add_leave(_clicks: Any, officer_id: Any, kind: Any, start: Any, end: Any, no
 )
 def remove_leave(_clicks: Any, rows: Any) -> Any:
     return _done(commands.remove_leave(_ctx(), g.principal, _selected(rows)))
+
+
+PLAN_SHOWN = 12  # turns listed in a preview (how many more is said)
+
+
+def plan_table(ctx: Any, slots: list[Any]) -> Any:
+    """The turns of a rotation: start, end, primary, alternate (the first PLAN_SHOWN)."""
+    turns: dict[tuple[Any, Any], dict[str, str]] = {}
+    for slot in sorted(slots, key=lambda s: s.start):
+        turns.setdefault((slot.start, slot.end), {})[slot.role] = commands.officer_name(ctx, slot.officer_id)
+    rows = [html.Tr([html.Td(short_time(start.isoformat())), html.Td(short_time(end.isoformat())),
+                     html.Td(who.get("primary", "-")), html.Td(who.get("alternate", "-"))])
+            for (start, end), who in list(turns.items())[:PLAN_SHOWN]]
+    more = len(turns) - PLAN_SHOWN
+    return [html.Table(className="roster-table", children=[
+        html.Thead(html.Tr([html.Th(h) for h in ("Start", "End", "Primary", "Alternate")])), html.Tbody(rows)]),
+        *([html.P(f"and {more} more turns.", className="detail-empty")] if more > 0 else [])]
+
+
+@dash.callback(
+    Output(ids.ROSTER_ROT_PLAN, "children"),
+    Output(ids.ROSTER_LIVE, "data", allow_duplicate=True),
+    Input(ids.ROSTER_ROT_PREVIEW, "n_clicks"),
+    Input(ids.ROSTER_ROT_STORE, "n_clicks"),
+    State(ids.ROSTER_ROT_OFFICERS, "value"),
+    State(ids.ROSTER_ROT_REGION, "value"),
+    State(ids.ROSTER_ROT_PATTERN, "value"),
+    State(ids.ROSTER_ROT_FROM, "value"),
+    State(ids.ROSTER_ROT_WEEKS, "value"),
+    State(ids.ROSTER_ROT_PERIOD, "value"),
+    State(ids.ROSTER_ROT_HANDOVER, "value"),
+    State(ids.ROSTER_ROT_READINESS, "value"),
+    State(ids.ROSTER_ROT_ALT_READINESS, "value"),
+    prevent_initial_call=True,
+)
+def lay_out(_preview: Any, _store: Any, officers: Any, region: Any, pattern: Any, start: Any, weeks: Any, period: Any,
+            handover: Any, readiness: Any, alternate: Any) -> Any:
+    form = {"officers": officers, "region": region, "pattern": pattern, "start": start, "weeks": weeks,
+            "period_days": period, "handover": handover, "readiness_hours": readiness, "alternate_readiness_hours": alternate}
+    store = dash.ctx.triggered_id == ids.ROSTER_ROT_STORE
+    ok, sentence, slots = commands.rotation(_ctx(), g.principal, form, store)
+    live = {"rev": f"ui-{datetime.now().timestamp()}", "event": "ui"} if ok and store else no_update
+    said = html.P(sentence, className=("roster-edit-done" if store else "roster-rot-preview-words") if ok else "roster-edit-refused")
+    return [said, *(plan_table(_ctx(), slots) if ok else [])], live
