@@ -152,7 +152,9 @@ def eta_text(dispatch: Mapping[str, Any]) -> str:
     status = dispatch.get("status")
     if status == "on_site":
         return "on site"
-    if status in ("stood_down", "returned", "declined"):
+    if status == "stood_down" and dispatch.get("return_eta"):
+        return "stood down: home by " + short_time(dispatch.get("return_eta"))
+    if status in ("stood_down", "returned", "declined", "cancelled"):
         return str(status).replace("_", " ")
     return "ETA " + short_time(dispatch.get("eta")) if dispatch.get("eta") else "ETA unknown"
 

@@ -87,6 +87,17 @@ def en_route_eta(dispatch: Dispatch, at: datetime, rules: RosterRules) -> dateti
     return at + timedelta(hours=travel_hours(distance, rules))
 
 
+def homeward_eta(dispatch: Dispatch, at: datetime, rules: RosterRules) -> datetime | None:
+    """When a stood-down officer should be home: the travel from their last reported position
+    (else the incident) to where they left from, starting ``at``; None without both places."""
+    where = dispatch.position or dispatch.destination
+    if where is None or dispatch.origin is None:
+        return None
+    home = (float(dispatch.origin.lat), float(dispatch.origin.lon))
+    distance = float(distances_km(home, np.array([float(where["lat"])]), np.array([float(where["lon"])]))[0])
+    return at + timedelta(hours=travel_hours(distance, rules))
+
+
 def _alternate(primary: Slot, at: datetime, slots: Sequence[Slot], leave: Sequence[Leave],
                dispatches: Sequence[Dispatch], rules: RosterRules) -> Slot | None:
     """The alternate on standby for the primary's region at ``at`` and free to take over
@@ -152,7 +163,8 @@ def step(dispatch: Dispatch, status: str, at: datetime, by: str | None, note: st
          rules: RosterRules | None = None) -> Dispatch:
     """The dispatch one step on. InputError for an unknown status, or a cancellation without
     a reason (``note``); Conflict for a step the workflow forbids (the message says which
-    steps may follow). With ``rules``, the step to "travelling" sets the ETA en route."""
+    steps may follow). With ``rules``, the step to "travelling" sets the ETA en route, and
+    "stood_down" when the officer should be home (``return_eta``)."""
     if status not in DISPATCH_STATUSES:
         raise InputError([{"field": "status",
                            "message": f"unknown status {status!r}: use one of {', '.join(DISPATCH_STATUSES)}"}])
@@ -165,6 +177,8 @@ def step(dispatch: Dispatch, status: str, at: datetime, by: str | None, note: st
     after = replace(dispatch, status=status, steps=(*dispatch.steps, Step(status, at, by, note)))
     if status == "travelling" and rules is not None:
         after = replace(after, eta=en_route_eta(after, at, rules))
+    if status == "stood_down" and rules is not None:
+        after = replace(after, return_eta=homeward_eta(after, at, rules))
     return after
 
 
@@ -186,7 +200,7 @@ def settle(dispatch: Dispatch, at: datetime, slots: Sequence[Slot], new_slot_id:
 def report_position(dispatch: Dispatch, lat: float, lon: float, at: datetime,
                     rules: RosterRules | None = None) -> Dispatch:
     """The dispatch with the officer's last reported position (while travelling, with
-    ``rules``: the ETA from there). InputError for a point off the globe; Conflict when the
+    ``rules``: the ETA from there; stood down: the expected return home from there). InputError for a point off the globe; Conflict when the
     dispatch is no longer active."""
     errors = []
     for name, value, limit in (("lat", lat, 90.0), ("lon", lon, 180.0)):
@@ -199,4 +213,6 @@ def report_position(dispatch: Dispatch, lat: float, lon: float, at: datetime,
     after = replace(dispatch, position={"lat": float(lat), "lon": float(lon), "at": iso(at)})
     if rules is not None and after.status == "travelling":
         after = replace(after, eta=en_route_eta(after, at, rules))
+    if rules is not None and after.status == "stood_down":
+        after = replace(after, return_eta=homeward_eta(after, at, rules))
     return after

@@ -162,6 +162,7 @@ class Dispatch:
     slot_id: str | None = None  # the standby slot the officer was on when dispatched (None: off standby)
     promoted_slot_id: str | None = None  # the alternate's slot promoted to primary by this dispatch
     position: dict[str, Any] | None = None  # last reported {"lat", "lon", "at"}
+    return_eta: datetime | None = None  # stood down: when the officer should be home (``dispatch.homeward_eta``)
 
     @property
     def active(self) -> bool:
@@ -179,7 +180,8 @@ class Dispatch:
                 "note": self.note, "origin": self.origin.to_dict() if self.origin else None,
                 "destination": self.destination, "distance_km": self.distance_km,
                 "eta": iso(self.eta) if self.eta else None, "slot_id": self.slot_id,
-                "promoted_slot_id": self.promoted_slot_id, "position": self.position}
+                "promoted_slot_id": self.promoted_slot_id, "position": self.position,
+                "return_eta": iso(self.return_eta) if self.return_eta else None}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Dispatch:
@@ -187,7 +189,7 @@ class Dispatch:
                    parse_time(d["created_at"]), d.get("by"), tuple(Step.from_dict(s) for s in d.get("steps") or ()),
                    d.get("note"), Home.from_dict(d["origin"]) if d.get("origin") else None, d.get("destination"),
                    d.get("distance_km"), parse_time(d["eta"]) if d.get("eta") else None, d.get("slot_id"),
-                   d.get("promoted_slot_id"), d.get("position"))
+                   d.get("promoted_slot_id"), d.get("position"), parse_time(d["return_eta"]) if d.get("return_eta") else None)
 
 
 @dataclass(frozen=True)

@@ -146,14 +146,19 @@ class Availability:
         """The officers on leave at ``at`` or with a dispatch: the only ones who can be unavailable."""
         return self.on_leave | set(self.dispatches_of)
 
-    def deployed_to(self, officer_id: str) -> str | None:
-        """The incident of the dispatch that keeps the officer deployed at ``at``."""
+    def deployment(self, officer_id: str) -> Dispatch | None:
+        """The dispatch that keeps the officer deployed at ``at``."""
         for dispatch in self.dispatches_of.get(officer_id, ()):
             back = dispatch.returned_at()
             if dispatch.created_at <= self.at and (dispatch.status in ACTIVE_DISPATCH
                                                    or (back is not None and self.at < back)):
-                return dispatch.incident_id
+                return dispatch
         return None
+
+    def deployed_to(self, officer_id: str) -> str | None:
+        """The incident of the dispatch that keeps the officer deployed at ``at``."""
+        found = self.deployment(officer_id)
+        return found.incident_id if found else None
 
 
 def standby_slots(at: datetime, slots: Sequence[Slot]) -> dict[str, Slot]:
@@ -301,6 +306,10 @@ def _rank(point: tuple[float, float], officers: Sequence[Officer], at: datetime,
             why, until = away[officer.id]
             if why == "deployed":
                 reasons = [f"Deployed to {status.deployed_to(officer.id)}"]
+                sent = status.deployment(officer.id)
+                if sent is not None and sent.status == "stood_down" and sent.return_eta is not None:
+                    reasons = [f"Deployed to {sent.incident_id}: stood down, expected home {said(sent.return_eta)}, "
+                               f"then resting {status.rules.rest_days:g} days"]
             elif why == "on_leave" and until is not None:
                 reasons = [f"On leave until {until.day} {until:%b}"]
             else:

@@ -60,3 +60,17 @@ def test_a_wall_reads_the_same_warning_sentences_without_the_officer() -> None:
         wall = warning_for(warning, sees_names=False)
         assert wall["message"] == warning["message"] and "officer_id" not in wall
         assert "o-secret" not in str(wall) and "Secret" not in str(wall)
+
+
+def test_a_dispatch_row_says_when_a_stood_down_officer_is_home() -> None:
+    from crisis.layers.dispatches import dispatch_rows
+
+    base = {"id": "d1", "officer_name": "Ana", "incident_title": "Floods", "eta": "2026-12-03T15:00:00+00:00"}
+    etas = [r["eta"] for r in dispatch_rows([
+        {**base, "status": "travelling"},
+        {**base, "status": "on_site"},
+        {**base, "status": "stood_down", "return_eta": "2026-12-09T02:30:00+00:00"},
+        {**base, "status": "stood_down"},
+        {**base, "status": "cancelled"},
+    ])]
+    assert etas == ["ETA 2026-12-03 15:00 UTC", "on site", "stood down: home by 2026-12-09 02:30 UTC", "stood down", "cancelled"]

@@ -233,6 +233,32 @@ def test_the_eta_en_route_drops_the_readiness_notice_and_follows_the_position() 
     assert report_position(travelling, 0.0, 30.0, NOW).eta == travelling.eta
 
 
+def test_a_stood_down_officer_is_expected_home_after_the_journey_back() -> None:
+    dispatch, _, _ = plan()  # ana, from Nairobi to Goma
+    assert dispatch.distance_km is not None and dispatch.return_eta is None
+    on_site = step(step(step(dispatch, "accepted", NOW, "duty", rules=RULES), "travelling", NOW, "duty", rules=RULES),
+                   "on_site", NOW + DAY, "duty", rules=RULES)
+    assert on_site.return_eta is None  # not yet on the way back
+    released = NOW + 5 * DAY
+    stood_down = step(on_site, "stood_down", released, "duty", rules=RULES)
+    assert stood_down.return_eta is not None
+    # from the incident (no position reported) to Nairobi: flight time and overheads, no notice
+    assert hours(stood_down.return_eta - released) == pytest.approx(dispatch.distance_km / 800 + 6, abs=0.01)
+    # reported 30 km from home: by road
+    near_home = report_position(stood_down, -1.2921 + 0.27, 36.8219, released + timedelta(hours=7), RULES)
+    assert near_home.return_eta is not None
+    assert 0.4 < hours(near_home.return_eta - (released + timedelta(hours=7))) < 0.6
+    assert near_home.eta == stood_down.eta  # the arrival on site is history
+    assert Dispatch.from_dict(near_home.to_dict()) == near_home  # kept in the log and the projection
+    # without the rules, or without a place to come back to, no guess
+    assert step(on_site, "stood_down", released, "duty").return_eta is None
+    assert step(replace(on_site, origin=None), "stood_down", released, "duty", rules=RULES).return_eta is None
+    # the ranking says it
+    ranked = rank(GOMA, [OFFICERS["ana"]], released + timedelta(hours=1), [], [], [stood_down], RULES)
+    assert ranked[0]["reasons"][0].startswith("Deployed to inc-goma: stood down, expected home ")
+    assert ranked[0]["reasons"][0].endswith(", then resting 7 days")
+
+
 def test_sending_an_officer_on_leave_or_resting_needs_a_reason() -> None:
     leave = [Leave("l1", "ana", NOW - DAY, NOW + 2 * DAY)]
     counter = itertools.count(1)
