@@ -46,7 +46,10 @@ from crisis.adapters.position_store import PositionStore
 from crisis.domain import accountability
 from crisis.feeds import travellers as traveller_feed
 from crisis.feeds.cot import DeviceIn
-from crisis.handlers import Deps, import_travellers, report_incident, report_positions
+from crisis.domain.incidents import is_open
+from crisis.domain.model import IncidentStatus
+from crisis.feeds.schemas import IncidentPatch
+from crisis.handlers import Deps, import_travellers, report_incident, report_positions, update_incident
 from crisis.sim import people as pp
 from crisis.sim import roster as sim_roster
 from crisis.sim.scenario import Scenario, Step
@@ -54,6 +57,7 @@ from crisis.views_areas import areas as area_store
 
 log = logging.getLogger(__name__)
 ACTOR = "simulator"
+RESTARTED = "Demo restarted."  # the note on what an earlier run left open and this one winds up
 ORIGIN = {"source": "demo simulator"}
 ROSTER_TRIES = 3  # the roster is stored at the start, tried again on the next ticks if refused
 
@@ -150,6 +154,7 @@ class SimulationRunner:
         """One step at the clock's time (the thread calls it every interval; tests may too)."""
         now = self._clock()
         if not self._ready:
+            self._close_last_run()
             self._import(now)
             for batch in self.scenario.initial_batches(now):
                 report_positions(self._deps, batch, ACTOR)
@@ -167,6 +172,21 @@ class SimulationRunner:
         self.steps += 1
         if self._feed_log is not None:
             self._feed_log.accepted("sim")
+
+    def _close_last_run(self) -> None:
+        """On a kept database: the storyline incidents of an earlier run still open are closed,
+        with a note (its story does not go on: this run tells its own under new source ids),
+        so a restarted demo does not show each incident twice. None of this run exists yet."""
+        for incident in self._deps.incidents.all():
+            if incident.source == "sim" and is_open(incident):
+                try:
+                    stored = update_incident(self._deps, incident.id, IncidentPatch(status=IncidentStatus.CLOSED, note=RESTARTED),
+                                             ACTOR)
+                except Exception as exc:  # one that cannot be closed must not stop the demo
+                    self._failed(f"simulator could not close {incident.id}", exc)
+                    continue
+                self._audit("incident.update", incident.id, before={"status": incident.status.value},
+                            after={"status": "closed"}, detail={"note": RESTARTED, "stream_id": stored.event_id})
 
     def _import(self, now: datetime) -> None:
         """The scenario's travellers, through the export's schema and the import command;
@@ -342,7 +362,7 @@ class SimulationRunner:
         for dispatch in current.dispatches:
             if dispatch.active and dispatch.by == ACTOR:
                 for status in sim_roster.WIND_UP[dispatch.status]:
-                    handlers_roster.step_dispatch(ctx, dispatch.id, status, ACTOR, "Demo restarted.")
+                    handlers_roster.step_dispatch(ctx, dispatch.id, status, ACTOR, RESTARTED)
 
     def _dispatch(self, action: sim_roster.RosterAction) -> None:
         ctx = self._context

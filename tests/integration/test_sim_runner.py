@@ -354,6 +354,15 @@ def test_a_demo_restarted_on_a_kept_database_starts_a_fresh_month(context: Any) 
         context.deps.clock = real_clock
     for runner in runs:
         assert runner.failures == [] and runner.errors == 0 and runner.roster is not None
+    # The first run's storyline incidents still open are closed with the note; the second's are its own, open.
+    first_ids, second_ids = (set(r._incident_ids.values()) for r in runs)
+    assert first_ids and second_ids and not first_ids & second_ids
+    for incident_id in first_ids:
+        closed = context.deps.incidents.get(incident_id)
+        assert closed.status.value == "closed", (incident_id, closed.status)
+    assert any(e.get("target") in first_ids and e.get("actor") == "simulator" and (e.get("detail") or {}).get("note") == "Demo restarted."
+               for e in context.audit.query(AuditQuery(action="incident.update", limit=500)))
+    assert all(context.deps.incidents.get(i).status.value != "closed" for i in second_ids)
     old, new = (state_dispatch for state_dispatch in state.dispatches)
     assert old.status == "returned" and old.steps[-1].note == "Demo restarted."
     assert new.status == "travelling" and new.officer_id != old.officer_id  # the first is resting
