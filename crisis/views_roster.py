@@ -345,12 +345,28 @@ def officers(ctx: Context, viewer: access.HasRole | None = None) -> list[dict[st
     return [c for c in (officer_for(viewer, o) for o in out) if c is not None]
 
 
+def sent_into_view(ctx: Context, officer_id: str, viewer: access.HasRole) -> bool:
+    """Whether the officer is sent (a dispatch still active) to an incident this viewer sees:
+    a regional desk may look up the officer coming to work in its region, whatever region
+    the officer belongs to."""
+    for d in state(ctx).dispatches:
+        if d.officer_id == officer_id and d.active:
+            incident = ctx.deps.incidents.get(d.incident_id)
+            if incident is not None and access.may_see_regions(viewer, incident.regions):
+                return True
+    return False
+
+
 def officer(ctx: Context, officer_id: str, viewer: access.HasRole | None = None) -> dict[str, Any]:
-    """One officer; NotFound when none (or not for the viewer)."""
+    """One officer; NotFound when none, or not for the viewer (a regional desk: one of its
+    regions, or sent to one of its incidents, ``sent_into_view``)."""
     found = state(ctx).officers.get(officer_id)
     out = found.to_dict() if found else None
     if out is not None and viewer is not None:
-        out = officer_for(viewer, out)
+        cut = officer_for(viewer, out)
+        if cut is None and access.sees_names(viewer) and sent_into_view(ctx, officer_id, viewer):
+            cut = access.person_view(viewer, out)
+        out = cut
     if out is None:
         raise NotFound(f"no officer {officer_id}")
     return out

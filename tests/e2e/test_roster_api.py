@@ -543,6 +543,19 @@ def test_roles_cut_and_refuse(context: Context, live_server: LiveServer) -> None
     assert requests.get(f"{api}/dispatches/{dispatch['id']}", headers=mena, timeout=30).status_code == 200
     assert {e["officer_id"] for e in requests.get(f"{api}/roster/standby", headers=mena, timeout=30).json()["standby"]} == {"C"}
     assert requests.patch(f"{api}/dispatches/{dispatch['id']}", json={"status": "accepted"}, headers=desk, timeout=30).status_code == 403
+    # An officer of another region sent to an incident of the desk's: the desk may look them up (who is coming), while sent.
+    assert requests.get(f"{api}/roster/officers/B", headers=mena, timeout=30).status_code == 404
+    sent = requests.post(f"{api}/dispatches", json={"incident_id": beirut_incident, "officer_id": "B"}, headers=duty, timeout=30)
+    assert sent.status_code == 201, sent.text
+    visiting = requests.get(f"{api}/roster/officers/B", headers=mena, timeout=30)
+    assert visiting.status_code == 200 and visiting.json()["contact"] and visiting.json()["region"] == "africa", visiting.text
+    assert requests.get(f"{api}/roster/officers/D", headers=mena, timeout=30).status_code == 404  # not sent: not theirs
+    assert requests.get(f"{api}/roster/officers/B", headers=bearer(live_server.token("regional_desk", "americas")),
+                        timeout=30).status_code == 404
+    recalled = requests.patch(f"{api}/dispatches/{sent.json()['id']}", json={"status": "cancelled", "note": "wrong pick"},
+                              headers=duty, timeout=30)
+    assert recalled.status_code == 200, recalled.text
+    assert requests.get(f"{api}/roster/officers/B", headers=mena, timeout=30).status_code == 404
 
     writes = [("post", "/roster/officers", [officer("Z", AMMAN, MENA, [], [])]), ("post", "/roster/standby", [slot("C", T0, T0 + timedelta(days=1))]),
               ("post", "/dispatches", {"incident_id": beirut_incident, "officer_id": "B"}),
