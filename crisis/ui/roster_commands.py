@@ -17,6 +17,7 @@ time typed in full ISO 8601 with its zone keeps it.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from crisis import handlers_roster
@@ -80,9 +81,11 @@ def officer_name(ctx: Context, officer_id: str) -> str:
 _name = officer_name
 
 
-def slot_words(ctx: Context, slot: Slot) -> str:
-    """"Worldwide primary, Jean Dupont, 2026-12-03 08:00 UTC to 2026-12-10 08:00 UTC"."""
-    return (f"{region_label(slot.region)} {slot.role}, {_name(ctx, slot.officer_id)}, "
+def slot_words(ctx: Context, slot: Slot, names: Mapping[str, str] | None = None) -> str:
+    """"Worldwide primary, Jean Dupont, 2026-12-03 08:00 UTC to 2026-12-10 08:00 UTC" (``names``:
+    officer id -> name, read once for many slots; else the officer is read)."""
+    who = names.get(slot.officer_id, slot.officer_id) if names is not None else _name(ctx, slot.officer_id)
+    return (f"{region_label(slot.region)} {slot.role}, {who}, "
             f"{short_time(slot.start.isoformat())} to {short_time(slot.end.isoformat())}")
 
 

@@ -43,14 +43,20 @@ def _ctx() -> Any:
 
 def officer_options(ctx: Any) -> list[dict[str, str]]:
     """Every officer, by name: "Amira Haddad (Middle East and North Africa)"."""
-    officers = sorted(ctx.roster.officers().values(), key=lambda o: (o.name or o.id).lower())
+    from crisis import views_roster
+
+    officers = sorted(views_roster.state(ctx).officers.values(), key=lambda o: (o.name or o.id).lower())
     return [{"label": f"{o.name or o.id} ({region_label(o.region)})", "value": o.id} for o in officers]
 
 
 def slot_options(ctx: Any, now: datetime, horizon_end: datetime) -> list[dict[str, str]]:
     """The slots of the grid (ending after now, starting before the horizon), in words, by start."""
-    slots = sorted((s for s in ctx.roster.slots() if s.end > now and s.start < horizon_end), key=lambda s: (s.start, s.id))
-    return [{"label": commands.slot_words(ctx, s), "value": s.id} for s in slots]
+    from crisis import views_roster
+
+    current = views_roster.state(ctx)
+    names = {oid: o.name for oid, o in current.officers.items()}
+    slots = sorted((s for s in current.slots if s.end > now and s.start < horizon_end), key=lambda s: (s.start, s.id))
+    return [{"label": commands.slot_words(ctx, s, names), "value": s.id} for s in slots]
 
 
 def _when(input_id: str, label: str, example: str) -> html.Label:
