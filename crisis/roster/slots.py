@@ -26,11 +26,13 @@ from crisis.domain.regions import REGIONS
 from crisis.errors import InputError
 from crisis.roster.model import (
     ACTIVE_DISPATCH,
+    AWAY_WORDS,
     LEAVE_KINDS,
     READINESS_HOURS,
     SLOT_ROLES,
     Dispatch,
     Leave,
+    Officer,
     RosterRules,
     Slot,
     day_time,
@@ -317,3 +319,31 @@ def reassign(slot: Slot, officer_id: str, note: str) -> Slot:
     if officer_id == slot.officer_id:
         raise InputError([{"field": "officer_id", "message": f"slot {slot.id} is already officer {officer_id}'s"}])
     return replace(slot, officer_id=officer_id, note=note or f"override: {slot.officer_id} replaced by {officer_id}")
+
+
+def who_can_take(slot: Slot, officers: Mapping[str, Officer], slots: Sequence[Slot], leave: Sequence[Leave],
+                 dispatches: Sequence[Dispatch], rules: RosterRules) -> list[tuple[str, str | None]]:
+    """Every other officer for ``slot``, as (officer id, why they cannot take it or None), the
+    ones who can first, then those of the slot's region, then by name. Cannot: on standby then
+    (another slot meets it: an override would be refused), on leave or unavailable during it,
+    or deployed or resting at its start (``availability``)."""
+    busy = {s.officer_id: s for s in slots if s.id != slot.id and s.start < slot.end and slot.start < s.end}
+    away = {p.officer_id: p for p in leave if p.start < slot.end and slot.start < p.end}
+    by_officer = _dispatches_by_officer(dispatches)
+    out: list[tuple[str, str | None, Officer]] = []
+    for oid, officer in officers.items():
+        if oid == slot.officer_id:
+            continue
+        why: str | None = None
+        if oid in busy:
+            other = busy[oid]
+            why = f"on standby then ({REGIONS.get(other.region, other.region) if other.region else 'worldwide'} {other.role})"
+        elif oid in away:
+            why = ("on leave" if away[oid].kind == "leave" else "unavailable") + f" {_span(max(away[oid].start, slot.start), min(away[oid].end, slot.end))}"
+        else:
+            reason, until = _availability(slot.start, [], by_officer.get(oid, []), rules)
+            if reason is not None:
+                why = AWAY_WORDS.get(reason, reason) + (f" until {day_time(until)} UTC" if until else "")
+        out.append((oid, why, officer))
+    out.sort(key=lambda t: (t[1] is not None, t[2].region != slot.region, (t[2].name or t[0]).lower()))
+    return [(oid, why) for oid, why, _ in out]

@@ -66,7 +66,12 @@ def test_a_duty_officer_keeps_the_roster_from_its_page_and_another_page_follows(
     page.click(f"#roster-slots .ag-row[row-id='{slots['amira'].id}'] .ag-cell[col-id='officer']")
     page.wait_for_selector("#roster-selected b", timeout=10_000)
     assert "Middle East and North Africa primary, Amira Haddad" in page.inner_text("#roster-selected")
-    choose(page, "roster-replace-officer", "Kofi Mensah (Africa)")
+    # The list says who is free then, and why the others are not: Jean is on standby then and cannot be chosen.
+    page.click("#roster-replace-officer")
+    jean = page.get_by_role("option", name="Jean Dupont (Europe and Central Asia): on standby then (worldwide alternate)", exact=True)
+    assert jean.is_disabled() or jean.get_attribute("aria-disabled") == "true"
+    page.keyboard.press("Escape")
+    choose(page, "roster-replace-officer", "Kofi Mensah (Africa): free")
     page.fill("#roster-slot-reason", "Amira is sick")
     page.click("#roster-replace")
     _message(page, "done", "Kofi Mensah replaces Amira Haddad")

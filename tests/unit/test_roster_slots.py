@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from crisis.errors import InputError
-from crisis.roster.model import Dispatch, Leave, RosterRules, Slot, Step
+from crisis.roster.model import Dispatch, Home, Leave, Officer, RosterRules, Slot, Step
 from crisis.roster.slots import (
     availability,
     next_up,
@@ -21,6 +21,7 @@ from crisis.roster.slots import (
     swap,
     validate_leave,
     validate_slot,
+    who_can_take,
 )
 
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=UTC)
@@ -283,3 +284,23 @@ def test_reassign_puts_another_officer_on_the_slot() -> None:
     with pytest.raises(InputError) as err:
         reassign(a, "ana", "x")
     assert err.value.errors[0]["field"] == "officer_id"
+
+
+def test_who_can_take_a_slot_says_why_not_and_lists_the_free_first_own_region_first() -> None:
+    people = {oid: Officer(oid, name, Home("x", 0.0, 0.0), region, "P3") for oid, name, region in (
+        ("ana", "Ana", "africa"), ("ben", "Ben", "africa"), ("cho", "Cho", "americas"), ("dia", "Dia", "africa"),
+        ("eve", "Eve", "americas"), ("fay", "Fay", "africa"))}
+    target = slot("ana", T0 + 2 * DAY, days=7)
+    slots = [target, slot("ben", T0 + 8 * DAY, days=7, role="alternate", region=None)]  # meets its last day
+    leaves = [Leave("l1", "dia", T0 + 3 * DAY, T0 + 4 * DAY, "unavailable")]
+    dispatches = [dispatch("fay", T0 - 3 * DAY, ("accepted", T0 - 3 * DAY), ("travelling", T0 - 2 * DAY),
+                           ("on_site", T0 - DAY), ("stood_down", T0), ("returned", T0 + DAY))]  # resting until T0 + 8 days
+    said = who_can_take(target, people, slots, leaves, dispatches, RULES)
+    assert said == [
+        ("cho", None), ("eve", None),  # free (no one else of Africa is)
+        ("ben", "on standby then (worldwide alternate)"),
+        ("dia", "unavailable 4 Jun 08:00 to 5 Jun 08:00 UTC"),
+        ("fay", "resting until 9 Jun 08:00 UTC"),
+    ]
+    # the slot's own region first among the free
+    assert [oid for oid, why in who_can_take(target, people, [target], [], [], RULES)] == ["ben", "dia", "fay", "cho", "eve"]

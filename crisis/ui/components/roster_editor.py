@@ -2,7 +2,8 @@
 
 Under the roster's slot grid (a slot is selected by clicking its row):
 
-* **Selected slot**: put another officer on it (with a reason), swap its officer with
+* **Selected slot**: put another officer on it (with a reason; the list says who is free
+  then, and why the others are not: ``replacements``), swap its officer with
   another slot's, or remove it (asked once more before it goes);
 * **Add a standby slot**: officer, what it covers (a region or worldwide), primary or
   alternate, readiness 24 or 48 h, start and end (UTC), a note;
@@ -174,24 +175,44 @@ def _done(answer: commands.Answer, *cleared: Any) -> tuple[Any, ...]:
     return (_message(ok, sentence, warnings), live, *((None if ok else no_update) for _ in cleared))
 
 
+def replacements(ctx: Any, slot: Any) -> list[dict[str, Any]]:
+    """Who could take ``slot``, in words (``slots.who_can_take``): the free first; one on standby
+    then cannot be chosen (the override would be refused); on leave or resting may (the duty
+    officer's call), and is said."""
+    from crisis import views_roster
+    from crisis.roster import slots as slot_rules
+
+    current = views_roster.state(ctx)
+    options = []
+    for oid, why in slot_rules.who_can_take(slot, current.officers, current.slots, current.leave, current.dispatches,
+                                            views_roster.rules(ctx)):
+        officer = current.officers[oid]
+        label = f"{officer.name or oid} ({region_label(officer.region)})" + (f": {why}" if why else ": free")
+        options.append({"label": label, "value": oid, "disabled": bool(why and why.startswith("on standby"))})
+    return options
+
+
 @dash.callback(
     Output(ids.ROSTER_SELECTED, "children"),
     Output(ids.ROSTER_REMOVE_PANEL, "style"),
+    Output(ids.ROSTER_REPLACE_OFFICER, "options"),
     Input(ids.ROSTER_SLOTS, "selectedRows"),
+    Input(ids.ROSTER_LIVE, "data"),
     prevent_initial_call=True,
 )
-def show_selected(rows: Any) -> Any:
+def show_selected(rows: Any, _live: Any) -> Any:
     if not access.can_edit(g.principal):
         raise PreventUpdate  # (a forged call: this part is not on a reader's page)
+    hide = HIDE if dash.ctx.triggered_id == ids.ROSTER_SLOTS else no_update  # a live change leaves the question open
     slot_id = _selected(rows)
     slot = _ctx().roster.slot(slot_id) if slot_id else None
     if slot is None:
-        return NOTHING_SELECTED, HIDE
-    return ["Selected: ", html.B(commands.slot_words(_ctx(), slot)), f", readiness {slot.readiness_hours} h."], HIDE
+        return NOTHING_SELECTED, hide, officer_options(_ctx())
+    return (["Selected: ", html.B(commands.slot_words(_ctx(), slot)), f", readiness {slot.readiness_hours} h."], hide,
+            replacements(_ctx(), slot))
 
 
 @dash.callback(
-    Output(ids.ROSTER_REPLACE_OFFICER, "options"),
     Output(ids.ROSTER_NEW_OFFICER, "options"),
     Output(ids.ROSTER_LEAVE_OFFICER, "options"),
     Output(ids.ROSTER_SWAP_WITH, "options"),
@@ -207,7 +228,7 @@ def follow_roster(_live: Any) -> Any:
     ctx = _ctx()
     now = ctx.deps.clock()
     officers = officer_options(ctx)
-    return officers, officers, officers, slot_options(ctx, now, now + HORIZON), officers
+    return officers, officers, slot_options(ctx, now, now + HORIZON), officers
 
 
 @dash.callback(
