@@ -264,6 +264,8 @@ def _ingest_people(ctx: click.Context, path: Path, intake: Any, csv_types: Any, 
     kind = "CSV" if content_type in csv_types else "JSON"
     click.echo(f"{label} ({kind}): {result['accepted']} accepted, {result['updated']} updated, "
                f"{len(result['rejected'])} rejected")
+    for item in result.get("warnings") or []:
+        click.echo(f"  warning row {item['row']} {item['field']}: {item['message']}", err=True)
     for item in result["rejected"]:
         click.echo(f"  rejected row {item['row']} {item['field']}: {item['message']} (dead letter {item['dead_letter_id']})", err=True)
     if result["rejected"]:

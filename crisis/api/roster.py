@@ -739,10 +739,19 @@ class OfficerRejection(BaseModel):
     dead_letter_id: str
 
 
+class OfficerImportWarning(BaseModel):
+    row: int = Field(description="As in rejected.")
+    officer_id: str
+    field: str = Field(description='"home".')
+    message: str = Field(description="Stored, but: the home's coordinates lie in another country than its country says.")
+
+
 class OfficerImportResult(BaseModel):
     accepted: int = Field(description="New officers stored.")
     updated: int = Field(description="Known officers (same id) updated in place.")
     rejected: list[OfficerRejection]
+    warnings: list[OfficerImportWarning] = Field(description="Stored officers whose home coordinates lie in another country "
+                                                             "than their home country (latitude and longitude swapped?).")
 
 
 class SlotOut(BaseModel):
@@ -866,7 +875,8 @@ OPENAPI_TAGS = ({"name": "Roster", "description": "The standby roster: officers,
                 {"name": "Dispatch", "description": "Surge dispatch: the candidates for an incident, dispatches and their steps."})
 OPENAPI_REQUEST_MODELS: tuple[type[BaseModel], ...] = (feed.OfficerIn, SlotIn, SlotPatch, RotationIn, LeaveIn, SwapIn, OverrideIn,
                                                        DispatchIn, DispatchPatch)
-OPENAPI_RESPONSE_MODELS: tuple[type[BaseModel], ...] = (OfficerOut, OfficerList, OfficerRejection, OfficerImportResult, SlotOut,
+OPENAPI_RESPONSE_MODELS: tuple[type[BaseModel], ...] = (OfficerOut, OfficerList, OfficerRejection, OfficerImportWarning,
+                                                        OfficerImportResult, SlotOut,
                                                         SlotList, StandbyEntry, StandbyNow, LeaveOut, LeaveList, CoverageOut,
                                                         Candidate, CandidateList, DispatchOut, DispatchList)
 

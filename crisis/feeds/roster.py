@@ -35,6 +35,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 import pycountry
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
@@ -291,7 +292,8 @@ def intake(context: Any, body: bytes, content_type: str | None, actor: str | Non
            origin: dict[str, str] | None = None, progress: Progress | None = None) -> dict[str, Any]:
     """Parse, store the good officers (``handlers_roster.import_officers``), dead-letter each
     rejected row (feed "roster"): the answer {"accepted", "updated", "rejected": [{row, field,
-    message, dead_letter_id}]}.
+    message, dead_letter_id}], "warnings": [{row, officer_id, field, message}] (stored, but a
+    home whose coordinates lie in another country than its own: ``home_warnings``)}.
 
     Raises InputError when the document as a whole is unusable (the caller dead-letters it)."""
     from crisis import handlers_roster
@@ -304,6 +306,7 @@ def intake(context: Any, body: bytes, content_type: str | None, actor: str | Non
         result = handlers_roster.import_officers(context, [officer for _, officer in found], actor)
         # "accepted" counts the new officers, "updated" the known ones (as the travellers' import)
         accepted, updated = len(set(result.accepted) - set(result.updated)), len(result.updated)
+    warnings = home_warnings(context.deps.countries, found)
     answered = []
     for item in rejected:
         error = {"field": item["field"], "message": item["message"]}
@@ -312,4 +315,37 @@ def intake(context: Any, body: bytes, content_type: str | None, actor: str | Non
         answered.append({"row": item["row"], **error, "dead_letter_id": dead})
     if accepted + updated:
         context.feed_log.accepted(FEED, accepted + updated)
-    return {"accepted": accepted, "updated": updated, "rejected": answered}
+    return {"accepted": accepted, "updated": updated, "rejected": answered, "warnings": warnings}
+
+
+def _country_words(iso3: str | None) -> str:
+    if not iso3:
+        return "at sea, far from any country"
+    found = pycountry.countries.get(alpha_3=iso3)
+    return f"in {found.name} ({iso3})" if found else f"in {iso3}"
+
+
+HOME_TOLERANCE_KM = 50.0  # the map's outlines are coarse (1:110m puts Geneva in France): closer than this is fine
+
+
+def home_warnings(countries: Any, found: list[tuple[int, Officer]]) -> list[dict[str, Any]]:
+    """Officers stored whose home coordinates lie more than HOME_TOLERANCE_KM outside the home
+    country they give (the outlines of ``CountryIndex``, the map's): stored (the coordinates
+    may be right and the country wrong), but said: latitude and longitude swapped put Amman in
+    Turkey, and the ETA and the ranking measure from the coordinates. A country the index has
+    no outline of is not checked. [{"row", "officer_id", "field": "home", "message"}]."""
+    declared = [(row, o) for row, o in found if o.home.country]
+    if not declared:
+        return []
+    lat = np.array([o.home.lat for _, o in declared])
+    lon = np.array([o.home.lon for _, o in declared])
+    km = countries.km_to_country(lat, lon, [str(o.home.country) for _, o in declared])
+    located, _ = countries.locate(lat, lon)
+    out = []
+    for (row, officer), iso3, off in zip(declared, located.tolist(), km.tolist(), strict=True):
+        if off > HOME_TOLERANCE_KM:  # (NaN: no outline to measure against, never more)
+            out.append({"row": row, "officer_id": officer.id, "field": "home",
+                        "message": f"{officer.name}'s home ({officer.home.lat:g}, {officer.home.lon:g}) lies "
+                                   f"{_country_words(iso3)}, {off:,.0f} km from {officer.home.country} that its country "
+                                   "says: check the coordinates (latitude and longitude swapped?)"})
+    return out

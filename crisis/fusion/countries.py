@@ -22,7 +22,7 @@ adds the regions of the countries it names and of those its area (a polygon) ove
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +122,23 @@ class CountryIndex:
             if km[k] <= self.sea_region_km:
                 best[pts[k]] = rows[k]
         return best
+
+    def km_to_country(self, lat: np.ndarray, lon: np.ndarray, iso3: Sequence[str]) -> np.ndarray:
+        """For each point, the geodesic distance in km to the outline of the country named beside
+        it (0 inside it); NaN for a country the index has no outline of."""
+        out = np.full(len(iso3), np.nan)
+        for code in sorted(set(iso3)):
+            rows = np.flatnonzero(self._iso == code)
+            mine = np.flatnonzero(np.asarray(iso3, dtype=object) == code)
+            if not len(rows) or not len(mine):
+                continue
+            points = shapely.points(np.asarray(lon, dtype=float)[mine], np.asarray(lat, dtype=float)[mine])
+            shape = shapely.union_all(self._geoms[rows])
+            lines = shapely.shortest_line(points, shape)
+            coords = shapely.get_coordinates(lines).reshape(-1, 2, 2)
+            _, _, metres = _GEOD.inv(coords[:, 0, 0], coords[:, 0, 1], coords[:, 1, 0], coords[:, 1, 1])
+            out[mine] = np.where(shapely.intersects(points, shape), 0.0, np.asarray(metres) / 1000.0)
+        return out
 
     def region_of_country(self, iso3: str) -> str | None:
         """The desk of a country by its code (one the basemap has no outline for too)."""

@@ -128,6 +128,24 @@ def test_officers_import_csv_and_json_report_each_bad_row_and_update_in_place(co
     assert officer_session.post(url, data=b"[", headers={"Content-Type": "application/json"}, timeout=30).status_code == 400
     imports = _audit(context, "roster.officers_import")
     assert len(imports) == 4 and imports[-1]["actor"] == officer_session.user_name  # type: ignore[attr-defined]
+    assert result["warnings"] == [] and json_answer.json()["warnings"] == []  # the samples' homes are in their countries
+
+
+def test_a_home_whose_coordinates_lie_in_another_country_is_stored_and_said(live_server: LiveServer) -> None:
+    duty = bearer(live_server.token("duty_officer"))
+    swapped = {**AMMAN, "lat": AMMAN["lon"], "lon": AMMAN["lat"]}  # latitude and longitude swapped: Syria
+    answer = requests.post(live_server.url + "/api/v1/roster/officers", headers=duty, timeout=30, json=[
+        officer("HW-1", AMMAN, MENA, [], ["ar"]), officer("HW-2", swapped, MENA, [], ["ar"]),
+        officer("HW-3", {"name": "Nowhere", "lat": -40.0, "lon": -130.0, "country": "KEN"}, "africa", [], ["en"])])
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["accepted"] + body["updated"] == 3 and body["rejected"] == []  # stored: a warning, not a refusal
+    assert [(w["row"], w["officer_id"], w["field"]) for w in body["warnings"]] == [(2, "HW-2", "home"), (3, "HW-3", "home")]
+    said = body["warnings"][0]["message"]
+    assert said.startswith("Officer HW-2's home (35.93, 31.95) lies in Türkiye (TUR), ") and " km from JOR that its country says: " in said
+    assert said.endswith("check the coordinates (latitude and longitude swapped?)")
+    assert 300 < float(said.split(" km from")[0].rsplit(" ", 1)[1].replace(",", "")) < 600, said
+    assert "lies at sea, far from any country, " in body["warnings"][1]["message"]
 
 
 # --- slots, standby, leave --------------------------------------------------------------------

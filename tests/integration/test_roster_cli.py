@@ -68,3 +68,10 @@ def test_ingest_roster_prints_the_summary_and_each_rejected_row(context: Context
     assert refused.returncode == 1 and "unknown column 'colour'" in refused.stderr and "dead letter" in refused.stderr
     missing = crisis(settings, "ingest", "roster", str(tmp_path / "nothing.json"))
     assert missing.returncode != 0 and "not a file" in missing.stderr
+    assert "warning" not in first.stderr  # no country given: nothing to check
+    swapped = tmp_path / "swapped.json"
+    swapped.write_text(json.dumps([{"id": "P0", "name": "Nadia", "home": {"name": "Amman", "lat": 35.93, "lon": 31.95, "country": "JOR"},
+                                    "region": "middle_east_north_africa", "skills": ["first_aid"], "languages": ["ar"]}]))
+    warned = crisis(settings, "ingest", "roster", str(swapped))
+    assert warned.returncode == 0 and "0 accepted, 1 updated, 0 rejected" in warned.stdout  # stored
+    assert "warning row 1 home: Nadia's home (35.93, 31.95) lies in Türkiye (TUR)" in warned.stderr, warned.stderr

@@ -46,3 +46,14 @@ def test_a_small_country_can_be_an_area_and_a_centre(countries: CountryIndex) ->
     assert countries.countries_in_area({"type": "Polygon", "coordinates": [[[57, -21], [58, -21], [58, -19.8],
                                                                             [57, -19.8], [57, -21]]]}) == ["MUS"]
     assert countries.region_of_country("SGP") == "asia_pacific"
+
+
+def test_the_distance_from_a_point_to_the_country_named_beside_it(countries: CountryIndex) -> None:
+    # Amman in Jordan; Geneva just outside Switzerland's coarse outline; Amman's coordinates swapped
+    # (Turkey); Mauritius from its small outline; a code with no outline.
+    km = countries.km_to_country(np.array([31.95, 46.2, 35.93, -20.16, 10.0]), np.array([35.93, 6.14, 31.95, 57.5, 10.0]),
+                                 ["JOR", "CHE", "JOR", "MUS", "XXX"])
+    assert km[0] == 0.0 and km[3] < 5
+    assert 0 < km[1] < 20  # the 1:110m outline puts Geneva in France, a few km off
+    assert 300 < km[2] < 600
+    assert np.isnan(km[4])
