@@ -76,6 +76,15 @@ _NAME_FIELDS = frozenset({"officer_name"})
 
 
 @dataclass(frozen=True)
+class _Role:
+    role: str
+    region: str | None = None
+
+
+_AS_WALL = _Role("wall")  # what any reader may receive of a record: as a wall display gets it
+
+
+@dataclass(frozen=True)
 class RosterState:
     officers: Mapping[str, Officer]  # by id, ordered by id
     slots: tuple[Slot, ...]  # by start, id
@@ -162,7 +171,9 @@ def dispatch_for(viewer: access.HasRole, dispatch: Mapping[str, Any]) -> dict[st
 def standby(ctx: Context, at: datetime, viewer: access.HasRole | None = None) -> dict[str, Any]:
     """Who is on standby at ``at`` and who is next for each region (and "worldwide"):
     {"at", "standby": [...], "next": {region: entry | None}} (``crisis.roster.slots``);
-    each entry with the officer's "name" (cut for the viewer when given)."""
+    each entry with the officer's "officer_name", cut for the viewer when given: cover is
+    aggregate (as ``coverage``), so every reader gets every entry, but a regional desk gets
+    who only for its regions' slots and officers (the others as a wall gets them)."""
     current = state(ctx)
     roster_rules = rules(ctx)
     on = slot_rules.on_standby(at, current.slots, current.leave, current.dispatches, roster_rules)
@@ -176,7 +187,10 @@ def standby(ctx: Context, at: datetime, viewer: access.HasRole | None = None) ->
         if viewer is None:
             return entry
         officer = current.officers.get(str(entry.get("officer_id")))
-        return slot_for(viewer, entry, officer.region if officer else None)
+        shown = slot_for(viewer, entry, officer.region if officer else None)
+        if shown is None and access.can_read(viewer):
+            shown = _strip_names(_AS_WALL, entry)
+        return shown
 
     entries = [c for c in (cut(named(e)) for e in on) if c is not None]
     nexts = {region: (cut(named(e)) if e is not None else None) for region, e in upcoming.items()}

@@ -556,7 +556,10 @@ def test_roles_cut_and_refuse(context: Context, live_server: LiveServer) -> None
     assert requests.get(f"{api}/dispatches/{dispatch['id']}", headers=desk, timeout=30).status_code == 404
     listed = requests.get(f"{api}/dispatches", headers=desk, timeout=30).json()["dispatches"]
     assert [d["id"] for d in listed] == [africa_dispatch["id"]] and listed[0]["officer_name"] == "Officer F"
-    assert requests.get(f"{api}/roster/standby", headers=desk, timeout=30).json()["standby"] == []  # MENA slots, MENA officers
+    # cover is for every reader: the Africa desk is told that the Middle East has someone on standby, not who
+    elsewhere = requests.get(f"{api}/roster/standby", headers=desk, timeout=30).json()["standby"]
+    assert [(e["region"], e["role"]) for e in elsewhere] == [(MENA, "primary")], elsewhere  # C, promoted when A went
+    assert not {"officer_id", "officer_name", "note"} & set(elsewhere[0]), elsewhere
     mena = bearer(live_server.token("regional_desk", MENA))
     assert requests.get(f"{api}/dispatches/{dispatch['id']}", headers=mena, timeout=30).status_code == 200
     assert {e["officer_id"] for e in requests.get(f"{api}/roster/standby", headers=mena, timeout=30).json()["standby"]} == {"C"}
