@@ -150,6 +150,12 @@ def test_a_duty_officer_keeps_the_roster_from_its_page_and_another_page_follows(
     for made in laid:
         other.wait_for_selector(f"#roster-slots .ag-row[row-id='{made.id}']", timeout=15_000)
 
+    # On standby now: every region is said, the ones nobody covers too (Jean's worldwide slot covers them, thinly).
+    from crisis.domain.regions import REGIONS
+    others = len(REGIONS) - 1  # all but the Middle East (Kofi, on Amira's slot)
+    assert page.locator("#roster-standby .roster-thin").count() == others
+    assert page.locator("#roster-standby .roster-gap").count() == 0
+
     # Removing a slot is asked once more; "Keep it" keeps it.
     page.click(f"#roster-slots .ag-row[row-id='{slots['jean'].id}'] .ag-cell[col-id='officer']")
     page.wait_for_function("() => document.querySelector('#roster-selected')?.innerText.includes('Jean Dupont')", timeout=10_000)
@@ -164,6 +170,10 @@ def test_a_duty_officer_keeps_the_roster_from_its_page_and_another_page_follows(
     assert context.roster.slot(slots["jean"].id) is None
     page.wait_for_function("() => document.querySelector('#roster-selected')?.innerText.startsWith('Click a slot')", timeout=10_000)
     other.wait_for_selector(f"#roster-slots .ag-row[row-id='{slots['jean'].id}']", state="detached", timeout=15_000)
+    # ... and with Jean's worldwide slot gone, nobody covers the other regions, nor worldwide: said, in red.
+    other.wait_for_function("n => document.querySelectorAll('#roster-standby .roster-gap').length === n", arg=others + 1,
+                            timeout=15_000)
+    assert other.locator("#roster-standby .roster-thin").count() == 0
 
     if os.environ.get("CRISIS_SCREENSHOTS") == "1":
         page.locator("#roster-slots").scroll_into_view_if_needed()

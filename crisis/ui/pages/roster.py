@@ -100,6 +100,21 @@ def _who(names: Mapping[str, Mapping[str, Any]], officer_id: str | None) -> str:
     return str(officer.get("name") or officer_id) if officer else "an officer"
 
 
+def uncovered_rows(on_standby: list[dict[str, Any]], regions: tuple[str, ...]) -> list[list[Any]]:
+    """A row for each region nobody is on standby for now, said (not left out): NOBODY when no
+    one covers it, "worldwide cover only" when only a worldwide slot does; and NOBODY worldwide."""
+    covered = {s.get("region") for s in on_standby}
+    rows: list[list[Any]] = []
+    for region in (*regions, None):
+        if region in covered:
+            continue
+        if region is not None and None in covered:
+            rows.append([region_label(region), "-", html.Span("worldwide cover only", className="roster-thin"), "-", "-"])
+        else:
+            rows.append([region_label(region), "-", html.Span("NOBODY", className="roster-gap"), "-", "-"])
+    return rows
+
+
 def _table(header: list[str], rows: list[list[Any]], table_id: str, empty: str) -> Any:
     if not rows:
         return html.P(empty, className="detail-empty", id=table_id)
@@ -125,6 +140,7 @@ def parts(ctx: Any, principal: Any) -> dict[str, Any]:
 
     standby_rows = [[region_label(s.get("region")), s.get("role"), _who(names, s.get("officer_id")) if sees else "-",
                      f"{s.get('readiness_hours')} h", short_time(s.get("until"))] for s in on_standby]
+    standby_rows += uncovered_rows(on_standby, rules.regions)
     next_rows = []
     for key, slot in (standby.get("next") or {}).items():
         label = "Worldwide" if key == "worldwide" else REGIONS.get(key, key)
