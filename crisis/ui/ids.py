@@ -170,6 +170,8 @@ ROSTER_ROT_ALT_READINESS = "roster-rot-alt-readiness"
 ROSTER_ROT_PREVIEW = "roster-rot-preview"
 ROSTER_ROT_STORE = "roster-rot-store"
 ROSTER_ROT_PLAN = "roster-rot-plan"
+ROSTER_IMPORT = "roster-import"
+ROSTER_IMPORT_RESULT = "roster-import-result"
 
 DISPATCH_PAGE = "dispatch-page"
 DISPATCH_LIVE = "dispatch-live"

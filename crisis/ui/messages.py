@@ -22,7 +22,8 @@ NOUNS = {
     "name": "name", "phase": "security phase", "officer_id": "officer", "incident_id": "incident",
     # the roster's forms (crisis/ui/components/roster_editor.py)
     "start": "start", "end": "end", "readiness_hours": "readiness", "role": "role (primary or alternate)",
-    "region": "region covered", "kind": "kind of absence", "slot_a": "selected slot", "slot_b": "slot to swap with",
+    "region": "region", "home_lat": "home latitude", "home_lon": "home longitude", "home_name": "duty station",
+    "home_country": "home country", "languages": "languages", "skills": "skills", "kind": "kind of absence", "slot_a": "selected slot", "slot_b": "slot to swap with",
     "from": "start", "officers": "officers", "period_days": "days per turn", "handover": "handover time",
     "alternate_readiness_hours": "alternates' readiness",
 }

@@ -1,5 +1,6 @@
 """What a duty officer does to the standby roster in the UI: add a slot, put another officer
-on one, swap two, remove one, record or remove leave, lay out a rotation (previewed first).
+on one, swap two, remove one, record or remove leave, lay out a rotation (previewed first),
+import the officers from a file.
 
 Like ``crisis.ui.commands``: each action takes the same path as the API (the same validated
 models of ``crisis.api.roster`` -> ``crisis.handlers_roster`` -> the roster's event log), only
@@ -29,6 +30,7 @@ from crisis.errors import Conflict, InputError, NotFound
 from crisis.layers.dispatches import region_label, short_time
 from crisis.roster.model import Leave, Slot
 from crisis.ui.commands import _audit, _explain
+from crisis.ui.messages import in_words
 
 Answer = tuple[bool, str, list[str]]
 NOT_ALLOWED = "Changing the roster is for duty officers and administrators."
@@ -249,3 +251,49 @@ def rotation_words(ctx: Context, slots: list[Slot]) -> str:
     shares = "; ".join(f"{role} " + ", ".join(f"{who} {n}" for who, n in names.items()) for role, names in counts.items() if names)
     return (f"{len(slots)} slots, {short_time(first.isoformat())} to {short_time(last.isoformat())}, covering "
             f"{region_label(slots[0].region)}: {shares}.")
+
+
+MAX_IMPORT_BYTES = 5 * 1024 * 1024  # 5,000 officers in CSV are about 1 MB
+
+
+def import_officers(ctx: Context, principal: Principal, filename: str | None, contents: str | None) -> tuple[bool, str, list[str]]:
+    """The officers of an uploaded file (a CSV or JSON by its name; ``contents`` as the browser's
+    upload gives it, a base64 data URL) through the API's import (``crisis.feeds.roster.intake``):
+    (ok, the counts in words, one line per rejected row and per warning)."""
+    import base64
+    import binascii
+
+    from crisis.feeds import roster as feed
+
+    if not access.can_edit(principal):
+        ok, sentence, _ = _refuse(ctx, principal, "roster", "roster.officers_import")
+        return ok, sentence, []
+    name = (filename or "").lower()
+    if not name.endswith((".csv", ".json")):
+        return False, "Not imported: choose a .csv or .json file of officers (the columns are in the API's documentation).", []
+    try:
+        body = base64.b64decode((contents or "").split(",", 1)[-1], validate=True)
+    except (binascii.Error, ValueError):
+        return False, "Not imported: the file could not be read; choose it again.", []
+    if len(body) > MAX_IMPORT_BYTES:
+        return False, f"Not imported: the file is {len(body) / 1e6:.1f} MB; at most {MAX_IMPORT_BYTES // 1_000_000} MB.", []
+    content_type = "text/csv" if name.endswith(".csv") else "application/json"
+    origin = {"user": principal.name, "file": filename or ""}
+    try:
+        result = feed.intake(ctx, body, content_type, principal.name, origin)
+    except InputError as exc:
+        ctx.feed_log.rejected(feed.FEED, exc.errors, body, origin)
+        return False, "Not imported: " + _explain(exc), []
+    _audit(ctx, principal, "roster.officers_import", "roster",
+           after={"accepted": result["accepted"], "updated": result["updated"]},
+           detail={"rejected": len(result["rejected"]), "format": "csv" if content_type == "text/csv" else "json",
+                   "file": filename})
+    refused: dict[int, list[dict[str, Any]]] = {}
+    for r in result["rejected"]:
+        refused.setdefault(int(r["row"]), []).append(r)
+    lines = [f"Row {row} refused: " + " ".join(in_words(errors)) for row, errors in sorted(refused.items())]
+    lines += [f"Row {w['row']}: {w['message']}" for w in result.get("warnings") or []]
+    stored = result["accepted"] + result["updated"]
+    sentence = (f"{filename}: {result['accepted']} new officers, {result['updated']} updated, "
+                f"{len(refused)} rows refused.")
+    return stored > 0, sentence if stored else "Not imported: " + sentence, lines

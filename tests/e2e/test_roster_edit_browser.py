@@ -1,7 +1,7 @@
 """Keeping the standby roster from its page, in a real headless Chromium: a duty officer
 puts another officer on a slot, adds a slot, records leave (told where it takes the officer
 off standby) and takes it back, is told in words what is wrong with a form, previews and
-lays out a rotation, and removes a slot after confirming; a second roster page, open before, follows each change without
+lays out a rotation, removes a slot after confirming, and imports officers from a file; a second roster page, open before, follows each change without
 reloading. A regional desk sees its region's slots but no editing part; a wall no slots.
 
 With CRISIS_SCREENSHOTS=1 the page is saved to docs/roster-edit.png (CI leaves docs/ alone).
@@ -52,7 +52,7 @@ def _officers(page: Any) -> dict[str, str]:
 
 
 def test_a_duty_officer_keeps_the_roster_from_its_page_and_another_page_follows(
-        context: Context, live_server: LiveServer, browser: Any) -> None:
+        context: Context, live_server: LiveServer, browser: Any, tmp_path: Path) -> None:
     slots = _seed(context)
     other = open_page(browser, live_server, "/roster")
     other.wait_for_selector(f"#roster-slots .ag-row[row-id='{slots['amira'].id}']", timeout=20_000)
@@ -174,6 +174,19 @@ def test_a_duty_officer_keeps_the_roster_from_its_page_and_another_page_follows(
     other.wait_for_function("n => document.querySelectorAll('#roster-standby .roster-gap').length === n", arg=others + 1,
                             timeout=15_000)
     assert other.locator("#roster-standby .roster-thin").count() == 0
+
+    # Officers imported from a file: the new one is in the officers' table of both pages; a bad row is said.
+    upload = tmp_path / "officers.csv"
+    upload.write_text("id,name,home_name,home_lat,home_lon,home_country,region,grade,skills,languages,contact\n"
+                      "OF-LINA,Lina Saab,Beirut office,33.89,35.5,LBN,middle_east_north_africa,P3,first_aid,ar;fr,+961 1\n"
+                      "OF-BAD,Bad Row,Nowhere,95,0,,mars,P3,,en,\n")
+    page.set_input_files("#roster-import input[type=file]", str(upload))
+    page.wait_for_selector("#roster-import-result .roster-edit-done", timeout=15_000)
+    result = page.inner_text("#roster-import-result")
+    assert "officers.csv: 1 new officers, 0 updated, 1 rows refused." in result, result
+    assert "Row 2 refused: The home latitude must be at most 90. The region: unknown region 'mars'" in result, result
+    assert context.roster.officer("OF-LINA") is not None and context.roster.officer("OF-BAD") is None
+    other.wait_for_selector("#roster-officers .ag-row[row-id='OF-LINA']", timeout=15_000)
 
     if os.environ.get("CRISIS_SCREENSHOTS") == "1":
         page.locator("#roster-slots").scroll_into_view_if_needed()

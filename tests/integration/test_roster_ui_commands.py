@@ -234,3 +234,45 @@ def test_a_rotation_refused_in_words(context: Context, team: dict[str, Slot]) ->
     assert any(d.get("feed") == "ui" for d in context.feed_log.dead_letters())  # the one sent is kept; previews are not
     ok, sentence, _ = commands.rotation(context, DESK, _rotation(), store=True)
     assert (ok, sentence) == (False, commands.NOT_ALLOWED)
+
+
+def _upload(path: Any) -> str:
+    import base64
+
+    return "data:application/octet-stream;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def test_officers_imported_from_a_file_on_the_page(context: Context, clock: list[datetime], tmp_path: Any) -> None:
+    from pathlib import Path
+
+    samples = Path(__file__).resolve().parents[1] / "samples" / "roster"
+    ok, sentence, lines = commands.import_officers(context, DUTY, "officers.csv", _upload(samples / "officers.csv"))
+    assert ok and sentence == "officers.csv: 5 new officers, 0 updated, 5 rows refused.", sentence
+    assert len(lines) == 5 and lines[0].startswith("Row 6 refused: The skills: ") and "juggling" in lines[0], lines
+    assert lines[2] == "Row 8 refused: The home latitude must be at most 90.", lines
+    assert len(context.roster.officers()) == 5
+    [entry] = _ui_audit(context, "roster.officers_import")
+    assert entry["after"] == {"accepted": 5, "updated": 0} and entry["detail"]["file"] == "officers.csv"
+    assert sum(1 for d in context.feed_log.dead_letters() if d.get("feed") == "roster") == 5  # each refused row kept
+    again = commands.import_officers(context, DUTY, "officers.csv", _upload(samples / "officers.csv"))
+    assert again[1] == "officers.csv: 0 new officers, 5 updated, 5 rows refused."
+    # every row bad: nothing stored, said so
+    bad = tmp_path / "bad.json"
+    bad.write_text('[{"id": "X1", "name": "X", "home": {"name": "A", "lat": 1, "lon": 1}, "region": "mars", "skills": [], "languages": []}]')
+    ok, sentence, lines = commands.import_officers(context, DUTY, "bad.json", _upload(bad))
+    assert not ok and sentence.startswith("Not imported: bad.json: 0 new officers") and "mars" in lines[0], (sentence, lines)
+    # a swapped home: stored, and the warning listed
+    swapped = tmp_path / "swapped.json"
+    swapped.write_text('[{"id": "X2", "name": "Nadia", "home": {"name": "Amman", "lat": 35.93, "lon": 31.95, "country": "JOR"},'
+                       ' "region": "middle_east_north_africa", "skills": [], "languages": ["ar"]}]')
+    ok, sentence, lines = commands.import_officers(context, DUTY, "swapped.json", _upload(swapped))
+    assert ok and lines and lines[0].startswith("Row 1: Nadia's home (35.93, 31.95) lies in Türkiye"), lines
+    # not a roster file, not readable, not JSON: refused in words, nothing stored
+    assert commands.import_officers(context, DUTY, "roster.xlsx", _upload(swapped))[1].startswith("Not imported: choose a .csv or .json")
+    assert commands.import_officers(context, DUTY, "x.csv", "data:text/csv;base64,%%%")[1] == "Not imported: the file could not be read; choose it again."
+    broken = tmp_path / "broken.json"
+    broken.write_text("[")
+    ok, sentence, _ = commands.import_officers(context, DUTY, "broken.json", _upload(broken))
+    assert not ok and sentence.startswith("Not imported: ") and "Field" not in sentence, sentence
+    # a desk may not
+    assert commands.import_officers(context, DESK, "officers.csv", _upload(samples / "officers.csv"))[:2] == (False, commands.NOT_ALLOWED)

@@ -8,7 +8,9 @@ Under the roster's slot grid (a slot is selected by clicking its row):
 * **Add a standby slot**: officer, what it covers (a region or worldwide), primary or
   alternate, readiness 24 or 48 h, start and end (UTC), a note;
 * **Record leave or unavailability**: officer, kind, start and end (UTC), a note; and the
-  leave selected in the leave grid removed.
+  leave selected in the leave grid removed;
+* **Lay out a rotation** (previewed turn by turn before anything is stored), and **import
+  officers** from a CSV or JSON file (the API's import: refused rows and warnings said).
 
 Each button goes through ``crisis.ui.roster_commands`` (the API's models and handlers,
 audited, refusals in words and dead-lettered). What it did, or why not, is said in one
@@ -145,6 +147,17 @@ def section(ctx: Any, principal: Any, now: datetime, horizon_end: datetime) -> A
                     html.Button("Lay it out", id=ids.ROSTER_ROT_STORE, className="action confirm"),
                 ]),
                 html.Div(id=ids.ROSTER_ROT_PLAN, className="roster-rot-plan"),
+            ]),
+            html.Fieldset(className="roster-form", children=[
+                html.Legend("Import officers"),
+                html.P(["A CSV or JSON file of surge officers, as ", html.Code("POST /api/v1/roster/officers"),
+                        " takes it (columns id, name, home_name, home_lat, home_lon, home_country, region, grade, skills, "
+                        "languages, contact). A known id is updated in place; each bad row is refused and said."],
+                       className="roster-hint"),
+                dcc.Upload(id=ids.ROSTER_IMPORT, children=html.Div(["Drop the file here, or ", html.A("choose it")]),
+                           className="roster-upload", multiple=False, max_size=commands.MAX_IMPORT_BYTES,
+                           accept=".csv,.json,text/csv,application/json"),
+                html.Div(id=ids.ROSTER_IMPORT_RESULT, className="roster-import-result"),
             ]),
             html.Fieldset(className="roster-form", children=[
                 html.Legend("Record leave or unavailability"),
@@ -382,3 +395,24 @@ def lay_out(_preview: Any, _store: Any, officers: Any, region: Any, pattern: Any
     live = {"rev": f"ui-{datetime.now().timestamp()}", "event": "ui"} if ok and store else no_update
     said = html.P(sentence, className=("roster-edit-done" if store else "roster-rot-preview-words") if ok else "roster-edit-refused")
     return [said, *(plan_table(_ctx(), slots) if ok else [])], live
+
+
+SHOWN_LINES = 20  # refused rows and warnings listed under an import (how many more is said)
+
+
+@dash.callback(
+    Output(ids.ROSTER_IMPORT_RESULT, "children"),
+    Output(ids.ROSTER_LIVE, "data", allow_duplicate=True),
+    Input(ids.ROSTER_IMPORT, "contents"),
+    State(ids.ROSTER_IMPORT, "filename"),
+    prevent_initial_call=True,
+)
+def import_file(contents: Any, filename: Any) -> Any:
+    if contents is None:
+        raise PreventUpdate
+    ok, sentence, lines = commands.import_officers(_ctx(), g.principal, filename, contents)
+    live = {"rev": f"ui-{datetime.now().timestamp()}", "event": "ui"} if ok else no_update
+    more = len(lines) - SHOWN_LINES
+    return [html.P(sentence, className="roster-edit-done" if ok else "roster-edit-refused"),
+            *([html.Ul([html.Li(line, className="roster-edit-warning") for line in lines[:SHOWN_LINES]])] if lines else []),
+            *([html.P(f"and {more} more.", className="detail-empty")] if more > 0 else [])], live
