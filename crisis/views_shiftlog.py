@@ -45,6 +45,7 @@ from crisis.domain.model import Incident
 from crisis.domain.regions import region_names as domain_region_names
 from crisis.domain.serialize import incident_to_dict
 from crisis.layers.dispatches import eta_text
+from crisis.roster.model import day_time
 
 READERS = access.LOG_READERS
 WRITERS = access.EDITORS  # free notes
@@ -190,6 +191,42 @@ class _Places:
         text = f"{who}: {status}" if status else who
         return f"{text} ({note})" if names and isinstance(note, str) and note.strip() else text
 
+    def officer_name(self, officer_id: Any) -> str:
+        self.dispatch("")  # loads the names once
+        return self._names.get(str(officer_id)) or str(officer_id)
+
+    def roster_text(self, action: str, record: Mapping[str, Any]) -> str:
+        """A roster change in words, naming the officers and the reason ("Amira Haddad -> Kofi
+        Mensah (Amira is sick)"; "Jean Dupont: leave 4 Dec 00:00 to 5 Dec 00:00 UTC"); "" when
+        the record holds nothing to say. Only for roles that see names (the caller checks)."""
+        before = record.get("before") if isinstance(record.get("before"), Mapping) else {}
+        after = record.get("after") if isinstance(record.get("after"), Mapping) else {}
+        detail = record.get("detail") if isinstance(record.get("detail"), Mapping) else {}
+        note = detail.get("note") if isinstance(detail.get("note"), str) and detail.get("note", "").strip() else None
+        why = f" ({note})" if note else ""
+        name = self.officer_name
+        if action == "roster.override" and before.get("officer_id") and after.get("officer_id"):
+            return f"{name(before['officer_id'])} -> {name(after['officer_id'])}{why}"
+        if action == "roster.swap" and len(after) == 2:
+            first, second = (name(v) for v in after.values())
+            return f"{first} <-> {second}{why}"
+        if action == "roster.slots_add" and isinstance(detail.get("officers"), list):
+            count = len(after.get("slots") or ())
+            return f"{count} slot{'s' if count != 1 else ''} for " + ", ".join(name(o) for o in detail["officers"])
+        if action in ("roster.slot_remove", "roster.leave_add", "roster.leave_remove"):
+            period = before if action != "roster.leave_add" else after
+            if not period.get("officer_id") or not period.get("start") or not period.get("end"):
+                return ""
+            kind = (f"{region_names((period.get('region'),)) if period.get('region') else 'worldwide'} {period.get('role')}"
+                    if action == "roster.slot_remove" else str(period.get("kind") or "leave"))
+            start, end = (datetime.fromisoformat(str(period[k])) for k in ("start", "end"))
+            return (f"{name(period['officer_id'])}: {kind} {day_time(start)} to {day_time(end)} UTC"
+                    + (f" ({period['note']})" if isinstance(period.get("note"), str) and period["note"].strip() else ""))
+        if action == "roster.rotation" and isinstance(detail.get("officers"), list):
+            return (f"{after.get('slots')} slots, {region_names((detail.get('region'),)) if detail.get('region') else 'worldwide'}: "
+                    + ", ".join(name(o) for o in detail["officers"]))
+        return ""
+
     def label(self, action: str, target: str) -> str:
         """What an entry is about, in words: the area's name, the incident's title (and the person)."""
         head, first = action.split(".")[0], target.split("/")[0]
@@ -289,8 +326,10 @@ def log_entries(ctx: Context, who: access.HasRole, since: datetime, now: datetim
         if not (_for_all(who) if action in FOR_EVERY_REGION else _sees(who, places.of(action, target))):
             continue
         words = ACTION_WORDS[action]
-        detail = (places.dispatch_text(target, record.get("after"), record.get("detail"), names)
-                  if action.startswith("dispatch.") else _summary(record.get("after")))
+        if action.startswith("dispatch."):
+            detail = places.dispatch_text(target, record.get("after"), record.get("detail"), names)
+        else:
+            detail = (names and action.startswith("roster.") and places.roster_text(action, record)) or _summary(record.get("after"))
         what = places.label(action, target)
         entry = {"time": str(record.get("time")), "kind": action.split(".")[0], "auto": True,
                  "what": what if names else "", "text": f"{words}: {detail}" if detail else words}

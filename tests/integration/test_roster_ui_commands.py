@@ -276,3 +276,27 @@ def test_officers_imported_from_a_file_on_the_page(context: Context, clock: list
     assert not ok and sentence.startswith("Not imported: ") and "Field" not in sentence, sentence
     # a desk may not
     assert commands.import_officers(context, DESK, "officers.csv", _upload(samples / "officers.csv"))[:2] == (False, commands.NOT_ALLOWED)
+
+
+def test_the_shift_log_says_roster_changes_with_names_and_reasons(context: Context, team: dict[str, Slot]) -> None:
+    from datetime import timezone
+
+    from crisis import views_shiftlog
+
+    since = datetime.now(timezone.utc) - timedelta(minutes=5)
+    assert commands.replace_officer(context, DUTY, team["primary"].id, "o3", "Amina is sick")[0]
+    assert commands.add_leave(context, DUTY, {"officer_id": "o2", "start": "2026-03-03 00:00", "end": "2026-03-04 00:00",
+                                              "note": "family"})[0]
+    assert commands.add_slot(context, DUTY, _form(officer_id="o1", start="2026-03-12 08:00", end="2026-03-19 08:00"))[0]
+    [added] = [s for s in context.roster.slots() if s.officer_id == "o1"]
+    assert commands.remove_slot(context, DUTY, team["alternate"].id)[0]
+    assert commands.swap(context, DUTY, team["primary"].id, added.id, "at their request")[0]
+    log = views_shiftlog.log_entries(context, DUTY, since, datetime.now(timezone.utc) + timedelta(minutes=1))
+    texts = [e["text"] for e in log if e["kind"] == "roster"][::-1]  # oldest first
+    assert texts == [
+        "Standby slot given to another officer: Amina Diallo -> Chen Wei (Amina is sick)",
+        "Leave recorded: Brian Otieno: leave 3 Mar 00:00 to 4 Mar 00:00 UTC (family)",
+        "Standby slots added: 1 slot for Amina Diallo",
+        "Standby slot removed: Brian Otieno: Africa alternate 1 Mar 12:00 to 4 Mar 12:00 UTC",
+        "Standby slots swapped: Amina Diallo <-> Chen Wei (at their request)",
+    ], texts
