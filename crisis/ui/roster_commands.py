@@ -80,13 +80,11 @@ def officer_name(ctx: Context, officer_id: str) -> str:
     return officer.name if officer else officer_id
 
 
-_name = officer_name
-
 
 def slot_words(ctx: Context, slot: Slot, names: Mapping[str, str] | None = None) -> str:
     """"Worldwide primary, Jean Dupont, 2026-12-03 08:00 UTC to 2026-12-10 08:00 UTC" (``names``:
     officer id -> name, read once for many slots; else the officer is read)."""
-    who = names.get(slot.officer_id, slot.officer_id) if names is not None else _name(ctx, slot.officer_id)
+    who = names.get(slot.officer_id, slot.officer_id) if names is not None else officer_name(ctx, slot.officer_id)
     return (f"{region_label(slot.region)} {slot.role}, {who}, "
             f"{short_time(slot.start.isoformat())} to {short_time(slot.end.isoformat())}")
 
@@ -123,13 +121,13 @@ def replace_officer(ctx: Context, principal: Principal, slot_id: str | None, off
         if before is None:
             raise NotFound(f"no slot {slot_id!r}: it was removed meanwhile")
         if command.officer_id == before.officer_id:
-            raise InputError([{"field": "officer_id", "message": f"already holds this slot ({_name(ctx, before.officer_id)})"}])
+            raise InputError([{"field": "officer_id", "message": f"already holds this slot ({officer_name(ctx, before.officer_id)})"}])
         after = handlers_roster.override_slot(ctx, slot_id, command.officer_id, command.note, principal.name)
     except (InputError, Conflict, NotFound) as exc:
         return _refused(ctx, principal, exc, {"slot_id": slot_id, **data})
     _audit(ctx, principal, "roster.override", slot_id, before={"officer_id": before.officer_id},
            after={"officer_id": after.officer_id}, detail={"note": command.note})
-    return (True, f"{_name(ctx, after.officer_id)} replaces {_name(ctx, before.officer_id)}: {slot_words(ctx, after)}.",
+    return (True, f"{officer_name(ctx, after.officer_id)} replaces {officer_name(ctx, before.officer_id)}: {slot_words(ctx, after)}.",
             handlers_roster.clash_warnings(ctx, slots=[after]))
 
 
@@ -181,7 +179,7 @@ def add_leave(ctx: Context, principal: Principal, form: dict[str, Any]) -> Answe
         return _refused(ctx, principal, exc, data)
     _audit(ctx, principal, "roster.leave_add", stored.officer_id, after=stored.to_dict())
     words = "leave" if stored.kind == "leave" else "unavailable"
-    return (True, f"Recorded: {_name(ctx, stored.officer_id)} {words} from {short_time(stored.start.isoformat())} "
+    return (True, f"Recorded: {officer_name(ctx, stored.officer_id)} {words} from {short_time(stored.start.isoformat())} "
                   f"to {short_time(stored.end.isoformat())}.", handlers_roster.clash_warnings(ctx, leave=[stored]))
 
 
@@ -196,7 +194,7 @@ def remove_leave(ctx: Context, principal: Principal, leave_id: str | None) -> An
     except (InputError, Conflict, NotFound) as exc:
         return _refused(ctx, principal, exc, {"leave_id": leave_id})
     _audit(ctx, principal, "roster.leave_remove", removed.officer_id, before=removed.to_dict())
-    return (True, f"Removed: {_name(ctx, removed.officer_id)}'s {removed.kind} from {short_time(removed.start.isoformat())} "
+    return (True, f"Removed: {officer_name(ctx, removed.officer_id)}'s {removed.kind} from {short_time(removed.start.isoformat())} "
                   f"to {short_time(removed.end.isoformat())}.", [])
 
 
@@ -246,7 +244,7 @@ def rotation_words(ctx: Context, slots: list[Slot]) -> str:
     counts: dict[str, dict[str, int]] = {"primary": {}, "alternate": {}}
     for s in sorted(slots, key=lambda s: s.start):
         names = counts.setdefault(s.role, {})
-        who = _name(ctx, s.officer_id)
+        who = officer_name(ctx, s.officer_id)
         names[who] = names.get(who, 0) + 1
     shares = "; ".join(f"{role} " + ", ".join(f"{who} {n}" for who, n in names.items()) for role, names in counts.items() if names)
     return (f"{len(slots)} slots, {short_time(first.isoformat())} to {short_time(last.isoformat())}, covering "
