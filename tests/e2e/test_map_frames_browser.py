@@ -19,17 +19,22 @@ from tests.e2e.test_browser import login
 # Adds a GeoJSON source and circle layer of the test's own; returns a function (on window)
 # that sets n points, waits until they are rendered and the map is idle, and answers how many
 # frames that took.
+N_POINTS = 5000
 SETUP_JS = """() => {
   const map = window.crisisLive.layer.map;
   map.addSource('frames-test', {type: 'geojson', data: {type: 'FeatureCollection', features: []}});
   map.addLayer({id: 'frames-test', type: 'circle', source: 'frames-test', paint: {'circle-radius': 5, 'circle-color': '#000'}});
   window.__frames = 0;
   map.on('render', () => { window.__frames += 1; });
+  const N_POINTS = __N_POINTS__;
   window.__update = async (shift) => {
     const features = [];
-    for (let i = 0; i < 200; i++) {
+    // Enough points that MapLibre's worker takes longer than a frame to tile them (200 took under
+    // one on a quiet machine: MapLibre alone then drew each update once too, and the comparison
+    // below said nothing).
+    for (let i = 0; i < N_POINTS; i++) {
       features.push({type: 'Feature', properties: {shift: shift},
-                     geometry: {type: 'Point', coordinates: [-120 + (i % 20) * 8 + shift, -40 + Math.floor(i / 20) * 8]}});
+                     geometry: {type: 'Point', coordinates: [-120 + (i % 100) * 1.6 + shift, -40 + Math.floor(i / 100) * 1.6]}});
     }
     await new Promise(resolve => setTimeout(resolve, 400));  // nothing else in flight
     const before = window.__frames, released = window.crisisLive.frames.released, started = performance.now();
@@ -45,7 +50,7 @@ SETUP_JS = """() => {
     return {frames: window.__frames - before, drawn: true, ms: performance.now() - started,
             released: window.crisisLive.frames.released - released};
   };
-}"""
+}""".replace("__N_POINTS__", str(N_POINTS))
 
 
 def _settled(page: Any) -> None:
