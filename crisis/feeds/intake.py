@@ -28,6 +28,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Callable, NoReturn
 from xml.etree import ElementTree
 
+import numpy as np
+
 from crisis import handlers
 from crisis.bootstrap import Context
 from crisis.domain.model import GeoPoint, Incident, IncidentStatus
@@ -213,7 +215,23 @@ def ingest_usgs(context: Context, body: bytes, actor: str | None, min_magnitude:
         parsed = parse_usgs(body, min_magnitude)
     except InputError as exc:
         _reject(context, "usgs", exc, body, actor)
-    return _store_items(context, "usgs", body, parsed.incidents, parsed.rejected, parsed.skipped, actor)
+    return _store_items(context, "usgs", body, _at_sea(context, parsed.incidents, parsed.place_countries),
+                        parsed.rejected, parsed.skipped, actor)
+
+
+def _at_sea(context: Context, incidents: list[IncidentIn], named: dict[str, str]) -> list[IncidentIn]:
+    """A quake outside every country's outline takes the country its USGS place names (see
+    ``usgs.place_country``), not the nearest outline's; on land the outline decides."""
+    candidates = [i for i, cmd in enumerate(incidents) if cmd.country is None and cmd.source_id in named]
+    if not candidates:
+        return incidents
+    inside = context.deps.countries.inside(np.array([incidents[i].lat for i in candidates]),
+                                           np.array([incidents[i].lon for i in candidates]))
+    out = list(incidents)
+    for i, iso3 in zip(candidates, inside.tolist(), strict=True):
+        if iso3 is None:
+            out[i] = incidents[i].model_copy(update={"country": named[str(incidents[i].source_id)]})
+    return out
 
 
 def _store_items(context: Context, feed: str, body: bytes, incidents: list[IncidentIn],

@@ -40,6 +40,7 @@ from pydantic import ValidationError
 from crisis.domain.model import IncidentStatus, IncidentType
 from crisis.errors import FeedError
 from crisis.feeds.schemas import IncidentIn, future_time_message
+from crisis.fusion.countries import iso3_of_names
 
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024  # "all_month" is about 10 MB
 PAGER_FLOOR = {"green": 1, "yellow": 3, "orange": 4, "red": 5}
@@ -53,6 +54,9 @@ class UsgsResult:
     incidents: list[IncidentIn] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
     skipped: int = 0
+    # source_id -> the ISO3 country the feature's place names ("113km NE of Hihifo, Tonga"):
+    # the intake uses it for a quake at sea only (``place_country``)
+    place_countries: dict[str, str] = field(default_factory=dict)
 
 
 class _FeatureError(Exception):
@@ -80,6 +84,7 @@ def parse_usgs(
         raise FeedError("type", "not a USGS GeoJSON feed: expected a FeatureCollection "
                         "object with a \"features\" list")
     incidents, rejected, skipped = [], [], 0
+    named: dict[str, str] = {}
     for index, feature in enumerate(features):
         try:
             incident = _incident(feature, min_magnitude)
@@ -91,7 +96,26 @@ def parse_usgs(
             skipped += 1
         else:
             incidents.append(incident)
-    return UsgsResult(incidents, rejected, skipped)
+            props = feature.get("properties") or {}
+            country = place_country(props.get("place") if isinstance(props.get("place"), str) else None)
+            if country and incident.source_id:
+                named[incident.source_id] = country
+    return UsgsResult(incidents, rejected, skipped, named)
+
+
+def place_country(place: str | None) -> str | None:
+    """The country a USGS place names after its last comma ("113km NE of Hihifo, Tonga" -> TON),
+    or None: a US state ("..., CA", "..., Alaska") or a sea ("Fiji region") names none. Used
+    only at sea, where the nearest outline can be the wrong country (the 1:10m Tonga lacks
+    Niuatoputapu, so a quake 113 km from it was Samoa's); on land the point's outline decides
+    (the nearest town can be across a border)."""
+    if not place or "," not in place:
+        return None
+    name = place.rsplit(",", 1)[1].strip()
+    if len(name) <= 3:  # "CA", "MX": abbreviations, never looked up as ISO codes
+        return None
+    found = iso3_of_names(name)
+    return found[0] if len(found) == 1 else None
 
 
 def _load(data: bytes) -> Any:

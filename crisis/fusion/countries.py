@@ -96,6 +96,17 @@ class CountryIndex:
                 region[i] = region_at_sea(float(np.asarray(lat)[i]), float(np.asarray(lon)[i]))
         return iso, region
 
+    def inside(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        """ISO3 code of the outline each point lies in (a small country's before a large one's),
+        None at sea: no nearest country, unlike ``locate``."""
+        points = shapely.points(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+        iso = np.full(len(points), None, dtype=object)
+        if len(points):
+            pts, geoms = self.countries.sindex.query(points, predicate="intersects")
+            for part in (geoms < self._first_small, geoms >= self._first_small):  # small ones last: they win
+                iso[pts[part]] = self._iso[geoms[part]]
+        return iso
+
     def _nearest_within(self, points: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
         """For each point, the row of the nearest country within ``sea_region_km``
         (geodesic), or -1. Candidates come from the index within a lon/lat box wide

@@ -260,6 +260,22 @@ def test_usgs_feed_and_the_same_feed_again(context: Context) -> None:
     assert (third.created, third.updated, third.unchanged) == (0, 1, 232)
 
 
+def test_a_usgs_quake_at_sea_takes_the_country_its_place_names_and_one_on_land_its_outline(context: Context) -> None:
+    ingest_usgs(context, read_sample("usgs", "all_day_2019-01-30.geojson"), "test")
+    country = {i.source_id: i.country for i in context.deps.incidents.all()}
+    assert country["us1000iry2"] == "TON"  # 113 km NE of Hihifo, Tonga: the nearest outline was Samoa's
+    assert country["us1000irv8"] == "FJI"  # 74 km ESE of Ndoi Island, Fiji: the nearest outline was Tonga's
+    assert country["us1000irwt"] == "TON"  # 155 km W of Neiafu, Tonga
+    assert country["pr2019030019"] == "DOM"  # 104 km NNE of Punta Cana, Dominican Republic
+    assert country["nc73138146"] == "USA"  # The Geysers, CA: on land, its outline ("CA" is no country)
+    # on land near a border, the place's town can be across it: the outline decides
+    border = {"type": "FeatureCollection", "features": [{
+        "type": "Feature", "id": "xx-border-1", "geometry": {"type": "Point", "coordinates": [-92.35, 14.8, 60.0]},
+        "properties": {"mag": 5.1, "place": "20km WNW of Tecun Uman, Guatemala", "time": 1548800000000, "type": "earthquake"}}]}
+    ingest_usgs(context, json.dumps(border).encode(), "test")
+    assert {i.source_id: i.country for i in context.deps.incidents.all()}["xx-border-1"] == "MEX"
+
+
 @pytest.mark.parametrize(("feed", "sample", "parser"), [
     ("gdacs", ("gdacs", "gdacs-rss.xml"), "parse_gdacs"),
     ("usgs", ("usgs", "all_day_2019-01-30.geojson"), "parse_usgs"),

@@ -185,3 +185,14 @@ def test_an_origin_time_in_the_future_is_refused_alone() -> None:
     feature["properties"]["time"] = 253402214400000  # 9999-12-31
     refused = rejected_field(feature)
     assert refused["field"].endswith("properties.time") and "in the future" in refused["message"]
+
+
+def test_the_country_a_usgs_place_names() -> None:
+    from crisis.feeds.usgs import place_country
+
+    assert place_country("113km NE of Hihifo, Tonga") == "TON"
+    assert place_country("Kermadec Islands, New Zealand") == "NZL"
+    assert place_country("20km N of Anchorage, Alaska") == "USA"
+    assert place_country("6km NW of The Geysers, CA") is None  # an abbreviation: never read as Canada
+    assert place_country("Fiji region") is None and place_country("Central East Pacific Rise") is None
+    assert place_country(None) is None and place_country("1km N of X, Atlantis") is None
