@@ -1,5 +1,5 @@
-"""What a duty officer does to the standby roster in the UI: add a slot, put another officer
-on one, swap two, remove one, record or remove leave, lay out a rotation (previewed first),
+"""What a duty officer does to the standby roster in the UI: add a slot, change its times,
+put another officer on one, swap two, remove one, record or remove leave, lay out a rotation (previewed first),
 import the officers from a file.
 
 Like ``crisis.ui.commands``: each action takes the same path as the API (the same validated
@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import UTC
 from typing import Any
 
 from crisis import handlers_roster
 from crisis.adapters.accounts import Principal
-from crisis.api.roster import LeaveIn, OverrideIn, RotationIn, SlotIn, SwapIn, rotation_params, validate
+from crisis.api.roster import LeaveIn, OverrideIn, RotationIn, SlotIn, SlotPatch, SwapIn, rotation_params, validate
 from crisis.bootstrap import Context
 from crisis.domain import access
 from crisis.errors import Conflict, InputError, NotFound
@@ -129,6 +130,41 @@ def replace_officer(ctx: Context, principal: Principal, slot_id: str | None, off
            after={"officer_id": after.officer_id}, detail={"note": command.note})
     return (True, f"{officer_name(ctx, after.officer_id)} replaces {officer_name(ctx, before.officer_id)}: {slot_words(ctx, after)}.",
             handlers_roster.clash_warnings(ctx, slots=[after]))
+
+
+def change_slot(ctx: Context, principal: Principal, slot_id: str | None, form: dict[str, Any]) -> Answer:
+    """A slot's start, end and readiness changed (as PATCH /api/v1/roster/standby/{id})."""
+    if not access.can_edit(principal):
+        return _refuse(ctx, principal, f"slot/{slot_id}", "roster.slot_change")
+    if not slot_id:
+        return False, "Select a slot first (click its row).", []
+    data = {"start": utc_field(form.get("start")), "end": utc_field(form.get("end")),
+            "readiness_hours": form.get("readiness_hours"), "note": _blank(form.get("note"))}
+    before = ctx.roster.slot(slot_id)
+    if before is not None:  # a time shown to the minute and left as it was is not a change of its seconds
+        for name in ("start", "end"):
+            shown = getattr(before, name).astimezone(UTC).replace(second=0, microsecond=0)
+            if data[name] == shown.isoformat():
+                data[name] = None
+        if data["readiness_hours"] == before.readiness_hours:
+            data["readiness_hours"] = None
+        if data["start"] is None and data["end"] is None and data["readiness_hours"] is None:
+            return False, "Nothing to change: the slot already has these times and readiness.", []
+    try:
+        if before is None:
+            raise NotFound(f"no slot {slot_id!r}: it was removed meanwhile")
+        patch: SlotPatch = validate(SlotPatch, _present(data))
+        changes = {name: getattr(patch, name) for name in patch.model_fields_set}
+        after = handlers_roster.patch_slot(ctx, slot_id, changes, principal.name)
+    except (InputError, Conflict, NotFound) as exc:
+        return _refused(ctx, principal, exc, {"slot_id": slot_id, **data})
+    old, new = before.to_dict(), after.to_dict()
+    changed = [k for k, v in new.items() if old[k] != v]
+    if not changed:
+        return False, "Nothing to change: the slot already has these times and readiness.", []
+    _audit(ctx, principal, "roster.slot_change", slot_id, before={k: old[k] for k in changed},
+           after={k: new[k] for k in changed}, detail={"note": patch.note})
+    return True, f"Changed: {slot_words(ctx, after)}, readiness {after.readiness_hours} h.", handlers_roster.clash_warnings(ctx, slots=[after])
 
 
 def swap(ctx: Context, principal: Principal, slot_a: str | None, slot_b: str | None, note: str | None) -> Answer:

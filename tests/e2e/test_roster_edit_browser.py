@@ -85,6 +85,19 @@ def test_a_duty_officer_keeps_the_roster_from_its_page_and_another_page_follows(
     other.wait_for_function(f"() => !!document.querySelector(\"#roster-slots .ag-row[row-id='{slots['amira'].id}'] "
                             ".ag-cell[col-id='officer']\")?.innerText.includes('Kofi Mensah')", timeout=15_000)
 
+    # Its times, filled in when it is selected, changed: the end a day later, 48 h readiness.
+    assert page.input_value("#roster-edit-start") == slots["amira"].start.strftime("%Y-%m-%d %H:%M")
+    new_end = slots["amira"].end + timedelta(days=1)
+    page.fill("#roster-edit-end", new_end.strftime("%Y-%m-%d %H:%M"))
+    page.click("#roster-edit-readiness input[value='48']")
+    page.click("#roster-edit-save")
+    _message(page, "done", "Changed: Middle East and North Africa primary, Kofi Mensah")
+    changed = context.roster.slot(slots["amira"].id)
+    assert changed is not None and changed.readiness_hours == 48
+    assert changed.end.strftime("%Y-%m-%d %H:%M") == new_end.strftime("%Y-%m-%d %H:%M")
+    other.wait_for_function(f"() => !!document.querySelector(\"#roster-slots .ag-row[row-id='{slots['amira'].id}'] "
+                            ".ag-cell[col-id='readiness']\")?.innerText.includes('48 h')", timeout=15_000)
+
     # A form with nothing in it: told what is missing, in words; nothing stored.
     before = len(context.roster.slots())
     page.click("#roster-new-add")

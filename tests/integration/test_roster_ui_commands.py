@@ -300,3 +300,33 @@ def test_the_shift_log_says_roster_changes_with_names_and_reasons(context: Conte
         "Standby slot removed: Brian Otieno: Africa alternate 1 Mar 12:00 to 4 Mar 12:00 UTC",
         "Standby slots swapped: Amina Diallo <-> Chen Wei (at their request)",
     ], texts
+
+
+def test_a_slots_times_and_readiness_changed(context: Context, team: dict[str, Slot]) -> None:
+    primary = team["primary"]  # 2026-03-01 12:00 to 2026-03-04 12:00, 24 h
+    ok, sentence, _ = commands.change_slot(context, DUTY, primary.id, {"start": "2026-03-01 12:00", "end": "2026-03-05 08:00",
+                                                                        "readiness_hours": 48, "note": "extended for the drill"})
+    assert ok, sentence
+    after = context.roster.slot(primary.id)
+    assert after is not None and after.end.isoformat() == "2026-03-05T08:00:00+00:00" and after.readiness_hours == 48
+    assert after.start == primary.start and after.officer_id == "o1"
+    assert sentence == ("Changed: Africa primary, Amina Diallo, 2026-03-01 12:00 UTC to 2026-03-05 08:00 UTC, "
+                        "readiness 48 h.")
+    [entry] = _ui_audit(context, "roster.slot_change")
+    assert entry["before"] == {"end": "2026-03-04T12:00:00+00:00", "readiness_hours": 24, "note": None}
+    assert entry["after"]["end"] == "2026-03-05T08:00:00+00:00" and entry["detail"] == {"note": "extended for the drill"}
+    # the same again: nothing to change, nothing stored
+    events = len(_roster_events(context))
+    same = commands.change_slot(context, DUTY, primary.id, {"start": "2026-03-01 12:00", "end": "2026-03-05 08:00",
+                                                            "readiness_hours": 48, "note": "extended for the drill"})
+    assert same[0] is False and same[1].startswith("Nothing to change") and len(_roster_events(context)) == events
+    # an end before the start, an overlap with the officer's other slot: refused in words
+    ok, sentence, _ = commands.change_slot(context, DUTY, primary.id, {"start": "2026-03-01 12:00", "end": "2026-02-28 08:00",
+                                                                        "readiness_hours": 48})
+    assert not ok and sentence.startswith("Not saved: The end: ends (2026-02-28T08:00:00+00:00) at or before it starts"), sentence
+    later, = roster.add_slots(context, [slot("o1", T0 + timedelta(days=5), 48)], "duty")
+    ok, sentence, _ = commands.change_slot(context, DUTY, later.id, {"start": "2026-03-04 12:00", "end": "2026-03-09 12:00",
+                                                                      "readiness_hours": 24})
+    assert not ok and "Amina Diallo (o1) is already on standby then" in sentence, sentence
+    assert commands.change_slot(context, DUTY, None, {})[1] == "Select a slot first (click its row)."
+    assert commands.change_slot(context, DESK, primary.id, {"end": "2026-03-06 08:00"})[:2] == (False, commands.NOT_ALLOWED)

@@ -2,7 +2,8 @@
 
 Under the roster's slot grid (a slot is selected by clicking its row):
 
-* **Selected slot**: put another officer on it (with a reason; the list says who is free
+* **Selected slot**: change its start, end and readiness (filled in when it is selected); put
+  another officer on it (with a reason; the list says who is free
   then, and why the others are not: ``replacements``), swap its officer with
   another slot's, or remove it (asked once more before it goes);
 * **Add a standby slot**: officer, what it covers (a region or worldwide), primary or
@@ -21,7 +22,7 @@ follows through the live "roster" message, as after an API call.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dash
@@ -38,6 +39,7 @@ from crisis.ui import roster_commands as commands
 
 HIDE, SHOW = {"display": "none"}, {"display": "flex"}
 NOTHING_SELECTED = "Click a slot in the table above to change it."
+TYPED = "%Y-%m-%d %H:%M"  # how the form's times are typed (UTC)
 
 
 def _ctx() -> Any:
@@ -94,7 +96,15 @@ def section(ctx: Any, principal: Any, now: datetime, horizon_end: datetime) -> A
                                                           placeholder="another slot")]),
                 html.Label(["Reason ", dcc.Input(id=ids.ROSTER_SLOT_REASON, type="text", maxLength=1000, className="roster-note",
                                                  placeholder="e.g. sick, swapped at the officers' request")]),
+                html.Div(className="roster-inline", children=[
+                    _when(ids.ROSTER_EDIT_START, "Start", ""),
+                    _when(ids.ROSTER_EDIT_END, "End", ""),
+                ]),
+                dcc.RadioItems(id=ids.ROSTER_EDIT_READINESS, options=[{"label": " 24 h readiness", "value": 24},
+                                                                      {"label": " 48 h readiness", "value": 48}],
+                               value=None, inline=True, className="roster-radio"),
                 html.Div(className="roster-buttons", children=[
+                    html.Button("Save times", id=ids.ROSTER_EDIT_SAVE, className="action"),
                     html.Button("Replace officer", id=ids.ROSTER_REPLACE, className="action"),
                     html.Button("Swap officers", id=ids.ROSTER_SWAP, className="action"),
                     html.Button("Remove slot", id=ids.ROSTER_REMOVE_ASK, className="action"),
@@ -209,6 +219,9 @@ def replacements(ctx: Any, slot: Any) -> list[dict[str, Any]]:
     Output(ids.ROSTER_SELECTED, "children"),
     Output(ids.ROSTER_REMOVE_PANEL, "style"),
     Output(ids.ROSTER_REPLACE_OFFICER, "options"),
+    Output(ids.ROSTER_EDIT_START, "value"),
+    Output(ids.ROSTER_EDIT_END, "value"),
+    Output(ids.ROSTER_EDIT_READINESS, "value"),
     Input(ids.ROSTER_SLOTS, "selectedRows"),
     Input(ids.ROSTER_LIVE, "data"),
     prevent_initial_call=True,
@@ -216,13 +229,33 @@ def replacements(ctx: Any, slot: Any) -> list[dict[str, Any]]:
 def show_selected(rows: Any, _live: Any) -> Any:
     if not access.can_edit(g.principal):
         raise PreventUpdate  # (a forged call: this part is not on a reader's page)
-    hide = HIDE if dash.ctx.triggered_id == ids.ROSTER_SLOTS else no_update  # a live change leaves the question open
+    picked = dash.ctx.triggered_id == ids.ROSTER_SLOTS
+    hide = HIDE if picked else no_update  # a live change leaves the question open, and what is typed
     slot_id = _selected(rows)
     slot = _ctx().roster.slot(slot_id) if slot_id else None
     if slot is None:
-        return NOTHING_SELECTED, hide, officer_options(_ctx())
+        return NOTHING_SELECTED, hide, officer_options(_ctx()), "", "", None
+    times = ((slot.start.astimezone(UTC).strftime(TYPED), slot.end.astimezone(UTC).strftime(TYPED), slot.readiness_hours) if picked
+             else (no_update, no_update, no_update))
     return (["Selected: ", html.B(commands.slot_words(_ctx(), slot)), f", readiness {slot.readiness_hours} h."], hide,
-            replacements(_ctx(), slot))
+            replacements(_ctx(), slot), *times)
+
+
+@dash.callback(
+    Output(ids.ROSTER_EDIT_MESSAGE, "children", allow_duplicate=True),
+    Output(ids.ROSTER_LIVE, "data", allow_duplicate=True),
+    Output(ids.ROSTER_SLOT_REASON, "value", allow_duplicate=True),
+    Input(ids.ROSTER_EDIT_SAVE, "n_clicks"),
+    State(ids.ROSTER_SLOTS, "selectedRows"),
+    State(ids.ROSTER_EDIT_START, "value"),
+    State(ids.ROSTER_EDIT_END, "value"),
+    State(ids.ROSTER_EDIT_READINESS, "value"),
+    State(ids.ROSTER_SLOT_REASON, "value"),
+    prevent_initial_call=True,
+)
+def save_times(_clicks: Any, rows: Any, start: Any, end: Any, readiness: Any, reason: Any) -> Any:
+    form = {"start": start, "end": end, "readiness_hours": readiness, "note": reason}
+    return _done(commands.change_slot(_ctx(), g.principal, _selected(rows), form), "reason")
 
 
 @dash.callback(
