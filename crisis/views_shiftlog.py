@@ -169,13 +169,17 @@ class _Places:
             return None
         return tuple(area.get("regions") or ()) or (area.get("region"),)
 
-    def dispatch(self, dispatch_id: str) -> tuple[str | None, ...] | None:
+    def _roster(self) -> dict[str, str]:
+        """Dispatch id -> incident id, read once (with the dispatches' officers and the names)."""
         if self._dispatches is None:
             current = views_roster.state(self._ctx)
             self._dispatches = {d.id: d.incident_id for d in current.dispatches}
             self._officers = {d.id: d.officer_id for d in current.dispatches}
             self._names = {o.id: o.name for o in current.officers.values()}
-        incident_id = self._dispatches.get(dispatch_id)
+        return self._dispatches
+
+    def dispatch(self, dispatch_id: str) -> tuple[str | None, ...] | None:
+        incident_id = self._roster().get(dispatch_id)
         return self.incident(incident_id) if incident_id else None
 
     def dispatch_text(self, dispatch_id: str, after: Any, detail: Any, names: bool) -> str:
@@ -192,7 +196,7 @@ class _Places:
         return f"{text} ({note})" if names and isinstance(note, str) and note.strip() else text
 
     def officer_name(self, officer_id: Any) -> str:
-        self.dispatch("")  # loads the names once
+        self._roster()
         return self._names.get(str(officer_id)) or str(officer_id)
 
     def roster_text(self, action: str, record: Mapping[str, Any]) -> str:

@@ -191,11 +191,17 @@ def _selected(rows: Any) -> str | None:
     return str(rows[0]["id"]) if rows and isinstance(rows[0], dict) and rows[0].get("id") else None
 
 
-def _done(answer: commands.Answer, *cleared: Any) -> tuple[Any, ...]:
-    """The message, a re-read of the page when something changed, and the fields to clear."""
+def _reread(ok: bool) -> Any:
+    """The page's store set so that it re-reads at once, after a change that was stored."""
+    return {"rev": f"ui-{datetime.now().timestamp()}", "event": "ui"} if ok else no_update
+
+
+def _done(answer: commands.Answer, clear: bool = False) -> tuple[Any, ...]:
+    """The message, a re-read of the page when something changed, and (``clear``) the text
+    field to empty once done."""
     ok, sentence, warnings = answer
-    live = {"rev": f"ui-{datetime.now().timestamp()}", "event": "ui"} if ok else no_update
-    return (_message(ok, sentence, warnings), live, *((None if ok else no_update) for _ in cleared))
+    out = (_message(ok, sentence, warnings), _reread(ok))
+    return (*out, None if ok else no_update) if clear else out
 
 
 def replacements(ctx: Any, slot: Any) -> list[dict[str, Any]]:
@@ -231,31 +237,16 @@ def show_selected(rows: Any, _live: Any) -> Any:
         raise PreventUpdate  # (a forged call: this part is not on a reader's page)
     picked = dash.ctx.triggered_id == ids.ROSTER_SLOTS
     hide = HIDE if picked else no_update  # a live change leaves the question open, and what is typed
+    from crisis import views_roster
+
     slot_id = _selected(rows)
-    slot = _ctx().roster.slot(slot_id) if slot_id else None
+    slot = next((s for s in views_roster.state(_ctx()).slots if s.id == slot_id), None)  # the read replacements uses
     if slot is None:
         return NOTHING_SELECTED, hide, officer_options(_ctx()), "", "", None
     times = ((slot.start.astimezone(UTC).strftime(TYPED), slot.end.astimezone(UTC).strftime(TYPED), slot.readiness_hours) if picked
              else (no_update, no_update, no_update))
     return (["Selected: ", html.B(commands.slot_words(_ctx(), slot)), f", readiness {slot.readiness_hours} h."], hide,
             replacements(_ctx(), slot), *times)
-
-
-@dash.callback(
-    Output(ids.ROSTER_EDIT_MESSAGE, "children", allow_duplicate=True),
-    Output(ids.ROSTER_LIVE, "data", allow_duplicate=True),
-    Output(ids.ROSTER_SLOT_REASON, "value", allow_duplicate=True),
-    Input(ids.ROSTER_EDIT_SAVE, "n_clicks"),
-    State(ids.ROSTER_SLOTS, "selectedRows"),
-    State(ids.ROSTER_EDIT_START, "value"),
-    State(ids.ROSTER_EDIT_END, "value"),
-    State(ids.ROSTER_EDIT_READINESS, "value"),
-    State(ids.ROSTER_SLOT_REASON, "value"),
-    prevent_initial_call=True,
-)
-def save_times(_clicks: Any, rows: Any, start: Any, end: Any, readiness: Any, reason: Any) -> Any:
-    form = {"start": start, "end": end, "readiness_hours": readiness, "note": reason}
-    return _done(commands.change_slot(_ctx(), g.principal, _selected(rows), form), "reason")
 
 
 @dash.callback(
@@ -281,28 +272,30 @@ def follow_roster(_live: Any) -> Any:
     Output(ids.ROSTER_EDIT_MESSAGE, "children"),
     Output(ids.ROSTER_LIVE, "data", allow_duplicate=True),
     Output(ids.ROSTER_SLOT_REASON, "value"),
+    Input(ids.ROSTER_EDIT_SAVE, "n_clicks"),
     Input(ids.ROSTER_REPLACE, "n_clicks"),
-    State(ids.ROSTER_SLOTS, "selectedRows"),
-    State(ids.ROSTER_REPLACE_OFFICER, "value"),
-    State(ids.ROSTER_SLOT_REASON, "value"),
-    prevent_initial_call=True,
-)
-def replace(_clicks: Any, rows: Any, officer_id: str | None, reason: str | None) -> Any:
-    return _done(commands.replace_officer(_ctx(), g.principal, _selected(rows), officer_id, reason), "reason")
-
-
-@dash.callback(
-    Output(ids.ROSTER_EDIT_MESSAGE, "children", allow_duplicate=True),
-    Output(ids.ROSTER_LIVE, "data", allow_duplicate=True),
-    Output(ids.ROSTER_SLOT_REASON, "value", allow_duplicate=True),
     Input(ids.ROSTER_SWAP, "n_clicks"),
     State(ids.ROSTER_SLOTS, "selectedRows"),
+    State(ids.ROSTER_EDIT_START, "value"),
+    State(ids.ROSTER_EDIT_END, "value"),
+    State(ids.ROSTER_EDIT_READINESS, "value"),
+    State(ids.ROSTER_REPLACE_OFFICER, "value"),
     State(ids.ROSTER_SWAP_WITH, "value"),
     State(ids.ROSTER_SLOT_REASON, "value"),
     prevent_initial_call=True,
 )
-def swap(_clicks: Any, rows: Any, other: str | None, reason: str | None) -> Any:
-    return _done(commands.swap(_ctx(), g.principal, _selected(rows), other, reason), "reason")
+def act_on_slot(_save: Any, _replace: Any, _swap: Any, rows: Any, start: Any, end: Any, readiness: Any,
+                officer_id: str | None, other: str | None, reason: str | None) -> Any:
+    """Save times, Replace officer or Swap officers on the selected slot (the reason is theirs)."""
+    ctx, slot_id, pressed = _ctx(), _selected(rows), dash.ctx.triggered_id
+    if pressed == ids.ROSTER_EDIT_SAVE:
+        answer = commands.change_slot(ctx, g.principal, slot_id, {"start": start, "end": end, "readiness_hours": readiness,
+                                                                  "note": reason})
+    elif pressed == ids.ROSTER_REPLACE:
+        answer = commands.replace_officer(ctx, g.principal, slot_id, officer_id, reason)
+    else:
+        answer = commands.swap(ctx, g.principal, slot_id, other, reason)
+    return _done(answer, clear=True)
 
 
 @dash.callback(
@@ -355,7 +348,7 @@ def remove(_clicks: Any, rows: Any) -> Any:
 def add_slot(_clicks: Any, officer_id: Any, region: Any, role: Any, readiness: Any, start: Any, end: Any, note: Any) -> Any:
     form = {"officer_id": officer_id, "region": region, "role": role, "readiness_hours": readiness,
             "start": start, "end": end, "note": note}
-    return _done(commands.add_slot(_ctx(), g.principal, form), "note")
+    return _done(commands.add_slot(_ctx(), g.principal, form), clear=True)
 
 
 @dash.callback(
@@ -372,7 +365,7 @@ def add_slot(_clicks: Any, officer_id: Any, region: Any, role: Any, readiness: A
 )
 def add_leave(_clicks: Any, officer_id: Any, kind: Any, start: Any, end: Any, note: Any) -> Any:
     form = {"officer_id": officer_id, "kind": kind, "start": start, "end": end, "note": note}
-    return _done(commands.add_leave(_ctx(), g.principal, form), "note")
+    return _done(commands.add_leave(_ctx(), g.principal, form), clear=True)
 
 
 @dash.callback(
@@ -425,7 +418,7 @@ def lay_out(_preview: Any, _store: Any, officers: Any, region: Any, pattern: Any
             "period_days": period, "handover": handover, "readiness_hours": readiness, "alternate_readiness_hours": alternate}
     store = dash.ctx.triggered_id == ids.ROSTER_ROT_STORE
     ok, sentence, slots = commands.rotation(_ctx(), g.principal, form, store)
-    live = {"rev": f"ui-{datetime.now().timestamp()}", "event": "ui"} if ok and store else no_update
+    live = _reread(ok and store)
     said = html.P(sentence, className=("roster-edit-done" if store else "roster-rot-preview-words") if ok else "roster-edit-refused")
     return [said, *(plan_table(_ctx(), slots) if ok else [])], live
 
@@ -444,7 +437,7 @@ def import_file(contents: Any, filename: Any) -> Any:
     if contents is None:
         raise PreventUpdate
     ok, sentence, lines = commands.import_officers(_ctx(), g.principal, filename, contents)
-    live = {"rev": f"ui-{datetime.now().timestamp()}", "event": "ui"} if ok else no_update
+    live = _reread(ok)
     more = len(lines) - SHOWN_LINES
     return [html.P(sentence, className="roster-edit-done" if ok else "roster-edit-refused"),
             *([html.Ul([html.Li(line, className="roster-edit-warning") for line in lines[:SHOWN_LINES]])] if lines else []),
