@@ -494,8 +494,10 @@
     if (!list.length) { box.appendChild(h("p", {className: "map-people-note", text: "No officer on the roster for this incident."})); return; }
     var ol = h("ol", {className: "ip-candidates"});
     list.forEach(function (cand) {
-      var who = cand.name || cand.officer_id || "an officer";
-      ol.appendChild(h("li", {className: "candidate" + (cand.availability ? " unavailable" : ""), "data-officer-id": cand.officer_id || ""}, [
+      // A desk is told of other regions' officers too: where they stand, not who they are.
+      var who = cand.name || cand.officer_id ||
+        (cand.region ? "an officer of " + ((c.regions && c.regions[cand.region]) || cand.region) : "an officer");
+      ol.appendChild(h("li", {className: "candidate" + (cand.availability ? " unavailable" : "") + (cand.outside ? " outside" : ""), "data-officer-id": cand.officer_id || ""}, [
         h("span", {className: "cand-who", text: who}),
         h("span", {className: "cand-meta", text: candidateText(cand)}),
         c.can_edit && cand.officer_id ? h("button", {className: "action candidate-send", "data-officer-id": cand.officer_id,

@@ -138,6 +138,23 @@ def officer_for(viewer: access.HasRole, officer: Mapping[str, Any]) -> dict[str,
     return access.person_view(viewer, officer)
 
 
+# What a reader receives of a candidate officer outside its regions (a regional desk, of
+# another region's officer): where the officer stands for this incident, not who they are
+# nor what they bring (no id, name, contact, skills, languages, or reasons, which name
+# incidents and rest).
+OUTSIDE_CANDIDATE_FIELDS = ("rank", "region", "on_standby", "role", "readiness_hours", "distance_km", "eta_hours",
+                            "availability")
+
+
+def candidate_for(viewer: access.HasRole, candidate: Mapping[str, Any]) -> dict[str, Any]:
+    """A ranked candidate as this viewer receives it: as ``officer_for`` within its
+    regions; outside them, only OUTSIDE_CANDIDATE_FIELDS and ``"outside": True``."""
+    shown = officer_for(viewer, candidate)
+    if shown is not None:
+        return shown
+    return {**{k: candidate[k] for k in OUTSIDE_CANDIDATE_FIELDS if k in candidate}, "outside": True}
+
+
 def _strip_names(viewer: access.HasRole, record: Mapping[str, Any]) -> dict[str, Any]:
     out = access.record_view(viewer, record)
     if not access.sees_names(viewer):
@@ -255,7 +272,9 @@ def candidates(ctx: Context, incident_id: str, skills: Sequence[str] = (), langu
     {"incident": {"id", "title", "lat", "lon", "region", "status"}, "at", "eta_terms",
     "candidates": [the first ``limit``, all when None], "total" (officers ranked), "more"
     (ranked but not in this answer), "unavailable" ({reason: how many of all the ranked})}.
-    A regional desk's officers are those of its region, ranked among themselves.
+    Every officer is ranked, for every reader, so a regional desk learns that the best
+    placed is of another region; it gets its regions' officers whole and the others'
+    as ``OUTSIDE_CANDIDATE_FIELDS`` (where they stand, not who they are).
     NotFound for no incident (or one the viewer may not see); InputError ("skills",
     "languages") for an unknown skill or a bad language code."""
     incident = ctx.deps.incidents.get(incident_id)
@@ -266,13 +285,11 @@ def candidates(ctx: Context, incident_id: str, skills: Sequence[str] = (), langu
     current = state(ctx)
     roster_rules = rules(ctx)
     officers = list(current.officers.values())
-    if viewer is not None:
-        officers = [o for o in officers if access.may_see_region(viewer, o.region)]
     found = ranking.rank_top((incident.location.lat, incident.location.lon), officers, at, current.slots,
                              current.leave, current.dispatches, roster_rules, wanted_skills, wanted_languages, limit)
     ranked = found.candidates
     if viewer is not None:
-        ranked = [c for c in (officer_for(viewer, r) for r in ranked) if c is not None]
+        ranked = [candidate_for(viewer, r) for r in ranked]
     return {
         "incident": {"id": incident.id, "title": incident.title, "lat": incident.location.lat,
                      "lon": incident.location.lon, "region": incident.region, "status": incident.status.value},

@@ -817,7 +817,9 @@ class CoverageOut(BaseModel):
 
 class Candidate(BaseModel):
     """One ranked officer, best first. What a role receives follows ``access.person_view``:
-    a wall display gets the region and the distance only, never who."""
+    a wall display gets the region and the distance only, never who; a regional desk gets
+    its regions' officers whole and the others' marked ``outside``, with where they stand
+    (rank, region, standby, readiness, distance, ETA, availability), never who."""
 
     model_config = ConfigDict(extra="allow")
 
@@ -836,6 +838,8 @@ class Candidate(BaseModel):
     rested_days: float | None = Field(default=None, description="Days since the last return from a deployment; null: never deployed.")
     availability: Literal["on_leave", "deployed", "resting"] | None = Field(default=None, description="null: available.")
     reasons: list[str] | None = None
+    outside: bool | None = Field(default=None, description="True: an officer outside the caller's regions (a regional desk), "
+                                                          "whose identity, skills and languages are not given.")
 
 
 class CandidateList(BaseModel):
@@ -845,7 +849,7 @@ class CandidateList(BaseModel):
     at: AwareDatetime
     eta_terms: dict[str, float] = Field(description="cruise_kmh, overhead_hours, off_standby_notice_hours.")
     candidates: list[Candidate] = Field(description="The best `limit` (default 50), best first.")
-    total: int = Field(ge=0, description="Officers ranked (a regional desk: those of its region).")
+    total: int = Field(ge=0, description="Officers ranked (every officer, whoever asks).")
     more: int = Field(ge=0, description="Ranked but not in this answer (ask with a larger `limit`).")
     unavailable: dict[str, int] = Field(description="Of all the ranked, how many are on_leave, deployed or resting (listed last).")
 

@@ -14,6 +14,7 @@ from typing import Any
 import requests
 from pyproj import Geod
 
+from crisis import views_roster
 from crisis.adapters import keys
 from crisis.bootstrap import Context
 from tests.conftest import LiveServer, random_ref
@@ -552,7 +553,18 @@ def test_roles_cut_and_refuse(context: Context, live_server: LiveServer) -> None
     assert requests.get(f"{api}/roster/officers/A", headers=desk, timeout=30).status_code == 404
     assert requests.get(f"{api}/roster/officers/F", headers=desk, timeout=30).json()["contact"]
     assert requests.get(f"{api}/incidents/{beirut_incident}/candidates", headers=desk, timeout=30).status_code == 404
-    assert requests.get(f"{api}/incidents/{nairobi_incident}/candidates", headers=desk, timeout=30).status_code == 200
+    # Whom can we send: the desk is told of every officer, its region's whole, the others' where they stand, not who.
+    ranking = requests.get(f"{api}/incidents/{nairobi_incident}/candidates", headers=desk, timeout=30)
+    assert ranking.status_code == 200, ranking.text
+    ranked = ranking.json()["candidates"]
+    everyone = requests.get(f"{api}/incidents/{nairobi_incident}/candidates", headers=duty, timeout=30).json()
+    assert ranking.json()["total"] == everyone["total"] == len(ranked) and [c["rank"] for c in ranked] == list(range(1, len(ranked) + 1))
+    inside = [c for c in ranked if not c.get("outside")]
+    assert {"B", "F"} <= {c["officer_id"] for c in inside} and all(c["region"] == "africa" and c["name"] and c["reasons"] for c in inside)
+    outside = [c for c in ranked if c.get("outside")]
+    assert {MENA, "europe_central_asia"} <= {c["region"] for c in outside}, outside
+    assert all(set(c) <= {*views_roster.OUTSIDE_CANDIDATE_FIELDS, "outside"} and c["region"] != "africa" for c in outside), outside
+    assert all("distance_km" in c and "eta_hours" in c for c in outside), outside
     assert requests.get(f"{api}/dispatches/{dispatch['id']}", headers=desk, timeout=30).status_code == 404
     listed = requests.get(f"{api}/dispatches", headers=desk, timeout=30).json()["dispatches"]
     assert [d["id"] for d in listed] == [africa_dispatch["id"]] and listed[0]["officer_name"] == "Officer F"

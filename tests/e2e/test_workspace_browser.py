@@ -411,3 +411,27 @@ def test_a_person_needing_help_in_the_incident_panel_is_readable(live_server: Li
     assert sev and trav and live, (sev, trav, live)
     assert sev["y"] + sev["height"] <= trav["y"] + 1 and sev["x"] >= live["x"] and trav["y"] + trav["height"] <= live["y"] + live["height"]
     assert "5 critical" in page.inner_text(".live-map .sev-legend")
+
+
+def test_a_desk_is_told_of_other_regions_officers_by_where_they_stand_not_who(context: Context, live_server: LiveServer,
+                                                                            browser: Any) -> None:
+    from tests.e2e.test_roster_browser import MENA, NAMES
+
+    incident = _seed(context, live_server)  # Amira (Middle East, the desk's), Jean (Europe), Kofi (Africa), near Beirut
+    desk = open_page(browser, live_server, "/", role="regional_desk", region=MENA)
+    try:
+        desk.wait_for_selector(_item(incident), timeout=30_000)
+        desk.click(_item(incident))
+        desk.wait_for_selector("#incident-panel-candidates li.candidate", timeout=30_000)
+        items = desk.eval_on_selector_all("#incident-panel-candidates li.candidate", """els => els.map(e => ({
+            id: e.dataset.officerId, outside: e.classList.contains('outside'), text: e.innerText}))""")
+        assert items[0]["id"] == "OF-AMIRA" and NAMES[0] in items[0]["text"] and not items[0]["outside"], items
+        others = [i for i in items if i["outside"]]
+        assert others and all(i["id"] == "" and i["text"].startswith("an officer of ") and " km" in i["text"] for i in others), items
+        assert {"an officer of Europe and Central Asia", "an officer of Africa"} <= {i["text"].split("\n")[0] for i in others}, items
+        panel = desk.inner_text("#incident-panel-candidates")
+        assert NAMES[1] not in panel and NAMES[2] not in panel and "OF-JEAN" not in panel and "OF-KOFI" not in panel, panel
+        assert desk.locator("#incident-panel-candidates .candidate-send").count() == 0  # the duty officers dispatch
+        assert desk.errors == []
+    finally:
+        desk.context.close()
