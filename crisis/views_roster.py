@@ -286,7 +286,8 @@ def candidates(ctx: Context, incident_id: str, skills: Sequence[str] = (), langu
     roster_rules = rules(ctx)
     officers = list(current.officers.values())
     found = ranking.rank_top((incident.location.lat, incident.location.lon), officers, at, current.slots,
-                             current.leave, current.dispatches, roster_rules, wanted_skills, wanted_languages, limit)
+                             current.leave, current.dispatches, roster_rules, wanted_skills, wanted_languages, limit,
+                             incident_title=lambda incident_id: _title_for(ctx, viewer, incident_id))
     ranked = found.candidates
     if viewer is not None:
         ranked = [candidate_for(viewer, r) for r in ranked]
@@ -302,6 +303,14 @@ def candidates(ctx: Context, incident_id: str, skills: Sequence[str] = (), langu
         "more": found.total - len(found.candidates),
         "unavailable": found.unavailable,
     }
+
+
+def _title_for(ctx: Context, viewer: access.HasRole | None, incident_id: str) -> str | None:
+    """The incident's title if the viewer may see it (a desk: its regions'), else None."""
+    incident = ctx.deps.incidents.get(incident_id)
+    if incident is None or (viewer is not None and not access.may_see_regions(viewer, incident.regions)):
+        return None
+    return str(incident.title)
 
 
 # --- dispatches ---------------------------------------------------------------------------

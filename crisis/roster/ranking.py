@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import gc
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -161,6 +161,15 @@ class Availability:
         return found.incident_id if found else None
 
 
+def _no_title(_incident_id: str) -> str | None:
+    return None
+
+
+def _incident_said(incident_id: str, title_of: Callable[[str], str | None]) -> str:
+    title = title_of(incident_id)
+    return f"\u201c{title}\u201d ({incident_id})" if title else incident_id
+
+
 def standby_slots(at: datetime, slots: Sequence[Slot]) -> dict[str, Slot]:
     """The slot each officer is on at ``at`` (a primary before an alternate, then the shorter notice)."""
     found: dict[str, Slot] = {}
@@ -224,16 +233,21 @@ def rank(point: tuple[float, float], officers: Sequence[Officer], at: datetime, 
 
 def rank_top(point: tuple[float, float], officers: Sequence[Officer], at: datetime, slots: Sequence[Slot],
              leave: Sequence[Leave], dispatches: Sequence[Dispatch], rules: RosterRules,
-             skills: Sequence[str] = (), languages: Sequence[str] = (), limit: int | None = None) -> Ranking:
+             skills: Sequence[str] = (), languages: Sequence[str] = (), limit: int | None = None,
+             incident_title: Callable[[str], str | None] | None = None) -> Ranking:
     """Every officer ranked (the whole order is decided over all of them), the first
-    ``limit`` answered in full (all when None), with the counts of the unavailable."""
+    ``limit`` answered in full (all when None), with the counts of the unavailable.
+    A deployed officer's reason names the incident by its title when ``incident_title``
+    gives one (the caller's: only for incidents its reader may see), else by its id."""
     with quiet_gc():
-        return _rank(point, officers, at, slots, leave, dispatches, rules, skills, languages, limit)
+        return _rank(point, officers, at, slots, leave, dispatches, rules, skills, languages, limit,
+                     incident_title or _no_title)
 
 
 def _rank(point: tuple[float, float], officers: Sequence[Officer], at: datetime, slots: Sequence[Slot],
           leave: Sequence[Leave], dispatches: Sequence[Dispatch], rules: RosterRules,
-          skills: Sequence[str], languages: Sequence[str], limit: int | None) -> Ranking:
+          skills: Sequence[str], languages: Sequence[str], limit: int | None,
+          incident_title: Callable[[str], str | None]) -> Ranking:
     n = len(officers)
     if n == 0:
         return Ranking([], 0, {})
@@ -305,10 +319,11 @@ def _rank(point: tuple[float, float], officers: Sequence[Officer], at: datetime,
         if unavailable[i]:
             why, until = away[officer.id]
             if why == "deployed":
-                reasons = [f"Deployed to {status.deployed_to(officer.id)}"]
                 sent = status.deployment(officer.id)
+                to = _incident_said(sent.incident_id, incident_title) if sent is not None else "an incident"
+                reasons = [f"Deployed to {to}"]
                 if sent is not None and sent.status == "stood_down" and sent.return_eta is not None:
-                    reasons = [f"Deployed to {sent.incident_id}: stood down, expected home {said(sent.return_eta)}, "
+                    reasons = [f"Deployed to {to}: stood down, expected home {said(sent.return_eta)}, "
                                f"then resting {status.rules.rest_days:g} days"]
             elif why == "on_leave" and until is not None:
                 reasons = [f"On leave until {until.day} {until:%b}"]

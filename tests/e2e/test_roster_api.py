@@ -583,6 +583,11 @@ def test_roles_cut_and_refuse(context: Context, live_server: LiveServer) -> None
     visiting = requests.get(f"{api}/roster/officers/B", headers=mena, timeout=30)
     assert visiting.status_code == 200 and visiting.json()["contact"] and visiting.json()["region"] == "africa", visiting.text
     assert requests.get(f"{api}/roster/officers/D", headers=mena, timeout=30).status_code == 404  # not sent: not theirs
+    # Why B cannot be sent now: to the duty officer, the incident by its title; to the Africa desk, which may not see it, its id.
+    title = requests.get(f"{api}/incidents/{beirut_incident}", headers=duty, timeout=30).json()["title"]
+    for who, said in ((duty, f"Deployed to \u201c{title}\u201d ({beirut_incident})"), (desk, f"Deployed to {beirut_incident}")):
+        ranked_now = requests.get(f"{api}/incidents/{nairobi_incident}/candidates?limit=50", headers=who, timeout=30).json()["candidates"]
+        assert [c["reasons"][0] for c in ranked_now if c.get("officer_id") == "B"] == [said], ranked_now
     assert requests.get(f"{api}/roster/officers/B", headers=bearer(live_server.token("regional_desk", "americas")),
                         timeout=30).status_code == 404
     recalled = requests.patch(f"{api}/dispatches/{sent.json()['id']}", json={"status": "cancelled", "note": "wrong pick"},

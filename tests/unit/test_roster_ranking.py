@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from crisis.roster.model import Dispatch, Home, Leave, Officer, RosterRules, Slot, Step
-from crisis.roster.ranking import eta_terms, rank
+from crisis.roster.ranking import eta_terms, rank, rank_top
 from crisis.roster.slots import availability
 
 AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -175,6 +175,16 @@ def test_unavailable_listed_last_with_reason_never_dropped() -> None:
     assert rows_of["resting"]["reasons"][0] == "Resting after a deployment until 6 Dec 12:00 UTC"
     assert rows_of["resting"]["rested_days"] == 2.0 and rows_of["free"]["rested_days"] is None
     assert not any(rows_of[k]["on_standby"] for k in ("leave", "deployed", "resting"))
+
+
+def test_a_deployed_officer_is_said_deployed_to_the_incident_by_title_when_the_caller_gives_it() -> None:
+    officers = [officer("deployed"), officer("free", GENEVA)]
+    dispatches = [dispatch("deployed", "travelling", AT - DAY)]
+    titles = {"inc-goma": "Fighting near Goma"}
+    named = rank_top(GOMA, officers, AT, [], [], dispatches, RULES, incident_title=titles.get).candidates
+    assert by_id(named)["deployed"]["reasons"][0] == "Deployed to \u201cFighting near Goma\u201d (inc-goma)"
+    unnamed = rank_top(GOMA, officers, AT, [], [], dispatches, RULES, incident_title=lambda _: None).candidates
+    assert by_id(unnamed)["deployed"]["reasons"][0] == "Deployed to inc-goma"  # not the reader's incident: its id only
 
 
 def test_earliest_arrival_first_then_officer_id() -> None:
