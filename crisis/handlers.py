@@ -25,7 +25,7 @@ from crisis.domain.events import Event
 from crisis.domain.incidents import TransitionError, transition
 from crisis.domain.model import GeoPoint, Incident
 from crisis.domain.serialize import incident_to_dict
-from crisis.domain.travellers import Traveller
+from crisis.domain.travellers import Traveller, late_reports
 from crisis.domain.travellers import to_dict as traveller_to_dict
 from crisis.errors import Conflict, InputError, NotFound
 from crisis.feeds.schemas import IncidentIn, IncidentPatch, PositionBatch, future_time_message
@@ -210,11 +210,22 @@ def update_incident(deps: Deps, incident_id: str, patch: IncidentPatch, actor: s
         return Stored(updated, event_id, created=False)
 
 
-def report_positions(deps: Deps, batch: PositionBatch, actor: str | None) -> str:
-    """Store a batch of position reports as one event; the event's stream id."""
+@dataclass(frozen=True)
+class PositionsStored:
+    stream_id: str  # the batch's first event
+    late: list[int]  # indexes of the reports older than the latest held for their traveller
+
+
+def report_positions(deps: Deps, batch: PositionBatch, actor: str | None) -> PositionsStored:
+    """Store a batch of position reports; the newest report of each traveller by its time
+    is where they are (``travellers.late_reports``): a report older than the one held, a
+    delayed or replayed message, is kept as history (a POSITIONS_LATE event) and changes
+    no one's place. One transaction; the stream id of its first event."""
     now = deps.clock()
     count = len(batch.positions)
     ids = [p.traveller_id for p in batch.positions]
+    times = [(p.time or now).astimezone(timezone.utc) for p in batch.positions]
+    late = late_reports(ids, times, deps.positions.held_times(ids))
     lat = np.fromiter((p.lat for p in batch.positions), dtype=float, count=count)
     lon = np.fromiter((p.lon for p in batch.positions), dtype=float, count=count)
     country, region = deps.countries.locate(lat, lon)
@@ -222,13 +233,18 @@ def report_positions(deps: Deps, batch: PositionBatch, actor: str | None) -> str
         "ids": ids,
         "lat": lat.round(6).tolist(),
         "lon": lon.round(6).tolist(),
-        "time": [(p.time or now).isoformat() for p in batch.positions],
+        "time": [t.isoformat() for t in times],
         "source": [p.source for p in batch.positions],
         "country": country.tolist(),
         "region": region.tolist(),
     }
-    event = Event(type=ev.POSITIONS_REPORTED, time=now, actor=actor, payload=columns)
-    return deps.log.append(keys.POSITION_STREAM, event, lambda pipe: PositionStore.queue_save(pipe, columns))
+    fresh = {name: [v for v, old in zip(values, late) if not old] for name, values in columns.items()}
+    stale = {name: [v for v, old in zip(values, late) if old] for name, values in columns.items()}
+    events = [Event(type=kind, time=now, actor=actor, payload=part)
+              for kind, part in ((ev.POSITIONS_REPORTED, fresh), (ev.POSITIONS_LATE, stale)) if part["ids"]]
+    stream_ids = deps.log.append_many(keys.POSITION_STREAM, events,
+                                      lambda pipe: PositionStore.queue_save(pipe, fresh))
+    return PositionsStored(stream_ids[0], [i for i, old in enumerate(late) if old])
 
 
 TRAVELLERS_PER_EVENT = 1000  # an import batch is stored as events of at most this many travellers

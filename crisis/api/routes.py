@@ -227,13 +227,26 @@ def post_positions() -> tuple[Response, int]:
         raise InputError(future)
     check_sources({f"{where}{i}.source": p.source for i, p in enumerate(batch.positions) if p.source != "api"},
                   current_principal().name)
+    sent_at = {id(p): i for i, p in enumerate(batch.positions)}  # each report's index as sent
     batch, rejected = _known_travellers(batch)
-    stream_id = handlers.report_positions(_ctx().deps, batch, current_principal().name)
-    audit.record_position_batch(len(batch.positions), stream_id)
+    stored = handlers.report_positions(_ctx().deps, batch, current_principal().name)
+    audit.record_position_batch(len(batch.positions), stored.stream_id)
     _ctx().feed_log.accepted("positions", len(batch.positions))
+    answer: dict[str, Any] = {"accepted": len(batch.positions), "stream_id": stored.stream_id}
+    if stored.late:
+        answer["late"] = _late_notes([(sent_at[id(batch.positions[i])], batch.positions[i].traveller_id) for i in stored.late],
+                                     where)
     if rejected:
-        return jsonify(accepted=len(batch.positions), stream_id=stream_id, rejected=rejected), 202
-    return jsonify(accepted=len(batch.positions), stream_id=stream_id), 202
+        answer["rejected"] = rejected
+    return jsonify(answer), 202
+
+
+def _late_notes(late: list[tuple[int, str]], where: str) -> list[dict[str, Any]]:
+    """Each report (its index as sent, its traveller) older than the latest held for its
+    traveller, said: stored as history, not as where the person is."""
+    return [{"index": i, "field": f"{where}{i}.time", "traveller_id": traveller_id,
+             "message": f"older than the latest position held for {traveller_id}: kept as history, not as where they are"}
+            for i, traveller_id in late]
 
 
 def _known_travellers(batch: PositionBatch) -> tuple[PositionBatch, list[dict[str, Any]]]:

@@ -14,6 +14,9 @@ INCIDENT_REPORTED = "incident.reported"
 INCIDENT_UPDATED = "incident.updated"
 INCIDENT_STATUS_CHANGED = "incident.status_changed"
 POSITIONS_REPORTED = "positions.reported"
+# Reports older than the latest held for their traveller (a delayed or replayed message):
+# kept as history in keys.POSITION_STREAM, never taken as where the person is.
+POSITIONS_LATE = "positions.late"
 TRAVELLER_REGISTERED = "traveller.registered"
 TRAVELLERS_IMPORTED = "travellers.imported"
 

@@ -35,6 +35,7 @@ Confidence (written down here, and nowhere else):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -233,3 +234,15 @@ def duty_station_of(profile: dict[str, Any]) -> DutyStation | None:
         return None
     country = raw.get("country")
     return DutyStation(place.name, place.lat, place.lon, country if isinstance(country, str) else None)
+
+
+def late_reports(ids: Sequence[str], times: Sequence[datetime], held: Sequence[datetime | None]) -> list[bool]:
+    """Which reports of a batch are late: older than the latest position already held
+    for their traveller (``held``, aligned with ``ids``; None: none held) or than another
+    report of the same traveller in the batch. The newest by report time is where a
+    person is, whatever order the messages came in; an equal time is not late."""
+    newest: dict[str, datetime] = {}
+    for traveller_id, time, before in zip(ids, times, held):
+        best = newest.get(traveller_id, before)
+        newest[traveller_id] = time if best is None or time > best else best
+    return [time < newest[traveller_id] for traveller_id, time in zip(ids, times)]

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import requests
 
 from crisis.adapters import keys
@@ -83,6 +84,32 @@ def test_positions_batch_is_all_or_nothing(live_server: LiveServer) -> None:
     assert accepted.status_code == 202 and accepted.json()["accepted"] == 50
     snap = requests.get(live_server.url + "/api/v1/positions", headers=reader).json()
     assert {p["traveller_id"] for p in good} <= {p["traveller_id"] for p in snap["positions"]}
+
+
+def test_an_older_report_is_kept_as_history_and_moves_no_one(live_server: LiveServer) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    token, reader = bearer(live_server.token("feed")), bearer(live_server.token("duty_officer"))
+    who = random_ref("T")
+    now = datetime.now(UTC).replace(microsecond=0)
+    fresh = {"traveller_id": who, "lat": 33.89, "lon": 35.5, "time": now.isoformat()}  # Beirut, now
+    live_server.know([fresh])
+    assert requests.post(live_server.url + "/api/v1/positions", json=[fresh], headers=token).status_code == 202
+    old = {"traveller_id": who, "lat": 44.6, "lon": -63.6, "time": (now - timedelta(hours=3)).isoformat()}  # Halifax, delayed
+    head = live_server.context.deps.log.last_id(keys.POSITION_STREAM)
+    answer = requests.post(live_server.url + "/api/v1/positions", json={"positions": [old]}, headers=token)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["late"] == [{"index": 0, "field": "positions.0.time", "traveller_id": who,
+                                      "message": f"older than the latest position held for {who}: kept as history, not as where they are"}]
+    listed = {p["traveller_id"]: p for p in requests.get(live_server.url + "/api/v1/positions", headers=reader).json()["positions"]}
+    assert (listed[who]["lat"], listed[who]["region"]) == (pytest.approx(33.89, abs=1e-4), "middle_east_north_africa")
+    person = requests.get(f"{live_server.url}/api/v1/travellers/{who}", headers=reader).json()
+    assert "33.89" in json.dumps(person) and "44.6" not in json.dumps(person), person
+    americas = bearer(live_server.token("regional_desk", "americas"))
+    assert who not in {p["traveller_id"] for p in requests.get(live_server.url + "/api/v1/positions", headers=americas).json()["positions"]}
+    late = [e for e in live_server.context.deps.log.read_after(keys.POSITION_STREAM, head)
+            if e.type == "positions.late" and who in e.payload["ids"]]
+    assert [e.payload["lat"] for e in late] == [[44.6]]  # kept, as history
 
 
 def test_roles_limit_what_can_be_done(live_server: LiveServer) -> None:

@@ -4,7 +4,9 @@ from datetime import datetime, timezone
 
 from crisis.adapters import keys
 from crisis.adapters.incident_store import IncidentStore
+from crisis.adapters.position_store import PositionStore
 from crisis.bootstrap import Context
+from crisis.domain import events as ev
 from crisis.domain.events import Event
 from crisis.feeds.schemas import IncidentIn, IncidentPatch, PositionBatch, parse
 from crisis.handlers import report_incident, report_positions, update_incident
@@ -79,6 +81,39 @@ def test_positions_batch_is_one_event_and_latest_position_wins(context: Context)
     where = {t: (round(float(a), 2), round(float(o), 2), r) for t, a, o, r in zip(snap["ids"], snap["lat"], snap["lon"], snap["region"])}
     assert where == {"T1": (31.95, 35.93, "middle_east_north_africa"), "T2": (-1.29, 36.82, "africa")}
     assert context.deps.positions.snapshot("africa")["ids"] == ["T2"]
+
+
+def test_the_newest_report_by_its_time_is_where_a_person_is_whatever_order_they_came_in(context: Context) -> None:
+    one, two = "TL1-" + random_ref(), "TL2-" + random_ref()
+    head = context.deps.log.last_id(keys.POSITION_STREAM)
+    fresh = parse(PositionBatch, {"positions": [{"traveller_id": one, "lat": 33.89, "lon": 35.5, "time": "2026-12-02T12:00:00Z"}]})
+    older = parse(PositionBatch, {"positions": [
+        {"traveller_id": one, "lat": 36.0, "lon": 36.0, "time": "2026-12-02T11:00:00+02:00"},  # 09:00 UTC: late
+        {"traveller_id": two, "lat": -1.29, "lon": 36.82, "time": "2026-12-02T10:00:00Z"},  # nobody held: where TL2 is
+        {"traveller_id": two, "lat": -1.3, "lon": 36.9, "time": "2026-12-02T09:00:00Z"},  # older than the one above
+    ]})
+    assert report_positions(context.deps, fresh, "feed").late == []
+    stored = report_positions(context.deps, older, "feed")
+    assert stored.late == [0, 2]
+    snap = context.deps.positions.snapshot()
+    where = {t: (round(float(a), 2), round(float(o), 2), tm) for t, a, o, tm in zip(snap["ids"], snap["lat"], snap["lon"], snap["time"])
+             if t in (one, two)}
+    assert where == {one: (33.89, 35.5, "2026-12-02T12:00:00+00:00"), two: (-1.29, 36.82, "2026-12-02T10:00:00+00:00")}
+    # The late reports are history in the log, apart from the positions every map and count follows.
+    events = context.deps.log.read_after(keys.POSITION_STREAM, head)
+    kinds = {e.id: e.type for e in events}
+    assert kinds[stored.stream_id] == ev.POSITIONS_REPORTED
+    late = [e for e in events if e.type == ev.POSITIONS_LATE and one in e.payload["ids"]]
+    assert [(e.payload["ids"], e.payload["time"]) for e in late] == [
+        ([one, two], ["2026-12-02T09:00:00+00:00", "2026-12-02T09:00:00+00:00"])]
+    reported = next(e for e in events if e.id == stored.stream_id)
+    assert reported.payload["ids"] == [two]
+    # Two batches of one person committed in the other order (both read before either wrote): the newest stays.
+    with context.redis.pipeline(transaction=True) as pipe:
+        PositionStore.queue_save(pipe, {"ids": [one], "lat": [1.0], "lon": [1.0], "time": ["2026-12-02T11:59:59+00:00"],
+                                        "source": ["api"], "country": [None], "region": [None]})
+        pipe.execute()
+    assert context.deps.positions.held_times([one]) == [datetime(2026, 12, 2, 12, tzinfo=timezone.utc)]
 
 
 def _event(n: int) -> Event:
