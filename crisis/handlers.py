@@ -21,6 +21,7 @@ from crisis.adapters.incident_store import IncidentStore
 from crisis.adapters.position_store import PositionStore
 from crisis.adapters.traveller_store import TravellerStore
 from crisis.domain import events as ev
+from crisis.domain import source_reports
 from crisis.domain.events import Event
 from crisis.domain.incidents import TransitionError, transition
 from crisis.domain.model import GeoPoint, Incident
@@ -55,8 +56,17 @@ class Deps:
 @dataclass(frozen=True)
 class Stored:
     incident: Incident
-    event_id: str
+    event_id: str  # "" when nothing was stored (``unchanged``)
     created: bool
+    unchanged: bool = False  # a source's message that changed nothing (source_reports.nothing_new)
+
+
+def source_said(cmd: IncidentIn) -> dict[str, Any]:
+    """What a report says, as kept with its incident (``crisis.domain.source_reports``)."""
+    return source_reports.said(
+        title=cmd.title, type=cmd.type.value, severity=cmd.severity, lat=cmd.lat, lon=cmd.lon, radius_km=cmd.radius_km,
+        area=cmd.area, description=cmd.description, approximate=cmd.approximate, country=cmd.country,
+        countries=cmd.countries, status=cmd.status.value if cmd.status is not None else None, sent=cmd.reported_at)
 
 
 def _place(deps: Deps, lat: float, lon: float, country: str | None, countries: tuple[str, ...] = (),
@@ -129,6 +139,8 @@ def _create(deps: Deps, cmd: IncidentIn, actor: str | None, incident_id: str) ->
         source=cmd.source,
         source_id=cmd.source_id,
         approximate=cmd.approximate,
+        countries=tuple(cmd.countries),
+        source_said=source_said(cmd) if cmd.source_id else None,
     )
     change = _change(now, "reported", actor, status=incident.status.value, source=cmd.source)
     aliases = [cmd.source_id] if cmd.source_id else []
@@ -137,11 +149,19 @@ def _create(deps: Deps, cmd: IncidentIn, actor: str | None, incident_id: str) ->
 
 
 def _apply_report(deps: Deps, incident_id: str, cmd: IncidentIn, actor: str | None) -> Stored:
-    """A later message about a known incident: take its facts, move its status if asked."""
+    """A later message about a known incident: the facts its source changed since its last
+    message, and its status if it moves it (``crisis.domain.source_reports``): a message
+    sent before the last one applied, or saying the same, changes nothing and stores nothing;
+    what a person changed meanwhile stands unless the source changes that fact too."""
     with deps.lock(f"incident:{incident_id}"):
         current = deps.incidents.get(incident_id)
         if current is None:
             raise NotFound(f"incident {incident_id} is indexed by source but missing")
+        said = source_said(cmd)
+        before = current.source_said
+        if source_reports.nothing_new(said, before):
+            return Stored(current, "", created=False, unchanged=True)
+        moved = source_reports.changed_by_source(said, before)
         now = deps.clock()
         facts: dict[str, Any] = {
             "title": cmd.title,
@@ -153,14 +173,19 @@ def _apply_report(deps: Deps, incident_id: str, cmd: IncidentIn, actor: str | No
             "description": cmd.description,
             "approximate": cmd.approximate,
         }
-        if cmd.country or cmd.countries or facts["location"] != current.location or cmd.area != current.area:
-            facts["country"], facts["regions"] = _place(deps, cmd.lat, cmd.lon, cmd.country, cmd.countries, cmd.area)
-            facts["region"] = facts["regions"][0] if facts["regions"] else None
-        changed = {k: v for k, v in facts.items() if getattr(current, k) != v}
-        updated = current.with_changes(**changed, updated_at=now) if changed else current
+        taken = {k: v for k, v in facts.items() if k in moved}
+        if moved & source_reports.PLACEMENT:
+            location = taken.get("location", current.location)
+            area = taken["area"] if "area" in taken else current.area
+            countries = tuple(cmd.countries) if "countries" in moved else current.countries
+            taken["country"], taken["regions"] = _place(deps, location.lat, location.lon, cmd.country, countries, area)
+            taken["region"] = taken["regions"][0] if taken["regions"] else None
+            taken["countries"] = countries
+        changed = {k: v for k, v in taken.items() if not _same_value(getattr(current, k), v)}
+        updated = current.with_changes(**changed, source_said=said, updated_at=now)
         event_type = ev.INCIDENT_UPDATED
         details: dict[str, Any] = {"fields": sorted(changed), "source_id": cmd.source_id}
-        if cmd.status is not None and cmd.status != current.status:
+        if cmd.status is not None and cmd.status != current.status and "status" in moved:
             try:
                 updated = transition(updated, cmd.status, now)
             except TransitionError as exc:
@@ -171,6 +196,13 @@ def _apply_report(deps: Deps, incident_id: str, cmd: IncidentIn, actor: str | No
         change = _change(now, "status" if event_type == ev.INCIDENT_STATUS_CHANGED else "updated", actor, **details)
         event_id = _store(deps, event_type, updated.with_changes(updated_at=now), change, aliases)
         return Stored(updated.with_changes(updated_at=now), event_id, created=False)
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    """Equal as stored: an area read back has lists where a message has tuples."""
+    if isinstance(a, (dict, list, tuple)) or isinstance(b, (dict, list, tuple)):
+        return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+    return bool(a == b)
 
 
 def update_incident(deps: Deps, incident_id: str, patch: IncidentPatch, actor: str | None) -> Stored:
@@ -189,7 +221,9 @@ def update_incident(deps: Deps, incident_id: str, patch: IncidentPatch, actor: s
             location = GeoPoint(patch.lat, patch.lon)
             if location != current.location:
                 changes["location"] = location
-                changes["country"], changes["regions"] = _place(deps, patch.lat, patch.lon, None, (), current.area)
+                # The other countries it was reported over stay: moving the point keeps their regions.
+                changes["country"], changes["regions"] = _place(deps, patch.lat, patch.lon, None, current.countries,
+                                                                current.area)
                 changes["region"] = changes["regions"][0] if changes["regions"] else None
         updated = current.with_changes(**changes, updated_at=now)
         details: dict[str, Any] = {"fields": sorted(changes)}

@@ -112,12 +112,21 @@ class Incident(BaseModel):
     source_id: str | None = Field(description="The source's own id of the report; with source, the idempotency key.")
     approximate: bool = Field(description="True when the location was inferred (a country or area name), not reported.")
     owner: str | None = Field(default=None, description="The officer handling it, once assigned. Absent for wall accounts (no names).")
+    countries: list[str] = Field(default_factory=list, description="The other countries the report named (ISO 3166-1 alpha-3); "
+                                                                   "kept when the point is moved, so are their regions.")
+    source_said: dict[str, Any] | None = Field(
+        default=None,
+        description="What the source's last applied message said (its facts; `area` and `description` as digests; `sent`: "
+                    "its reported_at). A later message sent before it changes nothing; one saying the same changes nothing; "
+                    "otherwise only the facts the source itself changed are taken, so a person's correction stands until "
+                    "the source says something new about that fact. Null: no source reported it with its own id.")
 
 
 class StoredIncident(Incident):
     """An incident just written, with the id of its event in the incident log."""
 
-    stream_id: str = Field(description="The Redis stream id of the event that stored this change (the change is durable before the answer is sent).")
+    stream_id: str = Field(description="The Redis stream id of the event that stored this change (the change is durable before the answer is sent); "
+                                       "empty when a source's message changed nothing (see `source_said`).")
 
 
 class HistoryEntry(BaseModel):

@@ -118,6 +118,12 @@ class Incident:
     # Every region the incident touches (its point's first, then the other countries or
     # the area's): an incident over several countries reaches every desk it touches.
     regions: tuple[str, ...] = ()
+    # The countries the report named besides its point's (ISO 3166-1 alpha-3): kept so that
+    # moving the point keeps the regions of the others.
+    countries: tuple[str, ...] = ()
+    # What the source's last applied message said (``crisis.domain.source_reports``); None
+    # for an incident no source reported with its own id.
+    source_said: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         # ``region`` and ``regions`` are kept in step: region is regions[0] (None when empty).

@@ -31,6 +31,8 @@ def incident_to_dict(incident: Incident) -> dict[str, Any]:
         "source_id": incident.source_id,
         "approximate": incident.approximate,
         "owner": incident.owner,
+        "countries": list(incident.countries),
+        "source_said": incident.source_said,
     }
 
 
@@ -54,4 +56,6 @@ def incident_from_dict(data: dict[str, Any]) -> Incident:
         source_id=data.get("source_id"),
         approximate=bool(data.get("approximate", False)),
         owner=data.get("owner"),
+        countries=tuple(data.get("countries") or ()),
+        source_said=data.get("source_said"),
     )

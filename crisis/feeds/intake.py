@@ -32,6 +32,7 @@ import numpy as np
 
 from crisis import handlers
 from crisis.bootstrap import Context
+from crisis.domain import source_reports
 from crisis.domain.model import GeoPoint, Incident, IncidentStatus
 from crisis.errors import Conflict, FeedError, InputError
 from crisis.feeds.cap import defects_in_words, parse_cap
@@ -116,8 +117,12 @@ def _reject(context: Context, feed: str, exc: InputError | Conflict, body: bytes
 
 
 def _same_facts(current: Incident, command: IncidentIn) -> bool:
-    """Would ``report_incident`` change nothing? (JSON comparison for the area: stored
-    polygons come back with lists where the command has tuples.)"""
+    """Would ``report_incident`` change nothing? Against what the source last said when
+    that is kept (``source_reports.nothing_new``: an older message, or the same facts,
+    whatever a person changed since), else against the incident itself (JSON comparison
+    for the area: stored polygons come back with lists where the command has tuples)."""
+    if current.source_said is not None:
+        return source_reports.nothing_new(handlers.source_said(command), current.source_said)
     return (
         current.title == command.title and current.type == command.type
         and current.severity == command.severity
@@ -144,6 +149,8 @@ def _report(context: Context, command: IncidentIn, actor: str | None, result: In
     stored = handlers.report_incident(context.deps, command, actor)
     if stored.created:
         result.created += 1
+    elif stored.unchanged:
+        result.unchanged += 1
     else:
         result.updated += 1
     result.incident_ids.append(stored.incident.id)

@@ -71,6 +71,16 @@ def test_projection_is_rebuilt_from_the_log(context: Context) -> None:
     assert before[a.incident.id].status.value == "active" and b.incident.id in before
 
 
+def test_moving_an_incident_over_several_countries_keeps_the_regions_of_the_others(context: Context) -> None:
+    shelling = report_incident(context.deps, beirut(title="Cross-border shelling", type="shelling", lat=33.27, lon=35.3,
+                                                    countries=["LBN", "SYR", "TUR"], radius_km=30), "feed")
+    assert set(shelling.incident.regions) == {"middle_east_north_africa", "europe_central_asia"}  # Turkey: Europe's desk
+    moved = update_incident(context.deps, shelling.incident.id, parse(IncidentPatch, {"lat": 33.3, "lon": 35.35}), "duty")
+    assert moved.incident.location.lat == 33.3
+    assert set(moved.incident.regions) == {"middle_east_north_africa", "europe_central_asia"}, moved.incident.regions
+    assert context.deps.incidents.get(shelling.incident.id).countries == ("LBN", "SYR", "TUR")
+
+
 def test_positions_batch_is_one_event_and_latest_position_wins(context: Context) -> None:
     first = parse(PositionBatch, {"positions": [{"traveller_id": "T1", "lat": 33.9, "lon": 35.5}, {"traveller_id": "T2", "lat": -1.29, "lon": 36.82}]})
     second = parse(PositionBatch, {"positions": [{"traveller_id": "T1", "lat": 31.95, "lon": 35.93}]})

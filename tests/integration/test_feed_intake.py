@@ -40,10 +40,10 @@ SQUARE = "10,20 10,21 11,21 11,20 10,20"  # lat,lon around Lake Chad's south-wes
 
 def cap(identifier: str, msg_type: str = "Alert", references: str = "", status: str = "Actual",
         headline: str = "Flash flood warning", severity: str = "Severe", info: bool = True,
-        polygon: str = SQUARE) -> bytes:
+        polygon: str = SQUARE, sent: str = "2024-03-01T10:00:00+02:00") -> bytes:
     """A small CAP 1.2 message from ops@example.org."""
     parts = [f"<identifier>{identifier}</identifier><sender>ops@example.org</sender>",
-             f"<sent>2024-03-01T10:00:00+02:00</sent><status>{status}</status>",
+             f"<sent>{sent}</sent><status>{status}</status>",
              f"<msgType>{msg_type}</msgType><scope>Public</scope>"]
     if references:
         parts.append(f"<references>{references}</references>")
@@ -137,6 +137,46 @@ def test_alert_update_cancel_closes_one_incident(context: Context) -> None:
     assert (again.updated, again.unchanged) == (0, 1)
     assert len(context.deps.incidents.history(incident_id)) == 3
     assert len(context.deps.incidents.all()) == 1
+
+
+def test_an_alert_sent_before_its_update_does_not_undo_it(context: Context) -> None:
+    ref = random_ref("FL-")
+    original = cap(f"{ref}-1", severity="Severe", sent="2024-03-01T10:00:00+02:00")
+    alert = ingest_cap(context, original, "test")
+    incident_id = alert.incident_ids[0]
+    update = ingest_cap(context, cap(f"{ref}-2", "Update", f"ops@example.org,{ref}-1,2024-03-01T10:00:00+02:00",
+                                     severity="Extreme", headline="Flash flood warning raised",
+                                     sent="2024-03-01T10:23:00+02:00"), "test")
+    assert update.updated == 1 and context.deps.incidents.get(incident_id).severity == 5
+    events = context.redis.xlen(keys.INCIDENT_STREAM)
+    late = ingest_cap(context, original, "test")  # re-delivered, or delayed on its way
+    assert (late.created, late.updated, late.unchanged) == (0, 0, 1) and late.incident_ids == [incident_id]
+    kept = context.deps.incidents.get(incident_id)
+    assert (kept.severity, kept.title) == (5, "Flash flood warning raised")
+    assert context.redis.xlen(keys.INCIDENT_STREAM) == events  # nothing stored, nothing pushed
+
+
+def test_a_feed_saying_the_same_again_does_not_undo_a_persons_change(context: Context) -> None:
+    data = read_sample("usgs", "all_day_2019-01-30.geojson")
+    first = ingest_usgs(context, data, "test")
+    incident_id = first.incident_ids[0]
+    source = context.deps.incidents.get(incident_id)
+    corrected = 3 if source.severity != 3 else 2
+    handlers.update_incident(context.deps, incident_id, IncidentPatch(severity=corrected, title="Daly City quake, checked"),
+                             "duty")
+    again = ingest_usgs(context, data, "test")  # the feed re-read: nothing new from the source
+    assert (again.updated, again.unchanged) == (0, 233)
+    kept = context.deps.incidents.get(incident_id)
+    assert (kept.severity, kept.title) == (corrected, "Daly City quake, checked")
+    # The source says something new about the magnitude: its new word on severity (and its
+    # description, which gives the magnitude) is taken; the person's title stands.
+    revised = json.loads(data)
+    revised["features"][0]["properties"]["mag"] = 7.9 if source.severity <= 3 else 1.0
+    third = ingest_usgs(context, json.dumps(revised).encode(), "test")
+    assert (third.updated, third.unchanged) == (1, 232)
+    now = context.deps.incidents.get(incident_id)
+    assert now.severity == 5 and "Magnitude 7.9" in now.description and now.title == "Daly City quake, checked"
+    assert context.deps.incidents.history(incident_id)[-1]["fields"] == ["description", "severity"]
 
 
 # The same centre as SQUARE (10.5, 20.5), other areas: a change of polygon alone.
