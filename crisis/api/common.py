@@ -5,6 +5,7 @@ Each blueprint keeps its own error handlers (they name different fields), built 
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from flask import Response, abort, current_app, jsonify, request
@@ -64,3 +65,11 @@ def refuse_person_look_up(field: str = "id") -> None:
         response = jsonify(error="forbidden", errors=[{"field": field, "message": NO_LOOK_UP}])
         response.status_code = 403
         abort(response)
+
+
+def list_order_key() -> bytes:
+    """The key of ``access.unlinkable_order`` (lists of people for roles without identities),
+    derived from the server's secret: the same on every instance."""
+    secret = current_app.secret_key
+    seed = secret.encode() if isinstance(secret, str) else bytes(secret or b"")
+    return hashlib.blake2b(b"crisis people list order v1", key=seed[:64], digest_size=32).digest()

@@ -29,7 +29,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from crisis import views, views_areas
-from crisis.api.common import ctx
+from crisis.api.common import ctx, list_order_key
 from crisis.auth import audit_request, current_principal, request_origin, require_role
 from crisis.bootstrap import Context
 from crisis.domain import access, accountability
@@ -182,6 +182,8 @@ def list_travellers() -> Response:
     if status != "any":
         assert statuses is not None
         placed = [p for p in placed if statuses.get(str(p[0]["id"])) == status]
+    if not access.sees_names(principal):  # a wall: no order that follows the ids (they name people)
+        placed = [placed[i] for i in access.unlinkable_order([str(p[0]["id"]) for p in placed], list_order_key())]
     page = placed[offset:offset + limit]
     following = offset + limit if offset + limit < len(placed) else None
     items = []

@@ -33,7 +33,9 @@ no page, no socket, no other API route (they are in no other role tuple).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 ROLES = ("admin", "duty_officer", "regional_desk", "wall", "feed", "traveller", "warden")
@@ -149,6 +151,16 @@ def may_look_up_person(who: HasRole) -> bool:
     receive identities: to a wall, an answer (even "not found") would confirm an id, and the
     position it gives could be matched to a pseudonym of the live map, to follow that person."""
     return who.role in PERSON_LOOKERS and can_read(who)
+
+
+def unlinkable_order(ids: Sequence[str], key: bytes) -> list[int]:
+    """An order of a list of people (indexes into ``ids``) that says nothing of their ids,
+    for a role that receives no identities: by a keyed MAC of each id (``key``: the server's
+    secret). In id order, a wall paging a list one row at a time would read the n-th
+    person's place, and sequential ids would name them; this order is the same on every
+    instance sharing the secret (pages stay consistent) but cannot be computed without it."""
+    tag = [hmac.new(key, str(i).encode(), hashlib.sha256).digest() for i in ids]
+    return sorted(range(len(ids)), key=tag.__getitem__)
 
 
 def reads_rejected(who: HasRole) -> bool:

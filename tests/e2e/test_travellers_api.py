@@ -188,6 +188,30 @@ def test_answers_have_the_documented_shapes(context: Context, live_server: LiveS
     _conforms(doc, "ErrorResponse", requests.get(url + "/nobody", headers=officer).json())
 
 
+def test_a_wall_cannot_tell_who_a_row_is_by_paging_a_list_in_id_order(context: Context, live_server: LiveServer) -> None:
+    """The finding: a wall paged GET /travellers one row at a time (limit=1, offset=41) in id
+    order, and with sequential ids the 42nd row was T000042's exact place. Now a role without
+    identities gets people in an order that follows no id: the same rows, not in id order."""
+    officer = bearer(live_server.token("duty_officer"))
+    url = live_server.url + "/api/v1/travellers"
+    people = [traveller(f"W{i:03d}", {**BEIRUT, "lat": 33.0 + i / 10}) for i in range(12)]
+    assert requests.post(url, json=people, headers=officer).json()["accepted"] == 12
+    assert requests.post(live_server.url + "/api/v1/positions", headers=officer,
+                         json=[{"traveller_id": p["id"], "lat": 33.0 + i / 10, "lon": 35.5} for i, p in enumerate(people)]).status_code == 202
+    by_id = [round(t["position"]["lat"], 3) for t in requests.get(url, headers=officer).json()["travellers"]]
+    assert by_id == sorted(by_id)  # those who receive names get them in id order
+    wall = bearer(live_server.token("wall"))
+    paged = [round(requests.get(url, params={"limit": 1, "offset": k}, headers=wall).json()["travellers"][0]["position"]["lat"], 3)
+             for k in range(12)]
+    assert sorted(paged) == by_id and paged != by_id, paged
+    again = [round(t["position"]["lat"], 3) for t in requests.get(url, headers=wall).json()["travellers"]]
+    assert again == paged  # a stable order: pages do not overlap or skip
+    # The positions: in the order of Redis's hash table (keyed with a seed drawn at each start), not by id.
+    points = requests.get(live_server.url + "/api/v1/positions", headers=wall).json()["positions"]
+    lats = [round(p["lat"], 3) for p in points]
+    assert sorted(lats) == by_id and lats != by_id, lats
+
+
 def test_a_wall_may_not_look_a_person_up_by_id(context: Context, live_server: LiveServer) -> None:
     """The finding: a wall got T000320's category, country and exact position (and 404 for an
     unknown id), and that position matched one pseudonym of its live positions: it could
