@@ -302,11 +302,24 @@
     }).length;
   }
 
+  // The affected people still needing help or not accounted for: closing ends the incident's
+  // roll-call (crisis/ui/components/lifecycle.py people_words says the same).
+  function peopleWords(counts) {
+    counts = counts || {};
+    var need = Number(counts.needs_help) || 0, missing = (Number(counts.unreachable) || 0) + (Number(counts.no_response) || 0);
+    var parts = [];
+    if (need) { parts.push(need + (need === 1 ? " person still needs" : " people still need") + " help"); }
+    if (missing) { parts.push(missing + (missing === 1 ? " is" : " are") + " not accounted for"); }
+    return parts.length ? " Of the people affected, " + parts.join(" and ") +
+      ": closing ends its roll-call, and they leave the counts of people needing help." : "";
+  }
+
   function renderLifecycle(i) {
     var box = document.getElementById("incident-panel-lifecycle"), c = config() || {};
     var sent = stillSent(i.id);
-    if (!box || W.lifecycleFor === i.id + "|" + i.status + "|" + sent) { return; }
-    W.lifecycleFor = i.id + "|" + i.status + "|" + sent;
+    var people = W.affected && W.affected.incident === i.id ? peopleWords(W.affected.counts) : "";
+    if (!box || W.lifecycleFor === i.id + "|" + i.status + "|" + sent + "|" + people) { return; }
+    W.lifecycleFor = i.id + "|" + i.status + "|" + sent + "|" + people;
     box.textContent = "";
     box.setAttribute("data-status", i.status);
     ((c.workflow || {})[i.status] || []).forEach(function (step) {
@@ -316,7 +329,8 @@
         // closing says how many officers are still sent (crisis/ui/components/lifecycle.py sent_words)
         attrs["data-confirm"] = step.confirm + (step.to === "closed" && sent > 0 ?
           " " + sent + " surge officer" + (sent !== 1 ? "s are" : " is") +
-          " still sent to it: stand them down, or cancel their dispatches, on the dispatch page." : "");
+          " still sent to it: stand them down, or cancel their dispatches, on the dispatch page." : "") +
+          (step.to === "closed" ? people : "");
       }
       box.appendChild(h("button", attrs));
     });
@@ -390,6 +404,7 @@
       if (W.picked !== id) { return; }
       W.affected = answer.ok ? answer.body : {error: "Not available: " + refusal(answer)};
       renderPeople();
+      refreshLifecycle();  // closing's question says who still needs help
     }).catch(function (err) { if (W.picked === id) { W.affected = {error: "Not available: " + err}; renderPeople(); } });
   }
 
@@ -717,11 +732,13 @@
     if (listTimer === null) { listTimer = setTimeout(function () { listTimer = null; renderList(); }, 50); }
   }
 
-  // An officer sent or stood down: the Close button's question says how many are still sent.
-  document.addEventListener("crisis:dispatches", function () {
+  function refreshLifecycle() {
     var i = W.picked && (incidentOf(W.picked) || W.fetched);
     if (i && i.id === W.picked) { renderLifecycle(i); }
-  });
+  }
+
+  // An officer sent or stood down: the Close button's question says how many are still sent.
+  document.addEventListener("crisis:dispatches", refreshLifecycle);
 
   document.addEventListener("crisis:affected", function (e) {
     var msg = e.detail;
@@ -730,6 +747,10 @@
     if (counts) {
       setText(counts, countsText(msg.counts, msg.accounted_pct));
       counts.className = "map-people-counts" + (msg.counts && msg.counts.needs_help > 0 ? " loud" : "");
+    }
+    if (W.affected && W.affected.incident === msg.incident && msg.counts) {
+      W.affected.counts = msg.counts;  // and closing's question follows
+      refreshLifecycle();
     }
     // The counts are the message's at once; who they are is fetched again once the changes
     // have settled for a moment (at most every REFETCH_MS while they keep coming).

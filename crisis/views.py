@@ -14,7 +14,7 @@ from crisis.adapters.audit import AuditPage, AuditQuery
 from crisis.bootstrap import Context
 from crisis.domain import access
 from crisis.domain import accountability
-from crisis.domain.incidents import ALLOWED_TRANSITIONS, is_stale
+from crisis.domain.incidents import ALLOWED_TRANSITIONS, is_open, is_stale
 from crisis.domain.model import Incident, IncidentStatus
 from crisis.domain.serialize import incident_to_dict
 from crisis.domain.travellers import BestPosition, Confidence, Fix, Source, duty_station_of, itinerary_of
@@ -72,7 +72,14 @@ def incident_detail(ctx: Context, principal: Principal, incident_id: str, now: A
         # surge officers sent and not yet stood down: closing asks what becomes of them
         "still_sent": sum(1 for d in ctx.roster.dispatches()
                           if d.incident_id == incident.id and d.status in STILL_SENT),
+        # the affected people's accountability counts: closing asks about those needing help
+        "people_counts": _people_counts(ctx, principal, incident) if access.can_edit(principal) and is_open(incident) else None,
     }
+
+
+def _people_counts(ctx: Context, principal: Principal, incident: Incident) -> dict[str, int] | None:
+    found = affected_people(ctx, principal, incident.id)
+    return found["counts"] if found is not None else None
 
 
 def feed_health_report(ctx: Context, now: datetime | None = None,

@@ -435,3 +435,38 @@ def test_a_desk_is_told_of_other_regions_officers_by_where_they_stand_not_who(co
         assert desk.errors == []
     finally:
         desk.context.close()
+
+
+def test_closing_says_who_still_needs_help_on_the_panel_and_the_incident_page(live_server: LiveServer, opened: Any) -> None:
+    """Closing ends an incident's roll-call: its people needing help leave the header's count.
+    The question before closing says so, with the numbers, wherever Close is pressed."""
+    officer = {"Authorization": "Bearer " + live_server.token("duty_officer")}
+    who = random_ref("OUA")
+    ouaga = {"name": "Ouagadougou office", "lat": 12.3714, "lon": -1.5197, "country": "BFA"}
+    assert requests.post(live_server.url + "/api/v1/travellers", headers=officer, timeout=30, json=[
+        {"id": who, "name": "Awa Ouedraogo", "agency": "UNDP", "category": "international_staff", "essential": False,
+         "duty_station": ouaga}]).json()["accepted"] == 1
+    incident = _post_incident(live_server, title="Unrest in Ouagadougou " + who, lat=12.37, lon=-1.52, radius_km=15)
+    said = requests.put(f"{live_server.url}/api/v1/incidents/{incident['id']}/people/{who}", json={"status": "needs_help"},
+                        headers=officer, timeout=30)
+    assert said.status_code in (200, 201), said.text
+    page = opened("/")
+    page.wait_for_selector(_item(incident["id"]), timeout=30_000)
+    page.click(_item(incident["id"]))
+    page.wait_for_selector("#incident-panel-counts:has-text('1 need help')", timeout=30_000)
+    close = "#incident-panel-lifecycle button[data-to='closed']"
+    page.wait_for_function(f"() => (document.querySelector(\"{close}\") || {{}}).dataset?.confirm?.includes('1 person still needs help')",
+                           timeout=30_000)
+    assert "closing ends its roll-call" in page.get_attribute(close, "data-confirm")
+    # The person is marked safe: the question no longer speaks of anyone.
+    requests.put(f"{live_server.url}/api/v1/incidents/{incident['id']}/people/{who}", json={"status": "safe"},
+                 headers=officer, timeout=30)
+    page.wait_for_function(f"() => !(document.querySelector(\"{close}\").dataset.confirm || '').includes('Of the people affected')",
+                           timeout=30_000)
+    requests.put(f"{live_server.url}/api/v1/incidents/{incident['id']}/people/{who}", json={"status": "needs_help"},
+                 headers=officer, timeout=30)
+    detail = opened(f"/incident/{incident['id']}")
+    button = "#incident-detail .detail-actions button.action-closed"
+    detail.wait_for_selector(button, timeout=30_000)
+    assert "1 person still needs help" in detail.get_attribute(button, "data-confirm")
+    assert page.errors == [] and detail.errors == []

@@ -73,7 +73,8 @@ def detail_facts(detail: dict[str, Any]) -> list[Any]:
             ],
         ),
         html.P(incident.get("description") or "", className="detail-description"),
-        lifecycle_buttons(incident["id"], incident["status"], detail["next_statuses"], int(detail.get("still_sent") or 0))
+        lifecycle_buttons(incident["id"], incident["status"], detail["next_statuses"], int(detail.get("still_sent") or 0),
+                          detail.get("people_counts"))
         if detail["can_edit"] else None,
     ]
 

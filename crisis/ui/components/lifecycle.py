@@ -10,7 +10,7 @@ confirmation in the browser (``data-confirm``, assets/crisis_workspace.js).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dash import html
@@ -54,12 +54,30 @@ def sent_words(n: int) -> str:
             "dispatches, on the dispatch page.")
 
 
-def lifecycle_buttons(incident_id: str, status: str, allowed: Iterable[str] | None = None, sent: int = 0) -> html.Div:
+def people_words(counts: Mapping[str, Any] | None) -> str:
+    """What closing asks about the affected people still needing help or not accounted for
+    (assets/crisis_workspace.js says the same): closing ends the incident's roll-call, and
+    they leave the counts of people needing help."""
+    counts = counts or {}
+    need = int(counts.get("needs_help") or 0)
+    missing = int(counts.get("unreachable") or 0) + int(counts.get("no_response") or 0)
+    parts = ([f"{need} {'person still needs' if need == 1 else 'people still need'} help"] if need else []) + \
+            ([f"{missing} {'is' if missing == 1 else 'are'} not accounted for"] if missing else [])
+    if not parts:
+        return ""
+    return (f" Of the people affected, {' and '.join(parts)}: closing ends its roll-call, and they leave the counts of "
+            "people needing help.")
+
+
+def lifecycle_buttons(incident_id: str, status: str, allowed: Iterable[str] | None = None, sent: int = 0,
+                      people: Mapping[str, Any] | None = None) -> html.Div:
     """The buttons (pattern ids ``ids.status_action``) in workflow order, the next step primary;
-    closing asks first, and says how many surge officers are still ``sent`` to it."""
+    closing asks first, and says how many surge officers are still ``sent`` to it and how
+    many affected ``people`` (accountability counts) still need help or are not accounted for."""
     buttons = []
     for step in steps(status, allowed):
-        confirm = step["confirm"] + (sent_words(sent) if step["to"] == "closed" else "") if step["confirm"] else None
+        closing = sent_words(sent) + people_words(people) if step["to"] == "closed" else ""
+        confirm = step["confirm"] + closing if step["confirm"] else None
         extra = {"data-confirm": confirm} if confirm else {}
         buttons.append(html.Button(
             step["label"], id=ids.status_action(incident_id, step["to"]),
