@@ -156,6 +156,7 @@ class _Places:
         self._dispatches: dict[str, str] | None = None
         self._officers: dict[str, str] = {}
         self._names: dict[str, str] = {}
+        self._people: dict[str, str | None] = {}
 
     def incident(self, incident_id: str) -> tuple[str | None, ...] | None:
         found = self._incidents.get(incident_id)
@@ -250,8 +251,26 @@ class _Places:
             return target
         return f"{name} ({person})" if person else name
 
+    def place_people(self, traveller_ids: Iterable[str], now: datetime) -> None:
+        """Read where these people are (their best-known positions' regions), in one go."""
+        wanted = sorted({t for t in traveller_ids if t and t not in self._people})
+        if not wanted or self._ctx.deps.travellers is None:
+            return
+        profiles = self._ctx.deps.travellers.many(wanted)
+        for profile, _, _, region in views.place_travellers(self._ctx, list(profiles.values()), now):
+            self._people[str(profile.get("id"))] = region
+        for missing in wanted:
+            self._people.setdefault(missing, None)
+
+    def person(self, traveller_id: str) -> tuple[str | None, ...] | None:
+        """A person's region: that of their best-known position, as everywhere a desk reads people."""
+        region = self._people.get(traveller_id)
+        return (region,) if region else None
+
     def of(self, action: str, target: str) -> tuple[str | None, ...] | None:
         head = action.split(".")[0]
+        if head == "checkin":
+            return self.person(target)
         if head in ("area", "movement"):
             return self.area(target.split("/")[0])
         if head == "dispatch":
@@ -322,7 +341,10 @@ def log_entries(ctx: Context, who: access.HasRole, since: datetime, now: datetim
             out.append(entry)
     places = _Places(ctx, incidents)
     groups: dict[tuple[str, str, str], _Group] = {}
-    for record in ctx.audit.entries(AuditQuery(since=since, until=now)):
+    records = list(ctx.audit.entries(AuditQuery(since=since, until=now)))
+    if not access.sees_all_regions(who):  # a desk sees the check-ins of the people in its regions
+        places.place_people((str(r.get("target", "")) for r in records if str(r.get("action", "")).startswith("checkin.")), now)
+    for record in records:
         action = str(record.get("action", ""))
         if action.startswith(_SKIPPED) or action not in ACTION_WORDS:
             continue

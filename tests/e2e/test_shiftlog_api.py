@@ -15,6 +15,7 @@ from crisis.adapters.audit import AuditQuery
 from crisis.bootstrap import Context
 from tests.conftest import LiveServer
 from tests.e2e.test_people_pages_browser import BEIRUT as BEIRUT_OFFICE
+from tests.e2e.test_people_pages_browser import NAIROBI as NAIROBI_OFFICE
 from tests.e2e.test_people_pages_browser import traveller
 
 
@@ -284,3 +285,31 @@ def test_the_log_names_the_officer_of_each_dispatch_step_and_its_reason(context:
     assert "Dispatch moved on: Officer C: cancelled (wrong officer picked)" in texts, texts
     assert "Surge officer dispatched: Officer C: requested" in texts, texts
     assert not [t for t in texts if "None" in t or "officer id" in t], texts
+
+
+def test_a_desk_sees_the_check_ins_of_the_people_in_its_regions(context: Context, live_server: LiveServer) -> None:
+    """The finding: in one hour the duty officer's log had 51 check-ins, the Middle East desk's
+    none, not even two people in Syria needing help. A check-in is where its person is."""
+    from tests.conftest import random_ref
+
+    officer = bearer(live_server.token("duty_officer"))
+    ref = random_ref("CK")
+    beirut, nairobi = f"{ref}-B", f"{ref}-N"
+    people = [traveller(beirut, "Rima Daher", BEIRUT_OFFICE, 0), traveller(nairobi, "Kofi Otieno", NAIROBI_OFFICE, 1)]
+    assert requests.post(live_server.url + "/api/v1/travellers", json=people, headers=officer, timeout=30).json()["accepted"] == 2
+    for who in (beirut, nairobi):
+        answer = requests.post(live_server.url + "/api/v1/checkins", json={"traveller_id": who, "status": "needs_help"},
+                               headers=officer, timeout=30)
+        assert answer.status_code in (200, 201), answer.text
+
+    def check_ins(token: dict[str, str]) -> set[str]:
+        log = requests.get(live_server.url + "/api/v1/shiftlog", headers=token, timeout=30).json()["entries"]
+        return {e["what"] for e in log if e["kind"] == "checkin" and ref in str(e["what"])}
+
+    everyone = check_ins(officer)
+    assert len(everyone) == 2, everyone
+    mena = check_ins(bearer(live_server.token("regional_desk", "middle_east_north_africa")))
+    africa = check_ins(bearer(live_server.token("regional_desk", "africa")))
+    assert len(mena) == 1 and beirut in next(iter(mena)) and nairobi not in next(iter(mena)), mena
+    assert len(africa) == 1 and nairobi in next(iter(africa)), africa
+    assert check_ins(bearer(live_server.token("regional_desk", "americas"))) == set()
