@@ -154,8 +154,8 @@ def ingest_cot(context: Context, body: bytes, actor: str | None, origin: dict[st
         traveller_id = owners.get(event.uid)
         if traveller_id is None:
             result.unknown_device += 1
-            message = (f"no device {event.uid!r} in the device table: add it with `crisis devices add "
-                       f"{event.uid} TRAVELLER_ID` or POST /api/v1/devices")
+            message = (f"no device {event.uid!r} in the device table: a duty officer or an administrator adds it "
+                       f"(`crisis devices add {event.uid} TRAVELLER_ID`, or POST /api/v1/devices)")
             _dead_letter(context, result, event.index, [{"field": "uid", "message": message}], event.raw, detail, event.uid)
         elif event.no_fix:
             no_fix.append((event, traveller_id))

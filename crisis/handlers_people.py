@@ -47,6 +47,7 @@ from crisis.domain import events as ev
 from crisis.domain.events import Event
 from crisis.domain.travellers import BestPosition
 from crisis.errors import Conflict, InputError, NotFound
+from crisis.feeds.schemas import NO_FIX_MESSAGE, is_null_island
 
 VIAS = ("duty_officer", "checkin", "warden")
 CHECKIN_SOURCE = "checkin"  # the position source of a check-in's place (crisis.feeds.schemas SourceName)
@@ -227,6 +228,8 @@ def _place(lat: float | None, lon: float | None) -> tuple[float, float] | None:
             problems.append({"field": name, "message": f"must be a finite number, got {value!r}"})
         elif not -limit <= value <= limit:
             problems.append({"field": name, "message": f"must be from {-limit:g} to {limit:g}, got {value!r}"})
+    if not problems and is_null_island(lat, lon):
+        problems.append({"field": "lat", "message": NO_FIX_MESSAGE})
     if problems:
         raise InputError(problems)
     return (float(lat), float(lon)) if lat is not None and lon is not None else None

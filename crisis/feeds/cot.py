@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from crisis.errors import FeedError, InputError
 from crisis.feeds.xml import parse_xml
+from crisis.feeds.schemas import is_null_island
 
 MAX_EVENT_BYTES = 64 * 1024  # one event; ATAK's own are under 2 KiB
 MAX_EVENTS_PER_BODY = 10_000  # as a positions batch
@@ -109,9 +110,10 @@ class CotParse:
 
 
 def is_no_fix(lat: float, lon: float, hae: float, ce: float) -> bool:
-    """A point at 0,0 (within NO_FIX_DEGREES) whose height or circular error is unknown."""
+    """A point at 0,0 (within NO_FIX_DEGREES) whose height or circular error is unknown,
+    or exactly 0,0 whatever they say (``schemas.is_null_island``: never a person's place)."""
     near_null_island = abs(lat) <= NO_FIX_DEGREES and abs(lon) <= NO_FIX_DEGREES
-    return near_null_island and (hae >= UNKNOWN or ce >= UNKNOWN)
+    return near_null_island and (hae >= UNKNOWN or ce >= UNKNOWN or is_null_island(lat, lon))
 
 
 # --- splitting a stream of documents ----------------------------------------------------

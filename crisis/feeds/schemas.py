@@ -229,7 +229,8 @@ class IncidentIn(_Strict):
             if category in CATEGORIES:
                 names = ", ".join(subtypes_of(category))
                 raise PydanticCustomError("incident_category", "{text}", {"text": (
-                    f'category "{category}" ({CATEGORIES[category]}) needs a "type" saying which: one of {names}')})
+                    f'category "{category}" ({CATEGORIES[category]}) needs a "type" saying which: one of {names}'),
+                    "field": "type"})
         return data
 
     _known_type = field_validator("type", mode="before")(lambda value: _incident_type(value))
@@ -248,7 +249,7 @@ class IncidentIn(_Strict):
         if self.category is not None and self.category != actual:
             raise PydanticCustomError("incident_category", "{text}", {"text": (
                 f'type "{self.type.value}" belongs to category "{actual}" ({CATEGORIES[actual]}), '
-                f'not "{self.category}": send the matching category, or leave it out')})
+                f'not "{self.category}": send the matching category, or leave it out'), "field": "category"})
         if self.category is None:
             object.__setattr__(self, "category", actual)
         return self
@@ -303,8 +304,18 @@ class IncidentPatch(_Strict):
     @model_validator(mode="after")
     def _lat_lon_together(self) -> IncidentPatch:
         if (self.lat is None) != (self.lon is None):
-            raise ValueError("lat and lon must be given together")
+            raise PydanticCustomError("lat_lon", "{text}", {"text": "lat and lon must be given together",
+                                                             "field": "lon" if self.lon is None else "lat"})
         return self
+
+
+# 0, 0 ("Null Island", in the Gulf of Guinea) is what a receiver without a fix reports: no
+# person is ever placed there (a handset's CoT "no fix" is the same rule, crisis/feeds/cot.py).
+NO_FIX_MESSAGE = "0, 0 is what a receiver without a fix reports, not a place: leave the position out"
+
+
+def is_null_island(lat: float | None, lon: float | None) -> bool:
+    return lat == 0 and lon == 0
 
 
 class PositionIn(_Strict):
@@ -314,6 +325,12 @@ class PositionIn(_Strict):
     time: IsoTime | None = None
     source: SourceName = "api"
     accuracy_m: float | None = Field(default=None, ge=0, allow_inf_nan=False, strict=True)
+
+    @model_validator(mode="after")
+    def _a_place(self) -> PositionIn:
+        if is_null_island(self.lat, self.lon):
+            raise PydanticCustomError("no_fix", "{text}", {"text": NO_FIX_MESSAGE, "field": "lat"})
+        return self
 
 
 class PositionBatch(_Strict):
@@ -517,8 +534,13 @@ def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
     """pydantic's errors as the product's list of {field, message}."""
     out = []
     for err in exc.errors(include_url=False):
-        field = ".".join(str(p) for p in err["loc"]) or "body"
+        context = err.get("ctx") or {}
+        # a check of the whole object names the field at fault in its context ("field")
+        path = [str(p) for p in err["loc"]] + ([str(context["field"])] if context.get("field") else [])
+        field = ".".join(path) or "body"
         message = err["msg"]
+        if err["type"] == "value_error" and context.get("error") is not None:
+            message = str(context["error"])  # the check's own words, without pydantic's "Value error, "
         if err["type"] == "enum":
             message = f"{message} (got {err.get('input')!r})"
         elif err["type"] in ("model_type", "model_attributes_type", "dict_type"):

@@ -193,6 +193,7 @@ def test_a_warden_checks_in_only_for_their_people(context: Context, live_server:
     ({"traveller_id": "N1", "status": "safe", "lat": 91.0, "lon": 36.8}, "lat", 422),
     ({"traveller_id": "N1", "status": "safe", "lat": -1.3, "lon": 181.0}, "lon", 422),
     ({"traveller_id": "N1", "status": "safe", "lat": "north", "lon": 36.8}, "lat", 422),
+    ({"traveller_id": "N1", "status": "safe", "lat": 0, "lon": 0}, "lat", 422),  # a receiver without a fix
     ({"traveller_id": "N1", "status": "safe", "incident_id": "inc-nope"}, "incident_id", 422),
     ({"traveller_id": "N1", "status": "safe", "mood": "good"}, "mood", 422),
     ({"status": "safe"}, "traveller_id", 422),

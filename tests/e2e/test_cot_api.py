@@ -121,6 +121,15 @@ def test_an_unknown_device_is_reported_and_dead_lettered_not_stored(context: Con
     assert not stored(context) and not position_events(context) and not context.redis.hlen(keys.DEVICE_SEEN)
 
 
+def test_a_fix_at_0_0_is_no_fix_even_with_its_errors_known(context: Context, live_server: LiveServer) -> None:
+    travellers(live_server, "T-NULL")
+    assert add_device(live_server, GPS_UID, "T-NULL").status_code == 201
+    answer = post_cot(live_server, event(point="lat='0' lon='0' hae='10' ce='5' le='9999999'"))
+    assert answer.status_code == 200 and answer.json() == {"accepted": 0, "no_fix": 1, "unknown_device": 0, "rejected": []}
+    assert "T-NULL" not in stored(context)  # never placed in the Gulf of Guinea
+    assert json.loads(context.redis.hget(keys.DEVICE_SEEN, GPS_UID))["fix"] is False
+
+
 BAD = {
     "missing lat": (event(point="lon='35.5' hae='1' ce='1' le='1'"), "point.lat", 422),
     "lat 95": (event(point="lat='95' lon='35.5' hae='1' ce='1' le='1'"), "point.lat", 422),

@@ -57,11 +57,14 @@ def test_the_twelve_samples_parse_with_their_points() -> None:
     assert first.time == datetime(2020, 2, 8, 18, 10, 58, tzinfo=UTC)
 
 
-def test_no_fix_is_0_0_with_an_unknown_height_or_error_and_nothing_else() -> None:
+def test_no_fix_is_0_0_with_an_unknown_height_or_error_or_exactly_0_0() -> None:
     assert is_no_fix(0.0, 0.0, 9999999.0, 9999999.0)
     assert is_no_fix(-0.0043, -0.0077, 9999999.0, 12.0)
     assert is_no_fix(0.0, 0.0, 12.0, 9999999.0)
-    assert not is_no_fix(0.0, 0.0, 12.0, 10.0)  # a real fix at 0,0 (a ship) stays a place
+    # exactly 0, 0 is a receiver's default, not a measurement, whatever errors it claims (the
+    # API refuses it too); a ship near there, to the metre, stays a place
+    assert is_no_fix(0.0, 0.0, 12.0, 10.0)
+    assert not is_no_fix(0.00001, 0.0, 12.0, 10.0)
     assert not is_no_fix(33.89, 35.5, 9999999.0, 9999999.0)  # placed by hand, height unknown: a place
     assert not is_no_fix(1.5, 0.0, 9999999.0, 9999999.0)
 

@@ -268,3 +268,20 @@ def test_refusals_name_no_class_of_ours_and_patterns_in_words() -> None:
     said = _fields(RotationIn, {"officers": ["A"], "from": "2027-01-01T00:00:00Z", "weeks": 2, "handover": "8h"})["handover"]
     assert said == "'8h' is not in the expected form (HH:MM in UTC, e.g. 08:00)", said
     assert "LBN" in _fields(IncidentIn, {**INCIDENT, "country": "LEBANON"})["country"]
+
+
+def test_a_check_of_the_whole_object_names_its_field_in_words() -> None:
+    """Refusals named "body" with pydantic's "Value error," before them: a PATCH with lat alone,
+    a type of another category. Now the field at fault, in the check's own words."""
+    assert _fields(IncidentPatch, {"lat": 33.3}) == {"lon": "lat and lon must be given together"}
+    assert _fields(IncidentPatch, {"lon": 35.3}) == {"lat": "lat and lon must be given together"}
+    wrong = _fields(IncidentIn, {**INCIDENT, "type": "riot", "category": "crime"})
+    assert list(wrong) == ["category"] and wrong["category"].startswith('type "riot" belongs to category "civil_unrest"')
+    area = _fields(IncidentIn, {**INCIDENT, "area": {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [0, 0]]]}})
+    assert list(area) == ["area"] and not area["area"].startswith("Value error"), area
+
+
+def test_0_0_is_no_place_for_a_person() -> None:
+    refused = _fields(PositionBatch, {"positions": [POSITION, {**POSITION, "lat": 0, "lon": 0}]})
+    assert refused == {"positions.1.lat": "0, 0 is what a receiver without a fix reports, not a place: leave the position out"}
+    assert parse(PositionIn, {**POSITION, "lat": 0.0, "lon": 0.5}).lat == 0.0  # on the equator is a place
