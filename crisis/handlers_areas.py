@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,7 @@ from crisis.domain import events as ev
 from crisis.domain.events import Event
 from crisis.domain.regions import region_for_country
 from crisis.errors import Conflict, InputError, NotFound
+from crisis.feeds.schemas import beyond_horizon_message, past_time_message
 from crisis.views_areas import areas as area_store
 from crisis.views_areas import people_inside
 
@@ -228,12 +229,22 @@ def _save_movement(ctx: Context, area: dict[str, Any], movement: dict[str, Any],
     return AreaChanged(area, _store(ctx, area, [(event_type, change)], now), before)
 
 
+# A movement may be confirmed after its people were due (recorded late: they are overdue at
+# once), but not a day or more after: that is a wrong date, which would turn the list red.
+ARRIVAL_PAST_GRACE = timedelta(hours=24)
+
+
 def confirm_movement(ctx: Context, area_id: str, safe_haven: dict[str, Any], mode: str, expected_arrival: datetime,
                      actor: str | None) -> AreaChanged:
-    """Confirm the open movement: where to (safe haven), how (mode), arriving when."""
+    """Confirm the open movement: where to (safe haven), how (mode), arriving when: not more
+    than ``ARRIVAL_PAST_GRACE`` ago (a wrong year would make everyone on it overdue at once),
+    nor beyond the planning horizon."""
     with ctx.deps.lock(f"area:{area_id}"):
         area, movement = _with_movement(ctx, area_id)
         now = ctx.deps.clock()
+        wrong = past_time_message(expected_arrival, now, ARRIVAL_PAST_GRACE) or beyond_horizon_message(expected_arrival, now)
+        if wrong:
+            raise InputError([{"field": "expected_arrival", "message": wrong}])
         confirmed = rules.confirm_movement(movement, safe_haven, mode, expected_arrival, now)
         change = _change(now, "movement_confirmed", actor, movement_id=movement["id"], safe_haven=confirmed["safe_haven"],
                          mode=mode, expected_arrival=confirmed["expected_arrival"])

@@ -416,7 +416,7 @@ def openapi_operations() -> list[Any]:
            f"The safe haven, the mode ({', '.join(MODES)}) and the expected arrival (with a zone) of the open "
            "movement; confirming again replaces them. 409 when the area has no open movement.",
            EDITORS, {"200": _json(_ref("Area"), "The area with its confirmed movement."), **writes}, parameters=(area_id,),
-           body=body("MovementConfirm", {"safe_haven": {"name": "Amman", "lat": 31.95, "lon": 35.93}, "mode": "road", "expected_arrival": "2026-05-01T18:00:00+03:00"}),
+           body=body("MovementConfirm", {"safe_haven": {"name": "Amman", "lat": 31.95, "lon": 35.93}, "mode": "road", "expected_arrival": "2027-05-01T18:00:00+03:00"}),
            operation_id="confirmMovement"),
         Op("post", "/api/v1/areas/{area_id}/movement/people", "Areas", "Add a person to the movement",
            "A duty officer puts someone on the list by hand (national staff are never listed automatically). "

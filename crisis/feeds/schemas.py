@@ -165,6 +165,17 @@ def beyond_horizon_message(value: datetime, now: datetime | None = None) -> str 
             f"{(now + PLANNING_HORIZON).replace(microsecond=0).isoformat()}); nothing is planned that far")
 
 
+def past_time_message(value: datetime, now: datetime | None = None, grace: timedelta = MAX_CLOCK_SKEW) -> str | None:
+    """Words refusing ``value`` when it is earlier than ``now`` - ``grace``, for a time that
+    is to come (a movement's expected arrival); else None."""
+    now = now or datetime.now(timezone.utc)
+    if value >= now - grace:
+        return None
+    hours = grace.total_seconds() / 3600
+    return (f"{value.isoformat()} is more than {hours:g} hours in the past (the centre's clock says "
+            f"{now.replace(microsecond=0).isoformat()}): give when they are expected")
+
+
 def future_time_message(value: datetime, now: datetime | None = None) -> str | None:
     """Words refusing ``value`` when it is later than ``now`` (default: this machine's clock)
     + ``MAX_CLOCK_SKEW``; else None."""

@@ -215,6 +215,12 @@ def test_bad_input_is_refused_naming_the_field_and_dead_lettered(context: Contex
     no_zone = {"safe_haven": {"name": "Amman", "lat": 31.95, "lon": 35.93}, "mode": "road", "expected_arrival": "2026-05-01T18:00:00"}
     answer = requests.post(f"{url}/{area['id']}/movement", json=no_zone, headers=officer, timeout=30)
     assert answer.status_code == 422 and answer.json()["errors"][0]["field"] == "expected_arrival"
+    # A wrong year would make everyone on it overdue at once: more than a day ago is refused, in words.
+    stale = requests.post(f"{url}/{area['id']}/movement", json={**no_zone, "expected_arrival": "2020-01-01T10:00:00Z"},
+                          headers=officer, timeout=30)
+    assert stale.status_code == 422 and stale.json()["errors"] == [{"field": "expected_arrival", "message": stale.json()["errors"][0]["message"]}]
+    assert "2020-01-01T10:00:00+00:00 is more than 24 hours in the past" in stale.json()["errors"][0]["message"], stale.text
+    assert stale.json()["dead_letter_id"]
     boat = {**no_zone, "expected_arrival": "2026-05-01T18:00:00Z", "mode": "boat"}
     assert requests.post(f"{url}/{area['id']}/movement", json=boat, headers=officer, timeout=30).json()["errors"][0]["field"] == "mode"
     calm = requests.post(url, json={"name": "calm", "phase": 1, "country": "JOR"}, headers=officer, timeout=30).json()
@@ -339,7 +345,8 @@ def test_answers_have_the_documented_shapes(context: Context, live_server: LiveS
     url = live_server.url + "/api/v1/areas"
     area = requests.post(url, json={"name": "South", "phase": 3, "geometry": SOUTH}, headers=officer, timeout=30).json()
     _conforms(doc, "Area", area)
-    confirm = {"safe_haven": {"name": "Amman", "lat": 31.95, "lon": 35.93}, "mode": "air", "expected_arrival": "2026-05-01T18:00:00+03:00"}
+    soon = (datetime.now(UTC) + timedelta(hours=6)).isoformat()
+    confirm = {"safe_haven": {"name": "Amman", "lat": 31.95, "lon": 35.93}, "mode": "air", "expected_arrival": soon}
     _conforms(doc, "Area", requests.post(f"{url}/{area['id']}/movement", json=confirm, headers=officer, timeout=30).json())
     _conforms(doc, "Area", requests.put(f"{url}/{area['id']}/movement/people/{ids['visitor-non']}",
                                         json={"progress": "stayed", "reason": "x"}, headers=officer, timeout=30).json())
