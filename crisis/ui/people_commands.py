@@ -40,18 +40,30 @@ def _chosen(traveller_ids: list[str]) -> str | None:
     return None
 
 
-def _each(traveller_ids: list[str], act: Callable[[str], None]) -> tuple[int, list[str]]:
-    """Do ``act`` for each person, one at a time; (how many were done, what failed and why)."""
-    done, problems = 0, []
+def _kept(ctx: Context, principal: Principal, exc: InputError, form: Any) -> str:
+    """A refused form in words; the form is kept as a dead letter (feed "ui"), as the API keeps
+    a refused body and the roster page a refused form."""
+    ctx.feed_log.rejected("ui", exc.errors, repr(form), {"user": principal.name})
+    return _explain(exc)
+
+
+def _each(ctx: Context, principal: Principal, traveller_ids: list[str], act: Callable[[str], None],
+          form: Any) -> tuple[int, list[str]]:
+    """Do ``act`` for each person, one at a time; (how many were done, what failed and why).
+    The people refused for their input are kept together as one dead letter."""
+    done, problems, refused = 0, [], []
     for tid in traveller_ids:
         try:
             act(tid)
         except InputError as exc:
             problems.append(f"{tid}: {_explain(exc)}")
+            refused += [{**e, "field": f"{tid}.{e.get('field')}"} for e in exc.errors]
         except (Conflict, NotFound) as exc:
             problems.append(f"{tid}: {exc}")
         else:
             done += 1
+    if refused:
+        ctx.feed_log.rejected("ui", refused, repr(form), {"user": principal.name})
     return done, problems
 
 
@@ -72,7 +84,7 @@ def set_people_status(ctx: Context, principal: Principal, scope: str, traveller_
     try:
         command: StatusIn = parse(StatusIn, {"status": status, **({"note": note} if note else {})})
     except InputError as exc:
-        return "Not saved: " + _explain(exc)
+        return "Not saved: " + _kept(ctx, principal, exc, {"scope": scope, "status": status, "note": note})
     if (why := _chosen(traveller_ids)) is not None:
         return why
 
@@ -82,7 +94,8 @@ def set_people_status(ctx: Context, principal: Principal, scope: str, traveller_
                before={"status": recorded.payload["previous_by_scope"].get(scope)}, after={"status": command.status},
                detail={"note": command.note, "event_id": recorded.event_id})
 
-    return _summary(*_each(traveller_ids, mark), "marked " + command.status.replace("_", " "))
+    return _summary(*_each(ctx, principal, traveller_ids, mark, {"scope": scope, "status": status, "note": note}),
+                    "marked " + command.status.replace("_", " "))
 
 
 def incident_burndown(ctx: Context, principal: Principal, incident_id: str) -> dict[str, Any] | None:
@@ -110,7 +123,7 @@ def change_area_phase(ctx: Context, principal: Principal, area_id: str, phase: A
         patch: AreaPatch = parse(AreaPatch, {"phase": phase, **({"note": note} if note else {})})
         changed = handlers_areas.update_area(ctx, area_id, principal.name, phase=patch.phase, note=patch.note)
     except InputError as exc:
-        return "Not saved: " + _explain(exc)
+        return "Not saved: " + _kept(ctx, principal, exc, {"area": area_id, "phase": phase, "note": note})
     except (Conflict, NotFound) as exc:
         return f"Not saved: {exc}"
     if changed.event_id is None:
@@ -134,7 +147,7 @@ def confirm_area_movement(ctx: Context, principal: Principal, area_id: str, form
         changed = handlers_areas.confirm_movement(ctx, area_id, command.safe_haven.model_dump(), command.mode,
                                                   command.expected_arrival, principal.name)
     except InputError as exc:
-        return "Not confirmed: " + _explain(exc)
+        return "Not confirmed: " + _kept(ctx, principal, exc, {"area": area_id, **form})
     except (Conflict, NotFound) as exc:
         return f"Not confirmed: {exc}"
     movement = changed.area["movement"]
@@ -151,7 +164,7 @@ def set_area_progress(ctx: Context, principal: Principal, area_id: str, travelle
     try:
         command: ProgressIn = parse(ProgressIn, {"progress": progress, **({"reason": reason} if reason else {})})
     except InputError as exc:
-        return "Not saved: " + _explain(exc)
+        return "Not saved: " + _kept(ctx, principal, exc, {"area": area_id, "progress": progress, "reason": reason})
     if (why := _chosen(traveller_ids)) is not None:
         return why
 
@@ -160,4 +173,5 @@ def set_area_progress(ctx: Context, principal: Principal, area_id: str, travelle
         _audit(ctx, principal, "movement.progress", area_id, after={"traveller_id": tid, "progress": command.progress},
                detail={"reason": command.reason, "movement": changed.area["movement"]["id"], "stream_id": changed.event_id})
 
-    return _summary(*_each(traveller_ids, progress_of), "now " + command.progress.replace("_", " "))
+    return _summary(*_each(ctx, principal, traveller_ids, progress_of,
+                           {"area": area_id, "progress": progress, "reason": reason}), "now " + command.progress.replace("_", " "))

@@ -1,0 +1,59 @@
+"""The people pages' actions (crisis.ui.people_commands) on the real Redis: a refused form
+is said in words and kept as a dead letter (feed "ui"), as the API and the roster page keep
+theirs; nothing is stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crisis import handlers_areas
+from crisis.adapters import keys
+from crisis.adapters.accounts import Principal
+from crisis.bootstrap import Context
+from crisis.ui import people_commands as commands
+
+DUTY = Principal("duty", "duty_officer")
+
+
+def _ui_letters(context: Context) -> list[dict[str, str]]:
+    return [fields for _, fields in context.redis.xrange(keys.DEADLETTER_STREAM) if fields.get("feed") == "ui"]
+
+
+def _area(context: Context) -> str:
+    made = handlers_areas.create_area(context, "Gauteng (test)", 3, None, "ZAF", "duty")
+    return str(made.area["id"])
+
+
+def test_refused_forms_of_the_areas_page_are_said_and_kept(context: Context) -> None:
+    area = _area(context)
+    events = context.redis.xlen(keys.AREAS_STREAM)
+    cases: list[tuple[Any, str]] = [
+        (lambda: commands.confirm_area_movement(context, DUTY, area, {
+            "safe_haven": {"name": "Pretoria", "lat": 200, "lon": 28.19}, "mode": "road",
+            "expected_arrival": "2020-01-01T10:00:00Z"}), "Not confirmed: "),
+        (lambda: commands.change_area_phase(context, DUTY, area, 9), "Not saved: "),
+        (lambda: commands.set_area_progress(context, DUTY, area, ["T1"], "teleported", None), "Not saved: "),
+        (lambda: commands.set_people_status(context, DUTY, f"area:{area}", ["T1"], "lost", None), "Not saved: "),
+    ]
+    for act, lead in cases:
+        before = len(_ui_letters(context))
+        said = act()
+        assert said.startswith(lead) and "Value error" not in said, said
+        letters = _ui_letters(context)
+        assert len(letters) == before + 1, said
+        assert letters[-1]["user"] == "duty" and area in letters[-1]["body"], letters[-1]
+    assert context.redis.xlen(keys.AREAS_STREAM) == events  # nothing stored
+
+
+def test_people_refused_one_by_one_are_kept_as_one_letter(context: Context) -> None:
+    from tests.conftest import know_travellers, random_ref
+
+    ref = random_ref("ZA")
+    know_travellers(context, [{"traveller_id": f"{ref}-{i}", "lat": -26.2 + i / 100, "lon": 28.04} for i in range(2)])
+    area = _area(context)
+    listed = [p["traveller_id"] for p in context.roll.movements([area])[area]["people"] if str(p["traveller_id"]).startswith(ref)]
+    assert len(listed) == 2, listed  # non-essential international staff in Johannesburg: on the relocation list
+    said = commands.set_area_progress(context, DUTY, area, listed, "stayed", None)  # a reason is needed
+    assert said.startswith("Not saved: ") and said.count("a person who stayed needs a reason") == 2, said
+    letter = _ui_letters(context)[-1]
+    assert listed[0] in letter["reason"] and listed[1] in letter["reason"] and letter["user"] == "duty", letter
