@@ -472,6 +472,9 @@ def _query_values(args: Mapping[str, str], name: str) -> list[str]:
     return [part.strip() for item in raw for part in str(item).split(",") if part.strip()]
 
 
+INCIDENT_FILTERS = ("status", "region", "severity", "type", "category", "window", "closed_within")
+
+
 def incident_filters(args: Mapping[str, str], now: datetime | None = None) -> IncidentFilters:
     """The incident filters of a query string (GET /api/v1/incidents, the incident exports),
     the incident board's own: ``status``, ``region`` (an incident touching it), ``severity``
@@ -481,9 +484,12 @@ def incident_filters(args: Mapping[str, str], now: datetime | None = None) -> In
     updated that recently is kept whatever ``status`` asks, as the board keeps it). An
     empty value is no filter. An unknown value is an InputError (``QUERY_ERROR``, 400)
     naming the parameter and its allowed values: "status=exploded" must not read as "no
-    incident has that status"."""
+    incident has that status"; so is a parameter that is none of these."""
     now = now or datetime.now(timezone.utc)
-    errors: list[dict[str, Any]] = []
+    # A parameter nobody reads is refused: "sevrity=5" must not answer every incident.
+    errors: list[dict[str, Any]] = [
+        {"field": name[:40], "message": f"unknown parameter {name[:40]!r}: the filters are {', '.join(INCIDENT_FILTERS)}"}
+        for name in args.keys() if name not in INCIDENT_FILTERS]
 
     def known(name: str, allowed: Mapping[str, Any] | frozenset[str] | list[str], message: Any) -> list[str]:
         values = _query_values(args, name)

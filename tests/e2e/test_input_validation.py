@@ -275,7 +275,9 @@ def test_unknown_incident_list_filters_are_400_naming_the_parameter(live_server:
     url = live_server.url + "/api/v1/incidents"
     for query, field, allowed in (("status=exploded", "status", "reported, verified, active, contained, closed"),
                                   ("region=mars", "region", "africa, americas"), ("severity=9", "severity", "1 to 5"),
-                                  ("severity=high", "severity", "1 to 5")):
+                                  ("severity=high", "severity", "1 to 5"),
+                                  ("sevrity=5", "sevrity", "the filters are status, region, severity"),  # a typo: not "all"
+                                  ("source=usgs", "source", "the filters are status, region, severity")):
         body = refused(requests.get(f"{url}?{query}", headers=bearer(officer)), 400, field)
         assert allowed in body["errors"][0]["message"], body
         letter = dead_letter(live_server, body["dead_letter_id"])
@@ -289,6 +291,8 @@ def test_unknown_incident_list_filters_are_400_naming_the_parameter(live_server:
     assert title in titles("status=reported&region=middle_east_north_africa&severity=4")
     assert title not in titles("severity=3") and title not in titles("region=africa") and title not in titles("status=closed")
     assert title in titles("status=&severity=")  # empty: no filter
+    typo = refused(requests.get(live_server.url + "/api/v1/exports/incidents.csv?sevrity=5", headers=bearer(officer)), 400, "sevrity")
+    assert "unknown parameter 'sevrity'" in typo["errors"][0]["message"], typo  # an export of everything by a typo: no
     assert created["regions"] == ["middle_east_north_africa"]
 
 
