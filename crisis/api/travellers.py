@@ -29,14 +29,15 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from crisis import views, views_areas
-from crisis.api.common import ctx, list_order_key
+from crisis.api.common import ctx, list_order_key, refused_input
 from crisis.auth import audit_request, current_principal, request_origin, require_role
 from crisis.bootstrap import Context
 from crisis.domain import access, accountability
-from crisis.domain.regions import is_region
+from crisis.domain.regions import REGIONS, is_region
 from crisis.domain.travellers import CATEGORIES, BestPosition
 from crisis.errors import InputError, NotFound
 from crisis.feeds import travellers as feed
+from crisis.feeds.schemas import QUERY_ERROR
 from crisis.http_safety import status_for
 
 travellers_api = Blueprint("travellers", __name__, url_prefix="/api/v1/travellers")
@@ -53,12 +54,10 @@ _ctx = ctx
 
 @travellers_api.errorhandler(InputError)
 def _input_error(exc: InputError) -> tuple[Response, int]:
-    dead = None
-    if request.method == "POST":
-        dead = _ctx().feed_log.rejected("travellers", exc.errors, request.get_data(cache=True), request_origin())
-    answer: dict[str, Any] = {"error": exc.message, "errors": exc.errors}
-    if dead is not None:
-        answer["dead_letter_id"] = dead
+    if request.method != "POST":  # a refused query: 400, kept with its path as every API's is
+        return refused_input(exc)
+    dead = _ctx().feed_log.rejected("travellers", exc.errors, request.get_data(cache=True), request_origin())
+    answer: dict[str, Any] = {"error": exc.message, "errors": exc.errors, "dead_letter_id": dead}
     return jsonify(answer), 400 if exc.message == feed.MALFORMED_CSV else status_for(exc)
 
 
@@ -118,10 +117,20 @@ def _item(profile: dict[str, Any], position: BestPosition | None, country: str |
     return {**access.person_view(current_principal(), record), "position": _position_json(position)}
 
 
+def _not_there(field: str, message: str) -> None:
+    """404 naming the parameter: what does not exist and what the caller may not see alike."""
+    response = jsonify(error="not found", errors=[{"field": field, "message": message}])
+    response.status_code = 404
+    abort(response)
+
+
+LIST_FILTERS = ("region", "category", "status", "incident", "area", "limit", "offset")
+
+
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
     raw = request.args.get(name, str(default))
     if not raw.isdigit() or not low <= int(raw) <= high:
-        raise InputError([{"field": name, "message": f"must be an integer from {low} to {high}, got {raw!r}"}])
+        raise InputError([{"field": name, "message": f"must be an integer from {low} to {high}, got {raw[:40]!r}"}], QUERY_ERROR)
     return int(raw)
 
 
@@ -136,28 +145,30 @@ def list_travellers() -> Response:
     area_id = request.args.get("area") or None
     problems = []
     if region is not None and not is_region(region):
-        problems.append({"field": "region", "message": f"unknown region {region!r}"})
+        problems.append({"field": "region", "message": f"unknown region {region[:40]!r}: use one of {', '.join(REGIONS)}"})
     if category is not None and category not in CATEGORIES:
         problems.append({"field": "category", "message": f"unknown category {category!r}: use one of {', '.join(CATEGORIES)}"})
     if status not in STATUSES:
         problems.append({"field": "status", "message": f"unknown status {status!r}: use one of {', '.join(STATUSES)}"})
     if incident_id is not None and area_id is not None:
         problems.append({"field": "area", "message": "give incident or area, not both"})
+    problems += [{"field": name[:40], "message": f"unknown parameter {name[:40]!r}: the filters are {', '.join(LIST_FILTERS)}"}
+                 for name in request.args.keys() if name not in LIST_FILTERS]
     limit = _int_arg("limit", 100, 1, MAX_LIMIT)
     offset = _int_arg("offset", 0, 0, 10**9)
     if problems:
-        raise InputError(problems)
+        raise InputError(problems, QUERY_ERROR)
     ctx = _ctx()
     principal = current_principal()
     incident = area = None
     if incident_id is not None:
         incident = ctx.deps.incidents.get(incident_id)
         if incident is None or not access.may_see_regions(principal, incident.regions):
-            raise InputError([{"field": "incident", "message": f"no incident {incident_id!r}"}])
+            _not_there("incident", f"no incident {incident_id!r}")  # as GET /incidents/{id}: one answer for both
     if area_id is not None:
         area = views_areas.areas(ctx).get(area_id)
         if area is None or not access.may_see_region(principal, area.get("region")):
-            raise InputError([{"field": "area", "message": f"no area {area_id!r}"}])
+            _not_there("area", f"no area {area_id!r}")
     assert ctx.deps.travellers is not None
     profiles = ctx.deps.travellers.all()
     if category is not None:

@@ -133,7 +133,12 @@ def test_filters_and_pages(context: Context, live_server: LiveServer) -> None:
     assert [t["id"] for t in requests.get(url, params={"category": "visitor"}, headers=officer).json()["travellers"]] == ["P0", "P1"]
     assert [t["id"] for t in requests.get(url, params={"region": "africa"}, headers=officer).json()["travellers"]] == ["P1", "P3"]
     bad = requests.get(url, params={"status": "fine", "region": "mars"}, headers=officer)
-    assert bad.status_code == 422 and {e["field"] for e in bad.json()["errors"]} == {"status", "region"}
+    assert bad.status_code == 400 and {e["field"] for e in bad.json()["errors"]} == {"status", "region"}
+    assert "use one of africa" in str(bad.json()["errors"]) and bad.json()["dead_letter_id"]
+    letter = dict(context.redis.xrange(keys.DEADLETTER_STREAM, min=bad.json()["dead_letter_id"], max=bad.json()["dead_letter_id"])[0][1])
+    assert letter["path"].startswith("/api/v1/travellers?") and "region=mars" in letter["path"], letter
+    typo = requests.get(url, params={"categroy": "visitor"}, headers=officer)  # a typo lists no one by mistake, nor everyone
+    assert typo.status_code == 400 and typo.json()["errors"][0]["field"] == "categroy", typo.text
 
 
 def test_incident_area_and_status_filters(context: Context, live_server: LiveServer) -> None:
@@ -166,10 +171,10 @@ def test_incident_area_and_status_filters(context: Context, live_server: LiveSer
     assert [t["id"] for t in inside["travellers"]] == ["IN1", "IN2"]
 
     unknown = requests.get(url, params={"incident": "inc-nope"}, headers=officer)
-    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "incident"
+    assert unknown.status_code == 404 and unknown.json()["errors"][0]["field"] == "incident"
     desk = bearer(live_server.token("regional_desk", region="africa"))
     hidden = requests.get(url, params={"incident": incident}, headers=desk)
-    assert hidden.status_code == 422 and hidden.json()["errors"][0]["field"] == "incident"
+    assert hidden.status_code == 404 and hidden.json()["errors"] == [{"field": "incident", "message": f"no incident {incident!r}"}]
 
 
 def test_answers_have_the_documented_shapes(context: Context, live_server: LiveServer) -> None:
