@@ -31,6 +31,10 @@ class FeedError(InputError):
         super().__init__([{"field": field, "message": message}], "rejected feed message")
 
 
+class DocumentTooLarge(FeedError):
+    """A feed document over the size its parser reads (answered 413, as an HTTP body over the limit)."""
+
+
 class NotFound(CrisisError):
     pass
 

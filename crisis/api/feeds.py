@@ -22,12 +22,14 @@ dead_letter_id}.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from dataclasses import replace
+from typing import Any, cast
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from crisis.api.audit import record_feed_document
 from crisis.api.common import ctx
+from crisis.adapters.feed_log import FeedLog
 from crisis.api.routes import oversize_detail
 from crisis.auth import current_principal, request_origin, require_role
 from crisis.domain import access
@@ -80,10 +82,27 @@ def _body(feed: str) -> bytes:
     return body
 
 
+class _FromRequest:
+    """The feed log, with who sent the document, from where and how (remote, method, path)
+    added to every dead letter the intake writes, as the API's own refusals carry them."""
+
+    def __init__(self, log: FeedLog, origin: dict[str, str]) -> None:
+        self._log, self._origin = log, origin
+
+    def rejected(self, feed: str, errors: list[dict[str, Any]], body: bytes | str,
+                 detail: dict[str, str] | None = None) -> str:
+        return self._log.rejected(feed, errors, body, {**self._origin, **(detail or {})})
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._log, name)
+
+
 def _intake(feed: str) -> IntakeResult:
     body = _body(feed)
+    origin = {**request_origin(), "method": request.method, "path": request.full_path.rstrip("?")}
+    context = replace(_ctx(), feed_log=cast(FeedLog, _FromRequest(_ctx().feed_log, origin)))
     try:
-        result = ingest(_ctx(), feed, body, current_principal().name)
+        result = ingest(context, feed, body, current_principal().name)
     except (RecursionError, OverflowError, ValueError) as exc:
         # The parsers refuse what they know to be wrong; a document that still breaks one
         # (absurd nesting or numbers) is refused as unusable, kept, and logged to be fixed.

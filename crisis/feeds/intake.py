@@ -34,7 +34,7 @@ from crisis import handlers
 from crisis.bootstrap import Context
 from crisis.domain import source_reports
 from crisis.domain.model import GeoPoint, Incident, IncidentStatus
-from crisis.errors import Conflict, FeedError, InputError
+from crisis.errors import Conflict, DocumentTooLarge, FeedError, InputError
 from crisis.feeds.cap import defects_in_words, parse_cap
 from crisis.feeds.gazetteer import gazetteer_for
 from crisis.feeds.gdacs import parse_gdacs
@@ -100,6 +100,8 @@ class IntakeResult:
 
 
 def _status_for(exc: InputError) -> int:
+    if isinstance(exc, DocumentTooLarge):
+        return 413
     if isinstance(exc, FeedError):
         where = exc.errors[0]["field"] if exc.errors else "document"
         return 400 if where in _DOCUMENT_FIELDS or where.startswith("line ") else 422
@@ -112,6 +114,8 @@ def _reject(context: Context, feed: str, exc: InputError | Conflict, body: bytes
         errors, message, status = [{"field": "status", "message": str(exc)}], "conflict", 409
     else:
         errors, message, status = exc.errors, exc.message, _status_for(exc)
+    if isinstance(exc, DocumentTooLarge):  # kept as an HTTP body over the limit is: its size, not the body
+        body, detail = b"", {**(detail or {}), "length": str(len(body))}
     dead_letter_id = context.feed_log.rejected(feed, errors, body, {"actor": actor or "", **(detail or {})})
     raise MessageRejected(errors, message, status, dead_letter_id) from exc
 

@@ -38,7 +38,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from crisis.domain.model import IncidentStatus, IncidentType
-from crisis.errors import FeedError
+from crisis.errors import DocumentTooLarge, FeedError
 from crisis.feeds.schemas import IncidentIn, future_time_message
 from crisis.fusion.countries import iso3_of_names
 
@@ -76,7 +76,7 @@ def parse_usgs(
 ) -> UsgsResult:
     """Parse a USGS GeoJSON FeatureCollection. FeedError only if the document is not one."""
     if len(data) > max_bytes:
-        raise FeedError("document", f"document is {len(data)} bytes; the limit is {max_bytes}")
+        raise DocumentTooLarge("document", f"document is {len(data)} bytes; the limit is {max_bytes}")
     collection = _load(data)
     features = collection.get("features") if isinstance(collection, dict) else None
     if not isinstance(collection, dict) or collection.get("type") != "FeatureCollection" \

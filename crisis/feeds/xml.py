@@ -31,7 +31,7 @@ from defusedxml import (
     ExternalReferenceForbidden,
 )
 
-from crisis.errors import FeedError
+from crisis.errors import DocumentTooLarge, FeedError
 
 DEFAULT_MAX_BYTES = 2 * 1024 * 1024
 
@@ -59,7 +59,7 @@ def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Element:
         raise TypeError(f"parse_xml expects bytes, got {type(data).__name__}")
     data = bytes(data)
     if len(data) > max_bytes:
-        raise FeedError(
+        raise DocumentTooLarge(
             "document", f"document is {len(data)} bytes; the limit is {max_bytes} bytes"
         )
     if data.startswith(_UTF8_BOM):

@@ -126,6 +126,9 @@ def test_hostile_and_broken_documents_are_refused_counted_and_kept(live_server: 
     kept_by_id = {d["id"]: d for d in kept}
     for letter_id, message in letters.items():
         assert kept_by_id[letter_id]["feed"] == "cap" and message in kept_by_id[letter_id]["reason"]
+        # who sent it, from where, how: as every refusal of the API keeps it
+        assert (kept_by_id[letter_id]["method"], kept_by_id[letter_id]["path"]) == ("POST", "/api/v1/feeds/cap"), kept_by_id[letter_id]
+        assert kept_by_id[letter_id]["remote"] == "127.0.0.1" and kept_by_id[letter_id]["actor"], kept_by_id[letter_id]
     assert "/etc/passwd" in " ".join(d["body"] for d in kept)  # the sender's document, kept as sent
     assert "root:" not in " ".join(d["body"] for d in kept)  # and never resolved
 
@@ -190,6 +193,14 @@ def test_oversize_documents_are_413_and_counted(live_server: LiveServer) -> None
     huge = post(live_server, "usgs", b" " * (5 * 1024 * 1024), live_server.token("feed"), "application/json")
     assert huge.status_code == 413 and huge.json()["dead_letter_id"]
     assert health(live_server)["usgs"]["rejected_total"] == before + 1
+    # Under the HTTP limit, over what the XML reader takes: too large as well, not "bad request".
+    big = b'<?xml version="1.0"?><alert xmlns="urn:oasis:names:tc:emergency:cap:1.2">' + b" " * (3 * 1024 * 1024) + b"</alert>"
+    answer = post(live_server, "cap", big, live_server.token("feed"), "application/cap+xml")
+    assert answer.status_code == 413 and answer.json()["errors"][0]["field"] == "document", answer.text
+    assert "the limit is" in answer.json()["errors"][0]["message"] and answer.json()["dead_letter_id"]
+    letter_id = answer.json()["dead_letter_id"]
+    letter = dict(live_server.context.redis.xrange(keys.DEADLETTER_STREAM, min=letter_id, max=letter_id)[0][1])
+    assert letter["body"] == "" and letter["length"] == str(len(big)) and letter["path"] == "/api/v1/feeds/cap", letter
 
 
 def _backdate(server: LiveServer, feed: str, seconds: float) -> None:
