@@ -23,7 +23,7 @@ from crisis.adapters.traveller_store import TravellerStore
 from crisis.domain import events as ev
 from crisis.domain import source_reports
 from crisis.domain.events import Event
-from crisis.domain.incidents import TransitionError, transition
+from crisis.domain.incidents import TransitionError, changed_values, transition
 from crisis.domain.model import GeoPoint, Incident
 from crisis.domain.serialize import incident_to_dict
 from crisis.domain.travellers import Traveller, late_reports
@@ -185,6 +185,8 @@ def _apply_report(deps: Deps, incident_id: str, cmd: IncidentIn, actor: str | No
         updated = current.with_changes(**changed, source_said=said, updated_at=now)
         event_type = ev.INCIDENT_UPDATED
         details: dict[str, Any] = {"fields": sorted(changed), "source_id": cmd.source_id}
+        if values := changed_values(current, changed):
+            details["values"] = values
         if cmd.status is not None and cmd.status != current.status and "status" in moved:
             try:
                 updated = transition(updated, cmd.status, now)
@@ -227,6 +229,8 @@ def update_incident(deps: Deps, incident_id: str, patch: IncidentPatch, actor: s
                 changes["region"] = changes["regions"][0] if changes["regions"] else None
         updated = current.with_changes(**changes, updated_at=now)
         details: dict[str, Any] = {"fields": sorted(changes)}
+        if values := changed_values(current, changes):
+            details["values"] = values  # what each was and became: "severity 5 -> 2" in the history
         if "owner" in changes:
             details["owner"] = changes["owner"]
         if patch.note:

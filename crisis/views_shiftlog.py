@@ -40,7 +40,7 @@ from crisis.adapters.shiftlog_store import ShiftLogStore
 from crisis.bootstrap import Context
 from crisis.domain import access
 from crisis.domain import accountability as acc
-from crisis.domain.incidents import is_stale
+from crisis.domain.incidents import changed_words, is_stale
 from crisis.domain.model import Incident
 from crisis.domain.regions import region_names as domain_region_names
 from crisis.domain.serialize import incident_to_dict
@@ -138,7 +138,7 @@ def _change_text(change: Mapping[str, Any]) -> str:
         start = change.get("status_from")
         parts.append(f"status {start} -> {change['status']}" if start else f"status {change['status']}")
     if change.get("fields"):
-        parts.append("changed " + ", ".join(str(f).replace("_", " ") for f in change["fields"]))
+        parts.append("changed " + changed_words(change))
     if change.get("owner"):
         parts.append(f"owner {change['owner']}")
     if change.get("note"):

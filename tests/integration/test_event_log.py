@@ -81,6 +81,24 @@ def test_moving_an_incident_over_several_countries_keeps_the_regions_of_the_othe
     assert context.deps.incidents.get(shelling.incident.id).countries == ("LBN", "SYR", "TUR")
 
 
+def test_a_change_keeps_what_each_fact_was_and_became(context: Context) -> None:
+    from crisis.domain.incidents import changed_words
+    from crisis.views_shiftlog import log_entries
+
+    made = report_incident(context.deps, beirut(), None)
+    update_incident(context.deps, made.incident.id, parse(IncidentPatch, {"severity": 3, "title": "Airstrike, checked",
+                                                                          "lat": 33.86, "lon": 35.51}), "duty")
+    last = context.deps.incidents.history(made.incident.id)[-1]
+    assert last["values"]["severity"] == [5, 3] and last["values"]["location"] == [[33.85, 35.5], [33.86, 35.51]]
+    words = changed_words(last)
+    assert "severity 5 -> 3" in words and "title \u201cAirstrike in southern suburbs\u201d -> \u201cAirstrike, checked\u201d" in words
+    assert "location 33.8500, 35.5000 -> 33.8600, 35.5100" in words, words
+    from crisis.adapters.accounts import Principal
+    from datetime import timedelta
+    log = log_entries(context, Principal("duty", "duty_officer"), datetime.now(timezone.utc) - timedelta(minutes=5))
+    assert any("severity 5 -> 3" in e["text"] for e in log if e.get("incident_id") == made.incident.id), log
+
+
 def test_positions_batch_is_one_event_and_latest_position_wins(context: Context) -> None:
     first = parse(PositionBatch, {"positions": [{"traveller_id": "T1", "lat": 33.9, "lon": 35.5}, {"traveller_id": "T2", "lat": -1.29, "lon": 36.82}]})
     second = parse(PositionBatch, {"positions": [{"traveller_id": "T1", "lat": 31.95, "lon": 35.93}]})

@@ -6,6 +6,7 @@ from typing import Any
 
 from dash import dcc, html
 
+from crisis.domain.incidents import changed_words
 from crisis.domain.model import SEVERITY_LABELS
 from crisis.domain.regions import region_names
 from crisis.domain.taxonomy import full_label
@@ -23,7 +24,7 @@ def _history_item(change: dict[str, Any]) -> html.Li:
     if change.get("status"):
         details.append(f"status {change.get('status_from', '')} -> {change['status']}".replace(" ->", " ->").strip())
     if change.get("fields"):
-        details.append("changed " + ", ".join(change["fields"]))
+        details.append("changed " + changed_words(change))
     if change.get("owner"):  # absent for a role that may not see names (crisis.domain.access)
         details.append(f"owner {change['owner']}")
     text = "; ".join(details) or change.get("kind", "")
