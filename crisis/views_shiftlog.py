@@ -43,7 +43,7 @@ from crisis.domain import accountability as acc
 from crisis.domain.incidents import changed_words, is_stale
 from crisis.domain.model import Incident
 from crisis.domain.regions import region_names as domain_region_names
-from crisis.domain.serialize import incident_to_dict
+from crisis.domain.serialize import incident_to_dict, safe_cell
 from crisis.layers.dispatches import eta_text
 from crisis.roster.model import day_time
 
@@ -524,8 +524,9 @@ def handover_csv(h: Mapping[str, Any]) -> str:
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
     for row in handover_rows(h):
-        # A cell that starts like a formula is read as text by spreadsheets (CSV injection).
-        writer.writerow({k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v) for k, v in row.items()})
+        # A cell that starts like a formula is read as text by spreadsheets (CSV injection); an
+        # empty cell stays empty.
+        writer.writerow({k: safe_cell(v) for k, v in row.items()})
     return out.getvalue()
 
 

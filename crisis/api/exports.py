@@ -42,7 +42,7 @@ from crisis.api.common import ctx, refused_input
 from crisis.auth import audit_request, current_principal, require_role
 from crisis.domain import access
 from crisis.domain.model import Incident
-from crisis.domain.serialize import incident_to_dict
+from crisis.domain.serialize import incident_to_dict, safe_cell
 from crisis.errors import InputError, NotFound
 from crisis.feeds.schemas import incident_filter_parameters, incident_filters
 
@@ -52,7 +52,6 @@ READERS = access.READERS
 CSV_TYPE = "text/csv; charset=utf-8"
 GEOJSON_TYPE = "application/geo+json"
 KML_TYPE = "application/vnd.google-earth.kml+xml"
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 INCIDENT_COLUMNS = ("id", "title", "category", "type", "severity", "status", "lat", "lon", "radius_km", "country",
                     "regions", "region", "reported_at", "updated_at", "source", "source_id", "approximate", "owner",
@@ -66,23 +65,6 @@ MOVEMENT_FACTS = ("progress", "overdue", "status")
 
 
 # --- formats --------------------------------------------------------------------------
-
-
-def safe_cell(value: Any) -> Any:
-    """A CSV cell: text a spreadsheet would run as a formula gets a leading apostrophe;
-    numbers stay numbers; lists are joined with ";"; None is empty."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return value
-    if isinstance(value, (list, tuple)):
-        value = ";".join(str(v) for v in value)
-    elif isinstance(value, dict):
-        value = json.dumps(value, ensure_ascii=False)
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def to_csv(columns: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:

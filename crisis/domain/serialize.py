@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -59,3 +60,24 @@ def incident_from_dict(data: dict[str, Any]) -> Incident:
         countries=tuple(data.get("countries") or ()),
         source_said=data.get("source_said"),
     )
+
+
+# A CSV cell starting with one of these is run as a formula by spreadsheets (CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_cell(value: Any) -> Any:
+    """A CSV cell: text a spreadsheet would run as a formula gets a leading apostrophe;
+    numbers stay numbers; lists are joined with ";"; None is empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        value = ";".join(str(v) for v in value)
+    elif isinstance(value, dict):
+        value = json.dumps(value, ensure_ascii=False)
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text

@@ -133,6 +133,11 @@ def test_the_handover_in_json_csv_and_markdown_for_the_callers_scope(context: Co
     rows = list(csv.DictReader(io.StringIO(answer.text)))
     assert [r["id"] for r in rows if r["section"] == "open incident"] == [beirut, nairobi]
     assert any(r["section"] == "note" and r["detail"] == "Watch the port road." for r in rows)
+    assert not [r for r in rows if "'" in r.values()], rows  # an empty cell stays empty, no lone apostrophe
+    requests.post(live_server.url + "/api/v1/shiftlog/notes", json={"text": "=1+2 then call"}, headers=officer, timeout=10)
+    rows = list(csv.DictReader(io.StringIO(requests.get(live_server.url + "/api/v1/handover?format=csv", headers=officer,
+                                                        timeout=30).text)))
+    assert any(r["section"] == "note" and r["detail"] == "'=1+2 then call" for r in rows), rows  # text, not a formula
     md = requests.get(live_server.url + "/api/v1/handover?format=md", headers=desk, timeout=30)
     assert md.status_code == 200 and md.headers["Content-Type"].startswith("text/markdown")
     assert md.text.startswith("# Shift handover: Africa") and "Riot in central Nairobi" in md.text
