@@ -180,7 +180,8 @@ def checkin(ctx: Context, traveller_id: str, status: str, incident_id: str | Non
             lon: float | None, note: str | None, actor: str | None, via: str = "checkin") -> Recorded:
     """A person's (or their warden's) report: CHECKIN_RECORDED, applied to the scopes of the
     module's rule. Who may report for whom is the caller's check (``access.may_check_in``).
-    InputError naming the field for an unknown status, person or incident, or a place
+    InputError naming the field for an unknown status, person or incident (for a person's or
+    a warden's report: an incident the person is not in, said as an unknown one), or a place
     that is half given or out of range."""
     _check_status(status)
     if via not in VIAS:
@@ -189,7 +190,14 @@ def checkin(ctx: Context, traveller_id: str, status: str, incident_id: str | Non
     profile = _profile(ctx, traveller_id)
     now = ctx.deps.clock()
     if incident_id is not None:
-        if ctx.deps.incidents.get(incident_id) is None:
+        if via != "duty_officer":
+            # A person or their warden reports for the incidents that person is in, and learns
+            # nothing of the others: one answer whether the id exists or not.
+            if incident_id not in _incidents_for(ctx, profile, place, now):
+                raise InputError([{"field": "incident_id", "message": (
+                    f"{traveller_id} is in no open incident {incident_id!r}: leave incident_id out, and the "
+                    "check-in applies to every open incident the person is in")}])
+        elif ctx.deps.incidents.get(incident_id) is None:
             raise InputError([{"field": "incident_id", "message": f"no incident {incident_id!r}"}])
         scopes = [accountability.incident_scope(incident_id)]
     else:

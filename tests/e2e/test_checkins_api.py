@@ -167,6 +167,16 @@ def test_a_traveller_token_checks_in_only_for_its_person(context: Context, live_
     assert answer.json()["errors"][0]["field"] == "traveller_id" and answer.json()["dead_letter_id"]
     assert _people_events(context) == before and not context.roll.statuses(f"incident:{nairobi}")
     assert _checkin(live_server, mine, traveller_id="N1", status="safe").status_code == 201
+    assert _checkin(live_server, mine, traveller_id="N1", status="safe", incident_id=nairobi).status_code == 201
+    # Another incident, in another region: the person is not in it, and the token learns nothing of it:
+    # the same answer as for an id that does not exist.
+    beirut = requests.post(live_server.url + "/api/v1/incidents", headers=officer, timeout=30, json={
+        "title": "Elsewhere", "type": "riot", "severity": 3, "lat": 33.89, "lon": 35.5, "radius_km": 5}).json()["id"]
+    far = _checkin(live_server, mine, traveller_id="N1", status="safe", incident_id=beirut)
+    none = _checkin(live_server, mine, traveller_id="N1", status="safe", incident_id="inc-000000000000")
+    assert far.status_code == none.status_code == 422, far.text
+    assert far.json()["errors"][0]["message"].replace(beirut, "X") == none.json()["errors"][0]["message"].replace("inc-000000000000", "X")
+    assert "is in no open incident" in far.json()["errors"][0]["message"] and not context.roll.statuses(f"incident:{beirut}")
 
 
 def test_a_warden_checks_in_only_for_their_people(context: Context, live_server: LiveServer,
