@@ -13,7 +13,8 @@ What is understood, in this order (machine codes before free text):
    "country", ...): an alpha-2 or alpha-3 code, or a subdivision code ("US-CA").
 2. ``<geocode>`` schemes that only exist in one country or name it in their first two
    letters: SAME, FIPS6 and UGC (US National Weather Service and IPAWS: the United
-   States), CAP-CP locations (Canada), EMMA_ID and NUTS (MeteoAlarm: the country's
+   States, placed in the state the county or zone code names: SAME 006037, Los Angeles
+   County, is in California, not at the middle of the country), CAP-CP locations (Canada), EMMA_ID and NUTS (MeteoAlarm: the country's
    two-letter code; NUTS writes Greece "EL" and the United Kingdom "UK").
 3. A country name in ``<areaDesc>``: the basemap's ``name`` column (case-insensitive,
    whole words, the longest name first so "Papua New Guinea" is not "Guinea") plus a
@@ -90,6 +91,35 @@ _COUNTRY_PREFIX_SCHEMES = ("emmaid", "nuts")
 _ISO_SCHEMES = ("iso3166", "iso", "country", "countrycode", "iso2", "iso3")  # and "iso3166url"
 
 
+# US state FIPS codes (the SS of SAME "PSSCCC" and FIPS6 "SSCCC") -> the state's postal code,
+# which is its ISO 3166-2 code after "US-" and the first two letters of a UGC zone ("CAZ041").
+# The territories have countries of their own in ISO 3166-1.
+_US_STATE_FIPS = {
+    "01": "AL", "02": "AK", "04": "AZ", "05": "AR", "06": "CA", "08": "CO", "09": "CT", "10": "DE", "11": "DC",
+    "12": "FL", "13": "GA", "15": "HI", "16": "ID", "17": "IL", "18": "IN", "19": "IA", "20": "KS", "21": "KY",
+    "22": "LA", "23": "ME", "24": "MD", "25": "MA", "26": "MI", "27": "MN", "28": "MS", "29": "MO", "30": "MT",
+    "31": "NE", "32": "NV", "33": "NH", "34": "NJ", "35": "NM", "36": "NY", "37": "NC", "38": "ND", "39": "OH",
+    "40": "OK", "41": "OR", "42": "PA", "44": "RI", "45": "SC", "46": "SD", "47": "TN", "48": "TX", "49": "UT",
+    "50": "VT", "51": "VA", "53": "WA", "54": "WV", "55": "WI", "56": "WY",
+    "60": "AS", "66": "GU", "69": "MP", "72": "PR", "78": "VI",
+}
+_US_TERRITORIES = {"AS": "ASM", "GU": "GUM", "MP": "MNP", "PR": "PRI", "VI": "VIR"}
+_US_POSTAL = frozenset(_US_STATE_FIPS.values())
+
+
+def us_state(scheme: str, value: str) -> str | None:
+    """The US state (postal code) a SAME, FIPS6 or UGC geocode lies in, or None (a marine
+    zone, a national code, a malformed value): a county code names its state."""
+    digits = re.sub(r"\D", "", value)
+    if scheme == "same" and len(digits) == 6:
+        return _US_STATE_FIPS.get(digits[1:3])
+    if scheme == "fips6" and len(digits) in (5, 6):
+        return _US_STATE_FIPS.get(digits[-5:-3])
+    if scheme == "ugc" and re.fullmatch(r"[A-Z]{2}[CZ]\d{3}", value):
+        return value[:2] if value[:2] in _US_POSTAL else None
+    return None
+
+
 def _scheme(value_name: str) -> str:
     folded = re.sub(r"[\s_.\-]", "", value_name).casefold()
     # A value name that is a URL about ISO 3166 ("https://www.iso.org/obp/ui/#iso:code:3166:AU",
@@ -122,7 +152,8 @@ class CountryGazetteer:
 
     def __call__(self, area_desc: str, geocodes: list[tuple[str, str]]) -> Place | None:
         for value_name, value in geocodes:
-            place = self._subdivision(_scheme(value_name), value.strip().upper())
+            place = self._subdivision(_scheme(value_name), value.strip().upper()) or self._us_state(
+                _scheme(value_name), value.strip().upper())
             if place is not None:
                 return place
         iso = self.country_of(area_desc, geocodes) or places.country_in_script(area_desc)
@@ -136,6 +167,16 @@ class CountryGazetteer:
     def _country_place(self, iso: str) -> Place | None:
         point = self._points.get(iso) or places.country_point(iso)
         return (point[0], point[1], iso) if point else None
+
+    def _us_state(self, scheme: str, value: str) -> Place | None:
+        """A US county or zone code placed in its state (not the middle of the country)."""
+        state = us_state(scheme, value)
+        if state is None:
+            return None
+        if state in _US_TERRITORIES:
+            return self._country_place(_US_TERRITORIES[state])
+        point = places.subdivision_point(f"US-{state}")
+        return (point[0], point[1], "USA") if point else None
 
     def _subdivision(self, scheme: str, value: str) -> Place | None:
         if places.ISO_3166_2.match(value) is None:

@@ -131,6 +131,24 @@ def test_the_oasis_examples_carry_no_defect(context: Context) -> None:
     assert feed_health_report(context)["feeds"]["cap"]["flagged_total"] == 0
 
 
+def test_a_us_county_or_zone_code_is_placed_in_its_state_not_the_middle_of_the_country(context: Context,
+                                                                                       countries: CountryIndex) -> None:
+    """The finding: example4 (an AMBER alert for Los Angeles County, SAME 006037) was placed in
+    Kansas, 2,000 km off, as the nationwide example1 was. A county code names its state."""
+    gazetteer = CountryGazetteer(countries)
+    for scheme, code in (("SAME", "006037"), ("FIPS6", "06037"), ("UGC", "CAZ041")):
+        lat, lon, iso = gazetteer("", [(scheme, code)])
+        assert iso == "USA" and 32.5 < lat < 42.0 and -124.5 < lon < -114.1, (scheme, code, lat, lon)  # California
+    lat, lon, iso = gazetteer("", [("SAME", "048201")])  # Harris County, Texas
+    assert iso == "USA" and 25.8 < lat < 36.5 and -106.7 < lon < -93.5, (lat, lon)
+    assert gazetteer("", [("SAME", "072001")])[2] == "PRI"  # type: ignore[index]  # Puerto Rico: a country of ISO's
+    marine = gazetteer("", [("UGC", "PZZ530")])  # a coastal-waters zone names no state: the country, as before
+    assert marine is not None and marine[2] == "USA"
+    amber = ingest_cap(context, read_sample("cap", "example4.xml"), "test")
+    incident = context.deps.incidents.get(amber.incident_ids[0])
+    assert incident.country == "USA" and 32.5 < incident.location.lat < 42.0 and incident.location.lon < -114.1, incident
+
+
 def test_gazetteer_subdivisions_and_senders(countries: CountryIndex) -> None:
     gazetteer = CountryGazetteer(countries)
     lat, lon, iso = gazetteer("", [(ISO_URL, "AU-NSW")])
