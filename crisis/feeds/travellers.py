@@ -91,6 +91,9 @@ def resolve_place(value: Any) -> Any:
     return value
 
 
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+
+
 class PlaceIn(_Strict):
     name: str = Field(default="", max_length=200)
     lat: Latitude
@@ -146,6 +149,23 @@ class TravellerIn(_Strict):
             raise ValueError(f"unknown category {value!r}: use one of {', '.join(CATEGORIES)}")
         return value
 
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        # The form of an address (one @, a dot in the domain, no spaces): a contact the centre
+        # cannot write to is found at import, not in a crisis. Delivery is not checked.
+        if value and not _EMAIL.fullmatch(value):
+            raise ValueError(f"{value[:80]!r} is not an e-mail address (name@domain.org)")
+        return value
+
+    @model_validator(mode="after")
+    def _trips_in_order(self) -> TravellerIn:
+        for n, (before, after) in enumerate(zip(self.itinerary, self.itinerary[1:]), start=1):
+            if after.depart < before.arrive:
+                raise ValueError(f"itinerary.{n}.depart: departs ({after.depart.isoformat()}) before the flight before it "
+                                 f"arrives ({before.arrive.isoformat()}): give the segments in the order they are flown")
+        return self
+
     @model_validator(mode="after")
     def _dependant(self) -> TravellerIn:
         if self.category == "dependant" and not self.dependant_of:
@@ -186,7 +206,7 @@ def _errors(exc: ValidationError) -> list[dict[str, Any]]:
     for error in field_errors(exc):
         where, message = error["field"], error["message"].removeprefix("Value error, ")
         head, sep, rest = message.partition(": ")
-        if sep and head in _RULE_FIELDS:  # a model-level rule: it names its field
+        if sep and (head in _RULE_FIELDS or re.fullmatch(r"itinerary\.\d+\.(depart|arrive)", head)):  # a rule names its field
             where = head if where in ("", "body") else f"{where}.{head}"
             message = rest
         out.append({"field": where.replace(".origin", ".from").replace(".destination", ".to"), "message": message})

@@ -59,6 +59,10 @@ def test_a_good_json_traveller_is_parsed_with_its_airport_resolved() -> None:
     ({**GOOD, "category": "dependant"}, "dependant_of", "dependant must name"),
     ({**GOOD, "dependant_of": "T1"}, "dependant_of", "another traveller"),
     ({**GOOD, "essential": "yes"}, "essential", "boolean"),
+    ({**GOOD, "email": "amal.haddad at undp"}, "email", "is not an e-mail address"),
+    # the way back departs before the way out lands: an itinerary that cannot be flown
+    ({**GOOD, "itinerary": [SEG, {**SEG, "from": "AMM", "to": "BEY", "depart": "2026-05-01T06:30:00+03:00",
+                                  "arrive": "2026-05-01T10:00:00+03:00"}]}, "itinerary.1.depart", "before the flight before it arrives"),
 ])
 def test_each_bad_json_record_names_its_row_and_field_and_the_good_ones_are_kept(record: dict, field: str, words: str) -> None:
     parsed = parse_json(json.dumps([GOOD, record]))
