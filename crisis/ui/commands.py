@@ -8,6 +8,7 @@ show, never as an exception.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from flask import has_request_context, request
@@ -43,6 +44,7 @@ def change_incident(ctx: Context, principal: Principal, incident_id: str, **chan
         before = ctx.deps.incidents.get(incident_id)
         stored = handlers.update_incident(ctx.deps, incident_id, patch, principal.name)
     except InputError as exc:
+        ctx.feed_log.rejected("ui", exc.errors, repr(changes), {"user": principal.name})  # kept, as the API keeps it
         return "Not saved: " + _explain(exc)
     except (Conflict, NotFound) as exc:
         return f"Not saved: {exc}"
@@ -51,15 +53,30 @@ def change_incident(ctx: Context, principal: Principal, incident_id: str, **chan
     return "Saved."
 
 
-def report_from_form(ctx: Context, principal: Principal, form: dict[str, Any]) -> tuple[str | None, str]:
-    """Report an incident from the map form: (incident id or None, message)."""
+def report_from_form(ctx: Context, principal: Principal, form: dict[str, Any],
+                     refused: Sequence[dict[str, str]] = ()) -> tuple[str | None, str]:
+    """Report an incident from the map form: (incident id or None, message). Every problem
+    of the form is said at once: those the page found (``refused``: {field, message}, the
+    message a sentence), the type not chosen (the API's default "other" is not the form's),
+    and the API model's."""
     if principal.role not in EDITORS:
         _audit(ctx, principal, "access.denied", "incidents", detail={"wanted": "incident.create", "reason": f"role {principal.role!r} may not report incidents"})
         return None, f"A {principal.role} cannot report incidents."
     fields = {k: v for k, v in form.items() if v not in (None, "")}
     fields["source"] = "ui"
+    problems: list[dict[str, Any]] = [] if fields.get("type") else [
+        {"field": "type", "type": "missing", "message": "Field required"}]
+    command: IncidentIn | None = None
     try:
-        stored = handlers.report_incident(ctx.deps, parse(IncidentIn, fields), principal.name)
+        command = parse(IncidentIn, fields)
+    except InputError as exc:
+        problems += exc.errors
+    if refused or problems:
+        ctx.feed_log.rejected("ui", [*refused, *problems], repr(form), {"user": principal.name})
+        return None, "Not reported: " + " ".join([r["message"] for r in refused] + in_words(problems))
+    assert command is not None
+    try:
+        stored = handlers.report_incident(ctx.deps, command, principal.name)
     except InputError as exc:
         ctx.feed_log.rejected("ui", exc.errors, repr(form), {"user": principal.name})
         return None, "Not reported: " + _explain(exc)

@@ -142,6 +142,8 @@ def test_duty_officer_reports_through_the_map_form_and_works_it_on_the_board(bro
     page.wait_for_selector("#report-panel", state="visible", timeout=20_000)
     assert page.inner_text("#report-where").startswith("Pin at ")
     page.fill("#report-title", "Checkpoint shooting reported by warden")
+    page.click("#report-type")
+    page.get_by_role("option", name="Armed conflict - Exchange of fire", exact=True).click()
     page.click("#report-severity input[value='4']")
     page.fill("#report-radius", "15")
     page.click("#report-submit")

@@ -156,7 +156,10 @@ def test_a_radius_out_of_range_is_refused_in_words_not_dropped(context: Context,
     page.fill("#report-radius", "-5")
     page.click("#report-submit")
     page.wait_for_selector("#report-result:has-text('The affected radius must be between 0.1 and 5000 km.')", timeout=20_000)
-    assert page.inner_text("#report-result").startswith("Not reported"), page.inner_text("#report-result")
+    said = page.inner_text("#report-result")
+    assert said.startswith("Not reported") and "Choose the type of incident." in said, said  # every problem at once
+    page.click("#report-type")
+    page.get_by_role("option", name="Civil unrest - Roadblock or blockade", exact=True).click()
     page.wait_for_timeout(500)
     assert not [i for i in context.deps.incidents.all() if i.title == "Checkpoint closed on the border road"]
     page.fill("#report-radius", "12.5")

@@ -161,8 +161,11 @@ def test_a_marker_opens_the_incident_and_reporting_is_explicit(context: Context,
     # An error in words, then the report.
     page.click("#report-submit")
     page.wait_for_selector("#report-result:has-text('Give the incident a title.')", timeout=30_000)
-    assert "Field required" not in page.inner_text("#report-result")
+    said = page.inner_text("#report-result")
+    assert "Field required" not in said and "Choose the type of incident." in said, said  # both at once, not "other"
     page.fill("#report-title", "Protest at the ministry")
+    page.click("#report-type")
+    page.get_by_role("option", name="Civil unrest - Demonstration", exact=True).click()
     page.click("#report-submit")
     # (has-text ignores case: "Not reported: ..." would match "Reported:")
     page.wait_for_function("() => document.getElementById('report-result').textContent.startsWith('Reported:')", timeout=30_000)

@@ -179,7 +179,13 @@ def test_owner_and_note_in_the_ui_are_recorded_and_refusals_too(context: Context
 
 def test_an_incident_reported_in_the_ui_is_recorded_with_its_facts(context: Context) -> None:
     with _request("192.0.2.46"):
-        incident_id, message = report_from_form(context, DUTY, {"title": "Shots heard", "severity": 4, "lat": 33.27, "lon": 35.2})
+        refused, said = report_from_form(context, DUTY, {"title": "", "severity": 4, "lat": 33.27, "lon": 35.2},
+                                         [{"field": "radius_km", "message": "The affected radius must be between 0.1 and 5000 km."}])
+        incident_id, message = report_from_form(context, DUTY, {"title": "Shots heard", "type": "exchange_of_fire",
+                                                                "severity": 4, "lat": 33.27, "lon": 35.2})
+    # every problem of the form at once: the page's (the radius), the type not chosen, the title
+    assert refused is None and said == ("Not reported: The affected radius must be between 0.1 and 5000 km. "
+                                        "Choose the type of incident. Give the incident a title."), said
     assert incident_id and message.startswith("Reported")
     [entry] = context.audit.query(AuditQuery(action="incident.create"))
     assert (entry["actor"], entry["via"], entry["remote"], entry["target"]) == ("d.officer", "ui", "192.0.2.46", incident_id)

@@ -52,7 +52,7 @@ def report_form() -> html.Div:
             html.H2("Report an incident"),
             html.Div("", id=ids.REPORT_WHERE, className="report-where"),
             html.Label(["What happened", dcc.Input(id=ids.REPORT_TITLE, placeholder="e.g. Armed clash near the UN compound", maxLength=300)]),
-            html.Label(["Type", dcc.Dropdown(id=ids.REPORT_TYPE, options=[{"label": c["label"], "value": c["value"]} for c in type_choices()], value="other", clearable=False)]),
+            html.Label(["Type", dcc.Dropdown(id=ids.REPORT_TYPE, options=[{"label": c["label"], "value": c["value"]} for c in type_choices()], value=None, placeholder="Choose the type...", clearable=False)]),
             html.Label(["Severity", dcc.RadioItems(id=ids.REPORT_SEVERITY, options=[{"label": f"{s} {SEVERITY_LABELS[s]}", "value": s} for s in range(1, 6)], value=3, inline=True)]),
             # Text, not type="number": a number input hands the server None for "-5" (outside its
             # min/max), and the report would silently go without its radius; crisis.ui.pages.live_map

@@ -215,12 +215,11 @@ def submit_report(clicks: Any, where: Any, title: Any, kind: Any, severity: Any,
     point = pinned(where)
     if point is None:  # (not a point this page put there: a forged or broken request)
         return "Not reported: the place is not a point (lat, lon): click the map or type it again.", no_update
-    km, refused = radius_km(radius)
-    if refused:
-        return "Not reported: " + refused, no_update
+    km, refused = radius_km(radius)  # said with the form's other problems, all at once
     form = {"title": title, "type": kind, "severity": severity, "lat": point["lat"], "lon": point["lon"],
             "radius_km": km, "description": description if isinstance(description, str) else ""}
     if point.get("approximate"):
         form["approximate"] = True
-    incident_id, message = report_from_form(current_app.extensions["crisis"], g.principal, form)
+    incident_id, message = report_from_form(current_app.extensions["crisis"], g.principal, form,
+                                            [{"field": "radius_km", "message": refused}] if refused else [])
     return message, ("" if incident_id else no_update)
