@@ -84,6 +84,9 @@ AREA_MODE = "area-mode"
 AREA_ARRIVAL = "area-arrival"
 AREA_CONFIRM = "area-confirm"
 AREA_REASON = "area-reason"
+AREA_ADD_ID = "area-add-id"  # a traveller id typed, to put on the movement list by hand
+AREA_ADD = "area-add"
+AREA_REMOVE = "area-remove"  # take the ticked people off the list (with the reason typed)
 AREA_MESSAGE = "area-message"
 MOVEMENT_GRID = "movement-grid"
 

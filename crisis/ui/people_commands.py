@@ -13,7 +13,7 @@ from typing import Any
 
 from crisis import handlers_areas, handlers_people, views
 from crisis.adapters.accounts import Principal
-from crisis.api.areas import AreaPatch, MovementConfirm, ProgressIn
+from crisis.api.areas import AreaPatch, MovementConfirm, PersonAdd, PersonRemove, ProgressIn
 from crisis.api.checkins import StatusIn
 from crisis.bootstrap import Context
 from crisis.domain import access
@@ -175,3 +175,49 @@ def set_area_progress(ctx: Context, principal: Principal, area_id: str, travelle
 
     return _summary(*_each(ctx, principal, traveller_ids, progress_of,
                            {"area": area_id, "progress": progress, "reason": reason}), "now " + command.progress.replace("_", " "))
+
+
+def add_to_movement(ctx: Context, principal: Principal, area_id: str, traveller_id: str | None, reason: str | None) -> str:
+    """Put one person on the open movement's list by hand, e.g. national staff (as POST
+    /api/v1/areas/{id}/movement/people); a message."""
+    if not access.can_edit(principal):
+        return _refuse(ctx, principal, area_id, "movement.person_add", "change a movement list")
+    form = {"traveller_id": (traveller_id or "").strip(), **({"reason": reason} if reason else {})}
+    try:
+        command: PersonAdd = parse(PersonAdd, form)
+        changed = handlers_areas.add_person(ctx, area_id, command.traveller_id, principal.name, command.reason)
+    except InputError as exc:
+        return "Not added: " + _kept(ctx, principal, exc, {"area": area_id, **form})
+    except (Conflict, NotFound) as exc:
+        return f"Not added: {exc}"
+    _audit(ctx, principal, "movement.person_add", area_id, after={"traveller_id": command.traveller_id},
+           detail={"reason": command.reason, "movement": changed.area["movement"]["id"], "stream_id": changed.event_id})
+    movement = changed.area["movement"]
+    return f"{_who(ctx, command.traveller_id)} is on the {movement['action']} list ({len(movement['people'])} on it)."
+
+
+def remove_from_movement(ctx: Context, principal: Principal, area_id: str, traveller_ids: list[str], reason: str | None) -> str:
+    """Take these people off the open movement's list, with the reason (as DELETE
+    /api/v1/areas/{id}/movement/people/{tid}); a message."""
+    if not access.can_edit(principal):
+        return _refuse(ctx, principal, area_id, "movement.person_remove", "change a movement list")
+    form = {"reason": reason or ""}
+    try:
+        command: PersonRemove = parse(PersonRemove, form)
+    except InputError as exc:
+        return "Not taken off: " + _kept(ctx, principal, exc, {"area": area_id, "people": traveller_ids, **form})
+    if (why := _chosen(traveller_ids)) is not None:
+        return why
+
+    def take_off(tid: str) -> None:
+        changed = handlers_areas.remove_person(ctx, area_id, tid, principal.name, command.reason)
+        _audit(ctx, principal, "movement.person_remove", area_id, before={"traveller_id": tid},
+               detail={"reason": command.reason, "movement": changed.area["movement"]["id"], "stream_id": changed.event_id})
+
+    return _summary(*_each(ctx, principal, traveller_ids, take_off, {"area": area_id, **form}), "taken off the list")
+
+
+def _who(ctx: Context, traveller_id: str) -> str:
+    assert ctx.deps.travellers is not None
+    profile = ctx.deps.travellers.get(traveller_id) or {}
+    return f"{profile.get('name') or traveller_id} ({traveller_id})"

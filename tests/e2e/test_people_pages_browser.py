@@ -549,3 +549,39 @@ def test_a_tick_in_the_movement_grid_survives_live_refreshes_and_is_what_the_nex
     officer.evaluate("() => clearInterval(window.__force)")
     assert officer.errors == []
     officer.context.close()
+
+
+def test_a_duty_officer_adds_national_staff_to_the_list_and_takes_someone_off_with_a_reason(
+        context: Context, live_server: LiveServer, browser: Any) -> None:
+    """The finding: the list could only be changed through the API. National staff are not
+    listed by category (LB1 here), but may be put on the list; anyone may be taken off, with why."""
+    _setup(live_server)
+    officer_api = bearer(live_server.token("duty_officer"))
+    created = requests.post(live_server.url + "/api/v1/areas", headers=officer_api, timeout=30,
+                            json={"name": "Beirut, by hand", "phase": 3, "geometry": BEIRUT_AREA})
+    assert created.status_code == 201, created.text
+    area_id = created.json()["id"]
+    officer = open_page(browser, live_server, "/areas")
+    try:
+        officer.wait_for_selector(f"#areas-grid .ag-row[row-id='{area_id}']", timeout=15_000)
+        officer.locator(f"#areas-grid .ag-row[row-id='{area_id}'] .ag-cell[col-id='name']").click()
+        officer.wait_for_selector("#movement-grid .ag-row[row-id='LB2']", timeout=20_000)
+        assert officer.locator("#movement-grid .ag-row[row-id='LB1']").count() == 0
+        officer.fill("#area-add-id", "LB1")
+        officer.click("#area-add")
+        officer.wait_for_selector(f"#area-message:has-text('{NAMES[1]} (LB1) is on the relocation list')", timeout=20_000)
+        officer.wait_for_selector("#movement-grid .ag-row[row-id='LB1']", timeout=20_000)
+        assert officer.input_value("#area-add-id") == ""
+        tick(officer, "movement-grid", "LB2")
+        officer.click("#area-remove")  # no reason: refused, in words, and nobody taken off
+        officer.wait_for_selector("#area-message:has-text('Give the reason.')", timeout=20_000)
+        officer.fill("#area-reason", "left the country on 1 Dec")
+        officer.click("#area-remove")
+        officer.wait_for_selector("#area-message:has-text('1 taken off the list.')", timeout=20_000)
+        officer.wait_for_selector("#movement-grid .ag-row[row-id='LB2']", state="detached", timeout=20_000)
+        movement = requests.get(f"{live_server.url}/api/v1/areas/{area_id}", headers=officer_api, timeout=30).json()["movement"]
+        assert "LB1" in {p["traveller_id"] for p in movement["people"]} and "LB2" not in {p["traveller_id"] for p in movement["people"]}
+        assert [r["reason"] for r in movement["removed"] if r["traveller_id"] == "LB2"] == ["left the country on 1 Dec"]
+        assert officer.errors == []
+    finally:
+        officer.context.close()

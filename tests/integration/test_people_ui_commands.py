@@ -57,3 +57,41 @@ def test_people_refused_one_by_one_are_kept_as_one_letter(context: Context) -> N
     assert said.startswith("Not saved: ") and said.count("a person who stayed needs a reason") == 2, said
     letter = _ui_letters(context)[-1]
     assert listed[0] in letter["reason"] and listed[1] in letter["reason"] and letter["user"] == "duty", letter
+
+
+def test_a_person_is_added_to_the_list_by_hand_and_taken_off_with_a_reason(context: Context) -> None:
+    from crisis.adapters.audit import AuditQuery
+    from crisis.handlers import import_travellers
+    from crisis.feeds.travellers import validate
+    from tests.conftest import know_travellers, random_ref
+
+    ref = random_ref("ZA")
+    know_travellers(context, [{"traveller_id": f"{ref}-I", "lat": -26.2, "lon": 28.04}])
+    national, errors = validate({"id": f"{ref}-N", "name": "Thandi Nkosi", "agency": "UNDP", "category": "national_staff",
+                                 "duty_station": {"name": "Johannesburg", "lat": -26.2, "lon": 28.05}})
+    assert national is not None, errors
+    import_travellers(context.deps, [(1, national)], "tests")
+    area = _area(context)
+    listed = {p["traveller_id"] for p in context.roll.movements([area])[area]["people"]}
+    assert f"{ref}-I" in listed and f"{ref}-N" not in listed  # national staff are not listed by category
+
+    said = commands.add_to_movement(context, DUTY, area, f"{ref}-N", "works for the evacuated office")
+    assert said == f"Thandi Nkosi ({ref}-N) is on the relocation list ({len(listed) + 1} on it).", said
+    assert f"{ref}-N" in {p["traveller_id"] for p in context.roll.movements([area])[area]["people"]}
+    assert commands.add_to_movement(context, DUTY, area, f"{ref}-N", None).startswith("Not added: ")  # on it already
+    assert commands.add_to_movement(context, DUTY, area, "nobody-at-all", None) == "Not added: The traveller id: no traveller 'nobody-at-all'."
+
+    letters = len(_ui_letters(context))
+    no_reason = commands.remove_from_movement(context, DUTY, area, [f"{ref}-I"], "  ")
+    assert no_reason == "Not taken off: Give the reason.", no_reason
+    assert len(_ui_letters(context)) == letters + 1  # kept
+    said = commands.remove_from_movement(context, DUTY, area, [f"{ref}-I"], "left the country on 1 Dec")
+    assert said == "1 taken off the list.", said
+    movement = context.roll.movements([area])[area]
+    assert f"{ref}-I" not in {p["traveller_id"] for p in movement["people"]}
+    assert [r["reason"] for r in movement.get("removed", []) if r["traveller_id"] == f"{ref}-I"] == ["left the country on 1 Dec"]
+    audited = [e for e in context.audit.query(AuditQuery(action="movement.")) if e.get("via") == "ui"]
+    assert {e["action"] for e in audited} >= {"movement.person_add", "movement.person_remove"}
+    wall = commands.remove_from_movement(context, Principal("w", "wall"), area, [f"{ref}-N"], "x")
+    assert wall == "A wall cannot change a movement list." and f"{ref}-N" in {
+        p["traveller_id"] for p in context.roll.movements([area])[area]["people"]}

@@ -37,8 +37,10 @@ from crisis.ui.components.affected_people import (
 )
 from crisis.ui.components.downloads import areas_downloads, movement_downloads
 from crisis.ui.people_commands import (
+    add_to_movement,
     change_area_phase,
     confirm_area_movement,
+    remove_from_movement,
     set_area_progress,
     set_people_status,
 )
@@ -206,6 +208,14 @@ def _progress_controls() -> html.Div:
             html.Span("Selected people are:", className="people-actions-label"),
             *[html.Button(verb, id=ids.area_status_action(status), className=f"action people-set status-{status}")
               for status, verb in STATUS_VERBS.items()],
+        ]),
+        # The list by hand: national staff are not listed by category, but may be added; anyone
+        # may be taken off, with the reason typed above (kept with the movement).
+        html.Div(className="people-actions", children=[
+            html.Span("The list:", className="people-actions-label"),
+            dcc.Input(id=ids.AREA_ADD_ID, placeholder="traveller id, e.g. T000042", className="people-note"),
+            html.Button("Add to the list", id=ids.AREA_ADD, className="action"),
+            html.Button("Take the selected off (reason above)", id=ids.AREA_REMOVE, className="action"),
         ]),
     ])
 
@@ -420,6 +430,50 @@ def set_status(clicks: list[int | None], area_id: str | None, selected: list[dic
     """Accountability in the area's movement (its own roll-call, scope "area:<id>")."""
     return _on_selected(clicks, area_id, selected, lambda ctx, chosen, to: set_people_status(
         ctx, g.principal, area_scope(str(area_id)), chosen, to, check.text(note, "the note")))
+
+
+@dash.callback(
+    Output(ids.AREA_MESSAGE, "children", allow_duplicate=True),
+    Output(ids.AREAS_LIVE, "data", allow_duplicate=True),
+    Output(ids.AREA_ADD_ID, "value"),
+    Input(ids.AREA_ADD, "n_clicks"),
+    Input(ids.AREA_ADD_ID, "n_submit"),
+    State(ids.AREAS_SELECTED, "data"),
+    State(ids.AREA_ADD_ID, "value"),
+    State(ids.AREA_REASON, "value"),
+    prevent_initial_call=True,
+)
+def add_person(clicks: int | None, submits: int | None, area_id: str | None, traveller_id: Any, reason: Any) -> Any:
+    """Put the person typed on the selected area's movement list."""
+    if not clicks and not submits:
+        return no_update, no_update, no_update
+    if not area_id:
+        return outcome("Select an area first."), no_update, no_update
+    area_id = str(check.text(area_id, "areas-selected.data"))
+    said = add_to_movement(current_app.extensions["crisis"], g.principal, area_id, check.text(traveller_id, "the traveller id"),
+                           check.text(reason, "the reason"))
+    return *_done(said, area_id), ("" if not said.startswith("Not ") else no_update)
+
+
+@dash.callback(
+    Output(ids.AREA_MESSAGE, "children", allow_duplicate=True),
+    Output(ids.AREAS_LIVE, "data", allow_duplicate=True),
+    Input(ids.AREA_REMOVE, "n_clicks"),
+    State(ids.AREAS_SELECTED, "data"),
+    State(ids.MOVEMENT_GRID, "selectedRows"),
+    State(ids.AREA_REASON, "value"),
+    prevent_initial_call=True,
+)
+def remove_people(clicks: int | None, area_id: str | None, selected: list[dict[str, Any]] | None, reason: Any) -> Any:
+    """Take the ticked people off the selected area's movement list, with the reason typed."""
+    if not clicks:
+        return no_update, no_update
+    if not area_id:
+        return outcome("Select an area first."), no_update
+    area_id = str(check.text(area_id, "areas-selected.data"))
+    chosen = [str(r["traveller_id"]) for r in check.rows(selected, "movement-grid.selectedRows") or [] if r.get("traveller_id")]
+    return _done(remove_from_movement(current_app.extensions["crisis"], g.principal, area_id, chosen,
+                                      check.text(reason, "the reason")), area_id)
 
 
 def _on_selected(clicks: list[int | None], area_id: str | None, selected: list[dict[str, Any]] | None,
