@@ -40,8 +40,10 @@ def endpoint_feed() -> str:
 
 
 def dead_letter(errors: list[dict[str, Any]], feed: str | None = None) -> str:
-    """Keep the refused request's body with what was wrong; the dead letter's id."""
-    return ctx().feed_log.rejected(feed or endpoint_feed(), errors, request.get_data(cache=True), request_origin())
+    """Keep the refused request's body with what was wrong, who sent it, from where, and the
+    method and path asked (with its query string: a GET's input is there); the dead letter's id."""
+    detail = {**request_origin(), "method": request.method, "path": request.full_path.rstrip("?")}
+    return ctx().feed_log.rejected(feed or endpoint_feed(), errors, request.get_data(cache=True), detail)
 
 
 def refused_input(exc: InputError) -> tuple[Response, int]:

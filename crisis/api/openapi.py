@@ -154,7 +154,7 @@ class PositionRejection(BaseModel):
     """A position of a traveller never imported: not stored (the rest of the batch was)."""
 
     index: int = Field(description="Position in the batch, from 0.")
-    field: str = Field(description='"positions[i].traveller_id".')
+    field: str = Field(description='"positions.i.traveller_id" ("i.traveller_id" for a batch sent as a list), as the batch\'s other fields are named.')
     message: str
     dead_letter_id: str = Field(description="One dead letter holds every refused position of the batch.")
 

@@ -228,7 +228,7 @@ def post_positions() -> tuple[Response, int]:
     check_sources({f"{where}{i}.source": p.source for i, p in enumerate(batch.positions) if p.source != "api"},
                   current_principal().name)
     sent_at = {id(p): i for i, p in enumerate(batch.positions)}  # each report's index as sent
-    batch, rejected = _known_travellers(batch)
+    batch, rejected = _known_travellers(batch, where)
     stored = handlers.report_positions(_ctx().deps, batch, current_principal().name)
     audit.record_position_batch(len(batch.positions), stored.stream_id)
     _ctx().feed_log.accepted("positions", len(batch.positions))
@@ -249,7 +249,7 @@ def _late_notes(late: list[tuple[int, str]], where: str) -> list[dict[str, Any]]
             for i, traveller_id in late]
 
 
-def _known_travellers(batch: PositionBatch) -> tuple[PositionBatch, list[dict[str, Any]]]:
+def _known_travellers(batch: PositionBatch, where: str = "positions.") -> tuple[PositionBatch, list[dict[str, Any]]]:
     """The batch's positions of stored travellers, and a refusal for each of the others
     (``{index, field, message, dead_letter_id}``, one dead letter holding them all): a
     position of nobody we know would be drawn on every map and counted on the wall while
@@ -261,7 +261,7 @@ def _known_travellers(batch: PositionBatch) -> tuple[PositionBatch, list[dict[st
     if not unknown:
         return batch, []
     refused = [(i, p) for i, p in enumerate(batch.positions) if p.traveller_id in unknown]
-    errors = [{"field": f"positions[{i}].traveller_id",
+    errors = [{"field": f"{where}{i}.traveller_id",  # named as every other field of the batch
                "message": f"no traveller {p.traveller_id!r}: import the traveller (POST /api/v1/travellers) "
                           "before reporting their position"} for i, p in refused]
     kept = [p for p in batch.positions if p.traveller_id not in unknown]

@@ -54,6 +54,8 @@ _PATTERNS: tuple[tuple[str, str], ...] = (
     (r"^Input should be a valid (integer|number)", "number_type"),
     (r"^Input should be (a valid string|a valid dictionary)", "wrong_type"),
     (r"^Input should be '", "enum"),
+    (r"^Input should be a valid datetime", "datetime"),
+    (r"^Input should have timezone info", "datetime"),
     (r"^Extra inputs are not permitted", "extra_forbidden"),
     (r"^String should match pattern", "string_pattern_mismatch"),
 )
@@ -107,6 +109,8 @@ def _sentence(error: Mapping[str, Any]) -> str:
         words = {"greater_than": "more than", "greater_than_equal": "at least",
                  "less_than": "less than", "less_than_equal": "at most"}[kind]
         return f"The {noun} must be {words} {_number(bound)}{unit}."
+    if kind.startswith(("datetime", "timezone_aware")):
+        return f"The {noun} must be a date and time, as 2026-12-03 18:00 UTC."
     if kind == "number_type":
         return f"The {noun} must be a number{(' of' + unit) if unit.strip() == 'km' else ''}."
     if kind == "enum":

@@ -56,10 +56,10 @@ def _each(ctx: Context, principal: Principal, traveller_ids: list[str], act: Cal
         try:
             act(tid)
         except InputError as exc:
-            problems.append(f"{tid}: {_explain(exc)}")
+            problems.append(f"{_who(ctx, tid)}: {_explain(exc)}")  # named, as the list shows them
             refused += [{**e, "field": f"{tid}.{e.get('field')}"} for e in exc.errors]
         except (Conflict, NotFound) as exc:
-            problems.append(f"{tid}: {exc}")
+            problems.append(f"{_who(ctx, tid)}: {exc}")
         else:
             done += 1
     if refused:

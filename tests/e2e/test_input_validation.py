@@ -96,7 +96,7 @@ def test_positions_of_unknown_travellers_are_refused_and_the_rest_stored(live_se
     ghost = random_ref("GHOST-")
     alone = requests.post(live_server.url + "/api/v1/positions", json=[{"traveller_id": ghost, "lat": 33.27, "lon": 35.2}],
                           headers=bearer(feed))
-    body = refused(alone, 422, "positions[0].traveller_id")
+    body = refused(alone, 422, "0.traveller_id")  # a list: its fields are "i.lat", "i.traveller_id"
     assert ghost in body["errors"][0]["message"]
     assert dead_letter(live_server, body["dead_letter_id"])["feed"] == "api:post_positions"
     known = [{"traveller_id": random_ref("K-"), "lat": 33.3, "lon": 35.3}, {"traveller_id": random_ref("K-"), "lat": 33.4, "lon": 35.4}]
@@ -107,7 +107,7 @@ def test_positions_of_unknown_travellers_are_refused_and_the_rest_stored(live_se
     answer = mixed.json()
     assert answer["accepted"] == 2 and answer["stream_id"]
     assert [(r["index"], r["field"]) for r in answer["rejected"]] == [
-        (1, "positions[1].traveller_id"), (3, "positions[3].traveller_id")]
+        (1, "positions.1.traveller_id"), (3, "positions.3.traveller_id")]
     letter = dead_letter(live_server, answer["rejected"][0]["dead_letter_id"])
     assert ghost in letter["body"] and known[0]["traveller_id"] not in letter["body"]
     seen = {p["traveller_id"] for p in requests.get(live_server.url + "/api/v1/positions", headers=bearer(officer)).json()["positions"]}

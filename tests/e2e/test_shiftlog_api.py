@@ -102,6 +102,16 @@ def test_a_bad_note_is_refused_naming_the_field_and_dead_lettered(context: Conte
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "format"
 
 
+def test_a_refused_query_is_kept_with_the_path_asked(context: Context, live_server: LiveServer) -> None:
+    officer = bearer(live_server.token("duty_officer"))
+    for path in ("/api/v1/shiftlog?hours=many", "/api/v1/handover?format=pdf"):
+        answer = requests.get(live_server.url + path, headers=officer, timeout=10)
+        assert answer.status_code in (400, 422) and answer.json()["dead_letter_id"], answer.text
+        letter_id = answer.json()["dead_letter_id"]
+        letter = dict(context.redis.xrange(keys.DEADLETTER_STREAM, min=letter_id, max=letter_id)[0][1])
+        assert (letter["method"], letter["path"]) == ("GET", path) and letter["remote"], letter
+
+
 def test_the_handover_in_json_csv_and_markdown_for_the_callers_scope(context: Context, live_server: LiveServer) -> None:
     officer = bearer(live_server.token("duty_officer"))
     beirut = _incident(live_server, officer, BEIRUT)

@@ -43,6 +43,9 @@ def test_refused_forms_of_the_areas_page_are_said_and_kept(context: Context) -> 
         assert len(letters) == before + 1, said
         assert letters[-1]["user"] == "duty" and area in letters[-1]["body"], letters[-1]
     assert context.redis.xlen(keys.AREAS_STREAM) == events  # nothing stored
+    said = commands.confirm_area_movement(context, DUTY, area, {"safe_haven": {"name": "Pretoria", "lat": -25.75, "lon": 28.19},
+                                                                "mode": "road", "expected_arrival": "tomorrow"})
+    assert said == "Not confirmed: The expected arrival must be a date and time, as 2026-12-03 18:00 UTC.", said
 
 
 def test_people_refused_one_by_one_are_kept_as_one_letter(context: Context) -> None:
@@ -55,6 +58,7 @@ def test_people_refused_one_by_one_are_kept_as_one_letter(context: Context) -> N
     assert len(listed) == 2, listed  # non-essential international staff in Johannesburg: on the relocation list
     said = commands.set_area_progress(context, DUTY, area, listed, "stayed", None)  # a reason is needed
     assert said.startswith("Not saved: ") and said.count("a person who stayed needs a reason") == 2, said
+    assert f"Traveller {listed[0]} ({listed[0]}): " in said, said  # named as the list names them
     letter = _ui_letters(context)[-1]
     assert listed[0] in letter["reason"] and listed[1] in letter["reason"] and letter["user"] == "duty", letter
 
