@@ -487,12 +487,20 @@ class PeoplePicture:
 
     # -- evidence ----------------------------------------------------------------------------
 
-    def _set_fixes(self, kind: str, ids: Sequence[str], lat: Any, lon: Any, times: Sequence[Any]) -> IntArray:
+    def _set_fixes(self, kind: str, ids: Sequence[str], lat: Any, lon: Any,
+                   times: Sequence[Any]) -> tuple[IntArray, IntArray]:
+        """Take each observation unless the one held for that person is newer (the newest by
+        its time wins, whatever order the log gives them: two batches of one person committed
+        in the other order, as the positions projection keeps them). The rows touched, and
+        the indexes (into ``ids``) of the observations taken."""
         rows = self._grow(list(ids))
-        getattr(self, f"{kind}_lat")[rows] = np.asarray(lat, dtype=np.float64)
-        getattr(self, f"{kind}_lon")[rows] = np.asarray(lon, dtype=np.float64)
-        getattr(self, f"{kind}_at")[rows] = [iso_to_us(t) for t in times]
-        return rows
+        at = np.fromiter((iso_to_us(t) for t in times), dtype=np.int64, count=len(rows))
+        order = np.argsort(at, kind="stable")  # the newest of one person in the batch is written last
+        taken = order[at[order] >= getattr(self, f"{kind}_at")[rows[order]]]
+        getattr(self, f"{kind}_lat")[rows[taken]] = np.asarray(lat, dtype=np.float64)[taken]
+        getattr(self, f"{kind}_lon")[rows[taken]] = np.asarray(lon, dtype=np.float64)[taken]
+        getattr(self, f"{kind}_at")[rows[taken]] = at[taken]
+        return rows, taken
 
     def apply_positions(self, ids: Sequence[str], lat: Any, lon: Any, times: Sequence[Any],
                         regions: Sequence[str | None] | None = None, now: datetime | None = None) -> None:
@@ -501,9 +509,9 @@ class PeoplePicture:
             self.now_us = to_us(now)
         if not len(ids):
             return
-        rows = self._set_fixes("r", ids, lat, lon, times)
+        rows, taken = self._set_fixes("r", ids, lat, lon, times)
         if regions is not None:
-            self.r_region[rows] = list(regions)
+            self.r_region[rows[taken]] = [regions[i] for i in taken.tolist()]
         self._place(np.unique(rows))
 
     def apply_checkins(self, ids: Sequence[str], lat: Any, lon: Any, times: Sequence[Any],
@@ -513,7 +521,7 @@ class PeoplePicture:
             self.now_us = to_us(now)
         if not len(ids):
             return
-        rows = self._set_fixes("c", ids, lat, lon, times)
+        rows, _ = self._set_fixes("c", ids, lat, lon, times)
         self._place(np.unique(rows))
 
     def apply_travellers(self, profiles: Sequence[Mapping[str, Any]], now: datetime | None = None,

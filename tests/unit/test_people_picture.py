@@ -318,3 +318,20 @@ def test_the_vectorised_rule_at_the_exact_boundaries() -> None:
         assert (SOURCES[got.source[i]], from_us(int(got.at[i])), bool(got.in_transit[i])) == (
             want.source, want.at, want.in_transit), p["id"]
         assert (got.lat[i], got.lon[i]) == pytest.approx((want.lat, want.lon), abs=2e-6), p["id"]
+
+
+def test_a_report_older_than_the_one_held_moves_no_one_in_the_live_picture() -> None:
+    """As the positions projection: the newest by its time, whatever order the log gives them
+    (two batches of one person committed in the other order; several in one batch)."""
+    picture = _nairobi_picture()
+    inside, outside = (NAIROBI[0] + 0.05, NAIROBI[1]), (33.9, 35.5)
+    picture.apply_positions(["B"], [inside[0]], [inside[1]], [NOW.isoformat()], ["africa"], NOW)
+    assert picture.row["B"] in picture.affected_rows("inc")
+    earlier = (NOW - timedelta(hours=3)).isoformat()
+    picture.apply_positions(["B"], [outside[0]], [outside[1]], [earlier], ["mena"], NOW)
+    assert picture.row["B"] in picture.affected_rows("inc") and picture.r_region[picture.row["B"]] == "africa"
+    # one batch, the newer first: the newer stays
+    later = (NOW + timedelta(minutes=1)).isoformat()
+    picture.apply_positions(["B", "B"], [outside[0], inside[0]], [outside[1], inside[1]], [later, NOW.isoformat()],
+                            ["mena", "africa"], NOW)
+    assert picture.row["B"] not in picture.affected_rows("inc") and picture.r_region[picture.row["B"]] == "mena"
