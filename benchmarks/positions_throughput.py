@@ -18,6 +18,7 @@ import random
 import sys
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +32,21 @@ TARGET_POSITIONS_PER_S = 20_000
 POOL_BODIES = 96
 
 
-def _make_pool(rng: random.Random, bodies: int, batch: int, travellers: int) -> list[tuple[bytes, list[str]]]:
+def _make_pool(rng: random.Random, bodies: int, batch: int, travellers: int, timed: bool = False) -> list[tuple[bytes, list[str]]]:
+    """Request bodies; with ``timed`` each report says when it was made (a minute apart per body,
+    in the last two hours), so the server compares it with the one held (the pool is posted
+    again and again: some reports come older than the one held, and are kept as history)."""
     pool = []
-    for _ in range(bodies):
+    base = datetime.now(timezone.utc) - timedelta(hours=2)
+    for n in range(bodies):
         ids = [f"trv-{rng.randrange(travellers):06d}" for _ in range(batch)]
         positions = []
         for tid in ids:
             lat, lon = land_point(rng)
-            positions.append({"traveller_id": tid, "lat": lat, "lon": lon})
+            report: dict[str, Any] = {"traveller_id": tid, "lat": lat, "lon": lon}
+            if timed:
+                report["time"] = (base + timedelta(minutes=n)).isoformat()
+            positions.append(report)
         pool.append((json.dumps({"positions": positions}).encode(), ids))
     return pool
 
@@ -92,9 +100,9 @@ class Poster(threading.Thread):
 
 
 def run(seconds: float = 20.0, threads: int = 4, batch: int = 2000, travellers: int = 50_000, seed: int = 2,
-        warmup: float = 2.0, instrumented: bool = False) -> dict[str, Any]:
+        warmup: float = 2.0, instrumented: bool = False, timed: bool = False) -> dict[str, Any]:
     rng = random.Random(seed)
-    pool = _make_pool(rng, POOL_BODIES, batch, travellers)
+    pool = _make_pool(rng, POOL_BODIES, batch, travellers, timed)
     server_stats = None
     with Server(instrumented=instrumented) as server:
         feed_token = server.token("bench-positions", "feed")
@@ -208,10 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instrument", action="store_true",
                         help="diagnosis: run benchmarks/serve_instrumented.py and print its stage timings")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
+    parser.add_argument("--timed", action="store_true",
+                        help="each report carries its time: the server compares it with the latest held (a read per batch)")
     args = parser.parse_args(argv)
     if not 1 <= args.batch <= 10_000:
         parser.error("--batch must be 1..10000 (the API's limit)")
-    result = run(args.seconds, args.threads, args.batch, args.travellers, args.seed, instrumented=args.instrument)
+    result = run(args.seconds, args.threads, args.batch, args.travellers, args.seed, instrumented=args.instrument,
+                 timed=args.timed)
     print(format_result(result))
     if result["server_stats"]:
         print("\nserver stage timings (instrumented server):\n")

@@ -263,7 +263,14 @@ def report_positions(deps: Deps, batch: PositionBatch, actor: str | None) -> Pos
     count = len(batch.positions)
     ids = [p.traveller_id for p in batch.positions]
     times = [(p.time or now).astimezone(timezone.utc) for p in batch.positions]
-    late = late_reports(ids, times, deps.positions.held_times(ids))
+    seconds = [t.timestamp() for t in times]
+    # A report without a time is stamped now, on receipt: the newest there is. Only those that
+    # say when they were made are compared with what is held (one read for them all).
+    timed = [i for i, p in enumerate(batch.positions) if p.time is not None]
+    held: list[float | None] = [None] * count
+    for i, found in zip(timed, deps.positions.held_times([ids[i] for i in timed])):
+        held[i] = found
+    late = late_reports(ids, seconds, held)
     lat = np.fromiter((p.lat for p in batch.positions), dtype=float, count=count)
     lon = np.fromiter((p.lon for p in batch.positions), dtype=float, count=count)
     country, region = deps.countries.locate(lat, lon)
@@ -276,12 +283,15 @@ def report_positions(deps: Deps, batch: PositionBatch, actor: str | None) -> Pos
         "country": country.tolist(),
         "region": region.tolist(),
     }
-    fresh = {name: [v for v, old in zip(values, late) if not old] for name, values in columns.items()}
-    stale = {name: [v for v, old in zip(values, late) if old] for name, values in columns.items()}
+    fresh, stale, fresh_seconds = columns, None, seconds
+    if any(late):
+        fresh = {name: [v for v, old in zip(values, late) if not old] for name, values in columns.items()}
+        stale = {name: [v for v, old in zip(values, late) if old] for name, values in columns.items()}
+        fresh_seconds = [v for v, old in zip(seconds, late) if not old]
     events = [Event(type=kind, time=now, actor=actor, payload=part)
-              for kind, part in ((ev.POSITIONS_REPORTED, fresh), (ev.POSITIONS_LATE, stale)) if part["ids"]]
+              for kind, part in ((ev.POSITIONS_REPORTED, fresh), (ev.POSITIONS_LATE, stale)) if part and part["ids"]]
     stream_ids = deps.log.append_many(keys.POSITION_STREAM, events,
-                                      lambda pipe: PositionStore.queue_save(pipe, fresh))
+                                      lambda pipe: PositionStore.queue_save(pipe, fresh, fresh_seconds))
     return PositionsStored(stream_ids[0], [i for i, old in enumerate(late) if old])
 
 

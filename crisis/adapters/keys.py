@@ -10,7 +10,7 @@ DEADLETTER_STREAM = f"{PREFIX}:deadletter"
 INCIDENT_INDEX = f"{PREFIX}:incidents"  # set of incident ids
 INCIDENT_SOURCE_INDEX = f"{PREFIX}:incidents:by-source"  # hash "source|source_id" -> id
 TRAVELLERS = f"{PREFIX}:travellers"  # hash id -> JSON profile
-POSITIONS = f"{PREFIX}:positions"  # hash id -> JSON [lat, lon, time, source, country, region, time as Unix s]
+POSITIONS = f"{PREFIX}:positions"  # hash id -> JSON [lat, lon, time, source, country, region, time in Unix s]
 
 USERS = f"{PREFIX}:users"  # hash name -> JSON {password_hash, role, region}
 TOKENS = f"{PREFIX}:tokens"  # hash sha256(token) -> JSON {name, role, region}

@@ -13,44 +13,33 @@ from crisis.adapters import keys
 from crisis.domain import access
 
 
-# Set each traveller's latest position unless the one held is newer (ARGV: id, value, time
-# in Unix seconds, repeated; a value's seventh item is its time in Unix seconds, absent from
-# values stored before it was kept: those are replaced).
-_SAVE_NEWEST = """
-for i = 1, #ARGV, 3 do
-  local held = redis.call('HGET', KEYS[1], ARGV[i])
-  local at = held and cjson.decode(held)[7]
-  if (not at) or tonumber(at) <= tonumber(ARGV[i + 2]) then
-    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-  end
-end
-return 1
-"""
-
-
 class PositionStore:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
 
     @staticmethod
-    def queue_save(pipe: redis.client.Pipeline, batch: dict[str, Any]) -> None:
+    def queue_save(pipe: redis.client.Pipeline, batch: dict[str, Any], seconds: list[float] | None = None) -> None:
         """Queue each traveller's position of a column batch (see services) as their latest,
-        unless a newer one is held by then (two batches of one person at once: the newest
-        by report time stays, whatever order they commit in)."""
-        args: list[str] = []
-        for tid, lat, lon, t, src, country, region in zip(
+        with its time also in Unix ``seconds`` (read from the batch's ISO times when not given),
+        for ``held_times``. The caller leaves out the reports older than those held."""
+        if not batch["ids"]:
+            return
+        if seconds is None:
+            seconds = [datetime.fromisoformat(t).timestamp() for t in batch["time"]]
+        mapping = {
+            tid: json.dumps([lat, lon, t, src, country, region, at])
+            for tid, lat, lon, t, src, country, region, at in zip(
                 batch["ids"], batch["lat"], batch["lon"], batch["time"], batch["source"],
-                batch["country"], batch["region"]):
-            seconds = repr(datetime.fromisoformat(t).timestamp())
-            args += [tid, json.dumps([lat, lon, t, src, country, region, float(seconds)]), seconds]
-        if args:
-            pipe.eval(_SAVE_NEWEST, 1, keys.POSITIONS, *args)
+                batch["country"], batch["region"], seconds,
+            )
+        }
+        pipe.hset(keys.POSITIONS, mapping=mapping)
 
-    def held_times(self, ids: list[str]) -> list[datetime | None]:
-        """The report time of the latest position held for each traveller (None: none)."""
+    def held_times(self, ids: list[str]) -> list[float | None]:
+        """The time (Unix seconds) of the latest report held for each traveller (None: none)."""
         if not ids:
             return []
-        return [_time_of(raw) for raw in self._redis.hmget(keys.POSITIONS, ids)]
+        return [_seconds(raw) for raw in self._redis.hmget(keys.POSITIONS, ids)]
 
     def snapshot(self, region: str | None = None) -> dict[str, Any]:
         """Every traveller's latest position as columns (lat/lon as float32 arrays); with
@@ -93,12 +82,16 @@ class PositionStore:
         return int(self._redis.hlen(keys.TRAVELLERS))
 
 
-def _time_of(raw: bytes | str | None) -> datetime | None:
-    """A held value's report time (None: no value, or a time that cannot be read)."""
+def _seconds(raw: bytes | str | None) -> float | None:
+    """A held value's report time in Unix seconds (kept since reports are compared by time;
+    else read from its ISO time); None: no value, or a time that cannot be read."""
     if not raw:
         return None
+    value = json.loads(raw)
+    if len(value) > 6 and isinstance(value[6], (int, float)):
+        return float(value[6])
     try:
-        found = datetime.fromisoformat(json.loads(raw)[2])
+        found = datetime.fromisoformat(value[2])
     except (ValueError, TypeError, IndexError):
         return None
-    return found if found.tzinfo is not None else None
+    return found.timestamp() if found.tzinfo is not None else None

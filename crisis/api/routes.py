@@ -31,6 +31,7 @@ from crisis.feeds.schemas import (
     field_errors,
     future_time_message,
     incident_filters,
+    no_fix_errors,
     owned_source_error,
 )
 from crisis.http_safety import MALFORMED_JSON, load_json
@@ -223,8 +224,8 @@ def post_positions() -> tuple[Response, int]:
     now = _ctx().deps.clock()  # a time ahead of the clock (beyond the skew allowed) is refused
     future = [{"field": f"{where}{i}.time", "message": message} for i, p in enumerate(batch.positions)
               if p.time is not None and (message := future_time_message(p.time, now))]
-    if future:
-        raise InputError(future)
+    if future or (nowhere := no_fix_errors(batch.positions, where)):
+        raise InputError(future or nowhere)
     check_sources({f"{where}{i}.source": p.source for i, p in enumerate(batch.positions) if p.source != "api"},
                   current_principal().name)
     sent_at = {id(p): i for i, p in enumerate(batch.positions)}  # each report's index as sent

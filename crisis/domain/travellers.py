@@ -236,12 +236,12 @@ def duty_station_of(profile: dict[str, Any]) -> DutyStation | None:
     return DutyStation(place.name, place.lat, place.lon, country if isinstance(country, str) else None)
 
 
-def late_reports(ids: Sequence[str], times: Sequence[datetime], held: Sequence[datetime | None]) -> list[bool]:
-    """Which reports of a batch are late: older than the latest position already held
-    for their traveller (``held``, aligned with ``ids``; None: none held) or than another
+def late_reports(ids: Sequence[str], times: Sequence[float], held: Sequence[float | None]) -> list[bool]:
+    """Which reports of a batch are late (times in Unix seconds): older than the latest
+    position already held for their traveller (``held``, aligned with ``ids``; None: none held) or than another
     report of the same traveller in the batch. The newest by report time is where a
     person is, whatever order the messages came in; an equal time is not late."""
-    newest: dict[str, datetime] = {}
+    newest: dict[str, float] = {}
     for traveller_id, time, before in zip(ids, times, held):
         best = newest.get(traveller_id, before)
         newest[traveller_id] = time if best is None or time > best else best

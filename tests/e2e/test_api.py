@@ -73,6 +73,10 @@ def test_positions_batch_is_all_or_nothing(live_server: LiveServer) -> None:
     events = live_server.context.redis.xlen(keys.POSITION_STREAM)
     refused = requests.post(live_server.url + "/api/v1/positions", json={"positions": bad}, headers=bearer(token))
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "positions.50.lat"
+    nowhere = requests.post(live_server.url + "/api/v1/positions", json=good[:3] + [{**good[3], "lat": 0, "lon": 0}],
+                            headers=bearer(token))  # 0, 0: a receiver without a fix; the batch is refused whole
+    assert nowhere.status_code == 422 and nowhere.json()["errors"] == [
+        {"field": "3.lat", "message": "0, 0 is what a receiver without a fix reports, not a place: leave the position out"}]
     stored = set(live_server.context.deps.positions.snapshot()["ids"])
     assert not {p["traveller_id"] for p in bad} & stored  # not the bad one, and none of the valid half
     assert live_server.context.redis.xlen(keys.POSITION_STREAM) == events

@@ -4,7 +4,6 @@ from datetime import datetime, timezone
 
 from crisis.adapters import keys
 from crisis.adapters.incident_store import IncidentStore
-from crisis.adapters.position_store import PositionStore
 from crisis.bootstrap import Context
 from crisis.domain import events as ev
 from crisis.domain.events import Event
@@ -136,12 +135,8 @@ def test_the_newest_report_by_its_time_is_where_a_person_is_whatever_order_they_
         ([one, two], ["2026-12-02T09:00:00+00:00", "2026-12-02T09:00:00+00:00"])]
     reported = next(e for e in events if e.id == stored.stream_id)
     assert reported.payload["ids"] == [two]
-    # Two batches of one person committed in the other order (both read before either wrote): the newest stays.
-    with context.redis.pipeline(transaction=True) as pipe:
-        PositionStore.queue_save(pipe, {"ids": [one], "lat": [1.0], "lon": [1.0], "time": ["2026-12-02T11:59:59+00:00"],
-                                        "source": ["api"], "country": [None], "region": [None]})
-        pipe.execute()
-    assert context.deps.positions.held_times([one]) == [datetime(2026, 12, 2, 12, tzinfo=timezone.utc)]
+    assert context.deps.positions.held_times([one, two]) == [datetime(2026, 12, 2, 12, tzinfo=timezone.utc).timestamp(),
+                                                               datetime(2026, 12, 2, 10, tzinfo=timezone.utc).timestamp()]
 
 
 def _event(n: int) -> Event:
