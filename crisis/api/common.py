@@ -39,19 +39,22 @@ def endpoint_feed() -> str:
     return "api:" + (request.endpoint or "unknown").split(".")[-1]
 
 
+def request_detail() -> dict[str, str]:
+    """What a dead letter keeps of the request: who sent it, from where, and the method and
+    path asked (with its query string: a GET's input is there)."""
+    return {**request_origin(), "method": request.method, "path": request.full_path.rstrip("?")}
+
+
 def dead_letter(errors: list[dict[str, Any]], feed: str | None = None) -> str:
-    """Keep the refused request's body with what was wrong, who sent it, from where, and the
-    method and path asked (with its query string: a GET's input is there); the dead letter's id."""
-    detail = {**request_origin(), "method": request.method, "path": request.full_path.rstrip("?")}
-    return ctx().feed_log.rejected(feed or endpoint_feed(), errors, request.get_data(cache=True), detail)
+    """Keep the refused request's body with what was wrong and ``request_detail``; the dead letter's id."""
+    return ctx().feed_log.rejected(feed or endpoint_feed(), errors, request.get_data(cache=True), request_detail())
 
 
 def refused_input(exc: InputError) -> tuple[Response, int]:
     """An InputError answered and dead-lettered under "api:<endpoint>", keeping the method
     and the path with its query string (for a GET, what was asked is there, not in a body):
     400 for a refused query string (``QUERY_ERROR``), else as ``status_for`` says."""
-    detail = {**request_origin(), "method": request.method, "path": request.full_path.rstrip("?")}
-    dead = ctx().feed_log.rejected(endpoint_feed(), exc.errors, request.get_data(cache=True), detail)
+    dead = ctx().feed_log.rejected(endpoint_feed(), exc.errors, request.get_data(cache=True), request_detail())
     return jsonify(error=exc.message, errors=exc.errors, dead_letter_id=dead), 400 if exc.message == QUERY_ERROR else status_for(exc)
 
 

@@ -27,11 +27,11 @@ from typing import Any, cast
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from crisis.api.audit import record_feed_document
-from crisis.api.common import ctx
 from crisis.adapters.feed_log import FeedLog
+from crisis.api.audit import record_feed_document
+from crisis.api.common import ctx, request_detail
 from crisis.api.routes import oversize_detail
-from crisis.auth import current_principal, request_origin, require_role
+from crisis.auth import current_principal, require_role
 from crisis.domain import access
 from crisis.domain.serialize import incident_to_dict
 from crisis.feeds.intake import IntakeResult, MessageRejected, ingest
@@ -77,7 +77,7 @@ def _body(feed: str) -> bytes:
     if mimetype and mimetype not in CONTENT_TYPES[feed]:
         errors = [{"field": "Content-Type", "message": f"{mimetype!r} is not accepted here; send one of "
                    f"{', '.join(CONTENT_TYPES[feed])}"}]
-        dead = _ctx().feed_log.rejected(feed, errors, body, request_origin())
+        dead = _ctx().feed_log.rejected(feed, errors, body, request_detail())
         raise MessageRejected(errors, "unsupported media type", 415, dead)
     return body
 
@@ -99,8 +99,7 @@ class _FromRequest:
 
 def _intake(feed: str) -> IntakeResult:
     body = _body(feed)
-    origin = {**request_origin(), "method": request.method, "path": request.full_path.rstrip("?")}
-    context = replace(_ctx(), feed_log=cast(FeedLog, _FromRequest(_ctx().feed_log, origin)))
+    context = replace(_ctx(), feed_log=cast(FeedLog, _FromRequest(_ctx().feed_log, request_detail())))
     try:
         result = ingest(context, feed, body, current_principal().name)
     except (RecursionError, OverflowError, ValueError) as exc:
@@ -108,7 +107,7 @@ def _intake(feed: str) -> IntakeResult:
         # (absurd nesting or numbers) is refused as unusable, kept, and logged to be fixed.
         log.warning("%s document refused by an unexpected %s", feed, type(exc).__name__, exc_info=True)
         errors = [{"field": "document", "message": f"the document could not be read ({type(exc).__name__})"}]
-        dead = _ctx().feed_log.rejected(feed, errors, body, request_origin())
+        dead = _ctx().feed_log.rejected(feed, errors, body, request_detail())
         raise MessageRejected(errors, "rejected feed message", 400, dead) from exc
     record_feed_document(result)  # one audit entry per document, with its counts
     return result

@@ -16,9 +16,9 @@ from pydantic import TypeAdapter, ValidationError
 from crisis import handlers, views
 from crisis.adapters.accounts import Principal
 from crisis.api import audit
-from crisis.api.common import ctx, dead_letter, refused_input
+from crisis.api.common import ctx, dead_letter, refused_input, request_detail
 from crisis.api.exports import exports_api
-from crisis.auth import audit_request, current_principal, request_origin, require_role
+from crisis.auth import audit_request, current_principal, require_role
 from crisis.domain import access
 from crisis.domain.serialize import incident_to_dict
 from crisis.errors import Conflict, InputError, NotFound
@@ -97,8 +97,7 @@ def oversize_detail() -> dict[str, str]:
     size it declared (``Content-Length``; "unknown" when sent chunked): the body itself is
     never read, so it is not kept."""
     size = request.content_length
-    return {**request_origin(), "method": request.method, "path": request.full_path.rstrip("?"),
-            "body_size": str(size) if size is not None else "unknown"}
+    return {**request_detail(), "body_size": str(size) if size is not None else "unknown"}
 
 
 def _incident_json(stored: handlers.Stored) -> dict[str, Any]:
@@ -269,7 +268,7 @@ def _known_travellers(batch: PositionBatch, where: str = "positions.") -> tuple[
     if not kept:
         raise InputError(errors)
     body = json.dumps([p.model_dump(mode="json", exclude_none=True) for _, p in refused])
-    dead = _ctx().feed_log.rejected("api:post_positions", errors, body, request_origin())
+    dead = _ctx().feed_log.rejected("api:post_positions", errors, body, request_detail())
     rejected = [{"index": i, **e, "dead_letter_id": dead} for (i, _), e in zip(refused, errors)]
     return PositionBatch(positions=kept), rejected
 

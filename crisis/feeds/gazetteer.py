@@ -152,8 +152,8 @@ class CountryGazetteer:
 
     def __call__(self, area_desc: str, geocodes: list[tuple[str, str]]) -> Place | None:
         for value_name, value in geocodes:
-            place = self._subdivision(_scheme(value_name), value.strip().upper()) or self._us_state(
-                _scheme(value_name), value.strip().upper())
+            scheme, code = _scheme(value_name), value.strip().upper()
+            place = self._subdivision(scheme, code) or self._us_state(scheme, code)
             if place is not None:
                 return place
         iso = self.country_of(area_desc, geocodes) or places.country_in_script(area_desc)

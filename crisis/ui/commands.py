@@ -8,7 +8,7 @@ show, never as an exception.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from flask import has_request_context, request
@@ -30,6 +30,11 @@ def _audit(ctx: Context, principal: Principal, action: str, target: str, **value
     ctx.audit.record(action, actor=principal.name, role=principal.role, via="ui", remote=remote, target=target, **values)
 
 
+def keep_refused(ctx: Context, principal: Principal, errors: Sequence[Mapping[str, Any]], form: Any) -> None:
+    """A form the page refused, kept as a dead letter (feed "ui"), as the API keeps a refused body."""
+    ctx.feed_log.rejected("ui", [dict(e) for e in errors], repr(form), {"user": principal.name})
+
+
 def _explain(exc: InputError) -> str:
     return " ".join(in_words(exc.errors))  # in plain words (crisis/ui/messages.py)
 
@@ -44,7 +49,7 @@ def change_incident(ctx: Context, principal: Principal, incident_id: str, **chan
         before = ctx.deps.incidents.get(incident_id)
         stored = handlers.update_incident(ctx.deps, incident_id, patch, principal.name)
     except InputError as exc:
-        ctx.feed_log.rejected("ui", exc.errors, repr(changes), {"user": principal.name})  # kept, as the API keeps it
+        keep_refused(ctx, principal, exc.errors, changes)
         return "Not saved: " + _explain(exc)
     except (Conflict, NotFound) as exc:
         return f"Not saved: {exc}"
@@ -72,13 +77,13 @@ def report_from_form(ctx: Context, principal: Principal, form: dict[str, Any],
     except InputError as exc:
         problems += exc.errors
     if refused or problems:
-        ctx.feed_log.rejected("ui", [*refused, *problems], repr(form), {"user": principal.name})
+        keep_refused(ctx, principal, [*refused, *problems], form)
         return None, "Not reported: " + " ".join([r["message"] for r in refused] + in_words(problems))
     assert command is not None
     try:
         stored = handlers.report_incident(ctx.deps, command, principal.name)
     except InputError as exc:
-        ctx.feed_log.rejected("ui", exc.errors, repr(form), {"user": principal.name})
+        keep_refused(ctx, principal, exc.errors, form)
         return None, "Not reported: " + _explain(exc)
     ctx.feed_log.accepted("ui")
     _audit(ctx, principal, "incident.create" if stored.created else "incident.update", stored.incident.id,

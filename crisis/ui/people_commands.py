@@ -20,7 +20,7 @@ from crisis.domain import access
 from crisis.domain.areas import phase_name
 from crisis.errors import Conflict, InputError, NotFound
 from crisis.feeds.schemas import parse
-from crisis.ui.commands import _audit, _explain
+from crisis.ui.commands import _audit, _explain, keep_refused
 
 MAX_AT_ONCE = 500
 
@@ -43,7 +43,7 @@ def _chosen(traveller_ids: list[str]) -> str | None:
 def _kept(ctx: Context, principal: Principal, exc: InputError, form: Any) -> str:
     """A refused form in words; the form is kept as a dead letter (feed "ui"), as the API keeps
     a refused body and the roster page a refused form."""
-    ctx.feed_log.rejected("ui", exc.errors, repr(form), {"user": principal.name})
+    keep_refused(ctx, principal, exc.errors, form)
     return _explain(exc)
 
 
@@ -63,7 +63,7 @@ def _each(ctx: Context, principal: Principal, traveller_ids: list[str], act: Cal
         else:
             done += 1
     if refused:
-        ctx.feed_log.rejected("ui", refused, repr(form), {"user": principal.name})
+        keep_refused(ctx, principal, refused, form)
     return done, problems
 
 

@@ -30,7 +30,7 @@ from crisis.domain import access
 from crisis.errors import Conflict, InputError, NotFound
 from crisis.layers.dispatches import region_label, short_time
 from crisis.roster.model import Leave, Slot
-from crisis.ui.commands import _audit, _explain
+from crisis.ui.commands import _audit, _explain, keep_refused
 from crisis.ui.messages import in_words
 
 Answer = tuple[bool, str, list[str]]
@@ -71,7 +71,7 @@ def _refuse(ctx: Context, principal: Principal, target: str, wanted: str) -> Ans
 def _refused(ctx: Context, principal: Principal, exc: Exception, form: Any) -> Answer:
     """A refusal in words; a refused input is kept as a dead letter (as the API keeps it)."""
     if isinstance(exc, InputError):
-        ctx.feed_log.rejected("ui", exc.errors, repr(form), {"user": principal.name})
+        keep_refused(ctx, principal, exc.errors, form)
         return False, "Not saved: " + _explain(exc), []
     return False, f"Not saved: {exc}", []
 
