@@ -56,7 +56,7 @@ class Deps:
 @dataclass(frozen=True)
 class Stored:
     incident: Incident
-    event_id: str  # "" when nothing was stored (``unchanged``)
+    event_id: str  # nothing stored (``unchanged``): the log's last id then
     created: bool
     unchanged: bool = False  # a source's message that changed nothing (source_reports.nothing_new)
 
@@ -160,7 +160,9 @@ def _apply_report(deps: Deps, incident_id: str, cmd: IncidentIn, actor: str | No
         said = source_said(cmd)
         before = current.source_said
         if source_reports.nothing_new(said, before):
-            return Stored(current, "", created=False, unchanged=True)
+            # Nothing to store: what it says is in the log at or before its last entry (a retry
+            # of an acknowledged message gets an id of the log, as the first answer did).
+            return Stored(current, deps.log.last_id(keys.INCIDENT_STREAM), created=False, unchanged=True)
         moved = source_reports.changed_by_source(said, before)
         now = deps.clock()
         facts: dict[str, Any] = {

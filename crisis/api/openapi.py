@@ -126,7 +126,7 @@ class StoredIncident(Incident):
     """An incident just written, with the id of its event in the incident log."""
 
     stream_id: str = Field(description="The Redis stream id of the event that stored this change (the change is durable before the answer is sent); "
-                                       "empty when a source's message changed nothing (see `source_said`).")
+                                       "when a source's message changed nothing (see `source_said`), the log's last id then: what it says is at or before it.")
 
 
 class HistoryEntry(BaseModel):

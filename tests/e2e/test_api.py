@@ -179,3 +179,16 @@ def test_patch_answers_409_for_every_step_the_lifecycle_forbids(live_server: Liv
             assert answer.status_code == 409, (start, step, answer.status_code)
             assert f"an incident that is {start} cannot become {step}" in answer.json()["errors"][0]["message"]
             assert after["status"] == start and len(after["history"]) == 1 + len(path)  # nothing stored
+
+
+def test_a_retried_report_that_changes_nothing_answers_an_id_of_the_log(live_server: LiveServer) -> None:
+    """The advice for a write answered 503 or cut off: retry with the same source_id. The retry
+    stores nothing (it says nothing new) and its stream_id is an entry of the log, as the first's."""
+    officer = bearer(live_server.token("duty_officer"))
+    body = {**INCIDENT, "title": "Retried " + random_ref(), "source_id": random_ref("retry-")}
+    first = requests.post(live_server.url + "/api/v1/incidents", json=body, headers=officer)
+    again = requests.post(live_server.url + "/api/v1/incidents", json=body, headers=officer)
+    assert first.status_code == 201 and again.status_code == 200, again.text
+    assert again.json()["id"] == first.json()["id"] and again.json()["stream_id"] >= first.json()["stream_id"]
+    log = live_server.context.redis
+    assert log.xrange(keys.INCIDENT_STREAM, min=again.json()["stream_id"], max=again.json()["stream_id"])
