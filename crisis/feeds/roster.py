@@ -30,7 +30,6 @@ time. Re-importing an officer (the same id) updates it in place (``handlers_rost
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -41,6 +40,8 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from crisis.domain.regions import REGIONS
 from crisis.errors import InputError
+from crisis.feeds import csv_text
+from crisis.feeds.csv_text import MALFORMED_CSV
 from crisis.feeds.schemas import Latitude, Longitude, _Strict, field_errors, known_country
 from crisis.feeds.travellers import json_list
 from crisis.roster.model import Home, Officer
@@ -51,7 +52,6 @@ REQUIRED_COLUMNS = ("id", "name", "home_name", "home_lat", "home_lon", "region")
 CSV_TYPES = ("text/csv", "application/csv")
 OFFICER_ID = r"^[A-Za-z0-9_.:-]+$"
 MAX_OFFICERS = 50_000
-MALFORMED_CSV = "malformed CSV"  # the document as a whole is unusable (answered 400)
 FEED = "roster"  # the feed name of the dead letters and the feed counts
 Progress = Callable[[int, int], None]  # (officers validated, officers in all)
 
@@ -224,11 +224,11 @@ def parse_csv_rows(text: bytes | str, skills_vocab: Sequence[str] | None = None,
         raise InputError([{"field": "body", "message": f"not UTF-8 ({exc.reason} at byte {exc.start})"}], MALFORMED_CSV) from None
     if not decoded.strip():
         raise InputError([{"field": "body", "message": "empty: expected a header line and rows"}], MALFORMED_CSV)
-    reader = csv.DictReader(io.StringIO(decoded, newline=""))
+    reader = csv_text.rows(decoded)
     try:
         header = [h.strip() for h in (reader.fieldnames or [])]
     except csv.Error as exc:
-        raise InputError([{"field": "header", "message": f"malformed CSV: {exc}"}], MALFORMED_CSV) from None
+        raise InputError([{"field": "header", "message": csv_text.problem(exc)}], MALFORMED_CSV) from None
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     unknown = [c for c in header if c not in CSV_COLUMNS]
     if missing or unknown:
@@ -255,7 +255,7 @@ def parse_csv_rows(text: bytes | str, skills_vocab: Sequence[str] | None = None,
             else:
                 rows.append((number, row))
     except csv.Error as exc:
-        raise InputError([{"field": f"body (row {number + 1})", "message": f"malformed CSV: {exc}"}], MALFORMED_CSV) from None
+        raise InputError([{"field": f"body (row {number + 1})", "message": csv_text.problem(exc)}], MALFORMED_CSV) from None
     for done, (number, row) in enumerate(rows):
         if progress is not None and done % 500 == 0:
             progress(done, len(rows))

@@ -36,7 +36,6 @@ Every problem is ``{"row", "field", "message"}``; the good travellers are kept.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import re
 from dataclasses import dataclass, field
@@ -52,6 +51,8 @@ from pydantic import (
 
 from crisis.domain.travellers import CATEGORIES, DutyStation, Place, Segment, Traveller
 from crisis.errors import InputError
+from crisis.feeds import csv_text
+from crisis.feeds.csv_text import MALFORMED_CSV
 from crisis.feeds.schemas import IsoTime, Latitude, Longitude, _Strict, beyond_horizon_message, field_errors, known_country
 from crisis.http_safety import load_json
 
@@ -66,7 +67,6 @@ MAX_TRAVELLERS = 100_000
 MAX_SEGMENTS = 200
 TRAVELLER_ID = r"^[A-Za-z0-9_.:-]+$"
 _IATA = re.compile(r"^[A-Za-z]{3}$")
-MALFORMED_CSV = "malformed CSV"  # the document as a whole is unusable (answered 400)
 Progress = Callable[[int, int], None]  # (travellers validated, travellers in all)
 _TRUE, _FALSE = {"true", "yes", "1", "y"}, {"false", "no", "0", "n", ""}
 
@@ -309,8 +309,11 @@ def parse_csv(body: bytes | str, progress: Progress | None = None) -> Parsed:
         raise InputError([{"field": "body", "message": f"not UTF-8 ({exc.reason} at byte {exc.start})"}], MALFORMED_CSV) from None
     if not text.strip():
         raise InputError([{"field": "body", "message": "empty: expected a header line and rows"}], MALFORMED_CSV)
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in (reader.fieldnames or [])]
+    reader = csv_text.rows(text)
+    try:
+        header = [h.strip() for h in (reader.fieldnames or [])]
+    except csv.Error as exc:
+        raise InputError([{"field": "header", "message": csv_text.problem(exc)}], MALFORMED_CSV) from None
     missing = [c for c in ("id", "name", "agency", "category") if c not in header]
     unknown = [c for c in header if c not in CSV_COLUMNS]
     if missing or unknown:
@@ -336,7 +339,7 @@ def parse_csv(body: bytes | str, progress: Progress | None = None) -> Parsed:
                 continue
             groups.setdefault(row["id"], []).append((number, row))
     except csv.Error as exc:
-        raise InputError([{"field": f"body (row {out.rows + 1})", "message": f"malformed CSV: {exc}"}], MALFORMED_CSV) from None
+        raise InputError([{"field": f"body (row {out.rows + 1})", "message": csv_text.problem(exc)}], MALFORMED_CSV) from None
     for done, (tid, rows) in enumerate(groups.items()):
         if progress is not None and done % 500 == 0:
             progress(done, len(groups))

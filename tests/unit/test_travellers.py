@@ -127,6 +127,20 @@ def test_a_csv_with_an_unknown_column_is_refused_whole() -> None:
     assert "colour" in caught.value.errors[0]["message"]
 
 
+@pytest.mark.parametrize("row,number,words", [
+    ('T2,"Omar Haddad,WFP,dependant,no,,,,,,,T1,,,,', 3, 'a quote (") opened in this row is never closed'),
+    ('T2,"Omar "the" Haddad",WFP,dependant,no,,,,,,,T1,,,,', 3, "a quoted cell goes on after its closing quote"),
+])
+def test_a_broken_quote_is_named_at_its_row_not_as_a_missing_cell_further_on(row: str, number: int, words: str) -> None:
+    # Read leniently, the open quote swallowed every row after it into one cell, and the
+    # importer said "agency: String should have at least 1 character" (audit, finding 11).
+    with pytest.raises(InputError) as caught:
+        parse_csv(_csv(*T1_ROWS, row, "T3,Sara,WFP,visitor,no,,,,,,,,,,,"))
+    [error] = caught.value.errors
+    assert error["field"] == f"body (row {number})" and error["message"].startswith(f"malformed CSV: {words}"), error
+    assert 'Omar "the" Haddad' in parse_csv(_csv(*T1_ROWS, 'T2,"Omar ""the"" Haddad",WFP,dependant,no,,,,,,,T1,,,,')).travellers[1][1].name
+
+
 # --- best-known position --------------------------------------------------------------
 
 
