@@ -54,7 +54,6 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="session")
 def session_context(settings: Settings, countries: CountryIndex) -> Iterator[Context]:
     context = bootstrap(settings, countries)
-    context.redis.config_set("latency-monitor-threshold", 100)
     context.redis.slowlog_reset()
     yield context
     _STALLS.extend(_storage_stalls(context))

@@ -341,6 +341,9 @@ def _start_embedded(redis_dir: Path, fsync: str) -> tuple[str, subprocess.Popen[
         "--appendonly", "yes",
         "--appendfsync", fsync,
         "--save", "",
+        # stalls over 100 ms (an fsync of the AOF on a busy disk) are kept: LATENCY LATEST says
+        # why a request met a time-out (CRISIS_STORAGE_TIMEOUT)
+        "--latency-monitor-threshold", "100",
         "--daemonize", "no",
         "--loglevel", "warning",
         "--logfile", str(redis_dir / "redis.log"),

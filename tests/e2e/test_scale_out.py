@@ -42,7 +42,8 @@ def layout(tmp_path_factory: pytest.TempPathFactory) -> Iterator[layout_web.WebL
         if os.environ.get("CI"):
             pytest.fail("haproxy is missing: the test command installs Debian's haproxy (make haproxy); it must run in CI")
         pytest.skip("haproxy is not installed (make haproxy)")
-    web = layout_web.start_web(tmp_path_factory.mktemp("scale"), 2, env={"CRISIS_TICK_SECONDS": "0.1"})
+    # 3 s for Redis, as the session's own server (tests/conftest.py: an fsync on a busy CI disk took 839 ms)
+    web = layout_web.start_web(tmp_path_factory.mktemp("scale"), 2, env={"CRISIS_TICK_SECONDS": "0.1", "CRISIS_STORAGE_TIMEOUT": "3"})
     yield web
     web.stop()
 

@@ -7,6 +7,7 @@ import os
 import stat
 import time
 from pathlib import Path
+from typing import Any
 
 from crisis.adapters.redis_server import open_redis
 from crisis.config import Settings
@@ -81,3 +82,10 @@ def test_a_restart_tightens_what_was_left_readable(tmp_path: Path) -> None:
     finally:
         handle.stop()
     assert _loose(entries) == {}
+
+
+def test_the_embedded_server_keeps_its_stalls_for_whoever_asks_why_a_request_timed_out(session_context: Any) -> None:
+    # A request waits CRISIS_STORAGE_TIMEOUT for Redis; an fsync of the AOF on a busy disk
+    # took 839 ms. LATENCY LATEST says so only with the monitor on.
+    assert session_context.redis.config_get("latency-monitor-threshold") == {"latency-monitor-threshold": "100"}
+    assert isinstance(session_context.redis.execute_command("LATENCY", "LATEST"), list)
