@@ -425,16 +425,17 @@ def test_the_embedded_redis_killed_is_restarted_by_the_app_itself(
 
 
 def test_blocking_reads_have_their_own_client_and_are_not_cut_short(live_server: LiveServer) -> None:
-    """Requests time out after CRISIS_STORAGE_TIMEOUT (0.5 s); the gateway's XREAD BLOCK of
-    1 s would be cut short on that client: it tails on ``tail_redis``, whose read time-out
-    is longer than any block."""
+    """Requests time out after CRISIS_STORAGE_TIMEOUT (0.5 s by default; the session's server
+    here: 3 s); the gateway's XREAD BLOCK would be cut short on that client: it tails on
+    ``tail_redis``, whose read time-out is longer than any block."""
     context = live_server.context
     assert live_server.app.gateway._redis is context.tail_redis  # type: ignore[attr-defined]
+    block_s = context.settings.storage_timeout_s + 1.0  # longer than a request may wait
     began = time.monotonic()
-    assert context.tail_redis.xread({random_ref("crisis:test:empty-"): "$"}, block=1500) == []
-    assert time.monotonic() - began >= 1.4
+    assert context.tail_redis.xread({random_ref("crisis:test:empty-"): "$"}, block=int(block_s * 1000)) == []
+    assert time.monotonic() - began >= block_s - 0.1
     with pytest.raises(redis.TimeoutError):
-        context.redis.xread({random_ref("crisis:test:empty-"): "$"}, block=1500)
+        context.redis.xread({random_ref("crisis:test:empty-"): "$"}, block=int(block_s * 1000))
 
 
 def test_a_poller_backs_off_briefly_while_storage_is_down_and_catches_up_after(
