@@ -83,6 +83,9 @@
     var shown = rows.length;
     list.textContent = "";
     rows.forEach(function (r) { list.appendChild(r); });
+    // the height every row would take: what the list asks of its panel (shareColumn)
+    var want = rows.length ? rows[rows.length - 1].getBoundingClientRect().bottom - list.getBoundingClientRect().top : 0;
+    list.setAttribute("data-want", String(Math.ceil(want)));
     function words() {
       var text = say(shown);
       if (footer) {
@@ -109,7 +112,51 @@
     }
     list.setAttribute("data-shown", String(shown));
     list.setAttribute("data-rows", String(rows.length));
+    shareColumn();
     return shown;
+  }
+
+  // With every panel at once, the roll-call, the movements and the roster share the third
+  // column. A panel whose rows need less than an even share gets what they need; the height
+  // left goes to the others. Sixteen incidents with people in them and one movement give the
+  // roll-call the room, not the movements panel's empty half. A panel's need is its height
+  // now plus what its lists lack (or minus what they leave empty), so it does not change when
+  // the column is divided again: the division settles at once.
+  var SHARED = ["wall-accountability-panel", "wall-movements-panel", "wall-roster-panel"];
+  var share = {queued: false, rows: null};
+  function shareColumn() {
+    if (share.queued || !window.requestAnimationFrame) { return; }
+    share.queued = true;
+    window.requestAnimationFrame(function () { share.queued = false; divideColumn(); });
+  }
+
+  function divideColumn() {
+    var root = document.getElementById(WALL);
+    if (!root || !root.classList.contains("wall-all") || /(^|\s)wall-n[123](\s|$)/.test(root.className)) { return; }
+    var panels = SHARED.map(function (name) { return root.querySelector("." + name); });
+    if (panels.some(function (p) { return !p || !p.offsetHeight; })) { return; }
+    var total = 0;
+    var wants = panels.map(function (panel) {
+      var height = panel.getBoundingClientRect().height, lacking = 0;
+      total += height;
+      panel.querySelectorAll("[data-want]").forEach(function (list) {
+        lacking += Number(list.getAttribute("data-want")) - list.clientHeight;
+      });
+      return Math.max(0, height + lacking) + 4;  // a few px to spare: the last row fits, not by a hair
+    });
+    var give = [0, 0, 0], left = total, n = 3;
+    [0, 1, 2].sort(function (a, b) { return wants[a] - wants[b]; }).forEach(function (i) {
+      give[i] = Math.min(wants[i], left / n);
+      left -= give[i];
+      n -= 1;
+    });
+    // the rows as shares (fr): what is left when all have what they need is shared alike, and
+    // a new screen size keeps the same division
+    var rows = "auto " + give.map(function (g) { return "minmax(0, " + Math.max(1, Math.round(g)) + "fr)"; }).join(" ");
+    if (rows !== share.rows) {
+      share.rows = rows;
+      root.style.gridTemplateRows = rows;
+    }
   }
 
   // Each list is fitted again when its size changes (the banner comes or goes, a panel is

@@ -1,7 +1,8 @@
 """Security areas under /api/v1/areas: phases, and the relocations and evacuations they order.
 
 =====================================================  ===========================================
-POST   /api/v1/areas                                   {name, phase, geometry | country, region?}:
+POST   /api/v1/areas                                   {name, phase, geometry | circle {lat, lon,
+                                                       radius_km} | country, region?}:
                                                        201 the area (at III+ with its movement)
 GET    /api/v1/areas                                   every area the caller may see
 GET    /api/v1/areas/{id}                              one area, its open movement (each person's
@@ -54,12 +55,14 @@ from crisis.feeds.schemas import (
     _vertex_count,
 )
 from crisis.http_safety import status_for
+from crisis.layers.incidents import circle_polygon
 
 areas_api = Blueprint("areas", __name__, url_prefix="/api/v1/areas")
 
 READERS = access.READERS
 EDITORS = access.EDITORS
 TRAVELLER_ID = r"^[A-Za-z0-9_.:-]{1,64}$"
+MAX_CIRCLE_KM = 1000.0  # wider is a country or a drawn polygon
 
 
 class _Strict(BaseModel):
@@ -100,20 +103,35 @@ Geometry = Annotated[dict[str, Any] | None, AfterValidator(_polygon)]
 Region = Annotated[str | None, AfterValidator(_region)]
 
 
+class AreaCircle(_Strict):
+    """An area drawn as a circle: every place within ``radius_km`` of the centre."""
+
+    lat: Latitude
+    lon: Longitude
+    radius_km: float = Field(gt=0, le=MAX_CIRCLE_KM, description=f"The radius in km (at most {MAX_CIRCLE_KM:.0f}).")
+
+
 class AreaIn(_Strict):
-    """A security area: a polygon or a whole country, and its phase."""
+    """A security area: a polygon, a circle or a whole country, and its phase."""
 
     name: str = Field(min_length=1, max_length=200)
     phase: int = Field(ge=MIN_PHASE, le=MAX_PHASE, strict=True, description="0 none, 1 I precautionary, 2 II restricted movement, 3 III relocation, 4 IV programme suspension, 5 V evacuation.")
-    geometry: Geometry = Field(default=None, description="GeoJSON Polygon or MultiPolygon ([lon, lat]); or give country.")
-    country: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$", description="ISO 3166-1 alpha-3: the whole country is the area; or give geometry.")
+    geometry: Geometry = Field(default=None, description="GeoJSON Polygon or MultiPolygon ([lon, lat]); or give circle or country.")
+    circle: AreaCircle | None = Field(default=None, description="A circle around a point (stored as its polygon); or give geometry or country.")
+    country: str | None = Field(default=None, pattern=r"^[A-Za-z]{3}$", description="ISO 3166-1 alpha-3: the whole country is the area; or give geometry or circle.")
     region: Region = Field(default=None, description="The regional desk; found from the area's centre (or country) when absent.")
 
     @model_validator(mode="after")
     def _one_place(self) -> AreaIn:
-        if (self.geometry is None) == (self.country is None):
-            raise ValueError("give either geometry or country (exactly one)")
+        if sum(place is not None for place in (self.geometry, self.circle, self.country)) != 1:
+            raise ValueError("give one of geometry, circle or country (exactly one)")
         return self
+
+    def shape(self) -> dict[str, Any] | None:
+        """The area's polygon: the geometry given, or the circle's (geodesic, 64 points)."""
+        if self.circle is not None:
+            return circle_polygon(self.circle.lat, self.circle.lon, self.circle.radius_km)
+        return self.geometry
 
 
 class AreaPatch(_Strict):
@@ -214,7 +232,7 @@ def _facts(area: dict[str, Any] | None) -> dict[str, Any] | None:
 @require_role(*EDITORS)
 def create_area() -> tuple[Response, int]:
     command: AreaIn = _body(AreaIn)
-    changed = handlers_areas.create_area(_ctx(), command.name, command.phase, command.geometry, command.country,
+    changed = handlers_areas.create_area(_ctx(), command.name, command.phase, command.shape(), command.country,
                                          current_principal().name, command.region)
     movement = changed.area.get("movement")
     audit_request("area.create", target=changed.area["id"], after=_facts(changed.area),

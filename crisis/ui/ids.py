@@ -68,6 +68,7 @@ ROLL_INCIDENTS = "roll-incidents"
 ROLL_AREAS = "roll-areas"
 ROLL_REGIONS = "roll-regions"
 ROLL_TOTALS = "roll-totals"
+ROLL_UNAFFECTED = "roll-unaffected"
 
 AREAS_PAGE = "areas-page"
 AREAS_LIVE = "areas-live"
@@ -88,6 +89,16 @@ AREA_ADD_ID = "area-add-id"  # a traveller id typed, to put on the movement list
 AREA_ADD = "area-add"
 AREA_REMOVE = "area-remove"  # take the ticked people off the list (with the reason typed)
 AREA_MESSAGE = "area-message"
+# "New area": a name, a phase, and a whole country or a circle around a point
+AREA_NEW_NAME = "area-new-name"
+AREA_NEW_PHASE = "area-new-phase"
+AREA_NEW_WHERE = "area-new-where"  # "circle" or "country"
+AREA_NEW_COUNTRY = "area-new-country"
+AREA_NEW_CIRCLE = "area-new-circle"  # the circle's inputs, shown when "circle" is chosen
+AREA_NEW_LAT = "area-new-lat"
+AREA_NEW_LON = "area-new-lon"
+AREA_NEW_RADIUS = "area-new-radius"
+AREA_NEW_SAVE = "area-new-save"
 MOVEMENT_GRID = "movement-grid"
 
 

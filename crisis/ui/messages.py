@@ -27,6 +27,9 @@ NOUNS = {
     "from": "start", "officers": "officers", "period_days": "days per turn", "handover": "handover time",
     "alternate_readiness_hours": "alternates' readiness",
 }
+# A field named by its whole path where its last part alone would mislead (an area's circle
+# has a radius, not an incident's "affected radius").
+PATH_NOUNS = {"circle.radius_km": "circle's radius", "circle.lat": "centre's latitude", "circle.lon": "centre's longitude"}
 MISSING = {
     "title": "Give the incident a title.",
     "type": "Choose the type of incident.",
@@ -35,6 +38,7 @@ MISSING = {
     "lat": "Say where it happened: click the map, type coordinates or a place name.",
     "lon": "Say where it happened: click the map, type coordinates or a place name.",
     "slot_b": "Choose the slot to swap with.",
+    "country": "Choose the country from the list.",
     "start": "Give the start, as year-month-day hour:minute (UTC).",
     "end": "Give the end, as year-month-day hour:minute (UTC).",
     "from": "Give the start, as year-month-day hour:minute (UTC).",
@@ -89,9 +93,15 @@ def _number(value: Any) -> str:
     return text.removesuffix(".0")
 
 
+def _path(error: Mapping[str, Any]) -> str:
+    if "loc" in error:
+        return ".".join(str(p) for p in error.get("loc") or () if not isinstance(p, int))
+    return str(error.get("field") or "")
+
+
 def _sentence(error: Mapping[str, Any]) -> str:
     field = _field(error)
-    noun = NOUNS.get(field, field.replace("_", " ") or "form")
+    noun = PATH_NOUNS.get(_path(error)) or NOUNS.get(field, field.replace("_", " ") or "form")
     unit = UNITS.get(field, "")
     kind, ctx = _kind(error)
     if kind == "missing" or (kind == "string_too_short" and str(ctx.get("min_length", "1")) == "1"):

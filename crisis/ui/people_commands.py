@@ -13,7 +13,7 @@ from typing import Any
 
 from crisis import handlers_areas, handlers_people, views
 from crisis.adapters.accounts import Principal
-from crisis.api.areas import AreaPatch, MovementConfirm, PersonAdd, PersonRemove, ProgressIn
+from crisis.api.areas import AreaIn, AreaPatch, MovementConfirm, PersonAdd, PersonRemove, ProgressIn
 from crisis.api.checkins import StatusIn
 from crisis.bootstrap import Context
 from crisis.domain import access
@@ -113,6 +113,31 @@ def needs_help_seed(ctx: Context, principal: Principal) -> dict[str, Any]:
         return {"total": 0, "incidents": {}}
     return {"total": sum(int(row["counts"]["needs_help"]) for row in summary["regions"]),
             "incidents": {row["incident"]: int(row["counts"]["needs_help"]) for row in summary["incidents"]}}
+
+
+def create_area(ctx: Context, principal: Principal, form: dict[str, Any]) -> tuple[str, str | None]:
+    """A new security area from the page (as POST /api/v1/areas): a message, and the new
+    area's id (None when refused). ``form``: name, phase, and circle {lat, lon, radius_km} or country."""
+    if not access.can_edit(principal):
+        return _refuse(ctx, principal, "areas", "area.create", "create an area"), None
+    fields = {k: v for k, v in form.items() if v not in (None, "", {})}
+    try:
+        if "country" in form and "country" not in fields:  # "a whole country" chosen, no country
+            raise InputError([{"field": "country", "message": "Field required"}])
+        command: AreaIn = parse(AreaIn, fields)
+        changed = handlers_areas.create_area(ctx, command.name, command.phase, command.shape(), command.country, principal.name)
+    except InputError as exc:
+        return "Not created: " + _kept(ctx, principal, exc, form), None
+    area, movement = changed.area, changed.area.get("movement")
+    _audit(ctx, principal, "area.create", area["id"], after={k: area.get(k) for k in ("name", "phase", "geometry", "country", "region")},
+           detail={"stream_id": changed.event_id, "movement": movement["id"] if movement else None,
+                   "listed": len(movement["people"]) if movement else 0})
+    listed = f" {_people(len(movement['people']))} on the {movement['action']} list." if movement else ""
+    return f"Area \u201c{command.name}\u201d created at phase {phase_name(command.phase)}.{listed}", area["id"]
+
+
+def _people(n: int) -> str:
+    return f"{n} person" if n == 1 else f"{n} people"
 
 
 def change_area_phase(ctx: Context, principal: Principal, area_id: str, phase: Any, note: str | None = None) -> str:

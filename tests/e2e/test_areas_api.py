@@ -201,6 +201,10 @@ def test_bad_input_is_refused_naming_the_field_and_dead_lettered(context: Contex
         ({"name": "x", "phase": 3, "country": "ZZZ"}, "country"),
         ({"name": "x", "phase": 3, "country": "LBN", "region": "mars"}, "region"),
         ({"name": "x", "phase": 3, "country": "LBN", "colour": "red"}, "colour"),
+        ({"name": "x", "phase": 3, "circle": {"lat": 33.2, "lon": 35.2, "radius_km": 0}}, "circle.radius_km"),
+        ({"name": "x", "phase": 3, "circle": {"lat": 33.2, "lon": 35.2, "radius_km": 1500}}, "circle.radius_km"),
+        ({"name": "x", "phase": 3, "circle": {"lat": 95, "lon": 35.2, "radius_km": 30}}, "circle.lat"),
+        ({"name": "x", "phase": 3, "circle": {"lat": 33.2, "lon": 35.2}}, "circle.radius_km"),
     ]
     for body, field in cases:
         answer = requests.post(url, json=body, headers=officer, timeout=30)
@@ -209,6 +213,10 @@ def test_bad_input_is_refused_naming_the_field_and_dead_lettered(context: Contex
         assert answer.json()["dead_letter_id"]
     both = requests.post(url, json={"name": "x", "phase": 3, "country": "LBN", "geometry": SOUTH}, headers=officer, timeout=30)
     assert both.status_code == 422
+    circle = {"lat": 33.27, "lon": 35.2, "radius_km": 20}
+    for two in ({"country": "LBN", "circle": circle}, {"geometry": SOUTH, "circle": circle}, {}):
+        answer = requests.post(url, json={"name": "x", "phase": 3, **two}, headers=officer, timeout=30)
+        assert answer.status_code == 422 and "exactly one" in answer.text, (two, answer.text)
     assert requests.post(url, data=b"{", headers={**officer, "Content-Type": "application/json"}, timeout=30).status_code == 400
     assert context.redis.hlen(keys.AREA_INDEX) == 0 and context.redis.xlen(keys.AREAS_STREAM) == 0  # nothing stored
     area = requests.post(url, json={"name": "x", "phase": 3, "country": "LBN"}, headers=officer, timeout=30).json()
@@ -402,6 +410,18 @@ def test_widening_an_area_at_iii_lists_the_people_now_inside(context: Context, l
     # narrowing again takes nobody off the list
     narrow = requests.patch(area_url, json={"geometry": SOUTH}, headers=officer, timeout=30)
     assert listed(narrow.json(), ids) == RELOCATED | {"beirut"}
+
+
+def test_an_area_given_as_a_circle_is_kept_as_its_polygon_and_lists_who_is_inside(context: Context, live_server: LiveServer) -> None:
+    officer = bearer(live_server.token("duty_officer"))
+    ids = import_population(live_server, officer)  # at the Tyre, Beirut and Nairobi offices
+    answer = requests.post(live_server.url + "/api/v1/areas", headers=officer, timeout=30,
+                           json={"name": "Around Tyre", "phase": 3, "circle": {"lat": 33.27, "lon": 35.2, "radius_km": 25}})
+    assert answer.status_code == 201, answer.text
+    area = answer.json()
+    assert area["geometry"]["type"] == "Polygon" and len(area["geometry"]["coordinates"][0]) == 65 and area["region"] == MENA, area
+    assert abs(area["centre"]["lat"] - 33.27) < 0.01 and abs(area["centre"]["lon"] - 35.2) < 0.01, area["centre"]
+    assert listed(area, ids) == RELOCATED  # those of Tyre the rules move at III; not Beirut's (70 km away) nor Nairobi's
 
 
 def test_a_small_country_can_be_declared_an_area_and_lists_who_is_in_it(live_server: LiveServer) -> None:

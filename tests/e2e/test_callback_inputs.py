@@ -57,6 +57,9 @@ MALFORMED = [
     ("report-result.children", "report-submit.n_clicks", 1, {"report-click.data": "notadict"}),
     ("people-grid.rowTransaction", "people-live.data", "soon", {"people-incident.data": "inc-x"}),
     ("incident-coming.children", "incident-coming-live.data", 5, {"incident-coming-id.data": "inc-x"}),
+    ("roll-incidents.rowTransaction", "roll-unaffected.value", "all", {}),
+    ("roll-incidents.rowTransaction", "roll-unaffected.value", [1], {}),
+    ("roll-incidents.rowTransaction", "roll-live.data", 1, {"roll-incidents.rowData": "none"}),
 ]
 
 

@@ -15,7 +15,7 @@ import requests
 
 from crisis.bootstrap import Context
 from tests.conftest import LiveServer
-from tests.e2e.test_people_pages_browser import BEIRUT, bearer, traveller
+from tests.e2e.test_people_pages_browser import BEIRUT, bearer, choose, traveller
 from tests.e2e.test_people_pages_browser import open_page as _open_page
 from tests.e2e.test_roster_browser import _seed as seed_roster
 
@@ -309,4 +309,45 @@ def test_every_column_of_the_areas_table_fits_at_1920(context: Context, live_ser
     assert page.evaluate("() => { const v = document.querySelector('#areas-grid .ag-center-cols-viewport');"
                          " return v.scrollWidth <= v.clientWidth + 1; }"), "the table scrolls sideways"
     assert page.errors == []
+    page.context.close()
+
+
+def test_a_duty_officer_creates_an_area_on_the_page_and_its_movement_opens(
+        context: Context, live_server: LiveServer, browser: Any) -> None:
+    feed = bearer(live_server.token("feed"))
+    people = [traveller("LB0", "Amal Haddad", BEIRUT, 0), traveller("LB2", "Leila Nasser", BEIRUT, 2)]  # staff, a visitor
+    assert requests.post(live_server.url + "/api/v1/travellers", json=people, headers=feed, timeout=30).status_code == 200
+    page = open_page(browser, live_server, "/areas")
+    page.click(".area-new summary")
+    page.fill("#area-new-name", "Greater Beirut")
+    choose(page, "area-new-phase", "III relocation")
+    page.fill("#area-new-lat", str(BEIRUT["lat"]))
+    page.fill("#area-new-radius", "20")
+    page.click("#area-new-save")  # the longitude is missing: said in words, nothing made
+    page.wait_for_selector("#area-message:has-text(\"The centre's longitude must be a number\")", timeout=20_000)
+    page.fill("#area-new-lon", str(BEIRUT["lon"]))
+    page.click("#area-new-save")
+    page.wait_for_selector("#area-message:has-text('Area \u201cGreater Beirut\u201d created at phase III relocation')", timeout=20_000)
+    assert "2 people on the relocation list" in page.inner_text("#area-message")  # a visitor, non-essential staff
+    made = requests.get(live_server.url + "/api/v1/areas", headers=bearer(live_server.token("duty_officer")), timeout=30).json()
+    area = next(a for a in made["areas"] if a["name"] == "Greater Beirut")
+    # the new area is the one selected: its row, its facts and its movement list beside
+    page.wait_for_selector(f"#areas-grid .ag-row[row-id='{area['id']}']", timeout=20_000)
+    page.wait_for_selector(f"#areas-detail h2[data-area-id='{area['id']}']", timeout=20_000)
+    page.wait_for_selector("#movement-grid .ag-row[row-id='LB2']", timeout=20_000)
+    # a whole country, chosen by its name
+    page.check("#area-new-where input[value='country']")
+    assert page.locator("#area-new-circle").is_hidden()
+    page.fill("#area-new-name", "All of Jordan")
+    page.click("#area-new-country")
+    page.keyboard.type("Jord")  # the list of some 250 countries is searched by name
+    page.get_by_role("option", name="Jordan (JOR)", exact=True).click()
+    page.click("#area-new-save")
+    page.wait_for_selector("#area-message:has-text('Area \u201cAll of Jordan\u201d created')", timeout=20_000)
+    assert page.errors == []
+    # a wall sees no form to create one
+    wall = open_page(browser, live_server, "/areas", "wall")
+    wall.wait_for_selector("#areas-grid", timeout=20_000)
+    assert wall.locator(".area-new").count() == 0
+    wall.context.close()
     page.context.close()

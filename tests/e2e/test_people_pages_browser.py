@@ -585,3 +585,34 @@ def test_a_duty_officer_adds_national_staff_to_the_list_and_takes_someone_off_wi
         assert officer.errors == []
     finally:
         officer.context.close()
+
+
+def test_incidents_that_affect_nobody_are_behind_a_box_that_counts_them(
+        context: Context, live_server: LiveServer, browser: Any) -> None:
+    # Forty droughts far from anyone buried the few incidents with people in them (audit P13).
+    incidents = _setup(live_server)
+    officer = bearer(live_server.token("duty_officer"))
+    far = []
+    for n in range(2):
+        body = {"title": f"Drought far away {n}", "type": "drought", "severity": 2, "lat": -40.0 - n, "lon": -70.0, "radius_km": 10}
+        posted = requests.post(live_server.url + "/api/v1/incidents", json=body, headers=officer, timeout=30)
+        assert posted.status_code == 201, posted.text
+        far.append(posted.json()["id"])
+    roll = open_page(browser, live_server, "/people")
+    roll.wait_for_selector(f"#roll-incidents .ag-row[row-id='{incidents['beirut']}']", timeout=15_000)
+    assert {r["_id"] for r in grid_rows(roll, "roll-incidents")} == {incidents["beirut"], incidents["nairobi"]}
+    box = roll.locator("#roll-unaffected")
+    assert box.inner_text().strip() == "Also list the 2 open incidents that affect nobody of ours"
+    box.locator("input").check()
+    roll.wait_for_selector(f"#roll-incidents .ag-row[row-id='{far[1]}']", timeout=15_000)
+    assert {r["_id"] for r in grid_rows(roll, "roll-incidents")} == {incidents["beirut"], incidents["nairobi"], *far}
+    # A third appears live, and the box counts it.
+    body = {"title": "Drought far away 2", "type": "drought", "severity": 2, "lat": -45.0, "lon": -70.0, "radius_km": 10}
+    assert requests.post(live_server.url + "/api/v1/incidents", json=body, headers=officer, timeout=30).status_code == 201
+    roll.wait_for_function("() => document.getElementById('roll-unaffected').innerText.includes('the 3 open incidents')",
+                           timeout=20_000)
+    box.locator("input").uncheck()
+    roll.wait_for_function(f"() => !document.querySelector(\"#roll-incidents .ag-row[row-id='{far[0]}']\")", timeout=15_000)
+    assert {r["_id"] for r in grid_rows(roll, "roll-incidents")} == {incidents["beirut"], incidents["nairobi"]}
+    assert roll.errors == []
+    roll.context.close()

@@ -568,3 +568,40 @@ def test_a_wall_without_the_map_panel_still_counts_the_officers_sent(browser: An
         assert page.errors == []
     finally:
         page.context.close()
+
+
+SHARES = """() => ['wall-accountability-panel', 'wall-movements-panel', 'wall-roster-panel'].map(name => {
+  const panel = document.querySelector('.' + name);
+  const lists = Array.from(panel.querySelectorAll('[data-want]'));
+  return {name: name, height: panel.getBoundingClientRect().height,
+          hidden: lists.reduce((n, l) => n + Number(l.dataset.rows || 0) - Number(l.dataset.shown || 0), 0),
+          spare: lists.reduce((n, l) => n + Math.max(0, l.clientHeight - Number(l.dataset.want)), 0)};
+})"""
+
+
+def test_the_roll_call_gets_the_room_the_movements_and_roster_leave(live_server: LiveServer, browser: Any) -> None:
+    # The audit saw one incident and "15 more not shown" on the roll-call while the movements
+    # panel beside it was half empty: the third column is divided by what each panel needs.
+    _seed(live_server)
+    officer = bearer(live_server.token("duty_officer"))
+    for n in range(12):
+        body = {"title": f"Strike {n + 1} on Beirut", "type": "armed_conflict", "severity": 4, "lat": BEIRUT["lat"] + n / 1000,
+                "lon": BEIRUT["lon"], "radius_km": 25}
+        assert requests.post(live_server.url + "/api/v1/incidents", json=body, headers=officer, timeout=30).status_code == 201
+    page = _wall(browser, live_server, size=(1920, 1080))
+    try:
+        page.wait_for_function("() => Number((document.getElementById('wall-accountability-list') || {dataset: {}}).dataset.rows) >= 12",
+                               timeout=60_000)
+        page.wait_for_timeout(500)
+        shares = {s["name"]: s for s in page.evaluate(SHARES)}
+        roll = shares["wall-accountability-panel"]
+        assert roll["hidden"] > 0, shares  # more rows than the whole column holds: the rule is put to work
+        for other in ("wall-movements-panel", "wall-roster-panel"):
+            # a panel beside a roll-call that leaves rows out keeps no empty room of its own
+            assert shares[other]["spare"] < 30, shares
+        # more than an even third of the column (the roster may want as much: then they share alike)
+        assert roll["height"] > sum(s["height"] for s in shares.values()) / 3 + 20, shares
+        _assert_fitted(page.evaluate(FIT))
+        assert page.errors == []
+    finally:
+        page.context.close()

@@ -99,3 +99,46 @@ def test_a_person_is_added_to_the_list_by_hand_and_taken_off_with_a_reason(conte
     wall = commands.remove_from_movement(context, Principal("w", "wall"), area, [f"{ref}-N"], "x")
     assert wall == "A wall cannot change a movement list." and f"{ref}-N" in {
         p["traveller_id"] for p in context.roll.movements([area])[area]["people"]}
+
+
+def test_an_area_is_created_on_the_page_as_a_circle_or_a_country_and_audited(context: Context) -> None:
+    from crisis.adapters.audit import AuditQuery
+    from crisis.fusion.affected import geodesic_km
+    from crisis.views_areas import areas as area_store
+    from tests.conftest import know_travellers, random_ref
+
+    ref = random_ref("LB")
+    # one person in Tyre (inside 30 km of the centre), one in Beirut (about 70 km north: outside)
+    know_travellers(context, [{"traveller_id": f"{ref}-T", "lat": 33.27, "lon": 35.20},
+                              {"traveller_id": f"{ref}-B", "lat": 33.89, "lon": 35.50}])
+    said, area_id = commands.create_area(context, DUTY, {"name": "Around Tyre", "phase": 3,
+                                                         "circle": {"lat": 33.27, "lon": 35.25, "radius_km": 30}})
+    assert area_id is not None, said
+    assert said.startswith("Area \u201cAround Tyre\u201d created at phase III") and "on the relocation list" in said, said
+    area = area_store(context).get(area_id)
+    assert area is not None and area["geometry"]["type"] == "Polygon" and area["region"] == "middle_east_north_africa", area
+    ring = area["geometry"]["coordinates"][0]
+    reach = geodesic_km(33.27, 35.25, [p[1] for p in ring], [p[0] for p in ring])
+    assert 29.5 < min(reach) and max(reach) < 30.5, (min(reach), max(reach))  # a geodesic circle of 30 km
+    listed = {p["traveller_id"] for p in context.roll.movements([area_id])[area_id]["people"]}
+    assert f"{ref}-T" in listed and f"{ref}-B" not in listed
+    entry = next(e for e in context.audit.page(AuditQuery(action="area.create")).entries if e.get("target") == area_id)
+    assert entry["via"] == "ui" and entry["actor"] == "duty" and entry["after"]["name"] == "Around Tyre", entry
+
+    said, country_area = commands.create_area(context, DUTY, {"name": "All of Lebanon", "phase": 1, "country": "LBN"})
+    assert country_area is not None and said == "Area \u201cAll of Lebanon\u201d created at phase I precautionary.", said
+
+    # refused in words, kept as a dead letter, nothing stored; a wall may not create one
+    events = context.redis.xlen(keys.AREAS_STREAM)
+    for form, words in (({"name": "No place", "phase": 3, "circle": {"lat": 33.2, "lon": None, "radius_km": 30}}, "lon"),
+                        ({"name": "Too wide", "phase": 3, "circle": {"lat": 33.2, "lon": 35.2, "radius_km": 5000}}, "circle's radius must be at most 1000 km"),
+                        ({"name": "", "phase": 3, "country": "LBN"}, "name"),
+                        ({"name": "Atlantis", "phase": 3, "country": "ATL"}, "unknown country"),
+                        ({"name": "Nowhere", "phase": 3, "country": None}, "Choose the country from the list.")):
+        before = len(_ui_letters(context))
+        said, made = commands.create_area(context, DUTY, form)
+        assert made is None and said.startswith("Not created: ") and words in said and "Value error" not in said, said
+        assert len(_ui_letters(context)) == before + 1, said
+    said, made = commands.create_area(context, Principal("wall", "wall_display"), {"name": "x", "phase": 1, "country": "LBN"})
+    assert made is None and said == "A wall_display cannot create an area.", said
+    assert context.redis.xlen(keys.AREAS_STREAM) == events

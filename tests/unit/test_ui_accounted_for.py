@@ -81,6 +81,23 @@ def test_roll_call_totals_say_nobody_is_affected(pages: tuple[ModuleType, Module
     assert "87.5 % accounted for" in totals and "8 people" in totals
 
 
+def test_incidents_that_affect_nobody_are_listed_only_when_asked_and_counted(pages: tuple[ModuleType, ModuleType]) -> None:
+    # Forty droughts far from anyone buried the few incidents with people in them (audit P13).
+    people, _ = pages
+    summary = _summary(SOME)
+    summary["incidents"] += [{"incident": f"D{n}", "title": "Drought", "region": "africa", "counts": NOBODY,
+                              "accounted_pct": 0.0} for n in range(3)]
+    incidents, *_ = people.tables(summary)
+    assert [r["id"] for r in incidents] == ["I1"]
+    incidents, *_ = people.tables(summary, with_unaffected=True)
+    assert [r["id"] for r in incidents] == ["I1", "D0", "D1", "D2"]  # those with people first
+    assert people.unaffected(summary) == 3
+    options, style = people.unaffected_choice(3)
+    assert options == [{"label": "Also list the 3 open incidents that affect nobody of ours", "value": "all"}] and style == {}
+    assert people.unaffected_choice(1)[0][0]["label"] == "Also list the 1 open incident that affects nobody of ours"
+    assert people.unaffected_choice(0)[1] == {"display": "none"}  # no box that lists nothing
+
+
 def _format(formatter: str, value: Any, data: dict[str, Any]) -> str:
     script = (f"const params = {{value: {json.dumps(value)}, data: {json.dumps(data)}}};"
               f"process.stdout.write(String({formatter}));")
@@ -95,7 +112,7 @@ def _formatter(columns: list[dict[str, Any]]) -> str:
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node runs the grid's formatter")
 def test_roll_call_grid_cells_say_nobody_affected(pages: tuple[ModuleType, ModuleType]) -> None:
     people, _ = pages
-    incidents, _, regions, _ = people.tables(_summary(NOBODY))
+    incidents, _, regions, _ = people.tables(_summary(NOBODY), with_unaffected=True)
     formatter = _formatter(people.INCIDENT_COLUMNS)
     assert _format(formatter, incidents[0]["accounted_pct"], incidents[0]) == "nobody"
     assert _format(_formatter(people.REGION_COLUMNS), regions[0]["accounted_pct"], regions[0]) == "nobody"

@@ -39,6 +39,7 @@ from crisis.ui.components.downloads import areas_downloads, movement_downloads
 from crisis.ui.people_commands import (
     add_to_movement,
     change_area_phase,
+    create_area,
     confirm_area_movement,
     remove_from_movement,
     set_area_progress,
@@ -197,6 +198,33 @@ def _editor_controls() -> list[Any]:
     ]
 
 
+def _country_options() -> list[dict[str, str]]:
+    """Every country of the basemap by its name ("Lebanon (LBN)"), for a whole-country area."""
+    table = current_app.extensions["crisis"].deps.countries.countries
+    pairs = {(str(name), str(code)) for name, code in zip(table["name"], table["iso_a3"], strict=True)
+             if isinstance(code, str) and len(code) == 3 and code.isalpha()}
+    return [{"label": f"{name} ({code})", "value": code} for name, code in sorted(pairs)]
+
+
+def _new_area_controls() -> html.Details:
+    """Create an area on the page (as POST /api/v1/areas): a drawn polygon goes through the API."""
+    return html.Details(className="area-new", children=[
+        html.Summary("New area"),
+        dcc.Input(id=ids.AREA_NEW_NAME, placeholder="name, e.g. South of the Litani", maxLength=200),
+        dcc.Dropdown(id=ids.AREA_NEW_PHASE, options=[{"label": phase_name(p), "value": p} for p in PHASES],
+                     placeholder="phase", clearable=False),
+        dcc.RadioItems(id=ids.AREA_NEW_WHERE, value="circle", inline=True, className="area-new-where",
+                       options=[{"label": "a circle around a point", "value": "circle"}, {"label": "a whole country", "value": "country"}]),
+        html.Div(id=ids.AREA_NEW_CIRCLE, className="area-new-circle", children=[
+            dcc.Input(id=ids.AREA_NEW_LAT, placeholder="lat", type="number"),
+            dcc.Input(id=ids.AREA_NEW_LON, placeholder="lon", type="number"),
+            dcc.Input(id=ids.AREA_NEW_RADIUS, placeholder="radius, km", type="number", min=0),
+        ]),
+        dcc.Dropdown(id=ids.AREA_NEW_COUNTRY, options=_country_options(), placeholder="country", style={"display": "none"}),
+        html.Button("Create area", id=ids.AREA_NEW_SAVE, className="action"),
+    ])
+
+
 def _progress_controls() -> html.Div:
     return html.Div(className="people-actions-block", children=[
         html.Div(className="people-actions", children=[
@@ -250,6 +278,7 @@ def layout(**_query: Any) -> html.Div:
                           config={"displayModeBar": False}),
             ]),
             html.Div(className="areas-right", children=[
+                _new_area_controls() if can_edit else None,
                 html.Div(area_facts(None), id=ids.AREAS_DETAIL),
                 *(_editor_controls() if can_edit else []),
                 html.Div("", id=ids.AREA_MESSAGE, className="detail-message", role="status"),
@@ -357,6 +386,45 @@ def prefill(area_id: str | None) -> Any:
     arrival = movement.get("expected_arrival")
     return (int(area.get("phase") or 0), haven.get("name"), haven.get("lat"), haven.get("lon"), movement.get("mode"),
             _when(arrival) if arrival else None)
+
+
+@dash.callback(
+    Output(ids.AREA_NEW_CIRCLE, "style"),
+    Output(ids.AREA_NEW_COUNTRY, "style"),
+    Input(ids.AREA_NEW_WHERE, "value"),
+)
+def new_area_where(where: Any) -> Any:
+    """The circle's inputs or the country's list, as chosen."""
+    country = check.code(where, "area-new-where.value", ("circle", "country")) == "country"
+    return ({"display": "none"} if country else {}), ({} if country else {"display": "none"})
+
+
+@dash.callback(
+    Output(ids.AREA_MESSAGE, "children", allow_duplicate=True),
+    Output(ids.AREAS_LIVE, "data", allow_duplicate=True),
+    Output(ids.AREAS_SELECTED, "data", allow_duplicate=True),
+    Input(ids.AREA_NEW_SAVE, "n_clicks"),
+    State(ids.AREA_NEW_NAME, "value"),
+    State(ids.AREA_NEW_PHASE, "value"),
+    State(ids.AREA_NEW_WHERE, "value"),
+    State(ids.AREA_NEW_COUNTRY, "value"),
+    State(ids.AREA_NEW_LAT, "value"),
+    State(ids.AREA_NEW_LON, "value"),
+    State(ids.AREA_NEW_RADIUS, "value"),
+    prevent_initial_call=True,
+)
+def create(clicks: int | None, name: Any, phase: Any, where: Any, country: Any, lat: Any, lon: Any, radius: Any) -> Any:
+    """Create the area; once created it is the one selected, its movement (at III+) open beside."""
+    if not clicks:
+        return no_update, no_update, no_update
+    if check.code(where, "area-new-where.value", ("circle", "country")) == "country":
+        form: dict[str, Any] = {"name": name, "phase": phase, "country": country}
+    else:
+        form = {"name": name, "phase": phase, "circle": {"lat": lat, "lon": lon, "radius_km": radius}}
+    said, area_id = create_area(current_app.extensions["crisis"], g.principal, form)
+    if area_id is None:
+        return outcome(said), no_update, no_update
+    return *_done(said, area_id), area_id
 
 
 def _done(message: str, area_id: str) -> tuple[Any, dict[str, Any]]:

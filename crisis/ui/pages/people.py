@@ -21,6 +21,7 @@ from dash import ClientsideFunction, Input, Output, State, dcc, html, no_update
 from flask import current_app, g
 
 from crisis.domain.regions import region_names
+from crisis.ui import callback_inputs as check
 from crisis.ui import ids
 from crisis.ui.components.affected_people import NOBODY_AFFECTED, accounted_for
 from crisis.ui.people_commands import needs_help_seed as badge_seed
@@ -67,9 +68,25 @@ def _row(item: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {**item["counts"], "accounted_pct": item["accounted_pct"], "region_label": region_names(codes) or "-", **extra}
 
 
-def tables(summary: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], str]:
-    """The three tables' rows (needs help first, as the read model orders them: ranked) and the totals line."""
-    incidents = ranked(_row(i, id=i["incident"], link=f"[{i['title']}](/incident/{i['incident']})") for i in summary["incidents"])
+def unaffected(summary: dict[str, Any]) -> int:
+    """How many open incidents affect nobody of ours (a drought far from anyone)."""
+    return sum(1 for i in summary["incidents"] if not i["counts"]["total"])
+
+
+def unaffected_choice(count: int) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The box that lists them too: its label says how many, and it is gone when there are none."""
+    label = f"Also list the {count} open incident{'s' if count != 1 else ''} that affect{'' if count != 1 else 's'} nobody of ours"
+    return [{"label": label, "value": "all"}], ({} if count else {"display": "none"})
+
+
+def tables(summary: dict[str, Any], with_unaffected: bool = False) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]], str]:
+    """The three tables' rows (needs help first, as the read model orders them: ranked) and the totals line.
+
+    The incidents that affect nobody of ours are left out of their table unless asked for
+    (``with_unaffected``): forty droughts and earthquakes far from anyone buried the few
+    incidents with people in them. The box that lists them says how many they are."""
+    listed = [i for i in summary["incidents"] if with_unaffected or i["counts"]["total"]]
+    incidents = ranked(_row(i, id=i["incident"], link=f"[{i['title']}](/incident/{i['incident']})") for i in listed)
     areas = ranked(_row(a, id=a["area"], name=a.get("name") or a["area"]) for a in summary["areas"])
     regions = ranked(_row(r, id=r["region"]) for r in summary["regions"])
     help_total = sum(r["needs_help"] for r in regions)
@@ -93,7 +110,9 @@ def _grid(grid_id: str, columns: list[dict[str, Any]], rows: list[dict[str, Any]
 
 
 def layout(**_query: Any) -> html.Div:
-    incidents, areas, regions, totals = tables(accountability_summary(current_app.extensions["crisis"], g.principal))
+    summary = accountability_summary(current_app.extensions["crisis"], g.principal)
+    incidents, areas, regions, totals = tables(summary)
+    options, style = unaffected_choice(unaffected(summary))
     return html.Div(
         id=ids.ROLL_PAGE,
         className="roll-page",
@@ -102,7 +121,8 @@ def layout(**_query: Any) -> html.Div:
             html.H2("Who is accounted for"),
             html.P(totals, id=ids.ROLL_TOTALS, className="roll-totals" + (" loud" if regions and any(r["needs_help"] for r in regions) else "")),
             html.H3("Per open incident"),
-            _grid(ids.ROLL_INCIDENTS, INCIDENT_COLUMNS, incidents, "No open incident."),
+            dcc.Checklist(id=ids.ROLL_UNAFFECTED, options=options, value=[], style=style, className="roll-unaffected"),
+            _grid(ids.ROLL_INCIDENTS, INCIDENT_COLUMNS, incidents, "No open incident affects anyone of ours."),
             html.H3("Per area with a relocation or evacuation"),
             _grid(ids.ROLL_AREAS, AREA_COLUMNS, areas, "No relocation or evacuation under way."),
             html.H3("Per region (each person once, by their worst status)"),
@@ -120,17 +140,26 @@ dash.register_page(__name__, path="/people", name="People", title="People - Cris
     Output(ids.ROLL_REGIONS, "rowTransaction"),
     Output(ids.ROLL_TOTALS, "children"),
     Output(ids.ROLL_TOTALS, "className"),
+    Output(ids.ROLL_UNAFFECTED, "options"),
+    Output(ids.ROLL_UNAFFECTED, "style"),
     Input(ids.ROLL_LIVE, "data"),
+    Input(ids.ROLL_UNAFFECTED, "value"),
     State(ids.ROLL_INCIDENTS, "rowData"),
     State(ids.ROLL_AREAS, "rowData"),
     State(ids.ROLL_REGIONS, "rowData"),
     prevent_initial_call=True,
 )
-def refresh_roll(_live: Any, *shown: list[dict[str, Any]] | None) -> Any:
+def refresh_roll(_live: Any, listing: list[str] | None, *shown: list[dict[str, Any]] | None) -> Any:
     """Re-read the roll-call; each table gets only the rows that changed (crisis.ui.row_changes)."""
-    incidents, areas, regions, totals = tables(accountability_summary(current_app.extensions["crisis"], g.principal))
+    ticked = listing or []
+    if not isinstance(ticked, list) or not all(isinstance(v, str) for v in ticked):
+        raise check.refuse("roll-unaffected.value")
+    shown = tuple(check.rows(rows, "roll grid rowData") for rows in shown)
+    summary = accountability_summary(current_app.extensions["crisis"], g.principal)
+    incidents, areas, regions, totals = tables(summary, with_unaffected="all" in ticked)
     changes = [row_changes(before, now, "id") or no_update for before, now in zip(shown, (incidents, areas, regions), strict=True)]
-    return *changes, totals, "roll-totals" + (" loud" if any(r["needs_help"] for r in regions) else "")
+    return (*changes, totals, "roll-totals" + (" loud" if any(r["needs_help"] for r in regions) else ""),
+            *unaffected_choice(unaffected(summary)))
 
 
 @dash.callback(
