@@ -13,6 +13,7 @@ from typing import Any
 
 from crisis import handlers_areas, handlers_people, views
 from crisis.adapters.accounts import Principal
+from crisis.api.areas import FACTS as AREA_FACTS
 from crisis.api.areas import AreaIn, AreaPatch, MovementConfirm, PersonAdd, PersonRemove, ProgressIn
 from crisis.api.checkins import StatusIn
 from crisis.bootstrap import Context
@@ -129,7 +130,7 @@ def create_area(ctx: Context, principal: Principal, form: dict[str, Any]) -> tup
     except InputError as exc:
         return "Not created: " + _kept(ctx, principal, exc, form), None
     area, movement = changed.area, changed.area.get("movement")
-    _audit(ctx, principal, "area.create", area["id"], after={k: area.get(k) for k in ("name", "phase", "geometry", "country", "region")},
+    _audit(ctx, principal, "area.create", area["id"], after={k: area.get(k) for k in AREA_FACTS},
            detail={"stream_id": changed.event_id, "movement": movement["id"] if movement else None,
                    "listed": len(movement["people"]) if movement else 0})
     listed = f" {_people(len(movement['people']))} on the {movement['action']} list." if movement else ""
