@@ -54,19 +54,27 @@
     return typeof base.maxzoom === "number" && base.maxzoom < 24 ? base.maxzoom : null;
   }
 
-  // The layer just above the figure's 1:110m basemap (its first layout layers, which Plotly
-  // names plotly-layout-layer-<uid>-<index>): the detail goes under the incident areas, the
-  // travellers and the markers. null while Plotly has not added them.
+  // The layer the detail goes under: the first one above the figure's 1:110m land (its first
+  // layout layer, which Plotly names plotly-layout-layer-<uid>-0) that is neither the
+  // figure's other basemap layers nor detail, i.e. the first incident or security area, the
+  // travellers or a trace. Not "after the last basemap layer": the figure puts the
+  // countries' line below the travellers layer, and on a map without one (the areas page)
+  // Plotly then adds it on top, which put the detail's land over the areas and markers.
+  // null while Plotly has not added its layers; undefined: on top (nothing above the land).
   function layerAboveBasemap(map, gd) {
     var fig = (gd._fullLayout.map.layers || []), n = 0;
     while (n < fig.length && fig[n].source === COUNTRIES) { n += 1; }
-    var layers = map.getStyle().layers, after = -1;
-    layers.forEach(function (layer, i) {
-      var m = /^plotly-layout-layer-.+-(\d+)$/.exec(layer.id);
-      if (m && Number(m[1]) < n) { after = i; }
-    });
-    if (after < 0) { return null; }
-    return after + 1 < layers.length ? layers[after + 1].id : undefined;
+    var layers = map.getStyle().layers, land = -1;
+    function basemap(id) {
+      var m = /^plotly-layout-layer-.+-(\d+)$/.exec(id);
+      return m !== null && Number(m[1]) < n;
+    }
+    layers.forEach(function (layer, i) { if (land < 0 && basemap(layer.id)) { land = i; } });
+    if (land < 0) { return null; }
+    for (var i = land + 1; i < layers.length; i += 1) {
+      if (!basemap(layers[i].id) && layers[i].id.indexOf(DETAIL) !== 0) { return layers[i].id; }
+    }
+    return undefined;
   }
 
   function loadIndex(then) {

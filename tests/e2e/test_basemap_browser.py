@@ -12,10 +12,12 @@ import time
 from typing import Any
 
 import pytest
+import requests
 
 from tests.conftest import PASSWORD, LiveServer
 from tests.e2e.test_browser import login
 from tests.e2e.test_map_scale_browser import _looks, _pixel, _zoom_to
+from tests.e2e.test_people_pages_browser import bearer, open_page
 
 BEIRUT = (33.89, 35.50)
 
@@ -155,3 +157,42 @@ def test_measure_world_view_cost_with_and_without_the_basemap_script(browser: An
 
 def _task(cdp: Any) -> float:
     return float(next(m["value"] for m in cdp.send("Performance.getMetrics")["metrics"] if m["name"] == "TaskDuration"))
+
+
+# A security area in the Jordanian desert, on land at every zoom of the detail.
+DESERT_AREA = {"type": "Polygon", "coordinates": [[[36.6, 31.2], [37.6, 31.2], [37.6, 32.0], [36.6, 32.0], [36.6, 31.2]]]}
+
+
+def test_zoomed_in_an_area_is_drawn_over_the_detailed_land(browser: Any, live_server: LiveServer) -> None:
+    """The areas page's map has no travellers layer (which the figure's 1:110m coast line is
+    set below): its 1:10m land must still go under the areas, not on top of the whole map."""
+    officer = bearer(live_server.token("duty_officer"))
+    made = requests.post(live_server.url + "/api/v1/areas", headers=officer, timeout=30,
+                         json={"name": "Eastern desert", "phase": 3, "geometry": DESERT_AREA})
+    assert made.status_code == 201, made.text
+    page = open_page(browser, live_server, "/areas")
+    map_js = "document.querySelector('#areas-map .js-plotly-plot')._fullLayout.map._subplot.map"
+    page.wait_for_function(f"() => {{ try {{ return !!{map_js}; }} catch (e) {{ return false; }} }}", timeout=30_000)
+    at = page.evaluate(
+        f"""async () => {{ const map = {map_js};
+             const idle = new Promise(r => {{ map.once('idle', r); setTimeout(r, 3000); }});
+             map.jumpTo({{center: [37.1, 31.6], zoom: 7}}, {{originalEvent: new MouseEvent('wheel')}});
+             await idle;
+             const p = map.project([37.1, 31.6]), box = map.getCanvas().getBoundingClientRect();
+             return {{x: box.left + p.x, y: box.top + p.y}}; }}""")
+    page.wait_for_function(
+        f"""() => {{ const map = {map_js}, cells = map.__crisisCells || [];
+                   return cells.length > 0 && cells.every(c => map.isSourceLoaded(window.crisisBasemap.prefix + c)); }}""",
+        timeout=30_000)
+    page.evaluate(f"() => new Promise(r => {{ {map_js}.once('idle', r); setTimeout(r, 3000); }})")
+    page.wait_for_timeout(300)
+    order = page.evaluate(f"() => {map_js}.getStyle().layers.map(l => l.id)")
+    details = [i for i, name in enumerate(order) if name.startswith("crisis-detail-")]
+    traces = [i for i, name in enumerate(order) if name.startswith("plotly-trace-layer-")]
+    assert details and traces and max(details) < min(traces), order  # the markers stay above the land
+    red, green, blue = _pixel(page, at)
+    # Inside the phase III area: the land tinted red (#e53935 at 25 %: about 224, 186, 189),
+    # not the bare land (#dfe5ea) that a detail drawn on top would show.
+    assert green < 210 and red > green + 20, (red, green, blue)
+    assert page.errors == []
+    page.context.close()

@@ -318,6 +318,9 @@ def test_a_duty_officer_creates_an_area_on_the_page_and_its_movement_opens(
     people = [traveller("LB0", "Amal Haddad", BEIRUT, 0), traveller("LB2", "Leila Nasser", BEIRUT, 2)]  # staff, a visitor
     assert requests.post(live_server.url + "/api/v1/travellers", json=people, headers=feed, timeout=30).status_code == 200
     page = open_page(browser, live_server, "/areas")
+    # with no area selected, nothing that acts on one is offered (its phase, its movement, its list)
+    page.wait_for_selector("#areas-detail .detail-empty", timeout=20_000)
+    assert page.locator("#area-work").is_hidden() and page.locator("#area-phase-save").is_hidden()
     page.click(".area-new summary")
     page.fill("#area-new-name", "Greater Beirut")
     choose(page, "area-new-phase", "III relocation")
@@ -335,6 +338,7 @@ def test_a_duty_officer_creates_an_area_on_the_page_and_its_movement_opens(
     page.wait_for_selector(f"#areas-grid .ag-row[row-id='{area['id']}']", timeout=20_000)
     page.wait_for_selector(f"#areas-detail h2[data-area-id='{area['id']}']", timeout=20_000)
     page.wait_for_selector("#movement-grid .ag-row[row-id='LB2']", timeout=20_000)
+    assert page.locator("#area-phase-save").is_visible() and page.locator("#area-confirm").is_visible()
     # "a whole country" shows the country list instead of the circle (the whole-country
     # creation itself: tests/integration/test_people_ui_commands.py)
     page.check("#area-new-where input[value='country']")

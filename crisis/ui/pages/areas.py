@@ -248,6 +248,28 @@ def _progress_controls() -> html.Div:
     ])
 
 
+def _area_work(can_edit: bool, sees_names: bool) -> html.Div:
+    """What acts on one area (its phase, its movement, who is on it): shown only while one is
+    selected (``refresh_areas``), so that with none the page offers no form that cannot work."""
+    return html.Div(id=ids.AREA_WORK, hidden=True, children=[
+        *(_editor_controls() if can_edit else []),
+        html.H3("Who is on the movement list"),
+        html.Div(id=MOVEMENT_DOWNLOADS),
+        _progress_controls() if can_edit else None,
+        dag.AgGrid(
+            id=ids.MOVEMENT_GRID, columnDefs=movement_columns(sees_names), rowData=[],
+            getRowId="params.data.traveller_id", defaultColDef={"sortable": True, "resizable": True},
+            dashGridOptions={"rowClassRules": {"people-row-needs-help": "params.data.status === 'needs_help'",
+                                               "movement-row-overdue": "params.data.overdue"},
+                             "animateRows": False, "suppressColumnVirtualisation": True,
+                             **({"rowSelection": {"mode": "multiRow", "checkboxes": True, "headerCheckbox": True,
+                                                  "enableClickSelection": True}} if can_edit else {})},
+            className="ag-theme-alpine movement-grid", style={"height": "18rem"},
+        ),
+        None if sees_names else html.P("Names are not shown on this display.", className="feeds-note"),
+    ])
+
+
 def layout(**_query: Any) -> html.Div:
     context = current_app.extensions["crisis"]
     can_edit = access.can_edit(g.principal)
@@ -280,22 +302,8 @@ def layout(**_query: Any) -> html.Div:
             html.Div(className="areas-right", children=[
                 _new_area_controls() if can_edit else None,
                 html.Div(area_facts(None), id=ids.AREAS_DETAIL),
-                *(_editor_controls() if can_edit else []),
                 html.Div("", id=ids.AREA_MESSAGE, className="detail-message", role="status"),
-                html.H3("Who is on the movement list"),
-                html.Div(id=MOVEMENT_DOWNLOADS),
-                _progress_controls() if can_edit else None,
-                dag.AgGrid(
-                    id=ids.MOVEMENT_GRID, columnDefs=movement_columns(access.sees_names(g.principal)), rowData=[],
-                    getRowId="params.data.traveller_id", defaultColDef={"sortable": True, "resizable": True},
-                    dashGridOptions={"rowClassRules": {"people-row-needs-help": "params.data.status === 'needs_help'",
-                                                       "movement-row-overdue": "params.data.overdue"},
-                                     "animateRows": False, "suppressColumnVirtualisation": True,
-                                     **({"rowSelection": {"mode": "multiRow", "checkboxes": True, "headerCheckbox": True,
-                                                          "enableClickSelection": True}} if can_edit else {})},
-                    className="ag-theme-alpine movement-grid", style={"height": "18rem"},
-                ),
-                None if access.sees_names(g.principal) else html.P("Names are not shown on this display.", className="feeds-note"),
+                _area_work(can_edit, access.sees_names(g.principal)),
             ]),
         ],
     )
@@ -344,6 +352,7 @@ def select_area(cell: dict[str, Any] | None) -> Any:
     Output(ids.AREAS_DETAIL, "children"),
     Output(ids.MOVEMENT_GRID, "rowTransaction"),
     Output(ids.AREAS_MAP, "figure"),
+    Output(ids.AREA_WORK, "hidden"),
     Input(ids.AREAS_LIVE, "data"),
     Input(ids.AREAS_SELECTED, "data"),
     Input(ids.AREAS_FILTER_REGION, "value"),
@@ -358,7 +367,7 @@ def refresh_areas(_live: Any, area_id: str | None, region: str | None, areas_sho
     areas_shown, movement_shown = check.rows(areas_shown, "areas-grid.rowData"), check.rows(movement_shown, "movement-grid.rowData")
     areas, area = _selected(area_id, region)
     return (row_changes(areas_shown, area_rows(areas), "id") or no_update, area_facts(area),
-            row_changes(movement_shown, movement_rows(area), "traveller_id") or no_update, _map(areas))
+            row_changes(movement_shown, movement_rows(area), "traveller_id") or no_update, _map(areas), area is None)
 
 
 @dash.callback(Output(MOVEMENT_DOWNLOADS, "children"), Input(ids.AREAS_SELECTED, "data"))
