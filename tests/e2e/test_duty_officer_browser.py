@@ -78,6 +78,9 @@ COLOURS = """() => Array.from(document.querySelectorAll('button.people-set')).ma
     return {text: b.innerText, color: getComputedStyle(b).color, background: bg}; })"""
 
 
+BEIRUT_AREA = {"type": "Polygon", "coordinates": [[[35.3, 33.7], [35.8, 33.7], [35.8, 34.1], [35.3, 34.1], [35.3, 33.7]]]}
+
+
 def _luminance(css: str) -> float:
     r, g, b = (float(v) / 255 for v in css[css.index("(") + 1:css.index(")")].split(",")[:3])
     lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
@@ -91,9 +94,16 @@ def contrast(color: str, background: str) -> float:
 
 def test_every_selected_people_status_button_is_readable(context: Context, live_server: LiveServer, browser: Any) -> None:
     first, _ = _one_person_in_two_incidents(live_server)
+    area = requests.post(live_server.url + "/api/v1/areas", json={"name": "Beirut buttons", "phase": 3, "geometry": BEIRUT_AREA},
+                         headers=bearer(live_server.token("duty_officer")), timeout=30)
+    assert area.status_code == 201, area.text
     page = open_page(browser, live_server, f"/incident/{first}")
     for path in (f"/incident/{first}", "/areas"):
         page.goto(live_server.url + path)
+        if path == "/areas":  # an area's buttons show once one is selected
+            row = f"#areas-grid .ag-row[row-id='{area.json()['id']}'] .ag-cell[col-id='name']"
+            page.wait_for_selector(row, timeout=20_000)
+            page.click(row)
         page.wait_for_selector("button.people-set.status-needs_help", timeout=20_000)
         buttons = page.evaluate(COLOURS)
         assert [b["text"] for b in buttons] == ["Mark safe", "Needs help", "Unsure", "Unreachable", "No response yet"], buttons
@@ -217,7 +227,6 @@ def test_a_town_typed_names_its_country_and_the_others_of_its_name_and_the_map_g
     page.context.close()
 
 
-BEIRUT_AREA = {"type": "Polygon", "coordinates": [[[35.3, 33.7], [35.8, 33.7], [35.8, 34.1], [35.3, 34.1], [35.3, 33.7]]]}
 
 
 def test_words_not_codes_on_the_incident_and_areas_pages(context: Context, live_server: LiveServer, browser: Any) -> None:
@@ -339,11 +348,17 @@ def test_a_duty_officer_creates_an_area_on_the_page_and_its_movement_opens(
     page.wait_for_selector(f"#areas-detail h2[data-area-id='{area['id']}']", timeout=20_000)
     page.wait_for_selector("#movement-grid .ag-row[row-id='LB2']", timeout=20_000)
     assert page.locator("#area-phase-save").is_visible() and page.locator("#area-confirm").is_visible()
-    # "a whole country" shows the country list instead of the circle (the whole-country
-    # creation itself: tests/integration/test_people_ui_commands.py)
+    # a whole country, chosen by its name: the country list replaces the circle's inputs
     page.check("#area-new-where input[value='country']")
     page.wait_for_selector("#area-new-circle", state="hidden", timeout=10_000)
-    assert page.locator("#area-new-country").is_visible()
+    page.wait_for_selector("#area-new-country", state="visible", timeout=10_000)
+    page.fill("#area-new-name", "All of Jordan")
+    page.click("#area-new-country")
+    page.keyboard.type("Jord")  # the list of some 250 countries is searched by name
+    page.get_by_role("option", name="Jordan (JOR)", exact=True).click()
+    page.click("#area-new-save")
+    page.wait_for_selector("#area-message:has-text('Area \u201cAll of Jordan\u201d created')", timeout=20_000)
+    page.wait_for_selector("#areas-detail h2:has-text('All of Jordan')", timeout=20_000)
     assert page.errors == []
     # a wall sees no form to create one
     wall = open_page(browser, live_server, "/areas", "wall")
