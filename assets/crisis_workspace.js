@@ -282,7 +282,8 @@
     fact(dl, "status", "Status", i.status);
     fact(dl, "age", "Event age", ago(i.reported_at, now).replace(" ago", "") + " (reported " + utc(i.reported_at) + ")");
     fact(dl, "updated", "Last update", ago(i.updated_at, now) + " (" + utc(i.updated_at) + ")");
-    fact(dl, "place", "Place", [i.country, regionNames(i, c).join(", ")].filter(Boolean).join(", ") +
+    var countries = i.countries && i.countries.length ? i.countries.join(", ") : i.country;  // every country it spans
+    fact(dl, "place", "Place", [countries, regionNames(i, c).join(", ")].filter(Boolean).join(", ") +
          (i.approximate ? " (approximate)" : ""));
     fact(dl, "radius", "Affected radius", i.radius_km ? i.radius_km + " km" : (i.area ? "polygon" : "by severity"));
     var link = document.getElementById("incident-panel-open");

@@ -473,3 +473,20 @@ def test_closing_says_who_still_needs_help_on_the_panel_and_the_incident_page(li
     detail.wait_for_selector(button, timeout=30_000)
     assert "1 person still needs help" in detail.get_attribute(button, "data-confirm")
     assert page.errors == [] and detail.errors == []
+
+
+def test_an_incident_over_several_countries_names_them_all(live_server: LiveServer, opened: Any) -> None:
+    """A drought over Iraq and Iran: the panel and the incident's page name both countries
+    (not only the first), and say that its affected radius comes from its severity."""
+    incident = _post_incident(live_server, title="Drought over two countries " + random_ref(), type="drought",
+                              lat=33.0, lon=44.0, country="IRQ", countries=["IRQ", "IRN"])
+    page = opened("/")
+    page.wait_for_selector(_item(incident["id"]), timeout=30_000)
+    page.click(_item(incident["id"]))
+    page.wait_for_selector("#incident-panel-facts [data-fact='place'] dd:has-text('IRQ, IRN')", timeout=30_000)
+    assert "by severity" in page.inner_text("#incident-panel-facts [data-fact='radius']")
+    page.goto(live_server.url + f"/incident/{incident['id']}")
+    page.wait_for_selector(".facts dt:has-text('Countries')", timeout=30_000)
+    facts = page.inner_text(".facts")
+    assert "IRQ, IRN" in facts and "by severity" in facts, facts
+    assert page.errors == []

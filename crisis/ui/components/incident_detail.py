@@ -63,10 +63,12 @@ def detail_facts(detail: dict[str, Any]) -> list[Any]:
                 _fact("Status", incident["status"]),
                 _fact("Severity", f"{incident['severity']} ({SEVERITY_LABELS[int(incident['severity'])]})"),
                 _fact("Type", full_label(str(incident["type"]))),  # as the map panel and the board say it
-                _fact("Country", incident.get("country")),
+                _fact("Countries" if len(incident.get("countries") or []) > 1 else "Country",
+                      ", ".join(incident.get("countries") or []) or incident.get("country")),  # every country it spans
                 _fact("Region", region_names(incident.get("regions") or [r for r in [incident.get("region")] if r])),
                 _fact("Location", f"{incident['lat']:.4f}, {incident['lon']:.4f}" + (" (approximate)" if incident.get("approximate") else "")),
-                _fact("Affected radius", f"{incident['radius_km']} km" if incident.get("radius_km") else ("polygon" if incident.get("area") else None)),
+                _fact("Affected radius", f"{incident['radius_km']} km" if incident.get("radius_km")
+                      else ("polygon" if incident.get("area") else "by severity")),  # as the map's panel says it
                 _fact("Reported", incident["reported_at"][:19].replace("T", " ") + " UTC"),
                 _fact("Updated", incident["updated_at"][:19].replace("T", " ") + " UTC"),
                 _fact("Owner", incident.get("owner")) if "owner" in incident else None,
