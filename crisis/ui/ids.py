@@ -90,6 +90,7 @@ AREA_ADD = "area-add"
 AREA_REMOVE = "area-remove"  # take the ticked people off the list (with the reason typed)
 AREA_MESSAGE = "area-message"
 AREA_WORK = "area-work"  # what acts on the selected area: hidden while none is
+AREA_MOVEMENT_WORK = "area-movement-work"  # its movement: hidden while it has none (below phase III)
 # "New area": a name, a phase, and a whole country or a circle around a point
 AREA_NEW_NAME = "area-new-name"
 AREA_NEW_PHASE = "area-new-phase"

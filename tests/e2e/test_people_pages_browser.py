@@ -365,6 +365,9 @@ def test_a_duty_officer_raises_an_area_confirms_the_relocation_and_tracks_progre
         page.wait_for_selector(f"#areas-grid .ag-row[row-id='{area_id}']", timeout=15_000)
     officer.locator(f"#areas-grid .ag-row[row-id='{area_id}'] .ag-cell[col-id='name']").click()
     officer.wait_for_selector(f"#areas-detail [data-area-id='{area_id}']", timeout=20_000)
+    # At phase I the area has no movement: its phase can be changed, nothing else is offered.
+    officer.wait_for_selector("#area-phase-save", state="visible", timeout=20_000)
+    assert officer.locator("#area-movement-work").is_hidden() and officer.locator("#area-confirm").is_hidden()
 
     # Phase III: the movement list is drawn by the rule (no national staff, LB1 and LB5).
     choose(officer, "area-phase", "III relocation")

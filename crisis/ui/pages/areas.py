@@ -179,8 +179,9 @@ def area_facts(area: dict[str, Any] | None) -> Any:
     return facts
 
 
-def _editor_controls() -> list[Any]:
-    return [
+def _editor_controls() -> tuple[html.Div, html.Details]:
+    """The phase's control, and the movement's confirmation."""
+    return (
         html.Div(className="area-edit", children=[
             html.Label(["Phase", dcc.Dropdown(id=ids.AREA_PHASE, options=[{"label": phase_name(p), "value": p} for p in PHASES],
                                               clearable=False)]),
@@ -195,7 +196,7 @@ def _editor_controls() -> list[Any]:
             dcc.Input(id=ids.AREA_ARRIVAL, placeholder="expected arrival, e.g. 2026-12-01 18:00 UTC"),
             html.Button("Confirm movement", id=ids.AREA_CONFIRM, className="action"),
         ]),
-    ]
+    )
 
 
 def _country_options() -> list[dict[str, str]]:
@@ -249,10 +250,12 @@ def _progress_controls() -> html.Div:
 
 
 def _area_work(can_edit: bool, sees_names: bool) -> html.Div:
-    """What acts on one area (its phase, its movement, who is on it): shown only while one is
-    selected (``refresh_areas``), so that with none the page offers no form that cannot work."""
-    return html.Div(id=ids.AREA_WORK, hidden=True, children=[
-        *(_editor_controls() if can_edit else []),
+    """What acts on one area: its phase while one is selected, its movement (confirm it, who
+    is on it) while it has one (phase III or above); shown by ``refresh_areas``, so that
+    the page offers no form that cannot work."""
+    phase, confirm = _editor_controls() if can_edit else (None, None)
+    return html.Div(id=ids.AREA_WORK, hidden=True, children=[phase, html.Div(id=ids.AREA_MOVEMENT_WORK, hidden=True, children=[
+        confirm,
         html.H3("Who is on the movement list"),
         html.Div(id=MOVEMENT_DOWNLOADS),
         _progress_controls() if can_edit else None,
@@ -267,7 +270,7 @@ def _area_work(can_edit: bool, sees_names: bool) -> html.Div:
             className="ag-theme-alpine movement-grid", style={"height": "18rem"},
         ),
         None if sees_names else html.P("Names are not shown on this display.", className="feeds-note"),
-    ])
+    ])])
 
 
 def layout(**_query: Any) -> html.Div:
@@ -353,6 +356,7 @@ def select_area(cell: dict[str, Any] | None) -> Any:
     Output(ids.MOVEMENT_GRID, "rowTransaction"),
     Output(ids.AREAS_MAP, "figure"),
     Output(ids.AREA_WORK, "hidden"),
+    Output(ids.AREA_MOVEMENT_WORK, "hidden"),
     Input(ids.AREAS_LIVE, "data"),
     Input(ids.AREAS_SELECTED, "data"),
     Input(ids.AREAS_FILTER_REGION, "value"),
@@ -367,7 +371,8 @@ def refresh_areas(_live: Any, area_id: str | None, region: str | None, areas_sho
     areas_shown, movement_shown = check.rows(areas_shown, "areas-grid.rowData"), check.rows(movement_shown, "movement-grid.rowData")
     areas, area = _selected(area_id, region)
     return (row_changes(areas_shown, area_rows(areas), "id") or no_update, area_facts(area),
-            row_changes(movement_shown, movement_rows(area), "traveller_id") or no_update, _map(areas), area is None)
+            row_changes(movement_shown, movement_rows(area), "traveller_id") or no_update, _map(areas), area is None,
+            not (area or {}).get("movement"))
 
 
 @dash.callback(Output(MOVEMENT_DOWNLOADS, "children"), Input(ids.AREAS_SELECTED, "data"))
