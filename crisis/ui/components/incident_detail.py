@@ -54,6 +54,7 @@ NOT_VISIBLE = "No such incident, or it is outside your region."
 def detail_facts(detail: dict[str, Any]) -> list[Any]:
     """Title, stale flag, facts, description and the next lifecycle steps (editors)."""
     incident = detail["incident"]
+    countries = [c for c in (incident.get("countries") or [incident.get("country")]) if c]
     return [
         html.H2([html.Span(str(incident["severity"]), className="sev-badge"), " ", incident["title"]]),
         html.Div("STALE: no update for longer than the agreed interval", className="stale-flag") if detail["stale"] else None,
@@ -63,8 +64,7 @@ def detail_facts(detail: dict[str, Any]) -> list[Any]:
                 _fact("Status", incident["status"]),
                 _fact("Severity", f"{incident['severity']} ({SEVERITY_LABELS[int(incident['severity'])]})"),
                 _fact("Type", full_label(str(incident["type"]))),  # as the map panel and the board say it
-                _fact("Countries" if len(incident.get("countries") or []) > 1 else "Country",
-                      ", ".join(incident.get("countries") or []) or incident.get("country")),  # every country it spans
+                _fact("Countries" if len(countries) > 1 else "Country", ", ".join(countries)),  # every country it spans
                 _fact("Region", region_names(incident.get("regions") or [r for r in [incident.get("region")] if r])),
                 _fact("Location", f"{incident['lat']:.4f}, {incident['lon']:.4f}" + (" (approximate)" if incident.get("approximate") else "")),
                 _fact("Affected radius", f"{incident['radius_km']} km" if incident.get("radius_km")

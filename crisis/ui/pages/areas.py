@@ -250,11 +250,15 @@ def _progress_controls() -> html.Div:
 
 
 def _area_work(can_edit: bool, sees_names: bool) -> html.Div:
-    """What acts on one area: its phase while one is selected, its movement (confirm it, who
-    is on it) while it has one (phase III or above); shown by ``refresh_areas``, so that
-    the page offers no form that cannot work."""
+    """What acts on one area: its phase while one is selected, its movement while it has one
+    (both shown by ``refresh_areas``), so that the page offers no form that cannot work."""
     phase, confirm = _editor_controls() if can_edit else (None, None)
-    return html.Div(id=ids.AREA_WORK, hidden=True, children=[phase, html.Div(id=ids.AREA_MOVEMENT_WORK, hidden=True, children=[
+    return html.Div(id=ids.AREA_WORK, hidden=True, children=[phase, _movement_work(can_edit, sees_names, confirm)])
+
+
+def _movement_work(can_edit: bool, sees_names: bool, confirm: html.Details | None) -> html.Div:
+    """The movement of an area at phase III or above: confirm it, and who is on it."""
+    return html.Div(id=ids.AREA_MOVEMENT_WORK, hidden=True, children=[
         confirm,
         html.H3("Who is on the movement list"),
         html.Div(id=MOVEMENT_DOWNLOADS),
@@ -270,7 +274,7 @@ def _area_work(can_edit: bool, sees_names: bool) -> html.Div:
             className="ag-theme-alpine movement-grid", style={"height": "18rem"},
         ),
         None if sees_names else html.P("Names are not shown on this display.", className="feeds-note"),
-    ])])
+    ])
 
 
 def layout(**_query: Any) -> html.Div:
