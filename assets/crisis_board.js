@@ -47,7 +47,11 @@
         if (since !== null && updated < since) { return; }
         rows.push({
           id: i.id, severity: i.severity, title: i.title, type: labels[i.type] || i.type.replace(/_/g, " "),
-          country: i.country || "-", region_label: REGION_LABELS[i.region] || "-", status: i.status,
+          // every country and region an incident over several countries spans, not only the first
+          country: (i.countries && i.countries.length ? i.countries.join(", ") : i.country) || "-",
+          region_label: (i.regions && i.regions.length ? i.regions : [i.region]).map(function (r) { return REGION_LABELS[r]; })
+            .filter(Boolean).join(", ") || "-",
+          status: i.status,
           reported_at: i.reported_at, updated_at: i.updated_at, owner: i.owner || "",
           stale: i.status !== "closed" && now - updated > staleMs ? "STALE" : ""
         });

@@ -156,13 +156,22 @@
       .map(function (r) { return (c && c.regions && c.regions[r]) || r; });
   }
 
+  // Where an incident is, in a list line: its countries (the first PLACE_MAX, then "+N"),
+  // else its regions by name (at sea or in a territory with no country code), never a bare "-".
+  var PLACE_MAX = 3;
+  function placeText(i, c) {
+    var countries = i.countries && i.countries.length ? i.countries : (i.country ? [i.country] : []);
+    if (!countries.length) { return regionNames(i, c).join(", ") || "no place"; }
+    var shown = countries.slice(0, PLACE_MAX).join(", ");
+    return countries.length > PLACE_MAX ? shown + " +" + (countries.length - PLACE_MAX) : shown;
+  }
+
   function fillItem(li, i, now) {
     var closed = i.status === "closed";
     setClass(li, "incident-item sev-" + i.severity + (closed ? " incident-closed" : "") + (W.picked === i.id ? " picked" : ""));
     setText(li.children[0], String(i.severity));
     setText(li.children[1], i.title);
-    // At sea or in a territory with no country code: its region says where, never a bare "-".
-    setText(li.children[2], (i.country || regionNames(i, config()).join(", ") || "no place") + " | " + i.status + " | event " + ago(i.reported_at, now).replace(" ago", "") +
+    setText(li.children[2], placeText(i, config()) + " | " + i.status + " | event " + ago(i.reported_at, now).replace(" ago", "") +
             ", updated " + ago(i.updated_at, now));
   }
 

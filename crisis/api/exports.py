@@ -54,7 +54,7 @@ GEOJSON_TYPE = "application/geo+json"
 KML_TYPE = "application/vnd.google-earth.kml+xml"
 
 INCIDENT_COLUMNS = ("id", "title", "category", "type", "severity", "status", "lat", "lon", "radius_km", "country",
-                    "regions", "region", "reported_at", "updated_at", "source", "source_id", "approximate", "owner",
+                    "countries", "regions", "region", "reported_at", "updated_at", "source", "source_id", "approximate", "owner",
                     "description")
 PERSON_COLUMNS = ("traveller_id", "name", "agency", "category", "essential", "status", "status_at", "status_via",
                   "reason", "distance_km", "arrive", "position_source", "position_at", "confidence", "lat", "lon")
@@ -228,7 +228,9 @@ def incidents_kml(incidents: list[dict[str, Any]]) -> str:
         description = _kml_description([
             ("Type", incident.get("category") and f"{incident.get('category')} / {incident.get('type')}" or incident.get("type")),
             ("Severity", incident.get("severity")), ("Status", incident.get("status")),
-            ("Country", incident.get("country")), ("Reported", incident.get("reported_at")),
+            ("Country", incident.get("country")),
+            ("Countries", ", ".join(incident["countries"]) if len(incident.get("countries") or ()) > 1 else None),
+            ("Reported", incident.get("reported_at")),
             ("Updated", incident.get("updated_at")), ("Radius (km)", incident.get("radius_km")),
             ("Description", incident.get("description")),
         ])

@@ -49,6 +49,9 @@ def demo_like(context: Context, live_server: LiveServer) -> dict[str, str]:
     day = (datetime.now(UTC) - timedelta(hours=23, minutes=58)).isoformat()
     ids["day"] = _post(live_server, "Flash flooding after heavy rain in Dhaka", "flood", 2, 23.8, 90.4, "BGD", reported_at=day)
     ids["years"] = _post(live_server, "Drought in the south", "drought", 2, -15.0, 30.0, "ZMB", reported_at="2019-06-01T00:00:00Z")
+    # Over four countries in two regions (GDACS files such a drought under its first country).
+    ids["spans"] = _post(live_server, "Drought is on going in Iran, Iraq, Syria, Turkey", "drought", 2, 35.0, 42.0, "TUR",
+                         countries=["TUR", "IRQ", "IRN", "SYR"])
     officer = {"Authorization": "Bearer " + live_server.token("duty_officer")}
     first = ids[DEMO_LIKE[1][0]]
     answer = requests.patch(f"{live_server.url}/api/v1/incidents/{first}", json={"status": "contained", "owner": "amina.najjar"},
@@ -91,6 +94,11 @@ def test_every_board_column_and_its_values_fit_at_1920_by_1080(
     row = f"{GRID} .ag-center-cols-container .ag-row[row-id='{demo_like[DEMO_LIKE[0][0]]}']"
     assert page.inner_text(row + " .ag-cell[col-id='type']").split() == "Armed conflict - Exchange of fire".split()
     assert page.inner_text(row + " .ag-cell[col-id='region_label']").split() == "Middle East and North Africa".split()
+    # An incident over several countries: every one of them and both regions, not its first only.
+    spans = f"{GRID} .ag-center-cols-container .ag-row[row-id='{demo_like['spans']}']"
+    assert page.inner_text(spans + " .ag-cell[col-id='country']").split() == "TUR, IRQ, IRN, SYR".split()
+    assert page.inner_text(spans + " .ag-cell[col-id='region_label']").split() == \
+        "Europe and Central Asia, Middle East and North Africa".split()
     day = f"{GRID} .ag-center-cols-container .ag-row[row-id='{demo_like['day']}'] .ag-cell[col-id='reported_at']"
     assert page.inner_text(day) == "23 h 58 min", page.inner_text(day)
     # Sorted by any column, its header (now with the sort arrow) is still whole.
@@ -146,7 +154,9 @@ def test_the_download_links_give_exactly_the_rows_the_board_shows(
     shown = set(page.eval_on_selector_all(f"{GRID} .ag-center-cols-container .ag-row",
                                           "els => els.map(e => e.getAttribute('row-id'))"))
     lebanon = {demo_like[row[0]] for row in DEMO_LIKE if row[5] == "LBN"}
-    assert closed["mena"] in shown and closed["asia"] not in shown and shown <= lebanon, shown
+    # the drought over Turkey, Iraq, Iran and Syria touches the region too (filed first under Europe)
+    assert closed["mena"] in shown and closed["asia"] not in shown and demo_like["spans"] in shown, shown
+    assert shown <= lebanon | {demo_like["spans"]}, shown
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     for href in hrefs:
         answer = requests.get(live_server.url + href, cookies=cookies, timeout=30)

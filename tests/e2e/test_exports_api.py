@@ -178,6 +178,21 @@ def test_a_regional_desk_exports_its_region_only(context: Context, live_server: 
     assert [r["name"] for r in nairobi] == ["Chege Nairobi"]
 
 
+def test_an_incident_over_several_countries_exports_them_all(context: Context, live_server: LiveServer) -> None:
+    """A drought filed under Turkey that spans Iraq and Iran: every country in the CSV and the
+    KML, not only the first, and it is in the Middle East desk's files (a region it touches)."""
+    made = requests.post(live_server.url + "/api/v1/incidents", headers=bearer(live_server.token("feed")), timeout=30, json={
+        "title": "Drought over three countries", "type": "drought", "severity": 2, "lat": 35.0, "lon": 43.0,
+        "country": "TUR", "countries": ["TUR", "IRQ", "IRN"], "source_id": random_ref("spans-")})
+    assert made.status_code == 201, made.text
+    for token in (live_server.token("duty_officer"), live_server.token("regional_desk", MENA)):
+        [row] = rows(get(live_server, token, "/incidents.csv"))
+        assert (row["country"], row["countries"]) == ("TUR", "TUR;IRQ;IRN"), row
+        assert set(row["regions"].split(";")) == {"europe_central_asia", MENA}, row
+        mark = placemarks(get(live_server, token, "/incidents.kml"))["Drought over three countries"]
+        assert "Countries: TUR, IRQ, IRN" in (mark.findtext(f"{KML}description") or "")
+
+
 def test_a_wall_exports_positions_and_counts_never_who(context: Context, live_server: LiveServer) -> None:
     seed = _seed(live_server)
     wall = live_server.token("wall")

@@ -482,6 +482,12 @@ def test_an_incident_over_several_countries_names_them_all(live_server: LiveServ
                               lat=33.0, lon=44.0, country="IRQ", countries=["IRQ", "IRN"])
     page = opened("/")
     page.wait_for_selector(_item(incident["id"]), timeout=30_000)
+    assert page.inner_text(_item(incident["id"]) + " .incident-meta").startswith("IRQ, IRN | ")
+    # Over more than three: the first three, then how many more (the panel names them all).
+    wide = _post_incident(live_server, title="Drought over five countries " + random_ref(), type="drought",
+                          lat=20.0, lon=100.0, country="CHN", countries=["CHN", "IND", "LAO", "MMR", "THA"])
+    page.wait_for_selector(_item(wide["id"]), timeout=30_000)
+    assert page.inner_text(_item(wide["id"]) + " .incident-meta").startswith("CHN, IND, LAO +2 | ")
     page.click(_item(incident["id"]))
     page.wait_for_selector("#incident-panel-facts [data-fact='place'] dd:has-text('IRQ, IRN')", timeout=30_000)
     assert "by severity" in page.inner_text("#incident-panel-facts [data-fact='radius']")
