@@ -294,7 +294,10 @@
     var countries = i.countries && i.countries.length ? i.countries.join(", ") : i.country;  // every country it spans
     fact(dl, "place", "Place", [countries, regionNames(i, c).join(", ")].filter(Boolean).join(", ") +
          (i.approximate ? " (approximate)" : ""));
-    fact(dl, "radius", "Affected radius", i.radius_km ? i.radius_km + " km" : (i.area ? "polygon" : "by severity"));
+    // As who-is-affected uses it (an area wins over a radius), as the incident page says it.
+    var bySeverity = c && c.default_radius_km ? c.default_radius_km[String(i.severity)] : null;
+    fact(dl, "radius", "Affected radius", i.area ? "polygon" : (i.radius_km ? i.radius_km + " km" :
+         (bySeverity ? bySeverity + " km (by severity)" : "by severity")));
     var link = document.getElementById("incident-panel-open");
     if (link) { link.setAttribute("href", "/incident/" + encodeURIComponent(i.id)); }
     renderLifecycle(i);

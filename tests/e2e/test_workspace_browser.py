@@ -490,9 +490,10 @@ def test_an_incident_over_several_countries_names_them_all(live_server: LiveServ
     assert page.inner_text(_item(wide["id"]) + " .incident-meta").startswith("CHN, IND, LAO +2 | ")
     page.click(_item(incident["id"]))
     page.wait_for_selector("#incident-panel-facts [data-fact='place'] dd:has-text('IRQ, IRN')", timeout=30_000)
-    assert "by severity" in page.inner_text("#incident-panel-facts [data-fact='radius']")
+    # severity 3 (the default for a report) without a radius: CRISIS_DEFAULT_RADIUS_KM's 25 km
+    assert page.inner_text("#incident-panel-facts [data-fact='radius'] dd") == "25 km (by severity)"
     page.goto(live_server.url + f"/incident/{incident['id']}")
     page.wait_for_selector(".facts dt:has-text('Countries')", timeout=30_000)
     facts = page.inner_text(".facts")
-    assert "IRQ, IRN" in facts and "by severity" in facts, facts
+    assert "IRQ, IRN" in facts and "25 km (by severity)" in facts, facts
     assert page.errors == []

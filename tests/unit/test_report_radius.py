@@ -29,3 +29,16 @@ def test_a_report_click_that_is_not_a_point_is_not_one(where: object) -> None:
 def test_a_report_click_point_is_kept() -> None:
     assert pinned({"lat": 33.9, "lon": 35.5, "via": "map"}) == {"lat": 33.9, "lon": 35.5, "approximate": False}
     assert pinned({"lat": 1, "lon": 2, "approximate": True}) == {"lat": 1.0, "lon": 2.0, "approximate": True}
+
+
+def test_the_incident_page_says_the_radius_who_is_affected_uses() -> None:
+    """As crisis.fusion.affected joins: an area wins over a radius; neither: the severity's default."""
+    from crisis.fusion.affected import DEFAULT_RADIUS_SETTING, default_radii
+    from crisis.ui.components.incident_detail import radius_text
+
+    square = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}
+    assert radius_text({"radius_km": 12.5}, None) == "12.5 km"
+    assert radius_text({"radius_km": 12.5, "area": square}, None) == "polygon"
+    assert radius_text({"area": square}, 50.0) == "polygon"
+    assert radius_text({"severity": 4}, default_radii(DEFAULT_RADIUS_SETTING)[4]) == "50 km (by severity)"
+    assert radius_text({"severity": 4}, None) == "by severity"

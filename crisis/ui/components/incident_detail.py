@@ -15,6 +15,17 @@ from crisis.ui import ids
 
 
 
+
+def radius_text(incident: dict[str, Any], by_severity_km: float | None) -> str:
+    """What who-is-affected uses (crisis.fusion.affected): 'polygon' (an area wins over a
+    radius), '25 km', or '50 km (by severity)' when the incident gives neither
+    (CRISIS_DEFAULT_RADIUS_KM). The map's panel says it the same way."""
+    if incident.get("area"):
+        return "polygon"
+    if incident.get("radius_km"):
+        return f"{incident['radius_km']:g} km"
+    return f"{by_severity_km:g} km (by severity)" if by_severity_km else "by severity"
+
 def _fact(label: str, value: Any) -> html.Div:
     return html.Div([html.Dt(label), html.Dd("-" if value in (None, "") else str(value))], className="fact")
 
@@ -67,8 +78,7 @@ def detail_facts(detail: dict[str, Any]) -> list[Any]:
                 _fact("Countries" if len(countries) > 1 else "Country", ", ".join(countries)),  # every country it spans
                 _fact("Region", region_names(incident.get("regions") or [r for r in [incident.get("region")] if r])),
                 _fact("Location", f"{incident['lat']:.4f}, {incident['lon']:.4f}" + (" (approximate)" if incident.get("approximate") else "")),
-                _fact("Affected radius", f"{incident['radius_km']} km" if incident.get("radius_km")
-                      else ("polygon" if incident.get("area") else "by severity")),  # as the map's panel says it
+                _fact("Affected radius", radius_text(incident, detail.get("radius_by_severity_km"))),
                 _fact("Reported", incident["reported_at"][:19].replace("T", " ") + " UTC"),
                 _fact("Updated", incident["updated_at"][:19].replace("T", " ") + " UTC"),
                 _fact("Owner", incident.get("owner")) if "owner" in incident else None,

@@ -26,6 +26,7 @@ from crisis.domain import access
 from crisis.domain.regions import REGIONS
 from crisis.domain.taxonomy import choices as type_choices
 from crisis.feeds import towns
+from crisis.fusion.affected import default_radii
 from crisis.feeds.gazetteer import gazetteer_for
 from crisis.ui import ids
 from crisis.ui.commands import EDITORS, report_from_form
@@ -53,6 +54,8 @@ def workspace_config() -> html.Div:
     config = {
         "closed_visible_minutes": settings.closed_visible_minutes,
         "stale_minutes": settings.stale_incident_minutes,
+        # who-is-affected's circle for an incident with no radius and no area, by severity
+        "default_radius_km": default_radii(settings.default_radius_km),
         "can_edit": access.can_edit(g.principal),
         "sees_names": access.sees_names(g.principal),
         "workflow": workflow_table(),
