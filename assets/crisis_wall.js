@@ -204,14 +204,17 @@
     var list = document.getElementById("wall-incident-list");
     var footer = document.getElementById("wall-incidents-more");
     if (!list || !footer) { return; }
-    var most = (wall.seed && wall.seed.max_incidents) || 10;
+    var most = (wall.seed && wall.seed.max_incidents) || 50;  // as many as fit, unless `incidents=` says fewer
     var candidates = open.slice(0, most);
     var key = candidates.map(function (i) { return i.id + ":" + i.severity + ":" + i.status + ":" + i.title; }).join("|")
       + "/" + open.length + "/" + Math.floor(Date.now() / 30000) + "/" + list.clientWidth + "x" + list.clientHeight;
     if (key === wall.listKey) { return; }
     wall.listKey = key;
     var rows = candidates.map(function (i) {
-      var where = i.country || regionLabel(i.region);
+      // every country it spans (the first three, then "+N", as the duty officer's list says it)
+      var countries = i.countries && i.countries.length ? i.countries : (i.country ? [i.country] : []);
+      var where = countries.length ? countries.slice(0, 3).join(", ") + (countries.length > 3 ? " +" + (countries.length - 3) : "")
+        : regionLabel(i.region);
       return el("li", "wall-incident sev-" + i.severity, [
         el("span", "wall-sev-badge sev-bg-" + i.severity, String(i.severity)),
         el("span", "wall-incident-title", i.title),

@@ -441,7 +441,8 @@
     return (W.areas || []).filter(function (a) {
       var m = a.movement;
       if (!m || m.closed_at) { return false; }
-      if (a.country && i.country && a.country === i.country) { return true; }
+      // a whole-country area in any country the incident spans
+      if (a.country && (a.country === i.country || (i.countries || []).indexOf(a.country) >= 0)) { return true; }
       return a.geometry ? kmToBox(i.lat, i.lon, a.geometry) <= reach : false;
     });
   }

@@ -150,10 +150,11 @@ def test_wall_at_4k_is_legible_still_drawn_once_and_names_no_one(live_server: Li
         assert mine and mine[0][0] == "2" and mine[0][2] == "2", stacked
         assert page.locator(".wall-legend").inner_text().count("critical") == 1
 
-        # The list is capped and says so.
-        assert page.locator("#wall-incident-list li").count() == 10
-        more = page.inner_text("#wall-incidents-more")
-        assert "not shown" in more, more
+        # The list fills its panel (more than the 10 it was once capped at: a 4K panel holds
+        # 16 rows) and counts every open incident it does not show.
+        fit = page.evaluate(FIT)
+        _assert_fitted(fit)
+        assert fit["wall-incident-list"]["rows"] >= min(fit["open"], 15), fit
         first = page.locator("#wall-incident-list li .wall-sev-badge").first.inner_text()
         assert first == "5"
 
@@ -179,6 +180,32 @@ def test_wall_at_4k_is_legible_still_drawn_once_and_names_no_one(live_server: Li
         page.wait_for_timeout(1500)  # the travellers layer and tiles settle
         if os.environ.get("CRISIS_SCREENSHOTS") == "1":
             page.screenshot(path=str(DOCS / "wall.png"))
+        assert page.errors == []
+    finally:
+        page.context.close()
+
+
+def test_the_incidents_parameter_lists_at_most_that_many(live_server: LiveServer, browser: Any) -> None:
+    """`?incidents=3`: three rows though more fit, the rest counted under the list."""
+    _seed(live_server)
+    page = _wall(browser, live_server, "&incidents=3", size=(1920, 1080))
+    try:
+        page.wait_for_function("() => window.crisisLive.state.ready && "
+                               "document.getElementById('wall-incidents-more').innerText.includes('not shown')", timeout=60_000)
+        assert page.locator("#wall-incident-list li").count() == 3
+        open_count = page.evaluate("() => Array.from(window.crisisLive.state.incidents.values())"
+                                   ".filter(m => m.incident.status !== 'closed').length")
+        assert open_count > 3 and _not_shown(page.inner_text("#wall-incidents-more")) == open_count - 3
+        # The newest of the most severe is listed first; over four countries it names three and counts the last.
+        body = {"title": "Drought over four countries", "type": "drought", "severity": 5, "lat": 35.0, "lon": 42.0,
+                "country": "TUR", "countries": ["TUR", "IRQ", "IRN", "SYR"]}
+        answer = requests.post(live_server.url + "/api/v1/incidents", json=body,
+                               headers=bearer(live_server.token("duty_officer")), timeout=30)
+        assert answer.status_code == 201, answer.text
+        row = f"#wall-incident-list li[data-incident-id='{answer.json()['id']}'] .wall-incident-meta"
+        page.wait_for_selector(row, timeout=20_000)
+        assert page.inner_text(row).startswith("TUR, IRQ, IRN +1 | "), page.inner_text(row)
+        assert page.locator("#wall-incident-list li").count() == 3
         assert page.errors == []
     finally:
         page.context.close()

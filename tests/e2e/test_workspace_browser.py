@@ -483,6 +483,17 @@ def test_an_incident_over_several_countries_names_them_all(live_server: LiveServ
     page = opened("/")
     page.wait_for_selector(_item(incident["id"]), timeout=30_000)
     assert page.inner_text(_item(incident["id"]) + " .incident-meta").startswith("IRQ, IRN | ")
+    # A relocation from a whole country the incident spans is among its movements, however far
+    # its outline is from the incident's point (Pakistan's nearest edge: ~1,600 km from it).
+    officer = {"Authorization": "Bearer " + live_server.token("duty_officer")}
+    far = _post_incident(live_server, title="Drought over Iraq and Pakistan " + random_ref(), type="drought",
+                         lat=33.0, lon=44.0, country="IRQ", countries=["IRQ", "PAK"])
+    area = requests.post(live_server.url + "/api/v1/areas", json={"name": "Pakistan " + random_ref(), "phase": 3, "country": "PAK"},
+                         headers=officer, timeout=30)
+    assert area.status_code == 201, area.text
+    page.wait_for_selector(_item(far["id"]), timeout=30_000)
+    page.click(_item(far["id"]))
+    page.wait_for_selector(f"#incident-panel-movements .ip-movement:has-text('{area.json()['name']}')", timeout=30_000)
     # Over more than three: the first three, then how many more (the panel names them all).
     wide = _post_incident(live_server, title="Drought over five countries " + random_ref(), type="drought",
                           lat=20.0, lon=100.0, country="CHN", countries=["CHN", "IND", "LAO", "MMR", "THA"])

@@ -60,7 +60,9 @@ TITLES = {
     "roster": "Standby roster",
     "clocks": "Time",
 }
-DEFAULT_INCIDENTS = 10
+# The incident list shows as many rows as fit its panel (assets/crisis_wall.js fitList), at
+# most this many; `?incidents=N` asks for fewer. What is not shown is counted under the list.
+MAX_INCIDENTS = 50
 MIN_ROTATE_S = 5
 MOVEMENT_ACTIONS = {3: "Relocation", 4: "Relocation out of the country", 5: "Evacuation"}
 
@@ -204,9 +206,9 @@ def layout(panels: str | None = None, rotate: str | None = None, incidents: str 
     picked = chosen_panels(panels)
     seconds = rotation(rotate)
     try:
-        most = max(1, min(50, int(incidents or DEFAULT_INCIDENTS)))
+        most = max(1, min(MAX_INCIDENTS, int(incidents or MAX_INCIDENTS)))
     except ValueError:
-        most = DEFAULT_INCIDENTS
+        most = MAX_INCIDENTS
     seed = {
         **_first_figures(principal),
         "panels": picked,
