@@ -47,8 +47,10 @@
         if (since !== null && updated < since) { return; }
         rows.push({
           id: i.id, severity: i.severity, title: i.title, type: labels[i.type] || i.type.replace(/_/g, " "),
-          // every country and region an incident over several countries spans, not only the first
-          country: (i.countries && i.countries.length ? i.countries.join(", ") : i.country) || "-",
+          // every country and region an incident over several countries spans, not only the first:
+          // the countries in a line as the list says them (three, then "+N"), all of them in its tooltip
+          country: window.crisisLive.countriesText(i) || "-",
+          countries: (i.countries && i.countries.length ? i.countries.join(", ") : i.country) || "",
           region_label: (i.regions && i.regions.length ? i.regions : [i.region]).map(function (r) { return REGION_LABELS[r]; })
             .filter(Boolean).join(", ") || "-",
           status: i.status,

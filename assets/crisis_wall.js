@@ -212,9 +212,7 @@
     wall.listKey = key;
     var rows = candidates.map(function (i) {
       // every country it spans (the first three, then "+N", as the duty officer's list says it)
-      var countries = i.countries && i.countries.length ? i.countries : (i.country ? [i.country] : []);
-      var where = countries.length ? countries.slice(0, 3).join(", ") + (countries.length > 3 ? " +" + (countries.length - 3) : "")
-        : regionLabel(i.region);
+      var where = window.crisisLive.countriesText(i) || regionLabel(i.region);
       return el("li", "wall-incident sev-" + i.severity, [
         el("span", "wall-sev-badge sev-bg-" + i.severity, String(i.severity)),
         el("span", "wall-incident-title", i.title),

@@ -156,14 +156,10 @@
       .map(function (r) { return (c && c.regions && c.regions[r]) || r; });
   }
 
-  // Where an incident is, in a list line: its countries (the first PLACE_MAX, then "+N"),
-  // else its regions by name (at sea or in a territory with no country code), never a bare "-".
-  var PLACE_MAX = 3;
+  // Where an incident is, in a list line: its countries (crisisLive.countriesText: three, then
+  // "+N"), else its regions by name (at sea or in a territory with no country code), never a bare "-".
   function placeText(i, c) {
-    var countries = i.countries && i.countries.length ? i.countries : (i.country ? [i.country] : []);
-    if (!countries.length) { return regionNames(i, c).join(", ") || "no place"; }
-    var shown = countries.slice(0, PLACE_MAX).join(", ");
-    return countries.length > PLACE_MAX ? shown + " +" + (countries.length - PLACE_MAX) : shown;
+    return window.crisisLive.countriesText(i) || regionNames(i, c).join(", ") || "no place";
   }
 
   function fillItem(li, i, now) {

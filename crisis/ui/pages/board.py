@@ -44,7 +44,8 @@ COLUMNS = [
      "headerTooltip": "Severity, 1 to 5", "cellClassRules": {f"sev-{n}": f"params.value == {n}" for n in range(1, 6)}},
     {"field": "title", "headerName": "Incident", "flex": 1, "minWidth": 150, **WRAP},
     {"field": "type", "headerName": "Type", "width": 160, "tooltipField": "type", "filter": False, **WRAP},
-    {"field": "country", "headerName": "Place", "width": 80, "filter": False, "headerTooltip": "Countries (ISO codes)", **WRAP},
+    {"field": "country", "headerName": "Place", "width": 80, "filter": False, "headerTooltip": "Countries (ISO codes)",
+     "tooltipField": "countries", **WRAP},
     {"field": "region_label", "headerName": "Region", "width": 122, "tooltipField": "region_label", "filter": False, **WRAP},
     {"field": "status", "headerName": "Status", "width": 90, "filter": False},
     # Age: since the event was reported (a 2019 drought is years old); Updated: since the last change.
