@@ -186,9 +186,17 @@ def parse_leave(item: Any) -> Leave:
 
 
 # --- storing -----------------------------------------------------------------------------
-def _append(ctx: Context, event_type: str, payload: dict[str, Any], actor: str | None, now: datetime,
-            project: Any) -> str:
+def _append(ctx: Context, event_type: str, payload: dict[str, Any], actor: str | None, now: datetime) -> str:
+    """Store the event and, in the same transaction, the projection writes it implies, made
+    from the event itself (``RosterStore.queue_event``, ``crisis.roster.changes.writes``): the
+    projection is the fold of the log by construction, which ``crisis.views_roster.state``
+    relies on to catch a cached roster up from the events alone."""
     event = Event(type=event_type, time=now, actor=actor, payload=payload)
+
+    def project(pipe: Any) -> None:
+        if not RosterStore.queue_event(pipe, event_type, payload):
+            raise ValueError(f"{event_type!r} is not a roster event (crisis.roster.changes.writes)")
+
     return ctx.deps.log.append_many(keys.ROSTER_STREAM, [event], project)[-1]
 
 
@@ -243,8 +251,7 @@ def import_officers(ctx: Context, officers: list[Officer], actor: str | None) ->
         updated = [i for i in by_id if i in known]
         now = ctx.deps.clock()
         payload = {"officers": [o.to_dict() for o in by_id.values()], "updated": updated}
-        _append(ctx, "roster.officers_imported", payload, actor, now,
-                lambda pipe: RosterStore.queue_officers(pipe, by_id.values()))
+        _append(ctx, "roster.officers_imported", payload, actor, now)
     return ImportResult(list(by_id), updated)
 
 
@@ -260,8 +267,7 @@ def add_slots(ctx: Context, slots: list[Slot], actor: str | None) -> list[Slot]:
         fresh = _with_ids(slots)
         _check_slots(fresh, state.slots, set(state.officers), _names(state))
         now = ctx.deps.clock()
-        _append(ctx, "roster.slots_added", {"slots": [s.to_dict() for s in fresh]}, actor, now,
-                lambda pipe: RosterStore.queue_slots(pipe, fresh))
+        _append(ctx, "roster.slots_added", {"slots": [s.to_dict() for s in fresh]}, actor, now)
     return fresh
 
 
@@ -294,8 +300,7 @@ def patch_slot(ctx: Context, slot_id: str, changes: dict[str, Any], actor: str |
         if problems:
             raise InputError(_renamed(problems, {"slots[0]": ""}))
         now = ctx.deps.clock()
-        _append(ctx, "roster.slot_changed", {"slot": after.to_dict(), "before": before.to_dict()}, actor, now,
-                lambda pipe: RosterStore.queue_slots(pipe, [after]))
+        _append(ctx, "roster.slot_changed", {"slot": after.to_dict(), "before": before.to_dict()}, actor, now)
     return after
 
 
@@ -304,8 +309,7 @@ def remove_slot(ctx: Context, slot_id: str, actor: str | None) -> Slot:
     with _lock(ctx):
         slot = _slot(ctx, slot_id)
         now = ctx.deps.clock()
-        _append(ctx, "roster.slot_removed", {"slot": slot.to_dict()}, actor, now,
-                lambda pipe: RosterStore.queue_remove_slots(pipe, [slot.id]))
+        _append(ctx, "roster.slot_removed", {"slot": slot.to_dict()}, actor, now)
     return slot
 
 
@@ -388,7 +392,7 @@ def generate_rotation(ctx: Context, params: dict[str, Any], actor: str | None) -
         now = ctx.deps.clock()
         stored_params = {**p, "from": p["from"].isoformat(), "handover": p["handover"].strftime("%H:%M")}
         _append(ctx, "roster.rotation_generated", {"slots": [s.to_dict() for s in made], "params": stored_params},
-                actor, now, lambda pipe: RosterStore.queue_slots(pipe, made))
+                actor, now)
     return made
 
 
@@ -404,8 +408,7 @@ def add_leave(ctx: Context, leave: Leave, actor: str | None) -> Leave:
             raise InputError(errors)
         stored = leave if leave.id else replace(leave, id=new_id("leave"))
         now = ctx.deps.clock()
-        _append(ctx, "roster.leave_added", {"leave": stored.to_dict()}, actor, now,
-                lambda pipe: RosterStore.queue_leave(pipe, stored))
+        _append(ctx, "roster.leave_added", {"leave": stored.to_dict()}, actor, now)
     return stored
 
 
@@ -416,8 +419,7 @@ def remove_leave(ctx: Context, leave_id: str, actor: str | None) -> Leave:
         if found is None:
             raise NotFound(f"no leave period {leave_id}")
         now = ctx.deps.clock()
-        _append(ctx, "roster.leave_removed", {"leave": found.to_dict()}, actor, now,
-                lambda pipe: RosterStore.queue_remove_leave(pipe, found.id))
+        _append(ctx, "roster.leave_removed", {"leave": found.to_dict()}, actor, now)
     return found
 
 
@@ -450,7 +452,7 @@ def swap_slots(ctx: Context, a_id: str, b_id: str, note: str | None, actor: str 
                               for p in problems])
         now = ctx.deps.clock()
         payload = {"slots": [new_a.to_dict(), new_b.to_dict()], "before": [a.to_dict(), b.to_dict()], "note": note}
-        _append(ctx, "roster.swap", payload, actor, now, lambda pipe: RosterStore.queue_slots(pipe, [new_a, new_b]))
+        _append(ctx, "roster.swap", payload, actor, now)
     return new_a, new_b
 
 
@@ -468,7 +470,7 @@ def override_slot(ctx: Context, slot_id: str, officer_id: str, note: str | None,
             raise InputError([{**p, "field": "officer_id"} for p in problems])
         now = ctx.deps.clock()
         payload = {"slot": after.to_dict(), "before": before.to_dict(), "note": note}
-        _append(ctx, "roster.override", payload, actor, now, lambda pipe: RosterStore.queue_slots(pipe, [after]))
+        _append(ctx, "roster.override", payload, actor, now)
     return after
 
 
@@ -493,13 +495,8 @@ def create_dispatch(ctx: Context, incident_id: str, officer_id: str, note: str |
             new_id("disp"), incident_id, point, officer, now, actor, note, state.slots, state.leave, state.dispatches,
             roster_rules(ctx), lambda: new_id("slot"), lambda other_id: _incident_words(ctx, other_id))
 
-        def project(pipe: Any) -> None:
-            RosterStore.queue_dispatch(pipe, dispatch)
-            RosterStore.queue_slots(pipe, changed)
-            RosterStore.queue_remove_slots(pipe, removed)
-
         payload = {"dispatch": dispatch.to_dict(), "slots": [s.to_dict() for s in changed], "removed": list(removed)}
-        _append(ctx, "dispatch.created", payload, actor, now, project)
+        _append(ctx, "dispatch.created", payload, actor, now)
     return dispatch
 
 
@@ -526,14 +523,10 @@ def step_dispatch(ctx: Context, dispatch_id: str, status: str, actor: str | None
         # declined or cancelled: the alternate it promoted is an alternate again
         changed = dispatch_rules.settle(after, now, roster_state(ctx).slots, lambda: new_id("slot"))
 
-        def project(pipe: Any) -> None:
-            RosterStore.queue_dispatch(pipe, after)
-            RosterStore.queue_slots(pipe, changed)
-
         payload: dict[str, Any] = {"dispatch": after.to_dict()}
         if changed:
             payload["slots"] = [s.to_dict() for s in changed]
-        _append(ctx, "dispatch.step", payload, actor, now, project)
+        _append(ctx, "dispatch.step", payload, actor, now)
     return after
 
 
@@ -545,6 +538,5 @@ def report_dispatch_position(ctx: Context, dispatch_id: str, lat: float, lon: fl
         before = _dispatch(ctx, dispatch_id)
         now = ctx.deps.clock()
         after = dispatch_rules.report_position(before, lat, lon, now, roster_rules(ctx))
-        _append(ctx, "dispatch.position", {"dispatch": after.to_dict()}, actor, now,
-                lambda pipe: RosterStore.queue_dispatch(pipe, after))
+        _append(ctx, "dispatch.position", {"dispatch": after.to_dict()}, actor, now)
     return after

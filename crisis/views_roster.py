@@ -57,6 +57,7 @@ from crisis.errors import InputError, NotFound
 from crisis.layers.areas import great_circle
 from crisis.roster import coverage as coverage_rules
 from crisis.roster import ranking
+from crisis.roster import changes
 from crisis.roster import slots as slot_rules
 from crisis.roster.model import (
     ACTIVE_DISPATCH,
@@ -102,8 +103,13 @@ def store(ctx: Context) -> RosterStore:
     return found if isinstance(found, RosterStore) else RosterStore(ctx.redis)
 
 
+# At most this many events are folded onto a cached roster; more, and it is loaded again.
+CATCH_UP_MOST = 1000
+
+
 def state(ctx: Context) -> RosterState:
-    """The whole roster as stored now (cached per process while the stream is unchanged)."""
+    """The whole roster as stored now (cached per process; after a write, the cached roster
+    is brought up to date with the events since, not loaded again)."""
     roster = store(ctx)
     key = id(ctx.redis)
     epoch, last = roster.head()
@@ -111,11 +117,33 @@ def state(ctx: Context) -> RosterState:
         cached = _CACHE.get(key)
     if cached is not None and epoch is not None and cached[0] == (epoch, last):
         return cached[1]
+    if cached is not None and epoch is not None and cached[0][0] == epoch:
+        caught_up = _caught_up(roster, epoch, cached[1])
+        if caught_up is not None:
+            with _CACHE_LOCK:
+                _CACHE[key] = ((epoch, caught_up.stream_id), caught_up)
+            return caught_up
     epoch_now, last_now, officers, slots, leave, dispatches = roster.snapshot()
     loaded = RosterState(MappingProxyType(officers), tuple(slots), tuple(leave), tuple(dispatches), last_now)
     with _CACHE_LOCK:
         _CACHE[key] = ((epoch_now, last_now), loaded)
     return loaded
+
+
+def _caught_up(roster: RosterStore, epoch: str, held: RosterState) -> RosterState | None:
+    """``held`` with the roster events stored after it applied (``crisis.roster.changes``),
+    or None when they cannot be (RosterStore.changes_after): load the roster again."""
+    found = roster.changes_after(epoch, held.stream_id, CATCH_UP_MOST)
+    if found is None:
+        return None
+    last, events = found
+    parts = {"officers": held.officers.values(), "slots": held.slots, "leave": held.leave, "dispatches": held.dispatches}
+    changed = changes.apply(parts, events)
+    officers = held.officers
+    if "officers" in changed:
+        officers = MappingProxyType({o.id: o for o in changed["officers"]})
+    return RosterState(officers, changed.get("slots", held.slots), changed.get("leave", held.leave),
+                       changed.get("dispatches", held.dispatches), last)
 
 
 def rules(ctx: Context) -> RosterRules:

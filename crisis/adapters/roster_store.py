@@ -5,10 +5,12 @@
 * ``keys.LEAVE``: hash leave id -> JSON leave period;
 * ``keys.DISPATCHES``: hash dispatch id -> JSON dispatch (with every step).
 
-Writes are queued on the event log's transaction by ``crisis.handlers_roster`` (the
-``queue_*`` methods), so nothing is stored without its event in ``keys.ROSTER_STREAM``,
-nor an event without its state. Every event carries the whole values it wrote (and the
-ids it removed), so ``rebuild`` recreates the projection from the log alone.
+Writes are queued on the event log's transaction by ``crisis.handlers_roster``, made from
+the event itself (``queue_event``: ``crisis.roster.changes.writes``), so nothing is stored
+without its event in ``keys.ROSTER_STREAM``, nor an event without its state. Every event
+carries the whole values it wrote (and the ids it removed), so ``rebuild`` recreates the
+projection from the log alone, and ``changes_after`` lets a process bring the roster it
+holds up to date from the events after it.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ import redis
 from redis.typing import EncodableT, FieldT
 
 from crisis.adapters import keys
-from crisis.adapters.eventlog import EventLog
+from crisis.adapters.eventlog import EventLog, decode
+from crisis.roster import changes
 from crisis.roster.model import Dispatch, Leave, Officer, Slot
 
 # A random token that tells a process's cached roster (``crisis.views_roster.state``) the
@@ -40,47 +43,28 @@ def _text(value: Any) -> str | None:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+def _at_or_after(stream_id: str, other: str) -> bool:
+    """Whether stream id ``stream_id`` is at or after ``other`` (ids compare as (ms, seq))."""
+    def parts(value: str) -> tuple[int, int]:
+        ms, _, seq = value.partition("-")
+        return int(ms), int(seq or 0)
+    return parts(stream_id) >= parts(other)
+
+
 def _loads(values: list[str]) -> list[dict[str, Any]]:
     """Many JSON objects decoded at once (one parse of a JSON array: much cheaper than one
     ``json.loads`` per value for thousands of slots)."""
     return cast("list[dict[str, Any]]", json.loads("[" + ",".join(values) + "]")) if values else []
 
 
+_PART_KEYS = {"officers": keys.OFFICERS, "slots": keys.SLOTS, "leave": keys.LEAVE, "dispatches": keys.DISPATCHES}
+
+
 class RosterStore:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
 
-    # --- writes (queued inside a log append transaction) ------------------------------
-    @staticmethod
-    def queue_officers(pipe: redis.client.Pipeline, officers: Iterable[Officer]) -> None:
-        mapping: dict[FieldT, EncodableT] = {o.id: _dump(o.to_dict()) for o in officers}
-        if mapping:
-            pipe.hset(keys.OFFICERS, mapping=mapping)
-
-    @staticmethod
-    def queue_slots(pipe: redis.client.Pipeline, slots: Iterable[Slot]) -> None:
-        mapping: dict[FieldT, EncodableT] = {s.id: _dump(s.to_dict()) for s in slots}
-        if mapping:
-            pipe.hset(keys.SLOTS, mapping=mapping)
-
-    @staticmethod
-    def queue_remove_slots(pipe: redis.client.Pipeline, slot_ids: Iterable[str]) -> None:
-        ids = list(slot_ids)
-        if ids:
-            pipe.hdel(keys.SLOTS, *ids)
-
-    @staticmethod
-    def queue_leave(pipe: redis.client.Pipeline, leave: Leave) -> None:
-        pipe.hset(keys.LEAVE, leave.id, _dump(leave.to_dict()))
-
-    @staticmethod
-    def queue_remove_leave(pipe: redis.client.Pipeline, leave_id: str) -> None:
-        pipe.hdel(keys.LEAVE, leave_id)
-
-    @staticmethod
-    def queue_dispatch(pipe: redis.client.Pipeline, dispatch: Dispatch) -> None:
-        pipe.hset(keys.DISPATCHES, dispatch.id, _dump(dispatch.to_dict()))
-
+    # --- writes: queued inside a log append transaction (queue_event, below) -----------------
     # --- reads -------------------------------------------------------------------------
     def _all(self, key: str) -> list[dict[str, Any]]:
         raw = cast("dict[str, str]", self._redis.hgetall(key))
@@ -154,29 +138,38 @@ class RosterStore:
     # --- replay ------------------------------------------------------------------------
     @staticmethod
     def queue_event(pipe: redis.client.Pipeline, event_type: str, payload: dict[str, Any]) -> bool:
-        """Queue the projection writes one roster event implies; False for an unknown event."""
-        if event_type == "roster.officers_imported":
-            RosterStore.queue_officers(pipe, (Officer.from_dict(o) for o in payload.get("officers") or ()))
-        elif event_type in ("roster.slots_added", "roster.rotation_generated", "roster.swap"):
-            RosterStore.queue_slots(pipe, (Slot.from_dict(s) for s in payload.get("slots") or ()))
-        elif event_type in ("roster.slot_changed", "roster.override"):
-            RosterStore.queue_slots(pipe, [Slot.from_dict(payload["slot"])])
-        elif event_type == "roster.slot_removed":
-            RosterStore.queue_remove_slots(pipe, [str(payload["slot"]["id"])])
-        elif event_type == "roster.leave_added":
-            RosterStore.queue_leave(pipe, Leave.from_dict(payload["leave"]))
-        elif event_type == "roster.leave_removed":
-            RosterStore.queue_remove_leave(pipe, str(payload["leave"]["id"]))
-        elif event_type == "dispatch.created":
-            RosterStore.queue_dispatch(pipe, Dispatch.from_dict(payload["dispatch"]))
-            RosterStore.queue_slots(pipe, (Slot.from_dict(s) for s in payload.get("slots") or ()))
-            RosterStore.queue_remove_slots(pipe, (str(i) for i in payload.get("removed") or ()))
-        elif event_type in ("dispatch.step", "dispatch.position"):
-            RosterStore.queue_dispatch(pipe, Dispatch.from_dict(payload["dispatch"]))
-            RosterStore.queue_slots(pipe, (Slot.from_dict(s) for s in payload.get("slots") or ()))
-        else:
+        """Queue the projection writes one roster event implies (``crisis.roster.changes.writes``);
+        False for an event that is not one of the roster's."""
+        found = changes.writes(event_type, payload)
+        if found is None:
             return False
+        for write in found:
+            key = _PART_KEYS[write.part]
+            mapping: dict[FieldT, EncodableT] = {v.id: _dump(v.to_dict()) for v in write.put}
+            if mapping:
+                pipe.hset(key, mapping=mapping)
+            if write.remove:
+                pipe.hdel(key, *write.remove)
         return True
+
+    def changes_after(self, epoch: str, after_id: str, most: int) -> tuple[str, list[tuple[str, dict[str, Any]]]] | None:
+        """(the newest id read, its events as (type, payload)) of the roster stream after
+        ``after_id``, read with the epoch in one transaction; None when they cannot bring a
+        roster held at (``epoch``, ``after_id``) up to date: the epoch changed (a FLUSHDB, a
+        rebuild), entries after it may have been trimmed, or there are more than ``most``."""
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.get(EPOCH_KEY)
+            pipe.xrange(keys.ROSTER_STREAM, count=1)
+            pipe.xrange(keys.ROSTER_STREAM, min=f"({after_id}", count=most + 1)
+            now_epoch, first, entries = pipe.execute()
+        if _text(now_epoch) != epoch or len(entries) > most:
+            return None
+        if first and not _at_or_after(after_id, _text(first[0][0]) or "0-0"):
+            return None  # the oldest entry kept is newer than ours: some in between may be gone
+        if not entries:
+            return after_id, []
+        events = [decode(_text(eid) or "", fields) for eid, fields in entries]
+        return _text(entries[-1][0]) or after_id, [(e.type, e.payload) for e in events]
 
     def rebuild(self, log: EventLog) -> int:
         """Drop the projection and replay the roster log into it; events applied."""

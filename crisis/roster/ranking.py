@@ -28,6 +28,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from typing import Any
 
@@ -191,9 +192,15 @@ def _next_leave(at: datetime, leave: Sequence[Leave]) -> dict[str, datetime]:
     return starts
 
 
+@lru_cache(maxsize=8192)
 def _terms(officer_skills: tuple[str, ...], officer_languages: tuple[str, ...], skills: tuple[str, ...],
-           languages: tuple[str, ...]) -> tuple[list[str], list[str], list[str], list[str], list[str]]:
-    """(skills matched, missing, languages matched, missing, the sentences saying so)."""
+           languages: tuple[str, ...]) -> tuple[list[str], list[str], list[str], list[str], list[str], list[str], list[str]]:
+    """(skills matched, missing, languages matched, missing, the sentences saying so, the
+    officer's skills and languages as lists).
+
+    Kept across rankings (a roster has a few thousand combinations of skills and languages,
+    an incident asks for the same terms again and again); the lists are shared by every
+    answer that holds them, so they are read-only, as within one answer."""
     skills_matched = [s for s in skills if s in officer_skills]
     skills_missing = [s for s in skills if s not in officer_skills]
     languages_matched = [c for c in languages if c in officer_languages]
@@ -210,7 +217,8 @@ def _terms(officer_skills: tuple[str, ...], officer_languages: tuple[str, ...], 
     if skills_missing or languages_missing:
         sentences.append("Lacks: " + ", ".join([words(s) for s in skills_missing]
                                                  + [language_name(c) for c in languages_missing]))
-    return skills_matched, skills_missing, languages_matched, languages_missing, sentences
+    return (skills_matched, skills_missing, languages_matched, languages_missing, sentences,
+            list(officer_skills), list(officer_languages))
 
 
 @dataclass(frozen=True)
@@ -264,28 +272,14 @@ def _rank(point: tuple[float, float], officers: Sequence[Officer], at: datetime,
     eta = readiness + km / rules.cruise_kmh + rules.overhead_hours
     wanted_skills = tuple(dict.fromkeys(skills))
     wanted_languages = tuple(dict.fromkeys(languages))
-    terms_of: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[list[str], list[str], list[str], list[str], list[str]]] = {}
-
-    def terms(o: Officer) -> tuple[list[str], list[str], list[str], list[str], list[str]]:
-        key = (o.skills, o.languages)
-        known = terms_of.get(key)
-        if known is None:
-            known = terms_of[key] = _terms(o.skills, o.languages, wanted_skills, wanted_languages)
-        return known
-
+    # What each officer has of what is wanted, once per distinct (skills, languages) of the
+    # roster (a few hundred for 5,000 officers), kept across rankings (_terms).
+    keys = [(o.skills, o.languages) for o in officers]
+    terms_of = {key: _terms(key[0], key[1], wanted_skills, wanted_languages) for key in set(keys)}
     unavailable = [officer_id in away for officer_id in ids]
-    need_skills, need_languages = frozenset(wanted_skills), frozenset(wanted_languages)
     # how many of the wanted skills and languages each lacks (0: all): fewer first
-    lacks: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
-
-    def lacking(o: Officer) -> int:
-        key = (o.skills, o.languages)
-        count = lacks.get(key)
-        if count is None:
-            count = lacks[key] = len(need_skills.difference(o.skills)) + len(need_languages.difference(o.languages))
-        return count
-
-    missing = np.fromiter((lacking(o) for o in officers), np.int64, n)
+    lacks = {key: len(found[1]) + len(found[3]) for key, found in terms_of.items()}
+    missing = np.fromiter((lacks[key] for key in keys), np.int64, n)
     off_standby = np.fromiter((s is None for s in held), np.bool_, n)
     by_id = np.empty(n, np.int64)
     by_id[np.argsort(np.asarray(ids))] = np.arange(n)
@@ -293,7 +287,8 @@ def _rank(point: tuple[float, float], officers: Sequence[Officer], at: datetime,
     if limit is not None:
         order = order[:max(limit, 0)]
 
-    km_list, eta_list = km.tolist(), eta.tolist()
+    # km in whole numbers rounded as format's ",.0f" rounds (half to even), formatted as ints (faster)
+    km_whole, eta_list = np.rint(km).astype(np.int64).tolist(), eta.tolist()
     distance_out = np.round(km, 1).tolist()
     eta_out = np.round(eta, 2).tolist()
     readiness_out = [s.readiness_hours if s is not None else notice for s in held]
@@ -313,7 +308,8 @@ def _rank(point: tuple[float, float], officers: Sequence[Officer], at: datetime,
         officer = officers[i]
         home = officer.home
         slot = held[i]
-        matched_skills, missing_skills, matched_languages, missing_languages, sentences = terms(officer)
+        (matched_skills, missing_skills, matched_languages, missing_languages, sentences,
+         own_skills, own_languages) = terms_of[keys[i]]
         why: str | None = None
         until: datetime | None = None
         if unavailable[i]:
@@ -338,7 +334,7 @@ def _rank(point: tuple[float, float], officers: Sequence[Officer], at: datetime,
         else:
             reasons = [not_on_standby]
         reasons += sentences
-        reasons.append(f"{km_list[i]:,.0f} km from {home.name}; can be there in {eta_list[i]:.1f} h")
+        reasons.append(f"{km_whole[i]:,} km from {home.name}; can be there in {eta_list[i]:.1f} h")
         back = last_return.get(officer.id)
         ranked.append({
             "officer_id": officer.id, "name": officer.name, "region": officer.region,
@@ -347,7 +343,7 @@ def _rank(point: tuple[float, float], officers: Sequence[Officer], at: datetime,
             "role": slot.role if slot is not None else None, "readiness_hours": readiness_out[i],
             "distance_km": distance_out[i], "eta_hours": eta_out[i],
             # shared by officers with the same skills and languages: read-only
-            "skills": list(officer.skills), "languages": list(officer.languages),
+            "skills": own_skills, "languages": own_languages,
             "skills_matched": matched_skills, "skills_missing": missing_skills,
             "languages_matched": matched_languages, "languages_missing": missing_languages,
             "rested_days": round((at - back).total_seconds() / _DAY, 1) if back is not None else None,

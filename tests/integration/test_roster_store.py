@@ -143,10 +143,10 @@ def test_state_is_cached_per_stream_id_and_never_stale(context: Context, clock: 
     other = context.redis_handle.client()
     try:
         extra = officer("o2")
+        payload = {"officers": [extra.to_dict()], "updated": []}
         EventLog(other).append(keys.ROSTER_STREAM,
-                               Event(type="roster.officers_imported", time=T0, actor="elsewhere",
-                                     payload={"officers": [extra.to_dict()], "updated": []}),
-                               lambda pipe: RosterStore.queue_officers(pipe, [extra]))
+                               Event(type="roster.officers_imported", time=T0, actor="elsewhere", payload=payload),
+                               lambda pipe: RosterStore.queue_event(pipe, "roster.officers_imported", payload))
     finally:
         other.close()
     second = views_roster.state(context)
@@ -164,7 +164,7 @@ def test_state_is_cached_per_stream_id_and_never_stale(context: Context, clock: 
         pipe.xadd(keys.ROSTER_STREAM, {"type": "roster.officers_imported", "time": T0.isoformat(), "actor": "x",
                                        "payload": json.dumps({"officers": [restored.to_dict()], "updated": []})},
                   id=cached.stream_id)
-        RosterStore.queue_officers(pipe, [restored])
+        RosterStore.queue_event(pipe, "roster.officers_imported", {"officers": [restored.to_dict()]})
         pipe.set(EPOCH_KEY, "the-restored-database-token")
         pipe.execute()
     assert context.deps.log.last_id(keys.ROSTER_STREAM) == cached.stream_id
@@ -188,3 +188,85 @@ def test_a_state_read_during_a_rebuild_is_not_kept(context: Context, clock: list
     assert context.roster.rebuild(context.deps.log) == 2
     assert seen and seen[0] != ["o1", "o2"]
     assert list(views_roster.state(context).officers) == ["o1", "o2"]
+
+
+def _loaded(context: Context) -> views_roster.RosterState:
+    """The roster as a fresh process would load it (RosterStore.snapshot)."""
+    _, last, officers, slots, leave, dispatches = context.roster.snapshot()
+    return views_roster.RosterState(officers, tuple(slots), tuple(leave), tuple(dispatches), last)
+
+
+def _same(held: views_roster.RosterState, loaded: views_roster.RosterState) -> None:
+    assert list(held.officers.items()) == list(loaded.officers.items())
+    assert (held.slots, held.leave, held.dispatches, held.stream_id) == (
+        loaded.slots, loaded.leave, loaded.dispatches, loaded.stream_id)
+
+
+def test_the_cached_roster_catches_up_with_each_write_without_loading_it_again(
+        context: Context, clock: list[datetime], monkeypatch: pytest.MonkeyPatch) -> None:
+    """After every kind of roster write, the cached state equals a fresh load, in the same
+    order, and was brought up to date from the events (one load in all: ~300 ms each for
+    5,000 officers and 12,000 slots, BENCHMARKS.md section 9)."""
+    incident = report_incident(context.deps, IncidentIn(title="Flood", type="flood", severity=3, lat=-4.0, lon=39.6),
+                               "tester").incident.id
+    roster.import_officers(context, [officer("o2"), officer("o3")], "importer")
+    loads = []
+    snapshot = RosterStore.snapshot
+
+    def counted(self: RosterStore) -> Any:
+        loads.append(1)
+        return snapshot(self)
+
+    monkeypatch.setattr(RosterStore, "snapshot", counted)
+    _same(views_roster.state(context), _loaded(context))
+    made: list[Slot] = []
+    steps: list[Any] = [
+        lambda: roster.import_officers(context, [officer("o1"), officer("o3", name="Officer Three")], "importer"),
+        lambda: roster.add_slots(context, [slot("o1", T0 - timedelta(hours=2), 24),
+                                           slot("o2", T0 - timedelta(hours=2), 24, role="alternate")], "duty"),
+        lambda: roster.add_slots(context, [slot("o3", T0 + timedelta(days=3), 24, sid="s-extra")], "duty"),
+        lambda: roster.patch_slot(context, "s-extra", {"start": (T0 - timedelta(days=3)).isoformat(), "end": (T0 - timedelta(days=2)).isoformat()}, "duty"),
+        lambda: made.extend(roster.generate_rotation(
+            context, {"officers": ["o1", "o2", "o3"], "from": "2026-04-01T00:00:00Z", "weeks": 3, "period_days": 7,
+                      "handover": "08:00", "pattern": "round_robin", "region": "americas"}, "planner")),
+        lambda: roster.remove_slot(context, made[-1].id, "duty"),
+        lambda: roster.add_leave(context, Leave("lv-1", "o3", T0 + timedelta(days=10), T0 + timedelta(days=12)), "duty"),
+        lambda: roster.add_leave(context, Leave("lv-0", "o3", T0 + timedelta(days=5), T0 + timedelta(days=6)), "duty"),
+        lambda: roster.remove_leave(context, "lv-1", "duty"),
+        lambda: roster.swap_slots(context, made[0].id, made[3].id, "family matter", "duty"),
+        lambda: roster.override_slot(context, "s-extra", "o2", "o3 unwell", "duty"),
+        lambda: roster.create_dispatch(context, incident, "o1", "send the nearest", "duty"),
+        lambda: roster.step_dispatch(context, context.roster.dispatches()[0].id, "accepted", "o1"),
+        lambda: roster.report_dispatch_position(context, context.roster.dispatches()[0].id, -2.0, 38.0, "o1"),
+    ]
+    for n, step in enumerate(steps):
+        clock[0] = T0 + timedelta(minutes=n)
+        step()
+        _same(views_roster.state(context), _loaded(context))
+    assert len(loads) == 1 + len(steps) + 1  # the first load, then only the comparisons' own
+    assert [s.id for s in views_roster.state(context).slots][0] == "s-extra"  # moved first by its new start
+
+
+def test_the_cached_roster_is_loaded_again_when_catching_up_cannot_be_sure(
+        context: Context, clock: list[datetime], monkeypatch: pytest.MonkeyPatch) -> None:
+    roster.import_officers(context, [officer("o1")], "importer")
+    first = views_roster.state(context)
+    # More events than a catch-up takes: loaded again, and right.
+    monkeypatch.setattr(views_roster, "CATCH_UP_MOST", 2)
+    for n in range(3):
+        roster.add_leave(context, Leave(f"lv-{n}", "o1", T0 + timedelta(days=10 * n), T0 + timedelta(days=10 * n + 1)), "d")
+    assert context.roster.changes_after(context.redis.get(EPOCH_KEY), first.stream_id, 2) is None
+    assert len(context.roster.changes_after(context.redis.get(EPOCH_KEY), first.stream_id, 3)[1]) == 3
+    assert context.roster.changes_after(context.redis.get(EPOCH_KEY), views_roster.state(context).stream_id, 2) == (
+        views_roster.state(context).stream_id, [])
+    _same(views_roster.state(context), _loaded(context))
+    held = views_roster.state(context)
+    # Entries after the cached id trimmed away (retention): not caught up from what is left.
+    roster.add_leave(context, Leave("lv-9", "o1", T0 + timedelta(days=90), T0 + timedelta(days=91)), "d")
+    roster.remove_leave(context, "lv-0", "d")
+    newest = context.deps.log.last_id(keys.ROSTER_STREAM)
+    context.redis.xtrim(keys.ROSTER_STREAM, minid=newest, approximate=False)  # only the removal is kept
+    epoch = context.redis.get(EPOCH_KEY)
+    assert context.roster.changes_after(epoch, held.stream_id, 10) is None
+    assert context.roster.changes_after("another-epoch", newest, 10) is None
+    assert [p.id for p in views_roster.state(context).leave] == ["lv-1", "lv-2", "lv-9"]
