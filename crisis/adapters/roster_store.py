@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterable
 from typing import Any, cast
 
 import redis
 from redis.typing import EncodableT, FieldT
 
 from crisis.adapters import keys
-from crisis.adapters.eventlog import EventLog, decode
+from crisis.adapters.eventlog import EventLog, at_or_after, decode
 from crisis.roster import changes
 from crisis.roster.model import Dispatch, Leave, Officer, Slot
 
@@ -43,14 +42,6 @@ def _text(value: Any) -> str | None:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _at_or_after(stream_id: str, other: str) -> bool:
-    """Whether stream id ``stream_id`` is at or after ``other`` (ids compare as (ms, seq))."""
-    def parts(value: str) -> tuple[int, int]:
-        ms, _, seq = value.partition("-")
-        return int(ms), int(seq or 0)
-    return parts(stream_id) >= parts(other)
-
-
 def _loads(values: list[str]) -> list[dict[str, Any]]:
     """Many JSON objects decoded at once (one parse of a JSON array: much cheaper than one
     ``json.loads`` per value for thousands of slots)."""
@@ -64,7 +55,6 @@ class RosterStore:
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
 
-    # --- writes: queued inside a log append transaction (queue_event, below) -----------------
     # --- reads -------------------------------------------------------------------------
     def _all(self, key: str) -> list[dict[str, Any]]:
         raw = cast("dict[str, str]", self._redis.hgetall(key))
@@ -164,7 +154,7 @@ class RosterStore:
             now_epoch, first, entries = pipe.execute()
         if _text(now_epoch) != epoch or len(entries) > most:
             return None
-        if first and not _at_or_after(after_id, _text(first[0][0]) or "0-0"):
+        if first and not at_or_after(after_id, _text(first[0][0]) or "0-0"):
             return None  # the oldest entry kept is newer than ours: some in between may be gone
         if not entries:
             return after_id, []
