@@ -120,12 +120,7 @@ class EventLog:
         have had entries trimmed after them, so the caller sends a snapshot instead.
         """
         first = self.first_id(stream)
-        return first is None or at_or_after(after_id, first)
-
-
-def at_or_after(stream_id: str, other: str) -> bool:
-    """Whether stream id ``stream_id`` comes at or after ``other`` (ids order as (ms, seq))."""
-    return _id_tuple(stream_id) >= _id_tuple(other)
+        return first is None or _id_tuple(after_id) >= _id_tuple(first)
 
 
 def _id_tuple(stream_id: str) -> tuple[int, int]:

@@ -23,7 +23,7 @@ import redis
 from redis.typing import EncodableT, FieldT
 
 from crisis.adapters import keys
-from crisis.adapters.eventlog import EventLog, at_or_after, decode
+from crisis.adapters.eventlog import EventLog, decode
 from crisis.roster import changes
 from crisis.roster.model import Dispatch, Leave, Officer, Slot
 
@@ -146,16 +146,17 @@ class RosterStore:
         """(the newest id read, its events as (type, payload)) of the roster stream after
         ``after_id``, read with the epoch in one transaction; None when they cannot bring a
         roster held at (``epoch``, ``after_id``) up to date: the epoch changed (a FLUSHDB, a
-        rebuild), entries after it may have been trimmed, or there are more than ``most``."""
+        rebuild), there are more than ``most``, or the entry ``after_id`` itself is no longer
+        in the stream. That last is how a lost history shows: trimmed by retention (entries
+        after it may be gone too), or a failover to a replica that never had it (its later
+        writes, and whatever the new primary wrote since, are another history)."""
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.get(EPOCH_KEY)
-            pipe.xrange(keys.ROSTER_STREAM, count=1)
+            pipe.xrange(keys.ROSTER_STREAM, min=after_id, max=after_id)
             pipe.xrange(keys.ROSTER_STREAM, min=f"({after_id}", count=most + 1)
-            now_epoch, first, entries = pipe.execute()
-        if _text(now_epoch) != epoch or len(entries) > most:
+            now_epoch, still_there, entries = pipe.execute()
+        if _text(now_epoch) != epoch or len(entries) > most or not still_there:
             return None
-        if first and not at_or_after(after_id, _text(first[0][0]) or "0-0"):
-            return None  # the oldest entry kept is newer than ours: some in between may be gone
         if not entries:
             return after_id, []
         events = [decode(_text(eid) or "", fields) for eid, fields in entries]

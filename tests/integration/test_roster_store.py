@@ -270,3 +270,33 @@ def test_the_cached_roster_is_loaded_again_when_catching_up_cannot_be_sure(
     assert context.roster.changes_after(epoch, held.stream_id, 10) is None
     assert context.roster.changes_after("another-epoch", newest, 10) is None
     assert [p.id for p in views_roster.state(context).leave] == ["lv-1", "lv-2", "lv-9"]
+
+
+def test_a_cached_roster_is_loaded_again_after_a_failover_lost_its_newest_writes(
+        context: Context, clock: list[datetime]) -> None:
+    """The new primary never had the last writes the cache saw (their entries and projections
+    gone, the epoch the same), then writes on: the cache is not caught up from another
+    history; it is loaded again."""
+    roster.import_officers(context, [officer("o1")], "importer")
+    roster.add_leave(context, Leave("lv-kept", "o1", T0 + timedelta(days=1), T0 + timedelta(days=2)), "d")
+    both_had = context.deps.log.last_id(keys.ROSTER_STREAM)
+    roster.add_leave(context, Leave("lv-lost", "o1", T0 + timedelta(days=5), T0 + timedelta(days=6)), "d")
+    assert [p.id for p in views_roster.state(context).leave] == ["lv-kept", "lv-lost"]  # cached with lv-lost
+    # What the replica had: everything up to both_had.
+    later = [entry_id for entry_id, _ in context.redis.xrange(keys.ROSTER_STREAM, min="(" + both_had)]
+    context.redis.xdel(keys.ROSTER_STREAM, *later)
+    context.redis.hdel(keys.LEAVE, "lv-lost")
+    _same(views_roster.state(context), _loaded(context))
+    assert [p.id for p in views_roster.state(context).leave] == ["lv-kept"]
+    # Lost again, and the new primary writes on (its ids are newer than the lost ones).
+    roster.add_leave(context, Leave("lv-lost2", "o1", T0 + timedelta(days=7), T0 + timedelta(days=8)), "d")
+    views_roster.state(context)
+    both_had = context.deps.log.last_id(keys.ROSTER_STREAM)
+    roster.add_leave(context, Leave("lv-gone", "o1", T0 + timedelta(days=9), T0 + timedelta(days=10)), "d")
+    assert "lv-gone" in [p.id for p in views_roster.state(context).leave]
+    later = [entry_id for entry_id, _ in context.redis.xrange(keys.ROSTER_STREAM, min="(" + both_had)]
+    context.redis.xdel(keys.ROSTER_STREAM, *later)
+    context.redis.hdel(keys.LEAVE, "lv-gone")
+    roster.add_leave(context, Leave("lv-new", "o1", T0 + timedelta(days=11), T0 + timedelta(days=12)), "d")
+    _same(views_roster.state(context), _loaded(context))
+    assert [p.id for p in views_roster.state(context).leave] == ["lv-kept", "lv-lost2", "lv-new"]
