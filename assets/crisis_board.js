@@ -50,7 +50,7 @@
           // every country and region an incident over several countries spans, not only the first:
           // the countries in a line as the list says them (three, then "+N"), all of them in its tooltip
           country: window.crisisLive.countriesText(i) || "-",
-          countries: (i.countries && i.countries.length ? i.countries.join(", ") : i.country) || "",
+          countries: window.crisisLive.countriesOf(i).join(", "),
           region_label: (i.regions && i.regions.length ? i.regions : [i.region]).map(function (r) { return REGION_LABELS[r]; })
             .filter(Boolean).join(", ") || "-",
           status: i.status,

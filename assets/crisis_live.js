@@ -1314,16 +1314,21 @@
     if (!subplot.map.__crisisWired) { wireMap(subplot.map, gd); }
   }
 
-  // Where an incident is, in one short line: every country it spans up to `most` (3), then
-  // "+N" (its page and the map's panel name them all); "" when it has no country code.
+  // Every country an incident spans (its `countries`, else its one `country`; [] for none).
+  function countriesOf(i) {
+    return i.countries && i.countries.length ? i.countries : (i.country ? [i.country] : []);
+  }
+
+  // Where an incident is, in one short line: its countries up to `most` (3), then "+N" (its
+  // page, the map's panel and the board's tooltip name them all); "" when it has none.
   function countriesText(i, most) {
-    var all = i.countries && i.countries.length ? i.countries : (i.country ? [i.country] : []);
+    var all = countriesOf(i);
     most = most || 3;
     return all.slice(0, most).join(", ") + (all.length > most ? " +" + (all.length - most) : "");
   }
 
   window.crisisLive = {
-    state: live, start: start, layer: travLayer, onMap: onMap, countriesText: countriesText,
+    state: live, start: start, layer: travLayer, onMap: onMap, countriesOf: countriesOf, countriesText: countriesText,
     onIncident: onIncident, onStatus: onStatus, compareIds: compareIds,
     status: function () { return live.status; },
     staleAfterMs: function () { return STALE_AFTER_MS; },

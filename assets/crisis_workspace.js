@@ -287,8 +287,7 @@
     fact(dl, "status", "Status", i.status);
     fact(dl, "age", "Event age", ago(i.reported_at, now).replace(" ago", "") + " (reported " + utc(i.reported_at) + ")");
     fact(dl, "updated", "Last update", ago(i.updated_at, now) + " (" + utc(i.updated_at) + ")");
-    var countries = i.countries && i.countries.length ? i.countries.join(", ") : i.country;  // every country it spans
-    fact(dl, "place", "Place", [countries, regionNames(i, c).join(", ")].filter(Boolean).join(", ") +
+    fact(dl, "place", "Place", [window.crisisLive.countriesOf(i).join(", "), regionNames(i, c).join(", ")].filter(Boolean).join(", ") +
          (i.approximate ? " (approximate)" : ""));
     // As who-is-affected uses it (an area wins over a radius), as the incident page says it.
     var bySeverity = c && c.default_radius_km ? c.default_radius_km[String(i.severity)] : null;
@@ -438,7 +437,7 @@
       var m = a.movement;
       if (!m || m.closed_at) { return false; }
       // a whole-country area in any country the incident spans
-      if (a.country && (a.country === i.country || (i.countries || []).indexOf(a.country) >= 0)) { return true; }
+      if (a.country && window.crisisLive.countriesOf(i).indexOf(a.country) >= 0) { return true; }
       return a.geometry ? kmToBox(i.lat, i.lon, a.geometry) <= reach : false;
     });
   }

@@ -67,9 +67,8 @@ def incident_detail(ctx: Context, principal: Principal, incident_id: str, now: A
         "incident": access.record_view(principal, incident_to_dict(incident)),
         "history": [access.record_view(principal, change) for change in ctx.deps.incidents.history(incident_id)],
         "stale": is_stale(incident, now, quiet),
-        # the circle who-is-affected uses when the incident gives no radius and no area
-        "radius_by_severity_km": (default_radii(ctx.settings.default_radius_km)[incident.severity]
-                                  if not incident.radius_km and incident.area is None else None),
+        # the circle who-is-affected uses for its severity when it gives no radius and no area
+        "radius_by_severity_km": default_radii(ctx.settings.default_radius_km)[incident.severity],
         "next_statuses": sorted(s.value for s in ALLOWED_TRANSITIONS[incident.status]),
         "can_edit": access.can_edit(principal),
         # surge officers sent and not yet stood down: closing asks what becomes of them

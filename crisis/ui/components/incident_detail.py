@@ -14,8 +14,6 @@ from crisis.ui.components.lifecycle import lifecycle_buttons
 from crisis.ui import ids
 
 
-
-
 def radius_text(incident: dict[str, Any], by_severity_km: float | None) -> str:
     """What who-is-affected uses (crisis.fusion.affected): 'polygon' (an area wins over a
     radius), '25 km', or '50 km (by severity)' when the incident gives neither
@@ -25,6 +23,7 @@ def radius_text(incident: dict[str, Any], by_severity_km: float | None) -> str:
     if incident.get("radius_km"):
         return f"{incident['radius_km']:g} km"
     return f"{by_severity_km:g} km (by severity)" if by_severity_km else "by severity"
+
 
 def _fact(label: str, value: Any) -> html.Div:
     return html.Div([html.Dt(label), html.Dd("-" if value in (None, "") else str(value))], className="fact")

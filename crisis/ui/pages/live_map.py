@@ -26,8 +26,8 @@ from crisis.domain import access
 from crisis.domain.regions import REGIONS
 from crisis.domain.taxonomy import choices as type_choices
 from crisis.feeds import towns
-from crisis.fusion.affected import default_radii
 from crisis.feeds.gazetteer import gazetteer_for
+from crisis.fusion.affected import default_radii
 from crisis.ui import ids
 from crisis.ui.commands import EDITORS, report_from_form
 from crisis.ui.components.lifecycle import workflow_table
