@@ -18,7 +18,7 @@ import numpy as np
 from crisis.adapters import keys
 from crisis.adapters.eventlog import EventLog
 from crisis.adapters.incident_store import IncidentStore
-from crisis.adapters.position_store import PositionStore
+from crisis.adapters.position_store import PositionStore, held_time
 from crisis.adapters.traveller_store import TravellerStore
 from crisis.domain import events as ev
 from crisis.domain import source_reports
@@ -260,19 +260,17 @@ def report_positions(deps: Deps, batch: PositionBatch, actor: str | None) -> Pos
     """Store a batch of position reports; the newest report of each traveller by its time
     is where they are (``travellers.late_reports``): a report older than the one held, a
     delayed or replayed message, is kept as history (a POSITIONS_LATE event) and changes
-    no one's place. One transaction; the stream id of its first event."""
+    no one's place. One transaction; the stream id of its first event.
+
+    The batch is stored only if no newer report of its travellers came in after the read
+    (``EventLog.append_guarded``), else it is compared again: so of two batches of one
+    person stored at once, the newer report is where the person is, whichever is stored
+    last."""
     now = deps.clock()
     count = len(batch.positions)
     ids = [p.traveller_id for p in batch.positions]
     times = [(p.time or now).astimezone(timezone.utc) for p in batch.positions]
     seconds = [t.timestamp() for t in times]
-    # A report without a time is stamped now, on receipt: the newest there is. Only those that
-    # say when they were made are compared with what is held (one read for them all).
-    timed = [i for i, p in enumerate(batch.positions) if p.time is not None]
-    held: list[float | None] = [None] * count
-    for i, found in zip(timed, deps.positions.held_times([ids[i] for i in timed])):
-        held[i] = found
-    late = late_reports(ids, seconds, held)
     lat = np.fromiter((p.lat for p in batch.positions), dtype=float, count=count)
     lon = np.fromiter((p.lon for p in batch.positions), dtype=float, count=count)
     country, region = deps.countries.locate(lat, lon)
@@ -285,15 +283,30 @@ def report_positions(deps: Deps, batch: PositionBatch, actor: str | None) -> Pos
         "country": country.tolist(),
         "region": region.tolist(),
     }
-    fresh, stale, fresh_seconds = columns, None, seconds
-    if any(late):
-        fresh = {name: [v for v, old in zip(values, late) if not old] for name, values in columns.items()}
-        stale = {name: [v for v, old in zip(values, late) if old] for name, values in columns.items()}
-        fresh_seconds = [v for v, old in zip(seconds, late) if not old]
-    events = [Event(type=kind, time=now, actor=actor, payload=part)
-              for kind, part in ((ev.POSITIONS_REPORTED, fresh), (ev.POSITIONS_LATE, stale)) if part and part["ids"]]
-    stream_ids = deps.log.append_many(keys.POSITION_STREAM, events,
-                                      lambda pipe: PositionStore.queue_save(pipe, fresh, fresh_seconds))
+    # A report without a time is stamped now, on receipt: the newest there is. A batch of such
+    # reports is compared with nothing; one with any report that says when it was made is
+    # compared with what is held, all of it (one read).
+    compared = any(p.time is not None for p in batch.positions)
+    late: list[bool] = [False] * count
+    rows = PositionStore.rows(columns, seconds)  # encoded once, whatever is found late
+
+    def plan(held_raw: list[str | None]) -> tuple[list[Event], None, dict[str, str]]:
+        nonlocal late
+        late = late_reports(ids, seconds, [held_time(raw) for raw in held_raw] if compared else [None] * count)
+        fresh, stale, fresh_rows = columns, None, rows
+        if any(late):
+            fresh = {name: [v for v, old in zip(values, late) if not old] for name, values in columns.items()}
+            stale = {name: [v for v, old in zip(values, late) if old] for name, values in columns.items()}
+            fresh_rows = [v for v, old in zip(rows, late) if not old]
+        events = [Event(type=kind, time=now, actor=actor, payload=part)
+                  for kind, part in ((ev.POSITIONS_REPORTED, fresh), (ev.POSITIONS_LATE, stale)) if part and part["ids"]]
+        return events, None, PositionStore.latest(fresh["ids"], fresh_rows)
+
+    if compared:  # stored only if no newer report of these travellers came in since the read
+        stream_ids = deps.log.append_guarded(keys.POSITION_STREAM, keys.POSITIONS, ids, plan)
+    else:
+        events, _, latest = plan([])
+        stream_ids = deps.log.append_many(keys.POSITION_STREAM, events, lambda pipe: PositionStore.queue_latest(pipe, latest))
     return PositionsStored(stream_ids[0], [i for i, old in enumerate(late) if old])
 
 

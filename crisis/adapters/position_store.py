@@ -22,24 +22,38 @@ class PositionStore:
         """Queue each traveller's position of a column batch (see services) as their latest,
         with its time also in Unix ``seconds`` (read from the batch's ISO times when not given),
         for ``held_times``. The caller leaves out the reports older than those held."""
-        if not batch["ids"]:
-            return
+        PositionStore.queue_latest(pipe, PositionStore.latest(batch["ids"], PositionStore.rows(batch, seconds)))
+
+    @staticmethod
+    def queue_latest(pipe: redis.client.Pipeline, latest: dict[str, str]) -> None:
+        """Queue holding ``latest`` (:meth:`latest`): the value of each traveller in it."""
+        if latest:
+            pipe.hset(keys.POSITIONS, mapping=latest)  # type: ignore[arg-type]
+
+    @staticmethod
+    def rows(batch: dict[str, Any], seconds: list[float] | None = None) -> list[str]:
+        """What :meth:`queue_save` stores for each report of ``batch``, in its order: a JSON
+        array whose last item is the report's time in Unix seconds (its version, for
+        ``EventLog.append_guarded``)."""
         if seconds is None:
             seconds = [datetime.fromisoformat(t).timestamp() for t in batch["time"]]
-        mapping = {
-            tid: json.dumps([lat, lon, t, src, country, region, at])
-            for tid, lat, lon, t, src, country, region, at in zip(
-                batch["ids"], batch["lat"], batch["lon"], batch["time"], batch["source"],
-                batch["country"], batch["region"], seconds,
+        return [
+            json.dumps([lat, lon, t, src, country, region, at])
+            for lat, lon, t, src, country, region, at in zip(
+                batch["lat"], batch["lon"], batch["time"], batch["source"], batch["country"], batch["region"], seconds,
             )
-        }
-        pipe.hset(keys.POSITIONS, mapping=mapping)
+        ]
+
+    @staticmethod
+    def latest(ids: list[str], rows: list[str]) -> dict[str, str]:
+        """The value to hold for each traveller of ``ids`` (of one traveller twice, the later row)."""
+        return dict(zip(ids, rows))
 
     def held_times(self, ids: list[str]) -> list[float | None]:
         """The time (Unix seconds) of the latest report held for each traveller (None: none)."""
         if not ids:
             return []
-        return [_seconds(raw) for raw in self._redis.hmget(keys.POSITIONS, ids)]
+        return [held_time(raw) for raw in self._redis.hmget(keys.POSITIONS, ids)]
 
     def snapshot(self, region: str | None = None) -> dict[str, Any]:
         """Every traveller's latest position as columns (lat/lon as float32 arrays); with
@@ -82,7 +96,7 @@ class PositionStore:
         return int(self._redis.hlen(keys.TRAVELLERS))
 
 
-def _seconds(raw: bytes | str | None) -> float | None:
+def held_time(raw: bytes | str | None) -> float | None:
     """A held value's report time in Unix seconds (kept since reports are compared by time;
     else read from its ISO time); None: no value, or a time that cannot be read."""
     if not raw:

@@ -21,7 +21,10 @@ acknowledges the batch (``InboxStore.done``). An entry is then either applied an
 acknowledged, or neither and still pending: a replay has nothing to skip, and a CoT
 document costs no step marks (issue 10: the marks' WATCH, HGET and fsync per step halved
 the CoT throughput, BENCHMARKS.md section 17). The CoT intake may do this because it never
-reads back what it writes (it reads only the device table). Every other entry (feed
+reads back what it writes (it reads only the device table, and the positions held, which it
+compares its reports with: its position writes are guarded, ``EventLog.append_guarded``, so
+applied later they still never replace a newer report; one found older by then is not
+written, not even as history). Every other entry (feed
 documents, whose intake reads its own writes; any entry delivered again) is taken in with
 steps:
 

@@ -1,13 +1,21 @@
 """The event log and projections against the real embedded Redis."""
 
-from datetime import datetime, timezone
+import json
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import redis
 
 from crisis.adapters import keys
+from crisis import handlers
+from crisis.adapters.eventlog import PLAN_TRIES, QueueWrites
 from crisis.adapters.incident_store import IncidentStore
+from crisis.adapters.position_store import held_time
 from crisis.bootstrap import Context
 from crisis.domain import events as ev
 from crisis.domain.events import Event
-from crisis.feeds.schemas import IncidentIn, IncidentPatch, PositionBatch, parse
+from crisis.errors import StorageError
+from crisis.feeds.schemas import MAX_POSITIONS_PER_BATCH, IncidentIn, IncidentPatch, PositionBatch, parse
 from crisis.handlers import report_incident, report_positions, update_incident
 from tests.conftest import random_ref
 
@@ -137,6 +145,114 @@ def test_the_newest_report_by_its_time_is_where_a_person_is_whatever_order_they_
     assert reported.payload["ids"] == [two]
     assert context.deps.positions.held_times([one, two]) == [datetime(2026, 12, 2, 12, tzinfo=timezone.utc).timestamp(),
                                                                datetime(2026, 12, 2, 10, tzinfo=timezone.utc).timestamp()]
+
+
+def test_of_two_batches_committing_at_once_the_newer_report_stays_whichever_commits_last(
+        context: Context, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The race README's Limits once named: batch B (an older report of a person) reads the
+    times held, then batch A (a newer one) commits before B does. B must not write its
+    older report over A's: its transaction fails on the watched positions and B is sorted
+    again on what A left, so its report is late history."""
+    person = "TR-" + random_ref()
+    head = context.deps.log.last_id(keys.POSITION_STREAM)
+    newer = parse(PositionBatch, {"positions": [{"traveller_id": person, "lat": 33.89, "lon": 35.5, "time": "2026-12-02T12:00:00Z"}]})
+    older = parse(PositionBatch, {"positions": [{"traveller_id": person, "lat": 36.0, "lon": 36.0, "time": "2026-12-02T11:00:00Z"}]})
+    seen: list[float | None] = []
+
+    def then_the_newer_commits(raw: str | None) -> float | None:
+        seen.append(held_time(raw))
+        if len(seen) == 1:  # B has read what is held: A stores its report before B writes
+            assert report_positions(context.deps, newer, "feed-a").late == []
+        return held_time(raw)
+
+    monkeypatch.setattr(handlers, "held_time", then_the_newer_commits)
+    stored = report_positions(context.deps, older, "feed-b")
+    monkeypatch.undo()
+    noon = datetime(2026, 12, 2, 12, tzinfo=timezone.utc).timestamp()
+    # B found nothing held, then A found nothing and stored; B's write was refused, and B,
+    # reading again, found A's report.
+    assert seen == [None, None, noon]
+    assert stored.late == [0]
+    assert context.deps.positions.held_times([person]) == [noon]
+    events = [e for e in context.deps.log.read_after(keys.POSITION_STREAM, head) if person in e.payload["ids"]]
+    assert [(e.type, e.actor) for e in events] == [(ev.POSITIONS_REPORTED, "feed-a"), (ev.POSITIONS_LATE, "feed-b")]
+
+
+def _versioned(name: str, version: float) -> str:
+    return json.dumps([name, version])
+
+
+def test_a_plan_overtaken_every_time_is_refused_as_storage_unavailable(context: Context) -> None:
+    stream, key = "crisis:test:" + random_ref(), "crisis:test:guarded:" + random_ref()
+    other = redis.Redis(connection_pool=context.redis.connection_pool)
+    tries: list[list[object]] = []
+
+    def plan(basis: list[object]) -> tuple[list[Event], QueueWrites, dict[str, str]]:
+        tries.append(basis)
+        other.hset(key, "f", _versioned("theirs", 100 + len(tries)))  # a newer one comes in after each read
+        return [_event(1)], lambda pipe: pipe.set(key + ":other", "x"), {"f": _versioned("mine", 50)}
+
+    with pytest.raises(StorageError):
+        context.deps.log.append_guarded(stream, key, ["f"], plan)
+    assert len(tries) == PLAN_TRIES
+    assert context.redis.xlen(stream) == 0
+    assert tries[:2] == [[None], [_versioned("theirs", 101)]]
+    assert json.loads(context.redis.hget(key, "f")) == ["theirs", 100 + PLAN_TRIES]
+    assert context.redis.get(key + ":other") is None  # nor the other writes
+
+
+@pytest.mark.parametrize("meanwhile", [
+    ("other", _versioned("theirs", 99)),  # another field, newer
+    ("f", _versioned("theirs", 40)),  # the field, older
+    ("f", _versioned("theirs", 60)),  # the field, the same version
+    ("f", '["stored before versions were kept", "x"]'),  # no version: no bound
+])
+def test_a_guarded_write_is_not_held_up_by_other_fields_or_older_versions(
+        context: Context, meanwhile: tuple[str, str]) -> None:
+    stream, key = "crisis:test:" + random_ref(), "crisis:test:guarded:" + random_ref()
+    context.redis.hset(key, mapping={"f": _versioned("old", 10), "other": _versioned("old", 10)})
+    tries: list[list[object]] = []
+
+    def plan(basis: list[object]) -> tuple[list[Event], QueueWrites, dict[str, str]]:
+        tries.append(basis)
+        context.redis.hset(key, *meanwhile)  # someone writes meanwhile
+        return [_event(1), _event(2)], lambda pipe: pipe.set(key + ":other", "x"), {"f": _versioned("mine", 60)}
+
+    ids = context.deps.log.append_guarded(stream, key, ["f"], plan)
+    assert tries == [[_versioned("old", 10)]]
+    assert len(ids) == 2 and [e.id for e in context.deps.log.read_after(stream, "0-0")] == ids
+    assert json.loads(context.redis.hget(key, "f")) == ["mine", 60]
+    assert context.redis.get(key + ":other") == "x"
+
+
+def test_in_a_batch_with_times_a_report_without_one_is_compared_too(context: Context) -> None:
+    """A report without a time is stamped on receipt; in a batch where others carry their
+    time, it is compared with what is held like them: a report dated a little ahead of the
+    centre's clock (within the skew allowed) is not replaced by it."""
+    ahead, other = "TA-" + random_ref(), "TO-" + random_ref()
+    soon = (datetime.now(timezone.utc) + timedelta(minutes=3)).replace(microsecond=0)
+    report_positions(context.deps, parse(PositionBatch, {"positions": [
+        {"traveller_id": ahead, "lat": 33.89, "lon": 35.5, "time": soon.isoformat()}]}), "feed")
+    mixed = parse(PositionBatch, {"positions": [
+        {"traveller_id": other, "lat": -1.29, "lon": 36.82, "time": "2026-12-02T10:00:00Z"},
+        {"traveller_id": ahead, "lat": 36.0, "lon": 36.0},  # no time: now, older than held
+    ]})
+    assert report_positions(context.deps, mixed, "feed").late == [1]
+    assert context.deps.positions.held_times([ahead]) == [soon.timestamp()]
+
+
+def test_a_full_batch_of_timed_reports_is_stored_in_one_guarded_write(context: Context) -> None:
+    """The largest batch the API takes (10,000 reports, each with its time) goes through the
+    guarded write (its writes in Lua, where one command takes at most ~8,000 words)."""
+    prefix = "TB-" + random_ref() + "-"
+    reports = [{"traveller_id": f"{prefix}{n}", "lat": 10 + n / 1000, "lon": 20.0, "time": "2026-12-02T12:00:00Z"}
+               for n in range(MAX_POSITIONS_PER_BATCH)]
+    assert report_positions(context.deps, parse(PositionBatch, {"positions": reports}), "feed").late == []
+    again = [dict(r, time="2026-12-02T11:00:00Z") for r in reports[:3]]
+    assert report_positions(context.deps, parse(PositionBatch, {"positions": again}), "feed").late == [0, 1, 2]
+    ids = [r["traveller_id"] for r in reports]
+    noon = datetime(2026, 12, 2, 12, tzinfo=timezone.utc).timestamp()
+    assert context.deps.positions.held_times(ids) == [noon] * MAX_POSITIONS_PER_BATCH
 
 
 def _event(n: int) -> Event:
