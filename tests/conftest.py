@@ -72,7 +72,7 @@ def _storage_stalls(context: Context) -> list[str]:
     except Exception as exc:  # noqa: BLE001 - a line of the summary, never a failure
         return [f"could not read the slow log: {exc}"]
     lines = [f"command of {entry['duration'] / 1000:.0f} ms at {time.strftime('%H:%M:%S', time.localtime(entry['start_time']))}: "
-             f"{entry['command'].decode(errors='replace')[:80]}" for entry in slow]
+             f"{' '.join(entry['command'].decode(errors='replace').split())[:80]}" for entry in slow]  # a script: one line
     return lines + [f"{event}: {worst} ms at worst, {last} ms last" for event, _, last, worst, *_ in latest]
 
 
