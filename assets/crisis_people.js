@@ -29,6 +29,7 @@
   var people = {
     affected: {},      // incident id -> newest "affected" message
     needsHelp: {},     // incident id -> number needing help (a floor for the badge, never added up)
+    ours: {},          // incident id -> {total, needs_help}: our people it affects (the workspace's list)
     seen: {},          // incident ids heard live (a later seed does not overwrite them)
     total: null,       // people needing help, each once (the roll-call's regions); null: not known yet
     totalAt: 0,        // when the total was last set from a roll-call (a later one wins over an older read)
@@ -55,6 +56,29 @@
     if (!document.getElementById("needs-help-badge")) { return; }
     var b = badge();
     setProps("needs-help-badge", {children: b[0], className: b[1]});
+  }
+
+  // Our people an incident affects, as the open-incident list shows them (crisis_workspace.js):
+  // each change is told once, as a "crisis:ours" event on document.
+  function oursOf(counts) {
+    return {total: (counts && counts.total) || 0, needs_help: (counts && counts.needs_help) || 0};
+  }
+
+  function same(a, b) { return !!a && !!b && a.total === b.total && a.needs_help === b.needs_help; }
+
+  function setOurs(id, counts) {
+    var now = oursOf(counts);
+    if (same(people.ours[id], now)) { return; }
+    people.ours[id] = now;
+    document.dispatchEvent(new CustomEvent("crisis:ours"));
+  }
+
+  // The whole picture (a roll-call): an incident it no longer lists affects nobody of ours.
+  function takeOurs(ours) {
+    var changed = Object.keys(people.ours).some(function (id) { return !ours[id]; }) ||
+                  Object.keys(ours).some(function (id) { return !same(people.ours[id], ours[id]); });
+    people.ours = ours;
+    if (changed) { document.dispatchEvent(new CustomEvent("crisis:ours")); }
   }
 
   // Ask the page's server callback to re-read, at most once a second (the last ask always lands).
@@ -97,6 +121,7 @@
     people.affected[msg.incident] = msg;
     people.seen[msg.incident] = true;
     people.needsHelp[msg.incident] = (msg.counts && msg.counts.needs_help) || 0;
+    setOurs(msg.incident, msg.counts);
     showBadge();
     if (showCounts(msg)) { refresh("people-live", "people-panel", {incident: msg.incident, at: msg.at || null}); }
     refresh("roll-live", "roll-page", {incident: msg.incident});
@@ -115,12 +140,14 @@
   // incident drops out of it).
   function takeSummary(summary) {
     if (!summary || !summary.incidents || !summary.regions) { return false; }
-    var fresh = {};
+    var fresh = {}, ours = {};
     summary.incidents.forEach(function (row) {
       fresh[row.incident] = (row.counts && row.counts.needs_help) || 0;
+      ours[row.incident] = oursOf(row.counts);
       people.seen[row.incident] = true;
     });
     people.needsHelp = fresh;
+    takeOurs(ours);
     people.total = summary.regions.reduce(function (n, row) { return n + ((row.counts && row.counts.needs_help) || 0); }, 0);
     people.totalAt = Date.now();
     showBadge();
@@ -163,7 +190,8 @@
     onArea({detail: null});
   });
 
-  window.crisisPeople = {state: people, badge: badge};
+  window.crisisPeople = {state: people, badge: badge,
+                         ours: function (id) { return people.ours[id] || {total: 0, needs_help: 0}; }};
 
   var fns = window.dashAgGridFunctions = window.dashAgGridFunctions || {};
   fns.crisisStatusLabel = function (status) { return LABELS[status] || status || ""; };
@@ -182,9 +210,12 @@
     needsHelpSeed: function (seed) {
       if (seed) {
         if (seed.total != null && !people.totalAt) { people.total = seed.total; }
-        var perIncident = seed.incidents || {};
+        var perIncident = seed.incidents || {}, affected = seed.people || {};
         Object.keys(perIncident).forEach(function (id) {
           if (!people.seen[id]) { people.needsHelp[id] = perIncident[id]; }
+        });
+        Object.keys(affected).forEach(function (id) {
+          if (!people.seen[id]) { setOurs(id, {total: affected[id], needs_help: perIncident[id] || 0}); }
         });
       }
       return badge();

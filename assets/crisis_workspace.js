@@ -138,10 +138,27 @@
       var i = m.incident;
       if (i.status !== "closed") { open.push(m); } else if (now - Date.parse(i.updated_at) < keepMs) { closed.push(m); }
     });
-    // The most severe first; among equals, the latest change first.
-    open.sort(function (a, b) { return (b.incident.severity - a.incident.severity) || compareIds(b.stream_id, a.stream_id); });
+    // Those where our people need help first (the most needing it first), then those that
+    // affect any of ours, then the rest; in each, the most severe first, then the latest change.
+    var ours = {};
+    open.forEach(function (m) { ours[m.incident.id] = oursOf(m.incident.id); });
+    open.sort(function (a, b) {
+      var x = ours[a.incident.id], y = ours[b.incident.id];
+      return (y.needs_help - x.needs_help) || ((y.total > 0) - (x.total > 0)) ||
+             (b.incident.severity - a.incident.severity) || compareIds(b.stream_id, a.stream_id);
+    });
     closed.sort(function (a, b) { return compareIds(b.stream_id, a.stream_id); });
     return {open: open.slice(0, LIST_MAX), more: Math.max(0, open.length - LIST_MAX), closed: closed};
+  }
+
+  // Our people an incident affects (crisis_people.js: the roll-call and the "affected" pushes).
+  function oursOf(id) {
+    return window.crisisPeople ? window.crisisPeople.ours(id) : {total: 0, needs_help: 0};
+  }
+
+  function oursText(o) {
+    if (!o.total) { return ""; }
+    return o.total + " of ours" + (o.needs_help ? ", " + o.needs_help + (o.needs_help === 1 ? " needs" : " need") + " help" : "") + " | ";
   }
 
   function itemNode(id) {
@@ -164,11 +181,13 @@
 
   function fillItem(li, i, now) {
     var closed = i.status === "closed";
-    setClass(li, "incident-item sev-" + i.severity + (closed ? " incident-closed" : "") + (W.picked === i.id ? " picked" : ""));
+    var o = closed ? {total: 0, needs_help: 0} : oursOf(i.id);
+    setClass(li, "incident-item sev-" + i.severity + (closed ? " incident-closed" : "") + (W.picked === i.id ? " picked" : "") +
+             (o.needs_help ? " ours-need-help" : (o.total ? " ours" : "")));
     setText(li.children[0], String(i.severity));
     setText(li.children[1], i.title);
-    setText(li.children[2], placeText(i, config()) + " | " + i.status + " | event " + ago(i.reported_at, now).replace(" ago", "") +
-            ", updated " + ago(i.updated_at, now));
+    setText(li.children[2], oursText(o) + placeText(i, config()) + " | " + i.status + " | event " +
+            ago(i.reported_at, now).replace(" ago", "") + ", updated " + ago(i.updated_at, now));
   }
 
   function noteNode(key, cls) {
@@ -190,7 +209,8 @@
     want.open.forEach(function (m) { order.push(m); });
     if (want.more) {
       var more = noteNode("__more", "incident-more");
-      setText(more, want.more + " more not shown (the " + LIST_MAX + " most severe are listed; see the board for all)");
+      setText(more, want.more + " more not shown (listed: the " + LIST_MAX + " first, those affecting our people, then the most " +
+              "severe; see the board for all)");
       order.push(more);
     }
     if (!want.open.length) {
@@ -745,6 +765,9 @@
     var i = W.picked && (incidentOf(W.picked) || W.fetched);
     if (i && i.id === W.picked) { renderLifecycle(i); }
   }
+
+  // Our people in an incident changed: the list says so and puts it in its place.
+  document.addEventListener("crisis:ours", scheduleList);
 
   // An officer sent or stood down: the Close button's question says how many are still sent.
   document.addEventListener("crisis:dispatches", refreshLifecycle);

@@ -107,13 +107,15 @@ def incident_burndown(ctx: Context, principal: Principal, incident_id: str) -> d
 def needs_help_seed(ctx: Context, principal: Principal) -> dict[str, Any]:
     """The header badge's first figures, from the roll-call the caller sees: ``total``, the
     people needing help each counted once (the per-region figures: a person in two
-    overlapping incidents is one), and ``incidents``, how many per open incident."""
+    overlapping incidents is one), ``incidents``, how many per open incident, and ``people``,
+    how many of ours each open incident affects (the open-incident list's figures)."""
     try:
         summary = views.accountability_summary(ctx, principal)
     except PermissionError:
-        return {"total": 0, "incidents": {}}
+        return {"total": 0, "incidents": {}, "people": {}}
     return {"total": sum(int(row["counts"]["needs_help"]) for row in summary["regions"]),
-            "incidents": {row["incident"]: int(row["counts"]["needs_help"]) for row in summary["incidents"]}}
+            "incidents": {row["incident"]: int(row["counts"]["needs_help"]) for row in summary["incidents"]},
+            "people": {row["incident"]: int(row["counts"]["total"]) for row in summary["incidents"]}}
 
 
 def create_area(ctx: Context, principal: Principal, form: dict[str, Any]) -> tuple[str, str | None]:

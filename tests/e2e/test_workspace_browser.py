@@ -508,3 +508,36 @@ def test_an_incident_over_several_countries_names_them_all(live_server: LiveServ
     facts = page.inner_text(".facts")
     assert "IRQ, IRN" in facts and "25 km (by severity)" in facts, facts
     assert page.errors == []
+
+
+def test_the_list_puts_first_the_incidents_where_our_people_are_and_need_help(live_server: LiveServer,
+                                                                               opened: Any) -> None:
+    """The open-incident list says how many of ours each incident affects and how many of them
+    need help, and lists first those where someone needs help, then those with any of ours,
+    then the rest, each by severity; it follows a status change live."""
+    officer = {"Authorization": "Bearer " + live_server.token("duty_officer")}
+    ref = random_ref("ULN")
+    station = {"name": "Ulaanbaatar office", "lat": 47.918, "lon": 106.917, "country": "MNG"}
+    people = [{"id": f"{ref}-{n}", "name": f"Person {n}", "agency": "UNDP", "category": "international_staff",
+               "essential": False, "duty_station": station} for n in range(2)]
+    assert requests.post(live_server.url + "/api/v1/travellers", headers=officer, timeout=30,
+                         json=people).json()["accepted"] == 2
+    help_here = _post_incident(live_server, title="Flood in Ulaanbaatar " + ref, severity=1, lat=47.92, lon=106.92, radius_km=15)
+    ours_too = _post_incident(live_server, title="Riot in Ulaanbaatar " + ref, severity=2, lat=47.92, lon=106.92, radius_km=15)
+    nobody = _post_incident(live_server, title="Cyclone over the sea " + ref, severity=5, lat=-40.0, lon=-20.0, radius_km=50)
+    page = opened("/")
+    meta = _item(help_here["id"]) + " .incident-meta"
+    page.wait_for_selector(meta + ":has-text('2 of ours')", timeout=30_000)
+    page.wait_for_selector(_item(ours_too["id"]) + " .incident-meta:has-text('2 of ours')", timeout=30_000)
+    assert "of ours" not in page.inner_text(_item(nobody["id"]) + " .incident-meta")
+    said = requests.put(f"{live_server.url}/api/v1/incidents/{help_here['id']}/people/{ref}-0", json={"status": "needs_help"},
+                        headers=officer, timeout=30)
+    assert said.status_code in (200, 201), said.text
+    page.wait_for_selector(meta + ":has-text('2 of ours, 1 needs help')", timeout=10_000)  # live: not the list's 20 s redraw
+    assert "ours-need-help" in (page.get_attribute(_item(help_here["id"]), "class") or "")
+    order = [help_here["id"], ours_too["id"], nobody["id"]]
+    listed = "ids => { const all = Array.from(document.querySelectorAll('#incident-list li')).map(li => li.dataset.incidentId);" \
+             " return ids.map(id => all.indexOf(id)); }"
+    page.wait_for_function(f"ids => {{ const at = ({listed})(ids); return at[0] >= 0 && at[0] < at[1] && at[1] < at[2]; }}",
+                           arg=order, timeout=30_000)
+    assert page.errors == []
