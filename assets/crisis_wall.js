@@ -185,6 +185,14 @@
 
   // -- incidents -------------------------------------------------------------------------
 
+  // How many of ours an incident affects, and how many of them need help: counts, never names
+  // (crisis_people.js keeps them from the roll-call and the "affected" pushes).
+  function oursText(id) {
+    var o = window.crisisPeople && window.crisisPeople.ours ? window.crisisPeople.ours(id) : null;
+    if (!o || !o.total) { return ""; }
+    return o.total + " of ours" + (o.needs_help ? ", " + o.needs_help + (o.needs_help === 1 ? " needs" : " need") + " help" : "");
+  }
+
   // Sorted once per change of the incidents (incRev), not on every frame of a map move.
   function openIncidents() {
     var live = window.crisisLive && window.crisisLive.state;
@@ -206,17 +214,21 @@
     if (!list || !footer) { return; }
     var most = (wall.seed && wall.seed.max_incidents) || 50;  // as many as fit, unless `incidents=` says fewer
     var candidates = open.slice(0, most);
-    var key = candidates.map(function (i) { return i.id + ":" + i.severity + ":" + i.status + ":" + i.title; }).join("|")
+    var key = candidates.map(function (i) { return i.id + ":" + i.severity + ":" + i.status + ":" + i.title + ":" + oursText(i.id); }).join("|")
       + "/" + open.length + "/" + Math.floor(Date.now() / 30000) + "/" + list.clientWidth + "x" + list.clientHeight;
     if (key === wall.listKey) { return; }
     wall.listKey = key;
     var rows = candidates.map(function (i) {
       // every country it spans (the first three, then "+N", as the duty officer's list says it)
       var where = window.crisisLive.countriesText(i) || regionLabel(i.region);
+      var ours = oursText(i.id), help = ours.indexOf("help") >= 0;
       return el("li", "wall-incident sev-" + i.severity, [
         el("span", "wall-sev-badge sev-bg-" + i.severity, String(i.severity)),
         el("span", "wall-incident-title", i.title),
-        el("span", "wall-incident-meta", where + " | " + i.status + " | " + ageText(i.occurred_at || i.reported_at))
+        el("span", "wall-incident-meta", [
+          ours ? el("span", "wall-incident-ours" + (help ? " need-help" : ""), ours + " | ") : null,
+          where + " | " + i.status + " | " + ageText(i.occurred_at || i.reported_at)
+        ].filter(Boolean))
       ], {"data-incident-id": i.id});
     });
     // Every open incident not in a row is counted: those past `incidents=` and those that do not fit.
@@ -644,6 +656,10 @@
     }
   }
 
+  // Our people in an incident changed: its row says so.
+  document.addEventListener("crisis:ours", function () {
+    if (onWall()) { renderIncidents(openIncidents()); }
+  });
   document.addEventListener("crisis:accountability", function (e) {
     if (!onWall() || !e.detail) { return; }
     wall.accountability = e.detail;

@@ -687,7 +687,9 @@ def _operations() -> list[Op]:
             "post", "/api/v1/positions", "Positions", "Report traveller positions",
             f"A batch of 1 to {MAX_POSITIONS_PER_BATCH} positions, either `{{\"positions\": [...]}}` or a bare "
             "array. The batch is stored all or none: one invalid position refuses the batch, and the "
-            'error names it ("positions.50.lat").',
+            'error names it ("positions.50.lat"). The newest report by its `time` is where a person is: one older '
+            "than the latest held is stored as history and listed under `late`, also when another batch of the "
+            "same person is stored at the same moment. A report without a `time` is stamped on receipt.",
             WRITERS,
             {"202": _json(_ref("PositionsAccepted"), "Stored; the map is updated on the next tick."), **_common("400", "401", "403", "413", "422")},
             body={

@@ -632,3 +632,32 @@ def test_the_roll_call_gets_the_room_the_movements_and_roster_leave(live_server:
         assert page.errors == []
     finally:
         page.context.close()
+
+
+def test_an_incident_row_counts_our_people_there_and_those_needing_help_live(live_server: LiveServer, browser: Any) -> None:
+    """Each incident row says how many of ours it affects and how many of them need help: counts,
+    never names, changed live by a status change."""
+    officer = bearer(live_server.token("duty_officer"))
+    ref = random_ref("FRU")
+    station = {"name": "Bishkek office", "lat": 42.875, "lon": 74.59, "country": "KGZ"}
+    names = [f"Aibek Sydykov {ref}", f"Nurgul Asanova {ref}"]
+    people = [{"id": f"{ref}-{n}", "name": name, "agency": "UNDP", "category": "international_staff", "essential": False,
+               "duty_station": station} for n, name in enumerate(names)]
+    assert requests.post(live_server.url + "/api/v1/travellers", headers=officer, json=people, timeout=30).json()["accepted"] == 2
+    answer = requests.post(live_server.url + "/api/v1/incidents", headers=officer, timeout=30, json={
+        "title": "Armed clashes in Bishkek " + ref, "type": "riot", "severity": 5, "lat": 42.87, "lon": 74.59, "radius_km": 15})
+    assert answer.status_code == 201, answer.text
+    incident = answer.json()["id"]
+    page = _wall(browser, live_server, "&panels=incidents", size=(1920, 1080))
+    try:
+        ours = f"#wall-incident-list li[data-incident-id='{incident}'] .wall-incident-ours"
+        page.wait_for_selector(ours + ":has-text('2 of ours')", timeout=60_000)
+        said = requests.put(f"{live_server.url}/api/v1/incidents/{incident}/people/{ref}-1", json={"status": "needs_help"},
+                            headers=officer, timeout=30)
+        assert said.status_code in (200, 201), said.text
+        page.wait_for_selector(ours + ".need-help:has-text('2 of ours, 1 needs help')", timeout=10_000)
+        text = page.inner_text("#wall-root")
+        assert not any(name in text for name in names)
+        assert page.errors == []
+    finally:
+        page.context.close()
