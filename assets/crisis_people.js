@@ -58,19 +58,22 @@
     setProps("needs-help-badge", {children: b[0], className: b[1]});
   }
 
-  // Our people an incident affects, as the open-incident list shows them (crisis_workspace.js):
-  // each change is told once, as a "crisis:ours" event on document.
+  // Our people an incident affects, as the incident lists show them (crisis_workspace.js,
+  // crisis_wall.js): each change is told as one "crisis:ours" event on document.
   function oursOf(counts) {
     return {total: (counts && counts.total) || 0, needs_help: (counts && counts.needs_help) || 0};
   }
 
   function same(a, b) { return !!a && !!b && a.total === b.total && a.needs_help === b.needs_help; }
 
+  function tellOurs() { document.dispatchEvent(new CustomEvent("crisis:ours")); }
+
+  // Whether it changed (the caller tells, once for all it set).
   function setOurs(id, counts) {
     var now = oursOf(counts);
-    if (same(people.ours[id], now)) { return; }
+    if (same(people.ours[id], now)) { return false; }
     people.ours[id] = now;
-    document.dispatchEvent(new CustomEvent("crisis:ours"));
+    return true;
   }
 
   // The whole picture (a roll-call): an incident it no longer lists affects nobody of ours.
@@ -78,7 +81,16 @@
     var changed = Object.keys(people.ours).some(function (id) { return !ours[id]; }) ||
                   Object.keys(ours).some(function (id) { return !same(people.ours[id], ours[id]); });
     people.ours = ours;
-    if (changed) { document.dispatchEvent(new CustomEvent("crisis:ours")); }
+    if (changed) { tellOurs(); }
+  }
+
+  function ours(id) { return people.ours[id] || {total: 0, needs_help: 0}; }
+
+  // "47 of ours, 2 need help" (counts, never names: walls show it too); "" when nobody of ours.
+  function oursText(id) {
+    var o = ours(id);
+    if (!o.total) { return ""; }
+    return o.total + " of ours" + (o.needs_help ? ", " + o.needs_help + (o.needs_help === 1 ? " needs" : " need") + " help" : "");
   }
 
   // Ask the page's server callback to re-read, at most once a second (the last ask always lands).
@@ -121,7 +133,7 @@
     people.affected[msg.incident] = msg;
     people.seen[msg.incident] = true;
     people.needsHelp[msg.incident] = (msg.counts && msg.counts.needs_help) || 0;
-    setOurs(msg.incident, msg.counts);
+    if (setOurs(msg.incident, msg.counts)) { tellOurs(); }
     showBadge();
     if (showCounts(msg)) { refresh("people-live", "people-panel", {incident: msg.incident, at: msg.at || null}); }
     refresh("roll-live", "roll-page", {incident: msg.incident});
@@ -190,8 +202,7 @@
     onArea({detail: null});
   });
 
-  window.crisisPeople = {state: people, badge: badge,
-                         ours: function (id) { return people.ours[id] || {total: 0, needs_help: 0}; }};
+  window.crisisPeople = {state: people, badge: badge, ours: ours, oursText: oursText};
 
   var fns = window.dashAgGridFunctions = window.dashAgGridFunctions || {};
   fns.crisisStatusLabel = function (status) { return LABELS[status] || status || ""; };
@@ -214,9 +225,10 @@
         Object.keys(perIncident).forEach(function (id) {
           if (!people.seen[id]) { people.needsHelp[id] = perIncident[id]; }
         });
-        Object.keys(affected).forEach(function (id) {
-          if (!people.seen[id]) { setOurs(id, {total: affected[id], needs_help: perIncident[id] || 0}); }
+        var changed = Object.keys(affected).filter(function (id) {
+          return !people.seen[id] && setOurs(id, {total: affected[id], needs_help: perIncident[id] || 0});
         });
+        if (changed.length) { tellOurs(); }
       }
       return badge();
     }

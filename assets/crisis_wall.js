@@ -187,11 +187,7 @@
 
   // How many of ours an incident affects, and how many of them need help: counts, never names
   // (crisis_people.js keeps them from the roll-call and the "affected" pushes).
-  function oursText(id) {
-    var o = window.crisisPeople && window.crisisPeople.ours ? window.crisisPeople.ours(id) : null;
-    if (!o || !o.total) { return ""; }
-    return o.total + " of ours" + (o.needs_help ? ", " + o.needs_help + (o.needs_help === 1 ? " needs" : " need") + " help" : "");
-  }
+  function oursText(id) { return window.crisisPeople ? window.crisisPeople.oursText(id) : ""; }
 
   // Sorted once per change of the incidents (incRev), not on every frame of a map move.
   function openIncidents() {
@@ -221,7 +217,7 @@
     var rows = candidates.map(function (i) {
       // every country it spans (the first three, then "+N", as the duty officer's list says it)
       var where = window.crisisLive.countriesText(i) || regionLabel(i.region);
-      var ours = oursText(i.id), help = ours.indexOf("help") >= 0;
+      var ours = oursText(i.id), help = ours && window.crisisPeople.ours(i.id).needs_help > 0;
       return el("li", "wall-incident sev-" + i.severity, [
         el("span", "wall-sev-badge sev-bg-" + i.severity, String(i.severity)),
         el("span", "wall-incident-title", i.title),

@@ -156,11 +156,6 @@
     return window.crisisPeople ? window.crisisPeople.ours(id) : {total: 0, needs_help: 0};
   }
 
-  function oursText(o) {
-    if (!o.total) { return ""; }
-    return o.total + " of ours" + (o.needs_help ? ", " + o.needs_help + (o.needs_help === 1 ? " needs" : " need") + " help" : "") + " | ";
-  }
-
   function itemNode(id) {
     return h("li", {"data-incident-id": id, tabindex: "0", role: "button"}, [
       h("span", {className: "sev-badge"}), h("span", {className: "incident-title"}), h("span", {className: "incident-meta"})
@@ -186,7 +181,8 @@
              (o.needs_help ? " ours-need-help" : (o.total ? " ours" : "")));
     setText(li.children[0], String(i.severity));
     setText(li.children[1], i.title);
-    setText(li.children[2], oursText(o) + placeText(i, config()) + " | " + i.status + " | event " +
+    var ours = o.total ? window.crisisPeople.oursText(i.id) + " | " : "";
+    setText(li.children[2], ours + placeText(i, config()) + " | " + i.status + " | event " +
             ago(i.reported_at, now).replace(" ago", "") + ", updated " + ago(i.updated_at, now));
   }
 
