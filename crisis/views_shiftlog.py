@@ -414,16 +414,23 @@ def handover(ctx: Context, who: access.HasRole, now: datetime | None = None, hou
     """What the next shift needs, as the caller may see it (see the module's docstring)."""
     now = now or datetime.now(UTC)
     quiet = timedelta(minutes=ctx.settings.stale_incident_minutes)
+    summary = views.accountability_summary(ctx, who)
+    # Our people in each incident, as the caller may see them (a desk: its regions' people).
+    ours = {item.get("incident"): item["counts"] for item in summary.get("incidents", [])}
     open_incidents = [i for i in views.open_incidents(ctx) if _sees(who, i.regions)]
     open_incidents.sort(key=lambda i: i.updated_at, reverse=True)
-    open_incidents.sort(key=lambda i: -i.severity)  # most severe first, then the latest changed
+    # Where our people need help first, then those affecting any of ours, then the rest;
+    # each by severity, then the latest changed (the live map's list, assets/crisis_workspace.js).
+    open_incidents.sort(key=lambda i: acc.ours_first(ours.get(i.id, {}), i.severity))
     incidents = []
     for i in open_incidents:
         facts = access.record_view(who, incident_to_dict(i))
+        counts = ours.get(i.id, {})
         incidents.append({k: facts.get(k) for k in ("id", "title", "type", "category", "severity", "status", "country",
                                                      "region", "regions", "reported_at", "updated_at", "owner") if k in facts}
-                         | {"stale": is_stale(i, now, quiet)})
-    summary = views.accountability_summary(ctx, who)
+                         | {"stale": is_stale(i, now, quiet), "people": int(counts.get("total", 0)),
+                            "needs_help": int(counts.get("needs_help", 0)),
+                            "not_accounted": int(counts.get("total", 0)) - acc.accounted(counts)})
     unaccounted = []
     for kind, key, name in (("incident", "incidents", "title"), ("movement", "areas", "name")):
         for item in summary.get(key, []):
@@ -488,13 +495,23 @@ def region_names(codes: Iterable[str | None] | None) -> str:
     return domain_region_names(c for c in codes or () if c)
 
 
+def ours_text(incident: Mapping[str, Any]) -> str:
+    """Our people in an open incident of the handover, in words, as the live map's list says
+    it: "47 of ours, 2 need help"; "" when it affects none of ours."""
+    people, needs_help = int(incident.get("people") or 0), int(incident.get("needs_help") or 0)
+    if not people:
+        return ""
+    return f"{people} of ours" + (f", {needs_help} need{'s' if needs_help == 1 else ''} help" if needs_help else "")
+
+
 def handover_rows(h: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The summary as one flat table (``CSV_COLUMNS``)."""
     rows: list[dict[str, Any]] = []
     for i in h["open_incidents"]:
         rows.append({"section": "open incident", "id": i["id"], "name": i["title"], "status": i["status"],
                      "severity": i["severity"], "region": region_names(i.get("regions") or [i.get("region")]),
-                     "detail": ("STALE; " if i["stale"] else "") + str(i.get("type", "")).replace("_", " "),
+                     "detail": "; ".join(x for x in ("STALE" if i["stale"] else "", str(i.get("type", "")).replace("_", " "),
+                                                     ours_text(i)) if x),
                      "time": i["updated_at"]})
     u = h["unaccounted"]
     rows.append({"section": "people not accounted for", "name": "total", "detail":
@@ -555,8 +572,8 @@ def handover_md(h: Mapping[str, Any]) -> str:
     u = h["unaccounted"]
     lines = [f"# Shift handover: {h['scope']}", "", f"Generated {h['generated_at'][:19].replace('T', ' ')} UTC; every time below is UTC.", "",
              f"## Open incidents ({len(h['open_incidents'])})", ""]
-    lines += _table(["Severity", "Incident", "Status", "Region", "Updated", "Stale"],
-                    [[i["severity"], i["title"], i["status"], region_names(i.get("regions") or [i.get("region")]),
+    lines += _table(["Severity", "Incident", "Our people", "Status", "Region", "Updated", "Stale"],
+                    [[i["severity"], i["title"], ours_text(i), i["status"], region_names(i.get("regions") or [i.get("region")]),
                       short_time(i["updated_at"]), "STALE" if i["stale"] else ""] for i in h["open_incidents"]])
     lines += [f"## People not accounted for: {u['people']} ({u['needs_help']} need help)", ""]
     lines += _table(["Where", "Not accounted for", "Needs help", "Unreachable", "No response", "Of"],

@@ -193,8 +193,11 @@ class Handover(BaseModel):
     generated_at: str
     scope: str
     shift_hours: int
-    open_incidents: list[dict[str, Any]] = Field(description="Most severe first: id, title, type, severity, status, "
-                                                             "region(s), reported_at, updated_at, owner, stale.")
+    open_incidents: list[dict[str, Any]] = Field(description="Ours first (where our people need help, then any of ours, "
+                                                             "then the rest), each most severe first: id, title, type, "
+                                                             "severity, status, region(s), reported_at, updated_at, owner, "
+                                                             "stale, people, needs_help, not_accounted (our people it "
+                                                             "affects, as the caller may see them).")
     unaccounted: dict[str, Any] = Field(description='{"people", "needs_help", "by_scope": [{"kind", "id", "name", '
                                                     '"not_accounted", "needs_help", "unreachable", "no_response", "total", '
                                                     '"accounted_pct"}]}')

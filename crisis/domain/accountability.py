@@ -102,6 +102,15 @@ def accounted_pct(c: Mapping[str, int]) -> float:
     return round(100.0 * accounted(c) / total, 1)
 
 
+def ours_first(c: Mapping[str, int], severity: int) -> tuple[int, int, int]:
+    """Sort key of an incident in the lists a duty officer works from (the live map's list,
+    the handover): those where our people need help first (the most needing it first), then
+    those affecting any of ours, then the rest; within each, the most severe first. Sort by
+    recency before, for the order within the same key (Python's sort is stable)."""
+    needs_help = int(c.get("needs_help", 0))
+    return (-needs_help, 0 if needs_help or int(c.get("total", 0)) > 0 else 1, -int(severity))
+
+
 def worst(statuses: Iterable[str]) -> str:
     """The worst of these statuses (needs_help > unreachable > unsure > no_response > safe);
     "no_response" for none. Unknown values count as "no_response"."""

@@ -154,6 +154,46 @@ def test_the_handover_in_json_csv_and_markdown_for_the_callers_scope(context: Co
     assert "Beirut" not in md.text
 
 
+def test_the_handovers_incidents_put_our_people_first_and_count_them(context: Context, live_server: LiveServer) -> None:
+    """The next shift reads first the incidents where our people need help, then those
+    affecting any of ours, then the rest, each by severity; each says how many of ours it
+    affects (as the live map's list does), a desk counting only its regions' people."""
+    officer = bearer(live_server.token("duty_officer"))
+    beirut = _incident(live_server, officer, BEIRUT)  # 4, three of ours, one needs help
+    demo = _incident(live_server, officer, {**BEIRUT, "title": "Demonstration in Beirut", "type": "civil_unrest",
+                                            "severity": 5, "radius_km": 30})  # 5, three of ours
+    quake = _incident(live_server, officer, {"title": "M 6.8 at sea", "type": "earthquake", "severity": 5,
+                                             "lat": -40.0, "lon": -120.0, "radius_km": 50})  # 5, none of ours
+    nairobi = _incident(live_server, officer, NAIROBI)  # 3, none of ours
+    people = [traveller(f"HO{n}", f"Person {n}", BEIRUT_OFFICE, n) for n in range(3)]
+    answer = requests.post(live_server.url + "/api/v1/travellers", json=people, headers=officer, timeout=30)
+    assert answer.status_code == 200, answer.text
+    answer = requests.put(f"{live_server.url}/api/v1/incidents/{beirut}/people/HO0", json={"status": "needs_help"},
+                          headers=officer, timeout=10)
+    assert answer.status_code == 200, answer.text
+
+    h = requests.get(live_server.url + "/api/v1/handover", headers=officer, timeout=30).json()
+    # needs help before a more severe incident of ours; any of ours before a more severe one of none
+    assert [i["id"] for i in h["open_incidents"]] == [beirut, demo, quake, nairobi]
+    by_id = {i["id"]: i for i in h["open_incidents"]}
+    assert (by_id[beirut]["people"], by_id[beirut]["needs_help"], by_id[beirut]["not_accounted"]) == (3, 1, 2)
+    assert (by_id[demo]["people"], by_id[demo]["needs_help"], by_id[quake]["people"]) == (3, 0, 0)
+
+    md = requests.get(live_server.url + "/api/v1/handover?format=md", headers=officer, timeout=30).text
+    assert "| Severity | Incident | Our people | Status |" in md
+    assert "| 4 | Shelling near Beirut port | 3 of ours, 1 needs help | reported |" in md
+    assert "| 5 | Demonstration in Beirut | 3 of ours | reported |" in md and "| 5 | M 6.8 at sea |  | reported |" in md
+    rows = list(csv.DictReader(io.StringIO(requests.get(live_server.url + "/api/v1/handover?format=csv",
+                                                        headers=officer, timeout=30).text)))
+    detail = {r["id"]: r["detail"] for r in rows if r["section"] == "open incident"}
+    assert detail[beirut] == "armed conflict; 3 of ours, 1 needs help" and detail[quake] == "earthquake", detail
+
+    # A desk of another region counts none of these people: Nairobi, its incident, has none.
+    desk = bearer(live_server.token("regional_desk", "africa"))
+    d = requests.get(live_server.url + "/api/v1/handover", headers=desk, timeout=30).json()
+    assert [(i["id"], i["people"]) for i in d["open_incidents"]] == [(nairobi, 0)]
+
+
 def test_a_desk_sees_notes_for_every_region_and_on_its_regions_incidents(context: Context, live_server: LiveServer) -> None:
     """A note for every region reaches every desk; a note about an incident carries the
     incident's regions (every region it touches), so its desks see it and no other does,

@@ -13,7 +13,7 @@ import requests
 from crisis.adapters.audit import AuditQuery
 from crisis.bootstrap import Context
 from tests.conftest import LiveServer
-from tests.e2e.test_people_pages_browser import bearer, open_page
+from tests.e2e.test_people_pages_browser import bearer, open_page, traveller
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -23,9 +23,21 @@ def test_the_handover_prints_notes_are_added_and_the_log_follows_changes(
     officer = bearer(live_server.token("duty_officer"))
     body = {"title": "Armed robbery at the Kampala warehouse", "type": "armed_conflict", "severity": 4, "lat": 0.35, "lon": 32.58}
     incident = requests.post(live_server.url + "/api/v1/incidents", json=body, headers=officer, timeout=10).json()["id"]
+    quiet = {"title": "Flooding in the Zambezi valley", "type": "flood", "severity": 5, "lat": -15.9, "lon": 30.0}
+    requests.post(live_server.url + "/api/v1/incidents", json=quiet, headers=officer, timeout=10).raise_for_status()
+    kampala = {"name": "Kampala office", "lat": 0.35, "lon": 32.58, "country": "UGA"}
+    requests.post(live_server.url + "/api/v1/travellers", json=[traveller("UG0", "Grace Achieng", kampala, 0)],
+                  headers=officer, timeout=10).raise_for_status()
+    requests.put(f"{live_server.url}/api/v1/incidents/{incident}/people/UG0", json={"status": "needs_help"},
+                 headers=officer, timeout=10).raise_for_status()
 
     page = open_page(browser, live_server, "/shiftlog")
     page.wait_for_selector("#handover-incidents:has-text('Armed robbery at the Kampala warehouse')", timeout=15_000)
+    # Our people first: the robbery where one of ours needs help is above a more severe flood, and red.
+    rows = page.locator("#handover-incidents tbody tr")
+    assert rows.nth(0).inner_text().split("\t")[:3] == ["4", "Armed robbery at the Kampala warehouse", "1 of ours, 1 needs help"]
+    assert "handover-needs-help" in (rows.nth(0).get_attribute("class") or "")
+    assert "Zambezi" in rows.nth(1).inner_text() and not rows.nth(1).get_attribute("class")
     page.evaluate("() => { window.__sameDocument = true; window.__printed = 0; window.print = () => { window.__printed += 1; }; }")
     for section in ("#handover-people", "#handover-movements", "#handover-dispatches", "#handover-roster", "#handover-notes"):
         assert page.locator(section).count() == 1, section

@@ -60,18 +60,28 @@ def _table(headers: list[str], rows: list[list[Any]], empty: str, class_name: st
     ])
 
 
+def _incidents_table(incidents: list[dict[str, Any]]) -> Any:
+    """The open incidents, ours first; a row where our people need help is marked (red)."""
+    if not incidents:
+        return html.P("No open incident.", className="handover-empty")
+    regions = views_shiftlog.region_names
+    return html.Table(className="handover-table", children=[
+        html.Thead(html.Tr([html.Th(h) for h in ("Severity", "Incident", "Our people", "Status", "Region", "Updated", "")])),
+        html.Tbody([html.Tr(className="handover-needs-help" if i.get("needs_help") else None, children=[
+            html.Td(str(c)) for c in (i["severity"], i["title"], views_shiftlog.ours_text(i), i["status"],
+                                      regions(i.get("regions") or [i.get("region")]), _when(i["updated_at"]),
+                                      "no update for a long time" if i["stale"] else "")]) for i in incidents]),
+    ])
+
+
 def handover_view(h: dict[str, Any]) -> list[Any]:
     u = h["unaccounted"]
-    regions = views_shiftlog.region_names
     return [
         html.H2(f"Handover: {h['scope']}", id="handover-title"),
         html.P(f"Prepared {_when(h['generated_at'])}.", className="handover-when"),
         html.Section(id="handover-incidents", className="handover-section", children=[
             html.H3(f"Open incidents ({len(h['open_incidents'])})"),
-            _table(["Severity", "Incident", "Status", "Region", "Updated", ""],
-                   [[i["severity"], i["title"], i["status"], regions(i.get("regions") or [i.get("region")]),
-                     _when(i["updated_at"]), "no update for a long time" if i["stale"] else ""] for i in h["open_incidents"]],
-                   "No open incident."),
+            _incidents_table(h["open_incidents"]),
         ]),
         html.Section(id="handover-people", className="handover-section", children=[
             html.H3(f"People not accounted for: {u['people']}" + (f", {u['needs_help']} NEED HELP" if u["needs_help"] else "")),
