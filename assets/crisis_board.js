@@ -21,11 +21,25 @@
   var fns = window.dashAgGridFunctions = window.dashAgGridFunctions || {};
   fns.crisisAge = function (iso) { return iso ? fmtAge(iso) : ""; };
 
+  // The Incident cell: the title, and under it our people there (counts, crisis_people.js).
+  var comps = window.dashAgGridComponentFunctions = window.dashAgGridComponentFunctions || {};
+  comps.CrisisIncidentTitle = function (props) {
+    var d = props.data || {}, h = window.React.createElement;
+    return h("span", {className: "board-title"}, d.title,
+      d.ours ? h("span", {className: "board-ours" + (d.ours_help ? " need-help" : "")}, d.ours) : null);
+  };
+
+  // Our people in an incident changed: the rows are made again (the grid updates only those changed).
+  var oursRev = 0;
+  document.addEventListener("crisis:ours", function () {
+    if (document.getElementById("board-ours")) { window.dash_clientside.set_props("board-ours", {data: ++oursRev}); }
+  });
+
   window.dash_clientside = window.dash_clientside || {};
   window.dash_clientside.crisis = Object.assign(window.dash_clientside.crisis || {}, {
     // Rows from the live state. A closed incident stays, greyed, for closed_visible_minutes
     // after closing even when "closed" is not ticked (ticked: every closed one).
-    boardRows: function (signal, region, types, severities, statuses, windowKey, config, board) {
+    boardRows: function (signal, region, types, severities, statuses, windowKey, _ours, config, board) {
       var live = window.crisisLive && window.crisisLive.state;
       if (!live || !live.ready) { return window.dash_clientside.no_update; }
       var now = Date.now();
@@ -35,7 +49,7 @@
       var labels = (board && board.type_labels) || {};
       // a desk granted several regions has a scope of several codes ("africa,middle_east_north_africa")
       var scope = region ? String(region).split(",") : null;
-      var rows = [];
+      var rows = [], people = window.crisisPeople;
       live.incidents.forEach(function (m) {
         var i = m.incident;
         var updated = Date.parse(i.updated_at);
@@ -47,6 +61,7 @@
         if (since !== null && updated < since) { return; }
         rows.push({
           id: i.id, severity: i.severity, title: i.title, type: labels[i.type] || i.type.replace(/_/g, " "),
+          ours: people ? people.oursText(i.id) : "", ours_help: people ? people.ours(i.id).needs_help : 0,
           // every country and region an incident over several countries spans, not only the first:
           // the countries in a line as the list says them (three, then "+N"), all of them in its tooltip
           country: window.crisisLive.countriesText(i) || "-",

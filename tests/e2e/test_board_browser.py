@@ -12,7 +12,7 @@ import requests
 
 from crisis.bootstrap import Context
 from tests.conftest import LiveServer, random_ref
-from tests.e2e.test_people_pages_browser import open_page
+from tests.e2e.test_people_pages_browser import open_page, traveller
 
 GRID = "#incident-grid"
 # Rows like the demo's: southern Lebanon's conflict (category and sub-type), an earthquake,
@@ -174,5 +174,39 @@ def test_the_download_links_give_exactly_the_rows_the_board_shows(
     page.wait_for_function("() => document.querySelector('#incidents-downloads a').getAttribute('href').includes('window=24h')",
                            timeout=10_000)
     assert page.inner_text(label).startswith("Download the incidents you see"), page.inner_text(label)
+    assert page.errors == []
+    page.context.close()
+
+
+def test_each_incident_says_how_many_of_ours_it_affects_live(context: Context, live_server: LiveServer, browser: Any) -> None:
+    """Under an incident's title, our people there ("3 of ours"), red once someone needs help,
+    within 10 s of the change; nothing under an incident that affects none of ours; the
+    title's filter still reads the title alone."""
+    officer = {"Authorization": "Bearer " + live_server.token("duty_officer")}
+    beirut = _post(live_server, "Shelling near Beirut port", "shelling", 4, 33.9, 35.5, "LBN", radius_km=20)
+    quiet = _post(live_server, "M 6.8 near Valparaiso", "earthquake", 5, -33.0, -71.6, "CHL", radius_km=50)
+    office = {"name": "Beirut office", "lat": 33.8938, "lon": 35.5018, "country": "LBN"}
+    people = [traveller(f"BO{n}", f"Person {n}", office, n) for n in range(3)]
+    answer = requests.post(live_server.url + "/api/v1/travellers", json=people, headers=officer, timeout=30)
+    assert answer.status_code == 200, answer.text
+
+    page = _board(browser, live_server, 2)
+    row = f"{GRID} .ag-center-cols-container .ag-row[row-id='{beirut}']"
+    page.wait_for_selector(f"{row} .board-ours:text-is('3 of ours')", timeout=15_000)
+    assert "need-help" not in (page.get_attribute(f"{row} .board-ours", "class") or "")
+    assert page.locator(f"{GRID} .ag-row[row-id='{quiet}'] .board-ours").count() == 0
+    assert page.inner_text(f"{row} .board-title").startswith("Shelling near Beirut port")
+
+    answer = requests.put(f"{live_server.url}/api/v1/incidents/{beirut}/people/BO1", json={"status": "needs_help"},
+                          headers=officer, timeout=10)
+    assert answer.status_code == 200, answer.text
+    page.wait_for_selector(f"{row} .board-ours.need-help:text-is('3 of ours, 1 needs help')", timeout=10_000)
+
+    # The Incident filter matches titles, not the words under them.
+    page.click(f"{GRID} .ag-header-cell[col-id='title'] .ag-header-cell-filter-button")
+    page.fill(".ag-filter input[type='text']", "of ours")
+    page.wait_for_function(f"() => !document.querySelector(\"{row}\")", timeout=10_000)
+    page.fill(".ag-filter input[type='text']", "Beirut")
+    page.wait_for_selector(row, timeout=10_000)
     assert page.errors == []
     page.context.close()

@@ -24,6 +24,7 @@ OPEN_STATUSES = [s.value for s in IncidentStatus if s != IncidentStatus.CLOSED]
 ALL_STATUSES = [s.value for s in IncidentStatus]
 BOARD_CONFIG = "board-config"
 BOARD_CLOSED_NOTE = "board-closed-note"
+BOARD_OURS = "board-ours"  # set by assets/crisis_board.js when our people in an incident change
 
 
 def _config() -> dict[str, Any]:
@@ -42,7 +43,12 @@ WRAP = {"wrapText": True, "autoHeight": True}
 COLUMNS = [
     {"field": "severity", "headerName": "Sev", "width": 68, "sort": "desc", "cellClass": "sev-cell", "filter": False,
      "headerTooltip": "Severity, 1 to 5", "cellClassRules": {f"sev-{n}": f"params.value == {n}" for n in range(1, 6)}},
-    {"field": "title", "headerName": "Incident", "flex": 1, "minWidth": 150, **WRAP},
+    # The title, and under it our people there ("47 of ours, 2 need help", red when someone does).
+    # The value holds both, so that the grid draws the cell again when only our people change;
+    # its filter reads the title alone.
+    {"field": "title", "headerName": "Incident", "flex": 1, "minWidth": 150, "cellRenderer": "CrisisIncidentTitle",
+     "valueGetter": {"function": "params.data.title + (params.data.ours ? ' | ' + params.data.ours : '')"},
+     "filterValueGetter": {"function": "params.data.title"}, **WRAP},
     {"field": "type", "headerName": "Type", "width": 160, "tooltipField": "type", "filter": False, **WRAP},
     {"field": "country", "headerName": "Place", "width": 80, "filter": False, "headerTooltip": "Countries (ISO codes)",
      "tooltipField": "countries", **WRAP},
@@ -93,6 +99,7 @@ def layout(**_query: Any) -> html.Div:
                 className="board-left",
                 children=[
                     dcc.Store(id=BOARD_CONFIG, data=_config()),
+                    dcc.Store(id=BOARD_OURS, data=0),
                     _filters(region_scope(g.principal), current_app.extensions["crisis"].settings.closed_visible_minutes),
                     incidents_downloads(region_scope(g.principal), None, list(range(1, 6)), OPEN_STATUSES, "all",
                                         region_scope(g.principal), ALL_STATUSES, _closed_minutes()),
@@ -132,6 +139,7 @@ dash.clientside_callback(
     Input(ids.BOARD_FILTER_SEVERITY, "value"),
     Input(ids.BOARD_FILTER_STATUS, "value"),
     Input(ids.BOARD_FILTER_WINDOW, "value"),
+    Input(BOARD_OURS, "data"),
     State(ids.LIVE_CONFIG, "data"),
     State(BOARD_CONFIG, "data"),
 )
