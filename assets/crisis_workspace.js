@@ -158,7 +158,9 @@
 
   function itemNode(id) {
     return h("li", {"data-incident-id": id, tabindex: "0", role: "button"}, [
-      h("span", {className: "sev-badge"}), h("span", {className: "incident-title"}), h("span", {className: "incident-meta"})
+      h("span", {className: "sev-badge"}), h("span", {className: "incident-title"}),
+      // our people there (red when someone needs help), then where, status and ages (plain)
+      h("span", {className: "incident-meta"}, [h("span", {className: "incident-ours"}), h("span", {className: "incident-where"})])
     ]);
   }
 
@@ -181,8 +183,9 @@
              (o.needs_help ? " ours-need-help" : (o.total ? " ours" : "")));
     setText(li.children[0], String(i.severity));
     setText(li.children[1], i.title);
-    var ours = o.total ? window.crisisPeople.oursText(i.id) + " | " : "";
-    setText(li.children[2], ours + placeText(i, config()) + " | " + i.status + " | event " +
+    var meta = li.children[2].children;
+    setText(meta[0], o.total ? window.crisisPeople.oursText(i.id) : "");
+    setText(meta[1], (o.total ? " | " : "") + placeText(i, config()) + " | " + i.status + " | event " +
             ago(i.reported_at, now).replace(" ago", "") + ", updated " + ago(i.updated_at, now));
   }
 

@@ -535,6 +535,12 @@ def test_the_list_puts_first_the_incidents_where_our_people_are_and_need_help(li
     assert said.status_code in (200, 201), said.text
     page.wait_for_selector(meta + ":has-text('2 of ours, 1 needs help')", timeout=10_000)  # live: not the list's 20 s redraw
     assert "ours-need-help" in (page.get_attribute(_item(help_here["id"]), "class") or "")
+    # Red on the words about our people only: the place, status and ages stay plain (a list of
+    # several such incidents is not a wall of red).
+    colour = "sel => getComputedStyle(document.querySelector(sel)).color"
+    ours_colour, rest_colour = page.evaluate(colour, meta + " .incident-ours"), page.evaluate(colour, meta + " .incident-where")
+    assert ours_colour == "rgb(180, 35, 24)" and rest_colour != ours_colour, (ours_colour, rest_colour)
+    assert page.inner_text(meta + " .incident-where").strip().startswith("| MNG | "), page.inner_text(meta)
     order = [help_here["id"], ours_too["id"], nobody["id"]]
     listed = "ids => { const all = Array.from(document.querySelectorAll('#incident-list li')).map(li => li.dataset.incidentId);" \
              " return ids.map(id => all.indexOf(id)); }"
