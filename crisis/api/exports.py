@@ -5,7 +5,8 @@ GET /api/v1/exports/incidents.{csv,geojson,kml}        the incidents the caller 
                                                        filters of GET /api/v1/incidents, which are
                                                        the incident board's (status, region,
                                                        severity, type, category, window,
-                                                       closed_within)
+                                                       closed_within), and our people in each
+                                                       open one (counts)
 GET /api/v1/exports/incidents/{id}/affected.{csv,geojson}
                                                        who is affected by one incident, with each
                                                        person's status and best-known position
@@ -40,7 +41,7 @@ from flask import Blueprint, Response, jsonify, request
 from crisis import views, views_areas
 from crisis.api.common import ctx, refused_input
 from crisis.auth import audit_request, current_principal, require_role
-from crisis.domain import access
+from crisis.domain import access, accountability
 from crisis.domain.model import Incident
 from crisis.domain.serialize import incident_to_dict, safe_cell
 from crisis.errors import InputError, NotFound
@@ -53,9 +54,12 @@ CSV_TYPE = "text/csv; charset=utf-8"
 GEOJSON_TYPE = "application/geo+json"
 KML_TYPE = "application/vnd.google-earth.kml+xml"
 
-INCIDENT_COLUMNS = ("id", "title", "category", "type", "severity", "status", "lat", "lon", "radius_km", "country",
-                    "countries", "regions", "region", "reported_at", "updated_at", "source", "source_id", "approximate", "owner",
-                    "description")
+# Our people in an open incident, as the caller may see them (a desk: its regions' people):
+# counts only, for every reading role; blank for a closed incident.
+OURS_COLUMNS = ("people_affected", "needs_help", "not_accounted", "accounted_pct")
+INCIDENT_COLUMNS = ("id", "title", "category", "type", "severity", "status", *OURS_COLUMNS, "lat", "lon", "radius_km",
+                    "country", "countries", "regions", "region", "reported_at", "updated_at", "source", "source_id",
+                    "approximate", "owner", "description")
 PERSON_COLUMNS = ("traveller_id", "name", "agency", "category", "essential", "status", "status_at", "status_via",
                   "reason", "distance_km", "arrive", "position_source", "position_at", "confidence", "lat", "lon")
 MOVEMENT_COLUMNS = ("traveller_id", "name", "agency", "category", "essential", "progress", "overdue", "status",
@@ -162,6 +166,15 @@ def _incidents(principal: Any) -> list[dict[str, Any]]:
     found = [access.record_view(principal, incident_to_dict(i)) for i in ctx().deps.incidents.all()
              if _sees_incident(principal, i) and wanted.match(i)]
     found.sort(key=lambda i: i["updated_at"], reverse=True)
+    if found:
+        ours = {item["incident"]: item for item in views.accountability_summary(ctx(), principal)["incidents"]}
+        for incident in found:
+            item = ours.get(incident["id"])
+            if item is not None:
+                counts = item["counts"]
+                incident.update(people_affected=counts["total"], needs_help=counts["needs_help"],
+                                not_accounted=counts["total"] - accountability.accounted(counts),
+                                accounted_pct=item["accounted_pct"])
     return found
 
 
@@ -228,6 +241,8 @@ def incidents_kml(incidents: list[dict[str, Any]]) -> str:
         description = _kml_description([
             ("Type", incident.get("category") and f"{incident.get('category')} / {incident.get('type')}" or incident.get("type")),
             ("Severity", incident.get("severity")), ("Status", incident.get("status")),
+            ("Our people", incident.get("people_affected")), ("Need help", incident.get("needs_help") or None),
+            ("Accounted for (%)", incident.get("accounted_pct") if incident.get("people_affected") else None),
             ("Country", incident.get("country")),
             ("Countries", ", ".join(incident["countries"]) if len(incident.get("countries") or ()) > 1 else None),
             ("Reported", incident.get("reported_at")),
@@ -391,7 +406,9 @@ def openapi_operations() -> list[Any]:
         ops.append(Op("get", f"/api/v1/exports/incidents.{fmt}", "Exports", f"Export incidents as {names[fmt]}",
                       "The incidents the caller may see that pass the filters (those of GET /api/v1/incidents and "
                       "of the incident board), newest update first: CSV one row each, GeoJSON a Feature "
-                      "each (its area polygon, else its point), KML a placemark each (with its area). " + _SCOPE,
+                      "each (its area polygon, else its point), KML a placemark each (with its area). Each open "
+                      "incident also counts our people there, among those the caller may see: people_affected, "
+                      "needs_help, not_accounted, accounted_pct (blank for a closed one). " + _SCOPE,
                       READERS, {"200": files("The incidents.", fmt), **filtered}, parameters=incident_filter_parameters(),
                       operation_id=f"exportIncidents{names[fmt]}"))
     for fmt in ("csv", "geojson"):

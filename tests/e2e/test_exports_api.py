@@ -156,6 +156,40 @@ def test_a_duty_officer_exports_everything_as_files_safe_for_a_spreadsheet(conte
     assert {("export.affected", seed["tyre"]), ("export.movement", seed["area"])} <= audited
 
 
+def test_the_incident_files_count_our_people_there_as_the_caller_sees_them(context: Context, live_server: LiveServer) -> None:
+    """Each open incident's row says how many of ours it affects, how many need help, how many
+    are not accounted for and the share accounted for (CSV, GeoJSON, KML), counted among the
+    people the caller may see; a closed incident's are blank."""
+    seed = _seed(live_server)
+    token = live_server.token("duty_officer")
+    said = requests.put(f"{live_server.url}/api/v1/incidents/{seed['tyre']}/people/{seed['people'][0]['id']}",
+                        json={"status": "needs_help"}, headers=bearer(token), timeout=30)
+    assert said.status_code == 200, said.text
+    old = requests.post(live_server.url + "/api/v1/incidents", headers=bearer(token), timeout=30, json={
+        "title": "Old robbery in Tyre", "type": "crime", "severity": 2, "lat": 33.27, "lon": 35.21, "radius_km": 15})
+    assert old.status_code == 201, old.text
+    closed = requests.patch(f"{live_server.url}/api/v1/incidents/{old.json()['id']}", json={"status": "closed"},
+                            headers=bearer(token), timeout=30)
+    assert closed.status_code == 200, closed.text
+
+    found = {r["id"]: r for r in rows(get(live_server, token, "/incidents.csv?status=reported,closed"))}
+    columns = ("people_affected", "needs_help", "not_accounted", "accounted_pct")
+    # the two in Tyre and the one flying in within 48 h; one needs help (accounted for, and loud)
+    assert [found[seed["tyre"]][c] for c in columns] == ["3", "1", "2", "33.3"], found[seed["tyre"]]
+    assert [found[seed["nairobi"]][c] for c in columns] == ["1", "0", "1", "0.0"], found[seed["nairobi"]]
+    assert [found[old.json()["id"]][c] for c in columns] == ["", "", "", ""]  # closed: nobody is counted any more
+    assert list(found[seed["tyre"]])[:10] == ["id", "title", "category", "type", "severity", "status", *columns]
+    features = {f["properties"]["id"]: f["properties"] for f in get(live_server, token, "/incidents.geojson").json()["features"]}
+    assert (features[seed["tyre"]]["people_affected"], features[seed["tyre"]]["accounted_pct"]) == (3, 33.3)
+    mark = placemarks(get(live_server, token, "/incidents.kml"))[FORMULA_TITLE]
+    assert "Our people: 3\nNeed help: 1\nAccounted for (%): 33.3" in (mark.findtext(f"{KML}description") or "")
+    # A desk counts its region's people only: the one flying in from Nairobi is Africa's.
+    desk = live_server.token("regional_desk", MENA)
+    [row] = [r for r in rows(get(live_server, desk, "/incidents.csv")) if r["id"] == seed["tyre"]]
+    assert {r["id"] for r in rows(get(live_server, desk, "/incidents.csv"))} == {seed["tyre"], old.json()["id"]}
+    assert [row[c] for c in columns] == ["2", "1", "1", "50.0"], row
+
+
 def test_a_regional_desk_exports_its_region_only(context: Context, live_server: LiveServer) -> None:
     seed = _seed(live_server)
     desk = live_server.token("regional_desk", MENA)
@@ -206,6 +240,7 @@ def test_a_wall_exports_positions_and_counts_never_who(context: Context, live_se
         for secret in secrets:
             assert secret not in answer.text, (path, secret)
     assert len(rows(answers["/incidents.csv"])) == 2 and "owner" not in rows(answers["/incidents.csv"])[0]
+    assert {r["people_affected"] for r in rows(answers["/incidents.csv"])} == {"3", "1"}  # counts, never who
     affected = rows(answers[f"/incidents/{seed['tyre']}/affected.csv"])
     assert len(affected) == 3 and {"traveller_id", "name", "agency"}.isdisjoint(affected[0])
     assert sorted(r["reason"] for r in affected) == ["itinerary", "position", "position"]
