@@ -580,6 +580,18 @@ class BoundedManager(socketio.Manager):  # type: ignore[misc]
                 send_one(eio_sid, pkt)
 
         self.server._send_eio_packet = send_locked  # every packet, also acks and connects
+        # The server's own sends (the answer to an event with an acknowledgement, such as a
+        # client's ``sync``; an emit with a callback) go straight to Engine.IO, not through
+        # _send_eio_packet: under the same lock, all the packets of one message together, or
+        # one of them lands between a binary message's header and its attachments (found by
+        # the soak: a client's "positions" took the text of another message as its latitudes).
+        send_message = self.server._send_packet
+
+        def send_message_locked(eio_sid: str, pkt: Any) -> None:
+            with self._send_lock:
+                send_message(eio_sid, pkt)
+
+        self.server._send_packet = send_message_locked
 
     # -- the per-client backlog ----------------------------------------------------------
 

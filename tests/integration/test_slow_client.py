@@ -32,6 +32,7 @@ import pytest
 import requests
 import socketio
 import websocket
+from socketio import packet as sio_packet
 
 from crisis.realtime.gateway import NAMESPACE, BoundedManager, positions_message
 from tests.conftest import _free_port, stop_process, wait_healthy
@@ -401,3 +402,46 @@ def test_a_client_that_says_it_will_sync_gets_no_live_push_before_its_replay() -
     assert [d["incident"]["id"] for _, d in _events(queues["e-back"])] == ["I7"]
     assert not manager.is_behind(watcher) and manager.resyncs_sent == 0  # never told to resync: it said it would
     del other
+
+
+def test_no_packet_of_another_message_lands_between_a_binary_messages_header_and_its_attachments() -> None:
+    """A positions message is a header and two attachments. The answer to a client's ``sync``
+    (an acknowledgement, which socketio sends itself) going out from another thread meanwhile
+    must wait: between them, the client reads it as the latitudes (found by the soak)."""
+    manager = BoundedManager(1000, 2000)
+    server = socketio.Server(async_mode="threading", client_manager=manager)
+    server.eio.sockets = {"e-1": SimpleNamespace(queue=queue.Queue())}  # type: ignore[attr-defined]
+    sent: list[Any] = []
+
+    def send_packet(eio_sid: str, pkt: Any) -> None:  # Engine.IO's socket queue, slow on a header
+        sent.append(pkt.data)
+        if isinstance(pkt.data, str) and pkt.data.startswith("52-"):
+            time.sleep(0.002)  # the other thread's chance to get in
+
+    server.eio.send_packet = send_packet  # type: ignore[method-assign]
+    manager.initialize()  # as on the first connection
+    sid = manager.connect("e-1", NAMESPACE)
+    manager.enter_room(sid, NAMESPACE, "all")
+    stop = threading.Event()
+
+    def answer_syncs() -> None:
+        n = 0
+        while not stop.is_set():
+            n += 1
+            server._send_packet("e-1", server.packet_class(sio_packet.ACK, namespace=NAMESPACE, id=n,
+                                                           data=[{"ok": True}]))
+            time.sleep(0.0005)
+
+    helper = threading.Thread(target=answer_syncs)
+    helper.start()
+    try:
+        for n in range(200):
+            server.emit("positions", positions_message(["a"], [1.0], [2.0], f"{5000 + n}-0", False),
+                        namespace=NAMESPACE, to="all")
+    finally:
+        stop.set()
+        helper.join()
+    headers = [i for i, data in enumerate(sent) if isinstance(data, str) and data.startswith("52-")]
+    assert len(headers) == 200 and sum(isinstance(d, str) and d.startswith("3") for d in sent) > 10
+    broken = [i for i in headers if not all(isinstance(d, bytes) for d in sent[i + 1:i + 3])]
+    assert broken == [], [sent[i:i + 3] for i in broken[:3]]
